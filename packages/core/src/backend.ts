@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { registerTrainingKernels } from './kernels/register';
+
+export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The environment variable that chooses the backend when `initBackend` is called without one. */
+export const BACKEND_ENV = 'DEFORMJS_BACKEND';
+/** The environment variable that points the wasm backend at a folder holding its .wasm files. */
+export const WASM_PATHS_ENV = 'DEFORMJS_WASM_PATHS';
+
+export interface InitBackendOptions {
+  /**
+   * Where the wasm backend finds `tfjs-backend-wasm*.wasm`: a folder path or URL ending in `/`. In Node it is
+   * found from the installed package, so bundled code starts too; in a browser bundle, pass it.
+   */
+  wasmPaths?: string;
+}
+
+/** The optional native backends, in the order `auto` tries them. */
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/**
+ * Chooses and starts a tfjs backend and registers deformjs's extra training kernels on it.
+ * `auto` takes tfjs-node-gpu, then tfjs-node when they load, else wasm, else cpu. An explicit name either
+ * starts that backend or throws: it never falls back silently. Returns the name of the active backend.
+ */
+export async function initBackend(name?: BackendName, options: InitBackendOptions = {}): Promise<string> {
+  const requested = name ?? envBackend();
+  if (!(BACKEND_NAMES as readonly string[]).includes(requested)) {
+    throw new Error(`initBackend: backend must be one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(requested)}`);
+  }
+  const chosen = requested === 'auto' ? await startAuto(options) : await startNamed(requested as Exclude<BackendName, 'auto'>, options);
+  registerTrainingKernels();
+  return chosen;
+}
+
+function envBackend(): string {
+  const value = typeof process !== 'undefined' ? process.env?.[BACKEND_ENV] : undefined;
+  return value && value.length > 0 ? value : 'auto';
+}
+
+async function startAuto(options: InitBackendOptions): Promise<string> {
+  for (const pkg of NATIVE_PACKAGES) {
+    if (await tryImport(pkg)) {
+      if (await tf.setBackend('tensorflow')) return 'tensorflow';
+    }
+  }
+  try {
+    return await startNamed('wasm', options);
+  } catch {
+    return startNamed('cpu', options);
+  }
+}
+
+async function startNamed(name: Exclude<BackendName, 'auto'>, options: InitBackendOptions): Promise<string> {
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      break;
+    case 'wasm':
+      await prepareWasm(options);
+      break;
+    case 'tensorflow':
+      await importNative();
+      break;
+    case 'webgl':
+      await importOptional('@tensorflow/tfjs-backend-webgl', 'webgl');
+      break;
+    case 'webgpu':
+      await importOptional('@tensorflow/tfjs-backend-webgpu', 'webgpu');
+      break;
+  }
+  if (!(await tf.setBackend(name))) {
+    throw new Error(
+      `initBackend: tf.setBackend('${name}') returned false: the backend failed to start` +
+        (name === 'wasm' ? ` (are the .wasm files where ${WASM_PATHS_ENV} or options.wasmPaths say?)` : ''),
+    );
+  }
+  await tf.ready();
+  return name;
+}
+
+async function prepareWasm(options: InitBackendOptions): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const paths = options.wasmPaths ?? (typeof process !== 'undefined' ? process.env?.[WASM_PATHS_ENV] : undefined) ?? (await nodeWasmDir());
+  // setWasmPaths is only allowed before the backend is first initialised.
+  if (paths && !wasmStarted) {
+    wasm.setWasmPaths(paths.endsWith('/') ? paths : `${paths}/`);
+  }
+  wasmStarted = true;
+}
+let wasmStarted = false;
+
+/** The folder of the installed tfjs-backend-wasm, so that bundled Node code still finds its .wasm files. */
+async function nodeWasmDir(): Promise<string | undefined> {
+  if (typeof process === 'undefined' || !process.versions?.node) return undefined;
+  try {
+    const { createRequire } = await import('node:module');
+    const path = await import('node:path');
+    const require = createRequire(import.meta.url);
+    return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep;
+  } catch {
+    return undefined;
+  }
+}
+
+async function importNative(): Promise<void> {
+  for (const pkg of NATIVE_PACKAGES) {
+    if (await tryImport(pkg)) return;
+  }
+  throw new Error(
+    "initBackend: backend 'tensorflow' needs the optional peer dependency @tensorflow/tfjs-node " +
+      '(or @tensorflow/tfjs-node-gpu), which is not installed or failed to load. Install it with ' +
+      '`npm install @tensorflow/tfjs-node`; its install script downloads libtensorflow, so it needs internet access.',
+  );
+}
+
+async function importOptional(pkg: string, backend: string): Promise<void> {
+  if (!(await tryImport(pkg))) {
+    throw new Error(`initBackend: backend '${backend}' needs the optional package ${pkg}: install it with \`npm install ${pkg}\`.`);
+  }
+}
+
+async function tryImport(pkg: string): Promise<boolean> {
+  try {
+    // A computed specifier keeps bundlers from trying to resolve optional peers at build time.
+    await import(/* @vite-ignore */ pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** The backends that run deformjs's fused typed-array kernels. Other backends use each op's composed path. */
+export const FUSED_BACKENDS = ['cpu', 'wasm'] as const;
+
+export type KernelArray = Float32Array | Int32Array;
+
+export interface OutputSpec {
+  shape: number[];
+  dtype?: 'float32' | 'int32';
+}
+
+/**
+ * A kernel written once as plain array code and run on the cpu and wasm backends. `compute` reads the inputs
+ * and writes the outputs in place; outputs arrive zero-filled, so accumulating kernels need no clearing. On
+ * wasm the arrays are views of the module heap: no copies in or out.
+ */
+export interface FusedKernel<A extends object> {
+  kernelName: string;
+  outputs(inputShapes: number[][], attrs: A): OutputSpec[];
+  compute(inputs: KernelArray[], outputs: KernelArray[], inputShapes: number[][], attrs: A): void;
+}
+
+interface CpuLike extends KernelBackend {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: DataType, values: unknown): TensorInfo;
+}
+
+interface WasmLike extends KernelBackend {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): KernelArray;
+}
+
+const registered = new Set<string>();
+
+/**
+ * Registers a fused kernel on the cpu and wasm backends (once; later calls are free), so an op can call it
+ * lazily and the package stays free of import-time side effects.
+ */
+export function registerFusedKernel<A extends object>(kernel: FusedKernel<A>): void {
+  if (registered.has(kernel.kernelName)) return;
+  registered.add(kernel.kernelName);
+  tf.registerKernel({
+    kernelName: kernel.kernelName,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpu = backend as CpuLike;
+      const infos = Object.values(inputs) as TensorInfo[];
+      const arrays = infos.map((t) => cpu.data.get(t.dataId).values as KernelArray);
+      const specs = kernel.outputs(infos.map((t) => t.shape), attrs as unknown as A);
+      const outArrays = specs.map((s) => (s.dtype === 'int32' ? new Int32Array(size(s.shape)) : new Float32Array(size(s.shape))));
+      kernel.compute(arrays, outArrays, infos.map((t) => t.shape), attrs as unknown as A);
+      const outs = specs.map((s, i) => cpu.makeTensorInfo(s.shape, s.dtype ?? 'float32', outArrays[i]));
+      return outs.length === 1 ? outs[0] : outs;
+    },
+  });
+  tf.registerKernel({
+    kernelName: kernel.kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const wasm = backend as WasmLike;
+      const infos = Object.values(inputs) as TensorInfo[];
+      const specs = kernel.outputs(infos.map((t) => t.shape), attrs as unknown as A);
+      // Allocate every output before taking views: an allocation may grow the heap and detach older views.
+      const outs = specs.map((s) => wasm.makeOutput(s.shape, s.dtype ?? 'float32'));
+      const outArrays = outs.map((o) => wasm.typedArrayFromHeap(o));
+      outArrays.forEach((a) => a.fill(0));
+      kernel.compute(infos.map((t) => wasm.typedArrayFromHeap(t)), outArrays, infos.map((t) => t.shape), attrs as unknown as A);
+      return outs.length === 1 ? outs[0] : outs;
+    },
+  });
+}
+
+/** True when the active backend runs fused kernels; ops use their composed fallback otherwise. */
+export function hasFusedKernels(): boolean {
+  return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
+
+/** Runs a registered kernel with named inputs; the typed wrapper every op uses. */
+export function runFused(kernelName: string, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor[] {
+  const out = tf.engine().runKernel(kernelName, inputs as unknown as tf.NamedTensorMap, attrs as unknown as NamedAttrMap);
+  return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+}
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

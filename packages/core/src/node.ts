@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+
+/**
+ * Writes a file so that a crash never leaves it half-written: the data goes to a temporary file in the same
+ * folder, which is then renamed over the target.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+export interface BenchResult {
+  name: string;
+  /** Milliseconds. */
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+export interface BenchOptions {
+  warmup?: number;
+  runs?: number;
+}
+
+/**
+ * Times `fn` after warm-up runs and reports the median. `fn` must finish its work before returning (read the
+ * result back or await it), or the time measures only the dispatch.
+ */
+export async function bench(name: string, fn: () => unknown | Promise<unknown>, options: BenchOptions = {}): Promise<BenchResult> {
+  const { warmup = 2, runs = 7 } = options;
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { name, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], runs };
+}
+
+/** One row of a side-by-side table: ours against the reference, as a ratio (below 1 means we are faster). */
+export interface ComparisonRow {
+  case: string;
+  oursMs: number;
+  referenceMs: number | null;
+  ratio: number | null;
+  [extra: string]: unknown;
+}
+
+export function compareRow(caseName: string, ours: BenchResult, referenceMs: number | null, extra: Record<string, unknown> = {}): ComparisonRow {
+  return { case: caseName, oursMs: round(ours.median), referenceMs: referenceMs === null ? null : round(referenceMs), ratio: referenceMs ? round(ours.median / referenceMs, 3) : null, ...extra };
+}
+
+/** Prints rows as an aligned table and writes them, with machine facts, to `bench-results/<file>.json`. */
+export function reportBench(file: string, rows: object[], packageDir = process.cwd()): void {
+  if (rows.length === 0) return;
+  const keys = Object.keys(rows[0]);
+  const cells = [keys, ...rows.map((r) => keys.map((k) => format((r as Record<string, unknown>)[k])))];
+  const widths = keys.map((_, i) => Math.max(...cells.map((row) => String(row[i]).length)));
+  for (const row of cells) console.log(row.map((c, i) => String(c).padEnd(widths[i])).join('  '));
+  const out = join(packageDir, 'bench-results', `${file}.json`);
+  writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+  console.log(`wrote ${out}`);
+}
+
+function format(v: unknown): string {
+  return typeof v === 'number' ? String(round(v, 3)) : String(v);
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Debian's python3 with torch, used for side-by-side benchmarks and fixture generation (never by tests). */
+export const REFERENCE_PYTHON = '/usr/bin/python3';
+
+/** True when the PyTorch reference can run here. */
+export function hasTorch(): boolean {
+  if (!existsSync(REFERENCE_PYTHON)) return false;
+  return spawnSync(REFERENCE_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Runs a Python benchmark script with the reference interpreter and parses the JSON it prints last.
+ * Returns null when torch is not available, so benchmarks still report our side.
+ */
+export function runReferenceScript(script: string, args: string[] = [], env: Record<string, string> = {}): unknown {
+  if (!hasTorch()) return null;
+  const result = spawnSync(REFERENCE_PYTHON, [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  if (result.status !== 0) throw new Error(`${script} failed (${result.status}):\n${result.stderr}`);
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
+}

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+
+// Tests import sibling packages from source, so `pnpm test` needs no build first.
+export default defineConfig({
+  resolve: {
+    alias: [
+      {
+        find: /^@deformjs\/([a-z0-9-]+)\/([a-z0-9-]+)$/,
+        replacement: `${packagesDir}$1/src/$2.ts`,
+      },
+      { find: /^@deformjs\/([a-z0-9-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+    ],
+  },
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    fileParallelism: false,
+  },
+});
