@@ -7,3 +7,5 @@ export { Rng, sizeOf, xavierUniform, torchDefaultUniform, kaimingNormalFanOut } 
 export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from './fused';
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { registerTrainingKernels } from './kernels/register';
+export { Module, fromTorchLayout, toTorchLayout } from './module';
+export type { Parameter, TorchLayout } from './module';

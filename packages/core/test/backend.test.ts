@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '@deformjs/core';
+import { initBackend } from '../src/index';
 
 describe('initBackend', () => {
   it('starts wasm and cpu by name', async () => {
