@@ -1,0 +1,515 @@
+import { argumentError } from '@deformjs/core';
+import { finiteField, nonNegativeField, requireArray, requireRecord, xywhField } from './records';
+
+/**
+ * COCO box detection evaluation, the algorithm of pycocotools' COCOeval (iouType 'bbox') step for step:
+ * evaluateImg's greedy matching per image and category, accumulate's precision/recall arrays, summarize's 12
+ * stats. Only the data layout differs: typed arrays grouped per (category, image) with a counting sort, so
+ * the work is linear in the number of boxes plus the per-group IoU matrices.
+ */
+
+export interface CocoImage {
+  id: number;
+  [field: string]: unknown;
+}
+
+export interface CocoCategory {
+  id: number;
+  name?: string;
+  [field: string]: unknown;
+}
+
+export interface CocoAnnotation {
+  id: number;
+  image_id: number;
+  category_id: number;
+  /** [x, y, w, h] */
+  bbox: readonly number[];
+  /** Decides the area range (small / medium / large); COCO's is the mask area, not w * h. */
+  area: number;
+  /** Crowd boxes are ignore regions. Missing means 0. */
+  iscrowd?: number | boolean;
+  [field: string]: unknown;
+}
+
+export interface CocoDataset {
+  images: readonly CocoImage[];
+  annotations: readonly CocoAnnotation[];
+  categories: readonly CocoCategory[];
+}
+
+export interface CocoDetection {
+  image_id: number;
+  category_id: number;
+  /** [x, y, w, h] */
+  bbox: readonly number[];
+  score: number;
+}
+
+export interface CocoAreaRange {
+  label: string;
+  range: readonly [number, number];
+}
+
+export interface CocoEvalOptions {
+  /** Default: linspace(.5, .95, 10) exactly as numpy computes it. */
+  iouThrs?: readonly number[];
+  /** Default: linspace(0, 1, 101). */
+  recThrs?: readonly number[];
+  /** Three limits on detections per image and category; default [1, 10, 100]. */
+  maxDets?: readonly [number, number, number];
+  /** Default all [0, 1e10], small [0, 32^2], medium [32^2, 96^2], large [96^2, 1e10]. */
+  areaRanges?: readonly CocoAreaRange[];
+  /** Evaluate only these images (default all of the ground truth's). */
+  imgIds?: readonly number[];
+  /** Evaluate only these categories (default all of the ground truth's). */
+  catIds?: readonly number[];
+}
+
+export interface CocoCategoryResult {
+  categoryId: number;
+  name: string | undefined;
+  /** AP over IoU .50:.95, area all, maxDets[2]; -1 when the category has no (non-ignored) ground truth. */
+  ap: number;
+  ap50: number;
+  ap75: number;
+  /** AR over IoU .50:.95, area all, maxDets[2]. */
+  ar: number;
+}
+
+export interface CocoEvalResult {
+  /** AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl (COCOeval.stats); -1 where undefined. */
+  stats: number[];
+  perCategory: CocoCategoryResult[];
+  /** [T, R, K, A, M], as COCOeval.eval['counts']. */
+  counts: [number, number, number, number, number];
+  /** C-order T x R x K x A x M array of COCOeval.eval['precision'] (-1 where a setting has no ground truth). */
+  precision: Float64Array;
+  /** C-order T x K x A x M array of COCOeval.eval['recall']. */
+  recall: Float64Array;
+  /** C-order T x R x K x A x M array of COCOeval.eval['scores']: the score at which each recall is reached. */
+  scores: Float64Array;
+  params: {
+    iouThrs: number[];
+    recThrs: number[];
+    maxDets: number[];
+    areaRanges: CocoAreaRange[];
+    imgIds: number[];
+    catIds: number[];
+  };
+}
+
+export const COCO_STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+
+/** numpy.linspace(start, stop, num): i * step + start with the last point set to stop. */
+function linspace(start: number, stop: number, num: number): number[] {
+  const step = (stop - start) / (num - 1);
+  return Array.from({ length: num }, (_, i) => (i === num - 1 ? stop : i * step + start));
+}
+
+export const COCO_IOU_THRESHOLDS: readonly number[] = linspace(0.5, 0.95, 10);
+export const COCO_RECALL_THRESHOLDS: readonly number[] = linspace(0, 1, 101);
+export const COCO_AREA_RANGES: readonly CocoAreaRange[] = [
+  { label: 'all', range: [0, 1e10] },
+  { label: 'small', range: [0, 32 ** 2] },
+  { label: 'medium', range: [32 ** 2, 96 ** 2] },
+  { label: 'large', range: [96 ** 2, 1e10] },
+];
+
+/** numpy's np.spacing(1), the epsilon in COCOeval's precision denominator. */
+const EPS = 2.220446049250313e-16;
+const FP = 0;
+const TP = 1;
+const IGNORED = 2;
+
+const OP = 'evaluateCoco';
+
+/**
+ * IoU of COCO boxes as pycocotools' maskApi.c bbIou: against a crowd box the union is the detection's area,
+ * so a detection inside a crowd region has IoU 1 whatever the region's size.
+ */
+export function cocoBoxIou(dt: ArrayLike<number>, d: number, gt: ArrayLike<number>, g: number, crowd: boolean): number {
+  const dx = dt[4 * d], dy = dt[4 * d + 1], dw = dt[4 * d + 2], dh = dt[4 * d + 3];
+  const gx = gt[4 * g], gy = gt[4 * g + 1], gw = gt[4 * g + 2], gh = gt[4 * g + 3];
+  const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
+  if (w <= 0) return 0;
+  const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
+  if (h <= 0) return 0;
+  const inter = w * h;
+  const da = dw * dh;
+  return inter / (crowd ? da : da + gw * gh - inter);
+}
+
+/** Evaluates box detections against COCO-format ground truth; the numbers of pycocotools' COCOeval('bbox'). */
+export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDetection[], options: CocoEvalOptions = {}): CocoEvalResult {
+  const iouThrs = thresholds('options.iouThrs', options.iouThrs ?? COCO_IOU_THRESHOLDS);
+  const recThrs = thresholds('options.recThrs', options.recThrs ?? COCO_RECALL_THRESHOLDS);
+  const maxDets = maxDetections(options.maxDets ?? [1, 10, 100]);
+  const areaRanges = areas(options.areaRanges ?? COCO_AREA_RANGES);
+
+  const gt = requireRecord(OP, 'groundTruth', groundTruth);
+  const images = requireArray(OP, 'groundTruth.images', gt.images);
+  const categories = requireArray(OP, 'groundTruth.categories', gt.categories);
+  const annotations = requireArray(OP, 'groundTruth.annotations', gt.annotations);
+  const dets = requireArray(OP, 'results', results);
+
+  const knownImages = uniqueIds('groundTruth.images', images);
+  const knownCats = uniqueIds('groundTruth.categories', categories);
+  const catNames = new Map<number, string | undefined>();
+  for (const c of categories as CocoCategory[]) catNames.set(c.id, typeof c.name === 'string' ? c.name : undefined);
+
+  const imgIds = subset('options.imgIds', options.imgIds, knownImages);
+  const catIds = subset('options.catIds', options.catIds, knownCats);
+  const I = imgIds.length;
+  const K = catIds.length;
+  const T = iouThrs.length;
+  const R = recThrs.length;
+  const A = areaRanges.length;
+  const M = maxDets.length;
+  const imgIndex = new Map(imgIds.map((id, i) => [id, i]));
+  const catIndex = new Map(catIds.map((id, k) => [id, k]));
+
+  // Ground truth, validated in full, then the evaluated part laid out in typed arrays.
+  const gtGroup = new Int32Array(annotations.length).fill(-1);
+  const gtBox = new Float64Array(4 * annotations.length);
+  const gtArea = new Float64Array(annotations.length);
+  const gtCrowd = new Uint8Array(annotations.length);
+  const annIds = new Set<number>();
+  annotations.forEach((value, n) => {
+    const base = `groundTruth.annotations[${n}]`;
+    const ann = requireRecord(OP, base, value);
+    const id = finiteField(OP, ann, base, 'id');
+    const name = `${base} (id ${id})`;
+    if (annIds.has(id)) throw argumentError(OP, `${name}.id`, 'an annotation id not used before', id);
+    annIds.add(id);
+    const imageId = finiteField(OP, ann, name, 'image_id');
+    if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
+    const catId = finiteField(OP, ann, name, 'category_id');
+    if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
+    const box = xywhField(OP, ann, name);
+    gtArea[n] = nonNegativeField(OP, ann, name, 'area');
+    const crowd = ann.iscrowd ?? 0;
+    if (crowd !== 0 && crowd !== 1 && crowd !== true && crowd !== false) {
+      throw argumentError(OP, `${name}.iscrowd`, '0, 1 or a boolean', crowd);
+    }
+    gtCrowd[n] = crowd ? 1 : 0;
+    gtBox.set(box, 4 * n);
+    const i = imgIndex.get(imageId);
+    const k = catIndex.get(catId);
+    if (i !== undefined && k !== undefined) gtGroup[n] = k * I + i;
+  });
+
+  const dtGroup = new Int32Array(dets.length).fill(-1);
+  const dtBox = new Float64Array(4 * dets.length);
+  const dtScore = new Float64Array(dets.length);
+  dets.forEach((value, n) => {
+    const base = `results[${n}]`;
+    const det = requireRecord(OP, base, value);
+    const imageId = finiteField(OP, det, base, 'image_id');
+    const name = `${base} (image_id ${imageId})`;
+    if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
+    const catId = finiteField(OP, det, name, 'category_id');
+    if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
+    dtBox.set(xywhField(OP, det, name), 4 * n);
+    dtScore[n] = finiteField(OP, det, name, 'score');
+    const i = imgIndex.get(imageId);
+    const k = catIndex.get(catId);
+    if (i !== undefined && k !== undefined) dtGroup[n] = k * I + i;
+  });
+
+  // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
+  // concatenates them.
+  const groups = K * I;
+  const [gtStart, gtOrder] = groupBy(gtGroup, groups);
+  const [dtStart, dtOrder] = groupBy(dtGroup, groups);
+
+  const maxDet = maxDets[M - 1];
+  // Detections kept after the per-image cut to maxDet, in (category, image, rank) order.
+  const keptCount = countKept(dtStart, groups, maxDet);
+  const keptDet = new Int32Array(keptCount);
+  const keptRank = new Int32Array(keptCount);
+  const keptFlags = new Uint8Array(keptCount * A * T);
+  const catKeptStart = new Int32Array(K + 1);
+  const npig = new Int32Array(K * A);
+
+  let maxG = 0;
+  let maxD = 0;
+  for (let g = 0; g < groups; g++) {
+    maxG = Math.max(maxG, gtStart[g + 1] - gtStart[g]);
+    maxD = Math.max(maxD, dtStart[g + 1] - dtStart[g]);
+  }
+  const ious = new Float64Array(Math.min(maxD, maxDet) * maxG);
+  const gtSorted = new Int32Array(maxG);
+  const gtIgnore = new Uint8Array(maxG);
+  const gtMatched = new Uint8Array(maxG);
+  const dtSorted: number[] = [];
+
+  let kept = 0;
+  for (let k = 0; k < K; k++) {
+    catKeptStart[k] = kept;
+    for (let i = 0; i < I; i++) {
+      const g = k * I + i;
+      const G = gtStart[g + 1] - gtStart[g];
+      const Dall = dtStart[g + 1] - dtStart[g];
+      if (G === 0 && Dall === 0) continue;
+
+      // Detections by descending score, ties in result order (numpy's stable mergesort), cut to maxDet.
+      dtSorted.length = 0;
+      for (let j = dtStart[g]; j < dtStart[g + 1]; j++) dtSorted.push(dtOrder[j]);
+      dtSorted.sort((a, b) => dtScore[b] - dtScore[a] || a - b);
+      const D = Math.min(Dall, maxDet);
+
+      for (let a = 0; a < A; a++) {
+        const [lo, hi] = areaRanges[a].range;
+        // Ground truth with the ignored ones last, stable.
+        let G0 = 0;
+        for (let j = gtStart[g]; j < gtStart[g + 1]; j++) {
+          const n = gtOrder[j];
+          if (!(gtCrowd[n] || gtArea[n] < lo || gtArea[n] > hi)) gtSorted[G0++] = n;
+        }
+        npig[k * A + a] += G0;
+        let G1 = G0;
+        for (let j = gtStart[g]; j < gtStart[g + 1]; j++) {
+          const n = gtOrder[j];
+          if (gtCrowd[n] || gtArea[n] < lo || gtArea[n] > hi) gtSorted[G1++] = n;
+        }
+        for (let q = 0; q < G; q++) gtIgnore[q] = q < G0 ? 0 : 1;
+        for (let d = 0; d < D; d++) {
+          for (let q = 0; q < G; q++) ious[d * G + q] = cocoBoxIou(dtBox, dtSorted[d], gtBox, gtSorted[q], gtCrowd[gtSorted[q]] === 1);
+        }
+
+        for (let t = 0; t < T; t++) {
+          gtMatched.fill(0, 0, G);
+          for (let d = 0; d < D; d++) {
+            let best = Math.min(iouThrs[t], 1 - 1e-10);
+            let m = -1;
+            for (let q = 0; q < G; q++) {
+              if (gtMatched[q] && !gtCrowd[gtSorted[q]]) continue;
+              if (m > -1 && gtIgnore[m] === 0 && gtIgnore[q] === 1) break;
+              const iou = ious[d * G + q];
+              if (iou < best) continue;
+              best = iou;
+              m = q;
+            }
+            let flag: number;
+            if (m === -1) {
+              const n = dtSorted[d];
+              const area = dtBox[4 * n + 2] * dtBox[4 * n + 3];
+              flag = area < lo || area > hi ? IGNORED : FP;
+            } else {
+              gtMatched[m] = 1;
+              flag = gtIgnore[m] ? IGNORED : TP;
+            }
+            keptFlags[((kept + d) * A + a) * T + t] = flag;
+          }
+        }
+      }
+      for (let d = 0; d < D; d++) {
+        keptDet[kept + d] = dtSorted[d];
+        keptRank[kept + d] = d;
+      }
+      kept += D;
+    }
+  }
+  catKeptStart[K] = kept;
+
+  // accumulate()
+  const precision = new Float64Array(T * R * K * A * M).fill(-1);
+  const recall = new Float64Array(T * K * A * M).fill(-1);
+  const scores = new Float64Array(T * R * K * A * M).fill(-1);
+  let maxKept = 0;
+  for (let k = 0; k < K; k++) maxKept = Math.max(maxKept, catKeptStart[k + 1] - catKeptStart[k]);
+  const order = new Int32Array(maxKept);
+  const rc = new Float64Array(maxKept);
+  const pr = new Float64Array(maxKept);
+  const sc = new Float64Array(maxKept);
+  for (let k = 0; k < K; k++) {
+    const start = catKeptStart[k];
+    const n = catKeptStart[k + 1] - start;
+    // All of a category's detections by descending score; ties keep (image, rank) order as the stable
+    // mergesort over the concatenation does.
+    const idx = order.subarray(0, n);
+    for (let j = 0; j < n; j++) idx[j] = start + j;
+    idx.sort((x, y) => dtScore[keptDet[y]] - dtScore[keptDet[x]] || x - y);
+    for (let a = 0; a < A; a++) {
+      const positives = npig[k * A + a];
+      if (positives === 0) continue;
+      for (let m = 0; m < M; m++) {
+        const limit = maxDets[m];
+        for (let t = 0; t < T; t++) {
+          let tp = 0;
+          let fp = 0;
+          let nd = 0;
+          for (let j = 0; j < n; j++) {
+            const e = idx[j];
+            if (keptRank[e] >= limit) continue;
+            const flag = keptFlags[(e * A + a) * T + t];
+            if (flag === TP) tp++;
+            else if (flag === FP) fp++;
+            rc[nd] = tp / positives;
+            pr[nd] = tp / (fp + tp + EPS);
+            sc[nd] = dtScore[keptDet[e]];
+            nd++;
+          }
+          recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
+          for (let j = nd - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
+          let p = 0;
+          for (let r = 0; r < R; r++) {
+            while (p < nd && rc[p] < recThrs[r]) p++;
+            const at = (((t * R + r) * K + k) * A + a) * M + m;
+            precision[at] = p < nd ? pr[p] : 0;
+            scores[at] = p < nd ? sc[p] : 0;
+          }
+        }
+      }
+    }
+  }
+
+  // summarize()
+  const areaIndex = (label: string) => areaRanges.findIndex((r) => r.label === label);
+  const iouIndex = (thr: number) => iouThrs.indexOf(thr);
+  const counts: [number, number, number, number, number] = [T, R, K, A, M];
+  const summarize = (ap: boolean, iouThr: number | null, area: string, md: number, cats: number[]) => {
+    const a = areaIndex(area);
+    const m = maxDets.lastIndexOf(md);
+    const ts = iouThr === null ? iouThrs.map((_, t) => t) : [iouIndex(iouThr)].filter((t) => t >= 0);
+    const values: number[] = [];
+    if (a >= 0 && m >= 0) {
+      for (const t of ts) {
+        if (ap) {
+          for (let r = 0; r < R; r++) for (const k of cats) values.push(precision[(((t * R + r) * K + k) * A + a) * M + m]);
+        } else {
+          for (const k of cats) values.push(recall[((t * K + k) * A + a) * M + m]);
+        }
+      }
+    }
+    return meanDefined(values);
+  };
+  const allCats = catIds.map((_, k) => k);
+  const [m0, m1, m2] = maxDets;
+  const stats = [
+    summarize(true, null, 'all', m2, allCats),
+    summarize(true, 0.5, 'all', m2, allCats),
+    summarize(true, 0.75, 'all', m2, allCats),
+    summarize(true, null, 'small', m2, allCats),
+    summarize(true, null, 'medium', m2, allCats),
+    summarize(true, null, 'large', m2, allCats),
+    summarize(false, null, 'all', m0, allCats),
+    summarize(false, null, 'all', m1, allCats),
+    summarize(false, null, 'all', m2, allCats),
+    summarize(false, null, 'small', m2, allCats),
+    summarize(false, null, 'medium', m2, allCats),
+    summarize(false, null, 'large', m2, allCats),
+  ];
+  const perCategory = catIds.map((categoryId, k) => ({
+    categoryId,
+    name: catNames.get(categoryId),
+    ap: summarize(true, null, 'all', m2, [k]),
+    ap50: summarize(true, 0.5, 'all', m2, [k]),
+    ap75: summarize(true, 0.75, 'all', m2, [k]),
+    ar: summarize(false, null, 'all', m2, [k]),
+  }));
+
+  return {
+    stats,
+    perCategory,
+    counts,
+    precision,
+    recall,
+    scores,
+    params: { iouThrs, recThrs, maxDets, areaRanges: areaRanges.map((r) => ({ label: r.label, range: [r.range[0], r.range[1]] as const })), imgIds, catIds },
+  };
+}
+
+/** np.mean(s[s > -1]) (with numpy's pairwise summation), or -1 when nothing is defined. */
+function meanDefined(values: number[]): number {
+  const defined = values.filter((v) => v > -1);
+  if (defined.length === 0) return -1;
+  return pairwiseSum(defined, 0, defined.length) / defined.length;
+}
+
+/** numpy's pairwise_sum for float64 (blocks of 128, eight accumulators), so means agree to the last bit. */
+function pairwiseSum(a: number[], start: number, n: number): number {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res += a[start + i];
+    return res;
+  }
+  if (n <= 128) {
+    const r = [a[start], a[start + 1], a[start + 2], a[start + 3], a[start + 4], a[start + 5], a[start + 6], a[start + 7]];
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[start + i + j];
+    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
+    for (; i < n; i++) res += a[start + i];
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
+}
+
+function groupBy(group: Int32Array, groups: number): [Int32Array, Int32Array] {
+  const start = new Int32Array(groups + 1);
+  for (let n = 0; n < group.length; n++) if (group[n] >= 0) start[group[n] + 1]++;
+  for (let g = 0; g < groups; g++) start[g + 1] += start[g];
+  const order = new Int32Array(start[groups]);
+  const fill = start.slice(0, groups);
+  for (let n = 0; n < group.length; n++) if (group[n] >= 0) order[fill[group[n]]++] = n;
+  return [start, order];
+}
+
+function countKept(dtStart: Int32Array, groups: number, maxDet: number): number {
+  let total = 0;
+  for (let g = 0; g < groups; g++) total += Math.min(dtStart[g + 1] - dtStart[g], maxDet);
+  return total;
+}
+
+function uniqueIds(name: string, records: unknown[]): Set<number> {
+  const ids = new Set<number>();
+  records.forEach((value, n) => {
+    const record = requireRecord(OP, `${name}[${n}]`, value);
+    const id = finiteField(OP, record, `${name}[${n}]`, 'id');
+    if (ids.has(id)) throw argumentError(OP, `${name}[${n}].id`, 'an id not used before', id);
+    ids.add(id);
+  });
+  return ids;
+}
+
+/** COCOeval sorts and dedupes params.imgIds / catIds (np.unique). */
+function subset(name: string, chosen: readonly number[] | undefined, known: Set<number>): number[] {
+  const ids = chosen === undefined ? [...known] : [...new Set(requireArray(OP, name, chosen) as number[])];
+  ids.forEach((id, n) => {
+    if (!known.has(id)) throw argumentError(OP, `${name}[${n}]`, 'an id present in the ground truth', id);
+  });
+  return ids.sort((x, y) => x - y);
+}
+
+function thresholds(name: string, values: readonly number[]): number[] {
+  const list = requireArray(OP, name, values);
+  if (list.length === 0) throw argumentError(OP, name, 'a non-empty array', list);
+  list.forEach((v, n) => {
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw argumentError(OP, `${name}[${n}]`, 'a number in [0, 1]', v);
+  });
+  return [...(list as number[])];
+}
+
+function maxDetections(values: readonly number[]): number[] {
+  const list = requireArray(OP, 'options.maxDets', values);
+  if (list.length !== 3 || !list.every((v) => Number.isInteger(v) && (v as number) > 0)) {
+    throw argumentError(OP, 'options.maxDets', 'three positive integers (as COCOeval.summarize reads maxDets[0..2])', list);
+  }
+  return (list as number[]).slice().sort((x, y) => x - y);
+}
+
+function areas(ranges: readonly CocoAreaRange[]): CocoAreaRange[] {
+  const list = requireArray(OP, 'options.areaRanges', ranges);
+  if (list.length === 0) throw argumentError(OP, 'options.areaRanges', 'a non-empty array', list);
+  return list.map((value, n) => {
+    const r = requireRecord(OP, `options.areaRanges[${n}]`, value);
+    const range = r.range;
+    if (typeof r.label !== 'string' || !Array.isArray(range) || range.length !== 2 || !range.every((v) => typeof v === 'number' && !Number.isNaN(v))) {
+      throw argumentError(OP, `options.areaRanges[${n}]`, '{label: string, range: [min, max]}', value);
+    }
+    return { label: r.label, range: [range[0], range[1]] as const };
+  });
+}
