@@ -103,3 +103,6 @@ export function runReferenceScript(script: string, args: string[] = [], env: Rec
   const lines = result.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
 }
+
+export { createProgress, lineChartSvg } from './report';
+export type { Progress, ProgressOptions, ChartOptions, ChartSeries } from './report';
