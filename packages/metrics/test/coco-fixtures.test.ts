@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluateCoco, type CocoDataset, type CocoDetection } from '@deformjs/metrics';
+import { evaluateCoco, type CocoDataset, type CocoDetection } from '../src';
 
 interface Fixture {
   case: string;

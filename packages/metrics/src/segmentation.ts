@@ -1,0 +1,276 @@
+import { argumentError, assertInteger } from '@deformjs/core';
+
+/**
+ * Semantic segmentation metrics over a stream of label maps: a confusion matrix (rows ground truth, columns
+ * prediction) for mIoU / FWIoU / mAcc / gAcc, a second one restricted to a trimap band around ground-truth
+ * boundaries for boundary IoU, and per-class boundary-pixel counts for boundary F1.
+ *
+ * Boundaries (the Auto Seg-Loss definition, `edge = seg != avgpool3x3(seg)`, made exact):
+ * - a pixel is a boundary pixel of a label map when some pixel of its 3x3 neighbourhood inside the image has
+ *   a different value (the image border is not a boundary; the ignore label counts as a value, so class
+ *   pixels next to void are boundary pixels). The boundary of class c is the boundary pixels labelled c.
+ * - dilation by radius r is the max over a (2r+1) x (2r+1) square (Chebyshev distance <= r), as
+ *   maxpool(2r+1) in Auto Seg-Loss.
+ * - BIoU: the trimap band is the ground-truth boundary dilated by `boundaryRadius` (5: an 11x11 maxpool);
+ *   the band's pixels (ground truth not ignored) feed their own confusion matrix and BIoU is its mIoU.
+ * - BF1: for class c, a predicted boundary pixel is correct when a ground-truth boundary pixel of c lies
+ *   within `boundaryTolerance` (Chebyshev), and a ground-truth boundary pixel is found when a predicted one
+ *   of c does. Predicted boundary pixels on ignored ground truth are not counted. Counts accumulate over
+ *   the dataset; precision, recall and F1 per class; BF1 is the mean F1 over classes with ground-truth
+ *   boundary pixels (a class never predicted there has F1 0).
+ */
+
+export type LabelMap = Uint8Array | Uint16Array | Int32Array | Uint32Array | Int16Array | Int8Array | readonly number[];
+
+export interface SegmentationOptions {
+  numClasses: number;
+  /** Ground-truth value excluded from every count; default 255. */
+  ignoreLabel?: number;
+  /** Trimap half-width for boundary IoU; default 5. */
+  boundaryRadius?: number;
+  /** Pixel tolerance for boundary F1; default 5. */
+  boundaryTolerance?: number;
+}
+
+export interface SegmentationResult {
+  /** Mean of `iou` over classes present in ground truth or prediction. */
+  mIoU: number;
+  /** IoU per class; NaN for a class absent from both ground truth and prediction. */
+  iou: number[];
+  /** Sum over classes of (ground-truth frequency) * IoU. */
+  fwIoU: number;
+  /** Mean of `accuracy` over classes present in ground truth. */
+  mAcc: number;
+  /** Per-class pixel accuracy (recall); NaN for a class absent from ground truth. */
+  accuracy: number[];
+  /** Correct pixels / counted pixels. */
+  gAcc: number;
+  /** mIoU inside the trimap band. */
+  bIoU: number;
+  bIoUPerClass: number[];
+  /** Mean boundary F1 over classes with ground-truth boundaries. */
+  bF1: number;
+  bF1PerClass: number[];
+  boundaryPrecision: number[];
+  boundaryRecall: number[];
+  /** Pixels counted (ground truth not ignored). */
+  pixels: number;
+}
+
+const OP = 'SegmentationEvaluator';
+
+/** Boundary mask of a label map: pixels with a differently labelled pixel in their 3x3 neighbourhood. */
+export function labelBoundaries(labels: LabelMap, height: number, width: number): Uint8Array {
+  const out = new Uint8Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.max(0, y - 1);
+    const y1 = Math.min(height - 1, y + 1);
+    for (let x = 0; x < width; x++) {
+      const v = labels[y * width + x];
+      const x0 = Math.max(0, x - 1);
+      const x1 = Math.min(width - 1, x + 1);
+      let edge = 0;
+      for (let yy = y0; yy <= y1 && !edge; yy++) {
+        for (let xx = x0; xx <= x1; xx++) {
+          if (labels[yy * width + xx] !== v) {
+            edge = 1;
+            break;
+          }
+        }
+      }
+      out[y * width + x] = edge;
+    }
+  }
+  return out;
+}
+
+/** Binary dilation by a (2r+1) x (2r+1) square, in O(HW) with an integral image. */
+export function dilateSquare(mask: Uint8Array, height: number, width: number, radius: number): Uint8Array {
+  const W1 = width + 1;
+  const integral = new Int32Array((height + 1) * W1);
+  for (let y = 0; y < height; y++) {
+    let row = 0;
+    for (let x = 0; x < width; x++) {
+      row += mask[y * width + x];
+      integral[(y + 1) * W1 + x + 1] = integral[y * W1 + x + 1] + row;
+    }
+  }
+  const out = new Uint8Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.max(0, y - radius);
+    const y1 = Math.min(height, y + radius + 1);
+    for (let x = 0; x < width; x++) {
+      const x0 = Math.max(0, x - radius);
+      const x1 = Math.min(width, x + radius + 1);
+      const sum = integral[y1 * W1 + x1] - integral[y0 * W1 + x1] - integral[y1 * W1 + x0] + integral[y0 * W1 + x0];
+      out[y * width + x] = sum > 0 ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** mIoU, FWIoU, mAcc, gAcc and per-class IoU / accuracy of a K x K confusion matrix (rows ground truth). */
+export function confusionMetrics(confusion: ArrayLike<number>, numClasses: number) {
+  const K = numClasses;
+  const iou: number[] = [];
+  const accuracy: number[] = [];
+  let total = 0;
+  let correct = 0;
+  const rows = new Float64Array(K);
+  const cols = new Float64Array(K);
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j < K; j++) {
+      const v = confusion[i * K + j];
+      rows[i] += v;
+      cols[j] += v;
+      total += v;
+    }
+    correct += confusion[i * K + i];
+  }
+  let fwIoU = 0;
+  for (let c = 0; c < K; c++) {
+    const tp = confusion[c * K + c];
+    const union = rows[c] + cols[c] - tp;
+    iou.push(union > 0 ? tp / union : NaN);
+    accuracy.push(rows[c] > 0 ? tp / rows[c] : NaN);
+    if (rows[c] > 0) fwIoU += (rows[c] / total) * iou[c];
+  }
+  return { iou, accuracy, mIoU: nanMean(iou), mAcc: nanMean(accuracy), fwIoU: total > 0 ? fwIoU : NaN, gAcc: total > 0 ? correct / total : NaN, pixels: total };
+}
+
+function nanMean(values: number[]): number {
+  const defined = values.filter((v) => !Number.isNaN(v));
+  return defined.length ? defined.reduce((s, v) => s + v, 0) / defined.length : NaN;
+}
+
+export class SegmentationEvaluator {
+  readonly numClasses: number;
+  readonly ignoreLabel: number;
+  readonly boundaryRadius: number;
+  readonly boundaryTolerance: number;
+  /** K x K, rows ground truth, columns prediction. */
+  readonly confusion: Float64Array;
+  /** The same inside the trimap band. */
+  readonly bandConfusion: Float64Array;
+  private readonly predMatched: Float64Array;
+  private readonly predTotal: Float64Array;
+  private readonly gtMatched: Float64Array;
+  private readonly gtTotal: Float64Array;
+  private images = 0;
+
+  constructor(options: SegmentationOptions) {
+    this.numClasses = assertInteger(OP, 'numClasses', options.numClasses, 1);
+    this.ignoreLabel = assertInteger(OP, 'ignoreLabel', options.ignoreLabel ?? 255);
+    if (this.ignoreLabel >= 0 && this.ignoreLabel < this.numClasses) {
+      throw argumentError(OP, 'ignoreLabel', `a value outside the classes [0, ${this.numClasses})`, this.ignoreLabel);
+    }
+    this.boundaryRadius = assertInteger(OP, 'boundaryRadius', options.boundaryRadius ?? 5, 0);
+    this.boundaryTolerance = assertInteger(OP, 'boundaryTolerance', options.boundaryTolerance ?? 5, 0);
+    const K = this.numClasses;
+    this.confusion = new Float64Array(K * K);
+    this.bandConfusion = new Float64Array(K * K);
+    this.predMatched = new Float64Array(K);
+    this.predTotal = new Float64Array(K);
+    this.gtMatched = new Float64Array(K);
+    this.gtTotal = new Float64Array(K);
+  }
+
+  /** Adds one image: `prediction` and `groundTruth` are H x W label maps in row-major order. */
+  update(prediction: LabelMap, groundTruth: LabelMap, height: number, width: number): this {
+    const image = this.images;
+    assertInteger(OP, `update #${image}: height`, height, 1);
+    assertInteger(OP, `update #${image}: width`, width, 1);
+    const n = height * width;
+    if (!prediction || prediction.length !== n) throw argumentError(OP, `update #${image}: prediction`, `${n} labels (H ${height} x W ${width})`, prediction ? `${prediction.length} labels` : prediction);
+    if (!groundTruth || groundTruth.length !== n) throw argumentError(OP, `update #${image}: groundTruth`, `${n} labels (H ${height} x W ${width})`, groundTruth ? `${groundTruth.length} labels` : groundTruth);
+    const K = this.numClasses;
+    const ignore = this.ignoreLabel;
+    for (let i = 0; i < n; i++) {
+      const p = prediction[i];
+      const g = groundTruth[i];
+      if (!(Number.isInteger(p) && p >= 0 && p < K)) {
+        throw argumentError(OP, `update #${image}: prediction[${i}] (y ${Math.floor(i / width)}, x ${i % width})`, `a class in [0, ${K})`, p);
+      }
+      if (g !== ignore && !(Number.isInteger(g) && g >= 0 && g < K)) {
+        throw argumentError(OP, `update #${image}: groundTruth[${i}] (y ${Math.floor(i / width)}, x ${i % width})`, `a class in [0, ${K}) or the ignore label ${ignore}`, g);
+      }
+    }
+
+    const gtEdge = labelBoundaries(groundTruth, height, width);
+    const predEdge = labelBoundaries(prediction, height, width);
+    const band = dilateSquare(gtEdge, height, width, this.boundaryRadius);
+    for (let i = 0; i < n; i++) {
+      const g = groundTruth[i];
+      if (g === ignore) continue;
+      const cell = g * K + prediction[i];
+      this.confusion[cell]++;
+      if (band[i]) this.bandConfusion[cell]++;
+    }
+
+    // Boundary F1, one class at a time over the classes whose boundary appears in either map.
+    const present = new Uint8Array(K);
+    for (let i = 0; i < n; i++) {
+      if (gtEdge[i] && groundTruth[i] !== ignore) present[groundTruth[i]] = 1;
+      if (predEdge[i]) present[prediction[i]] = 1;
+    }
+    const gtMask = new Uint8Array(n);
+    const predMask = new Uint8Array(n);
+    for (let c = 0; c < K; c++) {
+      if (!present[c]) continue;
+      for (let i = 0; i < n; i++) {
+        gtMask[i] = gtEdge[i] && groundTruth[i] === c ? 1 : 0;
+        predMask[i] = predEdge[i] && prediction[i] === c && groundTruth[i] !== ignore ? 1 : 0;
+      }
+      const gtNear = dilateSquare(gtMask, height, width, this.boundaryTolerance);
+      const predNear = dilateSquare(predMask, height, width, this.boundaryTolerance);
+      for (let i = 0; i < n; i++) {
+        if (predMask[i]) {
+          this.predTotal[c]++;
+          if (gtNear[i]) this.predMatched[c]++;
+        }
+        if (gtMask[i]) {
+          this.gtTotal[c]++;
+          if (predNear[i]) this.gtMatched[c]++;
+        }
+      }
+    }
+    this.images++;
+    return this;
+  }
+
+  reset(): void {
+    for (const a of [this.confusion, this.bandConfusion, this.predMatched, this.predTotal, this.gtMatched, this.gtTotal]) a.fill(0);
+    this.images = 0;
+  }
+
+  result(): SegmentationResult {
+    const K = this.numClasses;
+    const whole = confusionMetrics(this.confusion, K);
+    const band = confusionMetrics(this.bandConfusion, K);
+    const boundaryPrecision: number[] = [];
+    const boundaryRecall: number[] = [];
+    const bF1PerClass: number[] = [];
+    for (let c = 0; c < K; c++) {
+      const precision = this.predTotal[c] > 0 ? this.predMatched[c] / this.predTotal[c] : this.gtTotal[c] > 0 ? 0 : NaN;
+      const recall = this.gtTotal[c] > 0 ? this.gtMatched[c] / this.gtTotal[c] : NaN;
+      boundaryPrecision.push(precision);
+      boundaryRecall.push(recall);
+      bF1PerClass.push(Number.isNaN(recall) ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0);
+    }
+    return {
+      mIoU: whole.mIoU,
+      iou: whole.iou,
+      fwIoU: whole.fwIoU,
+      mAcc: whole.mAcc,
+      accuracy: whole.accuracy,
+      gAcc: whole.gAcc,
+      bIoU: band.mIoU,
+      bIoUPerClass: band.iou,
+      bF1: nanMean(bF1PerClass),
+      bF1PerClass,
+      boundaryPrecision,
+      boundaryRecall,
+      pixels: whole.pixels,
+    };
+  }
+}
