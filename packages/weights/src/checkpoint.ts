@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Module, Rng } from '@deformjs/core';
+import { readSafetensors, writeSafetensors } from './safetensors';
+import { toTensors } from './tensor_data';
+
+/** An optimizer's state for a checkpoint: its tensors (moments) and JSON-serialisable rest (step counts, hyper-parameters). */
+export interface OptimizerState {
+  tensors: Record<string, tf.Tensor>;
+  meta: unknown;
+}
+
+/** What an optimizer (such as @deformjs/nn's AdamW) implements to be checkpointed. */
+export interface CheckpointableOptimizer {
+  saveState(): OptimizerState;
+  /** Takes the tensors' values (copies them); the caller disposes `state.tensors`. */
+  loadState(state: OptimizerState): void;
+}
+
+export interface TrainingState {
+  model: Module;
+  optimizer?: CheckpointableOptimizer;
+  step: number;
+  epoch: number;
+  /** Generators to resume (data order, augmentation, dropout), saved by `Rng.state()`. */
+  rngs?: Record<string, Rng>;
+  /** The run's configuration, any JSON value. */
+  config?: unknown;
+}
+
+export interface RestoredState {
+  step: number;
+  epoch: number;
+  /** Each saved generator's state: `new Rng(rngStates.data)` continues the sequence. */
+  rngStates: Record<string, number[]>;
+  config: unknown;
+}
+
+const METADATA_KEY = 'deformjs.checkpoint';
+const FORMAT = 1;
+
+/**
+ * A training checkpoint as one safetensors file: model parameters and buffers under `model.<name>` (in
+ * deformjs's layout, so resuming is exact), optimizer tensors under `optimizer.<name>`, and the step, epoch,
+ * RNG states, config and optimizer metadata as JSON in the header's `__metadata__`.
+ */
+export function encodeCheckpoint(state: TrainingState): Uint8Array {
+  const tensors: Record<string, tf.Tensor> = {};
+  const model = state.model.stateDict();
+  for (const [k, v] of Object.entries(model)) tensors[`model.${k}`] = v;
+  const optimizer = state.optimizer?.saveState();
+  for (const [k, v] of Object.entries(optimizer?.tensors ?? {})) tensors[`optimizer.${k}`] = v;
+  try {
+    const rngStates: Record<string, number[]> = {};
+    for (const [name, rng] of Object.entries(state.rngs ?? {})) rngStates[name] = rng.state();
+    const meta = { format: FORMAT, step: state.step, epoch: state.epoch, rngStates, config: state.config ?? null, optimizer: optimizer ? optimizer.meta : null };
+    return writeSafetensors(tensors, { [METADATA_KEY]: JSON.stringify(meta) });
+  } finally {
+    tf.dispose(Object.values(model));
+    tf.dispose(Object.values(optimizer?.tensors ?? {}));
+  }
+}
+
+/**
+ * Restores a checkpoint made by `encodeCheckpoint`: loads the model strictly (every key, every shape), the
+ * optimizer when given (a checkpoint without optimizer state is then an error), and returns the rest.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, target: { model: Module; optimizer?: CheckpointableOptimizer }, fileName = 'checkpoint'): RestoredState {
+  const { tensors, metadata } = readSafetensors(bytes, fileName);
+  const raw = metadata[METADATA_KEY];
+  if (raw === undefined) throw new Error(`${fileName}: not a deformjs training checkpoint (no '${METADATA_KEY}' metadata)`);
+  const meta = JSON.parse(raw) as { format: number; step: number; epoch: number; rngStates: Record<string, number[]>; config: unknown; optimizer: unknown };
+  if (meta.format !== FORMAT) throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
+  const pick = (prefix: string) => {
+    const out: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(toTensors(Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)))))) out[k.slice(prefix.length)] = v;
+    return out;
+  };
+  const model = pick('model.');
+  try {
+    target.model.loadStateDict(model, { strict: true });
+  } finally {
+    tf.dispose(Object.values(model));
+  }
+  if (target.optimizer) {
+    if (meta.optimizer === null) throw new Error(`${fileName}: the checkpoint holds no optimizer state`);
+    const optimizer = pick('optimizer.');
+    try {
+      target.optimizer.loadState({ tensors: optimizer, meta: meta.optimizer });
+    } finally {
+      tf.dispose(Object.values(optimizer));
+    }
+  }
+  return { step: meta.step, epoch: meta.epoch, rngStates: meta.rngStates, config: meta.config };
+}

@@ -1,0 +1,13 @@
+export { readSafetensors, writeSafetensors } from './safetensors';
+export type { SafetensorsContents, Writable } from './safetensors';
+export { readPth, stateDictOf } from './pth';
+export { unpickle, GlobalRef, isDict } from './pickle';
+export type { PickleValue, PickleDict, AllowedGlobal, UnpickleOptions } from './pickle';
+export { renameKeys, loadWeights, STRIP_MODULE_PREFIX } from './rename';
+export type { RenameRule, LoadWeightsOptions, LoadReport } from './rename';
+export { encodeCheckpoint, decodeCheckpoint } from './checkpoint';
+export type { OptimizerState, CheckpointableOptimizer, TrainingState, RestoredState } from './checkpoint';
+export { toTensor, toTensors, isTensorData } from './tensor_data';
+export type { TensorData } from './tensor_data';
+export { STORED_DTYPES, halfToFloat } from './dtypes';
+export type { StoredDtype } from './dtypes';

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { writeFileAtomic } from '@deformjs/core/node';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointableOptimizer, type RestoredState, type TrainingState } from './checkpoint';
+import type { Module } from '@deformjs/core';
+import { readPth } from './pth';
+import { readSafetensors, writeSafetensors, type SafetensorsContents, type Writable } from './safetensors';
+import type { PickleValue } from './pickle';
+
+function read(path: string): Uint8Array {
+  const buffer = readFileSync(path);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+export function readSafetensorsFile(path: string): SafetensorsContents {
+  return readSafetensors(read(path), basename(path));
+}
+
+/** Writes a safetensors file atomically (temporary file, then rename). */
+export function writeSafetensorsFile(path: string, tensors: Record<string, Writable>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, writeSafetensors(tensors, metadata));
+}
+
+export function readPthFile(path: string): PickleValue {
+  return readPth(read(path), basename(path));
+}
+
+/** Saves a training checkpoint atomically: a crash leaves the previous file intact. */
+export function saveCheckpoint(path: string, state: TrainingState): void {
+  writeFileAtomic(path, encodeCheckpoint(state));
+}
+
+export function loadCheckpoint(path: string, target: { model: Module; optimizer?: CheckpointableOptimizer }): RestoredState {
+  return decodeCheckpoint(read(path), target, basename(path));
+}

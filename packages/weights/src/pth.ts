@@ -1,0 +1,157 @@
+import { ITEM_SIZE, convertStored, tfDtypeOf, type StoredDtype } from './dtypes';
+import { GlobalRef, isDict, newDict, unpickle, type AllowedGlobal, type PickleDict, type PickleValue } from './pickle';
+import { isTensorData, type TensorData } from './tensor_data';
+import { readZip } from './zip';
+
+/** torch's storage classes, as named in a checkpoint's persistent ids, and their element types. */
+const STORAGE_DTYPES: Record<string, StoredDtype> = {
+  FloatStorage: 'F32',
+  DoubleStorage: 'F64',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
+};
+
+interface Storage {
+  dtype: StoredDtype;
+  bytes: Uint8Array;
+  numel: number;
+  key: string;
+}
+
+/**
+ * Reads a PyTorch checkpoint in the zip format of `torch.save` (PyTorch >= 1.6): `<archive>/data.pkl` plus
+ * one `<archive>/data/<key>` entry per storage. The pickle goes through a restricted unpickler that accepts
+ * only the globals a state_dict (or a `{'model': state_dict, 'epoch': ..}` checkpoint) needs and refuses any
+ * other with an error naming it; nothing is ever executed. Tensors come back as `TensorData` (dtype rule in
+ * `dtypes.ts`), with strided views and storage offsets resolved; dicts as prototype-less objects.
+ */
+export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleValue {
+  const entries = readZip(bytes, fileName);
+  const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
+  if (pickles.length !== 1) throw new Error(`${fileName}: expected one '<archive>/data.pkl' in the zip, found ${pickles.length}`);
+  const prefix = pickles[0].slice(0, -'data.pkl'.length);
+  const byteorder = entries.get(`${prefix}byteorder`);
+  if (byteorder && new TextDecoder().decode(byteorder) !== 'little') throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+
+  const storages = new Map<string, Storage>();
+  const persistentLoad = (pid: PickleValue): PickleValue => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
+    const [, type, key, , numel] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue];
+    if (!(type instanceof GlobalRef) || !(type.name in STORAGE_DTYPES)) throw new Error(`${fileName}: storage of unsupported type ${type instanceof GlobalRef ? type.qualifiedName : String(type)}`);
+    if (typeof key !== 'string' || typeof numel !== 'number') throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    const cached = storages.get(key);
+    if (cached) return cached;
+    const data = entries.get(`${prefix}data/${key}`);
+    if (!data) throw new Error(`${fileName}: storage '${key}' is missing from the archive (no ${prefix}data/${key})`);
+    const dtype = STORAGE_DTYPES[type.name];
+    if (data.length < numel * ITEM_SIZE[dtype]) throw new Error(`${fileName}: storage '${key}' holds ${data.length} bytes, fewer than ${numel} x ${dtype}`);
+    const storage: Storage = { dtype, bytes: data, numel, key };
+    storages.set(key, storage);
+    return storage;
+  };
+
+  const rebuild = (args: PickleValue[]): TensorData => {
+    const [storage, offset, size, stride] = args;
+    return viewOf(storage as Storage, offset, size, stride, fileName);
+  };
+  const allowed: Record<string, AllowedGlobal> = {
+    'torch._utils._rebuild_tensor_v2': { call: rebuild },
+    'torch._utils._rebuild_tensor': { call: rebuild },
+    'torch._utils._rebuild_parameter': { call: (args) => args[0] },
+    'torch._utils._rebuild_parameter_with_state': { call: (args) => args[0] },
+    'collections.OrderedDict': {
+      call: (args) => {
+        const dict = newDict();
+        for (const pair of (args[0] as PickleValue[] | undefined) ?? []) {
+          if (Array.isArray(pair) && pair.length === 2) dict[String(pair[0])] = pair[1];
+        }
+        return dict;
+      },
+      // A state_dict pickles its `_metadata` (per-module versions) as instance state: not needed here.
+      build: () => {},
+    },
+    // Training scripts often store their argparse arguments; they load as a plain record of values.
+    'argparse.Namespace': {
+      call: () => newDict(),
+      build: (target, state) => {
+        if (isDict(state)) Object.assign(target as PickleDict, state);
+      },
+    },
+  };
+  for (const name of Object.keys(STORAGE_DTYPES)) allowed[`torch.${name}`] = {};
+  return unpickle(entries.get(pickles[0]) as Uint8Array, { fileName, allowed, persistentLoad });
+}
+
+function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride: PickleValue, fileName: string): TensorData {
+  const where = `${fileName}: tensor on storage '${storage?.key}'`;
+  if (!storage || typeof storage !== 'object' || !('bytes' in storage)) throw new Error(`${fileName}: a tensor rebuild without a storage`);
+  const ints = (v: PickleValue) => Array.isArray(v) && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`${where}: bad storage offset ${String(offset)}`);
+  if (!ints(size) || !ints(stride) || (size as number[]).length !== (stride as number[]).length) {
+    throw new Error(`${where}: bad size/stride ${JSON.stringify(size)} / ${JSON.stringify(stride)}`);
+  }
+  const shape = size as number[];
+  const strides = stride as number[];
+  const count = shape.reduce((a, b) => a * b, 1);
+  const dtype = tfDtypeOf(storage.dtype);
+  if (count === 0) return { dtype, shape, values: convertStored(new Uint8Array(0), storage.dtype, null, where) };
+  const last = offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
+  if (last >= storage.numel) throw new Error(`${where}: view (offset ${offset}, size [${shape}], stride [${strides}]) reaches element ${last} of a ${storage.numel}-element storage`);
+  const itemSize = ITEM_SIZE[storage.dtype];
+  let contiguous = true;
+  for (let i = shape.length - 1, expected = 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== expected) contiguous = false;
+    expected *= shape[i];
+  }
+  if (contiguous) {
+    return { dtype, shape, values: convertStored(storage.bytes.subarray(offset * itemSize, (offset + count) * itemSize), storage.dtype, null, where) };
+  }
+  // A strided view (a transpose, a slice): gather its elements in row-major order.
+  const indices = new Float64Array(count);
+  const index = new Array<number>(shape.length).fill(0);
+  let at = offset;
+  for (let n = 0; n < count; n++) {
+    indices[n] = at;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index[d]++;
+      at += strides[d];
+      if (index[d] < shape[d]) break;
+      at -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  return { dtype, shape, values: convertStored(storage.bytes, storage.dtype, indices, where) };
+}
+
+/**
+ * The tensors of a loaded checkpoint flattened to dotted names. With `key`, starts from that entry
+ * (`'model'`, `'state_dict'`); without, uses `model` or `state_dict` when the top level has one and is
+ * otherwise the state_dict itself. Non-tensor leaves (epoch numbers, args) are skipped.
+ */
+export function stateDictOf(checkpoint: PickleValue, key?: string): Record<string, TensorData> {
+  let root = checkpoint;
+  if (key !== undefined) {
+    if (!isDict(root) || !(key in root)) throw new Error(`stateDictOf: the checkpoint has no entry '${key}' (top-level keys: ${isDict(root) ? Object.keys(root).join(', ') : 'none'})`);
+    root = root[key];
+  } else if (isDict(root)) {
+    for (const candidate of ['model', 'state_dict']) {
+      if (isDict(root[candidate])) {
+        root = root[candidate];
+        break;
+      }
+    }
+  }
+  const out: Record<string, TensorData> = {};
+  const walk = (value: PickleValue, prefix: string) => {
+    if (isTensorData(value)) out[prefix.slice(0, -1)] = value;
+    else if (isDict(value)) for (const [k, v] of Object.entries(value)) walk(v, `${prefix}${k}.`);
+  };
+  walk(root, '');
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * A minimal reader for the zip archives `torch.save` writes: entries stored uncompressed (method 0), with
+ * ZIP64 records for large files. Compressed entries are refused with a clear error (torch never writes them).
+ * Every offset is bounds-checked against the archive.
+ */
+export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8Array> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = (what: string) => new Error(`${fileName}: corrupt zip archive: ${what}`);
+  const u16 = (at: number) => checked(at, 2) && view.getUint16(at, true);
+  const u32 = (at: number) => checked(at, 4) && view.getUint32(at, true);
+  const u64 = (at: number) => {
+    checked(at, 8);
+    const value = view.getBigUint64(at, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw fail(`a 64-bit field at ${at} is too large`);
+    return Number(value);
+  };
+  function checked(at: number, size: number): true {
+    if (at < 0 || at + size > bytes.length) throw fail(`a record at byte ${at} runs past the end (${bytes.length} bytes)`);
+    return true;
+  }
+
+  let eocd = -1;
+  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
+    if (view.getUint32(at, true) === 0x06054b50) {
+      eocd = at;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error(`${fileName}: not a zip archive (no end-of-central-directory record); is it a legacy (pre-1.6) torch.save file?`);
+  let count = u16(eocd + 10) as number;
+  let dirOffset = u32(eocd + 16) as number;
+  if (count === 0xffff || dirOffset === 0xffffffff) {
+    const locator = eocd - 20;
+    if (u32(locator) !== 0x07064b50) throw fail('ZIP64 fields without a ZIP64 locator');
+    const record = u64(locator + 8);
+    if (u32(record) !== 0x06064b50) throw fail('ZIP64 locator points at no ZIP64 record');
+    count = u64(record + 32);
+    dirOffset = u64(record + 48);
+  }
+
+  const entries = new Map<string, Uint8Array>();
+  let at = dirOffset;
+  for (let i = 0; i < count; i++) {
+    if (u32(at) !== 0x02014b50) throw fail(`central directory entry ${i} has a bad signature`);
+    const method = u16(at + 10) as number;
+    let compressedSize = u32(at + 20) as number;
+    let size = u32(at + 24) as number;
+    const nameLength = u16(at + 28) as number;
+    const extraLength = u16(at + 30) as number;
+    const commentLength = u16(at + 32) as number;
+    let localOffset = u32(at + 42) as number;
+    checked(at + 46, nameLength + extraLength);
+    const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    // ZIP64 extended information: the 64-bit values present are those whose 32-bit field is saturated.
+    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength; ) {
+      const id = u16(e) as number;
+      const length = u16(e + 2) as number;
+      if (id === 0x0001) {
+        let p = e + 4;
+        if (size === 0xffffffff) (size = u64(p)), (p += 8);
+        if (compressedSize === 0xffffffff) (compressedSize = u64(p)), (p += 8);
+        if (localOffset === 0xffffffff) localOffset = u64(p);
+      }
+      e += 4 + length;
+    }
+    if (method !== 0) throw new Error(`${fileName}: zip entry '${name}' is compressed (method ${method}); only stored entries, as torch.save writes them, are supported`);
+    if (compressedSize !== size) throw fail(`stored entry '${name}' has compressed size ${compressedSize} != size ${size}`);
+    if (u32(localOffset) !== 0x04034b50) throw fail(`entry '${name}' points at no local header`);
+    const dataStart = localOffset + 30 + (u16(localOffset + 26) as number) + (u16(localOffset + 28) as number);
+    checked(dataStart, size);
+    entries.set(name, bytes.subarray(dataStart, dataStart + size));
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
