@@ -1,5 +1,35 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { cpuConv2DBackpropFilter } from './cpu/Conv2DBackpropFilter';
+import { wasmConv2DBackpropFilter } from './wasm/Conv2DBackpropFilter';
+import { wasmConv2DBackpropInput } from './wasm/Conv2DBackpropInput';
+import { wasmDepthwiseConv2dNativeBackpropFilter } from './wasm/DepthwiseConv2dNativeBackpropFilter';
+import { wasmDepthwiseConv2dNativeBackpropInput } from './wasm/DepthwiseConv2dNativeBackpropInput';
+import { wasmUnsortedSegmentSum } from './wasm/UnsortedSegmentSum';
+
+/** The kernels deformjs adds or replaces, by backend. */
+export const TRAINING_KERNELS: readonly KernelConfig[] = [
+  wasmConv2DBackpropFilter,
+  wasmConv2DBackpropInput,
+  wasmDepthwiseConv2dNativeBackpropFilter,
+  wasmDepthwiseConv2dNativeBackpropInput,
+  wasmUnsortedSegmentSum,
+  cpuConv2DBackpropFilter,
+];
+
 /**
- * Registers the training kernels the wasm backend lacks (and a fast Conv2DBackpropFilter for cpu).
- * Idempotent; `initBackend` calls it.
+ * Registers the training kernels the wasm backend lacks (Conv2DBackpropFilter, DepthwiseConv2dNativeBackprop
+ * Filter/Input, UnsortedSegmentSum), a fast wasm Conv2DBackpropInput and a fast cpu Conv2DBackpropFilter.
+ * A backend's kernels are registered once that backend's package has registered its own (it has BatchMatMul),
+ * replacing any stock kernel of the same name without tfjs's "already registered" warning. Idempotent;
+ * `initBackend` calls it.
  */
-export function registerTrainingKernels(): void {}
+export function registerTrainingKernels(): void {
+  for (const config of TRAINING_KERNELS) {
+    if (!tf.getKernel('BatchMatMul', config.backendName)) continue;
+    const existing = tf.getKernel(config.kernelName, config.backendName);
+    if (existing?.kernelFunc === config.kernelFunc) continue;
+    if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+  }
+}

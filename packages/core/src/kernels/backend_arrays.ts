@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
+import type { ConvGeometry } from './conv_impl';
+
+/**
+ * The few things the training kernels need from a backend, over typed arrays: fresh buffers, views of them,
+ * the backend's own matmul, and disposal. One implementation per backend, so each kernel's algorithm is written
+ * once.
+ */
+export interface ArrayBackend {
+  /** A new tensor buffer. On cpu it arrives zero-filled; on wasm its contents are unspecified. */
+  alloc(shape: number[], dtype?: 'float32' | 'int32'): TensorInfo;
+  /** A view of a tensor's values. On wasm it is a heap view: take views after the last `alloc`/`matMul`. */
+  view(info: TensorInfo): Float32Array;
+  viewInt(info: TensorInfo): Int32Array;
+  /** [M, K] x [K, N] -> [M, N] with the backend's BatchMatMul kernel (XNNPACK on wasm). */
+  matMul(a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo;
+  /** Frees an intermediate this kernel made. */
+  dispose(info: TensorInfo): void;
+}
+
+interface WasmBackendLike extends KernelBackend {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array;
+}
+
+interface CpuBackendLike extends KernelBackend {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: DataType, values: Float32Array | Int32Array): TensorInfo;
+}
+
+function runMatMul(backendName: string, backend: KernelBackend, a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo {
+  const kernel = tf.getKernel('BatchMatMul', backendName);
+  if (!kernel) throw new Error(`deformjs training kernels: BatchMatMul is not registered for backend '${backendName}'`);
+  // Both operands untransposed with batch 1: the wasm backend's XNNPACK path (any transpose takes its slow loop).
+  const out = kernel.kernelFunc({
+    inputs: { a: { dataId: a.dataId, shape: [1, ...aShape], dtype: 'float32' }, b: { dataId: b.dataId, shape: [1, ...bShape], dtype: 'float32' } },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
+  return { dataId: out.dataId, shape: [aShape[0], bShape[1]], dtype: 'float32' };
+}
+
+/** `backend` is what tfjs hands a kernel function (typed `{}` there). */
+export function wasmArrays(kernelBackend: object): ArrayBackend {
+  const backend = kernelBackend as KernelBackend;
+  const wasm = backend as WasmBackendLike;
+  return {
+    alloc: (shape, dtype = 'float32') => wasm.makeOutput(shape, dtype),
+    view: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'float32' }) as Float32Array,
+    viewInt: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'int32' }) as Int32Array,
+    matMul: (a, aShape, b, bShape) => runMatMul('wasm', backend, a, aShape, b, bShape),
+    dispose: (info) => void backend.disposeData(info.dataId),
+  };
+}
+
+export function cpuArrays(kernelBackend: object): ArrayBackend {
+  const backend = kernelBackend as KernelBackend;
+  const cpu = backend as CpuBackendLike;
+  return {
+    alloc: (shape, dtype = 'float32') =>
+      cpu.makeTensorInfo(shape, dtype, dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape))),
+    view: (info) => cpu.data.get(info.dataId).values as Float32Array,
+    viewInt: (info) => cpu.data.get(info.dataId).values as Int32Array,
+    matMul: (a, aShape, b, bShape) => runMatMul('cpu', backend, a, aShape, b, bShape),
+    dispose: (info) => void backend.disposeData(info.dataId),
+  };
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+type Pair = number | [number, number];
+export type PadAttr = 'same' | 'valid' | number | backend_util.ExplicitPadding;
+export type RoundingAttr = 'floor' | 'round' | 'ceil' | undefined;
+
+/** Resolves tfjs conv attrs the way tfjs's own kernels do (`backend_util.computeConv2DInfo`). */
+export function convGeometry(
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: Pair,
+  dilations: Pair | undefined,
+  pad: PadAttr,
+  dimRoundingMode: RoundingAttr,
+  depthwise: boolean,
+  dataFormat: 'NHWC' | 'NCHW' = 'NHWC',
+): ConvGeometry {
+  const info = backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    strides,
+    dilations ?? 1,
+    pad,
+    dimRoundingMode,
+    depthwise,
+    backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    channelsLast: info.dataFormat === 'channelsLast',
+  };
+}
+
+/** The dy shape a geometry implies, in its data format. */
+export function outputShape(g: ConvGeometry): number[] {
+  return g.channelsLast ? [g.batch, g.outHeight, g.outWidth, g.outChannels] : [g.batch, g.outChannels, g.outHeight, g.outWidth];
+}

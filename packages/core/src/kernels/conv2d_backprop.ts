@@ -1,0 +1,123 @@
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { argumentError } from '../errors';
+import { convGeometry, outputShape, sizeOf, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
+import { addInto, col2imAdd, gradientRows, im2colTransposed, transpose2d, type ConvGeometry } from './conv_impl';
+
+/** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
+export interface Conv2DBackpropAttrs {
+  strides: number | [number, number];
+  pad: PadAttr;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: RoundingAttr;
+  /** tfjs's gradients never pass dilations > 1; direct callers may. */
+  dilations?: number | [number, number];
+}
+
+/**
+ * Bounds the im2col buffer (in float32 elements): the batch is processed in chunks of whole images so that
+ * one chunk's columns fit, which keeps memory flat for large batches. Exposed so tests can force chunking.
+ */
+export const im2colLimits = { maxColumnElements: 1 << 24 };
+
+function imagesPerChunk(g: ConvGeometry): number {
+  const perImage = g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * g.inChannels;
+  return Math.max(1, Math.floor(im2colLimits.maxColumnElements / Math.max(1, perImage)));
+}
+
+function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {
+  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
+  return shape as [number, number, number, number];
+}
+
+function checkGradientShape(op: string, g: ConvGeometry, dy: TensorInfo, filterShape: readonly number[]): void {
+  if (filterShape[2] !== g.inChannels) {
+    throw argumentError(op, 'filter', `in-channels (dimension 2) = ${g.inChannels}, the input's channels`, filterShape);
+  }
+  const expected = outputShape(g);
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
+    throw argumentError(op, 'dy', `shape [${expected.join(', ')}] (the convolution's output)`, dy.shape);
+  }
+}
+
+/** [P, outChannels] rows of dy for images [n0, n1): dy itself when it already is that matrix, else a copy. */
+function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n0: number, n1: number): { rows: TensorInfo; owned: boolean } {
+  if (g.channelsLast && n0 === 0 && n1 === g.batch) return { rows: dy, owned: false };
+  const rows = arrays.alloc([(n1 - n0) * g.outHeight * g.outWidth, g.outChannels]);
+  gradientRows(arrays.view(dy), g, n0, n1, arrays.view(rows));
+  return { rows, owned: true };
+}
+
+/**
+ * Conv2DBackpropFilter: dW [fh, fw, Cin, Cout] = im2col(x)^T @ dy, accumulated over batch chunks. The transposed
+ * im2col is written directly so both matmul operands are untransposed (XNNPACK's fast path on wasm).
+ */
+export function conv2dBackpropFilter(
+  arrays: ArrayBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  attrs: Conv2DBackpropAttrs & { filterShape: [number, number, number, number] },
+): TensorInfo {
+  const op = 'Conv2DBackpropFilter';
+  const filterShape = checkRank4(op, 'filterShape', attrs.filterShape);
+  const g = convGeometry(checkRank4(op, 'x', x.shape), filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
+  checkGradientShape(op, g, dy, filterShape);
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const plane = g.outHeight * g.outWidth;
+  const chunk = imagesPerChunk(g);
+  let dw: TensorInfo | null = null;
+  for (let n0 = 0; n0 < g.batch && plane > 0; n0 += chunk) {
+    const n1 = Math.min(g.batch, n0 + chunk);
+    const columns = (n1 - n0) * plane;
+    const colsT = arrays.alloc([K, columns]);
+    const { rows, owned } = gradientMatrix(arrays, dy, g, n0, n1);
+    im2colTransposed(arrays.view(x), g, n0, n1, arrays.view(colsT));
+    const partial = arrays.matMul(colsT, [K, columns], rows, [columns, g.outChannels]);
+    arrays.dispose(colsT);
+    if (owned) arrays.dispose(rows);
+    if (dw === null) {
+      dw = partial;
+    } else {
+      addInto(arrays.view(dw), arrays.view(partial));
+      arrays.dispose(partial);
+    }
+  }
+  if (dw === null) {
+    dw = arrays.alloc(filterShape);
+    arrays.view(dw).fill(0);
+  }
+  return { dataId: dw.dataId, shape: filterShape, dtype: 'float32' };
+}
+
+/**
+ * Conv2DBackpropInput: dx = col2im(dy @ W^T), chunked over the batch. W^T ([Cout, K]) is made once so the matmul
+ * runs untransposed and XNNPACK packs it once for all chunks.
+ */
+export function conv2dBackpropInput(
+  arrays: ArrayBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  attrs: Conv2DBackpropAttrs & { inputShape: [number, number, number, number] },
+): TensorInfo {
+  const op = 'Conv2DBackpropInput';
+  const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
+  const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
+  checkGradientShape(op, g, dy, filter.shape);
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const plane = g.outHeight * g.outWidth;
+  const chunk = imagesPerChunk(g);
+  const dx = arrays.alloc([...inputShape]);
+  const filterT = arrays.alloc([g.outChannels, K]);
+  transpose2d(arrays.view(filter), K, g.outChannels, arrays.view(filterT));
+  arrays.view(dx).fill(0);
+  for (let n0 = 0; n0 < g.batch && plane > 0; n0 += chunk) {
+    const n1 = Math.min(g.batch, n0 + chunk);
+    const columns = (n1 - n0) * plane;
+    const { rows, owned } = gradientMatrix(arrays, dy, g, n0, n1);
+    const cols = arrays.matMul(rows, [columns, g.outChannels], filterT, [g.outChannels, K]);
+    if (owned) arrays.dispose(rows);
+    col2imAdd(arrays.view(cols), g, n0, n1, arrays.view(dx));
+    arrays.dispose(cols);
+  }
+  arrays.dispose(filterT);
+  return dx;
+}

@@ -1,0 +1,160 @@
+/**
+ * The array code behind the conv2d gradients: im2col / col2im and the small layout moves around them. Plain
+ * typed-array loops, free of tfjs, shared by the cpu and wasm kernels (on wasm the arrays are heap views).
+ */
+
+/** Everything a 2-D convolution's index arithmetic needs, resolved from tfjs's conv info. */
+export interface ConvGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  /** Conv2D: the filter's output channels. Depthwise: inChannels * channel multiplier. */
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
+  /** NHWC when true, NCHW otherwise; applies to x / dx and dy alike. */
+  channelsLast: boolean;
+}
+
+/** Element strides [batch, row, column, channel] of an image tensor with `channels` channels. */
+export function imageStrides(height: number, width: number, channels: number, channelsLast: boolean): [number, number, number, number] {
+  return channelsLast
+    ? [height * width * channels, width * channels, channels, 1]
+    : [channels * height * width, width, 1, height * width];
+}
+
+/** Channels per im2col block: a tile small enough that its output rows stay in cache while we walk columns. */
+const CHANNEL_BLOCK = 16;
+
+/**
+ * Writes the transposed im2col matrix of images [n0, n1) of `x`: `colsT[k][p]` with k = (i * filterWidth + j) *
+ * inChannels + c (the row order of a [filterHeight, filterWidth, inChannels, outChannels] filter flattened to
+ * [K, outChannels]) and p = ((n - n0) * outHeight + oh) * outWidth + ow. Zero padding becomes zeros. Every
+ * element of `colsT` is written.
+ */
+export function im2colTransposed(x: Float32Array, g: ConvGeometry, n0: number, n1: number, colsT: Float32Array): void {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+  const [sN, sH, sW, sC] = imageStrides(inHeight, inWidth, inChannels, g.channelsLast);
+  const columns = (n1 - n0) * outHeight * outWidth;
+  for (let i = 0; i < filterHeight; i++) {
+    for (let j = 0; j < filterWidth; j++) {
+      const kBase = (i * filterWidth + j) * inChannels;
+      // The output columns whose input column lies inside the image: [owLo, owHi).
+      const wOffset = j * dilationWidth - padLeft;
+      const owLo = Math.min(outWidth, Math.max(0, Math.ceil(-wOffset / strideWidth)));
+      const owHi = Math.max(owLo, Math.min(outWidth, Math.ceil((inWidth - wOffset) / strideWidth)));
+      for (let c0 = 0; c0 < inChannels; c0 += CHANNEL_BLOCK) {
+        const c1 = Math.min(inChannels, c0 + CHANNEL_BLOCK);
+        for (let n = n0; n < n1; n++) {
+          for (let oh = 0; oh < outHeight; oh++) {
+            const h = oh * strideHeight - padTop + i * dilationHeight;
+            const pRow = ((n - n0) * outHeight + oh) * outWidth;
+            if (h < 0 || h >= inHeight) {
+              for (let c = c0; c < c1; c++) {
+                const start = (kBase + c) * columns + pRow;
+                colsT.fill(0, start, start + outWidth);
+              }
+              continue;
+            }
+            for (let c = c0; c < c1; c++) {
+              const start = (kBase + c) * columns + pRow;
+              colsT.fill(0, start, start + owLo);
+              colsT.fill(0, start + owHi, start + outWidth);
+            }
+            const rowBase = n * sN + h * sH + wOffset * sW + c0 * sC;
+            for (let ow = owLo; ow < owHi; ow++) {
+              let src = rowBase + ow * strideWidth * sW;
+              let dst = (kBase + c0) * columns + pRow + ow;
+              for (let c = c0; c < c1; c++, src += sC, dst += columns) colsT[dst] = x[src];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Adds the im2col matrix `cols` ([P, K], rows and columns ordered as in `im2colTransposed`) of images [n0, n1)
+ * back onto the image `dx`: the adjoint of im2col. `dx` must hold zeros (or what is to be accumulated onto).
+ */
+export function col2imAdd(cols: Float32Array, g: ConvGeometry, n0: number, n1: number, dx: Float32Array): void {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+  const [sN, sH, sW, sC] = imageStrides(inHeight, inWidth, inChannels, g.channelsLast);
+  const K = filterHeight * filterWidth * inChannels;
+  for (let n = n0; n < n1; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const hBase = oh * strideHeight - padTop;
+      for (let ow = 0; ow < outWidth; ow++) {
+        const wBase = ow * strideWidth - padLeft;
+        const pBase = (((n - n0) * outHeight + oh) * outWidth + ow) * K;
+        for (let i = 0; i < filterHeight; i++) {
+          const h = hBase + i * dilationHeight;
+          if (h < 0 || h >= inHeight) continue;
+          for (let j = 0; j < filterWidth; j++) {
+            const w = wBase + j * dilationWidth;
+            if (w < 0 || w >= inWidth) continue;
+            let src = pBase + (i * filterWidth + j) * inChannels;
+            let dst = n * sN + h * sH + w * sW;
+            if (sC === 1) {
+              const end = src + inChannels;
+              for (; src < end; src++, dst++) dx[dst] += cols[src];
+            } else {
+              for (let c = 0; c < inChannels; c++, src++, dst += sC) dx[dst] += cols[src];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Copies the output gradient of images [n0, n1) into a [P, outChannels] matrix (rows ordered as im2col's
+ * columns), converting NCHW to NHWC on the way.
+ */
+export function gradientRows(dy: Float32Array, g: ConvGeometry, n0: number, n1: number, rows: Float32Array): void {
+  const { outHeight, outWidth, outChannels } = g;
+  const plane = outHeight * outWidth;
+  if (g.channelsLast) {
+    rows.set(dy.subarray(n0 * plane * outChannels, n1 * plane * outChannels));
+    return;
+  }
+  for (let n = n0; n < n1; n++) {
+    const rowBase = (n - n0) * plane * outChannels;
+    for (let co = 0; co < outChannels; co++) {
+      const src = (n * outChannels + co) * plane;
+      for (let s = 0; s < plane; s++) rows[rowBase + s * outChannels + co] = dy[src + s];
+    }
+  }
+}
+
+/** `out` = transpose of the row-major [rows, cols] matrix `a`, tiled so both sides stay in cache. */
+export function transpose2d(a: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  const TILE = 32;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) out[c * rows + r] = a[r * cols + c];
+      }
+    }
+  }
+}
+
+/** a += b, elementwise. */
+export function addInto(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
