@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { formatError } from './errors';
+import type { RgbImage } from './types';
+
+/** Decodes any image sharp reads (JPEG, PNG, WebP, ...) to HWC RGB uint8; errors name the file. */
+export async function decodeImage(path: string, record = ''): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw formatError(path, record, `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (error) {
+    throw formatError(path, record, `cannot decode the image (${(error as Error).message})`);
+  }
+}
+
+/** Encodes HWC RGB uint8 as JPEG (quality 90, 4:4:4 so thin shapes keep their colour) or PNG. */
+export async function encodeImage(image: RgbImage, format: 'jpeg' | 'png'): Promise<Uint8Array> {
+  const input = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  });
+  const encoded = format === 'jpeg' ? input.jpeg({ quality: 90, chromaSubsampling: '4:4:4' }) : input.png({ compressionLevel: 6 });
+  return new Uint8Array(await encoded.toBuffer());
+}

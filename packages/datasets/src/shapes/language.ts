@@ -1,0 +1,213 @@
+import { writeFileAtomic } from '@deformjs/core/node';
+import { join } from 'node:path';
+import type { Rng } from '@deformjs/core';
+import { captionKey } from '../captions';
+import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, writeJson, type GeneratedImage, type GenerateOptions } from './common';
+import { BACKGROUND_TONES, SHAPE_CLASSES, SHAPE_COLORS } from './raster';
+import { sampleScene, type RenderedScene } from './scene';
+
+const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+
+function plural(shape: number, n: number): string {
+  return n === 1 ? SHAPE_CLASSES[shape] : `${SHAPE_CLASSES[shape]}${SHAPE_CLASSES[shape].endsWith('s') ? 'es' : 's'}`;
+}
+
+/** A caption that names every object by colour and shape, grouped, and the background's tone. */
+export function describeScene(scene: RenderedScene): string {
+  const groups = new Map<string, { shape: number; color: number; n: number }>();
+  for (const o of scene.objects) {
+    const key = `${o.color}/${o.shape}`;
+    const g = groups.get(key) ?? { shape: o.shape, color: o.color, n: 0 };
+    g.n++;
+    groups.set(key, g);
+  }
+  const parts = [...groups.values()].map((g) => `${g.n === 1 ? (/^[aeiou]/.test(SHAPE_COLORS[g.color].name) ? 'an' : 'a') : NUMBER_WORDS[g.n]} ${SHAPE_COLORS[g.color].name} ${plural(g.shape, g.n)}`);
+  const list = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+  return `${list} on a ${BACKGROUND_TONES[scene.tone].name} background`;
+}
+
+export interface VqaQuestion {
+  question: string;
+  answer: string;
+  questionType: string;
+  answerType: 'yes/no' | 'number' | 'other';
+  /** Plausible wrong answers a careless annotator might give. */
+  distractors: string[];
+}
+
+/**
+ * Questions whose answers follow from the scene: counts of a shape, presence of a shape, the colour of a
+ * shape that appears once, the shape of the only object of a colour.
+ */
+export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): VqaQuestion[] {
+  const objects = scene.objects;
+  const shapeCount = SHAPE_CLASSES.map((_, s) => objects.filter((o) => o.shape === s).length);
+  const colorCount = SHAPE_COLORS.map((_, c) => objects.filter((o) => o.color === c).length);
+  const candidates: VqaQuestion[] = [];
+  SHAPE_CLASSES.forEach((name, s) => {
+    const n = shapeCount[s];
+    candidates.push({ question: `How many ${plural(s, 2)} are there?`, answer: String(n), questionType: 'how many', answerType: 'number', distractors: [String(n + 1), String(Math.max(0, n - 1))] });
+    candidates.push({ question: `Is there a ${name}?`, answer: n > 0 ? 'yes' : 'no', questionType: 'is there a', answerType: 'yes/no', distractors: [n > 0 ? 'no' : 'yes'] });
+    if (n === 1) {
+      const color = objects.find((o) => o.shape === s)!.color;
+      candidates.push({ question: `What color is the ${name}?`, answer: SHAPE_COLORS[color].name, questionType: 'what color is the', answerType: 'other', distractors: SHAPE_COLORS.filter((_, c) => c !== color).map((c) => c.name) });
+    }
+  });
+  SHAPE_COLORS.forEach((color, c) => {
+    if (colorCount[c] !== 1) return;
+    const shape = objects.find((o) => o.color === c)!.shape;
+    candidates.push({ question: `What shape is the ${color.name} object?`, answer: SHAPE_CLASSES[shape], questionType: 'what', answerType: 'other', distractors: SHAPE_CLASSES.filter((_, s) => s !== shape) as unknown as string[] });
+  });
+  return rng.shuffle(candidates).slice(0, count);
+}
+
+/** 10 human-like answers: mostly right, a few careless ones, never outvoting the right answer. */
+function humanAnswers(rng: Rng, q: VqaQuestion): { answer: string; answer_confidence: string; answer_id: number }[] {
+  const wrong = q.distractors.filter((d) => d !== q.answer);
+  return Array.from({ length: 10 }, (_, k) => {
+    const careless = k >= 7 && wrong.length > 0 && rng.next() < 0.3;
+    const answer = careless ? wrong[rng.int(wrong.length)] : q.answer;
+    return { answer, answer_confidence: careless ? 'maybe' : 'yes', answer_id: k + 1 };
+  });
+}
+
+export interface LanguageGenerateOptions extends GenerateOptions {
+  /** Questions per image (VQA); default 4. */
+  questionsPerImage?: number;
+  /** RoI feature length (captions); default 64. */
+  featureDim?: number;
+}
+
+export interface VqaDatasetFiles {
+  root: string;
+  train: { questionsFile: string; annotationsFile: string; imageDir: string };
+  val: { questionsFile: string; annotationsFile: string; imageDir: string };
+  images: GeneratedImage[];
+}
+
+/**
+ * Writes VQA v2 files about shapes scenes: v2_OpenEnded_mscoco_<subtype>_questions.json,
+ * v2_mscoco_<subtype>_annotations.json and images <subtype>/COCO_<subtype>_%012d.jpg for the subtypes
+ * train2014 and val2014. Answers (counts, colours, shapes, yes/no) follow from the scene.
+ */
+export async function generateVqa(options: LanguageGenerateOptions): Promise<VqaDatasetFiles> {
+  const { out, seed, count, valCount, size } = resolveOptions('generateVqa', options);
+  const { questionsPerImage = 4 } = options;
+  const rngs = splitRngs(seed);
+  const images: GeneratedImage[] = [];
+  const queue = new WriteQueue();
+  const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
+  for (const [split, subtype, rng, n] of [['train', 'train2014', rngs.train, count], ['val', 'val2014', rngs.val, valCount]] as const) {
+    const questions: object[] = [];
+    const annotations: object[] = [];
+    const imageDir = join(out, subtype);
+    for (let i = 0; i < n; i++) {
+      const imageRng = rng.fork();
+      const { width, height } = sampleImageSize(imageRng, size);
+      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
+      const imageId = (split === 'train' ? 0 : 500000) + i + 1;
+      images.push(generatedImage(split, imageId, scene));
+      sceneQuestions(imageRng, scene, questionsPerImage).forEach((q, k) => {
+        const questionId = imageId * 1000 + k;
+        questions.push({ image_id: imageId, question: q.question, question_id: questionId });
+        annotations.push({
+          question_id: questionId,
+          image_id: imageId,
+          question_type: q.questionType,
+          answer_type: q.answerType,
+          multiple_choice_answer: q.answer,
+          answers: humanAnswers(imageRng, q),
+        });
+      });
+      await queue.add(writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'));
+    }
+    const questionsFile = join(out, `v2_OpenEnded_mscoco_${subtype}_questions.json`);
+    const annotationsFile = join(out, `v2_mscoco_${subtype}_annotations.json`);
+    const info = { description: 'deformjs shapes world VQA (synthetic)', version: '2.0' };
+    writeJson(questionsFile, { info, task_type: 'Open-Ended', data_type: 'mscoco', license: {}, data_subtype: subtype, questions });
+    writeJson(annotationsFile, { info, license: {}, data_subtype: subtype, data_type: 'mscoco', annotations });
+    files[split] = { questionsFile, annotationsFile, imageDir };
+  }
+  await queue.drain();
+  return { root: out, ...files, images };
+}
+
+export interface CaptionsDatasetFiles {
+  root: string;
+  train: { tsvFile: string; featureDir: string; imageDir: string };
+  val: { tsvFile: string; featureDir: string; imageDir: string };
+  images: GeneratedImage[];
+}
+
+/**
+ * A stand-in RoI feature: one-hot shape and colour, box geometry relative to the image, the region's mean
+ * colour, plus small noise; the rest of `featureDim` is noise. What a detector's pooled feature would make
+ * separable, in a form cheap to compute.
+ */
+function roiFeature(rng: Rng, scene: RenderedScene, object: RenderedScene['objects'][number], featureDim: number): Float32Array {
+  const f = new Float32Array(featureDim);
+  for (let i = 0; i < featureDim; i++) f[i] = rng.normal(0, 0.05);
+  f[object.shape] += 1;
+  f[SHAPE_CLASSES.length + object.color] += 1;
+  const [x0, y0, x1, y1] = object.box;
+  const base = SHAPE_CLASSES.length + SHAPE_COLORS.length;
+  const geometry = [(x0 + x1) / 2 / scene.width, (y0 + y1) / 2 / scene.height, (x1 - x0) / scene.width, (y1 - y0) / scene.height];
+  geometry.forEach((g, i) => (f[base + i] += g));
+  const mean = [0, 0, 0];
+  for (let p = 0; p < scene.owner.length; p++) {
+    if (scene.owner[p] !== object.index) continue;
+    for (let c = 0; c < 3; c++) mean[c] += scene.image[3 * p + c];
+  }
+  mean.forEach((m, c) => (f[base + 4 + c] += m / object.area / 255));
+  return f;
+}
+
+/**
+ * Writes Conceptual Captions style data about shapes scenes: {train,val}.tsv (`caption<TAB>url`, no header),
+ * images/<key>.jpg and features/<key>.{json,bin} (boxes of the objects and their RoI features, the format
+ * documented on `loadConceptualCaptions`).
+ */
+export async function generateCaptions(options: LanguageGenerateOptions): Promise<CaptionsDatasetFiles> {
+  const { out, seed, count, valCount, size } = resolveOptions('generateCaptions', options);
+  const { featureDim = 64 } = options;
+  const minDim = SHAPE_CLASSES.length + SHAPE_COLORS.length + 7;
+  if (!Number.isInteger(featureDim) || featureDim < minDim) throw new Error(`generateCaptions: 'featureDim' must be an integer >= ${minDim}, got ${featureDim}`);
+  const rngs = splitRngs(seed);
+  const images: GeneratedImage[] = [];
+  const queue = new WriteQueue();
+  const featureDir = join(out, 'features');
+  const imageDir = join(out, 'images');
+  const files = {} as Pick<CaptionsDatasetFiles, 'train' | 'val'>;
+  for (const [split, rng, n] of [['train', rngs.train, count], ['val', rngs.val, valCount]] as const) {
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const imageRng = rng.fork();
+      const { width, height } = sampleImageSize(imageRng, size);
+      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
+      const url = `https://shapes.invalid/${split}/${String(i).padStart(7, '0')}.jpg`;
+      const key = captionKey(url);
+      images.push(generatedImage(split, key, scene));
+      lines.push(`${describeScene(scene)}\t${url}\n`);
+      const features = new Float32Array(scene.objects.length * featureDim);
+      scene.objects.forEach((o, k) => features.set(roiFeature(imageRng, scene, o, featureDim), k * featureDim));
+      writeJson(join(featureDir, `${key}.json`), {
+        image_w: width,
+        image_h: height,
+        num_boxes: scene.objects.length,
+        feature_dim: featureDim,
+        boxes: scene.objects.map((o) => o.box),
+        classes: scene.objects.map((o) => o.shape),
+      });
+      const bytes = new Uint8Array(features.length * 4);
+      const view = new DataView(bytes.buffer);
+      features.forEach((v, j) => view.setFloat32(4 * j, v, true));
+      writeFileAtomic(join(featureDir, `${key}.bin`), bytes);
+      await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
+    }
+    const tsvFile = join(out, `${split}.tsv`);
+    writeFileAtomic(tsvFile, lines.join(''));
+    files[split] = { tsvFile, featureDir, imageDir };
+  }
+  await queue.drain();
+  return { root: out, ...files, images };
+}

@@ -1,0 +1,185 @@
+import type { Rng } from '@deformjs/core';
+import { polygonsToMask } from '../formats/mask';
+
+/** The shape classes of the shapes world, in label order. */
+export const SHAPE_CLASSES = ['circle', 'square', 'triangle', 'star', 'cross'] as const;
+export type ShapeClass = (typeof SHAPE_CLASSES)[number];
+
+/** Named, saturated colours (backgrounds are desaturated mid-tones, so every colour stands out). */
+export const SHAPE_COLORS = [
+  { name: 'red', rgb: [215, 45, 45] },
+  { name: 'green', rgb: [45, 160, 70] },
+  { name: 'blue', rgb: [50, 90, 215] },
+  { name: 'yellow', rgb: [230, 200, 45] },
+  { name: 'purple', rgb: [145, 70, 185] },
+  { name: 'orange', rgb: [240, 135, 35] },
+  { name: 'cyan', rgb: [45, 195, 205] },
+  { name: 'pink', rgb: [235, 115, 180] },
+] as const;
+
+export const BACKGROUND_TONES = [
+  { name: 'grey', rgb: [128, 128, 128] },
+  { name: 'beige', rgb: [172, 160, 132] },
+  { name: 'slate', rgb: [102, 114, 128] },
+  { name: 'olive', rgb: [118, 122, 96] },
+] as const;
+
+/** A shape placed in an image: centre, circumradius and rotation in pixels and radians. */
+export interface ShapePose {
+  shape: number;
+  cx: number;
+  cy: number;
+  radius: number;
+  angle: number;
+}
+
+/** Outline of a shape class in unit coordinates (circumradius 1), counter-clockwise. */
+function unitOutline(shape: ShapeClass): [number, number][] {
+  const ring = (n: number, r: (k: number) => number, phase: number) =>
+    Array.from({ length: n }, (_, k): [number, number] => [r(k) * Math.cos(phase + (2 * Math.PI * k) / n), r(k) * Math.sin(phase + (2 * Math.PI * k) / n)]);
+  switch (shape) {
+    case 'circle':
+      return ring(48, () => 1, 0);
+    case 'square':
+      return ring(4, () => 1, Math.PI / 4);
+    case 'triangle':
+      return ring(3, () => 1, -Math.PI / 2);
+    case 'star':
+      return ring(10, (k) => (k % 2 === 0 ? 1 : 0.45), -Math.PI / 2);
+    case 'cross': {
+      const a = 0.32;
+      const b = 0.95;
+      return [[a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a], [-a, -b]];
+    }
+  }
+}
+
+const OUTLINES = SHAPE_CLASSES.map(unitOutline);
+
+/** The shape's outline in image pixels as a flat [x0, y0, x1, y1, ...] list, rounded to 0.01 px. */
+export function shapePolygon(pose: ShapePose): number[] {
+  const c = Math.cos(pose.angle);
+  const s = Math.sin(pose.angle);
+  return OUTLINES[pose.shape].flatMap(([u, v]) => [
+    Math.round((pose.cx + pose.radius * (u * c - v * s)) * 100) / 100,
+    Math.round((pose.cy + pose.radius * (u * s + v * c)) * 100) / 100,
+  ]);
+}
+
+/**
+ * Clips a polygon to the image rectangle (Sutherland-Hodgman, one edge at a time). Pixel centres inside
+ * the image are inside the clipped polygon exactly when they were inside the original, so masks agree.
+ */
+export function clipPolygon(poly: readonly number[], width: number, height: number): number[] {
+  let points: [number, number][] = [];
+  for (let i = 0; i < poly.length; i += 2) points.push([poly[i], poly[i + 1]]);
+  const edges: [(p: [number, number]) => number, number][] = [
+    [(p) => p[0], 0],
+    [(p) => -p[0], -width],
+    [(p) => p[1], 0],
+    [(p) => -p[1], -height],
+  ];
+  for (const [coordinate, limit] of edges) {
+    const out: [number, number][] = [];
+    for (let i = 0; i < points.length; i++) {
+      const a = points[i];
+      const b = points[(i + 1) % points.length];
+      const da = coordinate(a) - limit;
+      const db = coordinate(b) - limit;
+      if (da >= 0) out.push(a);
+      if (da >= 0 !== db >= 0) {
+        const t = da / (da - db);
+        out.push([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
+      }
+    }
+    points = out;
+    if (points.length === 0) return [];
+  }
+  return points.flatMap(([x, y]) => [Math.round(x * 100) / 100, Math.round(y * 100) / 100]);
+}
+
+/** Mildly textured background: a tone, a gradient, low-frequency noise, optional faint stripes, grain. */
+export function paintBackground(rng: Rng, width: number, height: number, tone: readonly number[]): Uint8Array {
+  const image = new Uint8Array(width * height * 3);
+  // Mostly a brightness ramp with a slight tint, so backgrounds stay desaturated.
+  const brightness = rng.uniform(-20, 20);
+  const gradient = [0, 1, 2].map(() => brightness + rng.uniform(-6, 6));
+  const direction = rng.uniform(0, 2 * Math.PI);
+  const gx = Math.cos(direction) / width;
+  const gy = Math.sin(direction) / height;
+  const grid = 6;
+  const noise = rng.uniformArray((grid + 1) * (grid + 1), -18, 18);
+  const stripes = rng.next() < 0.5;
+  const period = rng.uniform(8, 20);
+  const stripeAngle = rng.uniform(0, Math.PI);
+  const sx = Math.cos(stripeAngle);
+  const sy = Math.sin(stripeAngle);
+  for (let y = 0; y < height; y++) {
+    const fy = (y / height) * grid;
+    const iy = Math.min(grid - 1, Math.floor(fy));
+    const ty = fy - iy;
+    for (let x = 0; x < width; x++) {
+      const fx = (x / width) * grid;
+      const ix = Math.min(grid - 1, Math.floor(fx));
+      const tx = fx - ix;
+      const n00 = noise[iy * (grid + 1) + ix];
+      const n01 = noise[iy * (grid + 1) + ix + 1];
+      const n10 = noise[(iy + 1) * (grid + 1) + ix];
+      const n11 = noise[(iy + 1) * (grid + 1) + ix + 1];
+      const low = (n00 * (1 - tx) + n01 * tx) * (1 - ty) + (n10 * (1 - tx) + n11 * tx) * ty;
+      const ramp = (x * gx + y * gy) * 2 - 1;
+      const stripe = stripes ? 6 * Math.sin((2 * Math.PI * (x * sx + y * sy)) / period) : 0;
+      const grain = rng.uniform(-5, 5);
+      const o = (y * width + x) * 3;
+      for (let c = 0; c < 3; c++) image[o + c] = clampByte(tone[c] + gradient[c] * ramp + low + stripe + grain);
+    }
+  }
+  return image;
+}
+
+/**
+ * Paints a polygon with antialiased edges (coverage from 2 x 2 samples per pixel), a colour jittered per
+ * object, linear shading and grain. Annotation masks are not taken from this coverage but from
+ * `polygonsToMask` on the stored polygon, so loaders reproduce them exactly.
+ */
+export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height: number, poly: readonly number[], rgb: readonly number[]): void {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let i = 0; i < poly.length; i += 2) {
+    minX = Math.min(minX, poly[i]);
+    maxX = Math.max(maxX, poly[i]);
+    minY = Math.min(minY, poly[i + 1]);
+    maxY = Math.max(maxY, poly[i + 1]);
+  }
+  const x0 = Math.max(0, Math.floor(minX));
+  const y0 = Math.max(0, Math.floor(minY));
+  const x1 = Math.min(width, Math.ceil(maxX));
+  const y1 = Math.min(height, Math.ceil(maxY));
+  if (x1 <= x0 || y1 <= y0) return;
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const local = poly.map((v, i) => 2 * (v - (i % 2 === 0 ? x0 : y0)));
+  const fine = polygonsToMask([local], 2 * h, 2 * w);
+  const color = rgb.map((v) => v + rng.uniform(-12, 12));
+  const shade = rng.uniform(0.08, 0.16);
+  const direction = rng.uniform(0, 2 * Math.PI);
+  const dx = Math.cos(direction) / Math.max(1, w);
+  const dy = Math.sin(direction) / Math.max(1, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const f = 2 * y * 2 * w + 2 * x;
+      const coverage = (fine[f] + fine[f + 1] + fine[f + 2 * w] + fine[f + 2 * w + 1]) / 4;
+      if (coverage === 0) continue;
+      const light = 1 + shade * ((x * dx + y * dy) * 2 - 1);
+      const grain = rng.uniform(-8, 8);
+      const o = ((y0 + y) * width + x0 + x) * 3;
+      for (let c = 0; c < 3; c++) image[o + c] = clampByte(image[o + c] * (1 - coverage) + (color[c] * light + grain) * coverage);
+    }
+  }
+}
+
+function clampByte(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+}
