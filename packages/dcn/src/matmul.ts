@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * a [M, K] @ b [K, N] whose gradients are products of untransposed operands too. tfjs's MatMul gradient asks
+ * for transposeA / transposeB, which the wasm backend runs in a slow scalar loop instead of XNNPACK; here the
+ * small operand is transposed explicitly instead: dA = dy @ b^T, dB = (dy^T @ a)^T.
+ */
+export const matMulUntransposed = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [a2, b2] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dy2 = dy as tf.Tensor2D;
+      const da = tf.matMul(dy2, tf.transpose(b2));
+      // With no rows the wasm matmul leaves its output unwritten: the empty sum is zero.
+      const db = a2.shape[0] === 0 ? tf.zerosLike(b2) : tf.transpose(tf.matMul(tf.transpose(dy2), a2));
+      return [da, db];
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * x [M, N] + bias [N], whose bias gradient is the column sum of dy: zero when M is 0 (the wasm backend's Sum
+ * of an empty axis leaves its output unwritten).
+ */
+export const addBias = tf.customGrad((x: tf.Tensor, bias: tf.Tensor) => ({
+  value: tf.add(x, bias),
+  gradFunc: (dy: tf.Tensor) => [dy, dy.shape[0] === 0 ? tf.zerosLike(bias) : tf.sum(dy, 0)],
+})) as (x: tf.Tensor2D, bias: tf.Tensor) => tf.Tensor2D;
