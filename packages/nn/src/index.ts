@@ -1,0 +1,4 @@
+export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ReLU, dropout, conv2dNhwc } from './layers';
+export type { Layer, Conv2dOptions } from './layers';
+export { ResNet, resnet, plainConv3x3 } from './resnet';
+export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
