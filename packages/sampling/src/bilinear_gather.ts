@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernels, runFused } from '@deformjs/core';
+import { composedGather } from './composed';
+import { BILINEAR_GATHER, registerBilinearGatherKernels } from './kernels';
+import { checkGatherArguments } from './validate';
+import type { BilinearGatherOptions, CheckedGather, LevelStartIndexLike, SpatialShapesLike } from './validate';
+
+/**
+ * Samples `value` bilinearly at fractional `locations` on each level and weights the samples, summing them
+ * over levels and points (`reduce: 'sum'`, out [B, Q, G, Cg]) or keeping each one (`reduce: 'none'`,
+ * out [B, Q, L*P, G, Cg]). Zero padding: a corner outside its level contributes 0, and a point outside
+ * (-1, W) x (-1, H) contributes nothing. Differentiable in value, locations and weights.
+ *
+ * value [B, S, G, Cg] (levels concatenated, each row-major); spatialShapes [L, 2] rows (H, W);
+ * levelStartIndex [L]; locations [B, Q, G, L, P, 2] as (x, y); weights [B, Q, G, L, P] or null (all ones).
+ *
+ * On cpu and wasm this runs one fused kernel forward and one backward; on other backends a composition of
+ * tf ops (`bilinearGatherComposed`).
+ */
+export function bilinearGather(
+  value: tf.Tensor,
+  spatialShapes: SpatialShapesLike,
+  levelStartIndex: LevelStartIndexLike,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  options: BilinearGatherOptions,
+): tf.Tensor {
+  const checked = checkGatherArguments('bilinearGather', value, spatialShapes, levelStartIndex, locations, weights, options);
+  return hasFusedKernels() ? fusedGather(value, locations, weights, checked) : composedGather(value, locations, weights, checked);
+}
+
+/** Runs the fused kernel on already validated arguments. */
+export function fusedGather(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, { levels, options }: CheckedGather): tf.Tensor {
+  registerBilinearGatherKernels();
+  return tf.tidy(() => {
+    const L = levels.starts.length;
+    const inputs = {
+      value,
+      spatialShapes: tf.tensor2d(levels.shapes, [L, 2], 'int32'),
+      levelStartIndex: tf.tensor1d(levels.starts, 'int32'),
+      locations,
+      weights: weights ?? tf.ones([1]),
+    };
+    return runFused(BILINEAR_GATHER, inputs, { normalized: options.normalized, reduce: options.reduce, weighted: weights !== null })[0];
+  });
+}

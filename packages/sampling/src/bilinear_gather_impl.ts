@@ -1,0 +1,255 @@
+/**
+ * The bilinear gather as plain typed-array loops, free of tfjs: the forward pass and one backward pass that
+ * produces the gradients of value, locations and weights together. The math is the multi-scale deformable
+ * attention CUDA kernel's (fundamentalvision/Deformable-DETR, mmcv), generalised to pixel coordinates and to
+ * keeping every sample ('none').
+ *
+ * Layouts (row-major): value [B, S, G, C]; shapes [L, 2] rows (H, W); starts [L]; locations
+ * [B, Q, G, L, P, 2] as (x, y); weights [B, Q, G, L, P]; output [B, Q, G, C] ('sum') or [B, Q, L*P, G, C]
+ * ('none').
+ */
+
+export interface GatherDims {
+  B: number;
+  S: number;
+  G: number;
+  C: number;
+  Q: number;
+  L: number;
+  P: number;
+}
+
+export interface GatherFlags {
+  /** Locations in [0, 1] with align_corners=False (pixel = u * W - 0.5) rather than pixel coordinates. */
+  normalized: boolean;
+  /** 'sum' reduces over levels and points; 'none' keeps each sample. */
+  reduce: 'sum' | 'none';
+  /** False when there are no weights (all ones): the weights array is then not read. */
+  weighted: boolean;
+}
+
+/**
+ * Where one sample's four corners lie and how much each weighs. A corner outside the map gets weight 0 and the
+ * index of a corner inside (there always is one when -1 < y < H and -1 < x < W), so the channel loops need no
+ * branches and never read out of bounds.
+ */
+class Corners {
+  i00 = 0;
+  i01 = 0;
+  i10 = 0;
+  i11 = 0;
+  w00 = 0;
+  w01 = 0;
+  w10 = 0;
+  w11 = 0;
+  /** Fractional parts, for the location gradient. */
+  lx = 0;
+  ly = 0;
+  valid00 = false;
+  valid01 = false;
+  valid10 = false;
+  valid11 = false;
+
+  /** Returns false when the point lies outside (-1, W) x (-1, H) and is not sampled at all. */
+  locate(x: number, y: number, H: number, W: number, levelBase: number, rowStride: number, pixelStride: number): boolean {
+    if (!(y > -1 && y < H && x > -1 && x < W)) return false;
+    const y0 = Math.floor(y);
+    const x0 = Math.floor(x);
+    const ly = y - y0;
+    const lx = x - x0;
+    const hy = 1 - ly;
+    const hx = 1 - lx;
+    this.ly = ly;
+    this.lx = lx;
+    const top = y0 >= 0;
+    const bottom = y0 < H - 1;
+    const left = x0 >= 0;
+    const right = x0 < W - 1;
+    this.valid00 = top && left;
+    this.valid01 = top && right;
+    this.valid10 = bottom && left;
+    this.valid11 = bottom && right;
+    const i00 = levelBase + y0 * rowStride + x0 * pixelStride;
+    let a = i00;
+    let b = i00 + pixelStride;
+    let c = i00 + rowStride;
+    let d = c + pixelStride;
+    let w00 = hy * hx;
+    let w01 = hy * lx;
+    let w10 = ly * hx;
+    let w11 = ly * lx;
+    if (!top) {
+      w00 = 0;
+      w01 = 0;
+      a = c;
+      b = d;
+    }
+    if (!bottom) {
+      w10 = 0;
+      w11 = 0;
+      c = a;
+      d = b;
+    }
+    if (!left) {
+      w00 = 0;
+      w10 = 0;
+      a = b;
+      c = d;
+    }
+    if (!right) {
+      w01 = 0;
+      w11 = 0;
+      b = a;
+      d = c;
+    }
+    this.i00 = a;
+    this.i01 = b;
+    this.i10 = c;
+    this.i11 = d;
+    this.w00 = w00;
+    this.w01 = w01;
+    this.w10 = w10;
+    this.w11 = w11;
+    return true;
+  }
+}
+
+export function bilinearGatherForwardImpl(
+  value: Float32Array,
+  shapes: Int32Array,
+  starts: Int32Array,
+  locations: Float32Array,
+  weights: Float32Array,
+  out: Float32Array,
+  dims: GatherDims,
+  flags: GatherFlags,
+): void {
+  const { B, S, G, C, Q, L, P } = dims;
+  const { normalized, weighted } = flags;
+  const sum = flags.reduce === 'sum';
+  const GC = G * C;
+  const LP = L * P;
+  const corners = new Corners();
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < Q; q++) {
+      for (let g = 0; g < G; g++) {
+        const bqg = (b * Q + q) * G + g;
+        const sampleBase = bqg * LP;
+        for (let l = 0; l < L; l++) {
+          const H = shapes[2 * l];
+          const W = shapes[2 * l + 1];
+          const levelBase = (b * S + starts[l]) * GC + g * C;
+          const rowStride = W * GC;
+          for (let p = 0; p < P; p++) {
+            const s = sampleBase + l * P + p;
+            const a = weighted ? weights[s] : 1;
+            let x = locations[2 * s];
+            let y = locations[2 * s + 1];
+            if (normalized) {
+              x = x * W - 0.5;
+              y = y * H - 0.5;
+            }
+            if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
+            const { i00, i01, i10, i11 } = corners;
+            const w00 = corners.w00 * a;
+            const w01 = corners.w01 * a;
+            const w10 = corners.w10 * a;
+            const w11 = corners.w11 * a;
+            const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
+            for (let c = 0; c < C; c++) {
+              out[o + c] += w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Accumulates into gradValue (zero on entry) and writes gradLocations and gradWeights. `gradOut` has the
+ * forward output's layout. With `weighted` false, gradWeights is left untouched.
+ */
+export function bilinearGatherBackwardImpl(
+  value: Float32Array,
+  shapes: Int32Array,
+  starts: Int32Array,
+  locations: Float32Array,
+  weights: Float32Array,
+  gradOut: Float32Array,
+  gradValue: Float32Array,
+  gradLocations: Float32Array,
+  gradWeights: Float32Array,
+  dims: GatherDims,
+  flags: GatherFlags,
+): void {
+  const { B, S, G, C, Q, L, P } = dims;
+  const { normalized, weighted } = flags;
+  const sum = flags.reduce === 'sum';
+  const GC = G * C;
+  const LP = L * P;
+  const corners = new Corners();
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < Q; q++) {
+      for (let g = 0; g < G; g++) {
+        const bqg = (b * Q + q) * G + g;
+        const sampleBase = bqg * LP;
+        for (let l = 0; l < L; l++) {
+          const H = shapes[2 * l];
+          const W = shapes[2 * l + 1];
+          const levelBase = (b * S + starts[l]) * GC + g * C;
+          const rowStride = W * GC;
+          for (let p = 0; p < P; p++) {
+            const s = sampleBase + l * P + p;
+            const a = weighted ? weights[s] : 1;
+            let x = locations[2 * s];
+            let y = locations[2 * s + 1];
+            if (normalized) {
+              x = x * W - 0.5;
+              y = y * H - 0.5;
+            }
+            if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
+            const { i00, i01, i10, i11, lx, ly } = corners;
+            const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
+            // Dot products of the output gradient with each corner's channels, then scatter a * w * g.
+            let d00 = 0;
+            let d01 = 0;
+            let d10 = 0;
+            let d11 = 0;
+            const s00 = corners.w00 * a;
+            const s01 = corners.w01 * a;
+            const s10 = corners.w10 * a;
+            const s11 = corners.w11 * a;
+            for (let c = 0; c < C; c++) {
+              const go = gradOut[o + c];
+              d00 += go * value[i00 + c];
+              d01 += go * value[i01 + c];
+              d10 += go * value[i10 + c];
+              d11 += go * value[i11 + c];
+              gradValue[i00 + c] += s00 * go;
+              gradValue[i01 + c] += s01 * go;
+              gradValue[i10 + c] += s10 * go;
+              gradValue[i11 + c] += s11 * go;
+            }
+            // Corners outside the map are zero padding: they read as 0 in the weight derivatives.
+            if (!corners.valid00) d00 = 0;
+            if (!corners.valid01) d01 = 0;
+            if (!corners.valid10) d10 = 0;
+            if (!corners.valid11) d11 = 0;
+            const hx = 1 - lx;
+            const hy = 1 - ly;
+            if (weighted) gradWeights[s] = hy * hx * d00 + hy * lx * d01 + ly * hx * d10 + ly * lx * d11;
+            let gx = a * (hy * (d01 - d00) + ly * (d11 - d10));
+            let gy = a * (hx * (d10 - d00) + lx * (d11 - d01));
+            if (normalized) {
+              gx *= W;
+              gy *= H;
+            }
+            gradLocations[2 * s] = gx;
+            gradLocations[2 * s + 1] = gy;
+          }
+        }
+      }
+    }
+  }
+}
