@@ -122,6 +122,7 @@ const CONV_CASES: ConvCase[] = [
   { name: 'explicit asymmetric padding, batch 3', x: [3, 5, 7, 1], filter: [3, 3, 1, 2], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { name: 'numeric pad with ceil rounding, strides [2, 3]', x: [2, 9, 8, 5], filter: [3, 3, 5, 7], strides: [2, 3], pad: 1, dimRoundingMode: 'ceil' },
   { name: 'filter larger than the stride-1 same output needs', x: [1, 3, 4, 2], filter: [5, 4, 2, 3], strides: 1, pad: 'same' },
+  { name: 'stride 1 with padding wider than the filter (the col2im path)', x: [2, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 2], [0, 0]] },
 ];
 
 describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
@@ -372,7 +373,7 @@ describe('training on wasm', () => {
     };
     const forward = () => {
       const h1 = tf.relu(tf.add(tf.conv2d(images as tf.Tensor4D, params.conv as tf.Tensor4D, 1, 'same'), params.convBias));
-      const h2 = tf.relu(tf.depthwiseConv2d(h1, params.depthwise as tf.Tensor4D, 2, 'same'));
+      const h2 = tf.relu(tf.depthwiseConv2d(h1 as tf.Tensor4D, params.depthwise as tf.Tensor4D, 2, 'same'));
       const logits = tf.add(tf.matMul(tf.mean(h2, [1, 2]), params.dense), params.denseBias);
       return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
     };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import type { DataType, KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from './conv_impl';
 
 /**
@@ -16,6 +16,11 @@ export interface ArrayBackend {
   viewInt(info: TensorInfo): Int32Array;
   /** [M, K] x [K, N] -> [M, N] with the backend's BatchMatMul kernel (XNNPACK on wasm). */
   matMul(a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo;
+  /**
+   * A stride-1 NHWC conv2d with explicit padding through the backend's own Conv2D kernel, where that kernel is
+   * fast (XNNPACK on wasm); absent where it is not.
+   */
+  conv2d?(x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: backend_util.ExplicitPadding): TensorInfo;
   /** Frees an intermediate this kernel made. */
   dispose(info: TensorInfo): void;
 }
@@ -30,15 +35,22 @@ interface CpuBackendLike extends KernelBackend {
   makeTensorInfo(shape: number[], dtype: DataType, values: Float32Array | Int32Array): TensorInfo;
 }
 
+/** Calls another registered kernel of the same backend from inside a kernel. */
+function runKernelFunc(kernelName: string, backendName: string, backend: KernelBackend, inputs: Record<string, TensorInfo>, attrs: object): TensorInfo {
+  const kernel = tf.getKernel(kernelName, backendName);
+  if (!kernel) throw new Error(`deformjs training kernels: ${kernelName} is not registered for backend '${backendName}'`);
+  return kernel.kernelFunc({ inputs, backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
+}
+
 function runMatMul(backendName: string, backend: KernelBackend, a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo {
-  const kernel = tf.getKernel('BatchMatMul', backendName);
-  if (!kernel) throw new Error(`deformjs training kernels: BatchMatMul is not registered for backend '${backendName}'`);
   // Both operands untransposed with batch 1: the wasm backend's XNNPACK path (any transpose takes its slow loop).
-  const out = kernel.kernelFunc({
-    inputs: { a: { dataId: a.dataId, shape: [1, ...aShape], dtype: 'float32' }, b: { dataId: b.dataId, shape: [1, ...bShape], dtype: 'float32' } },
+  const out = runKernelFunc(
+    'BatchMatMul',
+    backendName,
     backend,
-    attrs: { transposeA: false, transposeB: false },
-  }) as TensorInfo;
+    { a: { dataId: a.dataId, shape: [1, ...aShape], dtype: 'float32' }, b: { dataId: b.dataId, shape: [1, ...bShape], dtype: 'float32' } },
+    { transposeA: false, transposeB: false },
+  );
   return { dataId: out.dataId, shape: [aShape[0], bShape[1]], dtype: 'float32' };
 }
 
@@ -51,6 +63,8 @@ export function wasmArrays(kernelBackend: object): ArrayBackend {
     view: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'float32' }) as Float32Array,
     viewInt: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'int32' }) as Int32Array,
     matMul: (a, aShape, b, bShape) => runMatMul('wasm', backend, a, aShape, b, bShape),
+    conv2d: (x, filter, dilations, pad) =>
+      runKernelFunc('Conv2D', 'wasm', backend, { x, filter }, { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined }),
     dispose: (info) => void backend.disposeData(info.dataId),
   };
 }

@@ -1,7 +1,9 @@
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import { argumentError } from '../errors';
 import { convGeometry, outputShape, sizeOf, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
-import { addInto, col2imAdd, gradientRows, im2colTransposed, transpose2d, type ConvGeometry } from './conv_impl';
+import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, transpose2d, type ConvGeometry } from './conv_impl';
+
+type ExplicitPadding = backend_util.ExplicitPadding;
 
 /** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
 export interface Conv2DBackpropAttrs {
@@ -48,6 +50,21 @@ function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n
 }
 
 /**
+ * The padding that makes the stride-1 input gradient a convolution of dy with the flipped filter
+ * (dx[h] = sum over i of dy[h - padTop' + i * dilation] * W[fh - 1 - i]), or null when the stride is not 1, the
+ * layout is not NHWC, or the forward padding exceeds the dilated filter (it would need negative padding).
+ */
+function stride1ConvPadding(g: ConvGeometry): ExplicitPadding | null {
+  if (g.strideHeight !== 1 || g.strideWidth !== 1 || !g.channelsLast) return null;
+  const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;
+  const bottom = g.inHeight - g.outHeight + g.padTop;
+  const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
+  const right = g.inWidth - g.outWidth + g.padLeft;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+/**
  * Conv2DBackpropFilter: dW [fh, fw, Cin, Cout] = im2col(x)^T @ dy, accumulated over batch chunks. The transposed
  * im2col is written directly so both matmul operands are untransposed (XNNPACK's fast path on wasm).
  */
@@ -89,8 +106,10 @@ export function conv2dBackpropFilter(
 }
 
 /**
- * Conv2DBackpropInput: dx = col2im(dy @ W^T), chunked over the batch. W^T ([Cout, K]) is made once so the matmul
- * runs untransposed and XNNPACK packs it once for all chunks.
+ * Conv2DBackpropInput. With stride 1 (NHWC) where the backend has a fast conv, dx is a convolution of dy with the
+ * flipped filter: one XNNPACK conv, as fast as the forward pass, and no column buffer. Otherwise dx =
+ * col2im(dy @ W^T), chunked over the batch; W^T ([Cout, K]) is made once so the matmul runs untransposed and
+ * XNNPACK packs it once for all chunks.
  */
 export function conv2dBackpropInput(
   arrays: ArrayBackend,
@@ -102,6 +121,14 @@ export function conv2dBackpropInput(
   const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
   const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
   checkGradientShape(op, g, dy, filter.shape);
+  const byConv = stride1ConvPadding(g);
+  if (arrays.conv2d && byConv) {
+    const flipped = arrays.alloc([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels]);
+    flipFilterForInputGradient(arrays.view(filter), g.filterHeight, g.filterWidth, g.inChannels, g.outChannels, arrays.view(flipped));
+    const dx = arrays.conv2d(dy, flipped, [g.dilationHeight, g.dilationWidth], byConv);
+    arrays.dispose(flipped);
+    return { dataId: dx.dataId, shape: [...inputShape], dtype: 'float32' };
+  }
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const plane = g.outHeight * g.outWidth;
   const chunk = imagesPerChunk(g);

@@ -154,6 +154,21 @@ export function transpose2d(a: Float32Array, rows: number, cols: number, out: Fl
   }
 }
 
+/**
+ * The filter of the stride-1 input gradient written as a convolution of dy: W'[i, j, co, c] =
+ * W[fh - 1 - i, fw - 1 - j, c, co] (spatially flipped, in and out channels swapped).
+ */
+export function flipFilterForInputGradient(w: Float32Array, filterHeight: number, filterWidth: number, inChannels: number, outChannels: number, out: Float32Array): void {
+  const tap = inChannels * outChannels;
+  for (let i = 0; i < filterHeight; i++) {
+    for (let j = 0; j < filterWidth; j++) {
+      const src = ((filterHeight - 1 - i) * filterWidth + (filterWidth - 1 - j)) * tap;
+      const dst = (i * filterWidth + j) * tap;
+      transpose2d(w.subarray(src, src + tap), inChannels, outChannels, out.subarray(dst, dst + tap));
+    }
+  }
+}
+
 /** a += b, elementwise. */
 export function addInto(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i] += b[i];
