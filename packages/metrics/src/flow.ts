@@ -20,14 +20,13 @@ const OP = 'flowEndPointError';
  * nonzero (KITTI's sparse ground truth). Non-finite ground truth must be masked out by `valid`.
  */
 export function flowEndPointError(prediction: ArrayLike<number>, groundTruth: ArrayLike<number>, valid?: ArrayLike<number>): FlowErrorResult {
-  if (!prediction || typeof prediction.length !== 'number' || prediction.length % 2 !== 0) {
-    throw argumentError(OP, 'prediction', 'an H x W x 2 array (even length)', prediction ? `length ${prediction.length}` : prediction);
+  for (const [name, flow] of [['prediction', prediction], ['groundTruth', groundTruth]] as const) {
+    if (!flow || typeof flow.length !== 'number') throw argumentError(OP, name, 'an H x W x 2 array', flow);
   }
-  if (!groundTruth || groundTruth.length !== prediction.length) {
-    throw argumentError(OP, 'groundTruth', `length ${prediction.length} (as prediction)`, groundTruth ? `length ${groundTruth.length}` : groundTruth);
-  }
+  if (prediction.length % 2 !== 0) throw argumentError(OP, 'prediction.length', 'an even number (H x W x 2)', prediction.length);
+  if (groundTruth.length !== prediction.length) throw argumentError(OP, 'groundTruth.length', `${prediction.length} (as prediction)`, groundTruth.length);
   const pixels = prediction.length / 2;
-  if (valid !== undefined && valid.length !== pixels) throw argumentError(OP, 'valid', `length ${pixels} (H x W)`, `length ${valid.length}`);
+  if (valid !== undefined && valid.length !== pixels) throw argumentError(OP, 'valid.length', `${pixels} (H x W)`, valid.length);
   let sum = 0;
   let count = 0;
   let px1 = 0;

@@ -181,8 +181,10 @@ export class SegmentationEvaluator {
     assertInteger(OP, `update #${image}: height`, height, 1);
     assertInteger(OP, `update #${image}: width`, width, 1);
     const n = height * width;
-    if (!prediction || prediction.length !== n) throw argumentError(OP, `update #${image}: prediction`, `${n} labels (H ${height} x W ${width})`, prediction ? `${prediction.length} labels` : prediction);
-    if (!groundTruth || groundTruth.length !== n) throw argumentError(OP, `update #${image}: groundTruth`, `${n} labels (H ${height} x W ${width})`, groundTruth ? `${groundTruth.length} labels` : groundTruth);
+    for (const [name, map] of [['prediction', prediction], ['groundTruth', groundTruth]] as const) {
+      if (!map || typeof map.length !== 'number') throw argumentError(OP, `update #${image}: ${name}`, 'a label map (typed array or array)', map);
+      if (map.length !== n) throw argumentError(OP, `update #${image}: ${name}.length`, `${n} (H ${height} x W ${width})`, map.length);
+    }
     const K = this.numClasses;
     const ignore = this.ignoreLabel;
     for (let i = 0; i < n; i++) {
