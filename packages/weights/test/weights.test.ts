@@ -211,7 +211,7 @@ class CountingOptimizer implements CheckpointableOptimizer {
   moment = tf.variable(tf.zeros([3]));
   steps = 0;
   saveState(): OptimizerState {
-    return { tensors: { moment: this.moment.clone() }, meta: { steps: this.steps } };
+    return { tensors: { moment: tf.clone(this.moment) }, meta: { steps: this.steps } };
   }
   loadState(state: OptimizerState): void {
     this.moment.assign(state.tensors.moment);
