@@ -1,0 +1,301 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
+import { rangeMaskBias, relativePositionEncoding } from './position';
+
+const OP = 'GeneralizedAttention';
+
+export interface GeneralizedAttentionOptions {
+  /** Channels of the input feature map (mmcv `in_channels`). */
+  inChannels: number;
+  /**
+   * Four flags, mmcv's `attention_type`: '1000' E1 query and key content, '0100' E2 query content and relative
+   * position, '0010' E3 key content only (a learned bias vector dotted with the key), '0001' E4 relative position
+   * only. Any non-zero combination; default '1111'.
+   */
+  attentionType?: string;
+  /** Heads; each has inChannels / numHeads (floored) query, key and value dims. Default 9, as mmcv. */
+  numHeads?: number;
+  /** Keys and values come from every kvStride-th row and column (mmcv's 1x1 pooling with that stride). Default 2. */
+  kvStride?: number;
+  /** Queries likewise; the output is resized back bilinearly. Default 1. */
+  qStride?: number;
+  /** Keys farther than this (in query-grid pixels, see rangeMaskBias) are masked out; -1 (default) for none. */
+  spatialRange?: number;
+  /** Width of the sinusoidal encoding of dx (and of dy), a multiple of 4; -1 (default) means inChannels. */
+  positionEmbeddingDim?: number;
+  /** Multiplies the coordinate differences before encoding. Default 1. */
+  positionMagnitude?: number;
+  /** Seeds the initialisation (a number or an Rng to draw from). */
+  rng?: Rng | number;
+}
+
+/**
+ * Generalized spatial attention (Zhu et al., "An Empirical Study of Spatial Attention Mechanisms in Deep
+ * Networks", arXiv 1904.05873), with mmcv's GeneralizedAttention semantics and parameter names, in NHWC:
+ * `apply(x)` returns `gamma * attention(x) + x` for x [N, H, W, inChannels]; gamma starts at 0, so a new module
+ * is the identity and can be dropped after the 3x3 conv of a ResNet bottleneck.
+ *
+ * The energy of query q = (y, x) and key k = (ky, kx) in head m is
+ *   [E1] Q.K + [E3] u.K + [E2] Q.(Px + Py) + [E4] v.(Px + Py)
+ * with Px = fc_x(enc(x - kx)) / sqrt 2, Py = fc_y(enc(y - ky)) / sqrt 2, u = appr_bias, v = geom_bias; softmax
+ * over the keys, then a weighted sum of values and a 1x1 output conv. Only the attention map itself reaches
+ * full size [N, heads, queries, keys]: position terms are made per row and per column and broadcast, and terms
+ * that do not depend on the query (E3 alone) or on the image (E4 alone) keep a size-1 axis there.
+ */
+export class GeneralizedAttention extends Module {
+  readonly inChannels: number;
+  readonly numHeads: number;
+  readonly kvStride: number;
+  readonly qStride: number;
+  readonly spatialRange: number;
+  readonly positionEmbeddingDim: number;
+  readonly positionMagnitude: number;
+  /** E1..E4 as booleans. */
+  readonly terms: readonly [boolean, boolean, boolean, boolean];
+  /** Query/key (and value) dims per head: inChannels / numHeads, floored. */
+  readonly headDim: number;
+
+  readonly apprBias: tf.Variable | null;
+  readonly geomBias: tf.Variable | null;
+  readonly gamma: tf.Variable;
+  readonly queryConv: Conv1x1 | null;
+  readonly keyConv: Conv1x1 | null;
+  readonly valueConv: Conv1x1;
+  readonly apprGeomFcX: LinearNoBias | null;
+  readonly apprGeomFcY: LinearNoBias | null;
+  readonly projConv: Conv1x1;
+
+  constructor(options: GeneralizedAttentionOptions) {
+    super();
+    const { inChannels } = options;
+    assertInteger(OP, 'inChannels', inChannels, 1);
+    this.inChannels = inChannels;
+    this.numHeads = assertInteger(OP, 'numHeads', options.numHeads ?? 9, 1, inChannels);
+    this.kvStride = assertInteger(OP, 'kvStride', options.kvStride ?? 2, 1);
+    this.qStride = assertInteger(OP, 'qStride', options.qStride ?? 1, 1);
+    this.spatialRange = assertInteger(OP, 'spatialRange', options.spatialRange ?? -1, -1);
+    this.positionMagnitude = options.positionMagnitude ?? 1;
+    if (typeof this.positionMagnitude !== 'number' || !Number.isFinite(this.positionMagnitude)) {
+      throw argumentError(OP, 'positionMagnitude', 'a finite number', this.positionMagnitude);
+    }
+    const embedding = options.positionEmbeddingDim ?? -1;
+    this.positionEmbeddingDim = embedding > 0 ? embedding : inChannels;
+    this.terms = parseAttentionType(options.attentionType ?? '1111');
+    const [e1, e2, e3, e4] = this.terms;
+    if ((e2 || e4) && (!Number.isInteger(this.positionEmbeddingDim) || this.positionEmbeddingDim % 4 !== 0)) {
+      throw argumentError(OP, 'positionEmbeddingDim', 'a positive multiple of 4 (sines and cosines of dx and dy), or -1 for inChannels when that is one', embedding > 0 ? embedding : `${inChannels} (inChannels)`);
+    }
+    this.headDim = Math.floor(inChannels / this.numHeads);
+    const width = this.headDim * this.numHeads;
+    const rng = options.rng instanceof Rng ? options.rng : new Rng(options.rng ?? 0);
+
+    // Registration order follows mmcv's state_dict: own parameters first, then the convs and linears.
+    const stdv = 1 / Math.sqrt(this.headDim * 2);
+    this.apprBias = e3 ? this.addParameter('appr_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
+    this.geomBias = e4 ? this.addParameter('geom_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
+    this.gamma = this.addParameter('gamma', tf.zeros([1]));
+    this.queryConv = e1 || e2 ? this.addModule('query_conv', new Conv1x1(rng, inChannels, width, false)) : null;
+    this.keyConv = e1 || e3 ? this.addModule('key_conv', new Conv1x1(rng, inChannels, width, false)) : null;
+    this.valueConv = this.addModule('value_conv', new Conv1x1(rng, inChannels, width, false));
+    this.apprGeomFcX = e2 || e4 ? this.addModule('appr_geom_fc_x', new LinearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.apprGeomFcY = e2 || e4 ? this.addModule('appr_geom_fc_y', new LinearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.projConv = this.addModule('proj_conv', new Conv1x1(rng, width, inChannels, true));
+  }
+
+  /** x [N, H, W, inChannels] -> gamma * attention(x) + x, same shape. */
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    this.checkInput(x);
+    return tf.tidy(() => {
+      const [n, height, width] = x.shape;
+      const { attention, value, queryHeight, queryWidth } = this.attend(x);
+      const m = this.numHeads;
+      const attended = attention.shape[0] === n ? tf.matMul(attention, value) : sharedAttention(attention, value);
+      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * this.headDim]) as tf.Tensor4D;
+      let out = this.projConv.apply(merged);
+      if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
+        out = resizeBilinearTorch(out, height, width);
+      }
+      return tf.add(tf.mul(this.gamma, out), x) as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * The attention weights [N or 1, numHeads, queries, keys], keys in row-major order of the kvStride-subsampled
+   * map. Queries are the qStride-subsampled positions in row-major order, or a single row when no term depends on
+   * the query (E3 alone, no spatial range); the batch axis is 1 when none depends on the image (E4 alone).
+   */
+  attentionMap(x: tf.Tensor4D): tf.Tensor4D {
+    this.checkInput(x);
+    return tf.tidy(() => this.attend(x).attention);
+  }
+
+  private checkInput(x: tf.Tensor4D): void {
+    checkShapes(OP, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', this.inChannels] }]);
+  }
+
+  private attend(x: tf.Tensor4D): { attention: tf.Tensor4D; value: tf.Tensor4D; queryHeight: number; queryWidth: number } {
+    const n = x.shape[0];
+    const xq = subsample(x, this.qStride);
+    const xkv = subsample(x, this.kvStride);
+    const [, h, w] = xq.shape;
+    const [, hKv, wKv] = xkv.shape;
+    const m = this.numHeads;
+    const d = this.headDim;
+    const [e1, e2, e3, e4] = this.terms;
+
+    const query = this.queryConv ? toHeads(this.queryConv.apply(xq), m) : null; // [n, m, h*w, d]
+    const key = this.keyConv ? toHeads(this.keyConv.apply(xkv), m) : null; // [n, m, hKv*wKv, d]
+    const value = toHeads(this.valueConv.apply(xkv), m);
+
+    // Every term broadcasts to [n, m, h, w, hKv, wKv]; size-1 axes stay size 1 until terms meet.
+    const energyTerms: tf.Tensor[] = [];
+    if (e1) {
+      const q = e3 ? tf.add(query!, tf.reshape(this.apprBias!, [1, m, 1, d])) : query!;
+      energyTerms.push(tf.reshape(tf.matMul(q, key!, false, true), [n, m, h, w, hKv, wKv]));
+    } else if (e3) {
+      const saliency = tf.sum(tf.mul(key!, tf.reshape(this.apprBias!, [1, m, 1, d])), -1);
+      energyTerms.push(tf.reshape(saliency, [n, m, 1, 1, hKv, wKv]));
+    }
+    if (e2 || e4) {
+      const [px, py] = this.positionFeatures(h, w, hKv, wKv); // [m, w, wKv, d], [m, h, hKv, d]
+      if (e2) {
+        const q = e4 ? tf.add(query!, tf.reshape(this.geomBias!, [1, m, 1, d])) : query!;
+        const q5 = tf.reshape(q, [n, m, h, w, d]);
+        // Batched over (head, column): [m, w, n*h, d] x [m, w, wKv, d]^T; likewise over (head, row).
+        const byColumn = tf.reshape(tf.transpose(q5, [1, 3, 0, 2, 4]), [m, w, n * h, d]);
+        const ex = tf.transpose(tf.reshape(tf.matMul(byColumn, px, false, true), [m, w, n, h, wKv]), [2, 0, 3, 1, 4]);
+        const byRow = tf.reshape(tf.transpose(q5, [1, 2, 0, 3, 4]), [m, h, n * w, d]);
+        const ey = tf.transpose(tf.reshape(tf.matMul(byRow, py, false, true), [m, h, n, w, hKv]), [2, 0, 1, 3, 4]);
+        energyTerms.push(tf.reshape(ex, [n, m, h, w, 1, wKv]), tf.reshape(ey, [n, m, h, w, hKv, 1]));
+      } else {
+        const v = tf.reshape(this.geomBias!, [m, 1, 1, d]);
+        energyTerms.push(tf.reshape(tf.sum(tf.mul(px, v), -1), [1, m, 1, w, 1, wKv]), tf.reshape(tf.sum(tf.mul(py, v), -1), [1, m, h, 1, hKv, 1]));
+      }
+    }
+    if (this.spatialRange >= 0) {
+      energyTerms.push(
+        tf.tensor(rangeMaskBias(h, hKv, this.spatialRange, this.kvStride), [1, 1, h, 1, hKv, 1]),
+        tf.tensor(rangeMaskBias(w, wKv, this.spatialRange, this.kvStride), [1, 1, 1, w, 1, wKv]),
+      );
+    }
+    const energy = energyTerms.reduce((sum, t) => tf.add(sum, t));
+    const [batch, , queryHeight, queryWidth] = energy.shape;
+    const attention = tf.softmax(tf.reshape(energy, [batch, m, queryHeight * queryWidth, hKv * wKv])) as tf.Tensor4D;
+    return { attention, value, queryHeight, queryWidth };
+  }
+
+  /** fc_x / fc_y of the encoded column and row offsets, divided by sqrt 2, per head: [m, w, wKv, d], [m, h, hKv, d]. */
+  private positionFeatures(h: number, w: number, hKv: number, wKv: number): [tf.Tensor, tf.Tensor] {
+    const dim = this.positionEmbeddingDim;
+    const axis = (queries: number, keys: number, fc: LinearNoBias) => {
+      const encoding = tf.tensor2d(relativePositionEncoding(queries, keys, this.qStride, this.kvStride, this.positionMagnitude, dim), [queries * keys, dim / 2]);
+      const features = tf.mul(fc.apply(encoding), Math.SQRT1_2);
+      return tf.transpose(tf.reshape(features, [queries, keys, this.numHeads, this.headDim]), [2, 0, 1, 3]);
+    };
+    return [axis(w, wKv, this.apprGeomFcX!), axis(h, hKv, this.apprGeomFcY!)];
+  }
+}
+
+/** '1010' -> [true, false, true, false]; four 0/1 characters, at least one 1. */
+export function parseAttentionType(type: unknown): [boolean, boolean, boolean, boolean] {
+  if (typeof type !== 'string' || !/^[01]{4}$/.test(type) || type === '0000') {
+    throw argumentError(OP, 'attentionType', "four 0/1 flags for E1..E4 with at least one set, such as '1111' or '0010'", type);
+  }
+  return [type[0] === '1', type[1] === '1', type[2] === '1', type[3] === '1'];
+}
+
+/**
+ * Every stride-th row and column from the first: what mmcv's AvgPool2d(kernel_size=1, stride) computes. Built
+ * from pad, reshape and slice, which have gradients in tfjs (StridedSlice has none).
+ */
+function subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
+  if (stride === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const [hOut, wOut] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+  const padded = tf.pad(x, [[0, 0], [0, hOut * stride - h], [0, wOut * stride - w], [0, 0]]);
+  const blocks = tf.reshape(padded, [n, hOut, stride, wOut, stride, c]);
+  return tf.reshape(tf.slice(blocks, [0, 0, 0, 0, 0, 0], [n, hOut, 1, wOut, 1, c]), [n, hOut, wOut, c]);
+}
+
+/**
+ * F.interpolate(mode='bilinear', align_corners=False) to [height, width], as two matmuls with interpolation
+ * matrices, so the gradient is exact (tfjs's ResizeBilinearGrad ignores halfPixelCenters).
+ */
+function resizeBilinearTorch(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const rows = tf.tensor2d(interpolationMatrix(h, height), [height, h]);
+  const columns = tf.tensor2d(interpolationMatrix(w, width), [width, w]);
+  const alongRows = tf.matMul(rows, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c])); // [height, n*w*c]
+  const byColumn = tf.reshape(tf.transpose(tf.reshape(alongRows, [height, n, w, c]), [2, 1, 0, 3]), [w, n * height * c]);
+  const alongColumns = tf.reshape(tf.matMul(columns, byColumn), [width, n, height, c]);
+  return tf.transpose(alongColumns, [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+/** Row-major [outSize, inSize] weights of PyTorch's align_corners=False linear resampling along one axis. */
+export function interpolationMatrix(inSize: number, outSize: number): Float32Array {
+  const out = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let o = 0; o < outSize; o++) {
+    const source = Math.max((o + 0.5) * scale - 0.5, 0);
+    const low = Math.floor(source);
+    const high = low < inSize - 1 ? low + 1 : low;
+    const frac = source - low;
+    out[o * inSize + low] += 1 - frac;
+    out[o * inSize + high] += frac;
+  }
+  return out;
+}
+
+/**
+ * One attention map [1, m, q, k] applied to every image's values [n, m, k, d] -> [n, m, q, d], as one matmul per
+ * head over [k, n*d] (tfjs's BatchMatMul gradient does not reduce broadcast batch axes).
+ */
+function sharedAttention(attention: tf.Tensor4D, value: tf.Tensor4D): tf.Tensor4D {
+  const [n, m, k, d] = value.shape;
+  const q = attention.shape[2];
+  const values = tf.reshape(tf.transpose(value, [1, 2, 0, 3]), [m, k, n * d]);
+  const out = tf.matMul(tf.reshape(attention, [m, q, k]), values); // [m, q, n*d]
+  return tf.transpose(tf.reshape(out, [m, q, n, d]), [2, 0, 1, 3]) as tf.Tensor4D;
+}
+
+/** [n, h, w, m*d] -> [n, m, h*w, d], channel m*d + i being head m's dim i (mmcv's view(n, m, d, h*w)). */
+function toHeads(t: tf.Tensor4D, heads: number): tf.Tensor4D {
+  const [n, h, w, c] = t.shape;
+  return tf.transpose(tf.reshape(t, [n, h * w, heads, c / heads]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** mmcv's kaiming_init(mode='fan_in', nonlinearity='leaky_relu', a=1, distribution='uniform'): U(+-sqrt(3 / fanIn)). */
+function kaimingUniformA1(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
+  const bound = Math.sqrt(3 / fanIn);
+  return rng.uniformTensor(shape, -bound, bound);
+}
+
+/** nn.Conv2d(in, out, 1): weight stored HWIO [1, 1, in, out] (PyTorch OIHW), optional bias (initialised 0). */
+class Conv1x1 extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, bias: boolean) {
+    super();
+    this.weight = this.addParameter('weight', kaimingUniformA1(rng, [1, 1, inChannels, outChannels], inChannels), 'conv2d');
+    this.bias = bias ? this.addParameter('bias', tf.zeros([outChannels])) : null;
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const [n, h, w] = x.shape;
+    const flat = tf.matMul(tf.reshape(x, [n * h * w, this.inChannels]), tf.reshape(this.weight, [this.inChannels, this.outChannels]));
+    return tf.reshape(this.bias ? tf.add(flat, this.bias) : flat, [n, h, w, this.outChannels]);
+  }
+}
+
+/** nn.Linear(in, out, bias=False): weight stored [in, out] (PyTorch (out, in)). */
+class LinearNoBias extends Module {
+  readonly weight: tf.Variable;
+  constructor(rng: Rng, inFeatures: number, outFeatures: number) {
+    super();
+    this.weight = this.addParameter('weight', kaimingUniformA1(rng, [inFeatures, outFeatures], inFeatures), 'linear');
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.weight);
+  }
+}
