@@ -14,7 +14,9 @@ export async function decodeImage(path: string, record = ''): Promise<RgbImage> 
   try {
     const { data, info } = await sharp(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    // A copy into a plain ArrayBuffer of its own, which (unlike native or pooled Buffer memory) can be
+    // transferred between threads.
+    return { data: new Uint8Array(data), width: info.width, height: info.height };
   } catch (error) {
     throw formatError(path, record, `cannot decode the image (${(error as Error).message})`);
   }

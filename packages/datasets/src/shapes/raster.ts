@@ -138,11 +138,23 @@ export function paintBackground(rng: Rng, width: number, height: number, tone: r
 }
 
 /**
- * Paints a polygon with antialiased edges (coverage from 2 x 2 samples per pixel), a colour jittered per
- * object, linear shading and grain. Annotation masks are not taken from this coverage but from
+ * Paints a polygon with antialiased edges (coverage from 2 x 2 samples per pixel) in a style (colour
+ * jittered per object, linear shading) plus grain. Annotation masks are not taken from this coverage but from
  * `polygonsToMask` on the stored polygon, so loaders reproduce them exactly.
  */
-export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height: number, poly: readonly number[], rgb: readonly number[]): void {
+export interface PaintStyle {
+  /** The object's colour, jittered from its named colour. */
+  color: number[];
+  /** Strength and direction of the linear shading. */
+  shade: number;
+  direction: number;
+}
+
+export function sampleStyle(rng: Rng, rgb: readonly number[]): PaintStyle {
+  return { color: rgb.map((v) => v + rng.uniform(-12, 12)), shade: rng.uniform(0.08, 0.16), direction: rng.uniform(0, 2 * Math.PI) };
+}
+
+export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height: number, poly: readonly number[], style: PaintStyle): void {
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;
@@ -162,9 +174,7 @@ export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height:
   const h = y1 - y0;
   const local = poly.map((v, i) => 2 * (v - (i % 2 === 0 ? x0 : y0)));
   const fine = polygonsToMask([local], 2 * h, 2 * w);
-  const color = rgb.map((v) => v + rng.uniform(-12, 12));
-  const shade = rng.uniform(0.08, 0.16);
-  const direction = rng.uniform(0, 2 * Math.PI);
+  const { color, shade, direction } = style;
   const dx = Math.cos(direction) / Math.max(1, w);
   const dy = Math.sin(direction) / Math.max(1, h);
   for (let y = 0; y < h; y++) {

@@ -1,6 +1,6 @@
 import type { Rng } from '@deformjs/core';
 import { polygonsToMask } from '../formats/mask';
-import { BACKGROUND_TONES, clipPolygon, paintBackground, paintPolygon, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type ShapePose } from './raster';
+import { BACKGROUND_TONES, clipPolygon, paintBackground, paintPolygon, sampleStyle, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type PaintStyle, type ShapePose } from './raster';
 
 /** One annotated thing in a scene: a shape, or (iscrowd) a cluster of tiny shapes of one class. */
 export interface SceneObject {
@@ -11,6 +11,8 @@ export interface SceneObject {
   polygons: number[][];
   /** The pose, for single shapes. */
   pose?: ShapePose;
+  /** How it is painted; drawn afresh at each render when absent (a video's tracks keep theirs). */
+  style?: PaintStyle;
 }
 
 /** An object as it ends up in the picture, after occlusion by the ones painted over it. */
@@ -64,7 +66,8 @@ export function renderScene(rng: Rng, width: number, height: number, background:
   const { tone } = background;
   const image = background.image.slice();
   for (const object of objects) {
-    for (const polygon of object.polygons) paintPolygon(rng, image, width, height, polygon, SHAPE_COLORS[object.color].rgb);
+    const style = object.style ?? sampleStyle(rng, SHAPE_COLORS[object.color].rgb);
+    for (const polygon of object.polygons) paintPolygon(rng, image, width, height, polygon, style);
   }
   const owner = ownerMap(objects, width, height);
   const fullAreas = objects.map((o) => countMask(polygonsToMask(o.polygons, height, width)));

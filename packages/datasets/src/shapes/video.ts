@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Rng } from '@deformjs/core';
 import { el, writeXml } from '../formats/xml';
 import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, type GeneratedImage, type GenerateOptions } from './common';
-import { BACKGROUND_TONES, clipPolygon, paintBackground, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type ShapePose } from './raster';
+import { BACKGROUND_TONES, clipPolygon, paintBackground, sampleStyle, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type PaintStyle, type ShapePose } from './raster';
 import { renderScene, type RenderedScene, type SceneObject } from './scene';
 
 export interface VideoGenerateOptions extends GenerateOptions {
@@ -25,6 +25,7 @@ export interface VidDatasetFiles {
 interface Track {
   shape: number;
   color: number;
+  style: PaintStyle;
   speed: 'slow' | 'medium' | 'fast';
   cx: number;
   cy: number;
@@ -48,9 +49,11 @@ function sampleTrack(rng: Rng, width: number, height: number, scale: number): Tr
   const v = rng.uniform(lo, hi) * scale;
   const heading = rng.uniform(0, 2 * Math.PI);
   const radius = Math.exp(rng.uniform(Math.log(0.06 * short), Math.log(0.22 * short)));
+  const color = rng.int(SHAPE_COLORS.length);
   return {
     shape: rng.int(SHAPE_CLASSES.length),
-    color: rng.int(SHAPE_COLORS.length),
+    color,
+    style: sampleStyle(rng, SHAPE_COLORS[color].rgb),
     speed,
     cx: rng.uniform(radius, width - radius),
     cy: rng.uniform(radius, height - radius),
@@ -110,7 +113,7 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
       for (let f = 0; f < frames; f++) {
         const objects: SceneObject[] = motion.map((track) => {
           const pose = poseAt(track, f);
-          return { shape: track.shape, color: track.color, iscrowd: false, polygons: [clipPolygon(shapePolygon(pose), width, height)].filter((p) => p.length >= 6), pose };
+          return { shape: track.shape, color: track.color, style: track.style, iscrowd: false, polygons: [clipPolygon(shapePolygon(pose), width, height)].filter((p) => p.length >= 6), pose };
         });
         const scene = renderScene(videoRng, width, height, background, objects);
         const annotated = scene.objects.filter((o) => o.area >= 16 && o.area >= 0.2 * o.fullArea);

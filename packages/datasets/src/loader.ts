@@ -1,0 +1,222 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { argumentError, assertInteger, Rng } from '@deformjs/core';
+import { collate, type Batch } from './batch';
+import { decodeAndTransform, deserializeError, type DecodeTask, type SerializedError } from './pipeline';
+import { validateTransforms, type TransformSpec } from './transforms';
+import type { ImageRecord, Sample } from './types';
+
+export interface DataLoaderOptions {
+  batchSize: number;
+  /** Augmentation pipeline; end it with `{ type: 'normalize' }`. */
+  transforms: readonly TransformSpec[];
+  /** Fixes the order of every epoch and every sample's augmentation. */
+  seed: number;
+  /** Reshuffle every epoch (default true); false keeps the records' order. */
+  shuffle?: boolean;
+  /** Drop a last incomplete batch (default false). */
+  dropLast?: boolean;
+  /** Decode threads (worker_threads); 0 decodes on the calling thread. Default: cores - 1, at least 1, at most 4. */
+  workers?: number;
+  /** Batches decoded ahead of the consumer (default 2). */
+  prefetch?: number;
+  /** Decode instance masks (COCO segmentations). */
+  masks?: boolean;
+}
+
+/** A batch and where it sits in the stream: (epoch, step) is what a checkpoint stores to resume after it. */
+export interface LoaderBatch extends Batch {
+  epoch: number;
+  step: number;
+  /** Record indices of the batch's samples. */
+  indices: number[];
+}
+
+export interface IterateOptions {
+  /** First epoch (default 0). */
+  epoch?: number;
+  /** First step within that epoch (default 0): resume at the batch after a checkpoint's. */
+  step?: number;
+  /** Stop before this epoch (default: never stop). */
+  untilEpoch?: number;
+}
+
+/** murmur3's 32-bit finaliser over a few words: independent seeds per (seed, epoch, item). */
+function mixSeed(...words: number[]): number {
+  let h = 0x811c9dc5;
+  for (const w of words) {
+    h = Math.imul(h ^ (w >>> 0), 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+const ORDER_STREAM = 1;
+const AUGMENT_STREAM = 2;
+
+/**
+ * Decodes, augments and batches image records ahead of the consumer, on worker threads. The order of every
+ * epoch and the augmentation of every sample depend only on (seed, epoch, record), never on timing or the
+ * number of workers, so a run is reproducible and resumes exactly from an (epoch, step) pair.
+ */
+export class DataLoader {
+  readonly stepsPerEpoch: number;
+  private readonly options: Required<DataLoaderOptions>;
+  private pool: WorkerPool | null = null;
+
+  constructor(
+    readonly records: readonly ImageRecord[],
+    options: DataLoaderOptions,
+  ) {
+    const op = 'DataLoader';
+    assertInteger(op, 'batchSize', options.batchSize, 1);
+    assertInteger(op, 'seed', options.seed, 0, 0xffffffff);
+    validateTransforms(options.transforms, op);
+    const last = options.transforms[options.transforms.length - 1];
+    if (last?.type !== 'normalize') throw argumentError(op, 'transforms', "a pipeline ending with { type: 'normalize' } (batches hold float32 pixels)", last?.type ?? 'an empty pipeline');
+    if (records.length === 0) throw argumentError(op, 'records', 'at least one record', 'none');
+    const workers = options.workers ?? Math.min(4, Math.max(1, availableParallelism() - 1));
+    assertInteger(op, 'workers', workers, 0, 64);
+    const prefetch = assertInteger(op, 'prefetch', options.prefetch ?? 2, 1);
+    this.options = { shuffle: true, dropLast: false, masks: false, ...options, workers, prefetch };
+    this.stepsPerEpoch = this.options.dropLast ? Math.floor(records.length / options.batchSize) : Math.ceil(records.length / options.batchSize);
+    if (this.stepsPerEpoch === 0) throw argumentError(op, 'batchSize', `at most the ${records.length} records when dropLast is set`, options.batchSize);
+  }
+
+  /** Record indices in the order of `epoch`. */
+  order(epoch: number): number[] {
+    const indices = Array.from(this.records, (_, i) => i);
+    return this.options.shuffle ? new Rng(mixSeed(this.options.seed, epoch, ORDER_STREAM)).shuffle(indices) : indices;
+  }
+
+  /** Batches from (epoch, step) on; prefetches `prefetch` batches, across epoch boundaries. */
+  async *batches(options: IterateOptions = {}): AsyncGenerator<LoaderBatch> {
+    const { epoch: firstEpoch = 0, step: firstStep = 0, untilEpoch = Infinity } = options;
+    assertInteger('DataLoader.batches', 'epoch', firstEpoch, 0);
+    assertInteger('DataLoader.batches', 'step', firstStep, 0, this.stepsPerEpoch - 1);
+    const positions = this.positions(firstEpoch, firstStep, untilEpoch);
+    const window: { epoch: number; step: number; indices: number[]; samples: Promise<Sample[]> }[] = [];
+    const fill = () => {
+      while (window.length < this.options.prefetch) {
+        const next = positions.next();
+        if (next.done) return;
+        const { epoch, indices } = next.value;
+        const samples = Promise.all(indices.map((i) => this.decode(i, epoch)));
+        // A failure is reported when its batch is reached, not as an unhandled rejection before that.
+        samples.catch(() => undefined);
+        window.push({ ...next.value, samples });
+      }
+    };
+    fill();
+    while (window.length > 0) {
+      const { epoch, step, indices, samples } = window.shift()!;
+      const decoded = await samples;
+      fill();
+      yield { ...collate(decoded), epoch, step, indices };
+    }
+  }
+
+  /** Stops the decode threads (a later `batches` starts new ones). */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool) await pool.close();
+  }
+
+  private *positions(firstEpoch: number, firstStep: number, untilEpoch: number): Generator<{ epoch: number; step: number; indices: number[] }> {
+    const { batchSize } = this.options;
+    for (let epoch = firstEpoch; epoch < untilEpoch; epoch++) {
+      const order = this.order(epoch);
+      for (let step = epoch === firstEpoch ? firstStep : 0; step < this.stepsPerEpoch; step++) {
+        yield { epoch, step, indices: order.slice(step * batchSize, (step + 1) * batchSize) };
+      }
+    }
+  }
+
+  private decode(index: number, epoch: number): Promise<Sample> {
+    const task = { record: this.records[index], transforms: this.options.transforms, seed: mixSeed(this.options.seed, epoch, AUGMENT_STREAM, index), masks: this.options.masks };
+    if (this.options.workers === 0) return decodeAndTransform(task);
+    this.pool ??= new WorkerPool(this.options.workers);
+    return this.pool.run(task);
+  }
+}
+
+/** Where the decode worker lives: beside this module when built, or its TypeScript source run through tsx. */
+function workerEntry(): { url: URL; execArgv: string[]; env: NodeJS.ProcessEnv } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const tsconfig = fileURLToPath(new URL('../tsconfig.src-worker.json', here));
+    return { url: new URL('./decode_worker.ts', here), execArgv: ['--import', 'tsx'], env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig } };
+  }
+  return { url: new URL('./decode_worker.js', here), execArgv: [], env: process.env };
+}
+
+/** A fixed set of decode threads; each takes the next task when it finishes one. */
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] = [];
+  private readonly running = new Map<number, { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+
+  constructor(count: number) {
+    const { url, execArgv, env } = workerEntry();
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(url, { execArgv, env });
+      worker.on('message', (message: { id: number; sample?: Sample; error?: SerializedError }) => {
+        const job = this.running.get(message.id)!;
+        this.running.delete(message.id);
+        if (message.error) job.reject(deserializeError(message.error));
+        else job.resolve(message.sample!);
+        this.release(worker);
+      });
+      worker.on('error', (error) => this.failWorker(worker, error));
+      // An idle pool must not keep the process alive; a busy one must.
+      worker.unref();
+      this.workers.push(worker);
+      this.idle.push(worker);
+    }
+  }
+
+  run(task: Omit<DecodeTask, 'id'>): Promise<Sample> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const worker = this.idle.pop()!;
+      const { task, resolve, reject } = this.queue.shift()!;
+      const id = this.nextId++;
+      this.running.set(id, { worker, resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...task, id });
+    }
+  }
+
+  private release(worker: Worker): void {
+    worker.unref();
+    this.idle.push(worker);
+    this.dispatch();
+  }
+
+  private failWorker(worker: Worker, error: Error): void {
+    for (const [id, job] of this.running) {
+      if (job.worker !== worker) continue;
+      this.running.delete(id);
+      job.reject(new Error(`decode worker failed: ${error.message}`));
+    }
+    for (const job of this.queue.splice(0)) job.reject(new Error(`decode worker failed: ${error.message}`));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

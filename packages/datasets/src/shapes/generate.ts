@@ -1,0 +1,49 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@deformjs/core/node';
+import { generateDetection } from './detection';
+import { generateCaptions, generateVqa } from './language';
+import { generateCityscapes, generateSegmentation } from './segmentation';
+import { generateVideo } from './video';
+import type { GenerateOptions } from './common';
+
+export const SHAPES_KINDS = ['detection', 'segmentation', 'cityscapes', 'video', 'vqa', 'captions'] as const;
+export type ShapesKind = (typeof SHAPES_KINDS)[number];
+
+/** Runs the generator of one kind. */
+export function generateShapes(kind: ShapesKind, options: GenerateOptions & Record<string, unknown>): Promise<unknown> {
+  switch (kind) {
+    case 'detection':
+      return generateDetection(options);
+    case 'segmentation':
+      return generateSegmentation(options);
+    case 'cityscapes':
+      return generateCityscapes(options);
+    case 'video':
+      return generateVideo(options);
+    case 'vqa':
+      return generateVqa(options);
+    case 'captions':
+      return generateCaptions(options);
+  }
+}
+
+const STAMP = 'deformjs-shapes.json';
+
+/**
+ * A trainer's default dataset: generates `kind` into `<cacheDir>/<kind>-seed<seed>-n<count>-s<size>` unless a
+ * complete copy is already there (a stamp file, written last, marks it complete; a partial folder is
+ * regenerated). Returns the folder.
+ */
+export async function ensureShapesDataset(kind: ShapesKind, cacheDir: string, options: Omit<GenerateOptions, 'out'> = {}): Promise<string> {
+  if (!(SHAPES_KINDS as readonly string[]).includes(kind)) throw new Error(`ensureShapesDataset: kind must be one of ${SHAPES_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const { seed = 0, count = 200, size = 256 } = options;
+  const out = join(cacheDir, `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`);
+  const stamp = join(out, STAMP);
+  const wanted = { kind, seed, count, size, valCount: options.valCount ?? null };
+  if (existsSync(stamp) && JSON.stringify(JSON.parse(readFileSync(stamp, 'utf8'))) === JSON.stringify(wanted)) return out;
+  rmSync(out, { recursive: true, force: true });
+  await generateShapes(kind, { ...options, out, seed, count, size });
+  writeFileAtomic(stamp, JSON.stringify(wanted));
+  return out;
+}
