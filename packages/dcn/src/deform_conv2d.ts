@@ -82,7 +82,7 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
 
   const K = kh * kw;
   checkShapes(OP, [{ name: 'offset', shape: offset.shape, expected: ['N', 'Ho', 'Wo', null] }], { N, Ho, Wo });
-  const offsetChannels = offset.shape[3];
+  const offsetChannels = offset.shape[3] as number;
   let offsetGroups: number;
   if (options.offsetGroups !== undefined) {
     offsetGroups = assertInteger(OP, 'offsetGroups', options.offsetGroups, 1);
@@ -180,15 +180,15 @@ function tapGrid({ outHeight: Ho, outWidth: Wo, kernel: [kh, kw], strides, pad, 
 /** columns [N*Q, K*C] times the HWIO weight, one matmul per weight group: [N*Q, O]. */
 function multiplyWeight(columns: tf.Tensor2D, weight: tf.Tensor, { inChannels: C, outChannels: O, kernel: [kh, kw], groups }: DeformConv2dGeometry): tf.Tensor2D {
   const K = kh * kw;
-  if (groups === 1) return matMulUntransposed(columns, tf.reshape(weight, [K * C, O]));
+  if (groups === 1) return matMulUntransposed(columns, tf.reshape(weight, [K * C, O]) as tf.Tensor2D);
   const rows = columns.shape[0];
   const Cg = C / groups;
   const Og = O / groups;
   const byTap = tf.reshape(columns, [rows, K, C]);
   const outputs: tf.Tensor2D[] = [];
   for (let g = 0; g < groups; g++) {
-    const groupColumns = tf.reshape(tf.slice(byTap, [0, 0, g * Cg], [rows, K, Cg]), [rows, K * Cg]);
-    const groupWeight = tf.reshape(tf.slice(weight, [0, 0, 0, g * Og], [kh, kw, Cg, Og]), [K * Cg, Og]);
+    const groupColumns = tf.reshape(tf.slice(byTap, [0, 0, g * Cg], [rows, K, Cg]), [rows, K * Cg]) as tf.Tensor2D;
+    const groupWeight = tf.reshape(tf.slice(weight, [0, 0, 0, g * Og], [kh, kw, Cg, Og]), [K * Cg, Og]) as tf.Tensor2D;
     outputs.push(matMulUntransposed(groupColumns, groupWeight));
   }
   return tf.concat(outputs, 1);

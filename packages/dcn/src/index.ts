@@ -1,2 +1,8 @@
 export { deformConv2d, checkDeformConv2dArguments } from './deform_conv2d';
 export type { DeformConv2dOptions, DeformConv2dGeometry } from './deform_conv2d';
+export { DeformConv2d, ModulatedDeformConv2d } from './layers';
+export type { DeformConvLayerOptions } from './layers';
+export { deformRoIPool } from './deform_roi_pool';
+export type { DeformRoIPoolOptions } from './deform_roi_pool';
+export { ModulatedDeformRoIPoolPack } from './roi_pool_pack';
+export type { ModulatedDeformRoIPoolPackOptions } from './roi_pool_pack';

@@ -3,12 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * a [M, K] @ b [K, N] whose gradients are products of untransposed operands too. tfjs's MatMul gradient asks
  * for transposeA / transposeB, which the wasm backend runs in a slow scalar loop instead of XNNPACK; here the
- * small operand is transposed explicitly instead: dA = dy @ b^T, dB = (dy^T @ a)^T.
+ * smaller operands are transposed explicitly instead: dA = dy @ b^T, dB = (dy^T @ a)^T.
  */
-export const matMulUntransposed = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    value: tf.matMul(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [a2, b2] = saved as [tf.Tensor2D, tf.Tensor2D];
       const dy2 = dy as tf.Tensor2D;
@@ -22,9 +23,12 @@ export const matMulUntransposed = tf.customGrad((a: tf.Tensor, b: tf.Tensor, sav
 
 /**
  * x [M, N] + bias [N], whose bias gradient is the column sum of dy: zero when M is 0 (the wasm backend's Sum
- * of an empty axis leaves its output unwritten).
+ * over an empty axis leaves its output unwritten).
  */
-export const addBias = tf.customGrad((x: tf.Tensor, bias: tf.Tensor) => ({
-  value: tf.add(x, bias),
-  gradFunc: (dy: tf.Tensor) => [dy, dy.shape[0] === 0 ? tf.zerosLike(bias) : tf.sum(dy, 0)],
-})) as (x: tf.Tensor2D, bias: tf.Tensor) => tf.Tensor2D;
+export const addBias = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, bias] = args as [tf.Tensor2D, tf.Tensor1D];
+  return {
+    value: tf.add(x, bias),
+    gradFunc: (dy: tf.Tensor) => [dy, dy.shape[0] === 0 ? tf.zerosLike(bias) : tf.sum(dy, 0)],
+  };
+}) as (x: tf.Tensor2D, bias: tf.Tensor) => tf.Tensor2D;
