@@ -26,11 +26,18 @@ export function bilinearGather(
   options: BilinearGatherOptions,
 ): tf.Tensor {
   const checked = checkGatherArguments('bilinearGather', value, spatialShapes, levelStartIndex, locations, weights, options);
+  return bilinearGatherChecked(value, locations, weights, checked);
+}
+
+/**
+ * `bilinearGather` on arguments already validated by `checkGatherArguments`, for ops built on it that check
+ * with their own names: the fused kernels on cpu and wasm, the composed path elsewhere.
+ */
+export function bilinearGatherChecked(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, checked: CheckedGather): tf.Tensor {
   return hasFusedKernels() ? fusedGather(value, locations, weights, checked) : composedGather(value, locations, weights, checked);
 }
 
-/** Runs the fused kernel on already validated arguments. */
-export function fusedGather(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, { levels, options }: CheckedGather): tf.Tensor {
+function fusedGather(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, { levels, options }: CheckedGather): tf.Tensor {
   registerBilinearGatherKernels();
   return tf.tidy(() => {
     const L = levels.starts.length;

@@ -1,4 +1,4 @@
-export { bilinearGather } from './bilinear_gather';
+export { bilinearGather, bilinearGatherChecked } from './bilinear_gather';
 export { bilinearGatherComposed } from './composed';
 export { checkGatherArguments, resolveLevels, GATHER_ARGUMENT_NAMES } from './validate';
 export type { BilinearGatherOptions, CheckedGather, GatherArgumentNames, LevelStartIndexLike, ResolvedLevels, SpatialShapesLike } from './validate';
