@@ -8,3 +8,5 @@ export { linearSumAssignment } from './hungarian';
 export { boxCxcywhToXyxy, boxXyxyToCxcywh, boxArea, boxIou, generalizedBoxIou, generalizedBoxIouPaired } from './boxes';
 export { nms, batchedNms } from './nms';
 export { AnchorGenerator } from './anchors';
+export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, MLP, positionEmbeddingSine } from './transformer';
+export type { AttentionOptions, TransformerLayerOptions, SineEmbeddingOptions } from './transformer';
