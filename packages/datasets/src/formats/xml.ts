@@ -93,6 +93,7 @@ export function parseXml(source: string, file: string): XmlElement {
         const at = pos;
         pos += 2;
         const closing = readName();
+        if (pos >= source.length) fail(`unexpected end of file in the closing tag of <${name}>`);
         if (closing !== name) fail(`</${closing}> closes <${name}>`, at);
         while (/\s/.test(source[pos] ?? '')) pos++;
         if (source[pos] !== '>') fail(`unterminated closing tag </${closing}>`);
