@@ -163,9 +163,6 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   const catIds = subset('options.catIds', options.catIds, knownCats);
   const I = imgIds.length;
   const K = catIds.length;
-  const T = iouThrs.length;
-  const R = recThrs.length;
-  const A = areaRanges.length;
   const M = maxDets.length;
   const imgIndex = new Map(imgIds.map((id, i) => [id, i]));
   const catIndex = new Map(catIds.map((id, k) => [id, k]));
@@ -221,150 +218,13 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
   // concatenates them.
   const groups = K * I;
-  const [gtStart, gtOrder] = groupBy(gtGroup, groups);
-  const [dtStart, dtOrder] = groupBy(dtGroup, groups);
-
-  const maxDet = maxDets[M - 1];
-  // Detections kept after the per-image cut to maxDet, in (category, image, rank) order.
-  const keptCount = countKept(dtStart, groups, maxDet);
-  const keptDet = new Int32Array(keptCount);
-  const keptRank = new Int32Array(keptCount);
-  const keptFlags = new Uint8Array(keptCount * A * T);
-  const catKeptStart = new Int32Array(K + 1);
-  const npig = new Int32Array(K * A);
-
-  let maxG = 0;
-  let maxD = 0;
-  for (let g = 0; g < groups; g++) {
-    maxG = Math.max(maxG, gtStart[g + 1] - gtStart[g]);
-    maxD = Math.max(maxD, dtStart[g + 1] - dtStart[g]);
-  }
-  const ious = new Float64Array(Math.min(maxD, maxDet) * maxG);
-  const gtSorted = new Int32Array(maxG);
-  const gtIgnore = new Uint8Array(maxG);
-  const gtMatched = new Uint8Array(maxG);
-  const dtSorted: number[] = [];
-
-  let kept = 0;
-  for (let k = 0; k < K; k++) {
-    catKeptStart[k] = kept;
-    for (let i = 0; i < I; i++) {
-      const g = k * I + i;
-      const G = gtStart[g + 1] - gtStart[g];
-      const Dall = dtStart[g + 1] - dtStart[g];
-      if (G === 0 && Dall === 0) continue;
-
-      // Detections by descending score, ties in result order (numpy's stable mergesort), cut to maxDet.
-      dtSorted.length = 0;
-      for (let j = dtStart[g]; j < dtStart[g + 1]; j++) dtSorted.push(dtOrder[j]);
-      dtSorted.sort((a, b) => dtScore[b] - dtScore[a] || a - b);
-      const D = Math.min(Dall, maxDet);
-
-      for (let a = 0; a < A; a++) {
-        const [lo, hi] = areaRanges[a].range;
-        // Ground truth with the ignored ones last, stable.
-        let G0 = 0;
-        for (let j = gtStart[g]; j < gtStart[g + 1]; j++) {
-          const n = gtOrder[j];
-          if (!(gtCrowd[n] || gtArea[n] < lo || gtArea[n] > hi)) gtSorted[G0++] = n;
-        }
-        npig[k * A + a] += G0;
-        let G1 = G0;
-        for (let j = gtStart[g]; j < gtStart[g + 1]; j++) {
-          const n = gtOrder[j];
-          if (gtCrowd[n] || gtArea[n] < lo || gtArea[n] > hi) gtSorted[G1++] = n;
-        }
-        for (let q = 0; q < G; q++) gtIgnore[q] = q < G0 ? 0 : 1;
-        for (let d = 0; d < D; d++) {
-          for (let q = 0; q < G; q++) ious[d * G + q] = cocoBoxIou(dtBox, dtSorted[d], gtBox, gtSorted[q], gtCrowd[gtSorted[q]] === 1);
-        }
-
-        for (let t = 0; t < T; t++) {
-          gtMatched.fill(0, 0, G);
-          for (let d = 0; d < D; d++) {
-            let best = Math.min(iouThrs[t], 1 - 1e-10);
-            let m = -1;
-            for (let q = 0; q < G; q++) {
-              if (gtMatched[q] && !gtCrowd[gtSorted[q]]) continue;
-              if (m > -1 && gtIgnore[m] === 0 && gtIgnore[q] === 1) break;
-              const iou = ious[d * G + q];
-              if (iou < best) continue;
-              best = iou;
-              m = q;
-            }
-            let flag: number;
-            if (m === -1) {
-              const n = dtSorted[d];
-              const area = dtBox[4 * n + 2] * dtBox[4 * n + 3];
-              flag = area < lo || area > hi ? IGNORED : FP;
-            } else {
-              gtMatched[m] = 1;
-              flag = gtIgnore[m] ? IGNORED : TP;
-            }
-            keptFlags[((kept + d) * A + a) * T + t] = flag;
-          }
-        }
-      }
-      for (let d = 0; d < D; d++) {
-        keptDet[kept + d] = dtSorted[d];
-        keptRank[kept + d] = d;
-      }
-      kept += D;
-    }
-  }
-  catKeptStart[K] = kept;
-
-  // accumulate()
-  const precision = new Float64Array(T * R * K * A * M).fill(-1);
-  const recall = new Float64Array(T * K * A * M).fill(-1);
-  const scores = new Float64Array(T * R * K * A * M).fill(-1);
-  let maxKept = 0;
-  for (let k = 0; k < K; k++) maxKept = Math.max(maxKept, catKeptStart[k + 1] - catKeptStart[k]);
-  const order = new Int32Array(maxKept);
-  const rc = new Float64Array(maxKept);
-  const pr = new Float64Array(maxKept);
-  const sc = new Float64Array(maxKept);
-  for (let k = 0; k < K; k++) {
-    const start = catKeptStart[k];
-    const n = catKeptStart[k + 1] - start;
-    // All of a category's detections by descending score; ties keep (image, rank) order as the stable
-    // mergesort over the concatenation does.
-    const idx = order.subarray(0, n);
-    for (let j = 0; j < n; j++) idx[j] = start + j;
-    idx.sort((x, y) => dtScore[keptDet[y]] - dtScore[keptDet[x]] || x - y);
-    for (let a = 0; a < A; a++) {
-      const positives = npig[k * A + a];
-      if (positives === 0) continue;
-      for (let m = 0; m < M; m++) {
-        const limit = maxDets[m];
-        for (let t = 0; t < T; t++) {
-          let tp = 0;
-          let fp = 0;
-          let nd = 0;
-          for (let j = 0; j < n; j++) {
-            const e = idx[j];
-            if (keptRank[e] >= limit) continue;
-            const flag = keptFlags[(e * A + a) * T + t];
-            if (flag === TP) tp++;
-            else if (flag === FP) fp++;
-            rc[nd] = tp / positives;
-            pr[nd] = tp / (fp + tp + EPS);
-            sc[nd] = dtScore[keptDet[e]];
-            nd++;
-          }
-          recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
-          for (let j = nd - 1; j > 0; j--) if (pr[j] > pr[j - 1]) pr[j - 1] = pr[j];
-          let p = 0;
-          for (let r = 0; r < R; r++) {
-            while (p < nd && rc[p] < recThrs[r]) p++;
-            const at = (((t * R + r) * K + k) * A + a) * M + m;
-            precision[at] = p < nd ? pr[p] : 0;
-            scores[at] = p < nd ? sc[p] : 0;
-          }
-        }
-      }
-    }
-  }
+  const gtArrays: GroundTruthArrays = { box: gtBox, area: gtArea, crowd: gtCrowd, ...groupBy(gtGroup, groups) };
+  const dtArrays: DetectionArrays = { box: dtBox, score: dtScore, ...groupBy(dtGroup, groups) };
+  const matched = evaluateGroups(gtArrays, dtArrays, K, I, iouThrs, areaRanges, maxDets[M - 1]);
+  const { precision, recall, scores } = accumulate(matched, dtScore, K, iouThrs.length, recThrs, areaRanges.length, maxDets);
+  const T = iouThrs.length;
+  const R = recThrs.length;
+  const A = areaRanges.length;
 
   // summarize()
   const areaIndex = (label: string) => areaRanges.findIndex((r) => r.label === label);
@@ -422,6 +282,245 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   };
 }
 
+interface GroundTruthArrays {
+  box: Float64Array;
+  area: Float64Array;
+  crowd: Uint8Array;
+  /** Boxes of group g are order[start[g] .. start[g + 1]), in input order. */
+  start: Int32Array;
+  order: Int32Array;
+}
+
+interface DetectionArrays {
+  box: Float64Array;
+  score: Float64Array;
+  start: Int32Array;
+  order: Int32Array;
+}
+
+/** Per-detection outcome of COCOeval.evaluateImg for every (area range, IoU threshold). */
+interface MatchedDetections {
+  /** Detections kept after each image's cut to maxDet, in (category, image, rank) order. */
+  det: Int32Array;
+  rank: Int32Array;
+  /** FP / TP / IGNORED at [(kept * A + a) * T + t]. */
+  flags: Uint8Array;
+  /** Category k's kept detections are catStart[k] .. catStart[k + 1]. */
+  catStart: Int32Array;
+  /** Non-ignored ground truth per (category, area range): accumulate's npig. */
+  npig: Int32Array;
+}
+
+/** COCOeval.computeIoU + evaluateImg for every (category, image) group with boxes. */
+function evaluateGroups(
+  gt: GroundTruthArrays,
+  dt: DetectionArrays,
+  K: number,
+  I: number,
+  iouThrs: readonly number[],
+  areaRanges: readonly CocoAreaRange[],
+  maxDet: number,
+): MatchedDetections {
+  const T = iouThrs.length;
+  const A = areaRanges.length;
+  const groups = K * I;
+  let keptCount = 0;
+  let maxG = 0;
+  let maxD = 0;
+  for (let g = 0; g < groups; g++) {
+    const D = dt.start[g + 1] - dt.start[g];
+    keptCount += Math.min(D, maxDet);
+    maxG = Math.max(maxG, gt.start[g + 1] - gt.start[g]);
+    maxD = Math.max(maxD, D);
+  }
+  const out: MatchedDetections = {
+    det: new Int32Array(keptCount),
+    rank: new Int32Array(keptCount),
+    flags: new Uint8Array(keptCount * A * T),
+    catStart: new Int32Array(K + 1),
+    npig: new Int32Array(K * A),
+  };
+  const thresholds = iouThrs.map((t) => Math.min(t, 1 - 1e-10));
+  const ious = new Float64Array(Math.min(maxD, maxDet) * maxG);
+  const gtIndex = new Int32Array(maxG);
+  const gtColumn = new Int32Array(maxG);
+  const gtIgnore = new Uint8Array(maxG);
+  const gtCrowd = new Uint8Array(maxG);
+  const gtMatched = new Uint8Array(maxG);
+  const dtSorted = new Int32Array(maxD);
+
+  let kept = 0;
+  for (let k = 0; k < K; k++) {
+    out.catStart[k] = kept;
+    for (let i = 0; i < I; i++) {
+      const g = k * I + i;
+      const gStart = gt.start[g];
+      const G = gt.start[g + 1] - gStart;
+      const Dall = dt.start[g + 1] - dt.start[g];
+      if (G === 0 && Dall === 0) continue;
+
+      // Detections by descending score, ties in input order (numpy's stable mergesort), cut to maxDet.
+      for (let j = 0; j < Dall; j++) {
+        const n = dt.order[dt.start[g] + j];
+        const score = dt.score[n];
+        let at = j;
+        while (at > 0 && dt.score[dtSorted[at - 1]] < score) {
+          dtSorted[at] = dtSorted[at - 1];
+          at--;
+        }
+        dtSorted[at] = n;
+      }
+      const D = Math.min(Dall, maxDet);
+      for (let d = 0; d < D; d++) {
+        for (let q = 0; q < G; q++) {
+          const n = gt.order[gStart + q];
+          ious[d * G + q] = cocoBoxIou(dt.box, dtSorted[d], gt.box, n, gt.crowd[n] === 1);
+        }
+      }
+
+      for (let a = 0; a < A; a++) {
+        const [lo, hi] = areaRanges[a].range;
+        // Ground truth with the ignored ones last, stable.
+        let G0 = 0;
+        for (let pass = 0; pass < 2; pass++) {
+          for (let q = 0; q < G; q++) {
+            const n = gt.order[gStart + q];
+            const ignore = gt.crowd[n] === 1 || gt.area[n] < lo || gt.area[n] > hi ? 1 : 0;
+            if (ignore !== pass) continue;
+            gtIndex[G0] = n;
+            gtColumn[G0] = q;
+            gtIgnore[G0] = ignore;
+            gtCrowd[G0] = gt.crowd[n];
+            G0++;
+          }
+          if (pass === 0) out.npig[k * A + a] += G0;
+        }
+
+        for (let t = 0; t < T; t++) {
+          gtMatched.fill(0, 0, G);
+          for (let d = 0; d < D; d++) {
+            let best = thresholds[t];
+            let m = -1;
+            const row = d * G;
+            for (let q = 0; q < G; q++) {
+              if (gtMatched[q] && !gtCrowd[q]) continue;
+              if (m > -1 && gtIgnore[m] === 0 && gtIgnore[q] === 1) break;
+              const iou = ious[row + gtColumn[q]];
+              if (iou < best) continue;
+              best = iou;
+              m = q;
+            }
+            let flag: number;
+            if (m === -1) {
+              const n = dtSorted[d];
+              const area = dt.box[4 * n + 2] * dt.box[4 * n + 3];
+              flag = area < lo || area > hi ? IGNORED : FP;
+            } else {
+              gtMatched[m] = 1;
+              flag = gtIgnore[m] ? IGNORED : TP;
+            }
+            out.flags[((kept + d) * A + a) * T + t] = flag;
+          }
+        }
+      }
+      for (let d = 0; d < D; d++) {
+        out.det[kept + d] = dtSorted[d];
+        out.rank[kept + d] = d;
+      }
+      kept += D;
+    }
+  }
+  out.catStart[K] = kept;
+  return out;
+}
+
+/**
+ * COCOeval.accumulate: the T x R x K x A x M precision and scores and T x K x A x M recall arrays.
+ *
+ * COCOeval fills precision and recall at every detection, takes the running max of precision from the
+ * right, and reads it at the first index whose recall reaches each threshold. Recall only rises at true
+ * positives, so that index is a true positive (or 0, for a threshold of 0); and after a true positive the
+ * precision of a false or ignored detection never exceeds that true positive's (same numerator, larger or
+ * equal denominator). So the running max at a true positive is the running max over true positives alone,
+ * and this computes precision only there, with COCOeval's arithmetic: the same numbers, less work.
+ */
+function accumulate(matched: MatchedDetections, score: Float64Array, K: number, T: number, recThrs: readonly number[], A: number, maxDets: readonly number[]) {
+  const R = recThrs.length;
+  const M = maxDets.length;
+  const precision = new Float64Array(T * R * K * A * M).fill(-1);
+  const recall = new Float64Array(T * K * A * M).fill(-1);
+  const scores = new Float64Array(T * R * K * A * M).fill(-1);
+  let maxKept = 0;
+  for (let k = 0; k < K; k++) maxKept = Math.max(maxKept, matched.catStart[k + 1] - matched.catStart[k]);
+  const tpPrecision = new Float64Array(T * maxKept);
+  const tpScore = new Float64Array(T * maxKept);
+  const tp = new Float64Array(T);
+  const fp = new Float64Array(T);
+  for (let k = 0; k < K; k++) {
+    const start = matched.catStart[k];
+    const n = matched.catStart[k + 1] - start;
+    // All of a category's detections by descending score; ties keep (image, rank) order as the stable
+    // mergesort over the concatenation does.
+    const idx: number[] = new Array(n);
+    for (let j = 0; j < n; j++) idx[j] = start + j;
+    idx.sort((x, y) => score[matched.det[y]] - score[matched.det[x]] || x - y);
+    for (let a = 0; a < A; a++) {
+      const positives = matched.npig[k * A + a];
+      if (positives === 0) continue;
+      for (let m = 0; m < M; m++) {
+        const limit = maxDets[m];
+        tp.fill(0);
+        fp.fill(0);
+        let nd = 0;
+        let firstScore = 0;
+        for (let j = 0; j < n; j++) {
+          const e = idx[j];
+          if (matched.rank[e] >= limit) continue;
+          const s = score[matched.det[e]];
+          if (nd === 0) firstScore = s;
+          const base = (e * A + a) * T;
+          for (let t = 0; t < T; t++) {
+            const flag = matched.flags[base + t];
+            if (flag === TP) {
+              const at = t * maxKept + tp[t];
+              tp[t]++;
+              tpPrecision[at] = tp[t] / (fp[t] + tp[t] + EPS);
+              tpScore[at] = s;
+            } else if (flag === FP) {
+              fp[t]++;
+            }
+          }
+          nd++;
+        }
+        for (let t = 0; t < T; t++) {
+          const off = t * maxKept;
+          const count = tp[t];
+          recall[((t * K + k) * A + a) * M + m] = nd ? count / positives : 0;
+          for (let j = count - 1; j > 0; j--) if (tpPrecision[off + j] > tpPrecision[off + j - 1]) tpPrecision[off + j - 1] = tpPrecision[off + j];
+          let p = 0;
+          for (let r = 0; r < R; r++) {
+            const at = (((t * R + r) * K + k) * A + a) * M + m;
+            const threshold = recThrs[r];
+            if (nd === 0) {
+              precision[at] = 0;
+              scores[at] = 0;
+            } else if (threshold <= 0) {
+              // The first detection, whatever it is: the running max over everything.
+              precision[at] = count ? tpPrecision[off] : 0;
+              scores[at] = firstScore;
+            } else {
+              while (p < count && (p + 1) / positives < threshold) p++;
+              precision[at] = p < count ? tpPrecision[off + p] : 0;
+              scores[at] = p < count ? tpScore[off + p] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return { precision, recall, scores };
+}
+
 /** np.mean(s[s > -1]) (with numpy's pairwise summation), or -1 when nothing is defined. */
 function meanDefined(values: number[]): number {
   const defined = values.filter((v) => v > -1);
@@ -429,20 +528,14 @@ function meanDefined(values: number[]): number {
   return pairwiseSum(defined, 0, defined.length) / defined.length;
 }
 
-function groupBy(group: Int32Array, groups: number): [Int32Array, Int32Array] {
+function groupBy(group: Int32Array, groups: number): { start: Int32Array; order: Int32Array } {
   const start = new Int32Array(groups + 1);
   for (let n = 0; n < group.length; n++) if (group[n] >= 0) start[group[n] + 1]++;
   for (let g = 0; g < groups; g++) start[g + 1] += start[g];
   const order = new Int32Array(start[groups]);
   const fill = start.slice(0, groups);
   for (let n = 0; n < group.length; n++) if (group[n] >= 0) order[fill[group[n]]++] = n;
-  return [start, order];
-}
-
-function countKept(dtStart: Int32Array, groups: number, maxDet: number): number {
-  let total = 0;
-  for (let g = 0; g < groups; g++) total += Math.min(dtStart[g + 1] - dtStart[g], maxDet);
-  return total;
+  return { start, order };
 }
 
 function uniqueIds(name: string, records: unknown[]): Set<number> {
@@ -470,6 +563,8 @@ function thresholds(name: string, values: readonly number[]): number[] {
   if (list.length === 0) throw argumentError(OP, name, 'a non-empty array', list);
   list.forEach((v, n) => {
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw argumentError(OP, `${name}[${n}]`, 'a number in [0, 1]', v);
+    // COCOeval's accumulate stops at the first recall threshold it cannot reach, which assumes ascending order.
+    if (n > 0 && !(v > (list[n - 1] as number))) throw argumentError(OP, `${name}[${n}]`, `a number above ${name}[${n - 1}] = ${list[n - 1]} (ascending)`, v);
   });
   return [...(list as number[])];
 }

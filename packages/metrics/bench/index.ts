@@ -1,0 +1,130 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '@deformjs/core';
+import { bench, compareRow, reportBench, runReferenceScript, writeFileAtomic } from '@deformjs/core/node';
+import { evaluateCoco, SegmentationEvaluator, type CocoAnnotation, type CocoDataset, type CocoDetection } from '../src';
+
+/**
+ * COCO box evaluation of 5000 images x 100 detections (80 categories, seeded synthetic data), and the
+ * segmentation accumulator on VOC-sized label maps. With DEFORMJS_COCOEVAL_PATH pointing at a folder holding
+ * a `pycocotools` package (see scripts/make_coco_fixtures.py), the same data also goes through COCOeval and
+ * the row reports its time and the largest difference between the two sets of 12 stats.
+ */
+
+const IMAGES = 5000;
+const CATEGORIES = 80;
+const DETS_PER_IMAGE = 100;
+
+function synthetic(seed: number): { gt: CocoDataset; results: CocoDetection[] } {
+  const rng = new Rng(seed);
+  const images = Array.from({ length: IMAGES }, (_, i) => ({ id: i + 1, width: 640, height: 480 }));
+  const categories = Array.from({ length: CATEGORIES }, (_, k) => ({ id: k + 1, name: `class${k + 1}` }));
+  const annotations: CocoAnnotation[] = [];
+  const results: CocoDetection[] = [];
+  const round = (x: number) => Math.round(x * 100) / 100;
+  for (const image of images) {
+    const objects: CocoAnnotation[] = [];
+    const count = rng.int(15);
+    for (let j = 0; j < count; j++) {
+      const w = round(Math.exp(rng.uniform(Math.log(6), Math.log(400))));
+      const h = round(w * Math.exp(rng.uniform(-0.6, 0.6)));
+      const ann: CocoAnnotation = {
+        id: annotations.length + 1,
+        image_id: image.id,
+        category_id: 1 + rng.int(CATEGORIES),
+        bbox: [round(rng.uniform(0, 600)), round(rng.uniform(0, 440)), w, h],
+        area: round(w * h * rng.uniform(0.5, 1)),
+        iscrowd: rng.next() < 0.01 ? 1 : 0,
+      };
+      annotations.push(ann);
+      objects.push(ann);
+    }
+    const dets: CocoDetection[] = [];
+    for (const ann of objects) {
+      const copies = 1 + rng.int(3);
+      for (let c = 0; c < copies && dets.length < DETS_PER_IMAGE; c++) {
+        const [x, y, w, h] = ann.bbox;
+        dets.push({
+          image_id: image.id,
+          category_id: rng.next() < 0.9 ? ann.category_id : 1 + rng.int(CATEGORIES),
+          bbox: [round(x + rng.normal(0, 0.1 * w)), round(y + rng.normal(0, 0.1 * h)), round(Math.max(1, w * rng.uniform(0.8, 1.2))), round(Math.max(1, h * rng.uniform(0.8, 1.2)))],
+          score: round(rng.uniform(0.2, 1) * 1e4) / 1e4,
+        });
+      }
+    }
+    while (dets.length < DETS_PER_IMAGE) {
+      dets.push({ image_id: image.id, category_id: 1 + rng.int(CATEGORIES), bbox: [round(rng.uniform(0, 600)), round(rng.uniform(0, 440)), round(rng.uniform(4, 200)), round(rng.uniform(4, 200))], score: round(rng.uniform(0, 0.8) * 1e4) / 1e4 });
+    }
+    results.push(...dets);
+  }
+  return { gt: { images, categories, annotations }, results };
+}
+
+async function main(): Promise<void> {
+  const { gt, results } = synthetic(2024);
+  console.log(`COCO: ${gt.images.length} images, ${gt.annotations.length} ground-truth boxes, ${results.length} detections`);
+  let stats: number[] = [];
+  const ours = await bench('evaluateCoco', () => (stats = evaluateCoco(gt, results).stats), { warmup: 1, runs: 5 });
+  console.log(`ours: AP ${stats[0].toFixed(4)} AP50 ${stats[1].toFixed(4)} AR100 ${stats[8].toFixed(4)}`);
+
+  let referenceMs: number | null = null;
+  let maxStatDiff: number | null = null;
+  const cocoeval = process.env.DEFORMJS_COCOEVAL_PATH;
+  if (cocoeval) {
+    const data = join(tmpdir(), `deformjs-metrics-coco-bench-${process.pid}.json`);
+    writeFileAtomic(data, JSON.stringify({ groundTruth: gt, results }));
+    const script = fileURLToPath(new URL('./coco_reference.py', import.meta.url));
+    let reference: { ms: number; stats: number[] } | null;
+    try {
+      reference = runReferenceScript(script, [data, cocoeval]) as { ms: number; stats: number[] } | null;
+    } finally {
+      rmSync(data, { force: true });
+    }
+    if (reference) {
+      referenceMs = reference.ms;
+      maxStatDiff = Math.max(...reference.stats.map((s, i) => Math.abs(s - stats[i])));
+    }
+  }
+  const rows: object[] = [
+    compareRow(`coco bbox ${IMAGES} img x ${DETS_PER_IMAGE} det`, ours, referenceMs, {
+      seconds: ours.median / 1000,
+      referenceSeconds: referenceMs === null ? null : referenceMs / 1000,
+      maxStatDiff,
+    }),
+  ];
+
+  // Segmentation: 20 VOC-sized (500 x 375) maps, 21 classes, with boundary IoU and boundary F1.
+  const rng = new Rng(7);
+  const H = 375;
+  const W = 500;
+  const maps = Array.from({ length: 20 }, () => {
+    const gtMap = new Uint8Array(H * W);
+    const pred = new Uint8Array(H * W);
+    const blobs = Array.from({ length: 6 }, () => [rng.uniform(0, W), rng.uniform(0, H), rng.uniform(30, 150), 1 + rng.int(20)]);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let g = 0;
+        let p = 0;
+        for (const [cx, cy, r, c] of blobs) {
+          if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) g = c;
+          if ((x - cx - 3) ** 2 + (y - cy) ** 2 < r * r * 0.9) p = c;
+        }
+        gtMap[y * W + x] = g;
+        pred[y * W + x] = p;
+      }
+    }
+    return [pred, gtMap] as const;
+  });
+  const seg = await bench('SegmentationEvaluator', () => {
+    const ev = new SegmentationEvaluator({ numClasses: 21 });
+    for (const [pred, gtMap] of maps) ev.update(pred, gtMap, H, W);
+    return ev.result();
+  }, { warmup: 1, runs: 5 });
+  rows.push(compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, null, { seconds: seg.median / 1000, referenceSeconds: null, maxStatDiff: null }));
+
+  reportBench('metrics', rows, fileURLToPath(new URL('..', import.meta.url)));
+}
+
+void main();
