@@ -96,6 +96,33 @@ def dcn_case(name, gen, batch, in_ch, out_ch, groups, offset_groups, kernel, str
     write(name, payload)
 
 
+def mdconv_layer_case(name, gen, batch, in_ch, out_ch, kernel, stride, pad, dilation, groups, deform_groups, size):
+    """mmcv's ModulatedDeformConv2dPack written out with torchvision's op, with a non-zero conv_offset."""
+    kh, kw = kernel
+    K = kh * kw
+    conv_offset = torch.nn.Conv2d(in_ch, 3 * deform_groups * K, kernel, stride, pad, dilation, bias=True)
+    with torch.no_grad():
+        conv_offset.weight.copy_((torch.rand(conv_offset.weight.shape, generator=gen) * 2 - 1) * 0.5)
+        conv_offset.bias.copy_(torch.rand(conv_offset.bias.shape, generator=gen) * 2 - 1)
+    weight = torch.rand(out_ch, in_ch // groups, kh, kw, generator=gen) * 2 - 1
+    bias = torch.rand(out_ch, generator=gen) * 2 - 1
+    x = torch.rand(batch, in_ch, size[0], size[1], generator=gen)
+    o1, o2, m = torch.chunk(conv_offset(x), 3, dim=1)
+    out = deform_conv2d(x, torch.cat((o1, o2), dim=1), weight, bias, stride=stride, padding=pad, dilation=dilation,
+                        mask=torch.sigmoid(m))
+    payload = {
+        'source': 'ModulatedDeformConv2dPack (mmcv semantics) via torchvision %s deform_conv2d, float64' % torchvision.__version__,
+        'options': {'inChannels': in_ch, 'outChannels': out_ch, 'kernelSize': list(kernel), 'stride': list(stride),
+                    'padding': list(pad), 'dilation': list(dilation), 'groups': groups, 'deformGroups': deform_groups},
+        # The state_dict stays in PyTorch's layout (OIHW): the test loads it with torchLayout.
+        'stateDict': {'weight': tensor_entry(weight), 'bias': tensor_entry(bias),
+                      'conv_offset.weight': tensor_entry(conv_offset.weight), 'conv_offset.bias': tensor_entry(conv_offset.bias)},
+        'input': tensor_entry(nhwc(x)),
+        'output': tensor_entry(nhwc(out)),
+    }
+    write(name, payload)
+
+
 # ---- modulated deformable RoI pooling: mmcv's semantics, loop by loop ----
 
 def mmcv_bilinear(feat, H, W, y, x):
@@ -221,6 +248,10 @@ def main():
     dcn_case('deform_conv2d_3x3.json', gen, batch=2, in_ch=4, out_ch=3, groups=1, offset_groups=2,
              kernel=(3, 3), stride=(1, 1), pad=(1, 1), dilation=(1, 1), size=(5, 6), with_mask=True,
              with_bias=False, offset_scale=2.0)
+    mdconv_layer_case('mdconv_layer_3x3.json', gen, batch=2, in_ch=4, out_ch=5, kernel=(3, 3), stride=(1, 1),
+                      pad=(1, 1), dilation=(1, 1), groups=1, deform_groups=2, size=(5, 6))
+    mdconv_layer_case('mdconv_layer_dilated.json', gen, batch=1, in_ch=4, out_ch=6, kernel=(3, 2), stride=(2, 1),
+                      pad=(2, 1), dilation=(2, 2), groups=2, deform_groups=4, size=(7, 5))
     roi_pool_case('mdpool_adaptive.json', gen, sampling_ratio=0, with_offset=True, with_mask=True)
     roi_pool_case('mdpool_ratio2.json', gen, sampling_ratio=2, with_offset=True, with_mask=False)
     roi_pool_case('mdpool_plain.json', gen, sampling_ratio=0, with_offset=False, with_mask=False)

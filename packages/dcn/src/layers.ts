@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform } from '@deformjs/core';
 import type { Rng } from '@deformjs/core';
 import { deformConv2d } from './deform_conv2d';
+import { addBias } from './matmul';
 
 /** The constructor arguments of a conv layer, in PyTorch's names. */
 export interface DeformConvLayerOptions {
@@ -65,7 +66,7 @@ class OffsetConv2d extends Module {
     return tf.tidy(() => {
       if (dilation[0] === 1 && dilation[1] === 1) {
         const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [padding[0], padding[0]], [padding[1], padding[1]], [0, 0]];
-        return tf.add(tf.conv2d(x, this.weight as tf.Tensor4D, stride, pad), this.bias);
+        return addBias(tf.conv2d(x, this.weight as tf.Tensor4D, stride, pad), this.bias);
       }
       // tfjs's Conv2D gradient rejects dilations > 1; a deformable conv with zero offsets is the same conv and
       // differentiable for any dilation.

@@ -22,13 +22,13 @@ export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.G
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
 /**
- * x [M, N] + bias [N], whose bias gradient is the column sum of dy: zero when M is 0 (the wasm backend's Sum
- * over an empty axis leaves its output unwritten).
+ * x [..., N] + bias [N], whose bias gradient sums dy over every other axis: zero when x is empty (the wasm
+ * backend's Sum over an empty axis leaves its output unwritten).
  */
 export const addBias = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [x, bias] = args as [tf.Tensor2D, tf.Tensor1D];
+  const [x, bias] = args as [tf.Tensor, tf.Tensor1D];
   return {
     value: tf.add(x, bias),
-    gradFunc: (dy: tf.Tensor) => [dy, dy.shape[0] === 0 ? tf.zerosLike(bias) : tf.sum(dy, 0)],
+    gradFunc: (dy: tf.Tensor) => [dy, dy.size === 0 ? tf.zerosLike(bias) : tf.sum(tf.reshape(dy, [-1, bias.shape[0]]), 0)],
   };
-}) as (x: tf.Tensor2D, bias: tf.Tensor) => tf.Tensor2D;
+}) as <T extends tf.Tensor>(x: T, bias: tf.Tensor) => T;
