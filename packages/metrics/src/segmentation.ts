@@ -3,21 +3,21 @@ import { argumentError, assertInteger } from '@deformjs/core';
 /**
  * Semantic segmentation metrics over a stream of label maps: a confusion matrix (rows ground truth, columns
  * prediction) for mIoU / FWIoU / mAcc / gAcc, a second one restricted to a trimap band around ground-truth
- * boundaries for boundary IoU, and per-class boundary-pixel counts for boundary F1.
- *
- * Boundaries (the Auto Seg-Loss definition, `edge = seg != avgpool3x3(seg)`, made exact):
- * - a pixel is a boundary pixel of a label map when some pixel of its 3x3 neighbourhood inside the image has
- *   a different value (the image border is not a boundary; the ignore label counts as a value, so class
- *   pixels next to void are boundary pixels). The boundary of class c is the boundary pixels labelled c.
- * - dilation by radius r is the max over a (2r+1) x (2r+1) square (Chebyshev distance <= r), as
- *   maxpool(2r+1) in Auto Seg-Loss.
- * - BIoU: the trimap band is the ground-truth boundary dilated by `boundaryRadius` (5: an 11x11 maxpool);
- *   the band's pixels (ground truth not ignored) feed their own confusion matrix and BIoU is its mIoU.
+ * boundaries for boundary IoU, and per-class boundary-pixel counts for boundary F1. The boundary metrics are
+ * those of Auto Seg-Loss's evaluator (fundamentalvision/Auto-Seg-Loss mmseg/core/evaluation/utils.py), the
+ * same counts without its one-hot tensors:
+ * - the boundary of class c is the pixels labelled c with a pixel of another value (void included) in their
+ *   3x3 neighbourhood inside the image: its `seg != avgpool3x3(seg)` on the one-hot map with
+ *   count_include_pad=False. The image border is no boundary and void pixels are never boundary pixels.
+ * - dilation by r is the max over a (2r+1) x (2r+1) square (Chebyshev distance <= r), as maxpool(2r+1).
+ * - BIoU: the trimap band is the union of the classes' boundaries dilated by `boundaryRadius` (5: an 11x11
+ *   maxpool); the band's non-void pixels feed their own confusion matrix and BIoU is its mIoU.
  * - BF1: for class c, a predicted boundary pixel is correct when a ground-truth boundary pixel of c lies
  *   within `boundaryTolerance` (Chebyshev), and a ground-truth boundary pixel is found when a predicted one
- *   of c does. Predicted boundary pixels on ignored ground truth are not counted. Counts accumulate over
- *   the dataset; precision, recall and F1 per class; BF1 is the mean F1 over classes with ground-truth
- *   boundary pixels (a class never predicted there has F1 0).
+ *   of c does. The four counts accumulate over the dataset; precision, recall and F1 per class; BF1 is the
+ *   mean F1 over classes with ground-truth boundary pixels (a class never predicted there has F1 0). The
+ *   reference adds 1e-8 to two denominators; this does not.
+ * - `dropBackground` (the reference's drop_bg): class 0's boundary leaves the trimap and class 0 the BF1 mean.
  */
 
 export type LabelMap = Uint8Array | Uint16Array | Int32Array | Uint32Array | Int16Array | Int8Array | readonly number[];
@@ -30,6 +30,8 @@ export interface SegmentationOptions {
   boundaryRadius?: number;
   /** Pixel tolerance for boundary F1; default 5. */
   boundaryTolerance?: number;
+  /** Leave class 0 out of the trimap and the BF1 mean; default false. */
+  dropBackground?: boolean;
 }
 
 export interface SegmentationResult {
@@ -59,14 +61,18 @@ export interface SegmentationResult {
 
 const OP = 'SegmentationEvaluator';
 
-/** Boundary mask of a label map: pixels with a differently labelled pixel in their 3x3 neighbourhood. */
-export function labelBoundaries(labels: LabelMap, height: number, width: number): Uint8Array {
+/**
+ * Boundary mask of a label map: pixels with a differently labelled pixel in their 3x3 neighbourhood inside
+ * the image. Pixels equal to `ignoreLabel` are never boundary pixels (but make their neighbours ones).
+ */
+export function labelBoundaries(labels: LabelMap, height: number, width: number, ignoreLabel?: number): Uint8Array {
   const out = new Uint8Array(height * width);
   for (let y = 0; y < height; y++) {
     const y0 = Math.max(0, y - 1);
     const y1 = Math.min(height - 1, y + 1);
     for (let x = 0; x < width; x++) {
       const v = labels[y * width + x];
+      if (v === ignoreLabel) continue;
       const x0 = Math.max(0, x - 1);
       const x1 = Math.min(width - 1, x + 1);
       let edge = 0;
@@ -148,14 +154,17 @@ export class SegmentationEvaluator {
   readonly ignoreLabel: number;
   readonly boundaryRadius: number;
   readonly boundaryTolerance: number;
+  readonly dropBackground: boolean;
   /** K x K, rows ground truth, columns prediction. */
   readonly confusion: Float64Array;
   /** The same inside the trimap band. */
   readonly bandConfusion: Float64Array;
-  private readonly predMatched: Float64Array;
-  private readonly predTotal: Float64Array;
-  private readonly gtMatched: Float64Array;
-  private readonly gtTotal: Float64Array;
+  /** Per class: predicted boundary pixels, and those near a ground-truth one (the reference's n_fg, match_fg). */
+  readonly predTotal: Float64Array;
+  readonly predMatched: Float64Array;
+  /** Per class: ground-truth boundary pixels, and those near a predicted one (n_gt, match_gt). */
+  readonly gtTotal: Float64Array;
+  readonly gtMatched: Float64Array;
   private images = 0;
 
   constructor(options: SegmentationOptions) {
@@ -166,6 +175,8 @@ export class SegmentationEvaluator {
     }
     this.boundaryRadius = assertInteger(OP, 'boundaryRadius', options.boundaryRadius ?? 5, 0);
     this.boundaryTolerance = assertInteger(OP, 'boundaryTolerance', options.boundaryTolerance ?? 5, 0);
+    this.dropBackground = options.dropBackground ?? false;
+    if (typeof this.dropBackground !== 'boolean') throw argumentError(OP, 'dropBackground', 'a boolean', this.dropBackground);
     const K = this.numClasses;
     this.confusion = new Float64Array(K * K);
     this.bandConfusion = new Float64Array(K * K);
@@ -198,9 +209,14 @@ export class SegmentationEvaluator {
       }
     }
 
-    const gtEdge = labelBoundaries(groundTruth, height, width);
+    const gtEdge = labelBoundaries(groundTruth, height, width, ignore);
     const predEdge = labelBoundaries(prediction, height, width);
-    const band = dilateSquare(gtEdge, height, width, this.boundaryRadius);
+    let trimapEdge = gtEdge;
+    if (this.dropBackground) {
+      trimapEdge = gtEdge.slice();
+      for (let i = 0; i < n; i++) if (groundTruth[i] === 0) trimapEdge[i] = 0;
+    }
+    const band = dilateSquare(trimapEdge, height, width, this.boundaryRadius);
     for (let i = 0; i < n; i++) {
       const g = groundTruth[i];
       if (g === ignore) continue;
@@ -212,7 +228,7 @@ export class SegmentationEvaluator {
     // Boundary F1, one class at a time over the classes whose boundary appears in either map.
     const present = new Uint8Array(K);
     for (let i = 0; i < n; i++) {
-      if (gtEdge[i] && groundTruth[i] !== ignore) present[groundTruth[i]] = 1;
+      if (gtEdge[i]) present[groundTruth[i]] = 1;
       if (predEdge[i]) present[prediction[i]] = 1;
     }
     const gtMask = new Uint8Array(n);
@@ -221,7 +237,7 @@ export class SegmentationEvaluator {
       if (!present[c]) continue;
       for (let i = 0; i < n; i++) {
         gtMask[i] = gtEdge[i] && groundTruth[i] === c ? 1 : 0;
-        predMask[i] = predEdge[i] && prediction[i] === c && groundTruth[i] !== ignore ? 1 : 0;
+        predMask[i] = predEdge[i] && prediction[i] === c ? 1 : 0;
       }
       const gtNear = dilateSquare(gtMask, height, width, this.boundaryTolerance);
       const predNear = dilateSquare(predMask, height, width, this.boundaryTolerance);
@@ -268,7 +284,7 @@ export class SegmentationEvaluator {
       gAcc: whole.gAcc,
       bIoU: band.mIoU,
       bIoUPerClass: band.iou,
-      bF1: nanMean(bF1PerClass),
+      bF1: nanMean(this.dropBackground ? bF1PerClass.slice(1) : bF1PerClass),
       bF1PerClass,
       boundaryPrecision,
       boundaryRecall,

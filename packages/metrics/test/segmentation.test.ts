@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Rng } from '@deformjs/core';
 import { describe, expect, it } from 'vitest';
 import { SegmentationEvaluator, confusionMetrics, dilateSquare, labelBoundaries } from '../src';
@@ -49,6 +50,8 @@ describe('segmentation: confusion-matrix metrics', () => {
 describe('segmentation: boundaries, BIoU and BF1', () => {
   it('label boundaries: a differently labelled pixel (void included) in the 3x3 neighbourhood', () => {
     expect(Array.from(labelBoundaries(GT, 3, 4))).toEqual([0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0]);
+    // With the void value given, void pixels are not boundary pixels themselves.
+    expect(Array.from(labelBoundaries(GT, 3, 4, 255))).toEqual([0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 0]);
   });
 
   it('square dilation matches a brute-force max filter', () => {
@@ -81,11 +84,15 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
     const r = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 0 }).update(PRED, GT, 3, 4).result();
     expect(r.boundaryPrecision[0]).toBeCloseTo(3 / 5, 15);
     expect(r.boundaryRecall[0]).toBeCloseTo(3 / 4, 15);
-    expect(r.boundaryPrecision[1]).toBeCloseTo(3 / 6, 15);
+    // Predicted class-1 boundary: 6 pixels on ground truth plus the one on the void pixel (counted, as the
+    // reference counts it).
+    expect(r.boundaryPrecision[1]).toBeCloseTo(3 / 7, 15);
     expect(r.boundaryRecall[1]).toBe(1);
     expect(r.bF1PerClass[0]).toBeCloseTo(2 / 3, 15);
-    expect(r.bF1PerClass[1]).toBeCloseTo(2 / 3, 15);
-    expect(r.bF1).toBeCloseTo(2 / 3, 15);
+    expect(r.bF1PerClass[1]).toBeCloseTo(0.6, 15);
+    expect(r.bF1).toBeCloseTo(19 / 30, 15);
+    const noBackground = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 0, dropBackground: true }).update(PRED, GT, 3, 4).result();
+    expect(noBackground.bF1).toBeCloseTo(0.6, 15);
     const loose = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 5 }).update(PRED, GT, 3, 4).result();
     expect(loose.bF1).toBe(1);
   });
@@ -129,4 +136,58 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
     expect(() => ev.update(PRED, new Uint8Array([0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0]), 3, 4)).toThrow(/groundTruth\[5\] \(y 1, x 1\)' expected a class in \[0, 2\) or the ignore label 255, got 7/);
     expect(() => new SegmentationEvaluator({ numClasses: 2, ignoreLabel: 1 })).toThrow(/ignoreLabel' expected a value outside the classes/);
   });
+});
+
+interface AutosegFixture {
+  numClasses: number;
+  images: {
+    height: number;
+    width: number;
+    groundTruth: number[];
+    prediction: number[];
+    counts: Record<string, { radius: number; tolerance: number; confusion: number[]; bandConfusion: number[]; bandConfusionDropBackground: number[]; nFg: number[]; nGt: number[]; matchFg: number[]; matchGt: number[] }>;
+  }[];
+}
+
+describe('segmentation: the counts of Auto Seg-Loss evaluator (fixtures from scripts/make_segmentation_fixtures.py)', () => {
+  const fixture: AutosegFixture = JSON.parse(readFileSync(new URL('./fixtures/segmentation_autoseg.json', import.meta.url), 'utf8'));
+  for (const key of Object.keys(fixture.images[0].counts)) {
+    it(`per image and accumulated, ${key}`, () => {
+      const { radius, tolerance } = fixture.images[0].counts[key];
+      const all = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance });
+      const allNoBg = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance, dropBackground: true });
+      const sum = (name: 'confusion' | 'bandConfusion' | 'bandConfusionDropBackground' | 'nFg' | 'nGt' | 'matchFg' | 'matchGt') =>
+        fixture.images.reduce((acc, img) => acc.map((v, i) => v + img.counts[key][name][i]), new Array(fixture.images[0].counts[key][name].length).fill(0));
+      for (const img of fixture.images) {
+        const expected = img.counts[key];
+        const pred = Int32Array.from(img.prediction);
+        const gt = Int32Array.from(img.groundTruth);
+        const one = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance }).update(pred, gt, img.height, img.width);
+        expect(Array.from(one.confusion)).toEqual(expected.confusion);
+        expect(Array.from(one.bandConfusion)).toEqual(expected.bandConfusion);
+        expect(Array.from(one.predTotal)).toEqual(expected.nFg);
+        expect(Array.from(one.gtTotal)).toEqual(expected.nGt);
+        expect(Array.from(one.predMatched)).toEqual(expected.matchFg);
+        expect(Array.from(one.gtMatched)).toEqual(expected.matchGt);
+        all.update(pred, gt, img.height, img.width);
+        allNoBg.update(pred, gt, img.height, img.width);
+      }
+      expect(Array.from(all.confusion)).toEqual(sum('confusion'));
+      expect(Array.from(all.bandConfusion)).toEqual(sum('bandConfusion'));
+      expect(Array.from(allNoBg.bandConfusion)).toEqual(sum('bandConfusionDropBackground'));
+      expect(Array.from(all.gtMatched)).toEqual(sum('matchGt'));
+      // The metrics from the counts, as the reference's class_bf1 / class_biou (without its 1e-8).
+      const nFg = sum('nFg');
+      const nGt = sum('nGt');
+      const matchFg = sum('matchFg');
+      const matchGt = sum('matchGt');
+      const f1 = nGt.map((g, c) => {
+        const p = nFg[c] > 0 ? matchFg[c] / nFg[c] : 0;
+        const r = matchGt[c] / g;
+        return p + r > 0 ? (2 * p * r) / (p + r) : g > 0 ? 0 : NaN;
+      });
+      const defined = f1.filter((v) => !Number.isNaN(v));
+      expect(all.result().bF1).toBeCloseTo(defined.reduce((s, v) => s + v, 0) / defined.length, 14);
+    });
+  }
 });
