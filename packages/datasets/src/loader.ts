@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { argumentError, assertInteger, Rng } from '@deformjs/core';
 import { collate, type Batch } from './batch';
@@ -146,14 +147,19 @@ export class DataLoader {
   }
 }
 
-/** Where the decode worker lives: beside this module when built, or its TypeScript source run through tsx. */
-function workerEntry(): { url: URL; execArgv: string[]; env: NodeJS.ProcessEnv } {
+/**
+ * How to start the decode worker: the built decode_worker.js beside this module, or, when running from
+ * source (tests, tsx), its TypeScript through tsx's loader. Node 20 applies `--import` hooks to the main
+ * thread only, so the worker registers tsx itself, with a tsconfig that maps sibling packages to sources.
+ */
+function workerEntry(): { script: string | URL; eval: boolean; env: NodeJS.ProcessEnv } {
   const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const tsconfig = fileURLToPath(new URL('../tsconfig.src-worker.json', here));
-    return { url: new URL('./decode_worker.ts', here), execArgv: ['--import', 'tsx'], env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig } };
-  }
-  return { url: new URL('./decode_worker.js', here), execArgv: [], env: process.env };
+  if (!here.endsWith('.ts')) return { script: new URL('./decode_worker.js', here), eval: false, env: process.env };
+  const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const entry = new URL('./decode_worker.ts', here).href;
+  const script = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  const tsconfig = fileURLToPath(new URL('../tsconfig.src-worker.json', here));
+  return { script, eval: true, env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig } };
 }
 
 /** A fixed set of decode threads; each takes the next task when it finishes one. */
@@ -165,9 +171,9 @@ class WorkerPool {
   private nextId = 0;
 
   constructor(count: number) {
-    const { url, execArgv, env } = workerEntry();
+    const entry = workerEntry();
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(url, { execArgv, env });
+      const worker = new Worker(entry.script, { eval: entry.eval, env: entry.env });
       worker.on('message', (message: { id: number; sample?: Sample; error?: SerializedError }) => {
         const job = this.running.get(message.id)!;
         this.running.delete(message.id);

@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadCoco } from '../src/coco';
+import { ensureShapesDataset } from '../src/shapes/generate';
+import { loadImagenetVid } from '../src/vid';
+import { SHAPE_CLASSES } from '../src/shapes/raster';
+import { tempDir } from './helpers';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const dir = tempDir('cli');
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: packageDir,
+    encoding: 'utf8',
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(packageDir, 'tsconfig.src-worker.json') },
+  });
+}
+
+describe('deformjs-shapes CLI', () => {
+  it('writes a dataset the loaders read', () => {
+    const out = join(dir, 'det');
+    const run = cli('detection', '--out', out, '--seed', '4', '--count', '5', '--val-count', '2', '--size', '64');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/wrote detection to .* in \d+\.\d s/);
+    const ds = loadCoco({ annotationFile: join(out, 'annotations', 'instances_train.json'), imageDir: join(out, 'train') });
+    expect(ds.records.length).toBe(5);
+    expect(ds.records.every((r) => Math.max(r.width, r.height) === 64)).toBe(true);
+    const video = join(dir, 'vid');
+    expect(cli('video', '--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48').status).toBe(0);
+    const vid = loadImagenetVid({ root: video, split: 'train', classes: SHAPE_CLASSES });
+    expect(vid.videos.map((v) => v.frames.length)).toEqual([3]);
+  });
+
+  it('explains bad usage', () => {
+    const unknown = cli('pictures', '--out', dir);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/deformjs-shapes: expected one kind \(detection, segmentation, cityscapes, video, vqa, captions\), got \["pictures"\]/);
+    expect(unknown.stderr).toContain('usage: deformjs-shapes <kind> --out DIR');
+    expect(cli('detection', '--out', dir, '--count', 'many').stderr).toMatch(/--count must be a non-negative integer, got "many"/);
+    expect(cli('detection').stderr).toMatch(/--out DIR is required/);
+    expect(cli('detection', '--out', dir, '--frames', '3').stderr).toMatch(/--frames applies to 'video' only/);
+    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(/generateDetection: 'size' must be an integer >= 32, got 8/);
+  });
+});
+
+describe('ensureShapesDataset', () => {
+  it('generates once into the cache and reuses a complete copy', async () => {
+    const cache = join(dir, 'cache');
+    const first = await ensureShapesDataset('segmentation', cache, { seed: 1, count: 3, size: 48 });
+    expect(first).toBe(join(cache, 'segmentation-seed1-n3-s48'));
+    const stamp = statSync(join(first, 'deformjs-shapes.json')).mtimeMs;
+    const again = await ensureShapesDataset('segmentation', cache, { seed: 1, count: 3, size: 48 });
+    expect(again).toBe(first);
+    expect(statSync(join(first, 'deformjs-shapes.json')).mtimeMs).toBe(stamp);
+    expect(await ensureShapesDataset('segmentation', cache, { seed: 2, count: 3, size: 48 })).not.toBe(first);
+    await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(/kind must be one of detection, segmentation/);
+  });
+});
