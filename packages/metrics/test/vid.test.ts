@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { evaluateVid, vidBoxIou, vidMotionIou, vocAp, type VidDetection, type VidFrame } from '../src';
 
@@ -121,5 +122,36 @@ describe('evaluateVid: motion speed breakdown (FGFA rules)', () => {
     const bad = frames.map((f, i) => (i === 2 ? { ...f, objects: [{ trackId: 'q', label: 0, bbox: [0, 0, 1] }] } : f));
     expect(() => evaluateVid(bad, [])).toThrow(/frames\[2\] \(frameId 2\)\.objects\[0\] \(trackId q\)\.bbox'/);
     expect(() => evaluateVid([...frames, frames[0]], [])).toThrow(/frames\[6\] \(frameId 0\)\.frameId' expected a frameId not used before/);
+  });
+});
+
+interface FgfaFixture {
+  numClasses: number;
+  motionRanges: [number, number][];
+  frames: VidFrame[];
+  detections: VidDetection[];
+  expected: { motionIou: number[][]; ap: number[][]; mAP: number[] };
+}
+
+describe('evaluateVid agrees with FGFA vid_eval_motion (fixture from scripts/make_vid_fixtures.py)', () => {
+  const fixture: FgfaFixture = JSON.parse(readFileSync(new URL('./fixtures/vid_fgfa.json', import.meta.url), 'utf8'));
+  it('motion IoU from the tracks', () => {
+    const ours = vidMotionIou(fixture.frames);
+    ours.forEach((frame, f) => frame.forEach((m, o) => expect(m).toBeCloseTo(fixture.expected.motionIou[f][o], 14)));
+  });
+
+  it('AP per motion range and class, and mAP', () => {
+    const motionRanges = fixture.motionRanges.map((range, i) => ({ label: ['all', 'fast', 'medium', 'slow'][i], range }));
+    const r = evaluateVid(fixture.frames, fixture.detections, { numClasses: fixture.numClasses, motionRanges });
+    let worst = 0;
+    r.ranges.forEach((range, i) => {
+      range.ap.forEach((ap, c) => {
+        const expected = fixture.expected.ap[i][c];
+        if (expected === -1) expect(ap).toBe(-1);
+        else worst = Math.max(worst, Math.abs(ap - expected));
+      });
+      expect(range.mAP).toBeCloseTo(fixture.expected.mAP[i], 12);
+    });
+    expect(worst).toBeLessThanOrEqual(1e-12);
   });
 });
