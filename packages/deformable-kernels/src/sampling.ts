@@ -104,7 +104,9 @@ export function imageColumns(input: tf.Tensor, offsets: tf.Tensor | null, groups
   const value = tf.reshape(toGroupBlocks(input, groups), [N, H * W, groups, C / groups]);
   const grid = tf.tensor(imageTapGrid(g), [1, Q, 1, K, 2]);
   const positions = offsets ? tf.add(swapToXY(tf.reshape(offsets, [N, Q, 1, K, 2])), grid) : grid;
-  const locations = tf.reshape(tf.broadcastTo(positions, [N, Q, groups, K, 2]), [N, Q, groups, 1, K, 2]);
+  // Every rotation group samples the same positions. (Adding zeros broadcasts with a gradient at any rank;
+  // tf.broadcastTo runs Tile, whose gradient stops at rank 4.)
+  const locations = tf.reshape(tf.add(positions, tf.zeros([N, 1, groups, 1, 1])), [N, Q, groups, 1, K, 2]);
   return bilinearGather(value, [[H, W]], [0], locations, null, { normalized: false, reduce: 'none' });
 }
 
