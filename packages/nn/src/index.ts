@@ -1,4 +1,4 @@
-export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ReLU, dropout, conv2dNhwc } from './layers';
+export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, resizeBilinear } from './layers';
 export type { Layer, Conv2dOptions } from './layers';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
 export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
@@ -10,3 +10,5 @@ export { nms, batchedNms } from './nms';
 export { AnchorGenerator } from './anchors';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, MLP, positionEmbeddingSine } from './transformer';
 export type { AttentionOptions, TransformerLayerOptions, SineEmbeddingOptions } from './transformer';
+export { ASPP, DeepLabV3PlusHead, Segmenter, createSegmenter } from './segmentation';
+export type { DeepLabV3PlusHeadOptions, SegmenterOptions } from './segmentation';

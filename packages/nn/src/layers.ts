@@ -217,3 +217,33 @@ export class ReLU extends Module implements Layer {
     return tf.relu(x);
   }
 }
+
+/**
+ * The generator a model's dropout layers share. Checkpoints save `rng.state()` and `restore` it, so a resumed
+ * run draws the same dropout masks as an uninterrupted one.
+ */
+export class NoiseSource {
+  constructor(public rng: Rng) {}
+  restore(state: readonly number[]): void {
+    this.rng = new Rng(state);
+  }
+}
+
+/** nn.Dropout as a parameter-free module (active in training mode only), drawing from a shared NoiseSource. */
+export class Dropout extends Module implements Layer {
+  constructor(
+    readonly rate: number,
+    private readonly noise: NoiseSource,
+  ) {
+    super();
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return dropout(x, this.rate, this.training, this.noise.rng);
+  }
+}
+
+/** Bilinear resize of NHWC maps as F.interpolate(mode='bilinear', align_corners=False); differentiable. */
+export function resizeBilinear(x: tf.Tensor, size: [number, number]): tf.Tensor {
+  if (x.shape[1] === size[0] && x.shape[2] === size[1]) return x;
+  return tf.image.resizeBilinear(x as tf.Tensor4D, size, false, true);
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertDivides, checkShapes, xavierUniform } from '@deformjs/core';
-import { LayerNorm, Linear, dropout } from './layers';
+import { LayerNorm, Linear, NoiseSource, dropout } from './layers';
 
 export interface AttentionOptions {
   /** [B, Lk] bool, true where the key is padding and must be ignored (key_padding_mask). */
@@ -19,9 +19,8 @@ export class MultiheadAttention extends Module {
   readonly inProjBias: tf.Variable;
   readonly outProj: Linear;
   readonly headDim: number;
-  private readonly rng: Rng;
 
-  constructor(rng: Rng, readonly embedDim: number, readonly numHeads: number, readonly dropoutRate = 0) {
+  constructor(rng: Rng, readonly embedDim: number, readonly numHeads: number, readonly dropoutRate = 0, readonly noise = new NoiseSource(rng.fork())) {
     super();
     assertDivides('MultiheadAttention', 'numHeads', numHeads, embedDim, 'embedDim');
     this.headDim = embedDim / numHeads;
@@ -29,7 +28,6 @@ export class MultiheadAttention extends Module {
     this.inProjBias = this.addParameter('in_proj_bias', tf.zeros([3 * embedDim]));
     this.outProj = this.addModule('out_proj', new Linear(rng, embedDim, embedDim));
     tf.tidy(() => this.outProj.bias!.assign(tf.zeros([embedDim])));
-    this.rng = rng.fork();
   }
 
   forward(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions = {}): tf.Tensor {
@@ -59,7 +57,7 @@ export class MultiheadAttention extends Module {
         const padded = tf.reshape(tf.cast(options.keyPaddingMask, 'bool'), [B, 1, 1, Lk]);
         scores = tf.where(tf.broadcastTo(padded, scores.shape), tf.fill(scores.shape, -Infinity), scores);
       }
-      const weights = dropout(tf.softmax(scores, -1), this.dropoutRate, this.training, this.rng);
+      const weights = dropout(tf.softmax(scores, -1), this.dropoutRate, this.training, this.noise.rng);
       const out = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [B, Lq, E]);
       return this.outProj.forward(out);
     });
@@ -76,6 +74,8 @@ export interface TransformerLayerOptions {
   dimFeedforward?: number;
   dropout?: number;
   seed?: number;
+  /** The dropout generator, shared across a model's layers so checkpoints can save it (default: one per layer). */
+  noise?: NoiseSource;
 }
 
 /**
@@ -90,24 +90,24 @@ export class TransformerEncoderLayer extends Module {
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
   readonly dropoutRate: number;
-  private readonly rng: Rng;
+  readonly noise: NoiseSource;
 
   constructor(options: TransformerLayerOptions) {
     super();
     const { dModel, nHead, dimFeedforward = 2048 } = options;
     this.dropoutRate = options.dropout ?? 0.1;
     const rng = new Rng(options.seed ?? 0);
-    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate));
+    this.noise = options.noise ?? new NoiseSource(rng.fork());
+    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
     this.linear1 = this.addModule('linear1', new Linear(rng, dModel, dimFeedforward));
     this.linear2 = this.addModule('linear2', new Linear(rng, dimFeedforward, dModel));
     this.norm1 = this.addModule('norm1', new LayerNorm(dModel));
     this.norm2 = this.addModule('norm2', new LayerNorm(dModel));
-    this.rng = rng.fork();
   }
 
   forward(src: tf.Tensor, options: { pos?: tf.Tensor | null; keyPaddingMask?: tf.Tensor | null; attnMask?: tf.Tensor | null } = {}): tf.Tensor {
     return tf.tidy(() => {
-      const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.rng);
+      const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.noise.rng);
       const q = withPos(src, options.pos);
       let x = this.norm1.forward(tf.add(src, drop(this.selfAttn.forward(q, q, src, options))));
       const ffn = this.linear2.forward(drop(tf.relu(this.linear1.forward(x))));
@@ -131,21 +131,21 @@ export class TransformerDecoderLayer extends Module {
   readonly norm2: LayerNorm;
   readonly norm3: LayerNorm;
   readonly dropoutRate: number;
-  private readonly rng: Rng;
+  readonly noise: NoiseSource;
 
   constructor(options: TransformerLayerOptions) {
     super();
     const { dModel, nHead, dimFeedforward = 2048 } = options;
     this.dropoutRate = options.dropout ?? 0.1;
     const rng = new Rng(options.seed ?? 0);
-    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate));
-    this.multiheadAttn = this.addModule('multihead_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate));
+    this.noise = options.noise ?? new NoiseSource(rng.fork());
+    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
+    this.multiheadAttn = this.addModule('multihead_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
     this.linear1 = this.addModule('linear1', new Linear(rng, dModel, dimFeedforward));
     this.linear2 = this.addModule('linear2', new Linear(rng, dimFeedforward, dModel));
     this.norm1 = this.addModule('norm1', new LayerNorm(dModel));
     this.norm2 = this.addModule('norm2', new LayerNorm(dModel));
     this.norm3 = this.addModule('norm3', new LayerNorm(dModel));
-    this.rng = rng.fork();
   }
 
   forward(
@@ -154,7 +154,7 @@ export class TransformerDecoderLayer extends Module {
     options: { pos?: tf.Tensor | null; queryPos?: tf.Tensor | null; memoryKeyPaddingMask?: tf.Tensor | null; tgtKeyPaddingMask?: tf.Tensor | null; tgtMask?: tf.Tensor | null } = {},
   ): tf.Tensor {
     return tf.tidy(() => {
-      const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.rng);
+      const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.noise.rng);
       const q = withPos(tgt, options.queryPos);
       let x = this.norm1.forward(tf.add(tgt, drop(this.selfAttn.forward(q, q, tgt, { keyPaddingMask: options.tgtKeyPaddingMask, attnMask: options.tgtMask }))));
       const cross = this.multiheadAttn.forward(withPos(x, options.queryPos), withPos(memory, options.pos), memory, { keyPaddingMask: options.memoryKeyPaddingMask });
