@@ -10,7 +10,9 @@ import { evaluateCoco, SegmentationEvaluator, type CocoAnnotation, type CocoData
  * COCO box evaluation of 5000 images x 100 detections (80 categories, seeded synthetic data), and the
  * segmentation accumulator on VOC-sized label maps. With DEFORMJS_COCOEVAL_PATH pointing at a folder holding
  * a `pycocotools` package (see scripts/make_coco_fixtures.py), the same data also goes through COCOeval and
- * the row reports its time and the largest difference between the two sets of 12 stats.
+ * the row reports its time and the largest difference between the two sets of 12 stats. With
+ * DEFORMJS_AUTOSEG_UTILS pointing at a copy of Auto Seg-Loss's mmseg/core/evaluation/utils.py, its PyTorch
+ * evaluator (CPU, 2 threads) runs on the same label maps and the row reports the largest count difference.
  */
 
 const IMAGES = 5000;
@@ -117,12 +119,48 @@ async function main(): Promise<void> {
     }
     return [pred, gtMap] as const;
   });
+  let evaluator = new SegmentationEvaluator({ numClasses: 21 });
   const seg = await bench('SegmentationEvaluator', () => {
-    const ev = new SegmentationEvaluator({ numClasses: 21 });
-    for (const [pred, gtMap] of maps) ev.update(pred, gtMap, H, W);
-    return ev.result();
+    evaluator = new SegmentationEvaluator({ numClasses: 21 });
+    for (const [pred, gtMap] of maps) evaluator.update(pred, gtMap, H, W);
+    return evaluator.result();
   }, { warmup: 1, runs: 5 });
-  rows.push(compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, null, { seconds: seg.median / 1000, referenceSeconds: null, maxStatDiff: null }));
+  let segReferenceMs: number | null = null;
+  let segCountDiff: number | null = null;
+  const autoseg = process.env.DEFORMJS_AUTOSEG_UTILS;
+  if (autoseg) {
+    const data = join(tmpdir(), `deformjs-metrics-seg-bench-${process.pid}.bin`);
+    const bytes = new Uint8Array(2 * maps.length * H * W);
+    maps.forEach(([pred, gtMap], i) => {
+      bytes.set(pred, 2 * i * H * W);
+      bytes.set(gtMap, (2 * i + 1) * H * W);
+    });
+    writeFileAtomic(data, bytes);
+    let reference: { ms: number; counts: Record<string, number[]> } | null;
+    try {
+      const script = fileURLToPath(new URL('./segmentation_reference.py', import.meta.url));
+      reference = runReferenceScript(script, [data, autoseg, String(maps.length), String(H), String(W), '21']) as typeof reference;
+    } finally {
+      rmSync(data, { force: true });
+    }
+    if (reference) {
+      segReferenceMs = reference.ms;
+      const ours: Record<string, Float64Array> = {
+        confusion: evaluator.confusion,
+        bandConfusion: evaluator.bandConfusion,
+        nFg: evaluator.predTotal,
+        nGt: evaluator.gtTotal,
+        matchFg: evaluator.predMatched,
+        matchGt: evaluator.gtMatched,
+      };
+      segCountDiff = Math.max(...Object.entries(reference.counts).flatMap(([k, v]) => v.map((x, i) => Math.abs(x - ours[k][i]))));
+    }
+  }
+  rows.push(compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, segReferenceMs, {
+    seconds: seg.median / 1000,
+    referenceSeconds: segReferenceMs === null ? null : segReferenceMs / 1000,
+    maxStatDiff: segCountDiff,
+  }));
 
   reportBench('metrics', rows, fileURLToPath(new URL('..', import.meta.url)));
 }

@@ -225,30 +225,62 @@ export class SegmentationEvaluator {
       if (band[i]) this.bandConfusion[cell]++;
     }
 
-    // Boundary F1, one class at a time over the classes whose boundary appears in either map.
-    const present = new Uint8Array(K);
-    for (let i = 0; i < n; i++) {
-      if (gtEdge[i]) present[groundTruth[i]] = 1;
-      if (predEdge[i]) present[prediction[i]] = 1;
-    }
-    const gtMask = new Uint8Array(n);
-    const predMask = new Uint8Array(n);
-    for (let c = 0; c < K; c++) {
-      if (!present[c]) continue;
-      for (let i = 0; i < n; i++) {
-        gtMask[i] = gtEdge[i] && groundTruth[i] === c ? 1 : 0;
-        predMask[i] = predEdge[i] && prediction[i] === c ? 1 : 0;
+    // Boundary F1, one class at a time, each within the bounding box of its boundary pixels in either map:
+    // nothing outside it is a boundary pixel of the class or within reach of one that counts.
+    const box = new Int32Array(4 * K);
+    for (let c = 0; c < K; c++) box.set([height, -1, width, -1], 4 * c);
+    const grow = (c: number, y: number, x: number) => {
+      const b = 4 * c;
+      if (y < box[b]) box[b] = y;
+      if (y > box[b + 1]) box[b + 1] = y;
+      if (x < box[b + 2]) box[b + 2] = x;
+      if (x > box[b + 3]) box[b + 3] = x;
+    };
+    for (let y = 0, i = 0; y < height; y++) {
+      for (let x = 0; x < width; x++, i++) {
+        if (gtEdge[i]) grow(groundTruth[i], y, x);
+        if (predEdge[i]) grow(prediction[i], y, x);
       }
-      const gtNear = dilateSquare(gtMask, height, width, this.boundaryTolerance);
-      const predNear = dilateSquare(predMask, height, width, this.boundaryTolerance);
-      for (let i = 0; i < n; i++) {
-        if (predMask[i]) {
-          this.predTotal[c]++;
-          if (gtNear[i]) this.predMatched[c]++;
+    }
+    const r = this.boundaryTolerance;
+    for (let c = 0; c < K; c++) {
+      const [y0, y1, x0, x1] = box.subarray(4 * c, 4 * c + 4);
+      if (y1 < 0) continue;
+      const h = y1 - y0 + 1;
+      const w = x1 - x0 + 1;
+      const W1 = w + 1;
+      // Integral images of the class's ground-truth and predicted boundary pixels inside the box.
+      const gtSum = new Int32Array((h + 1) * W1);
+      const predSum = new Int32Array((h + 1) * W1);
+      for (let y = 0; y < h; y++) {
+        let gtRow = 0;
+        let predRow = 0;
+        for (let x = 0; x < w; x++) {
+          const i = (y0 + y) * width + x0 + x;
+          gtRow += gtEdge[i] && groundTruth[i] === c ? 1 : 0;
+          predRow += predEdge[i] && prediction[i] === c ? 1 : 0;
+          gtSum[(y + 1) * W1 + x + 1] = gtSum[y * W1 + x + 1] + gtRow;
+          predSum[(y + 1) * W1 + x + 1] = predSum[y * W1 + x + 1] + predRow;
         }
-        if (gtMask[i]) {
-          this.gtTotal[c]++;
-          if (predNear[i]) this.gtMatched[c]++;
+      }
+      const near = (sum: Int32Array, y: number, x: number) => {
+        const ya = Math.max(0, y - r);
+        const yb = Math.min(h, y + r + 1);
+        const xa = Math.max(0, x - r);
+        const xb = Math.min(w, x + r + 1);
+        return sum[yb * W1 + xb] - sum[ya * W1 + xb] - sum[yb * W1 + xa] + sum[ya * W1 + xa] > 0;
+      };
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const i = (y0 + y) * width + x0 + x;
+          if (predEdge[i] && prediction[i] === c) {
+            this.predTotal[c]++;
+            if (near(gtSum, y, x)) this.predMatched[c]++;
+          }
+          if (gtEdge[i] && groundTruth[i] === c) {
+            this.gtTotal[c]++;
+            if (near(predSum, y, x)) this.gtMatched[c]++;
+          }
         }
       }
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { evaluateVqa, normalizeVqaAnswer, processPunctuation, vcrAccuracy, vqaAccuracy } from '../src';
 
@@ -93,5 +94,17 @@ describe('VCR', () => {
   it('rejects mismatched lengths and bad indices', () => {
     expect(() => vcrAccuracy([{ answer: 0, rationale: 0 }], [])).toThrow(/predictions' expected 0 entries/);
     expect(() => vcrAccuracy([{ answer: -1, rationale: 0 }], [{ answer: 0, rationale: 0 }])).toThrow(/predictions\[0\]\.answer' expected a choice index/);
+  });
+});
+
+describe('agreement with the official vqaEval (fixture from scripts/make_vqa_fixtures.py)', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('./fixtures/vqa_official.json', import.meta.url), 'utf8')) as {
+    cases: { prediction: string; answers: string[]; normalised: string; accuracy: number }[];
+  };
+  it(`normalised answers and accuracies of ${cases.length} cases`, () => {
+    for (const c of cases) {
+      expect(normalizeVqaAnswer(c.prediction), JSON.stringify(c.prediction)).toBe(c.normalised);
+      expect(vqaAccuracy(c.prediction, c.answers), JSON.stringify(c)).toBeCloseTo(c.accuracy, 15);
+    }
   });
 });
