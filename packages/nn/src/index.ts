@@ -1,4 +1,4 @@
-export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, resizeBilinear } from './layers';
+export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ModuleList, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, resizeBilinear } from './layers';
 export type { Layer, Conv2dOptions } from './layers';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
 export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
@@ -12,3 +12,5 @@ export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, M
 export type { AttentionOptions, TransformerLayerOptions, SineEmbeddingOptions } from './transformer';
 export { ASPP, DeepLabV3PlusHead, Segmenter, createSegmenter } from './segmentation';
 export type { DeepLabV3PlusHeadOptions, SegmenterOptions } from './segmentation';
+export { FPN } from './fpn';
+export type { FPNOptions } from './fpn';

@@ -211,6 +211,13 @@ export class Sequential extends Module implements Layer {
   }
 }
 
+/** nn.ModuleList: children registered under the names given ('0', '1', ...), applied by their owner. */
+export class ModuleList extends Module {
+  add<M extends Module>(name: string, module: M): M {
+    return this.addModule(name, module);
+  }
+}
+
 /** A parameter-free ReLU, so Sequential indices match PyTorch's (nn.ReLU holds no state). */
 export class ReLU extends Module implements Layer {
   forward(x: tf.Tensor): tf.Tensor {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertOneOf, argumentError } from '@deformjs/core';
+import { ModulatedDeformConv2d } from '@deformjs/dcn';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, type Layer } from './layers';
 
 /** Where a block's 3x3 convolution sits, handed to `ResNetOptions.conv3x3` so a stage can use another conv. */
@@ -22,6 +23,10 @@ export type Conv3x3Factory = (context: Conv3x3Context) => Layer;
 export const plainConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
   new Conv2d(rng, inChannels, outChannels, 3, { stride, padding: dilation, dilation, bias: false, init: 'kaiming-fan-out' });
 
+/** DCNv2 (@deformjs/dcn's ModulatedDeformConv2d, offsets and masks from a zero-initialised conv_offset), as mmdet's DCN ResNets use it. */
+const modulatedDeformConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
+  new ModulatedDeformConv2d(rng, inChannels, outChannels, 3, { stride, padding: dilation, dilation, bias: false });
+
 export type FeatureName = 'C2' | 'C3' | 'C4' | 'C5';
 
 export interface ResNetOptions {
@@ -36,6 +41,11 @@ export interface ResNetOptions {
   dilateLastStage?: boolean;
   /** The 3x3 conv of every block, per stage: the extension point for deformable convs (default: plainConv3x3). */
   conv3x3?: Conv3x3Factory;
+  /**
+   * Feature levels whose blocks take `modulatedDeformConv3x3` for their 3x3 convs: [3, 4, 5] is mmdet's
+   * "mdconv c3-c5" (layer2..layer4). The other stages keep `conv3x3`.
+   */
+  dcnStages?: Array<2 | 3 | 4 | 5>;
   seed?: number;
 }
 
@@ -139,7 +149,10 @@ export class ResNet extends Module {
     if (!Number.isInteger(width) || width < 1) throw argumentError('ResNet', 'width', 'a positive integer', width);
     const normKind = assertOneOf('ResNet', 'norm', options.norm ?? 'batch', ['batch', 'frozen']);
     const norm: NormFactory = (c) => (normKind === 'batch' ? new BatchNorm2d(c) : new FrozenBatchNorm2d(c));
-    const conv3x3 = options.conv3x3 ?? plainConv3x3;
+    const dcnStages = options.dcnStages ?? [];
+    for (const level of dcnStages) assertOneOf('ResNet', 'dcnStages', level, [2, 3, 4, 5]);
+    const stageConv3x3 = options.conv3x3 ?? plainConv3x3;
+    const conv3x3: Conv3x3Factory = (ctx) => (dcnStages.includes((ctx.stage + 1) as 2 | 3 | 4 | 5) ? modulatedDeformConv3x3(ctx) : stageConv3x3(ctx));
     this.returnFeatures = options.returnFeatures ?? ['C2', 'C3', 'C4', 'C5'];
     for (const f of this.returnFeatures) assertOneOf('ResNet', 'returnFeatures', f, ['C2', 'C3', 'C4', 'C5']);
     const rng = new Rng(options.seed ?? 0);

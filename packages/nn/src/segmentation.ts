@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertInteger } from '@deformjs/core';
-import { BatchNorm2d, Conv2d, Dropout, NoiseSource, ReLU, Sequential, resizeBilinear, type Layer } from './layers';
+import { BatchNorm2d, Conv2d, Dropout, ModuleList, NoiseSource, ReLU, Sequential, resizeBilinear, type Layer } from './layers';
 import { ResNet, type ResNetOptions } from './resnet';
 
 function convBnRelu(rng: Rng, inChannels: number, outChannels: number, kernel: number, dilation = 1): Sequential {
@@ -27,7 +27,7 @@ export class ASPP extends Module implements Layer {
   constructor(rng: Rng, inChannels: number, atrousRates: number[], outChannels = 256, noise = new NoiseSource(rng.fork())) {
     super();
     for (const r of atrousRates) assertInteger('ASPP', 'atrousRates', r, 1);
-    const holder = this.addModule('convs', new Holder());
+    const holder = this.addModule('convs', new ModuleList());
     this.branches = [
       convBnRelu(rng, inChannels, outChannels, 1),
       ...atrousRates.map((r) => convBnRelu(rng, inChannels, outChannels, 3, r)),
@@ -42,12 +42,6 @@ export class ASPP extends Module implements Layer {
       const outs = this.branches.map((b, i) => (i === this.branches.length - 1 ? resizeBilinear(b.forward(x), size) : b.forward(x)));
       return this.project.forward(tf.concat(outs, -1));
     });
-  }
-}
-
-class Holder extends Module {
-  add<M extends Module>(name: string, m: M): M {
-    return this.addModule(name, m);
   }
 }
 

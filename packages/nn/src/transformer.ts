@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertDivides, checkShapes, xavierUniform } from '@deformjs/core';
-import { LayerNorm, Linear, NoiseSource, dropout } from './layers';
+import { LayerNorm, Linear, ModuleList, NoiseSource, dropout } from './layers';
 
 export interface AttentionOptions {
   /** [B, Lk] bool, true where the key is padding and must be ignored (key_padding_mask). */
@@ -171,18 +171,11 @@ export class MLP extends Module {
   constructor(rng: Rng, inputDim: number, hiddenDim: number, outputDim: number, numLayers: number) {
     super();
     const dims = [inputDim, ...new Array<number>(numLayers - 1).fill(hiddenDim), outputDim];
-    const holder = this.addModule('layers', new LinearList());
+    const holder = this.addModule('layers', new ModuleList());
     this.layers = dims.slice(0, -1).map((d, i) => holder.add(String(i), new Linear(rng, d, dims[i + 1])));
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => this.layers.reduce((h, layer, i) => (i < this.layers.length - 1 ? tf.relu(layer.forward(h)) : layer.forward(h)), x));
-  }
-}
-
-/** nn.ModuleList of Linear layers. */
-class LinearList extends Module {
-  add(name: string, layer: Linear): Linear {
-    return this.addModule(name, layer);
   }
 }
 
