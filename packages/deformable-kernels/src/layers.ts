@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, pair } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, checkShapes, pair } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
 
@@ -25,6 +25,12 @@ export interface LocalDeformKernelOptions extends DeformKernelLayerOptions {
    * grid + delta lies in [0, scope - 1]), [min, max] clamps the deltas themselves; default none.
    */
   rotationClip?: 'scope' | [number, number] | null;
+}
+
+/** Checks a layer's input before its predictor conv sees it, so the error names the layer and the argument. */
+function checkInput(op: string, x: tf.Tensor, channels: number): void {
+  if (!(x instanceof tf.Tensor)) throw argumentError(op, 'x', 'a tensor', x);
+  checkShapes(op, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', channels] }]);
 }
 
 function rngOf(rng: Rng | number | undefined): Rng {
@@ -107,6 +113,7 @@ export class LocalDeformKernel2d extends Module implements Layer {
   }
 
   forward(x: tf.Tensor): tf.Tensor4D {
+    checkInput('LocalDeformKernel2d', x, this.config.channels);
     return tf.tidy(() => {
       const deltas = this.clip(this.rotationConv.forward(x));
       return deformKernelDepthwise(x, this.innerConv.weight, deltas, this.opOptions());
@@ -160,6 +167,7 @@ export class GlobalDeformKernel2d extends Module implements Layer {
   }
 
   forward(x: tf.Tensor): tf.Tensor4D {
+    checkInput('GlobalDeformKernel2d', x, this.config.channels);
     return tf.tidy(() => {
       const deltas = this.fc.forward(tf.mean(x, [1, 2]));
       const { kernel, stride, padding, dilation } = this.config;
@@ -189,6 +197,7 @@ export class DeformKernelConv2d extends Module implements Layer {
   }
 
   forward(x: tf.Tensor): tf.Tensor4D {
+    checkInput('DeformKernelConv2d', x, this.config.channels);
     return tf.tidy(() => {
       const { kernel, stride, padding, dilation } = this.config;
       const scale = dilation[0] === dilation[1] ? tf.scalar(dilation[0]) : tf.tile(tf.tensor1d(dilation), [kernel[0] * kernel[1]]);
