@@ -4,8 +4,7 @@ Run with Debian's interpreter: /usr/bin/python3 scripts/make_fixtures.py
 Writes test/fixtures/surrogates.json. The functions below restate fundamentalvision/Auto-Seg-Loss
 (mmseg/models/losses/auto_seg_loss.py and mmseg/core/evaluation/utils.py) with the non-inplace branches, on
 CPU and in float64. Every class is present in every case, where our class averaging and the official one
-coincide; BF1 cases carry no ignored labels (we drop predicted boundaries on ignored pixels, the official
-code does not).
+coincide.
 """
 import json
 import os
@@ -167,6 +166,7 @@ def main():
         case('BIoU preset, drop background, tolerance 2', 'BIoU', PRESET_FWIOU, 2, 14, 13, 3, True, tol=2, drop_bg=True),
         case('BIoU random, tolerance 1', 'BIoU', random_monotone(2, 2), 1, 12, 12, 3, True, tol=1),
         case('BF1 preset, tolerance 2', 'BF1', PRESET_BF1, 2, 12, 14, 3, False, tol=2),
+        case('BF1 preset, ignored pixels, tolerance 1', 'BF1', PRESET_BF1, 1, 13, 12, 3, True, tol=1),
         case('BF1 random two-piece, drop background, tolerance 1', 'BF1', random_monotone(4, 2), 1, 11, 12, 4, False, tol=1, drop_bg=True),
     ]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

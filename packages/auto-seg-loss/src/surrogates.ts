@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertDtype, assertInteger, assertOneOf, assertPositive, checkShapes } from '@deformjs/core';
 import { bezier } from './bezier';
+import { windowMax } from './window_max';
 
 export const TARGET_METRICS = ['mIoU', 'FWIoU', 'mAcc', 'gAcc', 'BIoU', 'BF1'] as const;
 export type TargetMetric = (typeof TARGET_METRICS)[number];
@@ -92,7 +93,7 @@ export function surrogateMetric(probs: tf.Tensor, labels: tf.Tensor, options: Su
       case 'gAcc':
         return tf.div(tf.sum(tf.mul(g(probs, 0), target)), tf.add(tf.sum(target), eps)) as tf.Scalar;
       case 'BF1':
-        return softBoundaryF1(g, probs, target, valid, tolerance, dropBackground, eps);
+        return softBoundaryF1(g, probs, target, tolerance, dropBackground, eps);
     }
   });
 }
@@ -124,17 +125,17 @@ function meanOverPresent({ iou, union }: { iou: tf.Tensor; union: tf.Tensor }): 
  * Soft boundary F1. The soft erosion of p is -maxpool3x3(-p) (the image border padded with 1, so it makes no
  * boundary); the predicted boundary is the Bezier XOR of p and its erosion, OR(g3(p), g4(e)) - AND(g1(p), g2(e)),
  * which for a one-hot prediction is exactly the class pixels with a differently predicted 3x3 neighbour.
- * Deliberate difference from the official code: predicted boundary pixels on ignored labels are dropped
- * before matching, so void regions add no false positives.
+ * As in the official loss and evaluator (and @deformjs/metrics), predicted boundary pixels on void labels
+ * count: BF1 is the one surrogate on which predictions over void pixels have an effect.
  */
-function softBoundaryF1(g: Curve, probs: tf.Tensor, target: tf.Tensor, valid: tf.Tensor, tolerance: number, dropBackground: boolean, eps: number): tf.Scalar {
+function softBoundaryF1(g: Curve, probs: tf.Tensor, target: tf.Tensor, tolerance: number, dropBackground: boolean, eps: number): tf.Scalar {
   const targetEdge = boundary(target);
   const eroded = erode(probs);
   const and = tf.mul(g(probs, 0), g(eroded, 1));
   const orA = g(probs, 2);
   const orB = g(eroded, 3);
   const or = tf.sub(tf.add(orA, orB), tf.mul(orA, orB));
-  const predEdge = tf.mul(tf.sub(or, and), valid);
+  const predEdge = tf.sub(or, and);
 
   const nGt = sumPixels(targetEdge);
   const nPred = tf.add(sumPixels(predEdge), eps);
@@ -166,25 +167,6 @@ function boundary(oneHot: tf.Tensor): tf.Tensor {
 
 function dilate(x: tf.Tensor, tolerance: number): tf.Tensor {
   return tolerance > 0 ? windowMax(x, tolerance) : x;
-}
-
-/**
- * The maximum over the (2r+1) x (2r+1) window around each pixel of [B, H, W, K], out-of-image pixels left out.
- * For r = 1 it is the maximum of nine shifted views: tfjs-backend-wasm 4.22's MaxPoolGrad returns wrong
- * gradients for 3x3 windows (larger windows agree with the cpu backend), and the shifts cost no more there.
- */
-function windowMax(x: tf.Tensor, radius: number): tf.Tensor {
-  if (radius > 1) return tf.maxPool(x as tf.Tensor4D, 2 * radius + 1, 1, 'same');
-  const [, height, width] = x.shape;
-  const padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], -Infinity);
-  let out: tf.Tensor = x;
-  for (let dy = 0; dy < 3; dy++) {
-    for (let dx = 0; dx < 3; dx++) {
-      if (dy === 1 && dx === 1) continue;
-      out = tf.maximum(out, tf.slice(padded, [0, dy, dx, 0], [-1, height, width, -1]));
-    }
-  }
-  return out;
 }
 
 function splitCurves(op: string, metric: TargetMetric, controlPoints: readonly number[]): number[][] {
