@@ -1,7 +1,7 @@
 import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import { argumentError } from '../errors';
 import { convGeometry, outputShape, sizeOf, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
-import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, transpose2d, type ConvGeometry } from './conv_impl';
+import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, toPlanes, transpose2d, type ConvGeometry } from './conv_impl';
 
 type ExplicitPadding = backend_util.ExplicitPadding;
 
@@ -87,7 +87,7 @@ export function conv2dBackpropFilter(
     const columns = (n1 - n0) * plane;
     const colsT = arrays.alloc([K, columns]);
     const { rows, owned } = gradientMatrix(arrays, dy, g, n0, n1);
-    im2colTransposed(arrays.view(x), g, n0, n1, arrays.view(colsT));
+    im2colTransposed(toPlanes(arrays.view(x), g, n0, n1), g, n0, n1, arrays.view(colsT));
     const partial = arrays.matMul(colsT, [K, columns], rows, [columns, g.outChannels]);
     arrays.dispose(colsT);
     if (owned) arrays.dispose(rows);

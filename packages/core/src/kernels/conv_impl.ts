@@ -32,56 +32,64 @@ export function imageStrides(height: number, width: number, channels: number, ch
     : [channels * height * width, width, 1, height * width];
 }
 
-/** Channels per im2col block: a tile small enough that its output rows stay in cache while we walk columns. */
-const CHANNEL_BLOCK = 16;
-
 /**
- * Writes the transposed im2col matrix of images [n0, n1) of `x`: `colsT[k][p]` with k = (i * filterWidth + j) *
+ * Writes the transposed im2col matrix of images [n0, n1): `colsT[k][p]` with k = (i * filterWidth + j) *
  * inChannels + c (the row order of a [filterHeight, filterWidth, inChannels, outChannels] filter flattened to
- * [K, outChannels]) and p = ((n - n0) * outHeight + oh) * outWidth + ow. Zero padding becomes zeros. Every
- * element of `colsT` is written.
+ * [K, outChannels]) and p = ((n - n0) * outHeight + oh) * outWidth + ow. Zero padding becomes zeros; every element
+ * of `colsT` is written. `planes` holds those images channel-major ([n1 - n0, C, H, W], see `toPlanes`), so each
+ * row of `colsT` is a shifted copy of one channel plane: contiguous runs, no scatter.
  */
-export function im2colTransposed(x: Float32Array, g: ConvGeometry, n0: number, n1: number, colsT: Float32Array): void {
+export function im2colTransposed(planes: Float32Array, g: ConvGeometry, n0: number, n1: number, colsT: Float32Array): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
-  const [sN, sH, sW, sC] = imageStrides(inHeight, inWidth, inChannels, g.channelsLast);
+  const plane = inHeight * inWidth;
   const columns = (n1 - n0) * outHeight * outWidth;
   for (let i = 0; i < filterHeight; i++) {
     for (let j = 0; j < filterWidth; j++) {
-      const kBase = (i * filterWidth + j) * inChannels;
       // The output columns whose input column lies inside the image: [owLo, owHi).
       const wOffset = j * dilationWidth - padLeft;
       const owLo = Math.min(outWidth, Math.max(0, Math.ceil(-wOffset / strideWidth)));
       const owHi = Math.max(owLo, Math.min(outWidth, Math.ceil((inWidth - wOffset) / strideWidth)));
-      for (let c0 = 0; c0 < inChannels; c0 += CHANNEL_BLOCK) {
-        const c1 = Math.min(inChannels, c0 + CHANNEL_BLOCK);
+      for (let c = 0; c < inChannels; c++) {
+        const row = ((i * filterWidth + j) * inChannels + c) * columns;
         for (let n = n0; n < n1; n++) {
+          const planeBase = ((n - n0) * inChannels + c) * plane;
           for (let oh = 0; oh < outHeight; oh++) {
             const h = oh * strideHeight - padTop + i * dilationHeight;
-            const pRow = ((n - n0) * outHeight + oh) * outWidth;
+            const start = row + ((n - n0) * outHeight + oh) * outWidth;
             if (h < 0 || h >= inHeight) {
-              for (let c = c0; c < c1; c++) {
-                const start = (kBase + c) * columns + pRow;
-                colsT.fill(0, start, start + outWidth);
-              }
+              for (let dst = start; dst < start + outWidth; dst++) colsT[dst] = 0;
               continue;
             }
-            for (let c = c0; c < c1; c++) {
-              const start = (kBase + c) * columns + pRow;
-              colsT.fill(0, start, start + owLo);
-              colsT.fill(0, start + owHi, start + outWidth);
-            }
-            const rowBase = n * sN + h * sH + wOffset * sW + c0 * sC;
-            for (let ow = owLo; ow < owHi; ow++) {
-              let src = rowBase + ow * strideWidth * sW;
-              let dst = (kBase + c0) * columns + pRow + ow;
-              for (let c = c0; c < c1; c++, src += sC, dst += columns) colsT[dst] = x[src];
+            // Plain loops: a typed-array fill call per short run costs more than the run itself.
+            for (let dst = start; dst < start + owLo; dst++) colsT[dst] = 0;
+            for (let dst = start + owHi; dst < start + outWidth; dst++) colsT[dst] = 0;
+            let src = planeBase + h * inWidth + owLo * strideWidth + wOffset;
+            const end = start + owHi;
+            if (strideWidth === 1) {
+              for (let dst = start + owLo; dst < end; dst++, src++) colsT[dst] = planes[src];
+            } else {
+              for (let dst = start + owLo; dst < end; dst++, src += strideWidth) colsT[dst] = planes[src];
             }
           }
         }
       }
     }
   }
+}
+
+/**
+ * Images [n0, n1) of `x` channel-major ([n1 - n0, C, H, W]), as `im2colTransposed` reads them: a transpose per
+ * image for NHWC, a view (no copy) for NCHW.
+ */
+export function toPlanes(x: Float32Array, g: ConvGeometry, n0: number, n1: number): Float32Array {
+  const image = g.inHeight * g.inWidth * g.inChannels;
+  if (!g.channelsLast) return x.subarray(n0 * image, n1 * image);
+  const planes = new Float32Array((n1 - n0) * image);
+  for (let n = n0; n < n1; n++) {
+    transpose2d(x.subarray(n * image, (n + 1) * image), g.inHeight * g.inWidth, g.inChannels, planes.subarray((n - n0) * image, (n - n0 + 1) * image));
+  }
+  return planes;
 }
 
 /**
