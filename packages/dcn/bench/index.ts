@@ -1,0 +1,67 @@
+/**
+ * DCNv2 on wasm against torchvision's CPU kernel, in one run: input 1x64x64x256, 3x3, 256 filters, padding 1,
+ * offsets uniform in [-2, 2], sigmoid mask; forward, and forward + backward (gradients for input, offset,
+ * mask, weight and bias). A plain conv (tf.conv2d on wasm, torch's conv2d) is the second row.
+ * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
+ */
+import { register } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, initBackend } from '@deformjs/core';
+import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/core/node';
+import { deformConv2d } from '../src/index';
+
+// tfjs-core's gradients come only as extensionless ESM; the hook lets Node load them.
+register('./node_gradients.mjs', import.meta.url);
+await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+
+const WARMUP = 2;
+const RUNS = 7;
+
+interface Reference {
+  torch: string;
+  dcnForward: number;
+  dcnForwardBackward: number;
+  convForward: number;
+  convForwardBackward: number;
+}
+
+const backend = await initBackend('wasm');
+const rng = new Rng(0);
+const [N, H, W, C, O, k] = [1, 64, 64, 256, 256, 3];
+const x = rng.uniformTensor([N, H, W, C], -1, 1) as tf.Tensor4D;
+const offset = rng.uniformTensor([N, H, W, 2 * k * k], -2, 2);
+const mask = tf.tidy(() => tf.sigmoid(rng.normalTensor([N, H, W, k * k])));
+const weight = rng.uniformTensor([k, k, C, O], -0.02, 0.02) as tf.Tensor4D;
+const bias = tf.zeros([O]);
+
+/** Runs `f`, waits for every result and frees them. */
+const settle = (f: () => tf.Tensor | tf.Tensor[]) => () => {
+  const out = f();
+  const all = Array.isArray(out) ? out : [out];
+  all.forEach((t) => t.dataSync());
+  tf.dispose(all);
+};
+
+const dcn = (input: tf.Tensor, off: tf.Tensor, m: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => deformConv2d(input, off, w, { mask: m, bias: b, pad: 1 });
+const conv = (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), b);
+
+const ours = {
+  dcnForward: await bench('dcnv2 forward', settle(() => dcn(x, offset, mask, weight, bias)), { warmup: WARMUP, runs: RUNS }),
+  dcnForwardBackward: await bench('dcnv2 forward + backward', settle(() => tf.grads((...a: tf.Tensor[]) => tf.sum(dcn(a[0], a[1], a[2], a[3], a[4])))([x, offset, mask, weight, bias])), { warmup: WARMUP, runs: RUNS }),
+  convForward: await bench('conv2d forward', settle(() => conv(x, weight, bias)), { warmup: WARMUP, runs: RUNS }),
+  convForwardBackward: await bench('conv2d forward + backward', settle(() => tf.grads((...a: tf.Tensor[]) => tf.sum(conv(a[0], a[1], a[2])))([x, weight, bias])), { warmup: WARMUP, runs: RUNS }),
+};
+const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [String(WARMUP), String(RUNS)]) as Reference | null;
+
+const row = (name: string, key: keyof typeof ours, what: string) => {
+  const ref = reference ? reference[key] : null;
+  return compareRow(name, ours[key], ref, { speedup: ref ? Math.round((ref / ours[key].median) * 100) / 100 : null, ours: `deformjs ${backend}`, reference: `${what} (torch ${reference?.torch ?? 'absent'}, 2 threads)` });
+};
+reportBench('dcn', [
+  row('DCNv2 forward', 'dcnForward', 'torchvision.ops.deform_conv2d'),
+  row('DCNv2 forward + backward', 'dcnForwardBackward', 'torchvision.ops.deform_conv2d'),
+  row('conv2d forward', 'convForward', 'torch conv2d'),
+  row('conv2d forward + backward', 'convForwardBackward', 'torch conv2d'),
+]);
+tf.dispose([x, offset, mask, weight, bias]);
