@@ -1,4 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'tsup';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../src/index';
 
@@ -30,5 +35,60 @@ describe('initBackend', () => {
 
   it('rejects unknown names', async () => {
     await expect(initBackend('gpu' as never)).rejects.toThrow(/one of auto, wasm, cpu/);
+  });
+});
+
+describe('initBackend in bundled code', () => {
+  it("starts wasm from a bundle where tfjs's own .wasm lookup fails", async () => {
+    const packageDir = fileURLToPath(new URL('..', import.meta.url));
+    // Inside the package, so that the bundle resolves the installed tfjs-backend-wasm the way an app would.
+    const dir = mkdtempSync(join(packageDir, '.bundle-test-'));
+    try {
+      writeFileSync(
+        join(dir, 'app.ts'),
+        [
+          "import * as tf from '@tensorflow/tfjs-core';",
+          "import { initBackend } from '@deformjs/core';",
+          'initBackend(\'wasm\').then(',
+          "  (backend) => console.log(JSON.stringify({ backend, filterKernel: tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined })),",
+          '  (error) => console.log(JSON.stringify({ error: String(error) })),',
+          ');',
+        ].join('\n'),
+      );
+      // The control: plain tfjs in the same bundle looks for the .wasm beside the bundle and fails.
+      writeFileSync(
+        join(dir, 'control.ts'),
+        [
+          "import * as tf from '@tensorflow/tfjs-core';",
+          "import '@tensorflow/tfjs-backend-wasm';",
+          "tf.setBackend('wasm').then((started) => console.log(JSON.stringify({ started })));",
+        ].join('\n'),
+      );
+      await build({
+        entry: { app: join(dir, 'app.ts'), control: join(dir, 'control.ts') },
+        outDir: join(dir, 'out'),
+        format: ['cjs'],
+        platform: 'node',
+        target: 'node20',
+        noExternal: [/.*/],
+        shims: true,
+        dts: false,
+        config: false,
+        silent: true,
+        esbuildOptions(options) {
+          options.alias = { '@deformjs/core': join(packageDir, 'src', 'index.ts') };
+        },
+      });
+      expect(readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.wasm'))).toEqual([]);
+      const run = (file: string) => {
+        const result = spawnSync(process.execPath, [join(dir, 'out', file)], { encoding: 'utf8', timeout: 60_000 });
+        const lines = result.stdout.trim().split('\n');
+        return JSON.parse(lines[lines.length - 1]);
+      };
+      expect(run('control.cjs')).toEqual({ started: false });
+      expect(run('app.cjs')).toEqual({ backend: 'wasm', filterKernel: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,8 +5,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, registerTrainingKernels, Rng } from '@deformjs/core';
-import { assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
+import { initBackend, registerTrainingKernels, Rng } from '../src/index';
+import { assertAllClose, assertNoTensorLeak, numericalGradient } from '../src/testing';
 import { TRAINING_KERNELS } from '../src/kernels/register';
 import { im2colLimits } from '../src/kernels/conv2d_backprop';
 
