@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
+import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
 const OP = 'GeneralizedAttention';
@@ -32,7 +33,7 @@ export interface GeneralizedAttentionOptions {
 /**
  * Generalized spatial attention (Zhu et al., "An Empirical Study of Spatial Attention Mechanisms in Deep
  * Networks", arXiv 1904.05873), with mmcv's GeneralizedAttention semantics and parameter names, in NHWC:
- * `apply(x)` returns `gamma * attention(x) + x` for x [N, H, W, inChannels]; gamma starts at 0, so a new module
+ * `forward(x)` returns `gamma * attention(x) + x` for x [N, H, W, inChannels]; gamma starts at 0, so a new module
  * is the identity and can be dropped after the 3x3 conv of a ResNet bottleneck.
  *
  * The energy of query q = (y, x) and key k = (ky, kx) in head m is
@@ -42,7 +43,7 @@ export interface GeneralizedAttentionOptions {
  * full size [N, heads, queries, keys]: position terms are made per row and per column and broadcast, and terms
  * that do not depend on the query (E3 alone) or on the image (E4 alone) keep a size-1 axis there.
  */
-export class GeneralizedAttention extends Module {
+export class GeneralizedAttention extends Module implements Layer {
   readonly inChannels: number;
   readonly numHeads: number;
   readonly kvStride: number;
@@ -58,12 +59,12 @@ export class GeneralizedAttention extends Module {
   readonly apprBias: tf.Variable | null;
   readonly geomBias: tf.Variable | null;
   readonly gamma: tf.Variable;
-  readonly queryConv: Conv1x1 | null;
-  readonly keyConv: Conv1x1 | null;
-  readonly valueConv: Conv1x1;
-  readonly apprGeomFcX: LinearNoBias | null;
-  readonly apprGeomFcY: LinearNoBias | null;
-  readonly projConv: Conv1x1;
+  readonly queryConv: Conv2d | null;
+  readonly keyConv: Conv2d | null;
+  readonly valueConv: Conv2d;
+  readonly apprGeomFcX: Linear | null;
+  readonly apprGeomFcY: Linear | null;
+  readonly projConv: Conv2d;
 
   constructor(options: GeneralizedAttentionOptions) {
     super();
@@ -94,24 +95,24 @@ export class GeneralizedAttention extends Module {
     this.apprBias = e3 ? this.addParameter('appr_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
     this.geomBias = e4 ? this.addParameter('geom_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
     this.gamma = this.addParameter('gamma', tf.zeros([1]));
-    this.queryConv = e1 || e2 ? this.addModule('query_conv', new Conv1x1(rng, inChannels, width, false)) : null;
-    this.keyConv = e1 || e3 ? this.addModule('key_conv', new Conv1x1(rng, inChannels, width, false)) : null;
-    this.valueConv = this.addModule('value_conv', new Conv1x1(rng, inChannels, width, false));
-    this.apprGeomFcX = e2 || e4 ? this.addModule('appr_geom_fc_x', new LinearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
-    this.apprGeomFcY = e2 || e4 ? this.addModule('appr_geom_fc_y', new LinearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
-    this.projConv = this.addModule('proj_conv', new Conv1x1(rng, width, inChannels, true));
+    this.queryConv = e1 || e2 ? this.addModule('query_conv', conv1x1(rng, inChannels, width, false)) : null;
+    this.keyConv = e1 || e3 ? this.addModule('key_conv', conv1x1(rng, inChannels, width, false)) : null;
+    this.valueConv = this.addModule('value_conv', conv1x1(rng, inChannels, width, false));
+    this.apprGeomFcX = e2 || e4 ? this.addModule('appr_geom_fc_x', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.apprGeomFcY = e2 || e4 ? this.addModule('appr_geom_fc_y', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.projConv = this.addModule('proj_conv', conv1x1(rng, width, inChannels, true));
   }
 
   /** x [N, H, W, inChannels] -> gamma * attention(x) + x, same shape. */
-  apply(x: tf.Tensor4D): tf.Tensor4D {
+  forward(x: tf.Tensor): tf.Tensor4D {
     this.checkInput(x);
     return tf.tidy(() => {
       const [n, height, width] = x.shape;
-      const { attention, value, queryHeight, queryWidth } = this.attend(x);
+      const { attention, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
       const m = this.numHeads;
       const attended = attention.shape[0] === n ? tf.matMul(attention, value) : sharedAttention(attention, value);
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * this.headDim]) as tf.Tensor4D;
-      let out = this.projConv.apply(merged);
+      let out = this.projConv.forward(merged) as tf.Tensor4D;
       if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
         out = resizeBilinearTorch(out, height, width);
       }
@@ -124,12 +125,13 @@ export class GeneralizedAttention extends Module {
    * map. Queries are the qStride-subsampled positions in row-major order, or a single row when no term depends on
    * the query (E3 alone, no spatial range); the batch axis is 1 when none depends on the image (E4 alone).
    */
-  attentionMap(x: tf.Tensor4D): tf.Tensor4D {
+  attentionMap(x: tf.Tensor): tf.Tensor4D {
     this.checkInput(x);
-    return tf.tidy(() => this.attend(x).attention);
+    return tf.tidy(() => this.attend(x as tf.Tensor4D).attention);
   }
 
-  private checkInput(x: tf.Tensor4D): void {
+  private checkInput(x: tf.Tensor): void {
+    if (!(x instanceof tf.Tensor)) throw argumentError(OP, 'x', 'a tensor', x);
     checkShapes(OP, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', this.inChannels] }]);
   }
 
@@ -143,9 +145,9 @@ export class GeneralizedAttention extends Module {
     const d = this.headDim;
     const [e1, e2, e3, e4] = this.terms;
 
-    const query = this.queryConv ? toHeads(this.queryConv.apply(xq), m) : null; // [n, m, h*w, d]
-    const key = this.keyConv ? toHeads(this.keyConv.apply(xkv), m) : null; // [n, m, hKv*wKv, d]
-    const value = toHeads(this.valueConv.apply(xkv), m);
+    const query = this.queryConv ? toHeads(this.queryConv.forward(xq) as tf.Tensor4D, m) : null; // [n, m, h*w, d]
+    const key = this.keyConv ? toHeads(this.keyConv.forward(xkv) as tf.Tensor4D, m) : null; // [n, m, hKv*wKv, d]
+    const value = toHeads(this.valueConv.forward(xkv) as tf.Tensor4D, m);
 
     // Every term broadcasts to [n, m, h, w, hKv, wKv]; size-1 axes stay size 1 until terms meet.
     const energyTerms: tf.Tensor[] = [];
@@ -187,9 +189,9 @@ export class GeneralizedAttention extends Module {
   /** fc_x / fc_y of the encoded column and row offsets, divided by sqrt 2, per head: [m, w, wKv, d], [m, h, hKv, d]. */
   private positionFeatures(h: number, w: number, hKv: number, wKv: number): [tf.Tensor, tf.Tensor] {
     const dim = this.positionEmbeddingDim;
-    const axis = (queries: number, keys: number, fc: LinearNoBias) => {
+    const axis = (queries: number, keys: number, fc: Linear) => {
       const encoding = tf.tensor2d(relativePositionEncoding(queries, keys, this.qStride, this.kvStride, this.positionMagnitude, dim), [queries * keys, dim / 2]);
-      const features = tf.mul(fc.apply(encoding), Math.SQRT1_2);
+      const features = tf.mul(fc.forward(encoding), Math.SQRT1_2);
       return tf.transpose(tf.reshape(features, [queries, keys, this.numHeads, this.headDim]), [2, 0, 1, 3]);
     };
     return [axis(w, wKv, this.apprGeomFcX!), axis(h, hKv, this.apprGeomFcY!)];
@@ -270,32 +272,23 @@ function kaimingUniformA1(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
   return rng.uniformTensor(shape, -bound, bound);
 }
 
-/** nn.Conv2d(in, out, 1): weight stored HWIO [1, 1, in, out] (PyTorch OIHW), optional bias (initialised 0). */
-class Conv1x1 extends Module {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable | null;
-  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, bias: boolean) {
-    super();
-    this.weight = this.addParameter('weight', kaimingUniformA1(rng, [1, 1, inChannels, outChannels], inChannels), 'conv2d');
-    this.bias = bias ? this.addParameter('bias', tf.zeros([outChannels])) : null;
-  }
-
-  apply(x: tf.Tensor4D): tf.Tensor4D {
-    const [n, h, w] = x.shape;
-    const flat = tf.matMul(tf.reshape(x, [n * h * w, this.inChannels]), tf.reshape(this.weight, [this.inChannels, this.outChannels]));
-    return tf.reshape(this.bias ? tf.add(flat, this.bias) : flat, [n, h, w, this.outChannels]);
-  }
+/** nn.Conv2d(in, out, 1) with mmcv's kaiming init (bias 0). */
+function conv1x1(rng: Rng, inChannels: number, outChannels: number, bias: boolean): Conv2d {
+  const conv = new Conv2d(rng, inChannels, outChannels, 1, { bias });
+  replace(conv.weight, kaimingUniformA1(rng, [1, 1, inChannels, outChannels], inChannels));
+  if (conv.bias) replace(conv.bias, tf.zerosLike(conv.bias));
+  return conv;
 }
 
-/** nn.Linear(in, out, bias=False): weight stored [in, out] (PyTorch (out, in)). */
-class LinearNoBias extends Module {
-  readonly weight: tf.Variable;
-  constructor(rng: Rng, inFeatures: number, outFeatures: number) {
-    super();
-    this.weight = this.addParameter('weight', kaimingUniformA1(rng, [inFeatures, outFeatures], inFeatures), 'linear');
-  }
+/** nn.Linear(in, out, bias=False) with mmcv's kaiming init. */
+function linearNoBias(rng: Rng, inFeatures: number, outFeatures: number): Linear {
+  const linear = new Linear(rng, inFeatures, outFeatures, { bias: false });
+  replace(linear.weight, kaimingUniformA1(rng, [inFeatures, outFeatures], inFeatures));
+  return linear;
+}
 
-  apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(x, this.weight);
-  }
+/** Assigns a new value to a variable and frees the value's own handle. */
+function replace(variable: tf.Variable, value: tf.Tensor): void {
+  variable.assign(value);
+  value.dispose();
 }

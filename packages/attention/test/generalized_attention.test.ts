@@ -36,8 +36,8 @@ function optionsOf(config: Record<string, number | string>): GeneralizedAttentio
 function outputAndGradients(module: GeneralizedAttention, x: tf.Tensor4D, cotangent: tf.Tensor) {
   const input = tf.variable(x);
   const params = module.namedParameters().filter(([, p]) => p.trainable);
-  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(module.apply(input), cotangent)) as tf.Scalar, [input, ...params.map(([, p]) => p.variable)]);
-  const out = module.apply(input);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(module.forward(input), cotangent)) as tf.Scalar, [input, ...params.map(([, p]) => p.variable)]);
+  const out = module.forward(input);
   const result = {
     output: out.dataSync(),
     gradInput: grads[input.name].dataSync(),
@@ -50,7 +50,7 @@ function outputAndGradients(module: GeneralizedAttention, x: tf.Tensor4D, cotang
 function randomModule(type: string, seed: number, extra: Partial<GeneralizedAttentionOptions> = {}): GeneralizedAttention {
   const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: type, positionEmbeddingDim: 8, rng: seed, ...extra });
   // Non-zero gamma so the attention path shows in the output.
-  module.gamma.assign(tf.tensor1d([0.8]));
+  tf.tidy(() => module.gamma.assign(tf.tensor1d([0.8])));
   return module;
 }
 
@@ -119,11 +119,17 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
     module.dispose();
   });
 
+  it('construction and dispose leave the tensor count flat', async () => {
+    await assertNoTensorLeak(() => {
+      for (const type of ['1111', '0010', '0101']) new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: type, spatialRange: 1 }).dispose();
+    });
+  });
+
   it('with gamma = 0 (a new module) is exactly the identity', async () => {
     const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '1111', rng: 5 });
     await assertNoTensorLeak(() => {
       const x = new Rng(4).normalTensor([1, 6, 7, 8]) as tf.Tensor4D;
-      const out = module.apply(x);
+      const out = module.forward(x);
       expect(Array.from(out.dataSync())).toEqual(Array.from(x.dataSync()));
       tf.dispose([x, out]);
     });
@@ -142,8 +148,8 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
       expect(Array.from(mapA.dataSync())).toEqual(Array.from(mapB.dataSync()));
       // out(0.3 a + 0.7 b) = 0.3 out(a) + 0.7 out(b) holds only when the weights do not depend on x.
       tf.tidy(() => {
-        const mixed = module.apply(tf.add(tf.mul(a, 0.3), tf.mul(b, 0.7)) as tf.Tensor4D);
-        const expected = tf.add(tf.mul(module.apply(a), 0.3), tf.mul(module.apply(b), 0.7));
+        const mixed = module.forward(tf.add(tf.mul(a, 0.3), tf.mul(b, 0.7)) as tf.Tensor4D);
+        const expected = tf.add(tf.mul(module.forward(a), 0.3), tf.mul(module.forward(b), 0.7));
         assertAllClose(mixed, expected, { atol: 1e-4, name: 'E4 affine' });
       });
       tf.dispose([a, b, mapA, mapB]);
@@ -168,7 +174,7 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
     tf.tidy(() => {
       const x = new Rng(1).normalTensor([2, 6, 6, 8]) as tf.Tensor4D;
       expect(module.attentionMap(x).shape).toEqual([2, 2, 1, 9]);
-      const out = module.apply(x);
+      const out = module.forward(x);
       expect(out.shape).toEqual([2, 6, 6, 8]);
       // gamma * out + x: the attention part is the same at every position.
       const attentionPart = tf.sub(out, x);
@@ -209,7 +215,7 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
       const rng = new Rng(22);
       const x = rng.normalTensor([1, 3, 3, 8]) as tf.Tensor4D;
       const cotangent = rng.normalTensor([1, 3, 3, 8]);
-      const loss = (input: tf.Tensor) => tf.sum(tf.mul(module.apply(input as tf.Tensor4D), cotangent)) as tf.Scalar;
+      const loss = (input: tf.Tensor) => tf.sum(tf.mul(module.forward(input as tf.Tensor4D), cotangent)) as tf.Scalar;
       const analytic = tf.grad(loss)(x).dataSync();
       const numeric = numericalGradient((v) => tf.tidy(() => loss(tf.tensor4d(v, x.shape)).dataSync()[0]), x.dataSync(), 1e-2);
       assertAllClose(analytic, numeric, { atol: 2e-3, rtol: 2e-2, name: 'finite differences' });
@@ -247,7 +253,7 @@ describe('GeneralizedAttention argument errors', () => {
     expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, kvStride: 0 })).toThrow(/'kvStride' expected an integer >= 1, got 0/);
     const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '0010' });
     const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
-    expect(() => module.apply(x)).toThrow(/argument 'x' expected .*dimension 3 = 8.*got "shape \[1, 4, 4, 6\]"/);
+    expect(() => module.forward(x)).toThrow(/argument 'x' expected .*dimension 3 = 8.*got "shape \[1, 4, 4, 6\]"/);
     x.dispose();
     module.dispose();
   });

@@ -45,8 +45,12 @@ function scopeKernelInit(rng: Rng, scope: [number, number], channels: number, ke
 
 /** A conv or linear predictor initialised to zero, as the official `zero_init` flag asks: no deformation at start. */
 function zeroed<M extends Conv2d | Linear>(layer: M): M {
-  layer.weight.assign(tf.zerosLike(layer.weight));
-  layer.bias?.assign(tf.zerosLike(layer.bias));
+  for (const variable of [layer.weight, layer.bias]) {
+    if (!variable) continue;
+    const zeros = tf.zerosLike(variable);
+    variable.assign(zeros);
+    zeros.dispose();
+  }
   return layer;
 }
 

@@ -100,6 +100,14 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
     expect(DeformKernel2d).toBe(LocalDeformKernel2d);
   });
 
+  it('construction and dispose leave the tensor count flat', async () => {
+    await assertNoTensorLeak(() => {
+      for (const kind of ['local', 'global', 'conv'] as const) {
+        build(kind, { channels: 4, kernelSize: [3, 3], scope: [4, 4], stride: [1, 1], padding: [1, 1], dilation: [1, 1], rotationGroups: 2 }).dispose();
+      }
+    });
+  });
+
   it("rotationClip 'scope' keeps every tap inside the scope", () => {
     const layer = new LocalDeformKernel2d({ channels: 2, scope: 4, kernelSize: 3, padding: 1, rotationClip: 'scope', rng: 3 });
     tf.tidy(() => {
