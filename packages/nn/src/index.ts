@@ -14,3 +14,5 @@ export { ASPP, DeepLabV3PlusHead, Segmenter, createSegmenter } from './segmentat
 export type { DeepLabV3PlusHeadOptions, SegmenterOptions } from './segmentation';
 export { FPN } from './fpn';
 export type { FPNOptions } from './fpn';
+export { roiAlign } from './roi_align';
+export type { RoIAlignOptions } from './roi_align';
