@@ -197,6 +197,22 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     }
   });
 
+  it('are not fooled by a dy buffer once used as a matmul operand under another shape', async () => {
+    // The wasm backend caches XNNPACK matmul operators by the second operand's buffer id, whatever its shape.
+    await tf.setBackend('wasm');
+    const xShape: Shape4 = [1, 4, 4, 3];
+    const x = { values: randn(xShape), shape: xShape };
+    const dyValues = randn([1, 4, 4, 6]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 6] };
+    const expected = await runOn('wasm', 'Conv2DBackpropFilter', { x, dy: { values: dyValues, shape: [1, 4, 4, 6] } }, attrs);
+    const dy = tf.tensor4d(dyValues, [1, 4, 4, 6]);
+    const xt = tf.tensor4d(x.values, xShape);
+    tf.tidy(() => tf.matMul(tf.ones([2, 48]), tf.reshape(dy, [48, 2])).dataSync());
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy }, attrs as unknown as NamedAttrMap) as tf.Tensor;
+    assertAllClose(dw.dataSync(), expected.values, { atol: 1e-5, rtol: 1e-5 });
+    tf.dispose([dy, xt, dw]);
+  });
+
   it('name the kernel, the argument and the shapes on bad input', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([2, 6, 6, 3]);

@@ -41,12 +41,15 @@ function checkGradientShape(op: string, g: ConvGeometry, dy: TensorInfo, filterS
   }
 }
 
-/** [P, outChannels] rows of dy for images [n0, n1): dy itself when it already is that matrix, else a copy. */
-function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n0: number, n1: number): { rows: TensorInfo; owned: boolean } {
-  if (g.channelsLast && n0 === 0 && n1 === g.batch) return { rows: dy, owned: false };
+/**
+ * A fresh [P, outChannels] copy of dy's rows for images [n0, n1) (NHWC order). Always a copy, never dy itself:
+ * the wasm backend caches its XNNPACK matmul operator by the id of the second operand, whatever its shape, so a
+ * dy buffer that was once a matmul operand under another shape would silently reuse the wrong operator.
+ */
+function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n0: number, n1: number): TensorInfo {
   const rows = arrays.alloc([(n1 - n0) * g.outHeight * g.outWidth, g.outChannels]);
   gradientRows(arrays.view(dy), g, n0, n1, arrays.view(rows));
-  return { rows, owned: true };
+  return rows;
 }
 
 /**
@@ -86,11 +89,11 @@ export function conv2dBackpropFilter(
     const n1 = Math.min(g.batch, n0 + chunk);
     const columns = (n1 - n0) * plane;
     const colsT = arrays.alloc([K, columns]);
-    const { rows, owned } = gradientMatrix(arrays, dy, g, n0, n1);
+    const rows = gradientMatrix(arrays, dy, g, n0, n1);
     im2colTransposed(toPlanes(arrays.view(x), g, n0, n1), g, n0, n1, arrays.view(colsT));
     const partial = arrays.matMul(colsT, [K, columns], rows, [columns, g.outChannels]);
     arrays.dispose(colsT);
-    if (owned) arrays.dispose(rows);
+    arrays.dispose(rows);
     if (dw === null) {
       dw = partial;
     } else {
@@ -139,9 +142,9 @@ export function conv2dBackpropInput(
   for (let n0 = 0; n0 < g.batch && plane > 0; n0 += chunk) {
     const n1 = Math.min(g.batch, n0 + chunk);
     const columns = (n1 - n0) * plane;
-    const { rows, owned } = gradientMatrix(arrays, dy, g, n0, n1);
+    const rows = gradientMatrix(arrays, dy, g, n0, n1);
     const cols = arrays.matMul(rows, [columns, g.outChannels], filterT, [g.outChannels, K]);
-    if (owned) arrays.dispose(rows);
+    arrays.dispose(rows);
     col2imAdd(arrays.view(cols), g, n0, n1, arrays.view(dx));
     arrays.dispose(cols);
   }
