@@ -88,7 +88,14 @@ async function main(): Promise<void> {
     if (!(values.preset! in SEARCH_PRESETS)) throw new Error(`seg-loss-search: --preset expects one of ${Object.keys(SEARCH_PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}`);
     const preset = SEARCH_PRESETS[values.preset as SearchPreset];
     const pick = (name: 'rounds' | 'samples' | 'updates' | 'proxy-steps', fallback: number, min: number) => (values[name] === undefined ? fallback : int(name, min));
-    const results: SearchResults = await runSearch(
+    // The first Ctrl-C finishes the current proxy training and saves; a second one exits at once.
+    let stopRequested = false;
+    process.on('SIGINT', () => {
+      if (stopRequested) process.exit(130);
+      stopRequested = true;
+      log('stopping after the current proxy training (Ctrl-C again to quit now)');
+    });
+    const results = await runSearch(
       {
         metric,
         pieces: values.pieces === undefined ? (metric === 'BF1' ? 1 : 2) : int('pieces', 1),
@@ -102,7 +109,9 @@ async function main(): Promise<void> {
       data,
       out,
       log,
+      () => stopRequested,
     );
+    if (results.stopped) return;
     console.log(JSON.stringify({ metric, final: results.final, best: results.best, baselinePerRound: results.rounds.map((r) => r.baseline) }, null, 2));
     log(`wrote ${join(out, 'results.json')} and ${join(out, 'rewards.svg')}`);
     return;

@@ -41,11 +41,14 @@ export interface SearchResults {
   best: { theta: number[]; controlPoints: number[]; reward: number; round: number } | null;
 }
 
+class SearchStopped extends Error {}
+
 /**
  * Runs (or resumes) a search, checkpointing to `<out>/state.json` after every proxy training (atomic
- * writes), and writes `<out>/results.json` and `<out>/rewards.svg` after every round.
+ * writes), and writes `<out>/results.json` and `<out>/rewards.svg` after every round. When `stop()` turns
+ * true, the search returns after the next checkpoint (`stopped` set); running it again continues it.
  */
-export async function runSearch(config: SearchConfig, data: ShapesData, out: string, log: (line: string) => void): Promise<SearchResults> {
+export async function runSearch(config: SearchConfig, data: ShapesData, out: string, log: (line: string) => void, stop: () => boolean = () => false): Promise<SearchResults & { stopped: boolean }> {
   const statePath = join(out, 'state.json');
   const curves = CURVES_PER_METRIC[config.metric];
   let search: PpoSearch;
@@ -65,24 +68,31 @@ export async function runSearch(config: SearchConfig, data: ShapesData, out: str
   const done = () => search.round * config.samplesPerRound + (search.done ? 0 : config.samplesPerRound - search.missingRewards().length);
   let bestReward = search.best()?.reward ?? -Infinity;
 
-  await runPpoSearch(
-    search,
-    async (theta, { round, sample }) => {
-      const controlPoints = controlPointsFromTheta(theta, curves);
-      const model = await trainSegmenter(data.train, numClasses, { ce: 0, asl: { metric: config.metric, controlPoints, weight: 1 } }, config.proxy);
-      const reward = metricValue(evaluateSegmenter(model, data.val, numClasses, config.proxy.tolerance), config.metric);
-      model.dispose();
-      bestReward = Math.max(bestReward, reward);
-      progress.update(done() + 1, { round: round + 1, sample, reward, best: bestReward, tensors: tf.memory().numTensors });
-      return Number.isFinite(reward) ? reward : 0;
-    },
-    (s, { sample }) => {
-      writeFileAtomic(statePath, JSON.stringify({ config, search: s.state() } satisfies SearchFile) + '\n');
-      if (sample === null) writeResults(out, summarise(config, s));
-    },
-  );
+  try {
+    await runPpoSearch(
+      search,
+      async (theta, { round, sample }) => {
+        const controlPoints = controlPointsFromTheta(theta, curves);
+        const model = await trainSegmenter(data.train, numClasses, { ce: 0, asl: { metric: config.metric, controlPoints, weight: 1 } }, config.proxy);
+        const reward = metricValue(evaluateSegmenter(model, data.val, numClasses, config.proxy.tolerance), config.metric);
+        model.dispose();
+        bestReward = Math.max(bestReward, reward);
+        progress.update(done() + 1, { round: round + 1, sample, reward, best: bestReward, tensors: tf.memory().numTensors });
+        return Number.isFinite(reward) ? reward : 0;
+      },
+      (s, { sample }) => {
+        writeFileAtomic(statePath, JSON.stringify({ config, search: s.state() } satisfies SearchFile) + '\n');
+        if (sample === null) writeResults(out, summarise(config, s));
+        if (stop()) throw new SearchStopped();
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof SearchStopped)) throw error;
+    log(`stopped; ${statePath} holds the search: run the same command again to continue`);
+    return { ...summarise(config, search), stopped: true };
+  }
   progress.done({ best: bestReward });
-  return summarise(config, search);
+  return { ...summarise(config, search), stopped: false };
 }
 
 function summarise(config: SearchConfig, search: PpoSearch): SearchResults {

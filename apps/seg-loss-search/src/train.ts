@@ -66,6 +66,7 @@ export async function trainSegmenter(data: readonly SegmentationImage[], numClas
     if (step % 10 === 9 || step === options.steps - 1) onStep(step + 1, (await value.data())[0]);
     tf.dispose([images, labels, value, grads]);
   }
+  optimizer.dispose();
   return model;
 }
 
