@@ -130,18 +130,20 @@ export function bilinearGatherForwardImpl(
   const GC = G * C;
   const LP = L * P;
   const corners = new Corners();
+  // Queries innermost but one: all samples of one (group, level) run together, so the part of value (and of
+  // its gradient) they touch stays in cache.
   for (let b = 0; b < B; b++) {
-    for (let q = 0; q < Q; q++) {
-      for (let g = 0; g < G; g++) {
-        const bqg = (b * Q + q) * G + g;
-        const sampleBase = bqg * LP;
-        for (let l = 0; l < L; l++) {
-          const H = shapes[2 * l];
-          const W = shapes[2 * l + 1];
-          const levelBase = (b * S + starts[l]) * GC + g * C;
-          const rowStride = W * GC;
+    for (let g = 0; g < G; g++) {
+      for (let l = 0; l < L; l++) {
+        const H = shapes[2 * l];
+        const W = shapes[2 * l + 1];
+        const levelBase = (b * S + starts[l]) * GC + g * C;
+        const rowStride = W * GC;
+        for (let q = 0; q < Q; q++) {
+          const bqg = (b * Q + q) * G + g;
+          const sampleBase = bqg * LP + l * P;
           for (let p = 0; p < P; p++) {
-            const s = sampleBase + l * P + p;
+            const s = sampleBase + p;
             const a = weighted ? weights[s] : 1;
             let x = locations[2 * s];
             let y = locations[2 * s + 1];
@@ -189,18 +191,20 @@ export function bilinearGatherBackwardImpl(
   const GC = G * C;
   const LP = L * P;
   const corners = new Corners();
+  // Queries innermost but one: all samples of one (group, level) run together, so the part of value (and of
+  // its gradient) they touch stays in cache.
   for (let b = 0; b < B; b++) {
-    for (let q = 0; q < Q; q++) {
-      for (let g = 0; g < G; g++) {
-        const bqg = (b * Q + q) * G + g;
-        const sampleBase = bqg * LP;
-        for (let l = 0; l < L; l++) {
-          const H = shapes[2 * l];
-          const W = shapes[2 * l + 1];
-          const levelBase = (b * S + starts[l]) * GC + g * C;
-          const rowStride = W * GC;
+    for (let g = 0; g < G; g++) {
+      for (let l = 0; l < L; l++) {
+        const H = shapes[2 * l];
+        const W = shapes[2 * l + 1];
+        const levelBase = (b * S + starts[l]) * GC + g * C;
+        const rowStride = W * GC;
+        for (let q = 0; q < Q; q++) {
+          const bqg = (b * Q + q) * G + g;
+          const sampleBase = bqg * LP + l * P;
           for (let p = 0; p < P; p++) {
-            const s = sampleBase + l * P + p;
+            const s = sampleBase + p;
             const a = weighted ? weights[s] : 1;
             let x = locations[2 * s];
             let y = locations[2 * s + 1];

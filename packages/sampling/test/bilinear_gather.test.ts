@@ -174,6 +174,24 @@ describe.each(TEST_BACKENDS)('bilinearGather on %s', (backend) => {
     value.dispose();
   });
 
+  it('handles an empty batch and zero queries (shapes only, zero gradients)', async () => {
+    await initBackend(backend);
+    for (const [B, Q] of [[0, 3], [2, 0]]) {
+      for (const reduce of ['sum', 'none'] as const) {
+        tf.tidy(() => {
+          const value = tf.ones([B, 6, 2, 3]);
+          const locations = tf.zeros([B, Q, 2, 1, 2, 2]);
+          const weights = tf.zeros([B, Q, 2, 1, 2]);
+          const run = (v: tf.Tensor, loc: tf.Tensor, w: tf.Tensor) => bilinearGather(v, [[2, 3]], [0], loc, w, { normalized: false, reduce });
+          expect(run(value, locations, weights).shape).toEqual(reduce === 'sum' ? [B, Q, 2, 3] : [B, Q, 2, 2, 3]);
+          const grads = tf.grads((v: tf.Tensor, loc: tf.Tensor, w: tf.Tensor) => tf.sum(run(v, loc, w)))([value, locations, weights]);
+          expect(grads.map((g) => g.shape)).toEqual([value.shape, locations.shape, weights.shape]);
+          expect(Array.from(grads[0].dataSync()).every((x) => x === 0)).toBe(true);
+        });
+      }
+    }
+  });
+
   it('keeps the tensor count flat through tf.grads', async () => {
     await initBackend(backend);
     const t = tensors(AWKWARD, normalizedInputs(AWKWARD, 8));
