@@ -122,6 +122,8 @@ const CONV_CASES: ConvCase[] = [
   { name: 'explicit asymmetric padding, batch 3', x: [3, 5, 7, 1], filter: [3, 3, 1, 2], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { name: 'numeric pad with ceil rounding, strides [2, 3]', x: [2, 9, 8, 5], filter: [3, 3, 5, 7], strides: [2, 3], pad: 1, dimRoundingMode: 'ceil' },
   { name: 'filter larger than the stride-1 same output needs', x: [1, 3, 4, 2], filter: [5, 4, 2, 3], strides: 1, pad: 'same' },
+  { name: 'channel counts beyond the 32-wide transpose tiles, stride 2, same', x: [2, 19, 23, 40], filter: [3, 3, 40, 36], strides: 2, pad: 'same' },
+  { name: 'channel counts beyond the transpose tiles, stride 1, valid', x: [1, 17, 15, 33], filter: [3, 2, 33, 34], strides: 1, pad: 'valid' },
   { name: 'stride 1 with padding wider than the filter (the col2im path)', x: [2, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 2], [0, 0]] },
 ];
 
