@@ -10,11 +10,14 @@ import numpy as np
 from PIL import Image
 
 rng = np.random.default_rng(0)
-image = rng.integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
-cases = []
-for width, height in [(4, 3), (13, 11), (5, 9), (9, 7), (2, 2), (17, 4)]:
-    out = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-    cases.append({"width": width, "height": height, "data": out.reshape(-1).tolist()})
+inputs = []
+for (height, width), sizes in [((7, 9), [(4, 3), (13, 11), (5, 9), (9, 7), (2, 2), (17, 4)]), ((30, 40), [(23, 17), (57, 43), (11, 30), (40, 13)])]:
+    image = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    cases = []
+    for out_width, out_height in sizes:
+        out = np.asarray(Image.fromarray(image).resize((out_width, out_height), Image.BILINEAR))
+        cases.append({"width": out_width, "height": out_height, "data": out.reshape(-1).tolist()})
+    inputs.append({"width": width, "height": height, "data": image.reshape(-1).tolist(), "cases": cases})
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "..", "test", "fixtures", "pil_resize.json"), "w") as f:
-    json.dump({"width": 9, "height": 7, "data": image.reshape(-1).tolist(), "cases": cases}, f)
+    json.dump(inputs, f)

@@ -162,10 +162,18 @@ function workerEntry(): { script: string | URL; eval: boolean; env: NodeJS.Proce
   return { script, eval: true, env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig } };
 }
 
+/**
+ * Tasks in flight per worker: a second one lets a worker transform one image while sharp decodes the next on
+ * its own thread.
+ */
+const TASKS_PER_WORKER = 2;
+
 /** A fixed set of decode threads; each takes the next task when it finishes one. */
 class WorkerPool {
   private readonly workers: Worker[] = [];
+  /** One entry per free task slot. */
   private readonly idle: Worker[] = [];
+  private readonly inFlight = new Map<Worker, number>();
   private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] = [];
   private readonly running = new Map<number, { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }>();
   private nextId = 0;
@@ -185,8 +193,10 @@ class WorkerPool {
       // An idle pool must not keep the process alive; a busy one must.
       worker.unref();
       this.workers.push(worker);
-      this.idle.push(worker);
+      this.inFlight.set(worker, 0);
     }
+    // Slot-major, so the first tasks spread over all workers.
+    for (let slot = 0; slot < TASKS_PER_WORKER; slot++) this.idle.push(...this.workers);
   }
 
   run(task: Omit<DecodeTask, 'id'>): Promise<Sample> {
@@ -202,13 +212,17 @@ class WorkerPool {
       const { task, resolve, reject } = this.queue.shift()!;
       const id = this.nextId++;
       this.running.set(id, { worker, resolve, reject });
-      worker.ref();
+      const busy = this.inFlight.get(worker)! + 1;
+      this.inFlight.set(worker, busy);
+      if (busy === 1) worker.ref();
       worker.postMessage({ ...task, id });
     }
   }
 
   private release(worker: Worker): void {
-    worker.unref();
+    const busy = this.inFlight.get(worker)! - 1;
+    this.inFlight.set(worker, busy);
+    if (busy === 0) worker.unref();
     this.idle.push(worker);
     this.dispatch();
   }

@@ -57,14 +57,18 @@ describe('transforms', () => {
     expect(sizeWithAspectRatio(333, 500, 256)).toEqual([384, 256]);
   });
 
-  it('bilinear resize matches PIL (torchvision on PIL images) to within one level', () => {
-    const fixture = JSON.parse(readFileSync(new URL('./fixtures/pil_resize.json', import.meta.url), 'utf8'));
-    const input = Uint8Array.from(fixture.data);
-    for (const c of fixture.cases) {
-      const out = resizeImage(input, fixture.width, fixture.height, 3, c.width, c.height);
-      const worst = Math.max(...Array.from(out, (v, i) => Math.abs(v - c.data[i])));
-      expect(worst, `${c.width}x${c.height}`).toBeLessThanOrEqual(1);
+  it('bilinear resize equals PIL (torchvision on PIL images) exactly, shrinking and enlarging', () => {
+    const fixtures = JSON.parse(readFileSync(new URL('./fixtures/pil_resize.json', import.meta.url), 'utf8'));
+    for (const fixture of fixtures) {
+      const input = Uint8Array.from(fixture.data);
+      for (const c of fixture.cases) {
+        const out = resizeImage(input, fixture.width, fixture.height, 3, c.width, c.height);
+        expect(Array.from(out), `${fixture.width}x${fixture.height} -> ${c.width}x${c.height}`).toEqual(c.data);
+      }
     }
+    // Float images take the same filter without rounding.
+    const floats = resizeImage(Float32Array.from(fixtures[0].data), fixtures[0].width, fixtures[0].height, 3, 4, 3);
+    floats.forEach((v, i) => expect(Math.abs(v - fixtures[0].cases[0].data[i])).toBeLessThan(1));
   });
 
   it('resize, flip and crop keep boxes inside and consistent with masks', async () => {
