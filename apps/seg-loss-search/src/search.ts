@@ -10,7 +10,7 @@ import { evaluateSegmenter, metricValue, trainSegmenter, type TrainOptions } fro
 export const SEARCH_PRESETS = {
   paper: { rounds: 12, samplesPerRound: 32, updatesPerRound: 60, proxySteps: 1000 },
   small: { rounds: 6, samplesPerRound: 8, updatesPerRound: 60, proxySteps: 150 },
-  tiny: { rounds: 3, samplesPerRound: 4, updatesPerRound: 60, proxySteps: 60 },
+  tiny: { rounds: 3, samplesPerRound: 4, updatesPerRound: 60, proxySteps: 150 },
 } as const;
 export type SearchPreset = keyof typeof SEARCH_PRESETS;
 

@@ -55,7 +55,7 @@ def map_to_one_hot(x, num_class):
 
 def compute_edge(seg):
     avg = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(seg)
-    return (seg != avg).double() * seg
+    return (seg != avg).to(seg.dtype) * seg
 
 
 def dilate(seg, tol):
@@ -73,15 +73,15 @@ def soft_iou(inp, target, mask, theta):
 
 def metric_value(metric, inp, target, mask, theta, tol, drop_bg):
     if metric == 'mIoU':
-        return soft_iou(inp, target, mask.double(), theta).mean()
+        return soft_iou(inp, target, mask.to(inp.dtype), theta).mean()
     if metric == 'FWIoU':
-        iou = soft_iou(inp, target, mask.double(), theta)
+        iou = soft_iou(inp, target, mask.to(inp.dtype), theta)
         freq = target.sum((0, 2, 3))
         return (iou[freq > 0] * freq[freq > 0]).sum() / freq[freq > 0].sum()
     if metric == 'BIoU':
         edge = dilate(compute_edge(target), tol)
         trimap = (edge[:, 1:] if drop_bg else edge).max(dim=1).values > 0.5
-        return soft_iou(inp, target, (mask & trimap).double(), theta).mean()
+        return soft_iou(inp, target, (mask & trimap).to(inp.dtype), theta).mean()
     if metric == 'mAcc':
         inter = (bezier(inp, theta) * target).sum((0, 2, 3))
         return (inter / (target.sum((0, 2, 3)) + 1e-8)).mean()
@@ -89,7 +89,7 @@ def metric_value(metric, inp, target, mask, theta, tol, drop_bg):
         return (bezier(inp, theta) * target).sum() / (target.sum() + 1e-8)
     if metric == 'BF1':
         eps = 1e-8
-        target_edge = (-F.max_pool2d(-F.pad(target, (1, 1, 1, 1), value=1.0), 3, 1) != target).double()
+        target_edge = (-F.max_pool2d(-F.pad(target, (1, 1, 1, 1), value=1.0), 3, 1) != target).to(target.dtype)
         erode = -F.max_pool2d(-F.pad(inp, (1, 1, 1, 1), value=1.0), 3, 1)
         q = len(theta) // 4
         t1, t2, t3, t4 = theta[:q], theta[q:2 * q], theta[2 * q:3 * q], theta[3 * q:]
