@@ -5,30 +5,51 @@
  */
 export function windowMaxForward(x: Float32Array | Int32Array, y: Float32Array | Int32Array, argmax: Float32Array | Int32Array, shape: number[], radius: number): void {
   const [batch, height, width, channels] = shape;
+  // Separable: the maximum along each row's window (keeping the first, i.e. leftmost, maximum), then along
+  // each column's window over those (keeping the topmost): the first maximum in row-major window order.
+  const rowMax = new Float32Array(x.length);
+  const rowArg = new Int32Array(x.length);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < height; i++) {
+      const row = (b * height + i) * width;
+      for (let j = 0; j < width; j++) {
+        const j0 = Math.max(0, j - radius);
+        const j1 = Math.min(width - 1, j + radius);
+        const out = (row + j) * channels;
+        for (let c = 0; c < channels; c++) {
+          let where = (row + j0) * channels + c;
+          let best = x[where];
+          for (let index = where + channels, v = j0 + 1; v <= j1; v++, index += channels) {
+            if (x[index] > best) {
+              best = x[index];
+              where = index;
+            }
+          }
+          rowMax[out + c] = best;
+          rowArg[out + c] = where;
+        }
+      }
+    }
+  }
+  const stride = width * channels;
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < height; i++) {
       const i0 = Math.max(0, i - radius);
       const i1 = Math.min(height - 1, i + radius);
-      for (let j = 0; j < width; j++) {
-        const j0 = Math.max(0, j - radius);
-        const j1 = Math.min(width - 1, j + radius);
-        const out = ((b * height + i) * width + j) * channels;
-        for (let c = 0; c < channels; c++) {
-          let best = -Infinity;
-          let where = -1;
-          for (let u = i0; u <= i1; u++) {
-            let index = ((b * height + u) * width + j0) * channels + c;
-            for (let v = j0; v <= j1; v++, index += channels) {
-              const value = x[index];
-              if (value > best || where < 0) {
-                best = value;
-                where = index;
-              }
-            }
+      for (let jc = 0; jc < stride; jc++) {
+        let index = (b * height + i0) * stride + jc;
+        let best = rowMax[index];
+        let where = rowArg[index];
+        for (let u = i0 + 1; u <= i1; u++) {
+          index += stride;
+          if (rowMax[index] > best) {
+            best = rowMax[index];
+            where = rowArg[index];
           }
-          y[out + c] = best;
-          argmax[out + c] = where;
         }
+        const out = (b * height + i) * stride + jc;
+        y[out] = best;
+        argmax[out] = where;
       }
     }
   }
