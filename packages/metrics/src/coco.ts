@@ -200,20 +200,34 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   const dtGroup = new Int32Array(dets.length).fill(-1);
   const dtBox = new Float64Array(4 * dets.length);
   const dtScore = new Float64Array(dets.length);
-  dets.forEach((value, n) => {
-    const base = `results[${n}]`;
-    const det = requireRecord(OP, base, value);
-    const imageId = finiteField(OP, det, base, 'image_id');
-    const name = `${base} (image_id ${imageId})`;
-    if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
-    const catId = finiteField(OP, det, name, 'category_id');
-    if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
-    dtBox.set(xywhField(OP, det, name), 4 * n);
-    dtScore[n] = finiteField(OP, det, name, 'score');
-    const i = imgIndex.get(imageId);
-    const k = catIndex.get(catId);
+  for (let n = 0; n < dets.length; n++) {
+    const det = dets[n] as CocoDetection;
+    // The common case checked without building names; anything off goes to checkDetection, which throws.
+    const box = det?.bbox;
+    const ok =
+      typeof det === 'object' &&
+      det !== null &&
+      knownImages.has(det.image_id) &&
+      knownCats.has(det.category_id) &&
+      Array.isArray(box) &&
+      box.length === 4 &&
+      Number.isFinite(box[0]) &&
+      Number.isFinite(box[1]) &&
+      box[2] >= 0 &&
+      box[3] >= 0 &&
+      Number.isFinite(box[2]) &&
+      Number.isFinite(box[3]) &&
+      Number.isFinite(det.score);
+    if (!ok) checkDetection(det, n, knownImages, knownCats);
+    dtBox[4 * n] = box[0];
+    dtBox[4 * n + 1] = box[1];
+    dtBox[4 * n + 2] = box[2];
+    dtBox[4 * n + 3] = box[3];
+    dtScore[n] = det.score;
+    const i = imgIndex.get(det.image_id);
+    const k = catIndex.get(det.category_id);
     if (i !== undefined && k !== undefined) dtGroup[n] = k * I + i;
-  });
+  }
 
   // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
   // concatenates them.
@@ -396,6 +410,15 @@ function evaluateGroups(
           if (pass === 0) out.npig[k * A + a] += G0;
         }
 
+        if (G === 0) {
+          // Nothing to match: every detection is a false positive, or ignored outside the area range.
+          for (let d = 0; d < D; d++) {
+            const n = dtSorted[d];
+            const area = dt.box[4 * n + 2] * dt.box[4 * n + 3];
+            out.flags.fill(area < lo || area > hi ? IGNORED : FP, ((kept + d) * A + a) * T, ((kept + d) * A + a + 1) * T);
+          }
+          continue;
+        }
         for (let t = 0; t < T; t++) {
           gtMatched.fill(0, 0, G);
           for (let d = 0; d < D; d++) {
@@ -452,18 +475,29 @@ function accumulate(matched: MatchedDetections, score: Float64Array, K: number, 
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
   let maxKept = 0;
   for (let k = 0; k < K; k++) maxKept = Math.max(maxKept, matched.catStart[k + 1] - matched.catStart[k]);
-  const tpPrecision = new Float64Array(T * maxKept);
-  const tpScore = new Float64Array(T * maxKept);
+  // One spare slot per threshold for the branch-free writes below.
+  const slots = maxKept + 1;
+  const tpPrecision = new Float64Array(T * slots);
+  const tpScore = new Float64Array(T * slots);
   const tp = new Float64Array(T);
   const fp = new Float64Array(T);
+  const order = new Int32Array(maxKept);
+  // The category's detections gathered in score order, so the passes below read memory in sequence.
+  const sortedScore = new Float64Array(maxKept);
+  const sortedRank = new Int32Array(maxKept);
+  const sortedFlags = new Uint8Array(maxKept * A * T);
   for (let k = 0; k < K; k++) {
     const start = matched.catStart[k];
     const n = matched.catStart[k + 1] - start;
     // All of a category's detections by descending score; ties keep (image, rank) order as the stable
     // mergesort over the concatenation does.
-    const idx: number[] = new Array(n);
-    for (let j = 0; j < n; j++) idx[j] = start + j;
-    idx.sort((x, y) => score[matched.det[y]] - score[matched.det[x]] || x - y);
+    stableOrderByDescendingScore(matched.det.subarray(start, start + n), score, order);
+    for (let j = 0; j < n; j++) {
+      const e = start + order[j];
+      sortedScore[j] = score[matched.det[e]];
+      sortedRank[j] = matched.rank[e];
+      for (let f = 0; f < A * T; f++) sortedFlags[j * A * T + f] = matched.flags[e * A * T + f];
+    }
     for (let a = 0; a < A; a++) {
       const positives = matched.npig[k * A + a];
       if (positives === 0) continue;
@@ -474,26 +508,27 @@ function accumulate(matched: MatchedDetections, score: Float64Array, K: number, 
         let nd = 0;
         let firstScore = 0;
         for (let j = 0; j < n; j++) {
-          const e = idx[j];
-          if (matched.rank[e] >= limit) continue;
-          const s = score[matched.det[e]];
+          if (sortedRank[j] >= limit) continue;
+          const s = sortedScore[j];
           if (nd === 0) firstScore = s;
-          const base = (e * A + a) * T;
+          const base = (j * A + a) * T;
           for (let t = 0; t < T; t++) {
-            const flag = matched.flags[base + t];
-            if (flag === TP) {
-              const at = t * maxKept + tp[t];
-              tp[t]++;
-              tpPrecision[at] = tp[t] / (fp[t] + tp[t] + EPS);
-              tpScore[at] = s;
-            } else if (flag === FP) {
-              fp[t]++;
-            }
+            // Branch-free (the flags are unpredictable): a true positive writes its own slot, anything else
+            // writes the next free slot, which the next true positive overwrites.
+            const flag = sortedFlags[base + t];
+            const isTp = flag === TP ? 1 : 0;
+            const count = tp[t] + isTp;
+            const false_ = fp[t] + (flag === FP ? 1 : 0);
+            tp[t] = count;
+            fp[t] = false_;
+            const at = t * slots + count - isTp;
+            tpPrecision[at] = count / (false_ + count + EPS);
+            tpScore[at] = s;
           }
           nd++;
         }
         for (let t = 0; t < T; t++) {
-          const off = t * maxKept;
+          const off = t * slots;
           const count = tp[t];
           recall[((t * K + k) * A + a) * M + m] = nd ? count / positives : 0;
           for (let j = count - 1; j > 0; j--) if (tpPrecision[off + j] > tpPrecision[off + j - 1]) tpPrecision[off + j - 1] = tpPrecision[off + j];
@@ -521,6 +556,37 @@ function accumulate(matched: MatchedDetections, score: Float64Array, K: number, 
   return { precision, recall, scores };
 }
 
+/**
+ * Fills order[0..n) with the positions of `det` sorted by descending score, ties by position (a stable
+ * sort). The scores are ranked with a native numeric sort of the distinct values and the positions then
+ * placed by a counting sort on those ranks: much faster than a comparator sort.
+ */
+function stableOrderByDescendingScore(det: Int32Array, score: Float64Array, order: Int32Array): void {
+  const n = det.length;
+  if (n === 0) return;
+  // + 0 turns -0 into 0, so the two compare as the equal scores they are.
+  const key = new Float64Array(n);
+  for (let j = 0; j < n; j++) key[j] = -score[det[j]] + 0;
+  const sorted = key.slice().sort();
+  let distinct = 1;
+  for (let j = 1; j < n; j++) if (sorted[j] !== sorted[distinct - 1]) sorted[distinct++] = sorted[j];
+  const rank = new Int32Array(n);
+  const count = new Int32Array(distinct + 1);
+  for (let j = 0; j < n; j++) {
+    let lo = 0;
+    let hi = distinct - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] < key[j]) lo = mid + 1;
+      else hi = mid;
+    }
+    rank[j] = lo;
+    count[lo + 1]++;
+  }
+  for (let r = 0; r < distinct; r++) count[r + 1] += count[r];
+  for (let j = 0; j < n; j++) order[count[rank[j]]++] = j;
+}
+
 /** np.mean(s[s > -1]) (with numpy's pairwise summation), or -1 when nothing is defined. */
 function meanDefined(values: number[]): number {
   const defined = values.filter((v) => v > -1);
@@ -536,6 +602,20 @@ function groupBy(group: Int32Array, groups: number): { start: Int32Array; order:
   const fill = start.slice(0, groups);
   for (let n = 0; n < group.length; n++) if (group[n] >= 0) order[fill[group[n]]++] = n;
   return { start, order };
+}
+
+/** Throws the error that names what is wrong with results[n]. */
+function checkDetection(value: unknown, n: number, knownImages: Set<number>, knownCats: Set<number>): never {
+  const base = `results[${n}]`;
+  const det = requireRecord(OP, base, value);
+  const imageId = finiteField(OP, det, base, 'image_id');
+  const name = `${base} (image_id ${imageId})`;
+  if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
+  const catId = finiteField(OP, det, name, 'category_id');
+  if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
+  xywhField(OP, det, name);
+  finiteField(OP, det, name, 'score');
+  throw new Error(`${OP}: ${base} failed validation`);
 }
 
 function uniqueIds(name: string, records: unknown[]): Set<number> {
