@@ -177,6 +177,7 @@ class WorkerPool {
   private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] = [];
   private readonly running = new Map<number, { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  private closing = false;
 
   constructor(count: number) {
     const entry = workerEntry();
@@ -189,7 +190,8 @@ class WorkerPool {
         else job.resolve(message.sample!);
         this.release(worker);
       });
-      worker.on('error', (error) => this.failWorker(worker, error));
+      worker.on('error', (error) => this.retire(worker, error));
+      worker.on('exit', (code) => this.retire(worker, new Error(`exited with code ${code}`)));
       // An idle pool must not keep the process alive; a busy one must.
       worker.unref();
       this.workers.push(worker);
@@ -227,16 +229,22 @@ class WorkerPool {
     this.dispatch();
   }
 
-  private failWorker(worker: Worker, error: Error): void {
+  /** Takes a crashed worker out of the pool, failing its tasks; the rest carry on, or fail too if none is left. */
+  private retire(worker: Worker, error: Error): void {
+    if (this.closing || !this.workers.includes(worker)) return;
+    this.workers.splice(this.workers.indexOf(worker), 1);
+    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i] === worker) this.idle.splice(i, 1);
+    const failure = new Error(`decode worker failed: ${error.message}`);
     for (const [id, job] of this.running) {
       if (job.worker !== worker) continue;
       this.running.delete(id);
-      job.reject(new Error(`decode worker failed: ${error.message}`));
+      job.reject(failure);
     }
-    for (const job of this.queue.splice(0)) job.reject(new Error(`decode worker failed: ${error.message}`));
+    if (this.workers.length === 0) for (const job of this.queue.splice(0)) job.reject(failure);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
