@@ -373,16 +373,23 @@ function evaluateGroups(
       const Dall = dt.start[g + 1] - dt.start[g];
       if (G === 0 && Dall === 0) continue;
 
-      // Detections by descending score, ties in input order (numpy's stable mergesort), cut to maxDet.
-      for (let j = 0; j < Dall; j++) {
-        const n = dt.order[dt.start[g] + j];
-        const score = dt.score[n];
-        let at = j;
-        while (at > 0 && dt.score[dtSorted[at - 1]] < score) {
-          dtSorted[at] = dtSorted[at - 1];
-          at--;
+      // Detections by descending score, ties in input order (numpy's stable mergesort), cut to maxDet:
+      // insertion sort for the usual handful, a comparator sort for crowded groups.
+      if (Dall <= 32) {
+        for (let j = 0; j < Dall; j++) {
+          const n = dt.order[dt.start[g] + j];
+          const score = dt.score[n];
+          let at = j;
+          while (at > 0 && dt.score[dtSorted[at - 1]] < score) {
+            dtSorted[at] = dtSorted[at - 1];
+            at--;
+          }
+          dtSorted[at] = n;
         }
-        dtSorted[at] = n;
+      } else {
+        const group = dtSorted.subarray(0, Dall);
+        group.set(dt.order.subarray(dt.start[g], dt.start[g + 1]));
+        group.sort((x, y) => dt.score[y] - dt.score[x] || x - y);
       }
       const D = Math.min(Dall, maxDet);
       for (let d = 0; d < D; d++) {
