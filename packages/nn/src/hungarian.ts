@@ -50,16 +50,18 @@ export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols:
       let lowest = Infinity;
       visitedRows[i] = 1;
       const base = i * nc;
+      const shift = minVal - u[i];
       for (let it = 0; it < numRemaining; it++) {
         const j = remaining[it];
-        const r = minVal + c[base + j] - u[i] - v[j];
-        if (r < shortest[j]) {
+        const r = shift + c[base + j] - v[j];
+        let d = shortest[j];
+        if (r < d) {
           path[j] = i;
-          shortest[j] = r;
+          shortest[j] = d = r;
         }
         // Among equal lowest costs prefer an unassigned column: it ends the search sooner.
-        if (shortest[j] < lowest || (shortest[j] === lowest && row4col[j] === -1)) {
-          lowest = shortest[j];
+        if (d < lowest || (d === lowest && row4col[j] === -1)) {
+          lowest = d;
           index = it;
         }
       }
