@@ -61,6 +61,14 @@ describe('evaluateCoco agrees with pycocotools COCOeval (fixtures from scripts/m
       expect(maxAbsDiff(slice, expected.precisionAllArea100)).toBeLessThanOrEqual(1e-10);
       expect(maxAbsDiff(scoreSlice, expected.scoresAllArea100)).toBeLessThanOrEqual(1e-10);
       expect(maxAbsDiff(meanOverR, expected.precisionMeanOverR)).toBeLessThanOrEqual(1e-10);
+      // Per-category AP: the mean of the category's defined precision over IoU thresholds and recalls.
+      for (let k = 0; k < K; k++) {
+        const values: number[] = [];
+        for (let t = 0; t < T; t++) for (let r = 0; r < R; r++) values.push(expected.precisionAllArea100[(t * R + r) * K + k]);
+        const defined = values.filter((v) => v > -1);
+        const ap = defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : -1;
+        expect(ours.perCategory[k].ap).toBeCloseTo(ap, 12);
+      }
       // The stats agree to the last bit: same arithmetic, same summation order as numpy's mean.
       expect(ours.stats).toEqual(expected.stats);
     });
