@@ -91,9 +91,11 @@ function triangleTaps(inSize: number, outSize: number): Taps {
   return { start, count, weights, fixed, stride };
 }
 
+const INV_ONE = 1 / ONE;
+
 /** PIL's clip8: a fixed-point sum (with its rounding half already added) to a byte. */
 function clip8(sum: number): number {
-  return sum >= 256 * ONE ? 255 : sum <= 0 ? 0 : Math.floor(sum / ONE);
+  return sum >= 256 * ONE ? 255 : sum <= 0 ? 0 : (sum * INV_ONE) | 0;
 }
 
 /**
@@ -103,8 +105,13 @@ function clip8(sum: number): number {
  */
 export function resizeImage<T extends Uint8Array | Float32Array>(image: T, width: number, height: number, channels: number, outWidth: number, outHeight: number): T {
   const bytes = image instanceof Uint8Array;
-  const rows = bytes ? new Uint8Array(height * outWidth * channels) : new Float32Array(height * outWidth * channels);
-  horizontalPass(image, rows, width, height, channels, triangleTaps(width, outWidth), outWidth);
+  // As PIL, a pass whose size does not change is skipped (it would be the identity).
+  let rows: Uint8Array | Float32Array = image;
+  if (outWidth !== width) {
+    rows = bytes ? new Uint8Array(height * outWidth * channels) : new Float32Array(height * outWidth * channels);
+    horizontalPass(image, rows, width, height, channels, triangleTaps(width, outWidth), outWidth);
+  }
+  if (outHeight === height) return (rows === image ? image.slice() : rows) as T;
   const out = (bytes ? new Uint8Array(outWidth * outHeight * channels) : new Float32Array(outWidth * outHeight * channels)) as T;
   verticalPass(rows, out, outWidth * channels, outHeight, triangleTaps(height, outHeight));
   return out;
@@ -152,9 +159,12 @@ function verticalPass(rows: Uint8Array | Float32Array, out: Uint8Array | Float32
   const { start, count, stride } = taps;
   const weights = bytes ? taps.fixed : taps.weights;
   const sum = new Float64Array(rowLength);
+  const bias = bytes ? ONE / 2 : 0;
   for (let y = 0; y < outHeight; y++) {
-    sum.fill(bytes ? ONE / 2 : 0);
-    for (let k = 0; k < count[y]; k++) {
+    const w0 = weights[y * stride];
+    const first = start[y] * rowLength;
+    for (let i = 0; i < rowLength; i++) sum[i] = bias + w0 * rows[first + i];
+    for (let k = 1; k < count[y]; k++) {
       const w = weights[y * stride + k];
       const src = (start[y] + k) * rowLength;
       for (let i = 0; i < rowLength; i++) sum[i] += w * rows[src + i];
