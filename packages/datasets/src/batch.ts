@@ -14,6 +14,8 @@ export interface BatchTarget {
   iscrowd: Uint8Array;
   area: Float32Array;
   trackIds?: Int32Array;
+  /** VOC `difficult` flags, when the dataset has them. */
+  difficult?: Uint8Array;
   /** N x H x W masks of the unpadded image, when loaded. */
   masks?: Uint8Array;
   /** [height, width] after transforms (the valid region of the padded image). */
@@ -73,6 +75,7 @@ export function collate(samples: readonly Sample[]): Batch {
       origSize: [s.origHeight, s.origWidth],
     };
     if (s.trackIds) target.trackIds = s.trackIds;
+    if (s.difficult) target.difficult = s.difficult;
     if (s.masks) target.masks = s.masks;
     return target;
   });
