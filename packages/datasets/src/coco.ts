@@ -155,8 +155,9 @@ function compareIds(a: number | string, b: number | string): number {
 function checkSegmentationShape(segmentation: unknown, width: number, height: number, r: RecordReader): void {
   if (Array.isArray(segmentation)) {
     segmentation.forEach((poly, k) => {
-      if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2 !== 0 || poly.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-        r.fail(`segmentation polygon ${k} must be at least 3 finite x, y pairs`);
+      // Real COCO holds a few degenerate two-point polygons; pycocotools accepts them (they cover no pixel).
+      if (!Array.isArray(poly) || poly.length < 4 || poly.length % 2 !== 0 || poly.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+        r.fail(`segmentation polygon ${k} must be a list of at least 2 finite x, y pairs`);
       }
     });
     return;

@@ -123,6 +123,7 @@ describe('COCO loader errors name the file and the record', () => {
       ['width', (j) => (j.images[0].width = 'wide'), /images\[0\] \(id 1\): "width" must be a finite number/],
       ['rle', (j) => (j.annotations[0].segmentation = { size: [3, 3], counts: [9] }), /annotations\[0\] \(id 1\) segmentation: RLE size \[3, 3\] differs/],
       ['noimages', (j) => delete j.images, /noimages\.json: expected an array "images", got nothing/],
+      ['polygon', (j) => (j.annotations[0].segmentation = [[1, 2, 3]]), /annotations\[0\] \(id 1\): segmentation polygon 0 must be a list of at least 2 finite x, y pairs/],
     ];
     for (const [name, edit, message] of cases) expect((await thrown(() => loadCoco(broken(name, edit)))).message).toMatch(message);
   });

@@ -131,8 +131,8 @@ export function polygonsToMask(polygons: readonly (readonly number[])[], height:
 /** Any COCO segmentation to a row-major mask for an image of the given size. */
 export function decodeSegmentation(segmentation: CocoSegmentation, height: number, width: number, fail: (problem: string) => never): Uint8Array {
   if (Array.isArray(segmentation)) {
-    if (segmentation.some((p) => !Array.isArray(p) || p.length < 6 || p.length % 2 !== 0 || p.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
-      fail(`a polygon must be a list of at least 3 finite x, y pairs`);
+    if (segmentation.some((p) => !Array.isArray(p) || p.length < 4 || p.length % 2 !== 0 || p.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+      fail(`a polygon must be a list of at least 2 finite x, y pairs`);
     }
     return polygonsToMask(segmentation, height, width);
   }
