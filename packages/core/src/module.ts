@@ -77,7 +77,7 @@ export abstract class Module {
   stateDict(options: { torchLayout?: boolean } = {}): Record<string, tf.Tensor> {
     const out: Record<string, tf.Tensor> = {};
     for (const [name, p] of this.namedParameters()) {
-      out[name] = options.torchLayout ? toTorchLayout(p.variable, p.layout) : p.variable.clone();
+      out[name] = options.torchLayout ? toTorchLayout(p.variable, p.layout) : tf.clone(p.variable);
     }
     return out;
   }
@@ -117,7 +117,7 @@ export abstract class Module {
 export function fromTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
   switch (layout) {
     case 'same':
-      return t.clone();
+      return tf.clone(t);
     case 'linear':
       return tf.transpose(expectRank(t, 2, layout));
     case 'conv2d':
@@ -134,7 +134,7 @@ export function fromTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
 export function toTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
   switch (layout) {
     case 'same':
-      return t.clone();
+      return tf.clone(t);
     case 'linear':
       return tf.transpose(expectRank(t, 2, layout));
     case 'conv2d':
