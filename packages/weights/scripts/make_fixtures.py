@@ -61,6 +61,22 @@ class Pwned:
 torch.save({'weight': torch.zeros(2), 'payload': Pwned()}, os.path.join(OUT, 'malicious.pth'))
 
 
+# The same attack leaving evidence: the test checks this marker file never appears.
+class Marker:
+    def __reduce__(self):
+        return (os.system, ('touch /tmp/deformjs-weights-pwned-marker',))
+
+
+torch.save({'payload': Marker()}, os.path.join(OUT, 'malicious_marker.pth'))
+
+# A checkpoint re-zipped with deflate (torch.save never compresses): refused with a clear error.
+import zipfile  # noqa: E402
+
+with zipfile.ZipFile(os.path.join(OUT, 'data_parallel.pth')) as src, zipfile.ZipFile(os.path.join(OUT, 'deflated.pth'), 'w', zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        dst.writestr(info.filename, src.read(info.filename))
+
+
 # safetensors written by hand (the format is small) in every dtype the reader supports.
 def safetensors(path, tensors, metadata=None):
     header, blobs, offset = {}, [], 0

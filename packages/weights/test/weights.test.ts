@@ -188,6 +188,14 @@ describe('PyTorch .pth import', () => {
 
   it('refuses a pickle that would call os.system, before anything could run', () => {
     expect(() => readPthFile(fixture('malicious.pth'))).toThrow(/malicious\.pth: refusing to unpickle: global 'posix\.system' is not allowed/);
+    const marker = '/tmp/deformjs-weights-pwned-marker';
+    rmSync(marker, { force: true });
+    expect(() => readPthFile(fixture('malicious_marker.pth'))).toThrow(/global 'posix\.system' is not allowed/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('refuses compressed zip entries with a clear error', () => {
+    expect(() => readPthFile(fixture('deflated.pth'))).toThrow(/deflated\.pth: zip entry '[^']+' is compressed \(method 8\)/);
   });
 
   it('refuses other globals, reduces of non-globals and truncated or corrupt input', () => {
