@@ -21,7 +21,8 @@ export interface InitBackendOptions {
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 /**
- * Chooses and starts a tfjs backend and registers deformjs's extra training kernels on it.
+ * Chooses and starts a tfjs backend, registers tfjs's op gradients (which tfjs-core alone leaves out in
+ * Node) and deformjs's extra training kernels.
  * `auto` takes tfjs-node-gpu, then tfjs-node when they load, else wasm, else cpu. An explicit name either
  * starts that backend or throws: it never falls back silently. Returns the name of the active backend.
  */
@@ -31,6 +32,7 @@ export async function initBackend(name?: BackendName, options: InitBackendOption
     throw new Error(`initBackend: backend must be one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(requested)}`);
   }
   const chosen = requested === 'auto' ? await startAuto(options) : await startNamed(requested as Exclude<BackendName, 'auto'>, options);
+  await import('./gradients');
   registerTrainingKernels();
   return chosen;
 }

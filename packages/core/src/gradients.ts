@@ -1,0 +1,4 @@
+// tfjs-core registers its op gradients only from extensionless ESM files, which plain Node cannot load (its
+// CommonJS main has no gradients). Core's build bundles them (tsup.config.ts), so autodiff works the same in
+// Node ESM and CJS, in bundlers and in tests; the registries are global, so this copy serves every tfjs-core.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
