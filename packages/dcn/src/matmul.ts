@@ -1,9 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
+import { transpose2dImpl } from './transpose_impl';
+
+const TRANSPOSE_2D = 'DeformjsTranspose2d';
+
+/** a [M, N] -> [N, M]: the tiled loop on cpu and wasm, tf.transpose elsewhere. Not differentiable (used in gradients). */
+function transpose2d(a: tf.Tensor2D): tf.Tensor2D {
+  if (!hasFusedKernels()) return tf.transpose(a);
+  registerFusedKernel<object>({
+    kernelName: TRANSPOSE_2D,
+    outputs: ([[M, N]]) => [{ shape: [N, M] }],
+    compute: ([a2], [out], [[M, N]]) => transpose2dImpl(a2 as Float32Array, out as Float32Array, M, N),
+  });
+  return runFused(TRANSPOSE_2D, { a }, {})[0] as tf.Tensor2D;
+}
 
 /**
  * a [M, K] @ b [K, N] whose gradients are products of untransposed operands too. tfjs's MatMul gradient asks
  * for transposeA / transposeB, which the wasm backend runs in a slow scalar loop instead of XNNPACK; here the
- * smaller operands are transposed explicitly instead: dA = dy @ b^T, dB = (dy^T @ a)^T.
+ * operands are transposed explicitly instead: dA = dy @ b^T, dB = a^T @ dy. XNNPACK wants the large operand
+ * first: the second is packed on every call, which for a large matrix costs as much as the tiled transpose.
  */
 export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
@@ -15,7 +31,7 @@ export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.G
       const dy2 = dy as tf.Tensor2D;
       const da = tf.matMul(dy2, tf.transpose(b2));
       // With no rows the wasm matmul leaves its output unwritten: the empty sum is zero.
-      const db = a2.shape[0] === 0 ? tf.zerosLike(b2) : tf.transpose(tf.matMul(tf.transpose(dy2), a2));
+      const db = a2.shape[0] === 0 ? tf.zerosLike(b2) : tf.matMul(transpose2d(a2), dy2);
       return [da, db];
     },
   };
