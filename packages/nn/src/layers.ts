@@ -130,16 +130,48 @@ export class BatchNorm2d extends Module implements Layer {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       if (!this.training) return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      const count = x.size / this.numFeatures;
+      const C = this.numFeatures;
+      const count = x.size / C;
+      const rows = tf.reshape(x, [count, C]);
+      const ones = tf.ones([1, count]);
+      // Channel sums as a [1, M] x [M, C] matMul: reducing NHWC over its leading axes otherwise transposes.
+      const mean = tf.div(tf.matMul(ones, rows), count);
+      const variance = tf.div(tf.matMul(ones, tf.square(tf.sub(rows, mean))), count);
       const m = this.momentum;
       const unbiased = tf.mul(variance, count / Math.max(count - 1, 1));
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(tf.reshape(mean, [C]), m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(tf.reshape(unbiased, [C]), m)));
       this.numBatchesTracked.assign(tf.add(this.numBatchesTracked, tf.scalar(1, 'int32')));
-      return tf.batchNorm(x, mean, variance, this.bias, this.weight, this.eps);
+      return tf.reshape(batchNormTraining(rows, mean, variance, this.weight, this.bias, this.eps), x.shape);
     });
   }
+}
+
+/**
+ * Batch normalisation of rows [M, C] with their own batch statistics (mean, biased variance [1, C]) and the
+ * closed-form gradient, dx = gamma * invstd / M * (M dy - sum(dy) - xhat * sum(dy * xhat)), whose channel
+ * sums are matMuls too. The statistics are inputs only to share their computation: their gradient is folded
+ * into dx, so they receive zeros.
+ */
+function batchNormTraining(rows: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad(((x: tf.Tensor, mu: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const invstd = tf.rsqrt(tf.add(v, eps));
+    const xhat = tf.mul(tf.sub(x, mu), invstd);
+    save([xhat, invstd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, inv, gam] = saved;
+        const count = dy.shape[0];
+        const ones = tf.ones([1, count]);
+        const dBeta = tf.matMul(ones, dy);
+        const dGamma = tf.matMul(ones, tf.mul(dy, xh));
+        const dx = tf.mul(tf.mul(gam, tf.div(inv, count)), tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma)));
+        return [dx, tf.zerosLike(mu), tf.zerosLike(v), tf.reshape(dGamma, gam.shape), tf.reshape(dBeta, [gam.shape[0]])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(rows, mean, variance, gamma, beta);
 }
 
 /**
