@@ -35,7 +35,28 @@ export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols:
   const visitedCols = new Uint8Array(nc);
   const remaining = new Int32Array(nc);
 
+  // Warm start (as LAPJV's reduction): u = row minima keeps every reduced cost >= 0, and a row whose cheapest
+  // column is still free takes it with reduced cost 0, so only the other rows need augmenting paths.
+  for (let r = 0; r < nr; r++) {
+    let best = Infinity;
+    let bestCol = -1;
+    for (let j = 0; j < nc; j++) {
+      const value = c[r * nc + j];
+      if (value < best || (value === best && bestCol >= 0 && row4col[bestCol] !== -1 && row4col[j] === -1)) {
+        best = value;
+        bestCol = j;
+      }
+    }
+    if (best === Infinity) throw new Error(`linearSumAssignment: the cost matrix is infeasible: no complete assignment avoids the +Infinity entries`);
+    u[r] = best;
+    if (row4col[bestCol] === -1) {
+      row4col[bestCol] = r;
+      col4row[r] = bestCol;
+    }
+  }
+
   for (let current = 0; current < nr; current++) {
+    if (col4row[current] !== -1) continue;
     // Dijkstra over columns from row `current` with reduced costs, until an unassigned column is reached.
     let minVal = 0;
     let i = current;
