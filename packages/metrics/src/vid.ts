@@ -154,6 +154,7 @@ export function evaluateVid(frames: readonly VidFrame[], detections: readonly Vi
   });
 
   const frameIndex = new Map<number | string, number>();
+  const positions = new Set<string>();
   requireArray(OP, 'frames', frames).forEach((value, f) => {
     const frame = requireRecord(OP, `frames[${f}]`, value);
     const name = `frames[${f}] (frameId ${String(frame.frameId)})`;
@@ -162,10 +163,16 @@ export function evaluateVid(frames: readonly VidFrame[], detections: readonly Vi
     frameIndex.set(frame.frameId, f);
     if (typeof frame.videoId !== 'number' && typeof frame.videoId !== 'string') throw argumentError(OP, `${name}.videoId`, 'a number or a string', frame.videoId);
     assertInteger(OP, `${name}.frameIndex`, frame.frameIndex);
+    const position = `${typeof frame.videoId}:${frame.videoId}\u0000${frame.frameIndex}`;
+    if (positions.has(position)) throw argumentError(OP, `${name}.frameIndex`, `a frame index not used before in video ${String(frame.videoId)}`, frame.frameIndex);
+    positions.add(position);
+    const tracks = new Set<unknown>();
     requireArray(OP, `${name}.objects`, frame.objects).forEach((o, n) => {
       const obj = requireRecord(OP, `${name}.objects[${n}]`, o);
       const objName = `${name}.objects[${n}] (trackId ${String(obj.trackId)})`;
       if (typeof obj.trackId !== 'number' && typeof obj.trackId !== 'string') throw argumentError(OP, `${objName}.trackId`, 'a number or a string', obj.trackId);
+      if (tracks.has(obj.trackId)) throw argumentError(OP, `${objName}.trackId`, 'a trackId used once per frame', obj.trackId);
+      tracks.add(obj.trackId);
       assertInteger(OP, `${objName}.label`, obj.label, 0, numClasses - 1);
       xyxyBox(OP, `${objName}.bbox`, obj.bbox);
       if (obj.motionIou !== undefined && !(typeof obj.motionIou === 'number' && obj.motionIou >= 0 && obj.motionIou <= 1)) {

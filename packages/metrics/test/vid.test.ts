@@ -122,6 +122,9 @@ describe('evaluateVid: motion speed breakdown (FGFA rules)', () => {
     const bad = frames.map((f, i) => (i === 2 ? { ...f, objects: [{ trackId: 'q', label: 0, bbox: [0, 0, 1] }] } : f));
     expect(() => evaluateVid(bad, [])).toThrow(/frames\[2\] \(frameId 2\)\.objects\[0\] \(trackId q\)\.bbox'/);
     expect(() => evaluateVid([...frames, frames[0]], [])).toThrow(/frames\[6\] \(frameId 0\)\.frameId' expected a frameId not used before/);
+    expect(() => evaluateVid([...frames, { ...frames[0], frameId: 'x' }], [])).toThrow(/frames\[6\] \(frameId x\)\.frameIndex' expected a frame index not used before in video A, got 0/);
+    const twice = frames.map((f, i) => (i === 1 ? { ...f, objects: [f.objects[0], f.objects[0]] } : f));
+    expect(() => evaluateVid(twice, [])).toThrow(/frames\[1\] \(frameId 1\)\.objects\[1\] \(trackId s\)\.trackId' expected a trackId used once per frame/);
   });
 });
 
