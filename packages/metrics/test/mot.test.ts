@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Rng } from '@deformjs/core';
 import { describe, expect, it } from 'vitest';
 import { clearMot, flowEndPointError, linearSumAssignment, type MotFrame } from '../src';
@@ -112,5 +113,19 @@ describe('flowEndPointError', () => {
     expect(() => flowEndPointError([0, 0], [0, 0, 0, 0])).toThrow(/groundTruth\.length' expected 2 \(as prediction\), got 4/);
     expect(() => flowEndPointError([0, 0, 0, 0], [0, 0, NaN, 0])).toThrow(/groundTruth at pixel 1' expected finite/);
     expect(flowEndPointError([0, 0, 0, 0], [0, 0, NaN, 0], [1, 0]).pixels).toBe(1);
+  });
+});
+
+describe('clearMot agrees with py-motmetrics (fixture from scripts/make_mot_fixtures.py)', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('./fixtures/mot_motmetrics.json', import.meta.url), 'utf8')) as {
+    cases: { frames: MotFrame[]; expected: { groundTruth: number; matches: number; falseNegatives: number; falsePositives: number; idSwitches: number; mota: number; motp: number } }[];
+  };
+  cases.forEach(({ frames, expected }, n) => {
+    it(`sequence ${n}: ${frames.length} frames`, () => {
+      const r = clearMot(frames);
+      expect([r.groundTruth, r.matches, r.falseNegatives, r.falsePositives, r.idSwitches]).toEqual([expected.groundTruth, expected.matches, expected.falseNegatives, expected.falsePositives, expected.idSwitches]);
+      expect(r.mota).toBeCloseTo(expected.mota, 14);
+      expect(r.motp).toBeCloseTo(expected.motp, 12);
+    });
   });
 });
