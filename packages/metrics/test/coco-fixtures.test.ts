@@ -58,8 +58,11 @@ describe('evaluateCoco agrees with pycocotools COCOeval (fixtures from scripts/m
           }
         }
       }
-      expect(maxAbsDiff(slice, expected.precisionAllArea100)).toBeLessThanOrEqual(1e-10);
-      expect(maxAbsDiff(scoreSlice, expected.scoresAllArea100)).toBeLessThanOrEqual(1e-10);
+      // Same arithmetic in the same order: equal to the last bit.
+      expect(Array.from(slice)).toEqual(expected.precisionAllArea100);
+      expect(Array.from(scoreSlice)).toEqual(expected.scoresAllArea100);
+      expect(Array.from(ours.recall)).toEqual(expected.recall);
+      // numpy's mean over R sums pairwise, this test sequentially: equal to rounding.
       expect(maxAbsDiff(meanOverR, expected.precisionMeanOverR)).toBeLessThanOrEqual(1e-10);
       // Per-category AP: the mean of the category's defined precision over IoU thresholds and recalls.
       for (let k = 0; k < K; k++) {
