@@ -296,6 +296,28 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   };
 }
 
+/**
+ * The 12 lines COCOeval.summarize() prints, for logs:
+ * ` Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.378`.
+ */
+export function formatCocoSummary(result: CocoEvalResult): string {
+  const { iouThrs, maxDets } = result.params;
+  const [m0, m1, m2] = maxDets;
+  const rows: [boolean, number | null, string, number][] = [
+    [true, null, 'all', m2], [true, 0.5, 'all', m2], [true, 0.75, 'all', m2],
+    [true, null, 'small', m2], [true, null, 'medium', m2], [true, null, 'large', m2],
+    [false, null, 'all', m0], [false, null, 'all', m1], [false, null, 'all', m2],
+    [false, null, 'small', m2], [false, null, 'medium', m2], [false, null, 'large', m2],
+  ];
+  return rows
+    .map(([ap, iouThr, area, md], i) => {
+      const title = (ap ? 'Average Precision' : 'Average Recall').padEnd(18);
+      const iou = (iouThr === null ? `${iouThrs[0].toFixed(2)}:${iouThrs[iouThrs.length - 1].toFixed(2)}` : iouThr.toFixed(2)).padEnd(9);
+      return ` ${title} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iou} | area=${area.padStart(6)} | maxDets=${String(md).padStart(3)} ] = ${result.stats[i].toFixed(3)}`;
+    })
+    .join('\n');
+}
+
 interface GroundTruthArrays {
   box: Float64Array;
   area: Float64Array;

@@ -1,4 +1,4 @@
-export { evaluateCoco, cocoBoxIou, COCO_STAT_NAMES, COCO_IOU_THRESHOLDS, COCO_RECALL_THRESHOLDS, COCO_AREA_RANGES } from './coco';
+export { evaluateCoco, formatCocoSummary, cocoBoxIou, COCO_STAT_NAMES, COCO_IOU_THRESHOLDS, COCO_RECALL_THRESHOLDS, COCO_AREA_RANGES } from './coco';
 export type { CocoDataset, CocoImage, CocoCategory, CocoAnnotation, CocoDetection, CocoAreaRange, CocoEvalOptions, CocoEvalResult, CocoCategoryResult } from './coco';
 export { evaluateVid, vidMotionIou, vidBoxIou, vocAp, VID_MOTION_RANGES } from './vid';
 export type { VidFrame, VidObject, VidDetection, VidMotionRange, VidEvalOptions, VidEvalResult, VidRangeResult } from './vid';

@@ -1,6 +1,6 @@
 import { Rng } from '@deformjs/core';
 import { describe, expect, it } from 'vitest';
-import { evaluateCoco, COCO_IOU_THRESHOLDS, type CocoAnnotation, type CocoDataset, type CocoDetection } from '../src';
+import { evaluateCoco, formatCocoSummary, COCO_IOU_THRESHOLDS, type CocoAnnotation, type CocoDataset, type CocoDetection } from '../src';
 
 let nextId = 1;
 function ann(image_id: number, bbox: number[], extra: Partial<CocoAnnotation> = {}): CocoAnnotation {
@@ -143,6 +143,18 @@ function randomScene(seed: number) {
   }
   return { rng, gt: { images, categories, annotations } as CocoDataset };
 }
+
+describe('formatCocoSummary', () => {
+  it("prints COCOeval.summarize()'s 12 lines", () => {
+    const gt = dataset([ann(1, [0, 0, 100, 100])]);
+    const lines = formatCocoSummary(evaluateCoco(gt, [det(1, [0, 0, 100, 80], 0.5)])).split('\n');
+    expect(lines).toHaveLength(12);
+    expect(lines[0]).toBe(' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.700');
+    expect(lines[1]).toBe(' Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ] = 1.000');
+    expect(lines[3]).toBe(' Average Precision  (AP) @[ IoU=0.50:0.95 | area= small | maxDets=100 ] = -1.000');
+    expect(lines[6]).toBe(' Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ] = 0.700');
+  });
+});
 
 describe('evaluateCoco: properties', () => {
   it('perfect detections give AP 1 and AR 1 in every defined setting (AR1 aside)', () => {
