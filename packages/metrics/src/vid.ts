@@ -1,6 +1,6 @@
 import { argumentError, assertInteger } from '@deformjs/core';
 import { pairwiseSum } from './numeric';
-import { finiteField, requireArray, requireRecord, xyxyBox } from './records';
+import { finiteField, nonNegativeField, requireArray, requireRecord, xyxyBox } from './records';
 
 /**
  * ImageNet VID detection mAP with the motion-speed breakdown, as FGFA's imagenet_vid_eval_motion.py
@@ -144,8 +144,9 @@ export function vidMotionIou(frames: readonly VidFrame[], window = 10): number[]
 export function evaluateVid(frames: readonly VidFrame[], detections: readonly VidDetection[], options: VidEvalOptions = {}): VidEvalResult {
   const numClasses = assertInteger(OP, 'options.numClasses', options.numClasses ?? 30, 1);
   const window = assertInteger(OP, 'options.motionWindow', options.motionWindow ?? 10, 1);
-  const tolerance = finiteField(OP, { pixelTolerance: options.pixelTolerance ?? 10 }, 'options', 'pixelTolerance');
-  const defaultThr = finiteField(OP, { defaultIouThr: options.defaultIouThr ?? 0.5 }, 'options', 'defaultIouThr');
+  const tolerance = nonNegativeField(OP, { pixelTolerance: options.pixelTolerance ?? 10 }, 'options', 'pixelTolerance');
+  const defaultThr = options.defaultIouThr ?? 0.5;
+  if (typeof defaultThr !== 'number' || !(defaultThr > 0 && defaultThr <= 1)) throw argumentError(OP, 'options.defaultIouThr', 'a number in (0, 1]', defaultThr);
   const motionRanges = (options.motionRanges ?? VID_MOTION_RANGES).map((r, n) => {
     if (!r || typeof r.label !== 'string' || !Array.isArray(r.range) || r.range.length !== 2 || !(r.range[0] <= r.range[1])) {
       throw argumentError(OP, `options.motionRanges[${n}]`, '{label, range: [lo, hi]} with lo <= hi', r);
