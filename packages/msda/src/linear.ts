@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '@deformjs/core';
 
-/** torch.nn.Linear with our weight layout [in, out] (`linear` layout: PyTorch's (out, in) converts on load). */
+/** torch.nn.Linear with given initial values, weight [in, out] (layout `linear`: PyTorch's (out, in) converts on load). */
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
@@ -13,7 +13,7 @@ export class Linear extends Module {
   }
 
   /** x [..., in] -> [..., out]. */
-  apply(x: tf.Tensor): tf.Tensor {
+  forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [inFeatures, outFeatures] = this.weight.shape;
       const rows = tf.reshape(x, [-1, inFeatures]);

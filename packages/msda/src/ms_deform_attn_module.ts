@@ -76,11 +76,11 @@ export class MSDeformAttn extends Module {
     if (levels.starts.length !== L) throw argumentError(OP, 'inputSpatialShapes', `${L} levels (nLevels)`, `${levels.starts.length} levels`);
 
     return tf.tidy(() => {
-      let value = this.valueProj.apply(inputFlatten);
+      let value = this.valueProj.forward(inputFlatten);
       if (inputPaddingMask) value = tf.mul(value, tf.expandDims(tf.cast(tf.logicalNot(inputPaddingMask), 'float32'), -1));
       value = tf.reshape(value, [N, S, M, d / M]);
-      const offsets = tf.reshape(this.samplingOffsets.apply(query), [N, Lq, M, L, P, 2]);
-      const logits = tf.reshape(this.attentionWeights.apply(query), [N, Lq, M, L * P]);
+      const offsets = tf.reshape(this.samplingOffsets.forward(query), [N, Lq, M, L, P, 2]);
+      const logits = tf.reshape(this.attentionWeights.forward(query), [N, Lq, M, L * P]);
       const attention = tf.reshape(tf.softmax(logits), [N, Lq, M, L, P]);
       let locations: tf.Tensor;
       if (refDim === 2) {
@@ -94,7 +94,7 @@ export class MSDeformAttn extends Module {
         locations = tf.add(xy, tf.mul(tf.div(offsets, P), tf.mul(boxWh, 0.5)));
       }
       const sampled = msDeformAttn(value, inputSpatialShapes, inputLevelStartIndex, locations, attention);
-      return this.outputProj.apply(sampled);
+      return this.outputProj.forward(sampled);
     });
   }
 }

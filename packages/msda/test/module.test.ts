@@ -113,8 +113,8 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
         ),
         [1, 3, M, L, P, 2],
       );
-      const value = tf.reshape(module.valueProj.apply(input), [1, 16, M, d / M]);
-      const expected = module.outputProj.apply(msDeformAttn(value, shapes, starts, loc, tf.fill([1, 3, M, L, P], 1 / (L * P))));
+      const value = tf.reshape(module.valueProj.forward(input), [1, 16, M, d / M]);
+      const expected = module.outputProj.forward(msDeformAttn(value, shapes, starts, loc, tf.fill([1, 3, M, L, P], 1 / (L * P))));
       assertAllClose(out, expected, { atol: 1e-5, rtol: 1e-5 });
     });
     module.dispose();
