@@ -106,10 +106,15 @@ def mdconv_layer_case(name, gen, batch, in_ch, out_ch, kernel, stride, pad, dila
         conv_offset.bias.copy_(torch.rand(conv_offset.bias.shape, generator=gen) * 2 - 1)
     weight = torch.rand(out_ch, in_ch // groups, kh, kw, generator=gen) * 2 - 1
     bias = torch.rand(out_ch, generator=gen) * 2 - 1
-    x = torch.rand(batch, in_ch, size[0], size[1], generator=gen)
+    weight.requires_grad_()
+    bias.requires_grad_()
+    x = torch.rand(batch, in_ch, size[0], size[1], generator=gen).requires_grad_()
     o1, o2, m = torch.chunk(conv_offset(x), 3, dim=1)
     out = deform_conv2d(x, torch.cat((o1, o2), dim=1), weight, bias, stride=stride, padding=pad, dilation=dilation,
                         mask=torch.sigmoid(m))
+    grad_out = torch.rand(out.shape, generator=gen) * 2 - 1
+    params = [weight, bias, conv_offset.weight, conv_offset.bias]
+    grads = torch.autograd.grad((out * grad_out).sum(), [x] + params)
     payload = {
         'source': 'ModulatedDeformConv2dPack (mmcv semantics) via torchvision %s deform_conv2d, float64' % torchvision.__version__,
         'options': {'inChannels': in_ch, 'outChannels': out_ch, 'kernelSize': list(kernel), 'stride': list(stride),
@@ -119,6 +124,10 @@ def mdconv_layer_case(name, gen, batch, in_ch, out_ch, kernel, stride, pad, dila
                       'conv_offset.weight': tensor_entry(conv_offset.weight), 'conv_offset.bias': tensor_entry(conv_offset.bias)},
         'input': tensor_entry(nhwc(x)),
         'output': tensor_entry(nhwc(out)),
+        'gradOutput': tensor_entry(nhwc(grad_out)),
+        'gradInput': tensor_entry(nhwc(grads[0])),
+        # Parameter gradients in PyTorch's layout too, keyed like the state_dict.
+        'gradStateDict': {k: tensor_entry(g) for k, g in zip(['weight', 'bias', 'conv_offset.weight', 'conv_offset.bias'], grads[1:])},
     }
     write(name, payload)
 

@@ -45,23 +45,42 @@ describe.each(TEST_BACKENDS)('deformable conv layers on %s', (backend) => {
     v2.dispose();
   });
 
-  it.each(['mdconv_layer_3x3.json', 'mdconv_layer_dilated.json'])('loads a PyTorch state_dict and matches its output: %s', (name) => {
+  it.each(['mdconv_layer_3x3.json', 'mdconv_layer_dilated.json'])('loads a PyTorch state_dict and matches its output and gradients: %s', async (name) => {
+    type Entry = { shape: number[]; data: number[] };
     const f = loadFixture(name) as unknown as {
       options: { inChannels: number; outChannels: number; kernelSize: [number, number]; stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number; deformGroups: number };
-      stateDict: Record<string, { shape: number[]; data: number[] }>;
-      input: { shape: number[]; data: number[] };
-      output: { shape: number[]; data: number[] };
+      stateDict: Record<string, Entry>;
+      gradStateDict: Record<string, Entry>;
+      input: Entry;
+      output: Entry;
+      gradOutput: Entry;
+      gradInput: Entry;
     };
     const o = f.options;
     const layer = new ModulatedDeformConv2d(new Rng(3), o.inChannels, o.outChannels, o.kernelSize, o);
     const dict = Object.fromEntries(Object.entries(f.stateDict).map(([k, v]) => [k, toTensor(v)]));
     layer.loadStateDict(dict, { torchLayout: true });
     tf.dispose(Object.values(dict));
-    tf.tidy(() => {
-      const out = layer.forward(toTensor(f.input) as tf.Tensor4D);
+    const x = toTensor(f.input) as tf.Tensor4D;
+    const gradOutput = toTensor(f.gradOutput);
+    await assertNoTensorLeak(() => {
+      const out = layer.forward(x);
       expect(out.shape).toEqual(f.output.shape);
       assertAllClose(out, f.output.data, { atol: 2e-5, rtol: 1e-4, name });
+      out.dispose();
+      const loss = (input: tf.Tensor) => tf.sum(tf.mul(layer.forward(input as tf.Tensor4D), gradOutput)) as tf.Scalar;
+      const dx = tf.grad(loss)(x);
+      assertAllClose(dx, f.gradInput.data, { atol: 1e-4, rtol: 1e-4, name: `${name} dx` });
+      const params = layer.namedParameters();
+      const { value, grads } = tf.variableGrads(() => loss(x), params.map(([, p]) => p.variable));
+      for (const [key, p] of params) {
+        const inTorchLayout = tf.tidy(() => (p.layout === 'conv2d' ? tf.transpose(grads[p.variable.name], [3, 2, 0, 1]) : tf.clone(grads[p.variable.name])));
+        assertAllClose(inTorchLayout, f.gradStateDict[key].data, { atol: 1e-4, rtol: 1e-4, name: `${name} d${key}` });
+        inTorchLayout.dispose();
+      }
+      tf.dispose([dx, value, ...Object.values(grads)]);
     });
+    tf.dispose([x, gradOutput]);
     layer.dispose();
   });
 
