@@ -1,5 +1,6 @@
 export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ModuleList, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, resizeBilinear } from './layers';
 export type { Layer, Conv2dOptions } from './layers';
+export { GroupNorm } from './group_norm';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
 export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
 export { AdamW, clipGradNorm, stepSchedule, cosineSchedule, linearWarmup } from './optim';
