@@ -135,6 +135,27 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
 export function deformConv2d(input: tf.Tensor, offset: tf.Tensor, weight: tf.Tensor, options: DeformConv2dOptions = {}): tf.Tensor4D {
   const geometry = checkDeformConv2dArguments(input, offset, weight, options);
   const { mask = null, bias = null } = options;
+  const { batch: N, outHeight: Ho, outWidth: Wo, inChannels: C, kernel } = geometry;
+  const imagesPerChunk = Math.max(1, Math.floor(deformConv2dLimits.maxColumnElements / Math.max(1, Ho * Wo * kernel[0] * kernel[1] * C)));
+  if (N <= imagesPerChunk) return convolveImages(input, offset, mask, weight, bias, geometry);
+  return tf.tidy(() => {
+    const chunks: tf.Tensor[] = [];
+    for (let n0 = 0; n0 < N; n0 += imagesPerChunk) {
+      const n = Math.min(imagesPerChunk, N - n0);
+      const images = (t: tf.Tensor) => tf.slice(t, [n0, 0, 0, 0], [n, -1, -1, -1]);
+      chunks.push(convolveImages(images(input), images(offset), mask ? images(mask) : null, weight, bias, { ...geometry, batch: n }));
+    }
+    return tf.concat(chunks, 0) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Bounds the im2col matrix (in float32 elements): a larger batch is convolved in chunks of whole images, so
+ * inference memory stays flat. Exposed so tests can force chunking.
+ */
+export const deformConv2dLimits = { maxColumnElements: 1 << 25 };
+
+function convolveImages(input: tf.Tensor, offset: tf.Tensor, mask: tf.Tensor | null, weight: tf.Tensor, bias: tf.Tensor | null, geometry: DeformConv2dGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const columns = deformableColumns(input, offset, mask, geometry);
     const { batch: N, outHeight: Ho, outWidth: Wo, outChannels: O } = geometry;

@@ -1,4 +1,4 @@
-export { deformConv2d, checkDeformConv2dArguments } from './deform_conv2d';
+export { deformConv2d, deformConv2dLimits, checkDeformConv2dArguments } from './deform_conv2d';
 export type { DeformConv2dOptions, DeformConv2dGeometry } from './deform_conv2d';
 export { DeformConv2d, ModulatedDeformConv2d } from './layers';
 export type { DeformConvLayerOptions } from './layers';

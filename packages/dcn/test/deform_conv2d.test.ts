@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
-import { deformConv2d, type DeformConv2dOptions } from '../src/index';
+import { deformConv2d, deformConv2dLimits, type DeformConv2dOptions } from '../src/index';
 import { deformConv2dOracle } from './oracle';
 import { loadFixture, toTensor, type Fixture } from './helpers';
 
@@ -70,6 +70,28 @@ describe.each(TEST_BACKENDS)('deformConv2d on %s', (backend) => {
       tf.dispose(Object.values(grads));
     });
     tf.dispose([c.input, c.offset, c.weight, c.mask, c.bias, gradOutput].filter((t): t is tf.Tensor => t !== null));
+  });
+
+  it('convolves a large batch in chunks of images with the same results and gradients', async () => {
+    const f = loadFixture('deform_conv2d_b33_mask.json');
+    const c = fixtureCase(f);
+    const gradOutput = toTensor(f.gradOutput);
+    const limit = deformConv2dLimits.maxColumnElements;
+    // 216 column elements per image: chunks of 2 images, the last one alone.
+    deformConv2dLimits.maxColumnElements = 500;
+    try {
+      await assertNoTensorLeak(() => {
+        const out = deformConv2d(c.input, c.offset, c.weight, { ...c.options, mask: c.mask, bias: c.bias });
+        assertAllClose(out, f.output.data, { atol: 2e-5, rtol: 1e-4, name: 'chunked output' });
+        out.dispose();
+        const grads = gradients(c, gradOutput);
+        for (const [arg, g] of Object.entries(grads)) assertAllClose(g, f[GRAD_KEYS[arg]].data, { atol: 1e-4, rtol: 1e-4, name: `chunked d${arg}` });
+        tf.dispose(Object.values(grads));
+      });
+    } finally {
+      deformConv2dLimits.maxColumnElements = limit;
+    }
+    tf.dispose([c.input, c.offset, c.weight, c.mask!, c.bias!, gradOutput]);
   });
 
   it('matches the loop oracle on random configurations', () => {
