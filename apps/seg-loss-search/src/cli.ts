@@ -18,6 +18,8 @@ search   PPO over the surrogate's Bezier parameters; reward = the metric of a ti
          briefly with the sampled loss, on the held-out split. Resumes from <out>/state.json; writes
          <out>/results.json and <out>/rewards.svg (reward per round).
 compare  Trains with each loss for each seed (same budget) and tabulates every metric (mean ± std).
+         --theta <results.json> takes the search's final mean (--pick final, as the paper) or its
+         best sample (--pick best).
 
 common   --backend wasm|cpu|auto (default wasm)  --size 64 (image side)  --crop 48  --batch 8  --lr 0.003
          --tolerance 2 (BF1 tolerance and BIoU radius, px)  --train-count 200  --val-count 40
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
       'proxy-steps': { type: 'string' },
       seed: { type: 'string', default: '0' },
       theta: { type: 'string', default: 'voc' },
+      pick: { type: 'string', default: 'final' },
       losses: { type: 'string', default: 'ce,asl,ce+asl' },
       seeds: { type: 'string', default: '0,1,2' },
       steps: { type: 'string', default: '300' },
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
   for (const loss of losses) if (!(LOSS_KINDS as readonly string[]).includes(loss)) throw new Error(`seg-loss-search: --losses expects a list of ${LOSS_KINDS.join(', ')}, got ${JSON.stringify(loss)}`);
   const seeds = values.seeds!.split(',').map((s) => Number(s));
   if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`seg-loss-search: --seeds expects a list of integers >= 0, got ${JSON.stringify(values.seeds)}`);
+  if (values.pick !== 'final' && values.pick !== 'best') throw new Error(`seg-loss-search: --pick expects final or best, got ${JSON.stringify(values.pick)}`);
   let controlPoints: number[];
   let source: string;
   if (values.theta === 'voc') {
@@ -129,8 +133,9 @@ async function main(): Promise<void> {
   } else {
     const results = JSON.parse(readFileSync(values.theta!, 'utf8')) as SearchResults;
     if (results.metric !== metric) throw new Error(`seg-loss-search: ${values.theta} is a search for ${results.metric}, not --metric ${metric}`);
-    controlPoints = results.final.controlPoints;
-    source = 'searched';
+    if (values.pick === 'best' && !results.best) throw new Error(`seg-loss-search: ${values.theta} has no finished round yet`);
+    controlPoints = values.pick === 'best' ? results.best!.controlPoints : results.final.controlPoints;
+    source = values.pick === 'best' ? 'searched, best sample' : 'searched, final mean';
   }
   const table = await runComparison({ metric, controlPoints, source, losses, seeds, train: { ...train, steps: int('steps', 1) }, data: dataConfig }, data, out, log);
   console.log(table);
