@@ -66,15 +66,15 @@ class GeneralizedAttention(nn.Module):
         self.q_downsample = nn.AvgPool2d(kernel_size=1, stride=q_stride) if q_stride > 1 else None
         self.kv_downsample = nn.AvgPool2d(kernel_size=1, stride=kv_stride) if kv_stride > 1 else None
 
-    def get_position_embedding(self, h, w, h_kv, w_kv, q_stride, kv_stride, feat_dim, wave_length=1000):
-        h_idxs = torch.linspace(0, h - 1, h).view((h, 1)) * q_stride
-        w_idxs = torch.linspace(0, w - 1, w).view((w, 1)) * q_stride
-        h_kv_idxs = torch.linspace(0, h_kv - 1, h_kv).view((h_kv, 1)) * kv_stride
-        w_kv_idxs = torch.linspace(0, w_kv - 1, w_kv).view((w_kv, 1)) * kv_stride
+    def get_position_embedding(self, h, w, h_kv, w_kv, q_stride, kv_stride, dtype, feat_dim, wave_length=1000):
+        h_idxs = torch.linspace(0, h - 1, h, dtype=dtype).view((h, 1)) * q_stride
+        w_idxs = torch.linspace(0, w - 1, w, dtype=dtype).view((w, 1)) * q_stride
+        h_kv_idxs = torch.linspace(0, h_kv - 1, h_kv, dtype=dtype).view((h_kv, 1)) * kv_stride
+        w_kv_idxs = torch.linspace(0, w_kv - 1, w_kv, dtype=dtype).view((w_kv, 1)) * kv_stride
         h_diff = (h_idxs.unsqueeze(1) - h_kv_idxs.unsqueeze(0)) * self.position_magnitude
         w_diff = (w_idxs.unsqueeze(1) - w_kv_idxs.unsqueeze(0)) * self.position_magnitude
-        feat_range = torch.arange(0, feat_dim / 4)
-        dim_mat = torch.tensor([wave_length], dtype=torch.float64) ** ((4.0 / feat_dim) * feat_range)
+        feat_range = torch.arange(0, feat_dim / 4, dtype=dtype)
+        dim_mat = torch.tensor([wave_length], dtype=dtype) ** ((4.0 / feat_dim) * feat_range)
         dim_mat = dim_mat.view((1, 1, -1))
         embedding_x = torch.cat(((w_diff / dim_mat).sin(), (w_diff / dim_mat).cos()), dim=2)
         embedding_y = torch.cat(((h_diff / dim_mat).sin(), (h_diff / dim_mat).cos()), dim=2)
@@ -94,7 +94,7 @@ class GeneralizedAttention(nn.Module):
             proj_key = self.key_conv(x_kv).view((n, num_heads, d, h_kv * w_kv))
         if at[1] or at[3]:
             pe_x, pe_y = self.get_position_embedding(h, w, h_kv, w_kv, self.q_stride, self.kv_stride,
-                                                     self.position_embedding_dim)
+                                                     x_input.dtype, self.position_embedding_dim)
             position_feat_x = self.appr_geom_fc_x(pe_x).view(1, w, w_kv, num_heads, d).permute(0, 3, 1, 2, 4).repeat(n, 1, 1, 1, 1)
             position_feat_y = self.appr_geom_fc_y(pe_y).view(1, h, h_kv, num_heads, d).permute(0, 3, 1, 2, 4).repeat(n, 1, 1, 1, 1)
             position_feat_x = position_feat_x / math.sqrt(2)
@@ -106,7 +106,7 @@ class GeneralizedAttention(nn.Module):
             w = 1
         else:
             if not at[0]:
-                energy = torch.zeros(n, num_heads, h, w, h_kv, w_kv)
+                energy = torch.zeros(n, num_heads, h, w, h_kv, w_kv, dtype=x_input.dtype)
             if at[0] or at[2]:
                 if at[0] and at[2]:
                     appr_bias = self.appr_bias.view(1, num_heads, 1, d)

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
+import { matMulPerBatch } from './matmul';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
 const OP = 'GeneralizedAttention';
@@ -110,7 +111,7 @@ export class GeneralizedAttention extends Module implements Layer {
       const [n, height, width] = x.shape;
       const { attention, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
       const m = this.numHeads;
-      const attended = attention.shape[0] === n ? tf.matMul(attention, value) : sharedAttention(attention, value);
+      const attended = attention.shape[0] === n ? perHead(attention, value) : sharedAttention(attention, value);
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * this.headDim]) as tf.Tensor4D;
       let out = this.projConv.forward(merged) as tf.Tensor4D;
       if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
@@ -153,7 +154,9 @@ export class GeneralizedAttention extends Module implements Layer {
     const energyTerms: tf.Tensor[] = [];
     if (e1) {
       const q = e3 ? tf.add(query!, tf.reshape(this.apprBias!, [1, m, 1, d])) : query!;
-      energyTerms.push(tf.reshape(tf.matMul(q, key!, false, true), [n, m, h, w, hKv, wKv]));
+      const keyT = tf.reshape(tf.transpose(key!, [0, 1, 3, 2]), [n * m, d, hKv * wKv]) as tf.Tensor3D;
+      const content = matMulPerBatch(tf.reshape(q, [n * m, h * w, d]) as tf.Tensor3D, keyT);
+      energyTerms.push(tf.reshape(content, [n, m, h, w, hKv, wKv]));
     } else if (e3) {
       const saliency = tf.sum(tf.mul(key!, tf.reshape(this.apprBias!, [1, m, 1, d])), -1);
       energyTerms.push(tf.reshape(saliency, [n, m, 1, 1, hKv, wKv]));
@@ -163,11 +166,11 @@ export class GeneralizedAttention extends Module implements Layer {
       if (e2) {
         const q = e4 ? tf.add(query!, tf.reshape(this.geomBias!, [1, m, 1, d])) : query!;
         const q5 = tf.reshape(q, [n, m, h, w, d]);
-        // Batched over (head, column): [m, w, n*h, d] x [m, w, wKv, d]^T; likewise over (head, row).
+        // Batched over (head, column): [m, w, n*h, d] x [m, w, d, wKv]; likewise over (head, row).
         const byColumn = tf.reshape(tf.transpose(q5, [1, 3, 0, 2, 4]), [m, w, n * h, d]);
-        const ex = tf.transpose(tf.reshape(tf.matMul(byColumn, px, false, true), [m, w, n, h, wKv]), [2, 0, 3, 1, 4]);
+        const ex = tf.transpose(tf.reshape(tf.matMul(byColumn, tf.transpose(px, [0, 1, 3, 2])), [m, w, n, h, wKv]), [2, 0, 3, 1, 4]);
         const byRow = tf.reshape(tf.transpose(q5, [1, 2, 0, 3, 4]), [m, h, n * w, d]);
-        const ey = tf.transpose(tf.reshape(tf.matMul(byRow, py, false, true), [m, h, n, w, hKv]), [2, 0, 1, 3, 4]);
+        const ey = tf.transpose(tf.reshape(tf.matMul(byRow, tf.transpose(py, [0, 1, 3, 2])), [m, h, n, w, hKv]), [2, 0, 1, 3, 4]);
         energyTerms.push(tf.reshape(ex, [n, m, h, w, 1, wKv]), tf.reshape(ey, [n, m, h, w, hKv, 1]));
       } else {
         const v = tf.reshape(this.geomBias!, [m, 1, 1, d]);
@@ -208,15 +211,16 @@ export function parseAttentionType(type: unknown): [boolean, boolean, boolean, b
 
 /**
  * Every stride-th row and column from the first: what mmcv's AvgPool2d(kernel_size=1, stride) computes. Built
- * from pad, reshape and slice, which have gradients in tfjs (StridedSlice has none).
+ * from pad, reshape and a rank-4 slice, which have gradients and fast wasm kernels (StridedSlice has no gradient).
  */
 function subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
   if (stride === 1) return x;
   const [n, h, w, c] = x.shape;
   const [hOut, wOut] = [Math.ceil(h / stride), Math.ceil(w / stride)];
   const padded = tf.pad(x, [[0, 0], [0, hOut * stride - h], [0, wOut * stride - w], [0, 0]]);
-  const blocks = tf.reshape(padded, [n, hOut, stride, wOut, stride, c]);
-  return tf.reshape(tf.slice(blocks, [0, 0, 0, 0, 0, 0], [n, hOut, 1, wOut, 1, c]), [n, hOut, wOut, c]);
+  // [n*hOut, stride, wOut, stride*c]: row phase on axis 1, column phase in the leading c of axis 3.
+  const blocks = tf.reshape(padded, [n * hOut, stride, wOut, stride * c]);
+  return tf.reshape(tf.slice(blocks, [0, 0, 0, 0], [n * hOut, 1, wOut, c]), [n, hOut, wOut, c]) as tf.Tensor4D;
 }
 
 /**
@@ -248,6 +252,14 @@ export function interpolationMatrix(inSize: number, outSize: number): Float32Arr
   return out;
 }
 
+/** attention [n, m, q, k] applied to values [n, m, k, d] -> [n, m, q, d], one product per (image, head). */
+function perHead(attention: tf.Tensor4D, value: tf.Tensor4D): tf.Tensor4D {
+  const [n, m, q, k] = attention.shape;
+  const d = value.shape[3];
+  const out = matMulPerBatch(tf.reshape(attention, [n * m, q, k]) as tf.Tensor3D, tf.reshape(value, [n * m, k, d]) as tf.Tensor3D);
+  return tf.reshape(out, [n, m, q, d]) as tf.Tensor4D;
+}
+
 /**
  * One attention map [1, m, q, k] applied to every image's values [n, m, k, d] -> [n, m, q, d], as one matmul per
  * head over [k, n*d] (tfjs's BatchMatMul gradient does not reduce broadcast batch axes).
@@ -256,7 +268,7 @@ function sharedAttention(attention: tf.Tensor4D, value: tf.Tensor4D): tf.Tensor4
   const [n, m, k, d] = value.shape;
   const q = attention.shape[2];
   const values = tf.reshape(tf.transpose(value, [1, 2, 0, 3]), [m, k, n * d]);
-  const out = tf.matMul(tf.reshape(attention, [m, q, k]), values); // [m, q, n*d]
+  const out = matMulPerBatch(tf.reshape(attention, [m, q, k]) as tf.Tensor3D, values as tf.Tensor3D); // [m, q, n*d]
   return tf.transpose(tf.reshape(out, [m, q, n, d]), [2, 0, 1, 3]) as tf.Tensor4D;
 }
 
