@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Module } from '@deformjs/core';
+import { AdamW, clipGradNorm, type ParamGroup } from '@deformjs/nn';
+import type { SetCriterion } from './criterion';
+import type { DetectionOutputs } from './heads';
+import type { DetectionTarget } from './matcher';
+
+/** What `trainStep` needs of a model: both DETRs. */
+export interface DetectionModel extends Module {
+  forward(images: tf.Tensor, mask: tf.Tensor): DetectionOutputs;
+  uniqueTrainableVariables(): tf.Variable[];
+}
+
+export interface ParamGroupOptions {
+  /** Learning-rate multiplier of `backbone.0.*` (upstream: lr_backbone / lr = 0.1). */
+  backbone?: number;
+  /** Multiplier of `sampling_offsets` and `reference_points` (upstream: lr_linear_proj_mult = 0.1). */
+  linearProj?: number;
+}
+
+/** Upstream's three parameter groups, each variable once (shared heads appear under several names). */
+export function paramGroups(model: DetectionModel, options: ParamGroupOptions = {}): ParamGroup[] {
+  const { backbone = 0.1, linearProj = 0.1 } = options;
+  const seen = new Set<tf.Variable>();
+  const groups = { main: [] as tf.Variable[], backbone: [] as tf.Variable[], linearProj: [] as tf.Variable[] };
+  for (const [name, p] of model.namedParameters()) {
+    if (!p.trainable || seen.has(p.variable)) continue;
+    seen.add(p.variable);
+    if (name.startsWith('backbone.0.')) groups.backbone.push(p.variable);
+    else if (/(^|\.)(sampling_offsets|reference_points)\./.test(name)) groups.linearProj.push(p.variable);
+    else groups.main.push(p.variable);
+  }
+  return [
+    { params: groups.main },
+    { params: groups.backbone, lrScale: backbone },
+    { params: groups.linearProj, lrScale: linearProj },
+  ].filter((g) => g.params.length > 0);
+}
+
+/** A padded batch: NHWC images, the padding mask (bool, true at padding) and each image's targets. */
+export interface TrainBatch {
+  images: tf.Tensor;
+  mask: tf.Tensor;
+  targets: readonly DetectionTarget[];
+}
+
+export interface StepResult {
+  loss: number;
+  /** Unweighted loss terms by upstream's names. */
+  components: Record<string, number>;
+  /** Gradient norm before clipping. */
+  gradNorm: number;
+}
+
+/** One optimisation step: forward, criterion, gradients, clip to `clipMaxNorm` (upstream 0.1; 0 = none), AdamW. */
+export function trainStep(model: DetectionModel, criterion: SetCriterion, optimizer: AdamW, batch: TrainBatch, options: { clipMaxNorm?: number } = {}): StepResult {
+  const { clipMaxNorm = 0.1 } = options;
+  model.train();
+  let components: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const outputs = model.forward(batch.images, batch.mask);
+    const result = criterion.forward(outputs, batch.targets);
+    components = result.components;
+    return result.loss;
+  }, model.uniqueTrainableVariables());
+  let gradNorm = NaN;
+  let applied = grads;
+  if (clipMaxNorm > 0) {
+    const clipped = clipGradNorm(grads, clipMaxNorm);
+    gradNorm = clipped.totalNorm;
+    applied = clipped.grads;
+  }
+  optimizer.step(applied);
+  const loss = value.dataSync()[0];
+  const numbers = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v.dataSync()[0]]));
+  tf.dispose([value, ...Object.values(grads), ...(applied === grads ? [] : Object.values(applied)), ...Object.values(components)]);
+  return { loss, components: numbers, gradNorm };
+}
