@@ -1,4 +1,4 @@
-export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ModuleList, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, resizeBilinear } from './layers';
+export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ModuleList, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, convNorm, resizeBilinear } from './layers';
 export type { Layer, Conv2dOptions } from './layers';
 export { GroupNorm } from './group_norm';
 export { ResNet, resnet, plainConv3x3 } from './resnet';

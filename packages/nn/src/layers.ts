@@ -145,6 +145,33 @@ export class BatchNorm2d extends Module implements Layer {
       return tf.reshape(batchNormTraining(rows, mean, variance, this.weight, this.bias, this.eps), x.shape);
     });
   }
+
+  /** The per-channel affine map of eval mode, y = x * scale + shift (for folding into a preceding conv). */
+  affine(): { scale: tf.Tensor; shift: tf.Tensor } {
+    return foldedAffine(this.weight, this.bias, this.runningMean, this.runningVar, this.eps);
+  }
+}
+
+function foldedAffine(weight: tf.Tensor, bias: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, eps: number): { scale: tf.Tensor; shift: tf.Tensor } {
+  const scale = tf.mul(weight, tf.rsqrt(tf.add(variance, eps)));
+  return { scale, shift: tf.sub(bias, tf.mul(mean, scale)) };
+}
+
+/**
+ * conv -> norm (-> ReLU) as one fused conv when the norm is a fixed affine map (FrozenBatchNorm2d, or
+ * BatchNorm2d in eval mode) and the conv a plain bias-free, undilated Conv2d: the scale folds into the filter
+ * and the shift becomes the bias, which saves a pass over the activations. Otherwise the layers run in turn.
+ */
+export function convNorm(conv: Layer, norm: Layer, x: tf.Tensor, relu: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const fixed = norm instanceof FrozenBatchNorm2d || (norm instanceof BatchNorm2d && !norm.training);
+    if (fixed && conv instanceof Conv2d && conv.bias === null && conv.dilation[0] === 1 && conv.dilation[1] === 1 && conv.padding[0] === conv.padding[1]) {
+      const { scale, shift } = (norm as BatchNorm2d | FrozenBatchNorm2d).affine();
+      return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: tf.mul(conv.weight, scale) as tf.Tensor4D, strides: conv.stride, pad: conv.padding[0], bias: shift, activation: relu ? 'relu' : 'linear' });
+    }
+    const y = norm.forward(conv.forward(x));
+    return relu ? tf.relu(y) : y;
+  });
 }
 
 /**
@@ -196,10 +223,13 @@ export class FrozenBatchNorm2d extends Module implements Layer {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, this.eps)));
-      const shift = tf.sub(this.bias, tf.mul(this.runningMean, scale));
+      const { scale, shift } = this.affine();
       return tf.add(tf.mul(x, scale), shift);
     });
+  }
+
+  affine(): { scale: tf.Tensor; shift: tf.Tensor } {
+    return foldedAffine(this.weight, this.bias, this.runningMean, this.runningVar, this.eps);
   }
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertOneOf, argumentError } from '@deformjs/core';
 import { ModulatedDeformConv2d } from '@deformjs/dcn';
-import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, type Layer } from './layers';
+import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from './layers';
 
 /** Where a block's 3x3 convolution sits, handed to `ResNetOptions.conv3x3` so a stage can use another conv. */
 export interface Conv3x3Context {
@@ -71,8 +71,8 @@ class BasicBlock extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const out = this.bn2.forward(this.conv2.forward(tf.relu(this.bn1.forward(this.conv1.forward(x)))));
-      return tf.relu(tf.add(out, this.downsample ? this.downsample.forward(x) : x));
+      const out = convNorm(this.conv2, this.bn2, convNorm(this.conv1, this.bn1, x, true), false);
+      return tf.relu(tf.add(out, shortcut(this.downsample, x)));
     });
   }
 }
@@ -102,12 +102,16 @@ class Bottleneck extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let out = tf.relu(this.bn1.forward(this.conv1.forward(x)));
-      out = tf.relu(this.bn2.forward(this.conv2.forward(out)));
-      out = this.bn3.forward(this.conv3.forward(out));
-      return tf.relu(tf.add(out, this.downsample ? this.downsample.forward(x) : x));
+      let out = convNorm(this.conv1, this.bn1, x, true);
+      out = convNorm(this.conv2, this.bn2, out, true);
+      out = convNorm(this.conv3, this.bn3, out, false);
+      return tf.relu(tf.add(out, shortcut(this.downsample, x)));
     });
   }
+}
+
+function shortcut(downsample: Sequential | null, x: tf.Tensor): tf.Tensor {
+  return downsample ? convNorm(downsample.layers[0], downsample.layers[1], x, false) : x;
 }
 
 class Stage extends Module {
@@ -199,7 +203,7 @@ export class ResNet extends Module {
   forward(images: tf.Tensor): Partial<Record<FeatureName, tf.Tensor>> {
     const last = Math.max(...this.returnFeatures.map((f) => Number(f[1]) - 2));
     return tf.tidy(() => {
-      let x = tf.relu(this.bn1.forward(this.conv1.forward(images)));
+      let x = convNorm(this.conv1, this.bn1, images, true);
       x = tf.maxPool(x as tf.Tensor4D, 3, 2, 1);
       const out: Partial<Record<FeatureName, tf.Tensor>> = {};
       for (let s = 0; s <= last; s++) {

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
-import { BatchNorm2d } from '../src/index';
+import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, convNorm } from '../src/index';
 
 /** Training-mode batch norm composed from tf ops, differentiated by autodiff: the reference. */
 function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
@@ -47,6 +47,33 @@ for (const backend of TEST_BACKENDS) {
       expect(bn.numBatchesTracked.dataSync()[0]).toBe(4);
       tf.dispose([x, g, mean, variance]);
       bn.dispose();
+    });
+
+    it('convNorm folds a fixed norm into the conv: same values and gradients as conv then norm then ReLU', async () => {
+      await initBackend(backend);
+      const rng = new Rng(6);
+      const conv = new Conv2d(rng, 3, 4, 3, { stride: 2, padding: 1, bias: false });
+      const norms = [new FrozenBatchNorm2d(4), new BatchNorm2d(4).eval()];
+      const stats = { weight: rng.uniformTensor([4], 0.5, 1.5), bias: rng.normalTensor([4]), running_mean: rng.normalTensor([4]), running_var: rng.uniformTensor([4], 0.5, 2) };
+      for (const norm of norms) norm.loadStateDict(stats, { strict: false });
+      const x = rng.normalTensor([2, 7, 6, 3]);
+      for (const norm of norms) {
+        await assertNoTensorLeak(() => {
+          tf.tidy(() => {
+            const unfused = (input: tf.Tensor, w: tf.Tensor) => tf.relu(norm.forward(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 2, 1)));
+            const fused = (input: tf.Tensor) => convNorm(conv, norm, input, true);
+            assertAllClose(fused(x), unfused(x, conv.weight), { atol: 1e-5, name: 'value' });
+            const [dxRef, dwRef] = tf.grads((i: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(unfused(i, w))))([x, conv.weight]);
+            const dx = tf.grad((i: tf.Tensor) => tf.sum(tf.square(fused(i))))(x);
+            const { grads } = tf.variableGrads(() => tf.sum(tf.square(fused(x))) as tf.Scalar, [conv.weight]);
+            assertAllClose(dx, dxRef, { atol: 1e-4, name: 'dx' });
+            assertAllClose(grads[conv.weight.name], dwRef, { atol: 1e-3, rtol: 1e-4, name: 'dw' });
+          });
+        });
+      }
+      tf.dispose([x, ...Object.values(stats)]);
+      conv.dispose();
+      norms.forEach((n) => n.dispose());
     });
   });
 }
