@@ -244,4 +244,18 @@ fx = collections.OrderedDict([('C3', torch.randn(1, 8, 10, 12)), ('C4', torch.ra
 with torch.no_grad():
     fy = fpn(fx)
 dump('fpn.json', {'state': state(fpn), 'inputs': {k: {'shape': list(v.permute(0, 2, 3, 1).shape), 'values': nhwc(v)} for k, v in fx.items()}, 'outputs': {k: {'shape': list(v.permute(0, 2, 3, 1).shape), 'values': nhwc(v)} for k, v in fy.items()}})
+# ---- torchvision's BoxCoder (Faster R-CNN's box deltas) ----
+from torchvision.models.detection._utils import BoxCoder  # noqa: E402
+
+torch.manual_seed(10)
+coder = BoxCoder((10.0, 10.0, 5.0, 5.0))
+xy = torch.rand(6, 2) * 40
+proposals = torch.cat([xy, xy + 4 + torch.rand(6, 2) * 20], 1)
+xy = torch.rand(6, 2) * 40
+gt = torch.cat([xy, xy + 4 + torch.rand(6, 2) * 20], 1)
+codes = coder.encode_single(gt, proposals)
+deltas = torch.randn(6, 4)
+deltas[0, 2] = 9.0  # beyond bbox_xform_clip: clamped
+decoded = coder.decode_single(deltas, proposals)
+dump('box_coder.json', {'proposals': flat(proposals), 'gt': flat(gt), 'codes': flat(codes), 'deltas': flat(deltas), 'decoded': flat(decoded)})
 print('fixtures written to', os.path.abspath(OUT))

@@ -86,3 +86,57 @@ export function generalizedBoxIouPaired(boxes1: tf.Tensor, boxes2: tf.Tensor): t
     return tf.sub(tf.div(inter, union), tf.div(tf.sub(area, union), area));
   });
 }
+
+/**
+ * torchvision's BoxCoder (Faster R-CNN): xyxy boxes <-> deltas (dx, dy, dw, dh) relative to reference boxes,
+ * scaled by `weights` (RPN (1, 1, 1, 1), box head (10, 10, 5, 5)); decoded dw, dh are clamped at
+ * log(1000 / 16) so exp cannot overflow. Both directions are differentiable tf ops on [N, 4].
+ */
+export class BoxCoder {
+  constructor(
+    readonly weights: [number, number, number, number],
+    readonly bboxXformClip = Math.log(1000 / 16),
+  ) {}
+
+  /** Deltas that move `reference` [N, 4] onto `targets` [N, 4]. */
+  encode(targets: tf.Tensor, reference: tf.Tensor): tf.Tensor {
+    checkShapes('BoxCoder.encode', [
+      { name: 'targets', shape: targets.shape, expected: ['N', 4] },
+      { name: 'reference', shape: reference.shape, expected: ['N', 4] },
+    ]);
+    const [wx, wy, ww, wh] = this.weights;
+    return tf.tidy(() => {
+      const r = centres(reference);
+      const t = centres(targets);
+      return tf.stack(
+        [tf.mul(tf.div(tf.sub(t.cx, r.cx), r.w), wx), tf.mul(tf.div(tf.sub(t.cy, r.cy), r.h), wy), tf.mul(tf.log(tf.div(t.w, r.w)), ww), tf.mul(tf.log(tf.div(t.h, r.h)), wh)],
+        1,
+      );
+    });
+  }
+
+  /** Boxes [N, 4] from `deltas` [N, 4] applied to `reference` [N, 4]. */
+  decode(deltas: tf.Tensor, reference: tf.Tensor): tf.Tensor {
+    checkShapes('BoxCoder.decode', [
+      { name: 'deltas', shape: deltas.shape, expected: ['N', 4] },
+      { name: 'reference', shape: reference.shape, expected: ['N', 4] },
+    ]);
+    const [wx, wy, ww, wh] = this.weights;
+    return tf.tidy(() => {
+      const r = centres(reference);
+      const [dx, dy, dw, dh] = tf.unstack(deltas, 1);
+      const cx = tf.add(tf.mul(tf.div(dx, wx), r.w), r.cx);
+      const cy = tf.add(tf.mul(tf.div(dy, wy), r.h), r.cy);
+      const halfW = tf.mul(tf.mul(tf.exp(tf.minimum(tf.div(dw, ww), this.bboxXformClip)), r.w), 0.5);
+      const halfH = tf.mul(tf.mul(tf.exp(tf.minimum(tf.div(dh, wh), this.bboxXformClip)), r.h), 0.5);
+      return tf.stack([tf.sub(cx, halfW), tf.sub(cy, halfH), tf.add(cx, halfW), tf.add(cy, halfH)], 1);
+    });
+  }
+}
+
+function centres(boxes: tf.Tensor) {
+  const [x1, y1, x2, y2] = tf.unstack(boxes, 1);
+  const w = tf.sub(x2, x1);
+  const h = tf.sub(y2, y1);
+  return { w, h, cx: tf.add(x1, tf.mul(w, 0.5)), cy: tf.add(y1, tf.mul(h, 0.5)) };
+}

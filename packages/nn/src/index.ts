@@ -6,7 +6,7 @@ export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from 
 export { AdamW, clipGradNorm, stepSchedule, cosineSchedule, linearWarmup } from './optim';
 export type { ParamGroup, AdamWOptions, OptimizerState, LrSchedule } from './optim';
 export { linearSumAssignment } from './hungarian';
-export { boxCxcywhToXyxy, boxXyxyToCxcywh, boxArea, boxIou, generalizedBoxIou, generalizedBoxIouPaired } from './boxes';
+export { boxCxcywhToXyxy, boxXyxyToCxcywh, boxArea, boxIou, generalizedBoxIou, generalizedBoxIouPaired, BoxCoder } from './boxes';
 export { nms, batchedNms } from './nms';
 export { AnchorGenerator } from './anchors';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, MLP, positionEmbeddingSine } from './transformer';

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
-import { AnchorGenerator, batchedNms, boxCxcywhToXyxy, boxIou, boxXyxyToCxcywh, generalizedBoxIou, generalizedBoxIouPaired, nms } from '../src/index';
+import { AnchorGenerator, BoxCoder, batchedNms, boxCxcywhToXyxy, boxIou, boxXyxyToCxcywh, generalizedBoxIou, generalizedBoxIouPaired, nms } from '../src/index';
 import { fixture } from './helpers';
 
 const giou = fixture('giou.json');
@@ -54,6 +54,25 @@ describe('box conversions, NMS, anchors', () => {
     expect(Array.from(batchedNms(fx.boxes, fx.scores, fx.classes, 0.5))).toEqual(fx.keep);
     expect(Array.from(nms(fx.boxes, fx.scores, 0.3))).toEqual(fx.keepSingle);
     expect(() => batchedNms([0, 0, 1], [1], null, 0.5)).toThrow(/expected 1 x 4 values/);
+  });
+
+  it("BoxCoder encodes and decodes as torchvision's, clamping large size deltas", async () => {
+    await initBackend('cpu');
+    const fx = fixture('box_coder.json');
+    const coder = new BoxCoder([10, 10, 5, 5]);
+    const proposals = tf.tensor(fx.proposals, [6, 4]);
+    const gt = tf.tensor(fx.gt, [6, 4]);
+    const deltas = tf.tensor(fx.deltas, [6, 4]);
+    await assertNoTensorLeak(() => {
+      const codes = coder.encode(gt, proposals);
+      assertAllClose(codes, fx.codes, { atol: 1e-5, name: 'encode' });
+      const decoded = coder.decode(deltas, proposals);
+      assertAllClose(decoded, fx.decoded, { atol: 1e-4, rtol: 1e-5, name: 'decode' });
+      const roundTrip = coder.decode(codes, proposals);
+      assertAllClose(roundTrip, gt, { atol: 1e-4, name: 'round trip' });
+      tf.dispose([codes, decoded, roundTrip]);
+    });
+    tf.dispose([proposals, gt, deltas]);
   });
 
   it("generates torchvision's anchors", () => {
