@@ -5,15 +5,10 @@
  * so there is no PyTorch CPU reference to time against.
  * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
  */
-import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, initBackend } from '@deformjs/core';
 import { bench, compareRow, reportBench, type BenchResult } from '@deformjs/core/node';
 import { DeformKernelConv2d, GlobalDeformKernel2d, LocalDeformKernel2d } from '../src/index';
-
-// tfjs-core's gradients come only as extensionless ESM; the hook lets Node load them.
-register('./node_gradients.mjs', import.meta.url);
-await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
 const WARMUP = 2;
 const RUNS = 7;

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { Rng, fromTorchLayout, initBackend, type Module } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
