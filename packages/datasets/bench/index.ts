@@ -34,13 +34,13 @@ try {
     const result = await bench(`loader workers=${workers}`, async () => {
       for await (const batch of loader.batches({ epoch, untilEpoch: epoch + 1 })) void batch;
       epoch++;
-    }, { warmup: 1, runs: 3 });
+    }, { warmup: 1, runs: 5 });
     await loader.close();
     type Reference = { images: number; epoch_ms: number } | null;
     let reference: Reference = null;
     if (workers > 0) {
       reference = runReferenceScript(join(benchDir, 'reference_loader.py'), [
-        files.train.annotationFile, files.train.imageDir, String(BATCH), String(workers), '3',
+        files.train.annotationFile, files.train.imageDir, String(BATCH), String(workers), '5',
         JSON.stringify(scales), String(maxSize), JSON.stringify(cropResizes), JSON.stringify(cropSize),
       ]) as Reference;
     }
