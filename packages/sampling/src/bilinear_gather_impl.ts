@@ -158,7 +158,19 @@ export function bilinearGatherForwardImpl(
             const w10 = corners.w10 * a;
             const w11 = corners.w11 * a;
             const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
-            for (let c = 0; c < C; c++) {
+            // Four channels per step: fewer loop checks, and the loads of one step are independent.
+            let c = 0;
+            for (; c + 4 <= C; c += 4) {
+              const v0 = w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
+              const v1 = w00 * value[i00 + c + 1] + w01 * value[i01 + c + 1] + w10 * value[i10 + c + 1] + w11 * value[i11 + c + 1];
+              const v2 = w00 * value[i00 + c + 2] + w01 * value[i01 + c + 2] + w10 * value[i10 + c + 2] + w11 * value[i11 + c + 2];
+              const v3 = w00 * value[i00 + c + 3] + w01 * value[i01 + c + 3] + w10 * value[i10 + c + 3] + w11 * value[i11 + c + 3];
+              out[o + c] += v0;
+              out[o + c + 1] += v1;
+              out[o + c + 2] += v2;
+              out[o + c + 3] += v3;
+            }
+            for (; c < C; c++) {
               out[o + c] += w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
             }
           }
