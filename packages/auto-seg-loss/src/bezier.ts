@@ -9,14 +9,6 @@ import { argumentError } from '@deformjs/core';
 const ROOT_FLOOR = 1e-12;
 
 /**
- * The number of control-point coordinates of one curve of `numPieces` quadratic pieces: every piece but the
- * last has a control point and an end point, the last only a control point (it ends at (1, 1)).
- */
-export function curveSize(numPieces: number): number {
-  return 2 * (2 * numPieces - 1);
-}
-
-/**
  * g: [0, 1] -> [0, 1], a piecewise quadratic Bezier curve from (0, 0) to (1, 1) (the truth-table endpoints).
  * `controlPoints` = [x1, y1, x2, y2, ..., x_{2n-1}, y_{2n-1}] for n pieces: piece i runs from P_{2i} through the
  * control P_{2i+1} to P_{2i+2}, with P_0 = (0, 0) and P_{2n} = (1, 1); the x coordinates must not decrease.

@@ -1,4 +1,4 @@
-export { bezier, controlPointsFromTheta, identityTheta, curveSize } from './bezier';
+export { bezier, controlPointsFromTheta, identityTheta } from './bezier';
 export { autoSegLoss, surrogateMetric, TARGET_METRICS, CURVES_PER_METRIC } from './surrogates';
 export type { TargetMetric, SurrogateOptions, AutoSegLossOptions } from './surrogates';
 export { VOC_PRESETS, identityControlPoints } from './presets';
