@@ -37,7 +37,10 @@ export interface LoaderBatch extends Batch {
 export interface IterateOptions {
   /** First epoch (default 0). */
   epoch?: number;
-  /** First step within that epoch (default 0): resume at the batch after a checkpoint's. */
+  /**
+   * First step within that epoch (default 0): to resume after a checkpoint taken at (epoch, step), pass
+   * step + 1; `stepsPerEpoch` itself means the start of the next epoch.
+   */
   step?: number;
   /** Stop before this epoch (default: never stop). */
   untilEpoch?: number;
@@ -97,10 +100,11 @@ export class DataLoader {
 
   /** Batches from (epoch, step) on; prefetches `prefetch` batches, across epoch boundaries. */
   async *batches(options: IterateOptions = {}): AsyncGenerator<LoaderBatch> {
-    const { epoch: firstEpoch = 0, step: firstStep = 0, untilEpoch = Infinity } = options;
-    assertInteger('DataLoader.batches', 'epoch', firstEpoch, 0);
-    assertInteger('DataLoader.batches', 'step', firstStep, 0, this.stepsPerEpoch - 1);
-    const positions = this.positions(firstEpoch, firstStep, untilEpoch);
+    const { epoch = 0, step = 0, untilEpoch = Infinity } = options;
+    assertInteger('DataLoader.batches', 'epoch', epoch, 0);
+    assertInteger('DataLoader.batches', 'step', step, 0, this.stepsPerEpoch);
+    const rollOver = step === this.stepsPerEpoch;
+    const positions = this.positions(rollOver ? epoch + 1 : epoch, rollOver ? 0 : step, untilEpoch);
     const window: { epoch: number; step: number; indices: number[]; samples: Promise<Sample[]> }[] = [];
     const fill = () => {
       while (window.length < this.options.prefetch) {

@@ -125,6 +125,9 @@ describe('DataLoader', () => {
     expect(inline.map((b) => [b.epoch, b.step])).toEqual([[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2]]);
     const resumed = (await take(makeLoader({ workers: 1 }), { epoch: 0, step: 3 }, 4)).map(fingerprint);
     expect(resumed).toEqual(inline.slice(3, 7));
+    // After the last step of an epoch, step = stepsPerEpoch resumes at the next epoch's start.
+    const rolled = (await take(makeLoader({ workers: 0 }), { epoch: 0, step: 4 }, 2)).map(fingerprint);
+    expect(rolled).toEqual(inline.slice(4, 6));
     // Different epochs augment the same record differently.
     const index = inline[0].indices[0];
     const later = inline.slice(4).find((b) => b.indices.includes(index))!;
@@ -150,6 +153,6 @@ describe('DataLoader', () => {
     expect(() => new DataLoader(ds.records, { batchSize: 0, transforms, seed: 1 })).toThrow(/DataLoader: argument 'batchSize' expected an integer >= 1, got 0/);
     expect(() => new DataLoader(ds.records, { batchSize: 2, transforms: [{ type: 'horizontalFlip' }], seed: 1 })).toThrow(/'transforms' expected a pipeline ending with \{ type: 'normalize' \}/);
     expect(() => new DataLoader(ds.records, { batchSize: 20, transforms, seed: 1, dropLast: true })).toThrow(/'batchSize' expected at most the 10 records when dropLast is set/);
-    await expect(makeLoader().batches({ step: 4 }).next()).rejects.toThrow(/DataLoader\.batches: argument 'step' expected an integer >= 0 and <= 3, got 4/);
+    await expect(makeLoader().batches({ step: 5 }).next()).rejects.toThrow(/DataLoader\.batches: argument 'step' expected an integer >= 0 and <= 4, got 5/);
   });
 });
