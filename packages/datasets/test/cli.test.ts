@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCoco } from '../src/coco';
+import { cocoPaths, loadCoco } from '../src/coco';
 import { ensureShapesDataset } from '../src/shapes/generate';
 import { loadImagenetVid } from '../src/vid';
 import { SHAPE_CLASSES } from '../src/shapes/raster';
@@ -58,6 +58,11 @@ describe('ensureShapesDataset', () => {
     expect(again).toBe(first);
     expect(statSync(join(first, 'deformjs-shapes.json')).mtimeMs).toBe(stamp);
     expect(await ensureShapesDataset('segmentation', cache, { seed: 2, count: 3, size: 48 })).not.toBe(first);
+    // Concurrent callers end with one complete copy and no staging folders.
+    const [a, b] = await Promise.all([1, 2].map(() => ensureShapesDataset('detection', cache, { seed: 3, count: 2, size: 48 })));
+    expect(a).toBe(b);
+    expect(loadCoco(cocoPaths(a, 'train')).records.length).toBe(2);
+    expect(readdirSync(cache).sort()).toEqual(['detection-seed3-n2-s48', 'segmentation-seed1-n3-s48', 'segmentation-seed2-n3-s48']);
     await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(/kind must be one of detection, segmentation/);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@deformjs/core/node';
 import { generateDetection } from './detection';
@@ -29,11 +29,13 @@ export function generateShapes(kind: ShapesKind, options: GenerateOptions & Reco
 }
 
 const STAMP = 'deformjs-shapes.json';
+let stagingCount = 0;
 
 /**
  * A trainer's default dataset: generates `kind` into `<cacheDir>/<kind>-seed<seed>-n<count>-s<size>` unless a
- * complete copy is already there (a stamp file, written last, marks it complete; a partial folder is
- * regenerated). Returns the folder.
+ * complete copy is already there, and returns the folder. The set is written into a private temporary folder
+ * that is renamed into place when complete, so an interrupted run leaves no half dataset and two processes
+ * generating at once do not mix their files.
  */
 export async function ensureShapesDataset(kind: ShapesKind, cacheDir: string, options: Omit<GenerateOptions, 'out'> = {}): Promise<string> {
   if (!(SHAPES_KINDS as readonly string[]).includes(kind)) throw new Error(`ensureShapesDataset: kind must be one of ${SHAPES_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
@@ -41,9 +43,20 @@ export async function ensureShapesDataset(kind: ShapesKind, cacheDir: string, op
   const out = join(cacheDir, `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`);
   const stamp = join(out, STAMP);
   const wanted = { kind, seed, count, size, valCount: options.valCount ?? null };
-  if (existsSync(stamp) && JSON.stringify(JSON.parse(readFileSync(stamp, 'utf8'))) === JSON.stringify(wanted)) return out;
-  rmSync(out, { recursive: true, force: true });
-  await generateShapes(kind, { ...options, out, seed, count, size });
-  writeFileAtomic(stamp, JSON.stringify(wanted));
+  const complete = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === JSON.stringify(wanted);
+  if (complete()) return out;
+  const staging = `${out}.partial-${process.pid}-${Date.now()}-${stagingCount++}`;
+  try {
+    await generateShapes(kind, { ...options, out: staging, seed, count, size });
+    writeFileAtomic(join(staging, STAMP), JSON.stringify(wanted));
+    if (complete()) return out;
+    rmSync(out, { recursive: true, force: true });
+    renameSync(staging, out);
+  } catch (error) {
+    // Another process may have put its complete copy in place first.
+    if (!complete()) throw error;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   return out;
 }
