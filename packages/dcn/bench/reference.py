@@ -1,5 +1,6 @@
 """torchvision's deform_conv2d and torch's conv2d on the benchmark case, timed like @deformjs/core's bench:
-warm-up runs, then the median of timed runs. Prints one JSON line of milliseconds.
+warm-up runs, then the median of timed runs, in wall-clock and in process CPU time (all threads). Prints one
+JSON line of milliseconds.
 
 Usage: reference.py <warmup> <runs>
 """
@@ -23,15 +24,18 @@ bias = torch.zeros(O)
 
 
 def median_ms(fn):
+    """(median wall ms, median CPU ms) over the timed runs."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return times[len(times) // 2]
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    wall.sort()
+    cpu.sort()
+    return wall[len(wall) // 2], cpu[len(cpu) // 2]
 
 
 def dcn_forward():
@@ -56,10 +60,8 @@ def conv_forward_backward():
     torch.autograd.grad(out.sum(), leaves)
 
 
-print(json.dumps({
-    'torch': torch.__version__,
-    'dcnForward': median_ms(dcn_forward),
-    'dcnForwardBackward': median_ms(dcn_forward_backward),
-    'convForward': median_ms(conv_forward),
-    'convForwardBackward': median_ms(conv_forward_backward),
-}))
+results = {'torch': torch.__version__}
+for name, fn in [('dcnForward', dcn_forward), ('dcnForwardBackward', dcn_forward_backward),
+                 ('convForward', conv_forward), ('convForwardBackward', conv_forward_backward)]:
+    results[name], results[name + 'Cpu'] = median_ms(fn)
+print(json.dumps(results))
