@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, checkShapes, pair } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
+import { clampDeltasToScope } from './sampling';
 
 export interface DeformKernelLayerOptions {
   /** in_planes = out_planes = groups: Deformable Kernels are depthwise. */
@@ -127,18 +128,8 @@ export class LocalDeformKernel2d extends Module implements Layer {
   private clip(deltas: tf.Tensor): tf.Tensor {
     const { rotationClip, kernel, scope, rotationGroups } = this.config;
     if (rotationClip === null) return deltas;
-    if (rotationClip !== 'scope') return tf.clipByValue(deltas, rotationClip[0], rotationClip[1]);
-    // Per group and tap: (dh, dw) -> clamp(grid + delta, 0, scope - 1) - grid.
-    const [kh, kw] = kernel;
-    const grid: number[] = [];
-    const upper: number[] = [];
-    for (let g = 0; g < rotationGroups; g++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) grid.push(i + (scope[0] - kh) / 2, j + (scope[1] - kw) / 2), upper.push(scope[0] - 1, scope[1] - 1);
-      }
-    }
-    const gridTensor = tf.tensor1d(grid);
-    return tf.sub(tf.minimum(tf.maximum(tf.add(deltas, gridTensor), 0), tf.tensor1d(upper)), gridTensor);
+    if (rotationClip === 'scope') return clampDeltasToScope(deltas, kernel, scope, rotationGroups);
+    return tf.clipByValue(deltas, rotationClip[0], rotationClip[1]);
   }
 
   private opOptions() {

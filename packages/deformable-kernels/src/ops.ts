@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertDtype, checkShapes } from '@deformjs/core';
 import { checkDeltas, resolveGeometry, type DeformKernelGeometry, type DeformKernelOptions } from './geometry';
-import { contractTaps, imageColumns, kernelTapGrid, resampleKernel } from './sampling';
+import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from './sampling';
 
 /**
  * Deformable Kernels, local variant (hangg7/deformable-kernels `SampleDepthwise`), NHWC. Every output position
@@ -65,29 +65,9 @@ export function globalDeformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor,
   const K = g.kernel[0] * g.kernel[1];
   checkShapes(op, [{ name: 'deltas', shape: deltas.shape, expected: ['N', 2 * K] }], { N: g.batch });
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, tf.reshape(clampedDeltas(deltas, g), [1, g.batch, 2 * K]), 1, g); // [1, N, K, 1, C]
+    const kernels = resampleKernel(weight, tf.reshape(clampDeltasToScope(deltas, g.kernel, g.scope, 1), [1, g.batch, 2 * K]), 1, g); // [1, N, K, 1, C]
     return perImageDepthwise(input, tf.reshape(kernels, [g.batch, K, g.channels]), g);
   });
-}
-
-/**
- * Deltas whose tap positions are clamped into the scope: clamp(grid + delta, 0, scope - 1) - grid, so the
- * resampled positions are the official `clamp(fc + fc_bias, 0, scope - 1)`.
- */
-function clampedDeltas(deltas: tf.Tensor, g: DeformKernelGeometry): tf.Tensor {
-  const K = g.kernel[0] * g.kernel[1];
-  const gridXY = kernelTapGrid(g);
-  const grid = new Float32Array(2 * K);
-  const upper = new Float32Array(2 * K);
-  for (let t = 0; t < K; t++) {
-    grid[2 * t] = gridXY[2 * t + 1]; // (dh, dw) order
-    grid[2 * t + 1] = gridXY[2 * t];
-    upper[2 * t] = g.scope[0] - 1;
-    upper[2 * t + 1] = g.scope[1] - 1;
-  }
-  const gridTensor = tf.tensor1d(grid);
-  const positions = tf.minimum(tf.maximum(tf.add(deltas, gridTensor), 0), tf.tensor1d(upper));
-  return tf.sub(positions, gridTensor);
 }
 
 /**

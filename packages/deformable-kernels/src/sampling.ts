@@ -69,6 +69,27 @@ function imageTapGrid(g: DeformKernelGeometry): Float32Array {
   return grid;
 }
 
+/**
+ * Deltas [..., R*kh*kw*2] ((dh, dw) per group and tap) whose tap positions are clamped into the scope:
+ * clamp(grid + delta, 0, scope - 1) - grid per axis, so the resampled position is the official
+ * `clamp(fc + fc_bias, 0, scope - 1)`. The gradient is zero where the clamp is active.
+ */
+export function clampDeltasToScope(deltas: tf.Tensor, kernel: [number, number], scope: [number, number], groups: number): tf.Tensor {
+  const [kh, kw] = kernel;
+  const grid: number[] = [];
+  const upper: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        grid.push(i + (scope[0] - kh) / 2, j + (scope[1] - kw) / 2);
+        upper.push(scope[0] - 1, scope[1] - 1);
+      }
+    }
+  }
+  const gridTensor = tf.tensor1d(grid);
+  return tf.sub(tf.minimum(tf.maximum(tf.add(deltas, gridTensor), 0), tf.tensor1d(upper)), gridTensor);
+}
+
 /** (dh, dw) pairs in the last axis -> (x, y) = (dw, dh), as the core takes them. */
 function swapToXY(t: tf.Tensor): tf.Tensor {
   return tf.reverse(t, -1);
