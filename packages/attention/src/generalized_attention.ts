@@ -238,7 +238,7 @@ function resizeBilinearTorch(x: tf.Tensor4D, height: number, width: number): tf.
 }
 
 /** Row-major [outSize, inSize] weights of PyTorch's align_corners=False linear resampling along one axis. */
-export function interpolationMatrix(inSize: number, outSize: number): Float32Array {
+function interpolationMatrix(inSize: number, outSize: number): Float32Array {
   const out = new Float32Array(outSize * inSize);
   const scale = inSize / outSize;
   for (let o = 0; o < outSize; o++) {
