@@ -2,3 +2,9 @@
 // CommonJS main has no gradients). Core's build bundles them (tsup.config.ts), so autodiff works the same in
 // Node ESM and CJS, in bundlers and in tests; the registries are global, so this copy serves every tfjs-core.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerGradient } from '@tensorflow/tfjs-core';
+import { batchMatMulGradConfig } from './matmul_grad';
+
+// Replaces tfjs's BatchMatMul gradient (registered just above) by the same products without transposed
+// operands, which the wasm backend multiplies much faster.
+registerGradient(batchMatMulGradConfig);
