@@ -133,7 +133,8 @@ export class GeneralizedAttention extends Module implements Layer {
 
   private checkInput(x: tf.Tensor): void {
     if (!(x instanceof tf.Tensor)) throw argumentError(OP, 'x', 'a tensor', x);
-    checkShapes(OP, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', this.inChannels] }]);
+    const { N } = checkShapes(OP, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', this.inChannels] }]);
+    if (N < 1) throw argumentError(OP, 'x', 'a batch of at least 1 image', x.shape);
   }
 
   private attend(x: tf.Tensor4D): { attention: tf.Tensor4D; value: tf.Tensor4D; queryHeight: number; queryWidth: number } {

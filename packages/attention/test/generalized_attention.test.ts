@@ -271,6 +271,9 @@ describe('GeneralizedAttention argument errors', () => {
     const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
     expect(() => module.forward(x)).toThrow(/argument 'x' expected .*dimension 3 = 8.*got "shape \[1, 4, 4, 6\]"/);
     x.dispose();
+    const empty = tf.zeros([0, 4, 4, 8]);
+    expect(() => module.forward(empty)).toThrow(/argument 'x' expected a batch of at least 1 image, got \[0, 4, 4, 8\]/);
+    empty.dispose();
     module.dispose();
   });
 });

@@ -43,6 +43,7 @@ export function resolveGeometry(op: string, input: tf.Tensor, weight: tf.Tensor,
     { name: 'input', shape: input.shape, expected: ['N', 'H', 'W', 'C'] },
     { name: 'weight', shape: weight.shape, expected: ['sH', 'sW', 'C', 1] },
   ]);
+  if (N < 1) throw argumentError(op, 'input', 'a batch of at least 1 image', input.shape);
   const kernel = pair(op, 'kernelSize', options.kernelSize);
   const stride = pair(op, 'stride', options.stride ?? 1);
   const padding = pair(op, 'padding', options.padding ?? 0, 0);

@@ -23,7 +23,7 @@ export function deformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor, delta
   const g = resolveGeometry(op, input, weight, options);
   const groups = checkDeltas(op, 'deltas', deltas, g);
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, -1]), groups, g);
+    const kernels = resampleKernel(weight, tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]), groups, g);
     return contractTaps(imageColumns(input, null, groups, g), kernels, g);
   });
 }
@@ -45,7 +45,7 @@ export function deformKernelConv2d(input: tf.Tensor, weight: tf.Tensor, offsets:
   if (deltas !== null && !(deltas instanceof tf.Tensor)) throw argumentError(op, 'deltas', 'a tensor or null', deltas);
   const groups = deltas ? checkDeltas(op, 'deltas', deltas, g) : 1;
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, -1]) : null, groups, g);
+    const kernels = resampleKernel(weight, deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]) : null, groups, g);
     return contractTaps(imageColumns(input, offsets, groups, g), kernels, g);
   });
 }

@@ -196,6 +196,7 @@ describe('Deformable Kernels ops: argument errors', () => {
       expect(() => deformKernelConv2d(x, w, tf.zeros([1, 5, 5, 36]), null, options)).toThrow(/deformKernelConv2d: argument 'offsets' expected shape \[N=1, Ho=5, Wo=5, 18\]/);
       expect(() => globalDeformKernelDepthwise(x, w, tf.zeros([1, 5, 5, 18]), options)).toThrow(/globalDeformKernelDepthwise: argument 'deltas' expected rank 2/);
       expect(() => deformKernelDepthwise(tf.zeros([5, 5, 4]), w, tf.zeros([1, 5, 5, 18]), options)).toThrow(/argument 'input' expected rank 4/);
+      expect(() => deformKernelDepthwise(tf.zeros([0, 5, 5, 4]), w, tf.zeros([0, 5, 5, 18]), options)).toThrow(/argument 'input' expected a batch of at least 1 image, got \[0, 5, 5, 4\]/);
     });
   });
 });
