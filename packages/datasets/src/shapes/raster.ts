@@ -105,43 +105,63 @@ export function paintBackground(rng: Rng, width: number, height: number, tone: r
   const brightness = rng.uniform(-20, 20);
   const gradient = [0, 1, 2].map(() => brightness + rng.uniform(-6, 6));
   const direction = rng.uniform(0, 2 * Math.PI);
-  const gx = Math.cos(direction) / width;
-  const gy = Math.sin(direction) / height;
   const grid = 6;
   const noise = rng.uniformArray((grid + 1) * (grid + 1), -18, 18);
-  const stripes = rng.next() < 0.5;
+  const stripes = rng.next() < 0.5 ? 6 : 0;
   const period = rng.uniform(8, 20);
   const stripeAngle = rng.uniform(0, Math.PI);
-  const sx = Math.cos(stripeAngle);
-  const sy = Math.sin(stripeAngle);
+  const grainSeed = rng.nextUint32();
+  // Everything separable is tabulated per column and per row: the ramp, the noise cell and weight, and the
+  // stripes through sin(a + b) = sin a cos b + cos a sin b.
+  const colRamp = new Float64Array(width);
+  const colCell = new Int32Array(width);
+  const colT = new Float64Array(width);
+  const colSin = new Float64Array(width);
+  const colCos = new Float64Array(width);
+  for (let x = 0; x < width; x++) {
+    const f = (x / width) * grid;
+    colCell[x] = Math.min(grid - 1, Math.floor(f));
+    colT[x] = f - colCell[x];
+    colRamp[x] = (2 * x * Math.cos(direction)) / width;
+    const a = (2 * Math.PI * x * Math.cos(stripeAngle)) / period;
+    colSin[x] = Math.sin(a);
+    colCos[x] = Math.cos(a);
+  }
   for (let y = 0; y < height; y++) {
-    const fy = (y / height) * grid;
-    const iy = Math.min(grid - 1, Math.floor(fy));
-    const ty = fy - iy;
+    const f = (y / height) * grid;
+    const iy = Math.min(grid - 1, Math.floor(f));
+    const ty = f - iy;
+    const rowRamp = (2 * y * Math.sin(direction)) / height - 1;
+    const b = (2 * Math.PI * y * Math.sin(stripeAngle)) / period;
+    const sinB = Math.sin(b);
+    const cosB = Math.cos(b);
+    const topRow = iy * (grid + 1);
+    const bottomRow = topRow + grid + 1;
     for (let x = 0; x < width; x++) {
-      const fx = (x / width) * grid;
-      const ix = Math.min(grid - 1, Math.floor(fx));
-      const tx = fx - ix;
-      const n00 = noise[iy * (grid + 1) + ix];
-      const n01 = noise[iy * (grid + 1) + ix + 1];
-      const n10 = noise[(iy + 1) * (grid + 1) + ix];
-      const n11 = noise[(iy + 1) * (grid + 1) + ix + 1];
-      const low = (n00 * (1 - tx) + n01 * tx) * (1 - ty) + (n10 * (1 - tx) + n11 * tx) * ty;
-      const ramp = (x * gx + y * gy) * 2 - 1;
-      const stripe = stripes ? 6 * Math.sin((2 * Math.PI * (x * sx + y * sy)) / period) : 0;
-      const grain = rng.uniform(-5, 5);
+      const c = colCell[x];
+      const t = colT[x];
+      const top = noise[topRow + c] * (1 - t) + noise[topRow + c + 1] * t;
+      const bottom = noise[bottomRow + c] * (1 - t) + noise[bottomRow + c + 1] * t;
+      const ramp = colRamp[x] + rowRamp;
+      const texture = top * (1 - ty) + bottom * ty + stripes * (colSin[x] * cosB + colCos[x] * sinB) + grain(grainSeed, x, y);
       const o = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) image[o + c] = clampByte(tone[c] + gradient[c] * ramp + low + stripe + grain);
+      image[o] = clampByte(tone[0] + gradient[0] * ramp + texture);
+      image[o + 1] = clampByte(tone[1] + gradient[1] * ramp + texture);
+      image[o + 2] = clampByte(tone[2] + gradient[2] * ramp + texture);
     }
   }
   return image;
 }
 
-/**
- * Paints a polygon with antialiased edges (coverage from 2 x 2 samples per pixel) in a style (colour
- * jittered per object, linear shading) plus grain. Annotation masks are not taken from this coverage but from
- * `polygonsToMask` on the stored polygon, so loaders reproduce them exactly.
- */
+/** Film grain in [-5, 5) from a hash of the pixel position, cheaper than drawing from the generator. */
+function grain(seed: number, x: number, y: number): number {
+  let h = Math.imul(seed ^ Math.imul(x, 0x27d4eb2d) ^ Math.imul(y, 0x165667b1), 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return ((h >>> 0) / 4294967296) * 10 - 5;
+}
+
 export interface PaintStyle {
   /** The object's colour, jittered from its named colour. */
   color: number[];
