@@ -101,6 +101,8 @@ export function clipPolygon(poly: readonly number[], width: number, height: numb
 /** Mildly textured background: a tone, a gradient, low-frequency noise, optional faint stripes, grain. */
 export function paintBackground(rng: Rng, width: number, height: number, tone: readonly number[]): Uint8Array {
   const image = new Uint8Array(width * height * 3);
+  // Writes through a clamped view round and saturate natively.
+  const out = new Uint8ClampedArray(image.buffer);
   // Mostly a brightness ramp with a slight tint, so backgrounds stay desaturated.
   const brightness = rng.uniform(-20, 20);
   const gradient = [0, 1, 2].map(() => brightness + rng.uniform(-6, 6));
@@ -145,9 +147,9 @@ export function paintBackground(rng: Rng, width: number, height: number, tone: r
       const ramp = colRamp[x] + rowRamp;
       const texture = top * (1 - ty) + bottom * ty + stripes * (colSin[x] * cosB + colCos[x] * sinB) + grain(grainSeed, x, y);
       const o = (y * width + x) * 3;
-      image[o] = clampByte(tone[0] + gradient[0] * ramp + texture);
-      image[o + 1] = clampByte(tone[1] + gradient[1] * ramp + texture);
-      image[o + 2] = clampByte(tone[2] + gradient[2] * ramp + texture);
+      out[o] = tone[0] + gradient[0] * ramp + texture;
+      out[o + 1] = tone[1] + gradient[1] * ramp + texture;
+      out[o + 2] = tone[2] + gradient[2] * ramp + texture;
     }
   }
   return image;
@@ -195,6 +197,7 @@ export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height:
   const local = poly.map((v, i) => 2 * (v - (i % 2 === 0 ? x0 : y0)));
   const fine = polygonsToMask([local], 2 * h, 2 * w);
   const { color, shade, direction } = style;
+  const out = new Uint8ClampedArray(image.buffer, image.byteOffset, image.length);
   const dx = Math.cos(direction) / Math.max(1, w);
   const dy = Math.sin(direction) / Math.max(1, h);
   for (let y = 0; y < h; y++) {
@@ -205,11 +208,7 @@ export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height:
       const light = 1 + shade * ((x * dx + y * dy) * 2 - 1);
       const grain = rng.uniform(-8, 8);
       const o = ((y0 + y) * width + x0 + x) * 3;
-      for (let c = 0; c < 3; c++) image[o + c] = clampByte(image[o + c] * (1 - coverage) + (color[c] * light + grain) * coverage);
+      for (let c = 0; c < 3; c++) out[o + c] = image[o + c] * (1 - coverage) + (color[c] * light + grain) * coverage;
     }
   }
-}
-
-function clampByte(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
