@@ -42,6 +42,8 @@ state['dtypes.u8'] = torch.tensor([0, 255], dtype=torch.uint8)
 state['dtypes.bool'] = torch.tensor([True, False, True])
 checkpoint = {'model': state, 'epoch': 3, 'args': argparse.Namespace(lr=2e-4, name='tiny'), 'note': 'fixture'}
 torch.save(checkpoint, os.path.join(OUT, 'checkpoint.pth'))
+# The same checkpoint in the legacy (pre-1.6) format that older model zoos still ship.
+torch.save(checkpoint, os.path.join(OUT, 'checkpoint_legacy.pth'), _use_new_zipfile_serialization=False)
 # The same state dict saved bare and with DataParallel's `module.` prefix.
 torch.save(collections.OrderedDict(('module.' + k, v) for k, v in state.items() if k.startswith('backbone.')), os.path.join(OUT, 'data_parallel.pth'))
 expected = {k: {'shape': list(v.shape), 'values': [float(x) if x == x else None for x in values(v)]} for k, v in state.items()}

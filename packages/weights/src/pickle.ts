@@ -44,13 +44,18 @@ export function isDict(value: unknown): value is PickleDict {
 }
 
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleValue {
+  return unpickleAt(bytes, 0, options).value;
+}
+
+/** Unpickles the pickle starting at byte `start` and returns it with the position just after its STOP. */
+export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOptions): { value: PickleValue; end: number } {
   const { fileName, allowed, persistentLoad } = options;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: PickleValue[] = [];
   const marks: number[] = [];
   const memo = new Map<number, PickleValue>();
   const makers = new WeakMap<object, GlobalRef>();
-  let pos = 0;
+  let pos = start;
 
   const fail = (what: string) => new Error(`${fileName}: refusing to unpickle: ${what}`);
   const need = (n: number) => {
@@ -129,7 +134,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
         break;
       case 0x2e: // STOP
         if (stack.length !== 1) throw fail(`STOP with ${stack.length} values on the stack`);
-        return stack[0];
+        return { value: stack[0], end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
         break;

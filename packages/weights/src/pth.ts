@@ -1,5 +1,5 @@
 import { ITEM_SIZE, convertStored, tfDtypeOf, type StoredDtype } from './dtypes';
-import { GlobalRef, isDict, newDict, unpickle, type AllowedGlobal, type PickleDict, type PickleValue } from './pickle';
+import { GlobalRef, isDict, newDict, unpickle, unpickleAt, type AllowedGlobal, type PickleDict, type PickleValue } from './pickle';
 import { isTensorData, type TensorData } from './tensor_data';
 import { readZip } from './zip';
 
@@ -25,13 +25,16 @@ interface Storage {
 }
 
 /**
- * Reads a PyTorch checkpoint in the zip format of `torch.save` (PyTorch >= 1.6): `<archive>/data.pkl` plus
- * one `<archive>/data/<key>` entry per storage. The pickle goes through a restricted unpickler that accepts
- * only the globals a state_dict (or a `{'model': state_dict, 'epoch': ..}` checkpoint) needs and refuses any
- * other with an error naming it; nothing is ever executed. Tensors come back as `TensorData` (dtype rule in
- * `dtypes.ts`), with strided views and storage offsets resolved; dicts as prototype-less objects.
+ * Reads a PyTorch checkpoint written by `torch.save`: the zip format (PyTorch >= 1.6, `<archive>/data.pkl`
+ * plus one `<archive>/data/<key>` entry per storage) or the legacy format of older releases (a sequence of
+ * pickles followed by the raw storages). The pickle goes through a restricted unpickler that accepts only the
+ * globals a state_dict (or a `{'model': state_dict, 'epoch': ..}` checkpoint) needs and refuses any other with
+ * an error naming it; nothing is ever executed. Tensors come back as `TensorData` (dtype rule in `dtypes.ts`),
+ * with strided views and storage offsets resolved; dicts as prototype-less objects.
  */
 export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleValue {
+  const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+  if (!isZip && bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, fileName);
   const entries = readZip(bytes, fileName);
   const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickles.length !== 1) throw new Error(`${fileName}: expected one '<archive>/data.pkl' in the zip, found ${pickles.length}`);
@@ -43,22 +46,76 @@ export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleV
   const persistentLoad = (pid: PickleValue): PickleValue => {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
     const [, type, key, , numel] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue];
-    if (!(type instanceof GlobalRef) || !(type.name in STORAGE_DTYPES)) throw new Error(`${fileName}: storage of unsupported type ${type instanceof GlobalRef ? type.qualifiedName : String(type)}`);
+    const dtype = storageDtype(type, fileName);
     if (typeof key !== 'string' || typeof numel !== 'number') throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
     const cached = storages.get(key);
     if (cached) return cached;
     const data = entries.get(`${prefix}data/${key}`);
     if (!data) throw new Error(`${fileName}: storage '${key}' is missing from the archive (no ${prefix}data/${key})`);
-    const dtype = STORAGE_DTYPES[type.name];
     if (data.length < numel * ITEM_SIZE[dtype]) throw new Error(`${fileName}: storage '${key}' holds ${data.length} bytes, fewer than ${numel} x ${dtype}`);
     const storage: Storage = { dtype, bytes: data, numel, key };
     storages.set(key, storage);
     return storage;
   };
+  return unpickle(entries.get(pickles[0]) as Uint8Array, { fileName, allowed: tensorGlobals(fileName), persistentLoad });
+}
 
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * The legacy format: pickles of the magic number, the protocol version (1001) and system info, then the
+ * object pickle (storages as persistent ids), the pickled list of storage keys, and each storage in that
+ * order as an int64 element count followed by its bytes. The storages come after the pickle that uses them,
+ * so the object pickle is read twice: once to find where it ends, once with the storages in hand.
+ */
+function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
+  const plain = { fileName, allowed: {} };
+  const magic = unpickleAt(bytes, 0, plain);
+  if (magic.value !== LEGACY_MAGIC) throw new Error(`${fileName}: neither a zip checkpoint nor a legacy torch.save file (bad magic number)`);
+  const protocol = unpickleAt(bytes, magic.end, plain);
+  if (protocol.value !== 1001) throw new Error(`${fileName}: legacy checkpoint protocol ${String(protocol.value)}, expected 1001`);
+  const sysInfo = unpickleAt(bytes, protocol.end, plain);
+  if (!isDict(sysInfo.value) || sysInfo.value.little_endian !== true) throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+
+  const declared = new Map<string, { dtype: StoredDtype; numel: number }>();
+  const placeholder = (pid: PickleValue): PickleValue => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 6) throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
+    const [, type, key, , numel, view] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue, PickleValue];
+    if (view !== null) throw new Error(`${fileName}: storage views (legacy view_metadata) are not supported`);
+    if (typeof key !== 'string' || typeof numel !== 'number') throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    declared.set(key, { dtype: storageDtype(type, fileName), numel });
+    return null;
+  };
+  const skipped = unpickleAt(bytes, sysInfo.end, { fileName, allowed: placeholderGlobals(fileName), persistentLoad: placeholder });
+  const keys = unpickleAt(bytes, skipped.end, plain);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new Error(`${fileName}: malformed storage key list`);
+  const storages = new Map<string, Storage>();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = keys.end;
+  for (const key of keys.value as string[]) {
+    const info = declared.get(key);
+    if (!info) throw new Error(`${fileName}: storage '${key}' is listed but never used`);
+    if (at + 8 > bytes.length) throw new Error(`${fileName}: storage '${key}' runs past the end of the file`);
+    const numel = Number(view.getBigInt64(at, true));
+    const size = numel * ITEM_SIZE[info.dtype];
+    if (numel !== info.numel || at + 8 + size > bytes.length) throw new Error(`${fileName}: storage '${key}' (${numel} elements at byte ${at}) does not match its declaration or runs past the end`);
+    storages.set(key, { dtype: info.dtype, bytes: bytes.subarray(at + 8, at + 8 + size), numel, key });
+    at += 8 + size;
+  }
+  const persistentLoad = (pid: PickleValue): PickleValue => storages.get((pid as PickleValue[])[2] as string) as unknown as PickleValue;
+  return unpickleAt(bytes, sysInfo.end, { fileName, allowed: tensorGlobals(fileName), persistentLoad }).value;
+}
+
+function storageDtype(type: PickleValue, fileName: string): StoredDtype {
+  if (!(type instanceof GlobalRef) || !(type.name in STORAGE_DTYPES)) throw new Error(`${fileName}: storage of unsupported type ${type instanceof GlobalRef ? type.qualifiedName : String(type)}`);
+  return STORAGE_DTYPES[type.name];
+}
+
+/** The globals a checkpoint may name: tensor rebuilding, OrderedDict, storage types, argparse records. */
+function tensorGlobals(fileName: string): Record<string, AllowedGlobal> {
   const rebuild = (args: PickleValue[]): TensorData => {
     const [storage, offset, size, stride] = args;
-    return viewOf(storage as Storage, offset, size, stride, fileName);
+    return viewOf(storage as unknown as Storage, offset, size, stride, fileName);
   };
   const allowed: Record<string, AllowedGlobal> = {
     'torch._utils._rebuild_tensor_v2': { call: rebuild },
@@ -85,7 +142,14 @@ export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleV
     },
   };
   for (const name of Object.keys(STORAGE_DTYPES)) allowed[`torch.${name}`] = {};
-  return unpickle(entries.get(pickles[0]) as Uint8Array, { fileName, allowed, persistentLoad });
+  return allowed;
+}
+
+/** The same globals with tensor rebuilding stubbed out, for the legacy format's first pass. */
+function placeholderGlobals(fileName: string): Record<string, AllowedGlobal> {
+  const allowed = tensorGlobals(fileName);
+  for (const name of ['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor']) allowed[name] = { call: () => null };
+  return allowed;
 }
 
 function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride: PickleValue, fileName: string): TensorData {

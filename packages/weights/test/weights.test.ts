@@ -155,6 +155,21 @@ describe('PyTorch .pth import', () => {
     expect(state['dtypes.bool'].dtype).toBe('bool');
   });
 
+  it('reads the legacy (pre-1.6) torch.save format to the same values', () => {
+    const zip = readPthFile(fixture('checkpoint.pth')) as PickleDict;
+    const legacy = readPthFile(fixture('checkpoint_legacy.pth')) as PickleDict;
+    expect(legacy.epoch).toBe(3);
+    const a = stateDictOf(zip);
+    const b = stateDictOf(legacy);
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    for (const k of Object.keys(a)) {
+      expect(b[k].shape, k).toEqual(a[k].shape);
+      expect(Array.from(b[k].values), k).toEqual(Array.from(a[k].values));
+    }
+    const bytes = bytesOf('checkpoint_legacy.pth');
+    expect(() => readPth(bytes.subarray(0, bytes.length - 10), 'cut_legacy.pth')).toThrow(/cut_legacy\.pth: storage '\d+' .*(runs past the end|does not match)/);
+  });
+
   it('renames DataParallel keys and loads into a Module with layout conversion and a report', async () => {
     const plain = stateDictOf(readPthFile(fixture('checkpoint.pth')));
     const parallel = stateDictOf(readPthFile(fixture('data_parallel.pth')));
