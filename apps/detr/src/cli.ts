@@ -12,8 +12,8 @@ import { runTraining, type Metrics, type TrainOptions } from './train';
 
 const USAGE = `detr: train and evaluate Deformable DETR and DETR (TensorFlow.js)
 
-  pnpm start                        a short training of the small Deformable DETR on the synthetic shapes
-                                    world, then its COCO AP (runs/start)
+  pnpm start                        a short training of the small Deformable DETR from scratch on the
+                                    synthetic shapes world, then its COCO AP (runs/start)
   node dist/cli.js train   [--model deformable|detr] [--variant multiscale|single-scale|refine|two-stage]
                            [--preset small|r50] [--epochs 12] [--out runs/train] ...
   node dist/cli.js eval    --checkpoint runs/train/checkpoint.safetensors [--draw 8]
@@ -116,7 +116,7 @@ function printSummary(label: string, metrics: Metrics): void {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: OPTIONS });
   const command = positionals[0];
-  if (values.help || !['train', 'eval', 'start', 'compare'].includes(command)) {
+  if (values.help || !['train', 'eval', 'compare'].includes(command)) {
     console.log(USAGE);
     if (!values.help) process.exitCode = 2;
     return;
@@ -173,12 +173,11 @@ async function main(): Promise<void> {
     return;
   }
 
-  const isStart = command === 'start';
   const kind = oneOf('model', MODEL_KINDS) as ModelKind;
   const spec = modelSpec(kind, oneOf('preset', PRESETS) as Preset, oneOf('variant', VARIANTS) as Variant, numClasses, int('seed'));
-  const out = values.out ?? (isStart ? 'runs/start' : 'runs/train');
+  const out = values.out ?? 'runs/train';
   const label = kind === 'deformable' ? 'Deformable DETR' : 'DETR';
-  const metrics = await runTraining(data, trainOptions(values, spec, out, label, isStart ? { epochs: Number(values.epochs === OPTIONS.epochs.default ? 4 : values.epochs) } : {}));
+  const metrics = await runTraining(data, trainOptions(values, spec, out, label));
   printSummary(label, metrics);
   console.log(`\nAP ${fmt(metrics.final!.stats[0])}, AP50 ${fmt(metrics.final!.stats[1])}; metrics, loss curve, checkpoint and drawn detections in ${out}/`);
 }
