@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { generateShapes, SHAPES_KINDS, type ShapesKind } from './shapes/generate';
 
-const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N]
+const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--format jpeg|png]
 
 Writes a synthetic shapes-world dataset in a real dataset's format:
   detection     COCO (annotations/instances_{train,val}.json, train/, val/)
@@ -15,7 +15,9 @@ Writes a synthetic shapes-world dataset in a real dataset's format:
   --seed       generator seed (default 0)
   --count      training images or videos (default 200)
   --val-count  validation images or videos (default count / 5, at least 2)
-  --size       longest image side in pixels (default 256)`;
+  --size       longest image side in pixels (default 256)
+  --frames     frames per video (video only, default 16)
+  --format     image encoding (detection only, default jpeg)`;
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
       'val-count': { type: 'string' },
       size: { type: 'string' },
       frames: { type: 'string' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -44,6 +47,8 @@ async function main(): Promise<void> {
   if (positionals.length !== 1 || !(SHAPES_KINDS as readonly string[]).includes(kind)) throw new Error(`expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`);
   if (!values.out) throw new Error('--out DIR is required');
   if (values.frames !== undefined && kind !== 'video') throw new Error(`--frames applies to 'video' only, not ${JSON.stringify(kind)}`);
+  if (values.format !== undefined && kind !== 'detection') throw new Error(`--format applies to 'detection' only, not ${JSON.stringify(kind)}`);
+  if (values.format !== undefined && values.format !== 'jpeg' && values.format !== 'png') throw new Error(`--format must be jpeg or png, got ${JSON.stringify(values.format)}`);
   const options = {
     out: values.out,
     seed: integer('seed', values.seed),
@@ -51,6 +56,7 @@ async function main(): Promise<void> {
     valCount: integer('val-count', values['val-count']),
     size: integer('size', values.size),
     frames: integer('frames', values.frames),
+    format: values.format,
   };
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;
   const start = performance.now();

@@ -30,6 +30,9 @@ describe('deformjs-shapes CLI', () => {
     const ds = loadCoco({ annotationFile: join(out, 'annotations', 'instances_train.json'), imageDir: join(out, 'train') });
     expect(ds.records.length).toBe(5);
     expect(ds.records.every((r) => Math.max(r.width, r.height) === 64)).toBe(true);
+    const png = join(dir, 'png');
+    expect(cli('detection', '--out', png, '--count', '2', '--val-count', '0', '--size', '48', '--format', 'png').status).toBe(0);
+    expect(loadCoco({ annotationFile: join(png, 'annotations', 'instances_train.json'), imageDir: join(png, 'train') }).records[0].imagePath).toMatch(/000000000001\.png$/);
     const video = join(dir, 'vid');
     expect(cli('video', '--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48').status).toBe(0);
     const vid = loadImagenetVid({ root: video, split: 'train', classes: SHAPE_CLASSES });
@@ -44,6 +47,7 @@ describe('deformjs-shapes CLI', () => {
     expect(cli('detection', '--out', dir, '--count', 'many').stderr).toMatch(/--count must be a non-negative integer, got "many"/);
     expect(cli('detection').stderr).toMatch(/--out DIR is required/);
     expect(cli('detection', '--out', dir, '--frames', '3').stderr).toMatch(/--frames applies to 'video' only/);
+    expect(cli('detection', '--out', dir, '--format', 'gif').stderr).toMatch(/--format must be jpeg or png, got "gif"/);
     expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(/generateDetection: 'size' must be an integer >= 32, got 8/);
   });
 });
