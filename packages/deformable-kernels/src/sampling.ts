@@ -90,9 +90,13 @@ export function clampDeltasToScope(deltas: tf.Tensor, kernel: [number, number], 
   return tf.sub(tf.minimum(tf.maximum(tf.add(deltas, gridTensor), 0), tf.tensor1d(upper)), gridTensor);
 }
 
-/** (dh, dw) pairs in the last axis -> (x, y) = (dw, dh), as the core takes them. */
+/**
+ * (dh, dw) pairs in the last axis -> (x, y) = (dw, dh), as the core takes them: a product with [[0, 1], [1, 0]]
+ * (several times faster than tf.reverse on wasm).
+ */
 function swapToXY(t: tf.Tensor): tf.Tensor {
-  return tf.reverse(t, -1);
+  const swap = tf.tensor2d([0, 1, 1, 0], [2, 2]);
+  return tf.reshape(tf.matMul(tf.reshape(t, [t.size / 2, 2]), swap), t.shape);
 }
 
 /**
