@@ -149,6 +149,27 @@ describe('DataLoader', () => {
     expect(error.message).toMatch(/gone\.jpg: image 5: cannot read the image \(ENOENT\)/);
   });
 
+  it('carries masks and label maps through the workers, and restarts after close', async () => {
+    const withMasks = makeLoader({ masks: true, workers: 1 });
+    const [batch] = await take(withMasks, {}, 1);
+    batch.targets.forEach((t) => {
+      const [h, w] = t.size;
+      expect(t.masks!.length).toBe(t.labels.length * h * w);
+      for (let k = 0; k < t.labels.length; k++) expect(t.masks!.subarray(k * h * w, (k + 1) * h * w).some((v) => v === 1)).toBe(true);
+    });
+    await withMasks.close();
+    expect((await take(withMasks, {}, 1)).map(fingerprint)).toEqual([fingerprint(batch)]);
+
+    const voc = await generateSegmentation({ out: join(dir, 'voc-loader'), seed: 4, count: 5, valCount: 1, size: 48 });
+    const seg = loadVoc({ root: voc.root, split: 'train', task: 'segmentation', classes: voc.classes });
+    const segLoader = makeLoader({ transforms: [{ type: 'randomResize', sizes: [40, 48] }, { type: 'randomCrop', height: 44, width: 44 }, { type: 'normalize' }], batchSize: 2 }, seg.records);
+    for await (const b of segLoader.batches({ untilEpoch: 1 })) {
+      expect([b.height, b.width]).toEqual([44, 44]);
+      expect(b.pixelMask.every((v) => v === 1)).toBe(true);
+      expect([...new Set(b.segmentation)].every((v) => v <= 5 || v === 255)).toBe(true);
+    }
+  });
+
   it('validates its options', async () => {
     expect(() => new DataLoader(ds.records, { batchSize: 0, transforms, seed: 1 })).toThrow(/DataLoader: argument 'batchSize' expected an integer >= 1, got 0/);
     expect(() => new DataLoader(ds.records, { batchSize: 2, transforms: [{ type: 'horizontalFlip' }], seed: 1 })).toThrow(/'transforms' expected a pipeline ending with \{ type: 'normalize' \}/);
