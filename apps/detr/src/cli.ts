@@ -25,6 +25,7 @@ data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>
          --train-split train  --val-split val  --resize 0 (shorter side; 0 = as stored)  --max-size 1333
          --size 128 (shapes: longest side)  --train-count 400  --val-count 80  --data-seed 0  --cache runs/data
 training --batch 4  --lr 1e-3  --lr-backbone 0.1  --lr-linear-proj 0.1 (multipliers, as the paper)
+         --freeze-stem (stem and layer1 fixed, as upstream with a pretrained backbone)
          --weight-decay 1e-4  --clip 0.1  --warmup 50 (steps)  --lr-drop <epoch> (default: 4/5 of --epochs)
          --checkpoint-every 200  --eval-every-epoch  --seed 0  --fresh (discard <out>'s checkpoint)
 common   --backend wasm|cpu|auto (default wasm)  --workers 1 (decode threads)  --draw 8 (PNG detections)`;
@@ -51,6 +52,7 @@ const OPTIONS = {
   'lr-backbone': { type: 'string', default: '0.1' },
   'lr-linear-proj': { type: 'string', default: '0.1' },
   'weight-decay': { type: 'string', default: '1e-4' },
+  'freeze-stem': { type: 'boolean', default: false },
   clip: { type: 'string', default: '0.1' },
   warmup: { type: 'string', default: '50' },
   'lr-drop': { type: 'string' },
@@ -99,7 +101,7 @@ function trainOptions(values: Values, spec: ModelSpec, out: string, label: strin
   const epochs = overrides.epochs ?? int('epochs', 1);
   return {
     spec, out, epochs, label,
-    batchSize: int('batch', 1), lr: num('lr'), lrBackbone: num('lr-backbone'), lrLinearProj: num('lr-linear-proj'),
+    batchSize: int('batch', 1), lr: num('lr'), lrBackbone: num('lr-backbone'), lrLinearProj: num('lr-linear-proj'), freezeStem: values['freeze-stem']!,
     weightDecay: num('weight-decay'), clipMaxNorm: num('clip'), warmupSteps: int('warmup'),
     lrDropEpoch: values['lr-drop'] === undefined ? Math.max(1, Math.round((epochs * 4) / 5)) : int('lr-drop'),
     checkpointEvery: int('checkpoint-every', 1), evalEveryEpoch: values['eval-every-epoch']!, drawCount: int('draw'),

@@ -21,6 +21,8 @@ export interface TrainOptions {
   /** Multipliers of the backbone's and of sampling_offsets / reference_points' learning rates (paper: 0.1, 0.1). */
   lrBackbone: number;
   lrLinearProj: number;
+  /** Freeze the backbone's stem and layer1 (upstream, with a pretrained backbone). */
+  freezeStem: boolean;
   weightDecay: number;
   clipMaxNorm: number;
   warmupSteps: number;
@@ -60,7 +62,9 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
   const metricsPath = join(o.out, 'metrics.json');
   if (o.fresh) rmSync(o.out, { recursive: true, force: true });
   const { model, criterion, classification } = buildModel(o.spec);
-  const optimizer = new AdamW(paramGroups(model, { backbone: o.lrBackbone, linearProj: o.lrLinearProj }), { lr: o.lr, weightDecay: o.weightDecay });
+  const groups = paramGroups(model, { backbone: o.lrBackbone, linearProj: o.lrLinearProj, freezeBackboneStem: o.freezeStem });
+  const variables = groups.flatMap((g) => g.params);
+  const optimizer = new AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay });
   const loader = new DataLoader(data.train.records, { batchSize: o.batchSize, transforms: data.trainTransforms, seed: o.seed, dropLast: true, workers: o.workers });
   const stepsPerEpoch = loader.stepsPerEpoch;
   const totalSteps = o.epochs * stepsPerEpoch;
@@ -92,7 +96,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
     for await (const batch of loader.batches({ epoch: Math.floor(step / stepsPerEpoch), step: step % stepsPerEpoch, untilEpoch: o.epochs })) {
       optimizer.lr = schedule(step);
       const inputs = toModelInputs(batch);
-      const result = trainStep(model, criterion, optimizer, inputs, { clipMaxNorm: o.clipMaxNorm });
+      const result = trainStep(model, criterion, optimizer, inputs, { clipMaxNorm: o.clipMaxNorm, variables });
       tf.dispose([inputs.images, inputs.mask]);
       step += 1;
       metrics.loss.push([step, result.loss]);

@@ -16,18 +16,24 @@ export interface ParamGroupOptions {
   backbone?: number;
   /** Multiplier of `sampling_offsets` and `reference_points` (upstream: lr_linear_proj_mult = 0.1). */
   linearProj?: number;
+  /**
+   * Leave the backbone's stem and layer1 out of training, as upstream does with its ImageNet-pretrained
+   * backbone (default false: a backbone trained from scratch needs them).
+   */
+  freezeBackboneStem?: boolean;
 }
 
 /** Upstream's three parameter groups, each variable once (shared heads appear under several names). */
 export function paramGroups(model: DetectionModel, options: ParamGroupOptions = {}): ParamGroup[] {
-  const { backbone = 0.1, linearProj = 0.1 } = options;
+  const { backbone = 0.1, linearProj = 0.1, freezeBackboneStem = false } = options;
   const seen = new Set<tf.Variable>();
   const groups = { main: [] as tf.Variable[], backbone: [] as tf.Variable[], linearProj: [] as tf.Variable[] };
   for (const [name, p] of model.namedParameters()) {
     if (!p.trainable || seen.has(p.variable)) continue;
     seen.add(p.variable);
-    if (name.startsWith('backbone.0.')) groups.backbone.push(p.variable);
-    else if (/(^|\.)(sampling_offsets|reference_points)\./.test(name)) groups.linearProj.push(p.variable);
+    if (name.startsWith('backbone.0.')) {
+      if (!(freezeBackboneStem && !/^backbone\.0\.body\.layer[234]\./.test(name))) groups.backbone.push(p.variable);
+    } else if (/(^|\.)(sampling_offsets|reference_points)\./.test(name)) groups.linearProj.push(p.variable);
     else groups.main.push(p.variable);
   }
   return [
@@ -52,9 +58,13 @@ export interface StepResult {
   gradNorm: number;
 }
 
-/** One optimisation step: forward, criterion, gradients, clip to `clipMaxNorm` (upstream 0.1; 0 = none), AdamW. */
-export function trainStep(model: DetectionModel, criterion: SetCriterion, optimizer: AdamW, batch: TrainBatch, options: { clipMaxNorm?: number } = {}): StepResult {
-  const { clipMaxNorm = 0.1 } = options;
+/**
+ * One optimisation step: forward, criterion, gradients, clip to `clipMaxNorm` (upstream 0.1; 0 = none), AdamW.
+ * `variables` are those differentiated (default: every trainable one; pass the optimizer's groups' when some
+ * are frozen).
+ */
+export function trainStep(model: DetectionModel, criterion: SetCriterion, optimizer: AdamW, batch: TrainBatch, options: { clipMaxNorm?: number; variables?: tf.Variable[] } = {}): StepResult {
+  const { clipMaxNorm = 0.1, variables = model.uniqueTrainableVariables() } = options;
   model.train();
   let components: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
@@ -62,7 +72,7 @@ export function trainStep(model: DetectionModel, criterion: SetCriterion, optimi
     const result = criterion.forward(outputs, batch.targets);
     components = result.components;
     return result.loss;
-  }, model.uniqueTrainableVariables());
+  }, variables);
   let gradNorm = NaN;
   let applied = grads;
   if (clipMaxNorm > 0) {

@@ -79,6 +79,11 @@ describe('training (wasm)', () => {
     const all = groups.flatMap((g) => g.params);
     expect(new Set(all).size).toBe(all.length);
     expect(groups.map((g) => g.lrScale ?? 1)).toEqual([1, 0.1, 0.1]);
+    const frozen = paramGroups(model, { freezeBackboneStem: true });
+    const stem = model.backbone.body.conv1.weight;
+    expect(all).toContain(stem);
+    expect(frozen.flatMap((g) => g.params)).not.toContain(stem);
+    expect(frozen[1].params.length).toBeLessThan(groups[1].params.length);
     const criterion = new SetCriterion({ numClasses: 2 });
     const optimizer = new AdamW(groups, { lr: 1e-4 });
     const batch = toyBatch(new Rng(4));
