@@ -240,6 +240,8 @@ const DEPTHWISE_CASES: DepthwiseCase[] = [
   { name: 'stride 2, same, batch 2, channel multiplier 2, non-square filter', x: [2, 7, 6, 3], filter: [3, 2, 3, 2], strides: 2, pad: 'same' },
   { name: 'strides [1, 2], valid, odd channels, multiplier 1', x: [1, 6, 9, 5], filter: [2, 3, 5, 1], strides: [1, 2], pad: 'valid' },
   { name: 'explicit padding, multiplier 3', x: [2, 5, 5, 4], filter: [3, 3, 4, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  { name: 'stride 1, same, multiplier 1 (dx by an XNNPACK depthwise conv)', x: [2, 6, 7, 5], filter: [3, 2, 5, 1], strides: 1, pad: 'same' },
+  { name: 'stride 1, multiplier 1, padding wider than the filter (the loop path)', x: [1, 5, 6, 3], filter: [2, 2, 3, 1], strides: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
 ];
 
 describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput on wasm', () => {
@@ -263,20 +265,22 @@ describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropI
   }
 
   it('support dilations against the definition', async () => {
-    const xShape: Shape4 = [2, 8, 9, 3];
-    const filterShape: Shape4 = [3, 2, 3, 2];
-    const dilations: [number, number] = [2, 3];
-    const g = geometry(xShape, filterShape, 1, dilations, 'same', true);
-    const dyShape = [g.N, g.Ho, g.Wo, g.Co];
-    const x = randn(xShape);
-    const filter = randn(filterShape);
-    const dy = randn(dyShape);
-    const expected = referenceGradients(x, filter, dy, g, true);
-    const attrs = { strides: 1, pad: 'same', dilations };
-    const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } }, { ...attrs, filterShape });
-    const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } }, { ...attrs, inputShape: xShape });
-    assertAllClose(dw.values, expected.dw, { atol: 1e-4, rtol: 1e-4, name: 'dilated depthwise dW' });
-    assertAllClose(dx.values, expected.dx, { atol: 1e-4, rtol: 1e-4, name: 'dilated depthwise dx' });
+    for (const multiplier of [2, 1]) {
+      const xShape: Shape4 = [2, 8, 9, 3];
+      const filterShape: Shape4 = [3, 2, 3, multiplier];
+      const dilations: [number, number] = [2, 3];
+      const g = geometry(xShape, filterShape, 1, dilations, 'same', true);
+      const dyShape = [g.N, g.Ho, g.Wo, g.Co];
+      const x = randn(xShape);
+      const filter = randn(filterShape);
+      const dy = randn(dyShape);
+      const expected = referenceGradients(x, filter, dy, g, true);
+      const attrs = { strides: 1, pad: 'same', dilations };
+      const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } }, { ...attrs, filterShape });
+      const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } }, { ...attrs, inputShape: xShape });
+      assertAllClose(dw.values, expected.dw, { atol: 1e-4, rtol: 1e-4, name: `dilated depthwise dW (multiplier ${multiplier})` });
+      assertAllClose(dx.values, expected.dx, { atol: 1e-4, rtol: 1e-4, name: `dilated depthwise dx (multiplier ${multiplier})` });
+    }
   });
 });
 

@@ -21,6 +21,8 @@ export interface ArrayBackend {
    * fast (XNNPACK on wasm); absent where it is not.
    */
   conv2d?(x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: backend_util.ExplicitPadding): TensorInfo;
+  /** The same for a depthwise conv2d (the backend's DepthwiseConv2dNative). */
+  depthwiseConv2d?(x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: backend_util.ExplicitPadding): TensorInfo;
   /** Frees an intermediate this kernel made. */
   dispose(info: TensorInfo): void;
 }
@@ -65,6 +67,8 @@ export function wasmArrays(kernelBackend: object): ArrayBackend {
     matMul: (a, aShape, b, bShape) => runMatMul('wasm', backend, a, aShape, b, bShape),
     conv2d: (x, filter, dilations, pad) =>
       runKernelFunc('Conv2D', 'wasm', backend, { x, filter }, { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined }),
+    depthwiseConv2d: (x, filter, dilations, pad) =>
+      runKernelFunc('DepthwiseConv2dNative', 'wasm', backend, { x, filter }, { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined }),
     dispose: (info) => void backend.disposeData(info.dataId),
   };
 }

@@ -1,9 +1,7 @@
-import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { argumentError } from '../errors';
 import { convGeometry, outputShape, sizeOf, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
-import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, toPlanes, transpose2d, type ConvGeometry } from './conv_impl';
-
-type ExplicitPadding = backend_util.ExplicitPadding;
+import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, stride1InputGradientPadding, toPlanes, transpose2d, type ConvGeometry } from './conv_impl';
 
 /** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
 export interface Conv2DBackpropAttrs {
@@ -50,21 +48,6 @@ function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n
   const rows = arrays.alloc([(n1 - n0) * g.outHeight * g.outWidth, g.outChannels]);
   gradientRows(arrays.view(dy), g, n0, n1, arrays.view(rows));
   return rows;
-}
-
-/**
- * The padding that makes the stride-1 input gradient a convolution of dy with the flipped filter
- * (dx[h] = sum over i of dy[h - padTop' + i * dilation] * W[fh - 1 - i]), or null when the stride is not 1, the
- * layout is not NHWC, or the forward padding exceeds the dilated filter (it would need negative padding).
- */
-function stride1ConvPadding(g: ConvGeometry): ExplicitPadding | null {
-  if (g.strideHeight !== 1 || g.strideWidth !== 1 || !g.channelsLast) return null;
-  const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;
-  const bottom = g.inHeight - g.outHeight + g.padTop;
-  const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
-  const right = g.inWidth - g.outWidth + g.padLeft;
-  if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
 }
 
 /**
@@ -124,7 +107,7 @@ export function conv2dBackpropInput(
   const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
   const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
   checkGradientShape(op, g, dy, filter.shape);
-  const byConv = stride1ConvPadding(g);
+  const byConv = stride1InputGradientPadding(g);
   if (arrays.conv2d && byConv) {
     const flipped = arrays.alloc([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels]);
     flipFilterForInputGradient(arrays.view(filter), g.filterHeight, g.filterWidth, g.inChannels, g.outChannels, arrays.view(flipped));

@@ -177,6 +177,32 @@ export function flipFilterForInputGradient(w: Float32Array, filterHeight: number
   }
 }
 
+/** W'[i, j] = W[fh - 1 - i, fw - 1 - j]: the spatial flip, each tap's `tapSize` values kept in place. */
+export function flipTaps(w: Float32Array, filterHeight: number, filterWidth: number, tapSize: number, out: Float32Array): void {
+  for (let i = 0; i < filterHeight; i++) {
+    for (let j = 0; j < filterWidth; j++) {
+      const src = ((filterHeight - 1 - i) * filterWidth + (filterWidth - 1 - j)) * tapSize;
+      out.set(w.subarray(src, src + tapSize), (i * filterWidth + j) * tapSize);
+    }
+  }
+}
+
+/**
+ * The explicit padding ([[0, 0], [top, bottom], [left, right], [0, 0]]) that makes a stride-1 input gradient a
+ * stride-1 convolution of dy with the flipped filter (dx[h] = sum over i of dy[h - top + i * dilation] *
+ * W[fh - 1 - i]), or null when the stride is not 1, the layout is not NHWC, or the forward padding exceeds the
+ * dilated filter (that would need negative padding).
+ */
+export function stride1InputGradientPadding(g: ConvGeometry): [[number, number], [number, number], [number, number], [number, number]] | null {
+  if (g.strideHeight !== 1 || g.strideWidth !== 1 || !g.channelsLast) return null;
+  const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;
+  const bottom = g.inHeight - g.outHeight + g.padTop;
+  const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
+  const right = g.inWidth - g.outWidth + g.padLeft;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
 /** a += b, elementwise. */
 export function addInto(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i] += b[i];

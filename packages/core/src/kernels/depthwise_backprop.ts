@@ -2,7 +2,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { argumentError } from '../errors';
 import { convGeometry, outputShape, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise_impl';
-import type { ConvGeometry } from './conv_impl';
+import { flipTaps, stride1InputGradientPadding, type ConvGeometry } from './conv_impl';
 
 /** The attrs tfjs's depthwiseConv2dNativeBackprop{Filter,Input} ops pass. NHWC only, as the op itself. */
 export interface DepthwiseBackpropAttrs {
@@ -52,6 +52,15 @@ export function depthwiseConv2dBackpropInput(
   const inputShape = rank4(op, 'inputShape', attrs.inputShape);
   const g = convGeometry(inputShape, rank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
   checkShapes(op, g, dy, filter.shape);
+  // Channel multiplier 1, stride 1: dx is a depthwise conv of dy with the flipped filter, run by the backend.
+  const byConv = g.outChannels === g.inChannels ? stride1InputGradientPadding(g) : null;
+  if (arrays.depthwiseConv2d && byConv) {
+    const flipped = arrays.alloc([...filter.shape]);
+    flipTaps(arrays.view(filter), g.filterHeight, g.filterWidth, g.inChannels, arrays.view(flipped));
+    const dx = arrays.depthwiseConv2d(dy, flipped, [g.dilationHeight, g.dilationWidth], byConv);
+    arrays.dispose(flipped);
+    return { dataId: dx.dataId, shape: [...inputShape], dtype: 'float32' };
+  }
   const dx = arrays.alloc([...inputShape]);
   depthwiseBackpropInput(arrays.view(dy), arrays.view(filter), g, arrays.view(dx));
   return dx;
