@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { argumentError } from '@deformjs/core';
 import { checkBox } from './boxes';
 import { formatError } from './errors';
 import { readJson, readText, RecordReader, requireFile } from './files';
@@ -76,7 +77,7 @@ export function loadConceptualCaptions({ tsvFile, featureDir, imageDir }: Captio
     records,
     regions: (index) => readRegions(featureDir, records[index]),
     image: (index) => {
-      if (!imageDir) throw new Error('loadConceptualCaptions: pass imageDir to decode images');
+      if (!imageDir) throw argumentError('loadConceptualCaptions', 'imageDir', 'the images folder (to decode images)', imageDir);
       const path = join(imageDir, `${records[index].key}.jpg`);
       if (!existsSync(path)) throw formatError(tsvFile, `line ${records[index].line}`, `image not found: ${path}`);
       return decodeImage(path, `line ${records[index].line}`);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { assertOneOf } from '@deformjs/core';
 import { checkBox } from './boxes';
 import { formatError } from './errors';
 import { arrayField, readJson, RecordReader, requireFile } from './files';
@@ -17,6 +18,11 @@ export interface CocoLoadOptions {
   annotationFile: string;
   /** Folder holding the images' `file_name`s. */
   imageDir: string;
+  /**
+   * Crowd regions (`iscrowd` 1) are kept with their flag by default (evaluation needs them); DETR's training
+   * set drops them: pass 'drop'.
+   */
+  crowd?: 'keep' | 'drop';
 }
 
 /** A loaded image dataset: records without pixels, and `get` to decode one. */
@@ -41,7 +47,8 @@ export interface CocoDataset extends ImageDataset {
  * missing image file, an unknown image or category id, a box outside its image, duplicate ids or malformed
  * fields throw naming the file and the record.
  */
-export function loadCoco({ annotationFile, imageDir }: CocoLoadOptions): CocoDataset {
+export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadOptions): CocoDataset {
+  assertOneOf('loadCoco', 'crowd', crowd, ['keep', 'drop']);
   const json = readJson(annotationFile);
   const file = annotationFile;
   const categories: CocoCategory[] = arrayField(json, 'categories', file).map((c, i) => {
@@ -108,6 +115,7 @@ export function loadCoco({ annotationFile, imageDir }: CocoLoadOptions): CocoDat
     const iscrowd = r.number('iscrowd', { integer: true, min: 0, fallback: 0 });
     if (iscrowd > 1) r.fail(`"iscrowd" must be 0 or 1, got ${iscrowd}`);
     const area = r.number('area', { min: 0 });
+    if (iscrowd === 1 && crowd === 'drop') return;
     if (box[2] <= box[0] || box[3] <= box[1]) {
       dropped.push({ annotationId: id, imageId, reason: `empty box [${x}, ${y}, ${w}, ${h}]` });
       return;

@@ -48,7 +48,7 @@ describe('deformjs-shapes CLI', () => {
     expect(cli('detection').stderr).toMatch(/--out DIR is required/);
     expect(cli('detection', '--out', dir, '--frames', '3').stderr).toMatch(/--frames applies to 'video' only/);
     expect(cli('detection', '--out', dir, '--format', 'gif').stderr).toMatch(/--format must be jpeg or png, got "gif"/);
-    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(/generateDetection: 'size' must be an integer >= 32, got 8/);
+    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(/generateDetection: argument 'size' expected an integer >= 32, got 8/);
   });
 });
 
@@ -67,6 +67,6 @@ describe('ensureShapesDataset', () => {
     expect(a).toBe(b);
     expect(loadCoco(cocoPaths(a, 'train')).records.length).toBe(2);
     expect(readdirSync(cache).sort()).toEqual(['detection-seed3-n2-s48', 'segmentation-seed1-n3-s48', 'segmentation-seed2-n3-s48']);
-    await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(/kind must be one of detection, segmentation/);
+    await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(/ensureShapesDataset: argument 'kind' expected one of "detection", "segmentation"/);
   });
 });

@@ -63,6 +63,16 @@ describe('COCO loader on the shapes detection set', () => {
     expect([...kinds].sort()).toEqual(['counts', 'polygon', 'rle']);
   });
 
+  it("drops crowd regions when asked (DETR's training set)", () => {
+    const kept = loadCoco(files.train);
+    const dropped = loadCoco({ ...files.train, crowd: 'drop' });
+    const crowds = kept.records.reduce((n, r) => n + r.iscrowd.reduce((a, b) => a + b, 0), 0);
+    expect(crowds).toBeGreaterThan(0);
+    expect(dropped.records.every((r) => r.iscrowd.every((c) => c === 0))).toBe(true);
+    expect(dropped.records.reduce((n, r) => n + r.labels.length, 0)).toBe(kept.records.reduce((n, r) => n + r.labels.length, 0) - crowds);
+    expect(dropped.records.every((r, i) => r.segmentations!.length === r.labels.length && r.id === kept.records[i].id)).toBe(true);
+  });
+
   it('is deterministic for a seed', async () => {
     const again = await generateDetection({ out: join(dir, 'again'), seed: 7, count: 24, valCount: 6, size: 96, crowdProbability: 0.4 });
     expect(readFileSync(again.train.annotationFile, 'utf8')).toBe(readFileSync(files.train.annotationFile, 'utf8'));

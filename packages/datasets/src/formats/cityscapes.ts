@@ -1,3 +1,5 @@
+import { argumentError } from '@deformjs/core';
+
 /** Cityscapes labelId -> trainId (cityscapesScripts' labels.py): 19 training classes, everything else 255. */
 const LABEL_TO_TRAIN: ReadonlyArray<[number, number]> = [
   [7, 0], [8, 1], [11, 2], [12, 3], [13, 4], [17, 5], [19, 6], [20, 7], [21, 8], [22, 9],
@@ -20,6 +22,6 @@ export const CITYSCAPES_CLASSES = [
 /** trainId -> labelId (what a writer of labelIds PNGs needs). */
 export function cityscapesLabelId(trainId: number): number {
   const found = LABEL_TO_TRAIN.find(([, t]) => t === trainId);
-  if (!found) throw new Error(`cityscapesLabelId: trainId ${trainId} is not one of 0..18`);
+  if (!found) throw argumentError('cityscapesLabelId', 'trainId', 'one of 0..18', trainId);
   return found[0];
 }

@@ -1,4 +1,5 @@
 import { deflateSync, inflateSync } from 'node:zlib';
+import { argumentError } from '@deformjs/core';
 import { formatError } from '../errors';
 
 /**
@@ -45,7 +46,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 
 /** Encodes an 8-bit palette PNG (when `palette` is given) or an 8-bit grayscale PNG. */
 export function encodeLabelPng({ width, height, data, palette }: LabelPng): Uint8Array {
-  if (data.length !== width * height) throw new Error(`encodeLabelPng: ${data.length} indices for ${width}x${height}`);
+  if (data.length !== width * height) throw argumentError('encodeLabelPng', 'data', `${width} x ${height} = ${width * height} indices`, `${data.length}`);
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);

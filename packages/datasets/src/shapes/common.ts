@@ -1,4 +1,4 @@
-import { Rng } from '@deformjs/core';
+import { argumentError, assertInteger, Rng } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
 import { maskToRuns, runsToString, type CocoSegmentation } from '../formats/mask';
 import { encodeImage } from '../image';
@@ -30,9 +30,9 @@ export function resolveOptions(op: string, options: GenerateOptions): ResolvedOp
   const valCount = options.valCount ?? Math.max(2, Math.round(count / 5));
   const checks: [string, number, number][] = [['count', count, 1], ['valCount', valCount, 0], ['size', size, 32], ['seed', seed, 0]];
   for (const [name, value, min] of checks) {
-    if (!Number.isInteger(value) || value < min) throw new Error(`${op}: '${name}' must be an integer >= ${min}, got ${value}`);
+    assertInteger(op, name, value, min);
   }
-  if (typeof out !== 'string' || out === '') throw new Error(`${op}: 'out' must be a folder path`);
+  if (typeof out !== 'string' || out === '') throw argumentError(op, 'out', 'a folder path', out);
   return { out, seed, count, valCount, size };
 }
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { assertOneOf } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
 import { generateDetection } from './detection';
 import { generateCaptions, generateVqa } from './language';
@@ -38,7 +39,7 @@ let stagingCount = 0;
  * generating at once do not mix their files.
  */
 export async function ensureShapesDataset(kind: ShapesKind, cacheDir: string, options: Omit<GenerateOptions, 'out'> = {}): Promise<string> {
-  if (!(SHAPES_KINDS as readonly string[]).includes(kind)) throw new Error(`ensureShapesDataset: kind must be one of ${SHAPES_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  assertOneOf('ensureShapesDataset', 'kind', kind, SHAPES_KINDS);
   const { seed = 0, count = 200, size = 256 } = options;
   const out = join(cacheDir, `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`);
   const stamp = join(out, STAMP);

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
-import type { Rng } from '@deformjs/core';
+import { assertInteger, type Rng } from '@deformjs/core';
 import { captionKey } from '../captions';
 import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, writeJson, type GeneratedImage, type GenerateOptions } from './common';
 import { BACKGROUND_TONES, SHAPE_CLASSES, SHAPE_COLORS } from './raster';
@@ -171,7 +171,7 @@ export async function generateCaptions(options: LanguageGenerateOptions): Promis
   const { out, seed, count, valCount, size } = resolveOptions('generateCaptions', options);
   const { featureDim = 64 } = options;
   const minDim = SHAPE_CLASSES.length + SHAPE_COLORS.length + 7;
-  if (!Number.isInteger(featureDim) || featureDim < minDim) throw new Error(`generateCaptions: 'featureDim' must be an integer >= ${minDim}, got ${featureDim}`);
+  assertInteger('generateCaptions', 'featureDim', featureDim, minDim);
   const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
-import type { Rng } from '@deformjs/core';
+import { assertInteger, type Rng } from '@deformjs/core';
 import { el, writeXml } from '../formats/xml';
 import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, type GeneratedImage, type GenerateOptions } from './common';
 import { BACKGROUND_TONES, clipPolygon, paintBackground, sampleStyle, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type PaintStyle, type ShapePose } from './raster';
@@ -96,7 +96,7 @@ function step(track: Track, width: number, height: number): void {
 export async function generateVideo(options: VideoGenerateOptions): Promise<VidDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateVideo', options);
   const { frames = 16, maxObjects = 3 } = options;
-  if (!Number.isInteger(frames) || frames < 1) throw new Error(`generateVideo: 'frames' must be an integer >= 1, got ${frames}`);
+  assertInteger('generateVideo', 'frames', frames, 1);
   const rngs = splitRngs(seed);
   const queue = new WriteQueue();
   const images: GeneratedImage[] = [];
