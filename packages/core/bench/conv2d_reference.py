@@ -1,5 +1,6 @@
 """PyTorch reference timings for the core training-kernel benchmark: conv2d on 1x256x64x64 (NCHW), 256 3x3
-filters, padding 1, float32, 2 threads. Prints one JSON line of medians in milliseconds."""
+filters, padding 1; depthwise conv2d on 8x128x56x56, 3x3, padding 1; float32, 2 threads. Prints one JSON line
+of medians in milliseconds."""
 import json
 import time
 
@@ -44,4 +45,20 @@ with torch.no_grad():
     input_grad = median_ms(lambda: backward([True, False, False]))
     filter_grad = median_ms(lambda: backward([False, True, False]))
 both = median_ms(forward_backward)
-print(json.dumps({'torch': torch.__version__, 'forward': forward, 'forwardBackward': both, 'inputGrad': input_grad, 'filterGrad': filter_grad}))
+
+dx_in = torch.randn(8, 128, 56, 56)
+dw_w = torch.randn(128, 1, 3, 3) * 0.1
+
+
+def depthwise_forward_backward():
+    xg = dx_in.clone().requires_grad_(True)
+    wg = dw_w.clone().requires_grad_(True)
+    y = torch.nn.functional.conv2d(xg, wg, padding=1, groups=128)
+    y.backward(torch.ones_like(y))
+
+
+with torch.no_grad():
+    depthwise_forward = median_ms(lambda: torch.nn.functional.conv2d(dx_in, dw_w, padding=1, groups=128))
+depthwise_both = median_ms(depthwise_forward_backward)
+print(json.dumps({'torch': torch.__version__, 'forward': forward, 'forwardBackward': both, 'inputGrad': input_grad, 'filterGrad': filter_grad,
+                  'depthwiseForward': depthwise_forward, 'depthwiseForwardBackward': depthwise_both}))

@@ -47,6 +47,8 @@ interface Reference {
   forwardBackward: number;
   inputGrad: number;
   filterGrad: number;
+  depthwiseForward: number;
+  depthwiseForwardBackward: number;
 }
 
 async function main(): Promise<void> {
@@ -76,6 +78,14 @@ async function main(): Promise<void> {
     { warmup: 1, runs: 3 },
   );
 
+  // A MobileNet-like depthwise layer: 8x56x56x128, 3x3, multiplier 1, same.
+  const dx = rng.normalTensor([8, 56, 56, 128]) as tf.Tensor4D;
+  const dw = rng.normalTensor([3, 3, 128, 1], 0, 0.1) as tf.Tensor4D;
+  const depthwiseBoth = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+  const depthwiseForward = await timed('depthwise forward', () => settle(tf.depthwiseConv2d(dx, dw, 1, 'same')));
+  const depthwiseForwardBackward = await timed('depthwise forward+backward', () => settle(depthwiseBoth([dx, dw])));
+  tf.dispose([dx, dw]);
+
   await initBackend('cpu');
   const cpuFilter = await timed('cpu filter gradient', () => settle(filterGradient()), { warmup: 0, runs: 1 });
   tf.dispose([x, w, dy]);
@@ -83,11 +93,13 @@ async function main(): Promise<void> {
   const script = fileURLToPath(new URL('./conv2d_reference.py', import.meta.url));
   const reference = runReferenceScript(script) as Reference | null;
   const round2 = (v: number) => Math.round(v * 100) / 100;
-  const vsForward = (r: Timing) => ({
-    xForward: round2(r.median / forward.median),
+  const relativeTo = (base: Timing) => (r: Timing) => ({
+    xForward: round2(r.median / base.median),
     cpuMs: round2(r.cpuMedian),
-    cpuXForward: round2(r.cpuMedian / forward.cpuMedian),
+    cpuXForward: round2(r.cpuMedian / base.cpuMedian),
   });
+  const vsForward = relativeTo(forward);
+  const vsDepthwise = relativeTo(depthwiseForward);
   const rows = [
     compareRow('wasm forward', forward, reference?.forward ?? null, vsForward(forward)),
     compareRow('wasm forward + backward (tf.grads, dx and dW)', forwardBackward, reference?.forwardBackward ?? null, vsForward(forwardBackward)),
@@ -95,8 +107,10 @@ async function main(): Promise<void> {
     compareRow('wasm filter gradient (Conv2DBackpropFilter)', filter, reference?.filterGrad ?? null, vsForward(filter)),
     compareRow('wasm stock tfjs Conv2DBackpropInput', stockInput, reference?.inputGrad ?? null, vsForward(stockInput)),
     compareRow('cpu filter gradient (Conv2DBackpropFilter, 1 run)', cpuFilter, reference?.filterGrad ?? null, vsForward(cpuFilter)),
+    compareRow('wasm depthwise 8x56x56x128 3x3 forward', depthwiseForward, reference?.depthwiseForward ?? null, vsDepthwise(depthwiseForward)),
+    compareRow('wasm depthwise forward + backward (tf.grads)', depthwiseForwardBackward, reference?.depthwiseForwardBackward ?? null, vsDepthwise(depthwiseForwardBackward)),
   ];
-  console.log('conv2d 1x64x64x256, 3x3, 256 filters, same; reference: PyTorch (2 threads); ratio = ours / reference; xForward = ours / our wasm forward (wall); cpuMs, cpuXForward: the same from process CPU time');
+  console.log('conv2d 1x64x64x256, 3x3, 256 filters, same; reference: PyTorch (2 threads); ratio = ours / reference; xForward = ours / our wasm forward of the same layer (wall); cpuMs, cpuXForward: the same from process CPU time');
   reportBench('conv2d-training', rows);
 }
 
