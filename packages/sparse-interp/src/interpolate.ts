@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError, assertInteger, checkShapes } from '@deformjs/core';
+
+const OP = 'interpolate';
+
+/**
+ * The paper's Gaussian interpolation kernel, size x size: sigma^2 / (2 pi) * exp(-sigma^2 d^2 / 2), d the
+ * distance from the centre in pixels. Differentiable in sigma (a scalar tensor).
+ */
+export function gaussianKernel(sigma: tf.Tensor, size = 7): tf.Tensor2D {
+  assertInteger('gaussianKernel', 'size', size, 1);
+  if (size % 2 !== 1) throw argumentError('gaussianKernel', 'size', 'an odd kernel size', size);
+  const s = (size - 1) / 2;
+  const d2 = new Float32Array(size * size);
+  for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) d2[i * size + j] = (i - s) ** 2 + (j - s) ** 2;
+  return tf.tidy(() => {
+    const k = tf.square(sigma);
+    return tf.reshape(tf.mul(tf.div(k, 2 * Math.PI), tf.exp(tf.mul(tf.mul(k, -0.5), tf.tensor2d(d2, [size, size])))), [size, size]) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Fills the unsampled positions of `features` [N, H, W, C] from the sampled ones, weighted by `mask`
+ * [N, H, W, 1] (binary at inference, relaxed in training):
+ * `out = m*f + (1-m) * (G * (f*m)) / (G * m + 1e-5)`, `*` a zero-padded convolution with the Gaussian kernel G
+ * of `sigma` (`gaussianKernel`). Exact where m = 1; features where m = 0 are never read. Differentiable in
+ * features, mask and sigma.
+ */
+export function interpolate(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor, kernelSize = 7): tf.Tensor4D {
+  const { C } = checkShapes(OP, [
+    { name: 'features', shape: features.shape, expected: ['N', 'H', 'W', 'C'] },
+    { name: 'mask', shape: mask.shape, expected: ['N', 'H', 'W', 1] },
+  ]);
+  if (sigma.size !== 1) throw argumentError(OP, 'sigma', 'a scalar tensor', sigma.shape);
+  return tf.tidy(() => {
+    const g = gaussianKernel(tf.reshape(sigma, []), kernelSize);
+    const g4 = tf.reshape(g, [kernelSize, kernelSize, 1, 1]) as tf.Tensor4D;
+    const pad = (kernelSize - 1) / 2;
+    const m = mask as tf.Tensor4D;
+    const masked = tf.mul(features, m) as tf.Tensor4D;
+    const numerator = tf.depthwiseConv2d(masked, tf.tile(g4, [1, 1, C, 1]) as tf.Tensor4D, 1, pad);
+    const denominator = tf.add(tf.conv2d(m, g4, 1, pad), 1e-5);
+    return tf.add(masked, tf.mul(tf.sub(1, m), tf.div(numerator, denominator))) as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { registerFusedKernel, runFused } from '@deformjs/core';
+import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, type SparseConvGeometry } from './sparse_impl';
+
+export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
+export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
+export const SCATTER_ROWS = 'DeformjsScatterRows';
+export const GATHER_ROWS = 'DeformjsGatherRows';
+
+type GeometryAttrs = { geometry: SparseConvGeometry };
+type WidthAttrs = { rows: number };
+
+function registerSparseKernels(): void {
+  registerFusedKernel<GeometryAttrs>({
+    kernelName: SPARSE_IM2COL,
+    outputs: ([, [A]], { geometry: g }) => [{ shape: [A, g.kernel[0] * g.kernel[1] * g.inChannels] }],
+    compute: ([x, indices], [columns], _shapes, { geometry }) => im2colRowsImpl(x as Float32Array, indices as Int32Array, columns as Float32Array, geometry),
+  });
+  registerFusedKernel<GeometryAttrs>({
+    kernelName: SPARSE_COL2IM,
+    outputs: (_shapes, { geometry: g }) => [{ shape: [g.batch, g.inHeight, g.inWidth, g.inChannels] }],
+    compute: ([columns, indices], [dx], _shapes, { geometry }) => col2imRowsImpl(columns as Float32Array, indices as Int32Array, dx as Float32Array, geometry),
+  });
+  registerFusedKernel<WidthAttrs>({
+    kernelName: SCATTER_ROWS,
+    outputs: ([[, width]], { rows }) => [{ shape: [rows, width] }],
+    compute: ([rows, indices], [out], [[, width]]) => scatterRowsImpl(rows as Float32Array, indices as Int32Array, out as Float32Array, width),
+  });
+  registerFusedKernel<object>({
+    kernelName: GATHER_ROWS,
+    outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
+    compute: ([source, indices], [out], [[, width]]) => gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
+  });
+}
+
+/** [A, kh*kw*C] im2col rows of the active output positions of x [N, H, W, C]. Not differentiable by itself. */
+export function im2colRows(x: tf.Tensor, indices: tf.Tensor, geometry: SparseConvGeometry): tf.Tensor2D {
+  registerSparseKernels();
+  return runFused(SPARSE_IM2COL, { x, indices }, { geometry })[0] as tf.Tensor2D;
+}
+
+/** The input gradient [N, H, W, C] of `im2colRows` from the column gradients [A, kh*kw*C]. */
+export function col2imRows(columns: tf.Tensor, indices: tf.Tensor, geometry: SparseConvGeometry): tf.Tensor4D {
+  registerSparseKernels();
+  return runFused(SPARSE_COL2IM, { columns, indices }, { geometry })[0] as tf.Tensor4D;
+}
+
+/** rows [A, D] placed at `indices` of a zero [numRows, D] matrix. */
+export function scatterRows(rows: tf.Tensor, indices: tf.Tensor, numRows: number): tf.Tensor2D {
+  registerSparseKernels();
+  return runFused(SCATTER_ROWS, { rows, indices }, { rows: numRows })[0] as tf.Tensor2D;
+}
+
+/** source [M, D] rows at `indices`: [A, D]. */
+export function gatherRows(source: tf.Tensor, indices: tf.Tensor): tf.Tensor2D {
+  registerSparseKernels();
+  return runFused(GATHER_ROWS, { source, indices }, {})[0] as tf.Tensor2D;
+}
