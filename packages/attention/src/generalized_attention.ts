@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
-import { matMulPerBatch } from './matmul';
+import { matMul2d } from './matmul';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
 const OP = 'GeneralizedAttention';
@@ -40,9 +40,9 @@ export interface GeneralizedAttentionOptions {
  * The energy of query q = (y, x) and key k = (ky, kx) in head m is
  *   [E1] Q.K + [E3] u.K + [E2] Q.(Px + Py) + [E4] v.(Px + Py)
  * with Px = fc_x(enc(x - kx)) / sqrt 2, Py = fc_y(enc(y - ky)) / sqrt 2, u = appr_bias, v = geom_bias; softmax
- * over the keys, then a weighted sum of values and a 1x1 output conv. Only the attention map itself reaches
- * full size [N, heads, queries, keys]: position terms are made per row and per column and broadcast, and terms
- * that do not depend on the query (E3 alone) or on the image (E4 alone) keep a size-1 axis there.
+ * over the keys, then a weighted sum of values and a 1x1 output conv. The map is built head by head: position
+ * terms are made per row and per column and broadcast into it, and terms that do not depend on the query (E3
+ * alone) or on the image (E4 alone) keep a size-1 axis there.
  */
 export class GeneralizedAttention extends Module implements Layer {
   readonly inChannels: number;
@@ -109,10 +109,23 @@ export class GeneralizedAttention extends Module implements Layer {
     this.checkInput(x);
     return tf.tidy(() => {
       const [n, height, width] = x.shape;
-      const { attention, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
+      const { maps, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
       const m = this.numHeads;
-      const attended = attention.shape[0] === n ? perHead(attention, value) : sharedAttention(attention, value);
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * this.headDim]) as tf.Tensor4D;
+      const d = this.headDim;
+      const q = queryHeight * queryWidth;
+      const kv = value.shape[2];
+      let attended: tf.Tensor; // [n, m, q, d]
+      if (maps.length === n) {
+        const values = tf.reshape(value, [n * m, kv, d]);
+        const outs = maps.flatMap((heads, b) => heads.map((map, head) => matMul2d(map, matrixAt(values, b * m + head))));
+        attended = tf.reshape(tf.concat(outs, 0), [n, m, q, d]);
+      } else {
+        // One map per head for every image: multiply it with all images' values at once, [kv, n*d].
+        const values = tf.reshape(tf.transpose(value, [1, 2, 0, 3]), [m, kv, n * d]);
+        const outs = maps[0].map((map, head) => matMul2d(map, matrixAt(values, head)));
+        attended = tf.transpose(tf.reshape(tf.concat(outs, 0), [m, q, n, d]), [2, 0, 1, 3]);
+      }
+      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * d]) as tf.Tensor4D;
       let out = this.projConv.forward(merged) as tf.Tensor4D;
       if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
         out = resizeBilinearTorch(out, height, width);
@@ -128,7 +141,7 @@ export class GeneralizedAttention extends Module implements Layer {
    */
   attentionMap(x: tf.Tensor): tf.Tensor4D {
     this.checkInput(x);
-    return tf.tidy(() => this.attend(x as tf.Tensor4D).attention);
+    return tf.tidy(() => tf.stack(this.attend(x as tf.Tensor4D).maps.map((heads) => tf.stack(heads))) as tf.Tensor4D);
   }
 
   private checkInput(x: tf.Tensor): void {
@@ -137,7 +150,13 @@ export class GeneralizedAttention extends Module implements Layer {
     if (N < 1) throw argumentError(OP, 'x', 'a batch of at least 1 image', x.shape);
   }
 
-  private attend(x: tf.Tensor4D): { attention: tf.Tensor4D; value: tf.Tensor4D; queryHeight: number; queryWidth: number } {
+  /**
+   * The softmax weights per attention batch (each image, or one shared by all when no term depends on the image)
+   * and head, [queries, keys] each, and the values [n, m, keys, d]. The energy is summed head by head: only the
+   * query-key content term is as large as the map, and it is made per head as one 2-D product; the other terms
+   * are per-row or per-column pieces broadcast into it.
+   */
+  private attend(x: tf.Tensor4D): { maps: tf.Tensor2D[][]; value: tf.Tensor4D; queryHeight: number; queryWidth: number } {
     const n = x.shape[0];
     const xq = subsample(x, this.qStride);
     const xkv = subsample(x, this.kvStride);
@@ -151,16 +170,16 @@ export class GeneralizedAttention extends Module implements Layer {
     const key = this.keyConv ? toHeads(this.keyConv.forward(xkv) as tf.Tensor4D, m) : null; // [n, m, hKv*wKv, d]
     const value = toHeads(this.valueConv.forward(xkv) as tf.Tensor4D, m);
 
-    // Every term broadcasts to [n, m, h, w, hKv, wKv]; size-1 axes stay size 1 until terms meet.
-    const energyTerms: tf.Tensor[] = [];
+    // Terms other than the content one, each shaped [tb, tm, th, tw, tkh, tkw] with tb in {1, n}, tm in {1, m}
+    // and size-1 axes where it does not vary; broadcast together per (image, head).
+    const pieces: tf.Tensor[] = [];
+    let content: { queries: tf.Tensor; keysT: tf.Tensor } | null = null;
     if (e1) {
       const q = e3 ? tf.add(query!, tf.reshape(this.apprBias!, [1, m, 1, d])) : query!;
-      const keyT = tf.reshape(tf.transpose(key!, [0, 1, 3, 2]), [n * m, d, hKv * wKv]) as tf.Tensor3D;
-      const content = matMulPerBatch(tf.reshape(q, [n * m, h * w, d]) as tf.Tensor3D, keyT);
-      energyTerms.push(tf.reshape(content, [n, m, h, w, hKv, wKv]));
+      content = { queries: tf.reshape(q, [n * m, h * w, d]), keysT: tf.reshape(tf.transpose(key!, [0, 1, 3, 2]), [n * m, d, hKv * wKv]) };
     } else if (e3) {
       const saliency = tf.sum(tf.mul(key!, tf.reshape(this.apprBias!, [1, m, 1, d])), -1);
-      energyTerms.push(tf.reshape(saliency, [n, m, 1, 1, hKv, wKv]));
+      pieces.push(tf.reshape(saliency, [n, m, 1, 1, hKv, wKv]));
     }
     if (e2 || e4) {
       const [px, py] = this.positionFeatures(h, w, hKv, wKv); // [m, w, wKv, d], [m, h, hKv, d]
@@ -172,22 +191,43 @@ export class GeneralizedAttention extends Module implements Layer {
         const ex = tf.transpose(tf.reshape(tf.matMul(byColumn, tf.transpose(px, [0, 1, 3, 2])), [m, w, n, h, wKv]), [2, 0, 3, 1, 4]);
         const byRow = tf.reshape(tf.transpose(q5, [1, 2, 0, 3, 4]), [m, h, n * w, d]);
         const ey = tf.transpose(tf.reshape(tf.matMul(byRow, tf.transpose(py, [0, 1, 3, 2])), [m, h, n, w, hKv]), [2, 0, 1, 3, 4]);
-        energyTerms.push(tf.reshape(ex, [n, m, h, w, 1, wKv]), tf.reshape(ey, [n, m, h, w, hKv, 1]));
+        pieces.push(tf.reshape(ex, [n, m, h, w, 1, wKv]), tf.reshape(ey, [n, m, h, w, hKv, 1]));
       } else {
         const v = tf.reshape(this.geomBias!, [m, 1, 1, d]);
-        energyTerms.push(tf.reshape(tf.sum(tf.mul(px, v), -1), [1, m, 1, w, 1, wKv]), tf.reshape(tf.sum(tf.mul(py, v), -1), [1, m, h, 1, hKv, 1]));
+        pieces.push(tf.reshape(tf.sum(tf.mul(px, v), -1), [1, m, 1, w, 1, wKv]), tf.reshape(tf.sum(tf.mul(py, v), -1), [1, m, h, 1, hKv, 1]));
       }
     }
     if (this.spatialRange >= 0) {
-      energyTerms.push(
+      pieces.push(
         tf.tensor(rangeMaskBias(h, hKv, this.spatialRange, this.kvStride), [1, 1, h, 1, hKv, 1]),
         tf.tensor(rangeMaskBias(w, wKv, this.spatialRange, this.kvStride), [1, 1, 1, w, 1, wKv]),
       );
     }
-    const energy = energyTerms.reduce((sum, t) => tf.add(sum, t));
-    const [batch, , queryHeight, queryWidth] = energy.shape;
-    const attention = tf.softmax(tf.reshape(energy, [batch, m, queryHeight * queryWidth, hKv * wKv])) as tf.Tensor4D;
-    return { attention, value, queryHeight, queryWidth };
+    // One map per image unless no term depends on the image; one query row unless some term depends on it.
+    const batches = content !== null || pieces.some((t) => t.shape[0] !== 1) ? n : 1;
+    const queryHeight = content !== null ? h : Math.max(...pieces.map((t) => t.shape[2] as number));
+    const queryWidth = content !== null ? w : Math.max(...pieces.map((t) => t.shape[3] as number));
+    // Each piece as [tb*tm, th, tw, tkh, tkw], so one (image, head) is a slice along the first axis.
+    const flat = pieces.map((t) => tf.reshape(t, [-1, ...t.shape.slice(2)]));
+    const maps = Array.from({ length: batches }, (_, b) =>
+      Array.from({ length: m }, (_, head) => {
+        const parts = flat.map((t, i) => {
+          const [tb, tm] = pieces[i].shape;
+          const index = (tb === 1 ? 0 : b) * tm + (tm === 1 ? 0 : head);
+          const shape = t.shape.slice(1);
+          return tf.reshape(tf.slice(t, [index, 0, 0, 0, 0], [1, ...shape]), shape);
+        });
+        if (content) {
+          const i = b * m + head;
+          parts.unshift(tf.reshape(matMul2d(matrixAt(content.queries, i), matrixAt(content.keysT, i)), [h, w, hKv, wKv]));
+        }
+        const summed = parts.reduce((sum, t) => tf.add(sum, t));
+        const full = [queryHeight, queryWidth, hKv, wKv];
+        const energy = tf.util.arraysEqual(summed.shape, full) ? summed : tf.broadcastTo(summed, full);
+        return tf.softmax(tf.reshape(energy, [queryHeight * queryWidth, hKv * wKv])) as tf.Tensor2D;
+      }),
+    );
+    return { maps, value, queryHeight, queryWidth };
   }
 
   /** fc_x / fc_y of the encoded column and row offsets, divided by sqrt 2, per head: [m, w, wKv, d], [m, h, hKv, d]. */
@@ -253,24 +293,11 @@ function interpolationMatrix(inSize: number, outSize: number): Float32Array {
   return out;
 }
 
-/** attention [n, m, q, k] applied to values [n, m, k, d] -> [n, m, q, d], one product per (image, head). */
-function perHead(attention: tf.Tensor4D, value: tf.Tensor4D): tf.Tensor4D {
-  const [n, m, q, k] = attention.shape;
-  const d = value.shape[3];
-  const out = matMulPerBatch(tf.reshape(attention, [n * m, q, k]) as tf.Tensor3D, tf.reshape(value, [n * m, k, d]) as tf.Tensor3D);
-  return tf.reshape(out, [n, m, q, d]) as tf.Tensor4D;
-}
-
-/**
- * One attention map [1, m, q, k] applied to every image's values [n, m, k, d] -> [n, m, q, d], as one matmul per
- * head over [k, n*d] (tfjs's BatchMatMul gradient does not reduce broadcast batch axes).
- */
-function sharedAttention(attention: tf.Tensor4D, value: tf.Tensor4D): tf.Tensor4D {
-  const [n, m, k, d] = value.shape;
-  const q = attention.shape[2];
-  const values = tf.reshape(tf.transpose(value, [1, 2, 0, 3]), [m, k, n * d]);
-  const out = matMulPerBatch(tf.reshape(attention, [m, q, k]) as tf.Tensor3D, values as tf.Tensor3D); // [m, q, n*d]
-  return tf.transpose(tf.reshape(out, [m, q, n, d]), [2, 0, 1, 3]) as tf.Tensor4D;
+/** Matrix i of t [B, R, C], as [R, C]. */
+function matrixAt(t: tf.Tensor, i: number): tf.Tensor2D {
+  const [batch, rows, columns] = t.shape;
+  if (batch === 1) return tf.reshape(t, [rows, columns]);
+  return tf.reshape(tf.slice(t, [i, 0, 0], [1, rows, columns]), [rows, columns]);
 }
 
 /** [n, h, w, m*d] -> [n, m, h*w, d], channel m*d + i being head m's dim i (mmcv's view(n, m, d, h*w)). */

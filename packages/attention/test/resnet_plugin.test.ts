@@ -30,7 +30,9 @@ describe('GeneralizedAttention as a ResNet plugin', () => {
     // One step moves gamma off 0: the attention path is live and differentiable inside the network.
     for (const [, p] of gammas) expect(Math.abs(p.variable.dataSync()[0])).toBeGreaterThan(0);
     await assertNoTensorLeak(() => optimizer.minimize(loss)?.dispose());
-    tf.tidy(() => expect(net.forward(x).C5!.shape).toEqual([2, 1, 1, 128]));
+    tf.tidy(() => {
+      expect(net.forward(x).C5!.shape).toEqual([2, 1, 1, 128]);
+    });
     optimizer.dispose();
     x.dispose();
     net.dispose();
