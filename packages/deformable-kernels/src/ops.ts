@@ -10,8 +10,9 @@ import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from '
  * input [N, H, W, C]; weight [scopeH, scopeW, C, 1] (PyTorch (C, 1, scopeH, scopeW)); deltas
  * [N, Ho, Wo, R*kh*kw*2], for rotation group g and tap t = i*kw + j channel g*K*2 + 2t the dh and + 1 the dw (the
  * official rotation layout, NHWC). Channel c uses rotation group c % R. Tap (i, j) of output (ho, wo) multiplies
- * the input at (ho*sh - ph + i*dh, wo*sw - pw + j*dw) (zero outside) by the scope kernel read bilinearly at
- * (i + dh + (scopeH - kh)/2, j + dw + (scopeW - kw)/2), zero unless inside (-1, scopeH) x (-1, scopeW). Returns
+ * the input at (ho*strideH - padH + i*dilH, wo*strideW - padW + j*dilW) (zero outside) by the scope kernel read
+ * bilinearly at (i + dh + (scopeH - kh)/2, j + dw + (scopeW - kw)/2), zero unless inside (-1, scopeH) x
+ * (-1, scopeW). Returns
  * [N, Ho, Wo, C]. Differentiable in input, weight and deltas.
  *
  * With zero deltas and scope - k even this is tf.depthwiseConv2d with the scope kernel's centre k x k crop;

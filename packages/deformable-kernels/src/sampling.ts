@@ -35,7 +35,7 @@ function fromGroupBlocks(t: tf.Tensor): tf.Tensor {
  * Kernel-space positions (x, y) of the undeformed taps: tap (i, j) sits at (j + (scopeW - kw) / 2,
  * i + (scopeH - kh) / 2), the centre of the scope. Row-major [kh*kw, 2].
  */
-export function kernelTapGrid(g: DeformKernelGeometry): Float32Array {
+function kernelTapGrid(g: DeformKernelGeometry): Float32Array {
   const [kh, kw] = g.kernel;
   const [sH, sW] = g.scope;
   const grid = new Float32Array(kh * kw * 2);
