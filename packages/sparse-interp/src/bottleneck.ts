@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, assertOneOf } from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
-import { interpolate } from './interpolate';
+import { interpolate, interpolateSampled } from './interpolate';
 import { GumbelSigmoid, applyGridPrior, binarizeMask } from './mask';
 import { activeIndices, sparseConv2d } from './sparse_conv';
 
@@ -131,9 +131,10 @@ export class SparseBottleneck extends Module implements Layer {
     return tf.tidy(() => {
       const k = this.gaussianKernel;
       let out = this.training ? convNorm(this.conv1, this.bn1, x, true) : this.sparseConvNorm(this.conv1, this.bn1, x, mask1);
-      out = interpolate(out, mask1, this.conv1_sigma, k);
+      const fill = this.training ? interpolate : interpolateSampled;
+      out = fill(out, mask1, this.conv1_sigma, k);
       out = this.training ? convNorm(this.conv2, this.bn2, out, true) : this.sparseConvNorm(this.conv2, this.bn2, out, mask2);
-      out = interpolate(out, mask2, this.conv2_sigma, k);
+      out = fill(out, mask2, this.conv2_sigma, k);
       out = convNorm(this.conv3, this.bn3, out, false);
       const identity = this.downsample ? convNorm(this.downsample.layers[0], this.downsample.layers[1], x, false) : x;
       return tf.relu(tf.add(out, identity)) as tf.Tensor4D;

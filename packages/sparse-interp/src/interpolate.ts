@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertInteger, checkShapes } from '@deformjs/core';
+import { argumentError, assertInteger, checkShapes, hasFusedKernels } from '@deformjs/core';
+import { interpolateSampledKernel } from './kernels';
 
 const OP = 'interpolate';
 
@@ -27,11 +28,7 @@ export function gaussianKernel(sigma: tf.Tensor, size = 7): tf.Tensor2D {
  * features, mask and sigma.
  */
 export function interpolate(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor, kernelSize = 7): tf.Tensor4D {
-  const { C } = checkShapes(OP, [
-    { name: 'features', shape: features.shape, expected: ['N', 'H', 'W', 'C'] },
-    { name: 'mask', shape: mask.shape, expected: ['N', 'H', 'W', 1] },
-  ]);
-  if (sigma.size !== 1) throw argumentError(OP, 'sigma', 'a scalar tensor', sigma.shape);
+  const C = checkInterpolateArguments(OP, features, mask, sigma);
   return tf.tidy(() => {
     const g = gaussianKernel(tf.reshape(sigma, []), kernelSize);
     const g4 = tf.reshape(g, [kernelSize, kernelSize, 1, 1]) as tf.Tensor4D;
@@ -42,4 +39,27 @@ export function interpolate(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tens
     const denominator = tf.add(tf.conv2d(m, g4, 1, pad), 1e-5);
     return tf.add(masked, tf.mul(tf.sub(1, m), tf.div(numerator, denominator))) as tf.Tensor4D;
   });
+}
+
+/**
+ * `interpolate` for inference: on cpu and wasm one fused loop that skips unsampled neighbours and copies
+ * positions with m = 1, so its cost falls with the density (the composed path convolves every position).
+ * Not differentiable: training uses `interpolate`. Elsewhere it is `interpolate`.
+ */
+export function interpolateSampled(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor, kernelSize = 7): tf.Tensor4D {
+  checkInterpolateArguments('interpolateSampled', features, mask, sigma);
+  if (!hasFusedKernels()) return interpolate(features, mask, sigma, kernelSize);
+  return tf.tidy(() => interpolateSampledKernel(features, mask, gaussianKernel(tf.reshape(sigma, []), kernelSize)));
+}
+
+function checkInterpolateArguments(op: string, features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor): number {
+  for (const [name, t] of [['features', features], ['mask', mask], ['sigma', sigma]] as const) {
+    if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a tensor', t);
+  }
+  const { C } = checkShapes(op, [
+    { name: 'features', shape: features.shape, expected: ['N', 'H', 'W', 'C'] },
+    { name: 'mask', shape: mask.shape, expected: ['N', 'H', 'W', 1] },
+  ]);
+  if (sigma.size !== 1) throw argumentError(op, 'sigma', 'a scalar tensor', sigma.shape);
+  return C;
 }

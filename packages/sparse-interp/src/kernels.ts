@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
+import { interpolateImpl } from './interpolate_impl';
 import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, type SparseConvGeometry } from './sparse_impl';
 
 export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
 export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
 export const SCATTER_ROWS = 'DeformjsScatterRows';
 export const GATHER_ROWS = 'DeformjsGatherRows';
+export const INTERPOLATE_SAMPLED = 'DeformjsInterpolateSampled';
 
 type GeometryAttrs = { geometry: SparseConvGeometry };
 type WidthAttrs = { rows: number };
@@ -31,6 +33,12 @@ function registerSparseKernels(): void {
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
     compute: ([source, indices], [out], [[, width]]) => gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
   });
+  registerFusedKernel<object>({
+    kernelName: INTERPOLATE_SAMPLED,
+    outputs: ([shape]) => [{ shape }],
+    compute: ([features, mask, kernel], [out], [[N, H, W, C], , [k]]) =>
+      interpolateImpl(features as Float32Array, mask as Float32Array, kernel as Float32Array, out as Float32Array, N, H, W, C, k),
+  });
 }
 
 /** [A, kh*kw*C] im2col rows of the active output positions of x [N, H, W, C]. Not differentiable by itself. */
@@ -55,4 +63,10 @@ export function scatterRows(rows: tf.Tensor, indices: tf.Tensor, numRows: number
 export function gatherRows(source: tf.Tensor, indices: tf.Tensor): tf.Tensor2D {
   registerSparseKernels();
   return runFused(GATHER_ROWS, { source, indices }, {})[0] as tf.Tensor2D;
+}
+
+/** The Gaussian interpolation of features [N, H, W, C] under mask [N, H, W, 1] with kernel [k, k], reading only sampled neighbours. Not differentiable. */
+export function interpolateSampledKernel(features: tf.Tensor, mask: tf.Tensor, kernel: tf.Tensor): tf.Tensor4D {
+  registerSparseKernels();
+  return runFused(INTERPOLATE_SAMPLED, { features, mask, kernel }, {})[0] as tf.Tensor4D;
 }

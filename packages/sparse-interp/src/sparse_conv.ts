@@ -107,18 +107,19 @@ function fusedSparseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null
     const w2 = tf.reshape(w, [K, O]);
     // With no rows the wasm matmul leaves its (empty) output alone: nothing to multiply.
     const rows = A === 0 ? tf.zeros([0, O]) : tf.add(tf.matMul(columns, w2), b);
-    save([columns, w2]);
+    // Saved, so the backward pass still has the indices after the caller's tidy has freed the original.
+    save([columns, w2, indices]);
     return {
       value: tf.reshape(scatterRows(rows, indices, M), outShape),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [cols, weight2] = saved;
+        const [cols, weight2, savedIndices] = saved;
         if (A === 0) return [tf.zerosLike(input), tf.zerosLike(w), tf.zerosLike(b)];
-        const dRows = gatherRows(tf.reshape(dy, [M, O]), indices);
+        const dRows = gatherRows(tf.reshape(dy, [M, O]), savedIndices);
         // Explicit transposes: the wasm backend multiplies transposed operands outside XNNPACK, far slower.
         const dColumns = tf.matMul(dRows, tf.transpose(weight2));
         const dw = tf.reshape(tf.matMul(tf.transpose(cols), dRows), w.shape);
         const db = tf.matMul(tf.ones([1, A]), dRows);
-        return [col2imRows(dColumns, indices, g), dw, tf.reshape(db, [O])];
+        return [col2imRows(dColumns, savedIndices, g), dw, tf.reshape(db, [O])];
       },
     };
   }) as (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
