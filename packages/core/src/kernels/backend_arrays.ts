@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { argumentError } from '../errors';
 import type { ConvGeometry } from './conv_impl';
 
 /**
@@ -138,4 +139,20 @@ export function convGeometry(
 /** The dy shape a geometry implies, in its data format. */
 export function outputShape(g: ConvGeometry): number[] {
   return g.channelsLast ? [g.batch, g.outHeight, g.outWidth, g.outChannels] : [g.batch, g.outChannels, g.outHeight, g.outWidth];
+}
+
+export function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {
+  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
+  return shape as [number, number, number, number];
+}
+
+/** The filter's in-channels must be the input's, and dy must have the convolution's output shape. */
+export function checkGradientShapes(op: string, g: ConvGeometry, dy: TensorInfo, filterShape: readonly number[]): void {
+  if (filterShape[2] !== g.inChannels) {
+    throw argumentError(op, 'filter', `in-channels (dimension 2) = ${g.inChannels}, the input's channels`, filterShape);
+  }
+  const expected = outputShape(g);
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
+    throw argumentError(op, 'dy', `shape [${expected.join(', ')}] (the convolution's output)`, dy.shape);
+  }
 }

@@ -1,6 +1,5 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { argumentError } from '../errors';
-import { convGeometry, outputShape, sizeOf, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
+import { checkGradientShapes, checkRank4, convGeometry, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
 import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, stride1InputGradientPadding, toPlanes, transpose2d, type ConvGeometry } from './conv_impl';
 
 /** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
@@ -22,21 +21,6 @@ export const im2colLimits = { maxColumnElements: 1 << 24 };
 function imagesPerChunk(g: ConvGeometry): number {
   const perImage = g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * g.inChannels;
   return Math.max(1, Math.floor(im2colLimits.maxColumnElements / Math.max(1, perImage)));
-}
-
-function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
-  return shape as [number, number, number, number];
-}
-
-function checkGradientShape(op: string, g: ConvGeometry, dy: TensorInfo, filterShape: readonly number[]): void {
-  if (filterShape[2] !== g.inChannels) {
-    throw argumentError(op, 'filter', `in-channels (dimension 2) = ${g.inChannels}, the input's channels`, filterShape);
-  }
-  const expected = outputShape(g);
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
-    throw argumentError(op, 'dy', `shape [${expected.join(', ')}] (the convolution's output)`, dy.shape);
-  }
 }
 
 /**
@@ -63,7 +47,7 @@ export function conv2dBackpropFilter(
   const op = 'Conv2DBackpropFilter';
   const filterShape = checkRank4(op, 'filterShape', attrs.filterShape);
   const g = convGeometry(checkRank4(op, 'x', x.shape), filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
-  checkGradientShape(op, g, dy, filterShape);
+  checkGradientShapes(op, g, dy, filterShape);
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const plane = g.outHeight * g.outWidth;
   const chunk = imagesPerChunk(g);
@@ -106,7 +90,7 @@ export function conv2dBackpropInput(
   const op = 'Conv2DBackpropInput';
   const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
   const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
-  checkGradientShape(op, g, dy, filter.shape);
+  checkGradientShapes(op, g, dy, filter.shape);
   const byConv = stride1InputGradientPadding(g);
   if (arrays.conv2d && byConv) {
     const flipped = arrays.alloc([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels]);
