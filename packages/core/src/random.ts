@@ -13,14 +13,19 @@ export class Rng {
       this.s = new Uint32Array([0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0]);
       for (let i = 0; i < 15; i++) this.nextUint32();
     } else {
-      if (seed.length !== 4) throw new Error(`Rng: a saved state has 4 words, got ${seed.length}`);
-      this.s = new Uint32Array(seed);
+      if (seed.length !== 4 && seed.length !== 5) throw new Error(`Rng: a saved state has 4 words and an optional cached normal, got ${seed.length} numbers`);
+      this.s = new Uint32Array(seed.slice(0, 4));
+      this.spareNormal = seed.length === 5 ? seed[4] : null;
     }
   }
 
-  /** The generator state, for checkpoints. */
+  /**
+   * The whole generator state, for checkpoints: the four words, then the normal that Box-Muller drew with the
+   * last one and has not handed out yet, if any. `new Rng(state)` continues the exact sequence.
+   */
   state(): number[] {
-    return Array.from(this.s);
+    const words = Array.from(this.s);
+    return this.spareNormal === null ? words : [...words, this.spareNormal];
   }
 
   nextUint32(): number {
