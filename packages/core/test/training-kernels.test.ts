@@ -234,6 +234,7 @@ interface DepthwiseCase {
   filter: Shape4;
   strides: number | [number, number];
   pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
 const DEPTHWISE_CASES: DepthwiseCase[] = [
@@ -241,18 +242,19 @@ const DEPTHWISE_CASES: DepthwiseCase[] = [
   { name: 'strides [1, 2], valid, odd channels, multiplier 1', x: [1, 6, 9, 5], filter: [2, 3, 5, 1], strides: [1, 2], pad: 'valid' },
   { name: 'explicit padding, multiplier 3', x: [2, 5, 5, 4], filter: [3, 3, 4, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
   { name: 'stride 1, same, multiplier 1 (dx by an XNNPACK depthwise conv)', x: [2, 6, 7, 5], filter: [3, 2, 5, 1], strides: 1, pad: 'same' },
+  { name: 'numeric pad with ceil rounding, stride 2', x: [1, 8, 9, 3], filter: [3, 3, 3, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
   { name: 'stride 1, multiplier 1, padding wider than the filter (the loop path)', x: [1, 5, 6, 3], filter: [2, 2, 3, 1], strides: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
 ];
 
 describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput on wasm', () => {
   for (const c of DEPTHWISE_CASES) {
     it(`match the stock cpu kernels: ${c.name}`, async () => {
-      const g = geometry(c.x, c.filter, c.strides, 1, c.pad, true);
+      const g = geometry(c.x, c.filter, c.strides, 1, c.pad, true, c.dimRoundingMode);
       const dyShape = [g.N, g.Ho, g.Wo, g.Co];
       const x = { values: randn(c.x), shape: c.x };
       const filter = { values: randn(c.filter), shape: c.filter };
       const dy = { values: randn(dyShape), shape: dyShape };
-      const attrs = { strides: c.strides, pad: c.pad, dilations: 1 };
+      const attrs = { strides: c.strides, pad: c.pad, dilations: 1, dimRoundingMode: c.dimRoundingMode };
       const expectedDw = await runStockCpu(stock.cpuDepthwiseFilter, { x, dy }, { ...attrs, filterShape: c.filter });
       const expectedDx = await runStockCpu(stock.cpuDepthwiseInput, { dy, filter }, { ...attrs, inputShape: c.x });
       const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: c.filter });
