@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, assertOneOf } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, assertOneOf, checkShapes } from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
 import { interpolate, interpolateSampled } from './interpolate';
 import { GumbelSigmoid, applyGridPrior, binarizeMask } from './mask';
@@ -97,6 +97,7 @@ export class SparseBottleneck extends Module implements Layer {
 
   /** Predicts, samples and (in evaluation) binarises both masks from the block input; advances the temperature in training. */
   sampleMasks(x: tf.Tensor): BlockMasks {
+    this.checkInput(x);
     return tf.tidy(() => {
       const sample = (maskConv: Conv2d, gumbel: GumbelSigmoid) => {
         const soft = tf.sigmoid(maskConv.forward(x));
@@ -128,6 +129,10 @@ export class SparseBottleneck extends Module implements Layer {
    * conv2 run only where their mask is nonzero; in training densely.
    */
   forwardMasked(x: tf.Tensor, mask1: tf.Tensor, mask2: tf.Tensor): tf.Tensor4D {
+    const { N, H, W } = this.checkInput(x);
+    checkShapes('SparseBottleneck', [{ name: 'mask1', shape: mask1.shape, expected: ['N', 'H', 'W', 1] }], { N, H, W });
+    const [Ho, Wo] = [H, W].map((d) => Math.floor((d - 1) / this.stride) + 1);
+    checkShapes('SparseBottleneck', [{ name: 'mask2', shape: mask2.shape, expected: ['N', 'Ho', 'Wo', 1] }], { N, Ho, Wo });
     return tf.tidy(() => {
       const k = this.gaussianKernel;
       let out = this.training ? convNorm(this.conv1, this.bn1, x, true) : this.sparseConvNorm(this.conv1, this.bn1, x, mask1);
@@ -139,6 +144,11 @@ export class SparseBottleneck extends Module implements Layer {
       const identity = this.downsample ? convNorm(this.downsample.layers[0], this.downsample.layers[1], x, false) : x;
       return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
     });
+  }
+
+  private checkInput(x: tf.Tensor): Record<string, number> {
+    if (!(x instanceof tf.Tensor)) throw argumentError('SparseBottleneck', 'x', 'a tensor', x);
+    return checkShapes('SparseBottleneck', [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', this.inplanes] }]);
   }
 
   /** relu(norm(conv(x))) at the mask's nonzero positions only, the norm's fixed affine map folded into the conv; zero elsewhere. */
