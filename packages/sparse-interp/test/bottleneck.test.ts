@@ -17,7 +17,7 @@ function randomizeNorms(block: SparseBottleneck, rng: Rng): void {
 /** The reference's evaluation path: every conv dense, then masked and interpolated. */
 function denseThenMask(block: SparseBottleneck, x: tf.Tensor, m1: tf.Tensor, m2: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    let out = interpolate(convNorm(block.conv1, block.bn1, x, true), m1, block.conv1_sigma);
+    let out: tf.Tensor = interpolate(convNorm(block.conv1, block.bn1, x, true), m1, block.conv1_sigma);
     out = interpolate(convNorm(block.conv2, block.bn2, out, true), m2, block.conv2_sigma);
     out = convNorm(block.conv3, block.bn3, out, false);
     const identity = block.downsample ? convNorm(block.downsample.layers[0], block.downsample.layers[1], x, false) : x;
