@@ -8,6 +8,7 @@ import { initBackend, registerTrainingKernels, Rng } from '../src/index';
 import { assertAllClose, assertNoTensorLeak, numericalGradient } from '../src/testing';
 import { TRAINING_KERNELS } from '../src/kernels/register';
 import { im2colLimits } from '../src/kernels/conv2d_backprop';
+import convFixtures from './fixtures/conv-grads.json';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -284,6 +285,44 @@ describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropI
       assertAllClose(dx.values, expected.dx, { atol: 1e-4, rtol: 1e-4, name: `dilated depthwise dx (multiplier ${multiplier})` });
     }
   });
+});
+
+interface ConvFixture {
+  name: string;
+  depthwise: boolean;
+  xShape: Shape4;
+  filterShape: Shape4;
+  dyShape: Shape4;
+  strides: [number, number];
+  dilations: [number, number];
+  pad: Pad;
+  x: number[];
+  filter: number[];
+  dy: number[];
+  dx: number[];
+  dw: number[];
+}
+
+describe('gradients against PyTorch (float64 fixtures, scripts/conv_grad_fixtures.py)', () => {
+  for (const c of convFixtures.cases as ConvFixture[]) {
+    it(c.name, async () => {
+      const x = { values: Float32Array.from(c.x), shape: c.xShape };
+      const filter = { values: Float32Array.from(c.filter), shape: c.filterShape };
+      const dy = { values: Float32Array.from(c.dy), shape: c.dyShape };
+      const attrs = { strides: c.strides, pad: c.pad, dilations: c.dilations, dataFormat: 'NHWC' };
+      const [filterKernel, inputKernel] = c.depthwise
+        ? ['DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']
+        : ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+      const dw = await runOn('wasm', filterKernel, { x, dy }, { ...attrs, filterShape: c.filterShape });
+      const dx = await runOn('wasm', inputKernel, { dy, filter }, { ...attrs, inputShape: c.xShape });
+      assertAllClose(dw.values, c.dw, { atol: 1e-4, rtol: 1e-4, name: 'dW vs torch' });
+      assertAllClose(dx.values, c.dx, { atol: 1e-4, rtol: 1e-4, name: 'dx vs torch' });
+      if (!c.depthwise) {
+        const cpuDw = await runOn('cpu', filterKernel, { x, dy }, { ...attrs, filterShape: c.filterShape });
+        assertAllClose(cpuDw.values, c.dw, { atol: 1e-4, rtol: 1e-4, name: 'cpu dW vs torch' });
+      }
+    });
+  }
 });
 
 describe('UnsortedSegmentSum on wasm', () => {
