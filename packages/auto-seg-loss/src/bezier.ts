@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError } from '@deformjs/core';
+import { argumentError, hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
+import { bezierForward } from './bezier_impl';
 
 /**
  * The floor under the square root that inverts x(t). The root reaches 0 only where a control point's x
@@ -17,6 +18,38 @@ const ROOT_FLOOR = 1e-12;
  */
 export function bezier(x: tf.Tensor, controlPoints: readonly number[]): tf.Tensor {
   const points = bezierPoints('bezier', controlPoints);
+  if (hasFusedKernels() && x.dtype === 'float32') {
+    registerBezierKernel();
+    return tf.tidy(() => {
+      const [y, slope] = runFused(BEZIER_KERNEL, { x }, { points: points.flat() });
+      slope.dispose();
+      return y;
+    });
+  }
+  return bezierComposed(x, points);
+}
+
+const BEZIER_KERNEL = 'DeformjsBezier';
+let bezierRegistered = false;
+
+/** One pass computing g and g' (kept for the gradient, dy * g'), instead of a dozen tf ops per piece. */
+function registerBezierKernel(): void {
+  if (bezierRegistered) return;
+  bezierRegistered = true;
+  registerFusedKernel<{ points: number[] }>({
+    kernelName: BEZIER_KERNEL,
+    outputs: ([shape]) => [{ shape }, { shape }],
+    compute: ([x], [y, slope], _, { points }) => bezierForward(x, y, slope, points, ROOT_FLOOR),
+  });
+  tf.registerGradient({
+    kernelName: BEZIER_KERNEL,
+    outputsToSave: [false, true],
+    gradFunc: (dy, saved) => ({ x: () => tf.mul(Array.isArray(dy) ? dy[0] : dy, saved[0]) }),
+  });
+}
+
+/** The composed version, from tf ops with gradients on every backend (and the fused kernel's reference). */
+export function bezierComposed(x: tf.Tensor, points: ReadonlyArray<readonly [number, number]>): tf.Tensor {
   return tf.tidy(() => {
     let y: tf.Tensor | null = null;
     for (let i = 0; i + 2 < points.length; i += 2) {
@@ -82,7 +115,7 @@ export function identityTheta(numPieces: number): number[] {
 }
 
 /** Validates one curve's control points and returns the whole point list from (0, 0) to (1, 1). */
-function bezierPoints(op: string, controlPoints: readonly number[]): Array<[number, number]> {
+export function bezierPoints(op: string, controlPoints: readonly number[]): Array<[number, number]> {
   if (controlPoints.length % 4 !== 2) {
     throw argumentError(op, 'controlPoints', '2(2n - 1) numbers for n quadratic pieces (2, 6, 10, ...)', Array.from(controlPoints));
   }

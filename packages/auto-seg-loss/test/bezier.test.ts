@@ -4,6 +4,7 @@ import { initBackend, Rng, DeformjsArgumentError } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
 import { bezier, controlPointsFromTheta, identityTheta, VOC_PRESETS, identityControlPoints } from '../src';
+import { bezierComposed, bezierPoints } from '../src/bezier';
 
 /** x on a fine grid including both ends. */
 const GRID = Array.from({ length: 201 }, (_, i) => i / 200);
@@ -77,6 +78,25 @@ describe.each(TEST_BACKENDS)('bezier on %s', (backend) => {
     const analytic = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(bezier(x, controlPoints)))(tf.tensor1d(xs)).dataSync());
     const numeric = numericalGradient((x) => evaluate(controlPoints, Array.from(x)).reduce((a, b) => a + b, 0), xs, 1e-3);
     assertAllClose(analytic, numeric, { atol: 2e-2, rtol: 2e-2, name: 'dg/dx' });
+  });
+
+  it('fused kernel agrees with the composed tf ops, values and gradients', async () => {
+    await initBackend(backend);
+    const rng = new Rng(21);
+    const xs = [0, 1, 1e-6, 1 - 1e-6, ...Array.from({ length: 60 }, () => rng.next())];
+    const curves = [[0, 0.5, 0.5, 0.6, 1, 0.8], [0, 0.9], [1, 0.1], ...Object.values(VOC_PRESETS).map((p) => p.slice(0, p.length === 8 ? 2 : 6)), controlPointsFromTheta(randomTheta(rng, 10), 1)];
+    for (const controlPoints of curves) {
+      const x = tf.tensor1d(xs);
+      const weights = tf.tensor1d(xs.map((_, i) => 1 + (i % 3)));
+      const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), weights));
+      const fused = [bezier(x, controlPoints), tf.grad(loss((t) => bezier(t, controlPoints)))(x)];
+      const composed = [bezierComposed(x, bezierPoints('test', controlPoints)), tf.grad(loss((t) => bezierComposed(t, bezierPoints('test', controlPoints))))(x)];
+      assertAllClose(fused[0], composed[0], { atol: 2e-6, name: `g, [${controlPoints}]` });
+      // At x = 0 and 1 exactly the composed clip's float32 rounding decides whether an end piece passes its
+      // one-sided slope: compare slopes inside (0, 1).
+      assertAllClose(fused[1].dataSync().slice(2), composed[1].dataSync().slice(2), { atol: 1e-3, rtol: 1e-3, name: `g', [${controlPoints}]` });
+      tf.dispose([x, weights, ...fused, ...composed]);
+    }
   });
 
   it('leaves no tensors behind, forward and backward', async () => {
