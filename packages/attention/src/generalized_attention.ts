@@ -109,9 +109,16 @@ export class GeneralizedAttention extends Module implements Layer {
     this.checkInput(x);
     return tf.tidy(() => {
       const [n, height, width] = x.shape;
-      const { maps, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
       const m = this.numHeads;
       const d = this.headDim;
+      if (this.saliencyOnly) {
+        // mmcv's "accelerate for saliency only": one attention row per image and head, [n, m, keys].
+        const { rows, value } = this.saliency(x as tf.Tensor4D);
+        const attended = tf.sum(tf.mul(tf.expandDims(rows, 3), value), 2); // [n, m, d]
+        const out = this.projConv.forward(tf.reshape(attended, [n, 1, 1, m * d]));
+        return tf.add(tf.mul(this.gamma, out), x) as tf.Tensor4D;
+      }
+      const { maps, value, queryHeight, queryWidth } = this.attend(x as tf.Tensor4D);
       const q = queryHeight * queryWidth;
       const kv = value.shape[2];
       let attended: tf.Tensor; // [n, m, q, d]
@@ -141,7 +148,26 @@ export class GeneralizedAttention extends Module implements Layer {
    */
   attentionMap(x: tf.Tensor): tf.Tensor4D {
     this.checkInput(x);
-    return tf.tidy(() => tf.stack(this.attend(x as tf.Tensor4D).maps.map((heads) => tf.stack(heads))) as tf.Tensor4D);
+    return tf.tidy(() => {
+      if (this.saliencyOnly) return tf.expandDims(this.saliency(x as tf.Tensor4D).rows, 2) as tf.Tensor4D;
+      return tf.stack(this.attend(x as tf.Tensor4D).maps.map((heads) => tf.stack(heads))) as tf.Tensor4D;
+    });
+  }
+
+  /** E3 alone and no spatial range: the energy u . K_k depends on neither the query nor its position. */
+  private get saliencyOnly(): boolean {
+    const [e1, e2, e3, e4] = this.terms;
+    return e3 && !e1 && !e2 && !e4 && this.spatialRange < 0;
+  }
+
+  /** Softmax over the keys of u . K_k per image and head, [n, m, keys], and the values [n, m, keys, d]. */
+  private saliency(x: tf.Tensor4D): { rows: tf.Tensor3D; value: tf.Tensor4D } {
+    const m = this.numHeads;
+    const xkv = subsample(x, this.kvStride);
+    const key = toHeads(this.keyConv!.forward(xkv) as tf.Tensor4D, m);
+    const value = toHeads(this.valueConv.forward(xkv) as tf.Tensor4D, m);
+    const energy = tf.sum(tf.mul(key, tf.reshape(this.apprBias!, [1, m, 1, this.headDim])), -1);
+    return { rows: tf.softmax(energy) as tf.Tensor3D, value };
   }
 
   private checkInput(x: tf.Tensor): void {
