@@ -1,16 +1,21 @@
 /**
  * Depthwise conv2d gradients (NHWC) as direct loops: each is as much arithmetic as the forward pass and has no
  * large dense product to hand to a matmul. Free of tfjs; `g.outChannels` is inChannels * channel multiplier.
- * Loops run tap by tap with each tap's valid output columns precomputed, so the inner loops are plain runs over
- * contiguous channels.
+ * Loops walk output rows outermost, so the few input rows a row of dy touches stay in cache across the taps, and
+ * each tap's valid output columns are precomputed, so the inner loops are plain runs over contiguous channels.
  */
 import type { ConvGeometry } from './conv_impl';
 
-/** The output columns [lo, hi) whose input column ow * stride + offset lies in [0, size). */
-function validRange(offset: number, stride: number, size: number, outSize: number): [number, number] {
-  const lo = Math.min(outSize, Math.max(0, Math.ceil(-offset / stride)));
-  const hi = Math.max(lo, Math.min(outSize, Math.ceil((size - offset) / stride)));
-  return [lo, hi];
+/** Per filter column j, the output columns [lo[j], hi[j]) whose input column lies inside the image. */
+function validColumns(g: ConvGeometry): { lo: Int32Array; hi: Int32Array } {
+  const lo = new Int32Array(g.filterWidth);
+  const hi = new Int32Array(g.filterWidth);
+  for (let j = 0; j < g.filterWidth; j++) {
+    const offset = j * g.dilationWidth - g.padLeft;
+    lo[j] = Math.min(g.outWidth, Math.max(0, Math.ceil(-offset / g.strideWidth)));
+    hi[j] = Math.max(lo[j], Math.min(g.outWidth, Math.ceil((g.inWidth - offset) / g.strideWidth)));
+  }
+  return { lo, hi };
 }
 
 /**
@@ -21,24 +26,27 @@ export function depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, g: Co
   const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
   const M = outChannels / C;
+  const { lo, hi } = validColumns(g);
   const sums = new Float64Array(dw.length);
   const xStep = strideWidth * C;
-  for (let i = 0; i < filterHeight; i++) {
-    for (let j = 0; j < filterWidth; j++) {
-      const wOffset = j * dilationWidth - padLeft;
-      const [owLo, owHi] = validRange(wOffset, strideWidth, inWidth, outWidth);
-      const tap = (i * filterWidth + j) * outChannels;
-      for (let n = 0; n < batch; n++) {
-        for (let oh = 0; oh < outHeight; oh++) {
-          const h = oh * strideHeight - padTop + i * dilationHeight;
-          if (h < 0 || h >= inHeight) continue;
-          let xBase = ((n * inHeight + h) * inWidth + owLo * strideWidth + wOffset) * C;
-          let yBase = ((n * outHeight + oh) * outWidth + owLo) * outChannels;
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const yRow = (n * outHeight + oh) * outWidth;
+      for (let i = 0; i < filterHeight; i++) {
+        const h = oh * strideHeight - padTop + i * dilationHeight;
+        if (h < 0 || h >= inHeight) continue;
+        const xRow = (n * inHeight + h) * inWidth;
+        for (let j = 0; j < filterWidth; j++) {
+          const owLo = lo[j];
+          const owHi = hi[j];
+          const tap = (i * filterWidth + j) * outChannels;
+          let xBase = (xRow + owLo * strideWidth + j * dilationWidth - padLeft) * C;
+          let yBase = (yRow + owLo) * outChannels;
           if (M === 1) {
-            // A register sum along the row per channel: the rows are in cache, the strided reads are cheap.
+            // Register sums along the row, four channels at a time; the row is in cache, so the strided reads
+            // are cheap.
             const xEnd = xBase + (owHi - owLo) * xStep;
             let c = 0;
-            // Four channels at a time: four independent sums, and each step reads 16 contiguous bytes per row.
             for (; c + 4 <= C; c += 4) {
               let s0 = 0;
               let s1 = 0;
@@ -84,19 +92,22 @@ export function depthwiseBackpropInput(dy: Float32Array, filter: Float32Array, g
   const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
   const M = outChannels / C;
+  const { lo, hi } = validColumns(g);
   const xStep = strideWidth * C;
   dx.fill(0);
-  for (let i = 0; i < filterHeight; i++) {
-    for (let j = 0; j < filterWidth; j++) {
-      const wOffset = j * dilationWidth - padLeft;
-      const [owLo, owHi] = validRange(wOffset, strideWidth, inWidth, outWidth);
-      const tap = (i * filterWidth + j) * outChannels;
-      for (let n = 0; n < batch; n++) {
-        for (let oh = 0; oh < outHeight; oh++) {
-          const h = oh * strideHeight - padTop + i * dilationHeight;
-          if (h < 0 || h >= inHeight) continue;
-          let xBase = ((n * inHeight + h) * inWidth + owLo * strideWidth + wOffset) * C;
-          let yBase = ((n * outHeight + oh) * outWidth + owLo) * outChannels;
+  for (let n = 0; n < batch; n++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const yRow = (n * outHeight + oh) * outWidth;
+      for (let i = 0; i < filterHeight; i++) {
+        const h = oh * strideHeight - padTop + i * dilationHeight;
+        if (h < 0 || h >= inHeight) continue;
+        const xRow = (n * inHeight + h) * inWidth;
+        for (let j = 0; j < filterWidth; j++) {
+          const owLo = lo[j];
+          const owHi = hi[j];
+          const tap = (i * filterWidth + j) * outChannels;
+          let xBase = (xRow + owLo * strideWidth + j * dilationWidth - padLeft) * C;
+          let yBase = (yRow + owLo) * outChannels;
           for (let ow = owLo; ow < owHi; ow++, xBase += xStep, yBase += outChannels) {
             if (M === 1) {
               for (let c = 0; c < C; c++) dx[xBase + c] += dy[yBase + c] * filter[tap + c];
