@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, assertOneOf, checkShapes } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, assertOneOf, checkShapes, hasFusedKernels } from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
 import { interpolate, interpolateSampled } from './interpolate';
+import { tapSum } from './kernels';
 import { GumbelSigmoid, applyGridPrior, binarizeMask } from './mask';
 import { activeIndices, sparseConv2d } from './sparse_conv';
 
@@ -99,15 +100,32 @@ export class SparseBottleneck extends Module implements Layer {
   sampleMasks(x: tf.Tensor): BlockMasks {
     this.checkInput(x);
     return tf.tidy(() => {
-      const sample = (maskConv: Conv2d, gumbel: GumbelSigmoid) => {
-        const soft = tf.sigmoid(maskConv.forward(x));
+      const logits = this.training || !hasFusedKernels() ? [this.conv1_mask.forward(x), this.conv2_mask.forward(x)] : this.maskLogitsForInference(x);
+      const sample = (logit: tf.Tensor, gumbel: GumbelSigmoid) => {
+        const soft = tf.sigmoid(logit);
         let mask = applyGridPrior(gumbel.forward(soft, this.noise), this.gridPriorInterval);
         if (!this.training) mask = binarizeMask(mask);
         return [soft, mask] as tf.Tensor4D[];
       };
-      const [soft1, mask1] = sample(this.conv1_mask, this.conv1_gumbel);
-      const [soft2, mask2] = sample(this.conv2_mask, this.conv2_gumbel);
+      const [soft1, mask1] = sample(logits[0], this.conv1_gumbel);
+      const [soft2, mask2] = sample(logits[1], this.conv2_gumbel);
       return { soft1, mask1, soft2, mask2 };
+    });
+  }
+
+  /**
+   * Both mask convs at inference as one matMul of the input pixels by every tap's weights ([C, 2*9]), then a
+   * tap sum per mask: a conv with one output channel is the backend's slowest shape (on wasm it costs as much
+   * as a 64-channel one), this is a fraction of it.
+   */
+  private maskLogitsForInference(x: tf.Tensor): tf.Tensor[] {
+    const [N, H, W, C] = x.shape;
+    const taps = (conv: Conv2d) => tf.transpose(tf.reshape(conv.weight, [9, C]));
+    const products = tf.reshape(tf.matMul(tf.reshape(x, [N * H * W, C]), tf.concat([taps(this.conv1_mask), taps(this.conv2_mask)], 1)), [N, H, W, 18]);
+    return [this.conv1_mask, this.conv2_mask].map((conv, k) => {
+      const [s] = conv.stride;
+      const geometry = { kernel: [3, 3] as [number, number], strides: conv.stride, pad: conv.padding, outHeight: Math.floor((H - 1) / s) + 1, outWidth: Math.floor((W - 1) / s) + 1 };
+      return tf.add(tapSum(products, 9 * k, geometry), conv.bias!);
     });
   }
 

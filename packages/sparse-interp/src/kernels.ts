@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
-import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, type SparseConvGeometry } from './sparse_impl';
+import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, tapSumImpl, type SparseConvGeometry } from './sparse_impl';
 
 export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
 export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
 export const SCATTER_ROWS = 'DeformjsScatterRows';
 export const GATHER_ROWS = 'DeformjsGatherRows';
 export const INTERPOLATE_SAMPLED = 'DeformjsInterpolateSampled';
+export const TAP_SUM = 'DeformjsTapSum';
+
+type TapSumAttrs = { offset: number; geometry: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'> };
 
 type GeometryAttrs = { geometry: SparseConvGeometry };
 type WidthAttrs = { rows: number };
@@ -32,6 +35,11 @@ function registerSparseKernels(): void {
     kernelName: GATHER_ROWS,
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
     compute: ([source, indices], [out], [[, width]]) => gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
+  });
+  registerFusedKernel<TapSumAttrs>({
+    kernelName: TAP_SUM,
+    outputs: ([[N]], { geometry: g }) => [{ shape: [N, g.outHeight, g.outWidth, 1] }],
+    compute: ([products], [out], [[N, H, W, P]], { offset, geometry }) => tapSumImpl(products as Float32Array, out as Float32Array, N, H, W, P, offset, geometry),
   });
   registerFusedKernel<object>({
     kernelName: INTERPOLATE_SAMPLED,
@@ -69,4 +77,10 @@ export function gatherRows(source: tf.Tensor, indices: tf.Tensor): tf.Tensor2D {
 export function interpolateSampledKernel(features: tf.Tensor, mask: tf.Tensor, kernel: tf.Tensor): tf.Tensor4D {
   registerSparseKernels();
   return runFused(INTERPOLATE_SAMPLED, { features, mask, kernel }, {})[0] as tf.Tensor4D;
+}
+
+/** Sums per-tap products [N, H, W, P] (columns offset..offset + kh*kw) into a one-channel conv output [N, Ho, Wo, 1]. Not differentiable. */
+export function tapSum(products: tf.Tensor, offset: number, geometry: TapSumAttrs['geometry']): tf.Tensor4D {
+  registerSparseKernels();
+  return runFused(TAP_SUM, { products }, { offset, geometry })[0] as tf.Tensor4D;
 }

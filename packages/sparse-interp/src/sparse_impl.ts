@@ -91,3 +91,32 @@ export function scatterRowsImpl(rows: Float32Array, indices: Int32Array, out: Fl
 export function gatherRowsImpl(source: Float32Array, indices: Int32Array, out: Float32Array, width: number): void {
   for (let a = 0; a < indices.length; a++) out.set(source.subarray(indices[a] * width, (indices[a] + 1) * width), a * width);
 }
+
+/**
+ * The tap sum that finishes a conv computed as per-tap products: products [N, H, W, P] holds, in columns
+ * offset + t (t = i*kw + j), the input pixel times tap t's weights; out [N, Ho, Wo, 1] sums, for each output
+ * position, the products of the pixels under its taps (zero padding).
+ */
+export function tapSumImpl(products: Float32Array, out: Float32Array, N: number, H: number, W: number, P: number, offset: number, g: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>): void {
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const [ph, pw] = g.pad;
+  const { outHeight: Ho, outWidth: Wo } = g;
+  for (let n = 0; n < N; n++) {
+    for (let ho = 0; ho < Ho; ho++) {
+      for (let wo = 0; wo < Wo; wo++) {
+        let sum = 0;
+        for (let i = 0; i < kh; i++) {
+          const h = ho * sh - ph + i;
+          if (h < 0 || h >= H) continue;
+          for (let j = 0; j < kw; j++) {
+            const w = wo * sw - pw + j;
+            if (w < 0 || w >= W) continue;
+            sum += products[((n * H + h) * W + w) * P + offset + i * kw + j];
+          }
+        }
+        out[(n * Ho + ho) * Wo + wo] = sum;
+      }
+    }
+  }
+}

@@ -90,6 +90,24 @@ for (const backend of TEST_BACKENDS) {
       block.dispose();
     });
 
+    it('evaluation predicts both masks (stride 1 and 2) as the mask convs do', () => {
+      const rng = new Rng(11);
+      const block = new SparseBottleneck(new Rng(3), 5, 4, { stride: 2 });
+      for (const conv of [block.conv1_mask, block.conv2_mask]) {
+        tf.tidy(() => {
+          conv.weight.assign(rng.normalTensor(conv.weight.shape));
+          conv.bias!.assign(rng.normalTensor([1]));
+        });
+      }
+      block.eval();
+      const x = rng.normalTensor([2, 7, 9, 5]);
+      const { soft1, soft2 } = block.sampleMasks(x);
+      expect(soft2.shape).toEqual([2, 4, 5, 1]);
+      assertAllClose(soft1, tf.sigmoid(block.conv1_mask.forward(x)), { atol: 1e-5, name: 'p1' });
+      assertAllClose(soft2, tf.sigmoid(block.conv2_mask.forward(x)), { atol: 1e-5, name: 'p2' });
+      block.dispose();
+    });
+
     it('trains: finite gradients for every parameter (sigma and mask convs included), the loss falls, the tensor count stays flat', async () => {
       const rng = new Rng(7);
       const layer = new SparseResLayer(new Rng(5), 8, 2, 2, { stride: 2 });
