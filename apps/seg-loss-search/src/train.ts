@@ -75,8 +75,9 @@ export function evaluateSegmenter(model: TinySegmenter, data: readonly Segmentat
   const evaluator = new SegmentationEvaluator({ numClasses, ignoreLabel: IGNORE_INDEX, boundaryRadius: tolerance, boundaryTolerance: tolerance });
   model.eval();
   for (const item of data) {
-    const prediction = tf.tidy(() => tf.argMax(model.forward(tf.tensor4d(item.image, [1, item.height, item.width, 3])), 3).dataSync() as Int32Array);
-    evaluator.update(prediction, item.labels, item.height, item.width);
+    const predicted = tf.tidy(() => tf.argMax(model.forward(tf.tensor4d(item.image, [1, item.height, item.width, 3])), 3));
+    evaluator.update(predicted.dataSync() as Int32Array, item.labels, item.height, item.width);
+    predicted.dispose();
   }
   model.train();
   return evaluator.result();
