@@ -60,9 +60,10 @@ async function main(): Promise<void> {
     },
   });
   const command = positionals[0];
-  if (values.help || (command !== 'search' && command !== 'compare')) {
+  if (values.help || command === undefined || (command !== 'search' && command !== 'compare')) {
     console.log(USAGE);
-    if (!values.help) process.exitCode = 2;
+    // No command (as `pnpm start` from the repository root runs it) is a request for the usage.
+    if (command !== undefined && !values.help) process.exitCode = 2;
     return;
   }
   const int = (name: keyof typeof values, min = 0): number => {
