@@ -7,16 +7,11 @@
  * Besides wall-clock medians, both sides report the median process CPU time of a run (all threads): on a
  * machine shared with other work, wall time mostly measures the contention, CPU time the work done.
  */
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
 import { bench, compareRow, reportBench, runReferenceScript, type BenchResult } from '@deformjs/core/node';
 import { deformConv2d } from '../src/index';
-
-// tfjs-core's gradients come only as extensionless ESM; the hook lets Node load them.
-register('./node_gradients.mjs', import.meta.url);
-await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
 const WARMUP = 2;
 const RUNS = 7;

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 // After tfjs-core itself: in Node the two load as separate module copies, and the first one builds the engine.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasFusedKernels, initBackend } from '@deformjs/core';

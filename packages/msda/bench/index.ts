@@ -4,16 +4,11 @@
  * Run under the shared lock: flock /tmp/deformjs-bench.lock pnpm bench
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core's gradients come only as ESM dist files plain Node cannot load all at once (a directory import);
-// the op's own gradient is registered by the op, and the final reshape's is the only other one needed.
-import { reshapeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Reshape_grad';
 import { fileURLToPath } from 'node:url';
 import { initBackend, Rng } from '@deformjs/core';
 import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/core/node';
 import type { ComparisonRow } from '@deformjs/core/node';
 import { msDeformAttn } from '../src/index';
-
-tf.registerGradient(reshapeGradConfig);
 
 const LEVELS = [[64, 64], [32, 32], [16, 16], [8, 8]];
 const STARTS = [0, 4096, 5120, 5376];

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 // After tfjs-core itself, so that its (CommonJS) copy creates the engine and tensors keep their chained methods.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { assertAllClose, assertNoTensorLeak, TEST_BACKENDS } from '@deformjs/core/testing';

@@ -5,16 +5,11 @@
  * plus the small segmenter's training step on 8 x 64 x 64 images (ours only).
  * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
  */
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
 import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/core/node';
 import { AdamW, createSegmenter, linearSumAssignment, resnet, type ResNet } from '../src/index';
-
-// tfjs-core's gradients come only as extensionless ESM; the hook lets Node load them.
-register('./node_gradients.mjs', import.meta.url);
-await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
 const WARMUP = 2;
 const RUNS = 7;

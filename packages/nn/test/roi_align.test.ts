@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 // After tfjs-core itself: imported first, it leaves tfjs's chained ops (tensor.clone) unset.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
