@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { fileURLToPath } from 'node:url';
 import { initBackend, Rng } from '@deformjs/core';
-import { bench, compareRow, reportBench, runReferenceScript, type BenchResult } from '@deformjs/core/node';
+import { compareRow, reportBench, runReferenceScript, type BenchResult } from '@deformjs/core/node';
 
 // Captured before initBackend replaces it, to show what the replacement gains.
 const stockWasmInputGradient = tf.getKernel('Conv2DBackpropInput', 'wasm') as KernelConfig;
@@ -21,25 +21,36 @@ const W_SHAPE: [number, number, number, number] = [3, 3, 256, 256];
 const CONV_ATTRS = { strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
 
 interface Timing extends BenchResult {
-  /** Median process CPU time per run: our kernels run on one thread, so this is what a quiet machine shows. */
+  /** Median process CPU time per run (our kernels run on one thread). */
   cpuMedian: number;
 }
 
-/** `bench` (wall-clock medians) plus the CPU time of the same runs, which other work on the machine barely moves. */
-async function timed(name: string, fn: () => void, options: { warmup?: number; runs?: number } = {}): Promise<Timing> {
-  const cpu: number[] = [];
-  const result = await bench(
-    name,
-    () => {
-      const start = process.cpuUsage();
-      fn();
-      const used = process.cpuUsage(start);
-      cpu.push((used.user + used.system) / 1000);
-    },
-    options,
+/**
+ * Times several cases round-robin, one run of each per round, so that load from other work on the shared
+ * machine falls on all of them alike and the ratios between them hold; reports wall-clock medians (as `bench`
+ * does) plus process CPU time medians.
+ */
+function interleaved(cases: Record<string, () => void>, runs = 7, warmup = 2): Record<string, Timing> {
+  const names = Object.keys(cases);
+  const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < warmup + runs; round++) {
+    for (const name of names) {
+      const cpuStart = process.cpuUsage();
+      const start = performance.now();
+      cases[name]();
+      const elapsed = performance.now() - start;
+      const used = process.cpuUsage(cpuStart);
+      if (round >= warmup) {
+        wall[name].push(elapsed);
+        cpu[name].push((used.user + used.system) / 1000);
+      }
+    }
+  }
+  const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
+  return Object.fromEntries(
+    names.map((name) => [name, { name, median: median(wall[name]), min: Math.min(...wall[name]), max: Math.max(...wall[name]), runs, cpuMedian: median(cpu[name]) }]),
   );
-  const measured = cpu.slice(options.warmup ?? 2).sort((a, b) => a - b);
-  return { ...result, cpuMedian: measured[measured.length >> 1] };
 }
 
 interface Reference {
@@ -65,29 +76,33 @@ async function main(): Promise<void> {
   const filterGradient = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...CONV_ATTRS, filterShape: W_SHAPE } as unknown as NamedAttrMap) as tf.Tensor;
   const both = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
 
-  const forward = await timed('forward', () => settle(tf.conv2d(x, w, 1, 'same')));
-  const forwardBackward = await timed('forward+backward', () => settle(both([x, w])));
-  const input = await timed('input gradient', () => settle(inputGradient()));
-  const filter = await timed('filter gradient', () => settle(filterGradient()));
-  const stockInput = await timed(
-    'stock input gradient',
-    () => {
-      const info = stockWasmInputGradient.kernelFunc({ inputs: { dy, filter: w } as unknown as Record<string, TensorInfo>, backend: tf.backend(), attrs: { ...CONV_ATTRS, inputShape: X_SHAPE } as unknown as NamedAttrMap }) as TensorInfo;
-      settle(tf.engine().makeTensorFromTensorInfo(info));
-    },
-    { warmup: 1, runs: 3 },
-  );
+  const stockInputGradient = () => {
+    const info = stockWasmInputGradient.kernelFunc({ inputs: { dy, filter: w } as unknown as Record<string, TensorInfo>, backend: tf.backend(), attrs: { ...CONV_ATTRS, inputShape: X_SHAPE } as unknown as NamedAttrMap }) as TensorInfo;
+    return tf.engine().makeTensorFromTensorInfo(info);
+  };
+  const conv = interleaved({
+    forward: () => settle(tf.conv2d(x, w, 1, 'same')),
+    forwardBackward: () => settle(both([x, w])),
+    input: () => settle(inputGradient()),
+    filter: () => settle(filterGradient()),
+  });
+  const { forward, forwardBackward, input, filter } = conv;
+  const stockInput = interleaved({ stockInput: () => settle(stockInputGradient()) }, 3, 1).stockInput;
 
   // A MobileNet-like depthwise layer: 8x56x56x128, 3x3, multiplier 1, same.
   const dx = rng.normalTensor([8, 56, 56, 128]) as tf.Tensor4D;
   const dw = rng.normalTensor([3, 3, 128, 1], 0, 0.1) as tf.Tensor4D;
   const depthwiseBoth = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
-  const depthwiseForward = await timed('depthwise forward', () => settle(tf.depthwiseConv2d(dx, dw, 1, 'same')));
-  const depthwiseForwardBackward = await timed('depthwise forward+backward', () => settle(depthwiseBoth([dx, dw])));
+  const depthwise = interleaved({
+    forward: () => settle(tf.depthwiseConv2d(dx, dw, 1, 'same')),
+    forwardBackward: () => settle(depthwiseBoth([dx, dw])),
+  });
+  const depthwiseForward = depthwise.forward;
+  const depthwiseForwardBackward = depthwise.forwardBackward;
   tf.dispose([dx, dw]);
 
   await initBackend('cpu');
-  const cpuFilter = await timed('cpu filter gradient', () => settle(filterGradient()), { warmup: 0, runs: 1 });
+  const cpuFilter = interleaved({ cpuFilter: () => settle(filterGradient()) }, 1, 0).cpuFilter;
   tf.dispose([x, w, dy]);
 
   const script = fileURLToPath(new URL('./conv2d_reference.py', import.meta.url));
