@@ -1,8 +1,9 @@
 /**
  * Sparse against dense on wasm, in one run: a 3x3 conv (1x64x64x256 -> 256, padding 1) at densities 100%,
  * 50%, 25%, 10% of randomly chosen output positions, timed relative to the dense tf.conv2d; and a whole
- * sparse bottleneck in evaluation (1x64x64x256, planes 64, masks at the given density) against the dense
- * ResNet bottleneck's convs (conv1, conv2, conv3 with folded norms, shortcut). Ratios below 1 mean faster.
+ * sparse bottleneck in evaluation (1x64x64x256, planes 64; mask prediction, Gumbel sampling, sparse convs and
+ * interpolation, masks sampled at about the given density) against the dense ResNet bottleneck (conv1, conv2,
+ * conv3 with folded norms, shortcut). Ratios below 1 mean faster.
  * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -43,24 +44,30 @@ for (const d of densities) {
   indices.dispose();
 }
 
-// A whole bottleneck in evaluation: masks fixed at the density (plus the grid prior the masks always carry).
-const block = new SparseBottleneck(new Rng(1), C, 64).eval();
-const denseBlock = await bench('dense bottleneck', settle(() => tf.tidy(() => {
-  let out = convNorm(block.conv1, block.bn1, x, true);
-  out = convNorm(block.conv2, block.bn2, out, true);
-  out = convNorm(block.conv3, block.bn3, out, false);
-  return tf.relu(tf.add(out, x));
-})), options);
-for (const d of densities) {
-  const mask = (): tf.Tensor4D => {
-    const m = new Float32Array(N * H * W);
-    for (const q of randomPositions(N * H * W, d)) m[q] = 1;
-    return tf.tensor4d(m, [N, H, W, 1]);
-  };
-  const [m1, m2] = [mask(), mask()];
-  const r = await bench(`sparse bottleneck ${d}`, settle(() => block.forwardMasked(x, m1, m2)), options);
-  row('bottleneck 1x64x64x256, planes 64', d, r, denseBlock);
-  tf.dispose([m1, m2]);
+// A whole bottleneck in evaluation, mask prediction and sampling included: the mask convs' bias set to
+// logit(density) (weight 0) makes the sampled masks that dense, plus the grid prior.
+// layer1's shape (thin convs: the interpolations and the dense conv3 weigh most) and layer3's (where a
+// ResNet-101 spends most of its time: the sampled convs dominate).
+for (const [size, channels, planes] of [[64, 256, 64], [32, 1024, 256]]) {
+  const input = rng.uniformTensor([1, size, size, channels], -1, 1);
+  const block = new SparseBottleneck(new Rng(1), channels, planes).eval();
+  const denseBlock = await bench('dense bottleneck', settle(() => tf.tidy(() => {
+    let out = convNorm(block.conv1, block.bn1, input, true);
+    out = convNorm(block.conv2, block.bn2, out, true);
+    out = convNorm(block.conv3, block.bn3, out, false);
+    return tf.relu(tf.add(out, input));
+  })), options);
+  for (const d of densities) {
+    const logit = d === 1 ? 30 : Math.log(d / (1 - d));
+    for (const conv of [block.conv1_mask, block.conv2_mask]) tf.tidy(() => conv.bias!.assign(tf.fill([1], logit)));
+    const masks = block.sampleMasks(input);
+    const sampled = tf.tidy(() => tf.mean(tf.cast(tf.greater(tf.concat([masks.mask1, masks.mask2], 3), 0), 'float32')).dataSync()[0]);
+    tf.dispose(Object.values(masks));
+    const r = await bench(`sparse bottleneck ${d}`, settle(() => block.forward(input)), options);
+    row(`bottleneck 1x${size}x${size}x${channels}, planes ${planes} (sampled ${sampled.toFixed(3)})`, d, r, denseBlock);
+  }
+  block.dispose();
+  input.dispose();
 }
 console.log(`backend ${backend}`);
 reportBench('sparse-interp', rows);
