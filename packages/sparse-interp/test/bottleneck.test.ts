@@ -1,9 +1,20 @@
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { convNorm } from '@deformjs/nn';
 import { SparseBottleneck, SparseResLayer, interpolate, sparsityLoss } from '../src/index';
+
+interface Entry {
+  shape: number[];
+  data: number[];
+}
+const reference = (
+  JSON.parse(readFileSync(new URL('./fixtures/interpolation.json', import.meta.url), 'utf8')) as {
+    bottleneck: Record<'x' | 'mask1' | 'mask2' | 'out' | 'p1' | 'p2', Entry> & { state: Record<string, Entry> };
+  }
+).bottleneck;
 
 /** Random batch-norm statistics and affine parameters, so folding them into the sparse convs is tested. */
 function randomizeNorms(block: SparseBottleneck, rng: Rng): void {
@@ -87,6 +98,23 @@ for (const backend of TEST_BACKENDS) {
       expect(density).toBeGreaterThan(0.85);
       tf.dispose([mask1, mask2, soft1]);
       await assertNoTensorLeak(() => block.forward(x).dispose());
+      block.dispose();
+    });
+
+    it("loads the reference block's PyTorch state_dict and matches its evaluation output and mask probabilities", () => {
+      const block = new SparseBottleneck(new Rng(0), 6, 4, { stride: 2 });
+      const state = Object.fromEntries(Object.entries(reference.state).map(([k, e]) => [k, tf.tensor(e.data, e.shape)]));
+      const { missing, unexpected } = block.loadStateDict(state, { torchLayout: true, strict: false });
+      expect(unexpected).toEqual([]);
+      expect(missing.every((k) => k.endsWith('num_batches_tracked') || k.endsWith('cur_T'))).toBe(true);
+      block.eval();
+      const t = (e: Entry) => tf.tensor(e.data, e.shape);
+      const x = t(reference.x);
+      assertAllClose(block.forwardMasked(x, t(reference.mask1), t(reference.mask2)), reference.out.data, { atol: 1e-4, rtol: 1e-4, name: 'output' });
+      const { soft1, soft2 } = block.sampleMasks(x);
+      assertAllClose(soft1, reference.p1.data, { atol: 1e-5, name: 'p1' });
+      assertAllClose(soft2, reference.p2.data, { atol: 1e-5, name: 'p2' });
+      tf.dispose(Object.values(state));
       block.dispose();
     });
 
