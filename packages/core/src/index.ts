@@ -9,3 +9,5 @@ export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { registerTrainingKernels } from './kernels/register';
 export { Module, fromTorchLayout, toTorchLayout } from './module';
 export type { Parameter, TorchLayout } from './module';
+export { Linear } from './linear';
+export type { LinearOptions } from './linear';

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDivides, assertDtype, assertInteger, checkShapes, Module, Rng, xavierUniform } from '@deformjs/core';
+import { argumentError, assertDivides, assertDtype, assertInteger, checkShapes, Linear, Module, Rng, xavierUniform } from '@deformjs/core';
 import { resolveLevels } from '@deformjs/sampling';
 import type { LevelStartIndexLike, SpatialShapesLike } from '@deformjs/sampling';
-import { Linear } from './linear';
 import { msDeformAttn } from './ms_deform_attn';
 
 export interface MSDeformAttnOptions {
@@ -41,10 +40,10 @@ export class MSDeformAttn extends Module {
     this.nPoints = nPoints;
     const offsets = nHeads * nLevels * nPoints;
     // Zero weights: at init every query samples a fixed ring of points around its reference point.
-    this.samplingOffsets = this.addModule('sampling_offsets', new Linear(tf.zeros([dModel, offsets * 2]), directionalBias(nHeads, nLevels, nPoints)));
-    this.attentionWeights = this.addModule('attention_weights', new Linear(tf.zeros([dModel, offsets]), tf.zeros([offsets])));
-    this.valueProj = this.addModule('value_proj', new Linear(xavierUniform(rng, [dModel, dModel], dModel, dModel), tf.zeros([dModel])));
-    this.outputProj = this.addModule('output_proj', new Linear(xavierUniform(rng, [dModel, dModel], dModel, dModel), tf.zeros([dModel])));
+    this.samplingOffsets = this.addModule('sampling_offsets', new Linear(rng, dModel, offsets * 2, { init: { weight: tf.zeros([dModel, offsets * 2]), bias: directionalBias(nHeads, nLevels, nPoints) } }));
+    this.attentionWeights = this.addModule('attention_weights', new Linear(rng, dModel, offsets, { init: { weight: tf.zeros([dModel, offsets]) } }));
+    this.valueProj = this.addModule('value_proj', new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }));
+    this.outputProj = this.addModule('output_proj', new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }));
   }
 
   /**

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertInteger, kaimingNormalFanOut, pair, torchDefaultUniform } from '@deformjs/core';
 
+/** nn.Linear lives in core, beside Module, so packages that need only it do not depend on nn. */
+export { Linear } from '@deformjs/core';
+
 /** A module that maps one NHWC (or [..., features]) tensor to another. */
 export interface Layer extends Module {
   forward(x: tf.Tensor): tf.Tensor;
@@ -81,29 +84,6 @@ export function conv2dNhwc(x: tf.Tensor4D, filter: tf.Tensor4D, stride: [number,
       [0, extraW],
     ]) as tf.Tensor4D;
   });
-}
-
-/** nn.Linear: weight (in, out) here, (out, in) in PyTorch. */
-export class Linear extends Module implements Layer {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable | null;
-
-  constructor(rng: Rng, readonly inFeatures: number, readonly outFeatures: number, options: { bias?: boolean } = {}) {
-    super();
-    assertInteger('Linear', 'inFeatures', inFeatures, 1);
-    assertInteger('Linear', 'outFeatures', outFeatures, 1);
-    this.weight = this.addParameter('weight', torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures), 'linear');
-    this.bias = options.bias === false ? null : this.addParameter('bias', torchDefaultUniform(rng, [outFeatures], inFeatures));
-  }
-
-  forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const flat = tf.reshape(x, [-1, this.inFeatures]);
-      let y = tf.matMul(flat, this.weight);
-      if (this.bias) y = tf.add(y, this.bias);
-      return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
-    });
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { wasmConv2DBackpropInput } from './wasm/Conv2DBackpropInput';
 import { wasmDepthwiseConv2dNativeBackpropFilter } from './wasm/DepthwiseConv2dNativeBackpropFilter';
 import { wasmDepthwiseConv2dNativeBackpropInput } from './wasm/DepthwiseConv2dNativeBackpropInput';
 import { wasmUnsortedSegmentSum } from './wasm/UnsortedSegmentSum';
+import { guardMatMulCache, isGuardedMatMul, isMatMulGuard } from './wasm/matmul_cache_guard';
 
 /** The kernels deformjs adds or replaces, by backend. */
 export const TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -21,7 +22,8 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
  * Registers the training kernels the wasm backend lacks (Conv2DBackpropFilter, DepthwiseConv2dNativeBackprop
  * Filter/Input, UnsortedSegmentSum), a fast wasm Conv2DBackpropInput and a fast cpu Conv2DBackpropFilter.
  * A backend's kernels are registered once that backend's package has registered its own (it has BatchMatMul),
- * replacing any stock kernel of the same name without tfjs's "already registered" warning. Idempotent;
+ * replacing any stock kernel of the same name without tfjs's "already registered" warning. The wasm matmuls
+ * are wrapped so a reshaped operand cannot reuse an XNNPACK operator packed for another shape. Idempotent;
  * `initBackend` calls it.
  */
 export function registerTrainingKernels(): void {
@@ -31,5 +33,11 @@ export function registerTrainingKernels(): void {
     if (existing?.kernelFunc === config.kernelFunc) continue;
     if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
     tf.registerKernel(config);
+  }
+  for (const kernelName of ['BatchMatMul', '_FusedMatMul']) {
+    const stock = tf.getKernel(kernelName, 'wasm');
+    if (!stock || !isGuardedMatMul(kernelName) || isMatMulGuard(stock.kernelFunc)) continue;
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel(guardMatMulCache(stock));
   }
 }
