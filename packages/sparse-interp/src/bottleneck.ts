@@ -3,7 +3,7 @@ import { Module, Rng, argumentError, assertInteger, assertOneOf, checkShapes, ha
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
 import { interpolate, interpolateSampled } from './interpolate';
 import { tapSum } from './kernels';
-import { GumbelSigmoid, applyGridPrior, binarizeMask } from './mask';
+import { GumbelSigmoid, applyGridPrior, sampleEvalMask } from './mask';
 import { activeIndices, sparseConv2d } from './sparse_conv';
 
 export interface SparseBottleneckOptions {
@@ -100,15 +100,18 @@ export class SparseBottleneck extends Module implements Layer {
   sampleMasks(x: tf.Tensor): BlockMasks {
     this.checkInput(x);
     return tf.tidy(() => {
-      const logits = this.training || !hasFusedKernels() ? [this.conv1_mask.forward(x), this.conv2_mask.forward(x)] : this.maskLogitsForInference(x);
-      const sample = (logit: tf.Tensor, gumbel: GumbelSigmoid) => {
-        const soft = tf.sigmoid(logit);
-        let mask = applyGridPrior(gumbel.forward(soft, this.noise), this.gridPriorInterval);
-        if (!this.training) mask = binarizeMask(mask);
-        return [soft, mask] as tf.Tensor4D[];
+      if (!this.training) {
+        const logits = hasFusedKernels() ? this.maskLogitsForInference(x) : [this.conv1_mask.forward(x), this.conv2_mask.forward(x)];
+        const first = sampleEvalMask(logits[0], this.noise, this.gridPriorInterval);
+        const second = sampleEvalMask(logits[1], this.noise, this.gridPriorInterval);
+        return { soft1: first.soft, mask1: first.mask, soft2: second.soft, mask2: second.mask };
+      }
+      const sample = (maskConv: Conv2d, gumbel: GumbelSigmoid) => {
+        const soft = tf.sigmoid(maskConv.forward(x)) as tf.Tensor4D;
+        return [soft, applyGridPrior(gumbel.forward(soft, this.noise), this.gridPriorInterval) as tf.Tensor4D];
       };
-      const [soft1, mask1] = sample(logits[0], this.conv1_gumbel);
-      const [soft2, mask2] = sample(logits[1], this.conv2_gumbel);
+      const [soft1, mask1] = sample(this.conv1_mask, this.conv1_gumbel);
+      const [soft2, mask2] = sample(this.conv2_mask, this.conv2_gumbel);
       return { soft1, mask1, soft2, mask2 };
     });
   }

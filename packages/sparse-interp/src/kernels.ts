@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
+import { sampleEvalMaskImpl } from './mask_impl';
 import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, tapSumImpl, type SparseConvGeometry } from './sparse_impl';
 
 export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
@@ -9,6 +10,7 @@ export const SCATTER_ROWS = 'DeformjsScatterRows';
 export const GATHER_ROWS = 'DeformjsGatherRows';
 export const INTERPOLATE_SAMPLED = 'DeformjsInterpolateSampled';
 export const TAP_SUM = 'DeformjsTapSum';
+export const SAMPLE_EVAL_MASK = 'DeformjsSampleEvalMask';
 
 type TapSumAttrs = { offset: number; geometry: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'> };
 
@@ -40,6 +42,12 @@ function registerSparseKernels(): void {
     kernelName: TAP_SUM,
     outputs: ([[N]], { geometry: g }) => [{ shape: [N, g.outHeight, g.outWidth, 1] }],
     compute: ([products], [out], [[N, H, W, P]], { offset, geometry }) => tapSumImpl(products as Float32Array, out as Float32Array, N, H, W, P, offset, geometry),
+  });
+  registerFusedKernel<{ interval: number; temperature: number }>({
+    kernelName: SAMPLE_EVAL_MASK,
+    outputs: ([shape]) => [{ shape }, { shape }],
+    compute: ([logits, noise], [soft, mask], [[, H, W]], { interval, temperature }) =>
+      sampleEvalMaskImpl(logits as Float32Array, noise as Float32Array, soft as Float32Array, mask as Float32Array, H, W, interval, temperature),
   });
   registerFusedKernel<object>({
     kernelName: INTERPOLATE_SAMPLED,
@@ -83,4 +91,10 @@ export function interpolateSampledKernel(features: tf.Tensor, mask: tf.Tensor, k
 export function tapSum(products: tf.Tensor, offset: number, geometry: TapSumAttrs['geometry']): tf.Tensor4D {
   registerSparseKernels();
   return runFused(TAP_SUM, { products }, { offset, geometry })[0] as tf.Tensor4D;
+}
+
+/** Mask probabilities and evaluated masks [N, H, W, 1] from mask logits and uniform noise [2 * N*H*W]. Not differentiable. */
+export function sampleEvalMaskKernel(logits: tf.Tensor, noise: tf.Tensor, interval: number, temperature: number): [tf.Tensor4D, tf.Tensor4D] {
+  registerSparseKernels();
+  return runFused(SAMPLE_EVAL_MASK, { logits, noise }, { interval, temperature }) as [tf.Tensor4D, tf.Tensor4D];
 }

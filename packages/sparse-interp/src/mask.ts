@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, hasFusedKernels } from '@deformjs/core';
+import { sampleEvalMaskKernel } from './kernels';
 
 /** The reference's guard inside every log and in the temperature division. */
 const P_VALUE = 1e-8;
@@ -63,6 +64,25 @@ export class GumbelSigmoid extends Module {
     tf.tidy(() => this.curT.assign(tf.mul(this.curT, this.decayAlpha)));
     return out;
   }
+}
+
+/**
+ * Evaluation sampling from mask logits [N, H, W, 1]: p = sigmoid(logits), then `binarizeMask(applyGridPrior(
+ * gumbelSigmoid(p, 0.03, rng), interval))`, drawing the same noise from `rng`. On cpu and wasm one fused pass
+ * (the composed chain is a dozen small ops); not differentiable. Returns the probabilities and the masks.
+ */
+export function sampleEvalMask(logits: tf.Tensor, rng: Rng, interval: number): { soft: tf.Tensor4D; mask: tf.Tensor4D } {
+  assertInteger('sampleEvalMask', 'interval', interval, 1);
+  if (logits.rank !== 4 || logits.shape[3] !== 1) throw argumentError('sampleEvalMask', 'logits', 'shape [N, H, W, 1]', logits.shape);
+  return tf.tidy(() => {
+    if (!hasFusedKernels()) {
+      const soft = tf.sigmoid(logits) as tf.Tensor4D;
+      return { soft, mask: binarizeMask(applyGridPrior(gumbelSigmoid(soft, EVAL_TEMPERATURE, rng), interval)) as tf.Tensor4D };
+    }
+    const noise = tf.tensor1d(rng.uniformArray(2 * logits.size));
+    const [soft, mask] = sampleEvalMaskKernel(logits, noise, interval, EVAL_TEMPERATURE);
+    return { soft, mask };
+  });
 }
 
 /** The total sparsity loss: the blocks' losses summed, times weight / numBlocks (the reference's sparse_loss_weight / sum(stage_blocks)). */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
-import { GumbelSigmoid, applyGridPrior, binarizeMask, gaussianKernel, gumbelSigmoid, interpolate, interpolateSampled, sparsityLoss } from '../src/index';
+import { GumbelSigmoid, applyGridPrior, binarizeMask, sampleEvalMask, gaussianKernel, gumbelSigmoid, interpolate, interpolateSampled, sparsityLoss } from '../src/index';
 
 interface Entry {
   shape: number[];
@@ -85,6 +85,22 @@ for (const backend of TEST_BACKENDS) {
       expect(Array.from(analytic).every(Number.isFinite)).toBe(true);
       const numeric = numericalGradient((v) => tf.tidy(() => relaxed(tf.tensor(v, [1, 2, 2, 1])).dataSync()[0]), p0, 1e-3);
       assertAllClose(analytic, numeric, { atol: 2e-2, rtol: 2e-2, name: 'dp' });
+    });
+
+    it('evaluation sampling in one pass equals sigmoid, Gumbel at T = 0.03, grid prior and m * (m >= 0.5) with the same noise', () => {
+      const logits = new Rng(2).normalTensor([2, 13, 12, 1], 0, 2);
+      const { soft, mask } = sampleEvalMask(logits, new Rng(8), 11);
+      const p = tf.sigmoid(logits);
+      const expected = binarizeMask(applyGridPrior(gumbelSigmoid(p, 0.03, new Rng(8)), 11));
+      assertAllClose(soft, p, { atol: 1e-6, name: 'p' });
+      const [a, e] = [mask.dataSync(), expected.dataSync()];
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - e[i]) > 1e-4 && Math.abs(e[i] - 0.5) > 1e-3 && Math.abs(a[i] - 0.5) > 1e-3) differ++;
+      expect(differ).toBe(0);
+      const onFraction = Array.from(a).filter((v) => v > 0).length / a.length;
+      expect(onFraction).toBeGreaterThan(0.2);
+      expect(onFraction).toBeLessThan(0.8);
+      expect(() => sampleEvalMask(tf.zeros([1, 4, 4, 2]), new Rng(0), 11)).toThrow(/sampleEvalMask.*logits/);
     });
 
     it('GumbelSigmoid decays its temperature per training forward only', () => {
