@@ -1,4 +1,4 @@
-export { sparseConv2d, activeIndices, checkSparseConv2dArguments } from './sparse_conv';
+export { sparseConv2d, sparseConv2dComposed, activeIndices, checkSparseConv2dArguments } from './sparse_conv';
 export type { SparseConv2dOptions, ActiveIndices } from './sparse_conv';
 export { interpolate, interpolateSampled, gaussianKernel } from './interpolate';
 export { gumbelSigmoid, applyGridPrior, binarizeMask, sampleEvalMask, sparsityLoss, GumbelSigmoid, EVAL_TEMPERATURE } from './mask';

@@ -126,6 +126,16 @@ function fusedSparseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null
   return op(x, filter, bias ?? tf.zeros([O])) as tf.Tensor4D;
 }
 
+/**
+ * `sparseConv2d` composed from tf ops with gradients on every backend: the dense convolution times the
+ * active-position indicator (same values and gradients, no saving). What `sparseConv2d` runs on backends
+ * without fused kernels.
+ */
+export function sparseConv2dComposed(x: tf.Tensor, filter: tf.Tensor, indices: ActiveIndices, options: SparseConv2dOptions = {}): tf.Tensor4D {
+  const { geometry, outChannels, indices: flat } = checkSparseConv2dArguments(x, filter, indices, options);
+  return tf.tidy(() => maskedDenseConv(x, filter, options.bias ?? null, flat, geometry, outChannels));
+}
+
 function maskedDenseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, flat: Int32Array, g: SparseConvGeometry, O: number): tf.Tensor4D {
   const indicator = new Float32Array(g.batch * g.outHeight * g.outWidth);
   for (const q of flat) indicator[q] = 1;

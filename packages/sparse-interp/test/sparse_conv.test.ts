@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { conv2dNhwc } from '@deformjs/nn';
-import { activeIndices, sparseConv2d } from '../src/index';
+import { activeIndices, sparseConv2d, sparseConv2dComposed } from '../src/index';
 
 interface Case {
   name: string;
@@ -83,6 +83,23 @@ for (const backend of TEST_BACKENDS) {
         ['dx', 'dw', 'dbias'].forEach((name, i) => assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }));
       });
     }
+
+    it('the composed path (other backends) equals the fused one, forward and gradients', () => {
+      const rng = new Rng(4);
+      const x = rng.normalTensor([2, 6, 5, 3]);
+      const w = rng.normalTensor([3, 3, 3, 4]);
+      const b = rng.normalTensor([4]);
+      const indices = [0, 3, 4, 9, 17, 29, 30, 44, 59];
+      const opts = { pad: 1, strides: 1 };
+      const fused = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => sparseConv2d(a, bw, indices, { ...opts, bias: bb });
+      const composed = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => sparseConv2dComposed(a, bw, indices, { ...opts, bias: bb });
+      assertAllClose(composed(x, w, b), fused(x, w, b), { atol: 1e-4, name: 'output' });
+      const r = rng.normalTensor([2, 6, 5, 4]);
+      const expected = gradients(fused, x, w, b, r);
+      const actual = gradients(composed, x, w, b, r);
+      ['dx', 'dw', 'dbias'].forEach((name, i) => assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }));
+      expect(() => sparseConv2dComposed(x, w, [60], opts)).toThrow(/sparseConv2d.*indices/);
+    });
 
     it('no active position gives zeros and zero gradients', () => {
       const x = tf.ones([1, 4, 4, 2]);
