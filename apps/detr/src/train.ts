@@ -75,9 +75,12 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
   const noise = (model as unknown as { noise: { rng: Rng; restore(s: readonly number[]): void } }).noise;
   if (existsSync(checkpointPath)) {
     const state = decodeCheckpoint(new Uint8Array(readFileSync(checkpointPath)), { model, optimizer }, checkpointPath);
+    const saved = JSON.parse(readFileSync(metricsPath, 'utf8')) as Metrics;
+    if (JSON.stringify(state.config) !== JSON.stringify(o.spec) || saved.stepsPerEpoch !== stepsPerEpoch) {
+      throw new Error(`${checkpointPath} belongs to another model or dataset (${JSON.stringify(state.config)}, ${saved.stepsPerEpoch} steps/epoch); pass --fresh to start over or another --out`);
+    }
     noise.restore(state.rngStates.noise);
     step = state.step;
-    const saved = JSON.parse(readFileSync(metricsPath, 'utf8')) as Metrics;
     metrics = { ...saved, loss: saved.loss.filter(([s]) => s < step), ap: saved.ap.filter(([e]) => e <= Math.floor(step / stepsPerEpoch)) };
     console.log(`resuming ${o.out} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
   }
