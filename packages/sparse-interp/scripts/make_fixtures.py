@@ -86,6 +86,9 @@ def bottleneck_case():
 
 
 cases['bottleneck'] = bottleneck_case()
+import torchvision  # noqa: E402
+
+cases['resnet50Keys'] = [k for k in torchvision.models.resnet50().state_dict().keys() if not k.startswith('fc.')]
 cases['kernel'] = {'sigma': 3.0, 'size': 7, 'data': gaussian(torch.tensor(3.0), 7).flatten().tolist()}
 
 here = os.path.dirname(os.path.abspath(__file__))

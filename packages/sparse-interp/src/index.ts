@@ -5,3 +5,5 @@ export { gumbelSigmoid, applyGridPrior, binarizeMask, sampleEvalMask, sparsityLo
 export { SparseBottleneck, SparseResLayer } from './bottleneck';
 export type { SparseBottleneckOptions, BlockMasks } from './bottleneck';
 export type { SparseConvGeometry } from './sparse_impl';
+export { SparseResNet } from './resnet';
+export type { SparseResNetOptions } from './resnet';
