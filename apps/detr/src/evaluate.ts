@@ -57,15 +57,19 @@ function drawBox(image: RgbImage, [x1, y1, x2, y2]: number[], color: [number, nu
   }
 }
 
-/** Draws detections scoring above `threshold` (colour by class) on the first `count` images, as PNGs in `dir`. */
-export async function drawDetections(records: readonly ImageRecord[], detections: Map<number, Detections>, dir: string, count: number, threshold = 0.5): Promise<string[]> {
+/**
+ * Draws detections scoring at least `threshold`, and at least the `minBoxes` best of each image (a young model
+ * scores low), colour by class, on the first `count` images, as PNGs in `dir`.
+ */
+export async function drawDetections(records: readonly ImageRecord[], detections: Map<number, Detections>, dir: string, count: number, threshold = 0.5, minBoxes = 3): Promise<string[]> {
   const written: string[] = [];
   for (const record of records.slice(0, count)) {
     const det = detections.get(Number(record.id));
     if (!det) continue;
     const image = await decodeImage(record.imagePath, String(record.id));
+    const floor = [...det.scores].sort((a, b) => b - a)[Math.min(minBoxes, det.scores.length) - 1] ?? Infinity;
     det.scores.forEach((score, i) => {
-      if (score >= threshold) drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
+      if (score >= Math.min(threshold, floor)) drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
     });
     const path = join(dir, `detections-${record.id}.png`);
     writeFileAtomic(path, await encodeImage(image, 'png'));
