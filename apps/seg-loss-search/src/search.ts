@@ -7,14 +7,14 @@ import type { ShapesData } from './data';
 import { evaluateSegmenter, metricValue, trainSegmenter, type TrainOptions } from './train';
 
 /**
- * Search sizes: the paper's, and smaller ones for a shared 2-core CPU. The small ones take 20 policy updates
- * per round instead of 60: informed by 4-8 samples, 60 Adam steps at lr 0.2 overshoot (a 3 x 4 search with
- * 60 updates lost all its reward in round 3).
+ * Search sizes: the paper's, and smaller ones for a shared 2-core CPU (fewer rounds, samples and proxy steps;
+ * the paper's 60 policy updates per round). With only 4 samples a round, 60 Adam steps at lr 0.2 can overshoot:
+ * `--updates` lowers them.
  */
 export const SEARCH_PRESETS = {
   paper: { rounds: 12, samplesPerRound: 32, updatesPerRound: 60, proxySteps: 1000 },
-  small: { rounds: 6, samplesPerRound: 8, updatesPerRound: 20, proxySteps: 150 },
-  tiny: { rounds: 3, samplesPerRound: 4, updatesPerRound: 20, proxySteps: 150 },
+  small: { rounds: 6, samplesPerRound: 8, updatesPerRound: 60, proxySteps: 150 },
+  tiny: { rounds: 3, samplesPerRound: 4, updatesPerRound: 60, proxySteps: 150 },
 } as const;
 export type SearchPreset = keyof typeof SEARCH_PRESETS;
 
