@@ -5,6 +5,7 @@ import { wasmConv2DBackpropFilter } from './wasm/Conv2DBackpropFilter';
 import { wasmConv2DBackpropInput } from './wasm/Conv2DBackpropInput';
 import { wasmDepthwiseConv2dNativeBackpropFilter } from './wasm/DepthwiseConv2dNativeBackpropFilter';
 import { wasmDepthwiseConv2dNativeBackpropInput } from './wasm/DepthwiseConv2dNativeBackpropInput';
+import { wasmMaxPoolGrad } from './wasm/MaxPoolGrad';
 import { wasmUnsortedSegmentSum } from './wasm/UnsortedSegmentSum';
 import { guardMatMulCache, isGuardedMatMul, isMatMulGuard } from './wasm/matmul_cache_guard';
 
@@ -15,12 +16,14 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
   wasmDepthwiseConv2dNativeBackpropFilter,
   wasmDepthwiseConv2dNativeBackpropInput,
   wasmUnsortedSegmentSum,
+  wasmMaxPoolGrad,
   cpuConv2DBackpropFilter,
 ];
 
 /**
  * Registers the training kernels the wasm backend lacks (Conv2DBackpropFilter, DepthwiseConv2dNativeBackprop
- * Filter/Input, UnsortedSegmentSum), a fast wasm Conv2DBackpropInput and a fast cpu Conv2DBackpropFilter.
+ * Filter/Input, UnsortedSegmentSum), a fast wasm Conv2DBackpropInput, a wasm MaxPoolGrad that is right with tied
+ * maxima, and a fast cpu Conv2DBackpropFilter.
  * A backend's kernels are registered once that backend's package has registered its own (it has BatchMatMul),
  * replacing any stock kernel of the same name without tfjs's "already registered" warning. The wasm matmuls
  * are wrapped so a reshaped operand cannot reuse an XNNPACK operator packed for another shape. Idempotent;
