@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, checkShapes, matMul2d } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
-import { matMul2d } from './matmul';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
 const OP = 'GeneralizedAttention';

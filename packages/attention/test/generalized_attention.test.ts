@@ -4,7 +4,7 @@ import { Rng, fromTorchLayout, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
 import { GeneralizedAttention, type GeneralizedAttentionOptions } from '../src/index';
-import { matMul2d } from '../src/matmul';
+import { matMul2d } from '@deformjs/core';
 
 interface FixtureCase {
   name: string;

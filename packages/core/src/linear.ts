@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, checkShapes } from './validate';
+import { addBias, matMul2d } from './matmul';
 import { Module } from './module';
 import { Rng, torchDefaultUniform } from './random';
 
@@ -36,9 +37,9 @@ export class Linear extends Module {
   /** x [..., in] -> [..., out]. */
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const flat = tf.reshape(x, [-1, this.inFeatures]);
-      let y = tf.matMul(flat, this.weight);
-      if (this.bias) y = tf.add(y, this.bias);
+      const flat = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      let y: tf.Tensor = matMul2d(flat, this.weight as tf.Tensor2D);
+      if (this.bias) y = addBias(y, this.bias);
       return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });
   }

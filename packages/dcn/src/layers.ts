@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform } from '@deformjs/core';
+import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias } from '@deformjs/core';
 import type { Rng } from '@deformjs/core';
 import { deformConv2d } from './deform_conv2d';
-import { addBias } from './matmul';
 
 /** The constructor arguments of a conv layer, in PyTorch's names. */
 export interface DeformConvLayerOptions {

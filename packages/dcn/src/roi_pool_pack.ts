@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform } from '@deformjs/core';
+import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias, matMul2d } from '@deformjs/core';
 import type { Rng } from '@deformjs/core';
 import { deformRoIPool } from './deform_roi_pool';
-import { addBias, matMulUntransposed } from './matmul';
 
 /** nn.Linear: weight stored [in, out] (torch's (out, in) transposed), PyTorch's default init, optional zero init. */
 class Linear extends Module {
@@ -16,7 +15,7 @@ class Linear extends Module {
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
-    return addBias(matMulUntransposed(x, this.weight as tf.Tensor2D), this.bias);
+    return addBias(matMul2d(x, this.weight as tf.Tensor2D), this.bias);
   }
 }
 

@@ -1,27 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
-import { transpose2dImpl } from './transpose_impl';
+import { hasFusedKernels, registerFusedKernel, runFused } from './fused';
+import { transpose2d as transpose2dImpl } from './kernels/conv_impl';
 
 const TRANSPOSE_2D = 'DeformjsTranspose2d';
 
-/** a [M, N] -> [N, M]: the tiled loop on cpu and wasm, tf.transpose elsewhere. Not differentiable (used in gradients). */
-function transpose2d(a: tf.Tensor2D): tf.Tensor2D {
+/** a [M, N] -> [N, M]: a tiled loop on cpu and wasm (about twice tfjs's Transpose on wasm), tf.transpose elsewhere. */
+export function transpose2d(a: tf.Tensor2D): tf.Tensor2D {
   if (!hasFusedKernels()) return tf.transpose(a);
   registerFusedKernel<object>({
     kernelName: TRANSPOSE_2D,
     outputs: ([[M, N]]) => [{ shape: [N, M] }],
-    compute: ([a2], [out], [[M, N]]) => transpose2dImpl(a2 as Float32Array, out as Float32Array, M, N),
+    compute: ([values], [out], [[M, N]]) => transpose2dImpl(values as Float32Array, M, N, out as Float32Array),
   });
   return runFused(TRANSPOSE_2D, { a }, {})[0] as tf.Tensor2D;
 }
 
 /**
- * a [M, K] @ b [K, N] whose gradients are products of untransposed operands too. tfjs's MatMul gradient asks
- * for transposeA / transposeB, which the wasm backend runs in a slow scalar loop instead of XNNPACK; here the
- * operands are transposed explicitly instead: dA = dy @ b^T, dB = a^T @ dy. XNNPACK wants the large operand
- * first: the second is packed on every call, which for a large matrix costs as much as the tiled transpose.
+ * a [M, K] @ b [K, N] whose gradients are products of untransposed operands too: dA = dy @ b^T, dB = a^T @ dy
+ * with the transposes made explicit. tfjs's MatMul gradient asks for transposeA / transposeB, which the wasm
+ * backend runs in a scalar loop instead of XNNPACK, many times slower.
  */
-export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const matMul2d = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([a, b]);
   return {
@@ -29,7 +28,7 @@ export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.G
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [a2, b2] = saved as [tf.Tensor2D, tf.Tensor2D];
       const dy2 = dy as tf.Tensor2D;
-      const da = tf.matMul(dy2, tf.transpose(b2));
+      const da = tf.matMul(dy2, transpose2d(b2));
       // With no rows the wasm matmul leaves its output unwritten: the empty sum is zero.
       const db = a2.shape[0] === 0 ? tf.zerosLike(b2) : tf.matMul(transpose2d(a2), dy2);
       return [da, db];
@@ -38,7 +37,7 @@ export const matMulUntransposed = tf.customGrad((...args: Array<tf.Tensor | tf.G
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
 /**
- * x [..., N] + bias [N], whose bias gradient sums dy over every other axis: zero when x is empty (the wasm
+ * x [..., N] + bias [N], whose bias gradient sums dy over every other axis, and is zero when x is empty (the wasm
  * backend's Sum over an empty axis leaves its output unwritten).
  */
 export const addBias = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
