@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes, matMul2d } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
@@ -123,12 +123,12 @@ export class GeneralizedAttention extends Module implements Layer {
       let attended: tf.Tensor; // [n, m, q, d]
       if (maps.length === n) {
         const values = tf.reshape(value, [n * m, kv, d]);
-        const outs = maps.flatMap((heads, b) => heads.map((map, head) => matMul2d(map, matrixAt(values, b * m + head))));
+        const outs = maps.flatMap((heads, b) => heads.map((map, head) => tf.matMul(map, matrixAt(values, b * m + head))));
         attended = tf.reshape(tf.concat(outs, 0), [n, m, q, d]);
       } else {
         // One map per head for every image: multiply it with all images' values at once, [kv, n*d].
         const values = tf.reshape(tf.transpose(value, [1, 2, 0, 3]), [m, kv, n * d]);
-        const outs = maps[0].map((map, head) => matMul2d(map, matrixAt(values, head)));
+        const outs = maps[0].map((map, head) => tf.matMul(map, matrixAt(values, head)));
         attended = tf.transpose(tf.reshape(tf.concat(outs, 0), [m, q, n, d]), [2, 0, 1, 3]);
       }
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * d]) as tf.Tensor4D;
@@ -244,7 +244,7 @@ export class GeneralizedAttention extends Module implements Layer {
         });
         if (content) {
           const i = b * m + head;
-          parts.unshift(tf.reshape(matMul2d(matrixAt(content.queries, i), matrixAt(content.keysT, i)), [h, w, hKv, wKv]));
+          parts.unshift(tf.reshape(tf.matMul(matrixAt(content.queries, i), matrixAt(content.keysT, i)), [h, w, hKv, wKv]));
         }
         const summed = parts.reduce((sum, t) => tf.add(sum, t));
         const full = [queryHeight, queryWidth, hKv, wKv];

@@ -4,7 +4,6 @@ import { Rng, fromTorchLayout, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
 import { GeneralizedAttention, type GeneralizedAttentionOptions } from '../src/index';
-import { matMul2d } from '@deformjs/core';
 
 interface FixtureCase {
   name: string;
@@ -117,22 +116,6 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
       tf.dispose([x, cotangent]);
     });
     module.dispose();
-  });
-
-  it('the 2-D matmul with untransposed gradients equals tf.matMul, value and gradients', async () => {
-    await assertNoTensorLeak(() =>
-      tf.tidy(() => {
-        const rng = new Rng(30);
-        const a = rng.normalTensor([4, 5]) as tf.Tensor2D;
-        const b = rng.normalTensor([5, 3]) as tf.Tensor2D;
-        const cotangent = rng.normalTensor([4, 3]);
-        assertAllClose(matMul2d(a, b), tf.matMul(a, b), { atol: 1e-5, name: 'value' });
-        const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul2d(x as tf.Tensor2D, y as tf.Tensor2D), cotangent)))([a, b]);
-        const stock = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), cotangent)))([a, b]);
-        assertAllClose(ours[0], stock[0], { atol: 1e-5, name: 'grad a' });
-        assertAllClose(ours[1], stock[1], { atol: 1e-5, name: 'grad b' });
-      }),
-    );
   });
 
   it('construction and dispose leave the tensor count flat', async () => {

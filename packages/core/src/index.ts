@@ -11,4 +11,4 @@ export { Module, fromTorchLayout, toTorchLayout } from './module';
 export type { Parameter, TorchLayout } from './module';
 export { Linear } from './linear';
 export type { LinearOptions } from './linear';
-export { matMul2d, addBias, transpose2d } from './matmul';
+export { addBias, transpose2d } from './matmul';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, checkShapes } from './validate';
-import { addBias, matMul2d } from './matmul';
+import { addBias } from './matmul';
 import { Module } from './module';
 import { Rng, torchDefaultUniform } from './random';
 
@@ -38,7 +38,7 @@ export class Linear extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const flat = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      let y: tf.Tensor = matMul2d(flat, this.weight as tf.Tensor2D);
+      let y: tf.Tensor = tf.matMul(flat, this.weight);
       if (this.bias) y = addBias(y, this.bias);
       return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });

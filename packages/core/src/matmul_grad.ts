@@ -1,15 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { transpose2d } from './matmul';
 
-/** Swaps the last two axes. */
+/** Swaps the last two axes (a matrix through the tiled fused transpose). */
 function transposeLast(x: tf.Tensor): tf.Tensor {
+  if (x.rank === 2) return transpose2d(x as tf.Tensor2D);
   const perm = x.shape.map((_, i) => i);
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
   return tf.transpose(x, perm);
 }
 
-/** a' b' with the transposes materialised, so the product itself runs untransposed. */
+/**
+ * a' b' with the transposes materialised, so the product itself runs untransposed. An empty inner dimension
+ * gives zeros explicitly: the wasm matmul leaves its output unwritten there.
+ */
 function product(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
-  return tf.matMul(transposeA ? transposeLast(a) : a, transposeB ? transposeLast(b) : b);
+  const left = transposeA ? transposeLast(a) : a;
+  const right = transposeB ? transposeLast(b) : b;
+  if (left.shape[left.rank - 1] === 0) {
+    return tf.zeros([...left.shape.slice(0, -1), right.shape[right.rank - 1]]);
+  }
+  return tf.matMul(left, right);
 }
 
 /**

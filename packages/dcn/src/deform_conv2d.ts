@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, assertInteger, checkShapes, pair, addBias, matMul2d } from '@deformjs/core';
+import { argumentError, assertDtype, assertInteger, checkShapes, pair, addBias } from '@deformjs/core';
 import { bilinearGather } from '@deformjs/sampling';
 
 const OP = 'deformConv2d';
@@ -200,7 +200,7 @@ function tapGrid({ outHeight: Ho, outWidth: Wo, kernel: [kh, kw], strides, pad, 
 /** columns [N*Q, K*C] times the HWIO weight, one matmul per weight group: [N*Q, O]. */
 function multiplyWeight(columns: tf.Tensor2D, weight: tf.Tensor, { inChannels: C, outChannels: O, kernel: [kh, kw], groups }: DeformConv2dGeometry): tf.Tensor2D {
   const K = kh * kw;
-  if (groups === 1) return matMul2d(columns, tf.reshape(weight, [K * C, O]) as tf.Tensor2D);
+  if (groups === 1) return tf.matMul(columns, tf.reshape(weight, [K * C, O]) as tf.Tensor2D);
   const rows = columns.shape[0];
   const Cg = C / groups;
   const Og = O / groups;
@@ -209,7 +209,7 @@ function multiplyWeight(columns: tf.Tensor2D, weight: tf.Tensor, { inChannels: C
   for (let g = 0; g < groups; g++) {
     const groupColumns = tf.reshape(tf.slice(byTap, [0, 0, g * Cg], [rows, K, Cg]), [rows, K * Cg]) as tf.Tensor2D;
     const groupWeight = tf.reshape(tf.slice(weight, [0, 0, 0, g * Og], [kh, kw, Cg, Og]), [K * Cg, Og]) as tf.Tensor2D;
-    outputs.push(matMul2d(groupColumns, groupWeight));
+    outputs.push(tf.matMul(groupColumns, groupWeight));
   }
   return tf.concat(outputs, 1);
 }

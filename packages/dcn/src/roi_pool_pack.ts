@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias, matMul2d } from '@deformjs/core';
+import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias } from '@deformjs/core';
 import type { Rng } from '@deformjs/core';
 import { deformRoIPool } from './deform_roi_pool';
 
@@ -15,7 +15,7 @@ class Linear extends Module {
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
-    return addBias(matMul2d(x, this.weight as tf.Tensor2D), this.bias);
+    return addBias(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
   }
 }
 
