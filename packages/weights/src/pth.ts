@@ -145,7 +145,7 @@ function tensorGlobals(fileName: string): Record<string, AllowedGlobal> {
   return allowed;
 }
 
-/** The same globals with tensor rebuilding stubbed out, for the legacy format's first pass. */
+/** The same globals, with tensor rebuilding returning null placeholders: the legacy format's first pass reads only structure. */
 function placeholderGlobals(fileName: string): Record<string, AllowedGlobal> {
   const allowed = tensorGlobals(fileName);
   for (const name of ['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor']) allowed[name] = { call: () => null };
