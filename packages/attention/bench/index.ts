@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
-import { bench, compareRow, reportBench, runReferenceScript, type BenchResult } from '@deformjs/core/node';
+import { bench, compareRow, reportBench, runReferenceScript, type BenchResult, settled, peakTensorMB } from '@deformjs/core/node';
 import { GeneralizedAttention } from '../src/index';
 
 const WARMUP = 2;
@@ -25,23 +25,6 @@ interface Reference {
 const backend = await initBackend('wasm');
 const x = tf.variable(new Rng(0).normalTensor([1, 32, 32, 256]));
 
-/** Runs `f`, waits for every result and frees them. */
-const settle = (f: () => tf.Tensor | tf.Tensor[]) => () => {
-  const all = [f()].flat();
-  all.forEach((t) => t.dataSync());
-  tf.dispose(all);
-};
-
-async function peakMB(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
-  const info = await tf.profile(() => {
-    const all = [f()].flat();
-    all.forEach((t) => t.dataSync());
-    return all;
-  });
-  tf.dispose(info.result as tf.Tensor[]);
-  return Math.round((info.peakBytes / 2 ** 20) * 10) / 10;
-}
-
 const measured: Record<string, { forward: BenchResult; forwardBackward: BenchResult; forwardMB: number; forwardBackwardMB: number }> = {};
 for (const type of TYPES) {
   const module = new GeneralizedAttention({ inChannels: 256, numHeads: 8, kvStride: 2, attentionType: type, rng: 1 });
@@ -53,10 +36,10 @@ for (const type of TYPES) {
     return [value, ...Object.values(grads)];
   };
   measured[type] = {
-    forward: await bench(`${type} forward`, settle(forward), { warmup: WARMUP, runs: RUNS }),
-    forwardBackward: await bench(`${type} forward + backward`, settle(forwardBackward), { warmup: WARMUP, runs: RUNS }),
-    forwardMB: await peakMB(forward),
-    forwardBackwardMB: await peakMB(forwardBackward),
+    forward: await bench(`${type} forward`, settled(forward), { warmup: WARMUP, runs: RUNS }),
+    forwardBackward: await bench(`${type} forward + backward`, settled(forwardBackward), { warmup: WARMUP, runs: RUNS }),
+    forwardMB: await peakTensorMB(forward),
+    forwardBackwardMB: await peakTensorMB(forwardBackward),
   };
   module.dispose();
 }

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
@@ -113,3 +114,26 @@ export function runReferenceScript(script: string, args: string[] = [], env: Rec
 
 export { createProgress, lineChartSvg } from './report';
 export type { Progress, ProgressOptions, ChartOptions, ChartSeries } from './report';
+
+/**
+ * A benchmark body from an op: runs `f`, reads every result back (so the time covers the work, not only its
+ * dispatch) and frees them.
+ */
+export function settled(f: () => tf.Tensor | tf.Tensor[]): () => void {
+  return () => {
+    const all = [f()].flat();
+    all.forEach((t) => t.dataSync());
+    tf.dispose(all);
+  };
+}
+
+/** Peak tensor memory in MB (one decimal) while `f` runs and its results are read. */
+export async function peakTensorMB(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
+  const info = await tf.profile(() => {
+    const all = [f()].flat();
+    all.forEach((t) => t.dataSync());
+    return all;
+  });
+  tf.dispose(info.result as tf.Tensor[]);
+  return Math.round((info.peakBytes / 2 ** 20) * 10) / 10;
+}

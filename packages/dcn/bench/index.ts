@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
-import { bench, compareRow, reportBench, runReferenceScript, type BenchResult } from '@deformjs/core/node';
+import { bench, compareRow, reportBench, runReferenceScript, type BenchResult, settled } from '@deformjs/core/node';
 import { deformConv2d } from '../src/index';
 
 const WARMUP = 2;
@@ -28,23 +28,15 @@ const mask = tf.tidy(() => tf.sigmoid(rng.normalTensor([N, H, W, k * k])));
 const weight = rng.uniformTensor([k, k, C, O], -0.02, 0.02) as tf.Tensor4D;
 const bias = tf.zeros([O]);
 
-/** Runs `f`, waits for every result and frees them. */
-const settle = (f: () => tf.Tensor | tf.Tensor[]) => () => {
-  const out = f();
-  const all = Array.isArray(out) ? out : [out];
-  all.forEach((t) => t.dataSync());
-  tf.dispose(all);
-};
-
 const dcn = (input: tf.Tensor, off: tf.Tensor, m: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => deformConv2d(input, off, w, { mask: m, bias: b, pad: 1 });
 const conv = (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), b);
 
 const options = { warmup: WARMUP, runs: RUNS };
 const ours: Record<Case, BenchResult> = {
-  dcnForward: await bench('dcnv2 forward', settle(() => dcn(x, offset, mask, weight, bias)), options),
-  dcnForwardBackward: await bench('dcnv2 forward + backward', settle(() => tf.grads((...a: tf.Tensor[]) => tf.sum(dcn(a[0], a[1], a[2], a[3], a[4])))([x, offset, mask, weight, bias])), options),
-  convForward: await bench('conv2d forward', settle(() => conv(x, weight, bias)), options),
-  convForwardBackward: await bench('conv2d forward + backward', settle(() => tf.grads((...a: tf.Tensor[]) => tf.sum(conv(a[0], a[1], a[2])))([x, weight, bias])), options),
+  dcnForward: await bench('dcnv2 forward', settled(() => dcn(x, offset, mask, weight, bias)), options),
+  dcnForwardBackward: await bench('dcnv2 forward + backward', settled(() => tf.grads((...a: tf.Tensor[]) => tf.sum(dcn(a[0], a[1], a[2], a[3], a[4])))([x, offset, mask, weight, bias])), options),
+  convForward: await bench('conv2d forward', settled(() => conv(x, weight, bias)), options),
+  convForwardBackward: await bench('conv2d forward + backward', settled(() => tf.grads((...a: tf.Tensor[]) => tf.sum(conv(a[0], a[1], a[2])))([x, weight, bias])), options),
 };
 const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [String(WARMUP), String(RUNS)]) as Reference | null;
 

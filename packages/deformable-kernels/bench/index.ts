@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, initBackend } from '@deformjs/core';
-import { bench, compareRow, reportBench, type BenchResult } from '@deformjs/core/node';
+import { bench, compareRow, reportBench, type BenchResult, settled, peakTensorMB } from '@deformjs/core/node';
 import { DeformKernelConv2d, GlobalDeformKernel2d, LocalDeformKernel2d } from '../src/index';
 
 const WARMUP = 2;
@@ -32,24 +32,6 @@ for (const [, layer] of layers) {
 const depthwiseFilter = new Rng(5).uniformTensor([k, k, C, 1], -1 / 3, 1 / 3) as tf.Tensor4D;
 const depthwise = (input: tf.Tensor, filter: tf.Tensor) => tf.depthwiseConv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, 1);
 
-/** Runs `f`, waits for every result and frees them. */
-const settle = (f: () => tf.Tensor | tf.Tensor[]) => () => {
-  const all = [f()].flat();
-  all.forEach((t) => t.dataSync());
-  tf.dispose(all);
-};
-
-/** Peak tensor megabytes while `f` runs (and its results are read). */
-async function peakMB(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
-  const info = await tf.profile(() => {
-    const all = [f()].flat();
-    all.forEach((t) => t.dataSync());
-    return all;
-  });
-  tf.dispose(info.result as tf.Tensor[]);
-  return Math.round((info.peakBytes / 2 ** 20) * 10) / 10;
-}
-
 interface Measured {
   name: string;
   forward: BenchResult;
@@ -61,10 +43,10 @@ interface Measured {
 async function measure(name: string, forward: () => tf.Tensor, forwardBackward: () => tf.Tensor[]): Promise<Measured> {
   return {
     name,
-    forward: await bench(`${name} forward`, settle(forward), { warmup: WARMUP, runs: RUNS }),
-    forwardBackward: await bench(`${name} forward + backward`, settle(forwardBackward), { warmup: WARMUP, runs: RUNS }),
-    forwardMB: await peakMB(forward),
-    forwardBackwardMB: await peakMB(forwardBackward),
+    forward: await bench(`${name} forward`, settled(forward), { warmup: WARMUP, runs: RUNS }),
+    forwardBackward: await bench(`${name} forward + backward`, settled(forwardBackward), { warmup: WARMUP, runs: RUNS }),
+    forwardMB: await peakTensorMB(forward),
+    forwardBackwardMB: await peakTensorMB(forwardBackward),
   };
 }
 
