@@ -4,7 +4,7 @@ import { checkBox } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
 import { readText, requireFile } from './files';
-import { childrenNamed, numberChild, optionalChild, parseXml, requiredChild } from './formats/xml';
+import { childrenNamed, numberChild, optionalChild, parseAnnotation, requiredChild } from './formats/xml';
 import { loadSample } from './sample';
 import type { ImageRecord } from './types';
 
@@ -89,12 +89,7 @@ function videoFolders(dir: string): string[] {
 }
 
 function readVidFrame(file: string, video: string, frame: number, imagePath: string, labelOf: Map<string, number>): VidFrameRecord {
-  const root = parseXml(readText(file, 'annotation'), file);
-  if (root.name !== 'annotation') throw formatError(file, '', `root element is <${root.name}>, expected <annotation>`);
-  const size = requiredChild(root, 'size', file, 'annotation');
-  const width = numberChild(size, 'width', file, 'size', true);
-  const height = numberChild(size, 'height', file, 'size', true);
-  if (width < 1 || height < 1) throw formatError(file, 'size', `image size ${width}x${height} is empty`);
+  const { root, width, height } = parseAnnotation(readText(file, 'annotation'), file);
   const boxes: number[] = [];
   const labels: number[] = [];
   const trackIds: number[] = [];

@@ -3,7 +3,7 @@ import { checkBox } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
 import { readText, requireFile } from './files';
-import { childrenNamed, numberChild, optionalChild, parseXml, requiredChild } from './formats/xml';
+import { childrenNamed, numberChild, optionalChild, parseAnnotation, requiredChild } from './formats/xml';
 import { loadSample } from './sample';
 import type { ImageRecord } from './types';
 
@@ -55,12 +55,7 @@ export function loadVoc({ root, split, task, classes = VOC_CLASSES }: VocLoadOpt
 
 function readVocAnnotation(file: string, id: string, imagePath: string, labelOf: Map<string, number>, listFile: string, line: number): ImageRecord {
   requireFile(file, listFile, `line ${line + 1} (${id}) annotation`);
-  const root = parseXml(readText(file, 'annotation'), file);
-  if (root.name !== 'annotation') throw formatError(file, '', `root element is <${root.name}>, expected <annotation>`);
-  const size = requiredChild(root, 'size', file, 'annotation');
-  const width = numberChild(size, 'width', file, 'size', true);
-  const height = numberChild(size, 'height', file, 'size', true);
-  if (width < 1 || height < 1) throw formatError(file, 'size', `image size ${width}x${height} is empty`);
+  const { root, width, height } = parseAnnotation(readText(file, 'annotation'), file);
   const boxes: number[] = [];
   const labels: number[] = [];
   const difficult: number[] = [];

@@ -174,3 +174,17 @@ export function el(name: string, ...content: (XmlElement | string | number)[]): 
   const text = content.filter((c) => typeof c !== 'object').join('');
   return { name, attributes: {}, children, text };
 }
+
+/**
+ * Parses a PASCAL VOC / ImageNet VID annotation file: its <annotation> root and the image size it declares,
+ * refusing another root or an empty size.
+ */
+export function parseAnnotation(source: string, file: string): { root: XmlElement; width: number; height: number } {
+  const root = parseXml(source, file);
+  if (root.name !== 'annotation') throw formatError(file, '', `root element is <${root.name}>, expected <annotation>`);
+  const size = requiredChild(root, 'size', file, 'annotation');
+  const width = numberChild(size, 'width', file, 'size', true);
+  const height = numberChild(size, 'height', file, 'size', true);
+  if (width < 1 || height < 1) throw formatError(file, 'size', `image size ${width}x${height} is empty`);
+  return { root, width, height };
+}
