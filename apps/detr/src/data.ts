@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
-import { cocoPaths, ensureShapesDataset, loadCoco, type Batch, type CocoDataset, type TransformSpec } from '@deformjs/datasets';
+import {
+  cocoPaths,
+  ensureShapesDataset,
+  loadCoco,
+  type Batch,
+  type CocoDataset,
+  type TransformSpec,
+} from '@deformjs/datasets';
 import type { CocoDataset as CocoGroundTruth } from '@deformjs/metrics';
 import type { DetectionTarget } from '@deformjs/deformable-detr';
 
@@ -35,7 +42,14 @@ export interface DetectionData {
 }
 
 export async function loadDetectionData(o: DataOptions): Promise<DetectionData> {
-  const root = o.coco ?? (await ensureShapesDataset('detection', o.cache, { seed: o.dataSeed, count: o.trainCount, valCount: o.valCount, size: o.size }));
+  const root =
+    o.coco ??
+    (await ensureShapesDataset('detection', o.cache, {
+      seed: o.dataSeed,
+      count: o.trainCount,
+      valCount: o.valCount,
+      size: o.size,
+    }));
   const trainSplit = o.coco ? o.trainSplit : 'train';
   const valSplit = o.coco ? o.valSplit : 'val';
   const train = loadCoco(cocoPaths(root, trainSplit));
@@ -61,10 +75,17 @@ export async function loadDetectionData(o: DataOptions): Promise<DetectionData> 
 export function toModelInputs(batch: Batch): { images: tf.Tensor4D; mask: tf.Tensor3D; targets: DetectionTarget[] } {
   const { batchSize: b, height: h, width: w } = batch;
   const images = tf.tensor4d(batch.images, [b, h, w, 3]);
-  const mask = tf.tensor3d(Uint8Array.from(batch.pixelMask, (v) => (v ? 0 : 1)), [b, h, w], 'bool');
+  const mask = tf.tensor3d(
+    Uint8Array.from(batch.pixelMask, (v) => (v ? 0 : 1)),
+    [b, h, w],
+    'bool',
+  );
   const targets = batch.targets.map((t) => {
     const keep = Array.from(t.iscrowd, (c, i) => (c ? -1 : i)).filter((i) => i >= 0);
-    return { labels: Int32Array.from(keep, (i) => t.labels[i]), boxes: Float32Array.from(keep.flatMap((i) => Array.from(t.boxes.subarray(4 * i, 4 * i + 4)))) };
+    return {
+      labels: Int32Array.from(keep, (i) => t.labels[i]),
+      boxes: Float32Array.from(keep.flatMap((i) => Array.from(t.boxes.subarray(4 * i, 4 * i + 4)))),
+    };
   });
   return { images, mask, targets };
 }

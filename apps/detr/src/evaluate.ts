@@ -1,9 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@deformjs/core/node';
-import { DataLoader, decodeImage, encodeImage, type ImageRecord, type RgbImage, type TransformSpec } from '@deformjs/datasets';
+import {
+  DataLoader,
+  decodeImage,
+  encodeImage,
+  type ImageRecord,
+  type RgbImage,
+  type TransformSpec,
+} from '@deformjs/datasets';
 import { evaluateCoco, type CocoDataset, type CocoDetection, type CocoEvalResult } from '@deformjs/metrics';
-import { disposeOutputs, postProcess, toCocoResults, type ClassificationKind, type DetectionModel, type Detections } from '@deformjs/deformable-detr';
+import {
+  disposeOutputs,
+  postProcess,
+  toCocoResults,
+  type ClassificationKind,
+  type DetectionModel,
+  type Detections,
+} from '@deformjs/deformable-detr';
 import { toModelInputs } from './data';
 
 export interface EvalOptions {
@@ -17,15 +31,28 @@ export interface EvalOptions {
 }
 
 /** Runs the model over the validation records and scores the top-100 detections per image with COCOeval's numbers. */
-export async function evaluate(model: DetectionModel, o: EvalOptions): Promise<{ result: CocoEvalResult; detections: Map<number, Detections> }> {
+export async function evaluate(
+  model: DetectionModel,
+  o: EvalOptions,
+): Promise<{ result: CocoEvalResult; detections: Map<number, Detections> }> {
   model.eval();
-  const loader = new DataLoader(o.records, { batchSize: o.batchSize, transforms: o.transforms, seed: 0, shuffle: false, workers: o.workers });
+  const loader = new DataLoader(o.records, {
+    batchSize: o.batchSize,
+    transforms: o.transforms,
+    seed: 0,
+    shuffle: false,
+    workers: o.workers,
+  });
   const results: CocoDetection[] = [];
   const detections = new Map<number, Detections>();
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
     const { images, mask } = toModelInputs(batch);
     const out = model.forward(images, mask);
-    const dets = postProcess(out, batch.targets.map((t) => t.origSize), { kind: o.classification });
+    const dets = postProcess(
+      out,
+      batch.targets.map((t) => t.origSize),
+      { kind: o.classification },
+    );
     disposeOutputs(out);
     tf.dispose([images, mask]);
     batch.targets.forEach((t, i) => {
@@ -37,7 +64,16 @@ export async function evaluate(model: DetectionModel, o: EvalOptions): Promise<{
   return { result: evaluateCoco(o.groundTruth, results), detections };
 }
 
-const PALETTE: [number, number, number][] = [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]];
+const PALETTE: [number, number, number][] = [
+  [230, 25, 75],
+  [60, 180, 75],
+  [255, 225, 25],
+  [0, 130, 200],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230],
+];
 
 function drawBox(image: RgbImage, [x1, y1, x2, y2]: number[], color: [number, number, number], thickness = 2): void {
   const { width, height, data } = image;
@@ -61,7 +97,14 @@ function drawBox(image: RgbImage, [x1, y1, x2, y2]: number[], color: [number, nu
  * Draws detections scoring at least `threshold`, and at least the `minBoxes` best of each image (a young model
  * scores low), colour by class, on the first `count` images, as PNGs in `dir`.
  */
-export async function drawDetections(records: readonly ImageRecord[], detections: Map<number, Detections>, dir: string, count: number, threshold = 0.5, minBoxes = 3): Promise<string[]> {
+export async function drawDetections(
+  records: readonly ImageRecord[],
+  detections: Map<number, Detections>,
+  dir: string,
+  count: number,
+  threshold = 0.5,
+  minBoxes = 3,
+): Promise<string[]> {
   const written: string[] = [];
   for (const record of records.slice(0, count)) {
     const det = detections.get(Number(record.id));
@@ -69,7 +112,8 @@ export async function drawDetections(records: readonly ImageRecord[], detections
     const image = await decodeImage(record.imagePath, String(record.id));
     const floor = [...det.scores].sort((a, b) => b - a)[Math.min(minBoxes, det.scores.length) - 1] ?? Infinity;
     det.scores.forEach((score, i) => {
-      if (score >= Math.min(threshold, floor)) drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
+      if (score >= Math.min(threshold, floor))
+        drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
     });
     const path = join(dir, `detections-${record.id}.png`);
     writeFileAtomic(path, await encodeImage(image, 'png'));

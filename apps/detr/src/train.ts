@@ -62,13 +62,26 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
   const metricsPath = join(o.out, 'metrics.json');
   if (o.fresh) rmSync(o.out, { recursive: true, force: true });
   const { model, criterion, classification } = buildModel(o.spec);
-  const groups = paramGroups(model, { backbone: o.lrBackbone, linearProj: o.lrLinearProj, freezeBackboneStem: o.freezeStem });
+  const groups = paramGroups(model, {
+    backbone: o.lrBackbone,
+    linearProj: o.lrLinearProj,
+    freezeBackboneStem: o.freezeStem,
+  });
   const variables = groups.flatMap((g) => g.params);
   const optimizer = new AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay });
-  const loader = new DataLoader(data.train.records, { batchSize: o.batchSize, transforms: data.trainTransforms, seed: o.seed, dropLast: true, workers: o.workers });
+  const loader = new DataLoader(data.train.records, {
+    batchSize: o.batchSize,
+    transforms: data.trainTransforms,
+    seed: o.seed,
+    dropLast: true,
+    workers: o.workers,
+  });
   const stepsPerEpoch = loader.stepsPerEpoch;
   const totalSteps = o.epochs * stepsPerEpoch;
-  const schedule = linearWarmup(stepSchedule(o.lr, [Math.max(0, o.lrDropEpoch * stepsPerEpoch - o.warmupSteps)]), o.warmupSteps);
+  const schedule = linearWarmup(
+    stepSchedule(o.lr, [Math.max(0, o.lrDropEpoch * stepsPerEpoch - o.warmupSteps)]),
+    o.warmupSteps,
+  );
   const { spec, ...options } = o;
   let metrics: Metrics = { spec, options, loss: [], ap: [], stepsPerEpoch, secondsTraining: 0 };
   let step = 0;
@@ -77,26 +90,59 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
     const state = decodeCheckpoint(new Uint8Array(readFileSync(checkpointPath)), { model, optimizer }, checkpointPath);
     const saved = JSON.parse(readFileSync(metricsPath, 'utf8')) as Metrics;
     if (JSON.stringify(state.config) !== JSON.stringify(o.spec) || saved.stepsPerEpoch !== stepsPerEpoch) {
-      throw new Error(`${checkpointPath} belongs to another model or dataset (${JSON.stringify(state.config)}, ${saved.stepsPerEpoch} steps/epoch); pass --fresh to start over or another --out`);
+      throw new Error(
+        `${checkpointPath} belongs to another model or dataset (${JSON.stringify(state.config)}, ${saved.stepsPerEpoch} steps/epoch); pass --fresh to start over or another --out`,
+      );
     }
     noise.restore(state.rngStates.noise);
     step = state.step;
-    metrics = { ...saved, loss: saved.loss.filter(([s]) => s < step), ap: saved.ap.filter(([e]) => e <= Math.floor(step / stepsPerEpoch)) };
+    metrics = {
+      ...saved,
+      loss: saved.loss.filter(([s]) => s < step),
+      ap: saved.ap.filter(([e]) => e <= Math.floor(step / stepsPerEpoch)),
+    };
     console.log(`resuming ${o.out} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
   }
-  const evalOptions = { records: data.val.records, groundTruth: data.valGroundTruth, categoryIds: data.categoryIds, classification, transforms: data.evalTransforms, batchSize: o.batchSize, workers: o.workers };
+  const evalOptions = {
+    records: data.val.records,
+    groundTruth: data.valGroundTruth,
+    categoryIds: data.categoryIds,
+    classification,
+    transforms: data.evalTransforms,
+    batchSize: o.batchSize,
+    workers: o.workers,
+  };
   const save = () => {
-    writeFileAtomic(checkpointPath, encodeCheckpoint({ model, optimizer, step, epoch: Math.floor(step / stepsPerEpoch), rngs: { noise: noise.rng }, config: o.spec }));
+    writeFileAtomic(
+      checkpointPath,
+      encodeCheckpoint({
+        model,
+        optimizer,
+        step,
+        epoch: Math.floor(step / stepsPerEpoch),
+        rngs: { noise: noise.rng },
+        config: o.spec,
+      }),
+    );
     writeFileAtomic(metricsPath, JSON.stringify(metrics, null, 1) + '\n');
     const series = [{ name: 'loss', points: metrics.loss }];
-    writeFileAtomic(join(o.out, 'loss.svg'), lineChartSvg({ title: `${o.label}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: true }));
+    writeFileAtomic(
+      join(o.out, 'loss.svg'),
+      lineChartSvg({ title: `${o.label}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: true }),
+    );
   };
 
-  console.log(`${o.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`);
+  console.log(
+    `${o.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`,
+  );
   const progress = createProgress({ total: totalSteps, label: o.label });
   let started = performance.now();
   if (step < totalSteps) {
-    for await (const batch of loader.batches({ epoch: Math.floor(step / stepsPerEpoch), step: step % stepsPerEpoch, untilEpoch: o.epochs })) {
+    for await (const batch of loader.batches({
+      epoch: Math.floor(step / stepsPerEpoch),
+      step: step % stepsPerEpoch,
+      untilEpoch: o.epochs,
+    })) {
       optimizer.lr = schedule(step);
       const inputs = toModelInputs(batch);
       const result = trainStep(model, criterion, optimizer, inputs, { clipMaxNorm: o.clipMaxNorm, variables });
@@ -109,7 +155,9 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
         metrics.secondsTraining += (performance.now() - started) / 1000;
         const { result: evalResult } = await evaluate(model, evalOptions);
         metrics.ap.push([step / stepsPerEpoch, evalResult.stats[0], evalResult.stats[1]]);
-        process.stderr.write(`\n${o.label} epoch ${step / stepsPerEpoch}: AP ${evalResult.stats[0].toFixed(4)} AP50 ${evalResult.stats[1].toFixed(4)}\n`);
+        process.stderr.write(
+          `\n${o.label} epoch ${step / stepsPerEpoch}: AP ${evalResult.stats[0].toFixed(4)} AP50 ${evalResult.stats[1].toFixed(4)}\n`,
+        );
         started = performance.now();
       }
       if (epochEnd || step % o.checkpointEvery === 0) save();

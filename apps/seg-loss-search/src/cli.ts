@@ -68,30 +68,51 @@ async function main(): Promise<void> {
   }
   const int = (name: keyof typeof values, min = 0): number => {
     const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < min) throw new Error(`seg-loss-search: --${name} expects an integer >= ${min}, got ${JSON.stringify(values[name])}`);
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`seg-loss-search: --${name} expects an integer >= ${min}, got ${JSON.stringify(values[name])}`);
     return value;
   };
   const metric = values.metric as TargetMetric;
-  if (!(TARGET_METRICS as readonly string[]).includes(metric)) throw new Error(`seg-loss-search: --metric expects one of ${TARGET_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
-  if (!(BACKEND_NAMES as readonly string[]).includes(values.backend!)) throw new Error(`seg-loss-search: --backend expects one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(values.backend)}`);
+  if (!(TARGET_METRICS as readonly string[]).includes(metric))
+    throw new Error(
+      `seg-loss-search: --metric expects one of ${TARGET_METRICS.join(', ')}, got ${JSON.stringify(metric)}`,
+    );
+  if (!(BACKEND_NAMES as readonly string[]).includes(values.backend!))
+    throw new Error(
+      `seg-loss-search: --backend expects one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(values.backend)}`,
+    );
   const lr = Number(values.lr);
   if (!(lr > 0)) throw new Error(`seg-loss-search: --lr expects a number > 0, got ${JSON.stringify(values.lr)}`);
 
   const backend = await initBackend(values.backend as BackendName);
-  const dataConfig = { size: int('size', 32), trainCount: int('train-count', 1), valCount: int('val-count', 1), seed: int('data-seed') };
+  const dataConfig = {
+    size: int('size', 32),
+    trainCount: int('train-count', 1),
+    valCount: int('val-count', 1),
+    seed: int('data-seed'),
+  };
   const train = { batchSize: int('batch', 1), crop: int('crop', 8), lr, tolerance: int('tolerance') };
-  if (train.crop > Math.round(0.75 * dataConfig.size)) throw new Error(`seg-loss-search: --crop ${train.crop} exceeds the shortest image side of --size ${dataConfig.size} (${Math.round(0.75 * dataConfig.size)})`);
+  if (train.crop > Math.round(0.75 * dataConfig.size))
+    throw new Error(
+      `seg-loss-search: --crop ${train.crop} exceeds the shortest image side of --size ${dataConfig.size} (${Math.round(0.75 * dataConfig.size)})`,
+    );
   const out = resolve(values.out ?? join('runs', `${command}-${metric}`));
   if (values.fresh) rmSync(out, { recursive: true, force: true });
   const log = (line: string) => console.error(line);
   log(`backend ${backend}; output ${out}`);
   const data = await loadShapesData({ cacheDir: resolve(values.cache!), ...dataConfig });
-  log(`shapes segmentation set: ${data.train.length} train / ${data.val.length} val images, classes ${data.classes.join(', ')}`);
+  log(
+    `shapes segmentation set: ${data.train.length} train / ${data.val.length} val images, classes ${data.classes.join(', ')}`,
+  );
 
   if (command === 'search') {
-    if (!(values.preset! in SEARCH_PRESETS)) throw new Error(`seg-loss-search: --preset expects one of ${Object.keys(SEARCH_PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}`);
+    if (!(values.preset! in SEARCH_PRESETS))
+      throw new Error(
+        `seg-loss-search: --preset expects one of ${Object.keys(SEARCH_PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}`,
+      );
     const preset = SEARCH_PRESETS[values.preset as SearchPreset];
-    const pick = (name: 'rounds' | 'samples' | 'updates' | 'proxy-steps', fallback: number, min: number) => (values[name] === undefined ? fallback : int(name, min));
+    const pick = (name: 'rounds' | 'samples' | 'updates' | 'proxy-steps', fallback: number, min: number) =>
+      values[name] === undefined ? fallback : int(name, min);
     // The first Ctrl-C finishes the current proxy training and saves; a second one exits at once.
     let stopRequested = false;
     process.on('SIGINT', () => {
@@ -116,16 +137,28 @@ async function main(): Promise<void> {
       () => stopRequested,
     );
     if (results.stopped) return;
-    console.log(JSON.stringify({ metric, final: results.final, best: results.best, baselinePerRound: results.rounds.map((r) => r.baseline) }, null, 2));
+    console.log(
+      JSON.stringify(
+        { metric, final: results.final, best: results.best, baselinePerRound: results.rounds.map((r) => r.baseline) },
+        null,
+        2,
+      ),
+    );
     log(`wrote ${join(out, 'results.json')} and ${join(out, 'rewards.svg')}`);
     return;
   }
 
   const losses = values.losses!.split(',').map((s) => s.trim()) as LossKind[];
-  for (const loss of losses) if (!(LOSS_KINDS as readonly string[]).includes(loss)) throw new Error(`seg-loss-search: --losses expects a list of ${LOSS_KINDS.join(', ')}, got ${JSON.stringify(loss)}`);
+  for (const loss of losses)
+    if (!(LOSS_KINDS as readonly string[]).includes(loss))
+      throw new Error(
+        `seg-loss-search: --losses expects a list of ${LOSS_KINDS.join(', ')}, got ${JSON.stringify(loss)}`,
+      );
   const seeds = values.seeds!.split(',').map((s) => Number(s));
-  if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`seg-loss-search: --seeds expects a list of integers >= 0, got ${JSON.stringify(values.seeds)}`);
-  if (values.pick !== 'final' && values.pick !== 'best') throw new Error(`seg-loss-search: --pick expects final or best, got ${JSON.stringify(values.pick)}`);
+  if (seeds.some((s) => !Number.isInteger(s) || s < 0))
+    throw new Error(`seg-loss-search: --seeds expects a list of integers >= 0, got ${JSON.stringify(values.seeds)}`);
+  if (values.pick !== 'final' && values.pick !== 'best')
+    throw new Error(`seg-loss-search: --pick expects final or best, got ${JSON.stringify(values.pick)}`);
   let controlPoints: number[];
   let source: string;
   if (values.theta === 'voc') {
@@ -133,12 +166,19 @@ async function main(): Promise<void> {
     source = 'VOC preset';
   } else {
     const results = JSON.parse(readFileSync(values.theta!, 'utf8')) as SearchResults;
-    if (results.metric !== metric) throw new Error(`seg-loss-search: ${values.theta} is a search for ${results.metric}, not --metric ${metric}`);
-    if (values.pick === 'best' && !results.best) throw new Error(`seg-loss-search: ${values.theta} has no finished round yet`);
+    if (results.metric !== metric)
+      throw new Error(`seg-loss-search: ${values.theta} is a search for ${results.metric}, not --metric ${metric}`);
+    if (values.pick === 'best' && !results.best)
+      throw new Error(`seg-loss-search: ${values.theta} has no finished round yet`);
     controlPoints = values.pick === 'best' ? results.best!.controlPoints : results.final.controlPoints;
     source = values.pick === 'best' ? 'searched, best sample' : 'searched, final mean';
   }
-  const table = await runComparison({ metric, controlPoints, source, losses, seeds, train: { ...train, steps: int('steps', 1) }, data: dataConfig }, data, out, log);
+  const table = await runComparison(
+    { metric, controlPoints, source, losses, seeds, train: { ...train, steps: int('steps', 1) }, data: dataConfig },
+    data,
+    out,
+    log,
+  );
   console.log(table);
   log(`wrote ${join(out, 'comparison.json')} and ${join(out, 'comparison.md')}`);
 }

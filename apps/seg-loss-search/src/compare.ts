@@ -43,7 +43,12 @@ function lossSpec(kind: LossKind, config: CompareConfig): LossSpec {
  * Trains one segmenter per (loss, seed) with the same budget, evaluates every metric on the held-out split
  * and writes `<out>/comparison.json` (resumable: finished runs are kept) and `<out>/comparison.md`.
  */
-export async function runComparison(config: CompareConfig, data: ShapesData, out: string, log: (line: string) => void): Promise<string> {
+export async function runComparison(
+  config: CompareConfig,
+  data: ShapesData,
+  out: string,
+  log: (line: string) => void,
+): Promise<string> {
   const path = join(out, 'comparison.json');
   let runs: Run[] = [];
   if (existsSync(path)) {
@@ -52,7 +57,9 @@ export async function runComparison(config: CompareConfig, data: ShapesData, out
       runs = saved.runs;
       log(`resuming ${path}: ${runs.length} of ${config.losses.length * config.seeds.length} runs done`);
     } else {
-      throw new Error(`seg-loss-search: ${path} holds a comparison with other settings; pass --fresh or use another --out.`);
+      throw new Error(
+        `seg-loss-search: ${path} holds a comparison with other settings; pass --fresh or use another --out.`,
+      );
     }
   }
   const numClasses = data.classes.length;
@@ -61,10 +68,23 @@ export async function runComparison(config: CompareConfig, data: ShapesData, out
       if (runs.some((r) => r.loss === loss && r.seed === seed)) continue;
       const progress = createProgress({ total: config.train.steps, label: `${loss} seed ${seed}` });
       const start = performance.now();
-      const model = await trainSegmenter(data.train, numClasses, lossSpec(loss, config), { ...config.train, seed }, (step, value) => progress.update(step, { loss: value }));
+      const model = await trainSegmenter(
+        data.train,
+        numClasses,
+        lossSpec(loss, config),
+        { ...config.train, seed },
+        (step, value) => progress.update(step, { loss: value }),
+      );
       const result = evaluateSegmenter(model, data.val, numClasses, config.train.tolerance);
       model.dispose();
-      const metrics = { mIoU: result.mIoU, FWIoU: result.fwIoU, mAcc: result.mAcc, gAcc: result.gAcc, BIoU: result.bIoU, BF1: result.bF1 };
+      const metrics = {
+        mIoU: result.mIoU,
+        FWIoU: result.fwIoU,
+        mAcc: result.mAcc,
+        gAcc: result.gAcc,
+        BIoU: result.bIoU,
+        BF1: result.bF1,
+      };
       progress.done({ [config.metric]: metrics[config.metric as keyof typeof metrics] });
       runs.push({ loss, seed, metrics, seconds: (performance.now() - start) / 1000 });
       writeFileAtomic(path, JSON.stringify({ config, runs } satisfies CompareFile, null, 2) + '\n');
@@ -88,7 +108,12 @@ export function comparisonTable(config: CompareConfig, runs: readonly Run[]): st
       return `${mean.toFixed(2)} ± ${std.toFixed(2)}`;
     });
     const seconds = mine.reduce((a, r) => a + r.seconds, 0) / Math.max(mine.length, 1);
-    const name = loss === 'ce' ? 'cross-entropy' : loss === 'asl' ? `ASL-${config.metric} (${config.source})` : `CE + ASL-${config.metric} (${config.source})`;
+    const name =
+      loss === 'ce'
+        ? 'cross-entropy'
+        : loss === 'asl'
+          ? `ASL-${config.metric} (${config.source})`
+          : `CE + ASL-${config.metric} (${config.source})`;
     return `| ${name} | ${cells.join(' | ')} | ${seconds.toFixed(0)} |`;
   });
   return [header, rule, ...rows].join('\n') + '\n';

@@ -36,7 +36,12 @@ export interface ShapesDataOptions {
  * class boundary), generated once into the cache and loaded whole.
  */
 export async function loadShapesData(options: ShapesDataOptions): Promise<ShapesData> {
-  const root = await ensureShapesDataset('segmentation', options.cacheDir, { seed: options.seed, count: options.trainCount, valCount: options.valCount, size: options.size });
+  const root = await ensureShapesDataset('segmentation', options.cacheDir, {
+    seed: options.seed,
+    count: options.trainCount,
+    valCount: options.valCount,
+    size: options.size,
+  });
   const classes = SHAPE_SEGMENTATION_CLASSES;
   const load = async (split: 'train' | 'val'): Promise<SegmentationImage[]> => {
     const dataset = loadVoc({ root, split, task: 'segmentation', classes });
@@ -56,13 +61,19 @@ export async function loadShapesData(options: ShapesDataOptions): Promise<Shapes
  * A random training batch of crop x crop windows (random position, random horizontal flip) as tensors:
  * images [B, crop, crop, 3], labels [B, crop, crop] int32. Every image is at least `crop` on both sides.
  */
-export function trainBatch(split: readonly SegmentationImage[], batchSize: number, crop: number, rng: Rng): { images: tf.Tensor4D; labels: tf.Tensor3D } {
+export function trainBatch(
+  split: readonly SegmentationImage[],
+  batchSize: number,
+  crop: number,
+  rng: Rng,
+): { images: tf.Tensor4D; labels: tf.Tensor3D } {
   const plane = crop * crop;
   const images = new Float32Array(batchSize * plane * 3);
   const labels = new Int32Array(batchSize * plane);
   for (let b = 0; b < batchSize; b++) {
     const item = split[rng.int(split.length)];
-    if (item.width < crop || item.height < crop) throw new Error(`trainBatch: an image of ${item.width}x${item.height} is smaller than the crop ${crop}`);
+    if (item.width < crop || item.height < crop)
+      throw new Error(`trainBatch: an image of ${item.width}x${item.height} is smaller than the crop ${crop}`);
     const x0 = rng.int(item.width - crop + 1);
     const y0 = rng.int(item.height - crop + 1);
     const flip = rng.next() < 0.5;
@@ -75,5 +86,8 @@ export function trainBatch(split: readonly SegmentationImage[], batchSize: numbe
       }
     }
   }
-  return { images: tf.tensor4d(images, [batchSize, crop, crop, 3]), labels: tf.tensor3d(labels, [batchSize, crop, crop], 'int32') };
+  return {
+    images: tf.tensor4d(images, [batchSize, crop, crop, 3]),
+    labels: tf.tensor3d(labels, [batchSize, crop, crop], 'int32'),
+  };
 }

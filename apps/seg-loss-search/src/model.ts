@@ -8,7 +8,10 @@ import { Conv2d, ReLU, Sequential } from '@deformjs/nn';
  */
 function convRelu(rng: Rng, cin: number, cout: number, options: { stride?: number; kernel?: number } = {}): Sequential {
   const { stride = 1, kernel = 3 } = options;
-  return new Sequential(new Conv2d(rng, cin, cout, kernel, { stride, padding: (kernel - 1) / 2, init: 'kaiming-fan-out' }), new ReLU());
+  return new Sequential(
+    new Conv2d(rng, cin, cout, kernel, { stride, padding: (kernel - 1) / 2, init: 'kaiming-fan-out' }),
+    new ReLU(),
+  );
 }
 
 /**
@@ -26,8 +29,14 @@ export class TinySegmenter extends Module {
 
   constructor(rng: Rng, numClasses: number, width = 32) {
     super();
-    this.stem = this.addModule('stem', new Sequential(convRelu(rng, 3, width / 2, { stride: 2 }), convRelu(rng, width / 2, width / 2)));
-    this.down = this.addModule('down', new Sequential(convRelu(rng, width / 2, width, { stride: 2 }), convRelu(rng, width, width)));
+    this.stem = this.addModule(
+      'stem',
+      new Sequential(convRelu(rng, 3, width / 2, { stride: 2 }), convRelu(rng, width / 2, width / 2)),
+    );
+    this.down = this.addModule(
+      'down',
+      new Sequential(convRelu(rng, width / 2, width, { stride: 2 }), convRelu(rng, width, width)),
+    );
     this.context = this.addModule('context', new Sequential(convRelu(rng, width, width), convRelu(rng, width, width)));
     this.lowLevel = this.addModule('low_level', convRelu(rng, width / 2, width / 2, { kernel: 1 }));
     this.fuse = this.addModule('fuse', convRelu(rng, width + width / 2, width));

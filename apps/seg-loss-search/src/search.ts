@@ -2,7 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
-import { CURVES_PER_METRIC, PpoSearch, controlPointsFromTheta, identityTheta, runPpoSearch, type PpoState, type TargetMetric } from '@deformjs/auto-seg-loss';
+import {
+  CURVES_PER_METRIC,
+  PpoSearch,
+  controlPointsFromTheta,
+  identityTheta,
+  runPpoSearch,
+  type PpoState,
+  type TargetMetric,
+} from '@deformjs/auto-seg-loss';
 import type { ShapesData } from './data';
 import { evaluateSegmenter, metricValue, trainSegmenter, type TrainOptions } from './train';
 
@@ -39,7 +47,14 @@ interface SearchFile {
 export interface SearchResults {
   metric: TargetMetric;
   config: SearchConfig;
-  rounds: Array<{ round: number; meanControlPoints: number[]; rewards: number[]; baseline: number; best: number; average: number }>;
+  rounds: Array<{
+    round: number;
+    meanControlPoints: number[];
+    rewards: number[];
+    baseline: number;
+    best: number;
+    average: number;
+  }>;
   /** The final sampling mean, the loss to retrain with. */
   final: { theta: number[]; controlPoints: number[] };
   best: { theta: number[]; controlPoints: number[]; reward: number; round: number } | null;
@@ -52,24 +67,44 @@ class SearchStopped extends Error {}
  * writes), and writes `<out>/results.json` and `<out>/rewards.svg` after every round. When `stop()` turns
  * true, the search returns after the next checkpoint (`stopped` set); running it again continues it.
  */
-export async function runSearch(config: SearchConfig, data: ShapesData, out: string, log: (line: string) => void, stop: () => boolean = () => false): Promise<SearchResults & { stopped: boolean }> {
+export async function runSearch(
+  config: SearchConfig,
+  data: ShapesData,
+  out: string,
+  log: (line: string) => void,
+  stop: () => boolean = () => false,
+): Promise<SearchResults & { stopped: boolean }> {
   const statePath = join(out, 'state.json');
   const curves = CURVES_PER_METRIC[config.metric];
   let search: PpoSearch;
   if (existsSync(statePath)) {
     const saved = JSON.parse(readFileSync(statePath, 'utf8')) as SearchFile;
     if (JSON.stringify(saved.config) !== JSON.stringify(config)) {
-      throw new Error(`seg-loss-search: ${statePath} belongs to a search with other settings; pass --fresh to start over or use another --out.\n  saved:     ${JSON.stringify(saved.config)}\n  requested: ${JSON.stringify(config)}`);
+      throw new Error(
+        `seg-loss-search: ${statePath} belongs to a search with other settings; pass --fresh to start over or use another --out.\n  saved:     ${JSON.stringify(saved.config)}\n  requested: ${JSON.stringify(config)}`,
+      );
     }
     search = PpoSearch.restore(saved.search);
-    log(`resuming ${statePath}: round ${search.round + 1}/${config.rounds}, ${search.missingRewards().length || config.samplesPerRound} samples to go in this round`);
+    log(
+      `resuming ${statePath}: round ${search.round + 1}/${config.rounds}, ${search.missingRewards().length || config.samplesPerRound} samples to go in this round`,
+    );
   } else {
     const initialMean = Array.from({ length: curves }, () => identityTheta(config.pieces)).flat();
-    search = PpoSearch.create({ size: initialMean.length, initialMean, rounds: config.rounds, samplesPerRound: config.samplesPerRound, updatesPerRound: config.updatesPerRound }, config.seed);
+    search = PpoSearch.create(
+      {
+        size: initialMean.length,
+        initialMean,
+        rounds: config.rounds,
+        samplesPerRound: config.samplesPerRound,
+        updatesPerRound: config.updatesPerRound,
+      },
+      config.seed,
+    );
   }
   const numClasses = data.classes.length;
   const progress = createProgress({ total: config.rounds * config.samplesPerRound, label: `search ${config.metric}` });
-  const done = () => search.round * config.samplesPerRound + (search.done ? 0 : config.samplesPerRound - search.missingRewards().length);
+  const done = () =>
+    search.round * config.samplesPerRound + (search.done ? 0 : config.samplesPerRound - search.missingRewards().length);
   let bestReward = search.best()?.reward ?? -Infinity;
 
   try {
@@ -77,11 +112,25 @@ export async function runSearch(config: SearchConfig, data: ShapesData, out: str
       search,
       async (theta, { round, sample }) => {
         const controlPoints = controlPointsFromTheta(theta, curves);
-        const model = await trainSegmenter(data.train, numClasses, { ce: 0, asl: { metric: config.metric, controlPoints, weight: 1 } }, config.proxy);
-        const reward = metricValue(evaluateSegmenter(model, data.val, numClasses, config.proxy.tolerance), config.metric);
+        const model = await trainSegmenter(
+          data.train,
+          numClasses,
+          { ce: 0, asl: { metric: config.metric, controlPoints, weight: 1 } },
+          config.proxy,
+        );
+        const reward = metricValue(
+          evaluateSegmenter(model, data.val, numClasses, config.proxy.tolerance),
+          config.metric,
+        );
         model.dispose();
         bestReward = Math.max(bestReward, reward);
-        progress.update(done() + 1, { round: round + 1, sample, reward, best: bestReward, tensors: tf.memory().numTensors });
+        progress.update(done() + 1, {
+          round: round + 1,
+          sample,
+          reward,
+          best: bestReward,
+          tensors: tf.memory().numTensors,
+        });
         if (Number.isFinite(reward)) return reward;
         log(`round ${round + 1} sample ${sample}: the metric is ${reward} (the proxy training diverged); reward 0`);
         return 0;

@@ -27,7 +27,10 @@ export interface TrainOptions {
 export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const numClasses = logits.shape[logits.rank - 1];
-    const valid = tf.logicalAnd(tf.greaterEqual(labels, tf.scalar(0, 'int32')), tf.less(labels, tf.scalar(numClasses, 'int32')));
+    const valid = tf.logicalAnd(
+      tf.greaterEqual(labels, tf.scalar(0, 'int32')),
+      tf.less(labels, tf.scalar(numClasses, 'int32')),
+    );
     const target = tf.cast(tf.oneHot(tf.where(valid, labels, tf.zerosLike(labels)), numClasses), 'float32');
     const mask = tf.cast(valid, 'float32');
     const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), target), -1));
@@ -41,7 +44,16 @@ export function segmentationLoss(spec: LossSpec, logits: tf.Tensor, labels: tf.T
     if (spec.ce !== 0) loss = tf.add(loss, tf.mul(crossEntropy(logits, labels), spec.ce));
     if (spec.asl) {
       const { metric, controlPoints, weight } = spec.asl;
-      loss = tf.add(loss, autoSegLoss(logits, labels, { metric, controlPoints, tolerance, ignoreIndex: IGNORE_INDEX, lossWeight: weight }));
+      loss = tf.add(
+        loss,
+        autoSegLoss(logits, labels, {
+          metric,
+          controlPoints,
+          tolerance,
+          ignoreIndex: IGNORE_INDEX,
+          lossWeight: weight,
+        }),
+      );
     }
     return loss as tf.Scalar;
   });
@@ -51,7 +63,13 @@ export function segmentationLoss(spec: LossSpec, logits: tf.Tensor, labels: tf.T
  * Trains a TinySegmenter from scratch with `loss`: AdamW (weight decay 1e-4) with a cosine learning-rate
  * decay, seeded initialisation and batches. `onStep` sees every step's loss (read back every 10 steps).
  */
-export async function trainSegmenter(data: readonly SegmentationImage[], numClasses: number, loss: LossSpec, options: TrainOptions, onStep: (step: number, loss: number) => void = () => {}): Promise<TinySegmenter> {
+export async function trainSegmenter(
+  data: readonly SegmentationImage[],
+  numClasses: number,
+  loss: LossSpec,
+  options: TrainOptions,
+  onStep: (step: number, loss: number) => void = () => {},
+): Promise<TinySegmenter> {
   const rng = new Rng(options.seed);
   const model = new TinySegmenter(rng.fork(), numClasses, options.width);
   const batches = rng.fork();
@@ -61,7 +79,10 @@ export async function trainSegmenter(data: readonly SegmentationImage[], numClas
   for (let step = 0; step < options.steps; step++) {
     optimizer.lr = schedule(step);
     const { images, labels } = trainBatch(data, options.batchSize, options.crop, batches);
-    const { value, grads } = tf.variableGrads(() => segmentationLoss(loss, model.forward(images), labels, options.tolerance), model.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => segmentationLoss(loss, model.forward(images), labels, options.tolerance),
+      model.trainableVariables(),
+    );
     optimizer.step(grads);
     if (step % 10 === 9 || step === options.steps - 1) onStep(step + 1, (await value.data())[0]);
     tf.dispose([images, labels, value, grads]);
@@ -71,11 +92,23 @@ export async function trainSegmenter(data: readonly SegmentationImage[], numClas
 }
 
 /** Every metric of @deformjs/metrics over whole images (one at a time, any size). */
-export function evaluateSegmenter(model: TinySegmenter, data: readonly SegmentationImage[], numClasses: number, tolerance: number): SegmentationResult {
-  const evaluator = new SegmentationEvaluator({ numClasses, ignoreLabel: IGNORE_INDEX, boundaryRadius: tolerance, boundaryTolerance: tolerance });
+export function evaluateSegmenter(
+  model: TinySegmenter,
+  data: readonly SegmentationImage[],
+  numClasses: number,
+  tolerance: number,
+): SegmentationResult {
+  const evaluator = new SegmentationEvaluator({
+    numClasses,
+    ignoreLabel: IGNORE_INDEX,
+    boundaryRadius: tolerance,
+    boundaryTolerance: tolerance,
+  });
   model.eval();
   for (const item of data) {
-    const predicted = tf.tidy(() => tf.argMax(model.forward(tf.tensor4d(item.image, [1, item.height, item.width, 3])), 3));
+    const predicted = tf.tidy(() =>
+      tf.argMax(model.forward(tf.tensor4d(item.image, [1, item.height, item.width, 3])), 3),
+    );
     evaluator.update(predicted.dataSync() as Int32Array, item.labels, item.height, item.width);
     predicted.dispose();
   }
@@ -85,5 +118,12 @@ export function evaluateSegmenter(model: TinySegmenter, data: readonly Segmentat
 
 /** The result field of each target metric. */
 export function metricValue(result: SegmentationResult, metric: TargetMetric): number {
-  return { mIoU: result.mIoU, FWIoU: result.fwIoU, mAcc: result.mAcc, gAcc: result.gAcc, BIoU: result.bIoU, BF1: result.bF1 }[metric];
+  return {
+    mIoU: result.mIoU,
+    FWIoU: result.fwIoU,
+    mAcc: result.mAcc,
+    gAcc: result.gAcc,
+    BIoU: result.bIoU,
+    BF1: result.bF1,
+  }[metric];
 }

@@ -16,15 +16,21 @@ function fakeSplit(rng: Rng, count: number, size: number): SegmentationImage[] {
     const labels = new Int32Array(size * size);
     const a = rng.int(3);
     const b = rng.int(3);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) labels[y * size + x] = rng.next() < 0.05 ? 255 : x < size / 2 ? a : b;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) labels[y * size + x] = rng.next() < 0.05 ? 255 : x < size / 2 ? a : b;
     const image = new Float32Array(size * size * 3);
-    for (let i = 0; i < labels.length; i++) for (let c = 0; c < 3; c++) image[i * 3 + c] = (labels[i] === 255 ? 0 : labels[i]) - 1 + 0.3 * rng.normal();
+    for (let i = 0; i < labels.length; i++)
+      for (let c = 0; c < 3; c++) image[i * 3 + c] = (labels[i] === 255 ? 0 : labels[i]) - 1 + 0.3 * rng.normal();
     return { image, labels, width: size, height: size };
   });
 }
 
 const rng = new Rng(1);
-const data: ShapesData = { train: fakeSplit(rng, 6, 16), val: fakeSplit(rng, 3, 16), classes: ['background', 'a', 'b'] };
+const data: ShapesData = {
+  train: fakeSplit(rng, 6, 16),
+  val: fakeSplit(rng, 3, 16),
+  classes: ['background', 'a', 'b'],
+};
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -42,7 +48,10 @@ describe('seg-loss-search', () => {
   it('trains the proxy segmenter with CE + ASL without leaking tensors', async () => {
     await initBackend('wasm');
     const options = { steps: 3, batchSize: 2, crop: 12, lr: 3e-3, seed: 0, tolerance: 1 };
-    const spec = { ce: 1, asl: { metric: 'BF1' as const, controlPoints: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], weight: 1 } };
+    const spec = {
+      ce: 1,
+      asl: { metric: 'BF1' as const, controlPoints: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], weight: 1 },
+    };
     const losses: number[] = [];
     await assertNoTensorLeak(async () => {
       const model = await trainSegmenter(data.train, 3, spec, options, (_, loss) => losses.push(loss));
@@ -76,7 +85,9 @@ describe('seg-loss-search', () => {
     expect(first.stopped).toBe(true);
     const resumed = await runSearch(config, data, parts, quiet);
     expect(resumed).toEqual(full);
-    expect(readFileSync(join(parts, 'results.json'), 'utf8')).toEqual(readFileSync(join(whole, 'results.json'), 'utf8'));
+    expect(readFileSync(join(parts, 'results.json'), 'utf8')).toEqual(
+      readFileSync(join(whole, 'results.json'), 'utf8'),
+    );
     expect(readFileSync(join(parts, 'rewards.svg'), 'utf8')).toContain('<svg');
   });
 });

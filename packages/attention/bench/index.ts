@@ -9,7 +9,15 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
-import { bench, compareRow, reportBench, runReferenceScript, type BenchResult, settled, peakTensorMB } from '@deformjs/core/node';
+import {
+  bench,
+  compareRow,
+  reportBench,
+  runReferenceScript,
+  type BenchResult,
+  settled,
+  peakTensorMB,
+} from '@deformjs/core/node';
 import { GeneralizedAttention } from '../src/index';
 
 const WARMUP = 2;
@@ -25,7 +33,10 @@ interface Reference {
 const backend = await initBackend('wasm');
 const x = tf.variable(new Rng(0).normalTensor([1, 32, 32, 256]));
 
-const measured: Record<string, { forward: BenchResult; forwardBackward: BenchResult; forwardMB: number; forwardBackwardMB: number }> = {};
+const measured: Record<
+  string,
+  { forward: BenchResult; forwardBackward: BenchResult; forwardMB: number; forwardBackwardMB: number }
+> = {};
 for (const type of TYPES) {
   const module = new GeneralizedAttention({ inChannels: 256, numHeads: 8, kvStride: 2, attentionType: type, rng: 1 });
   tf.tidy(() => module.gamma.assign(tf.tensor1d([0.5])));
@@ -37,7 +48,10 @@ for (const type of TYPES) {
   };
   measured[type] = {
     forward: await bench(`${type} forward`, settled(forward), { warmup: WARMUP, runs: RUNS }),
-    forwardBackward: await bench(`${type} forward + backward`, settled(forwardBackward), { warmup: WARMUP, runs: RUNS }),
+    forwardBackward: await bench(`${type} forward + backward`, settled(forwardBackward), {
+      warmup: WARMUP,
+      runs: RUNS,
+    }),
     forwardMB: await peakTensorMB(forward),
     forwardBackwardMB: await peakTensorMB(forwardBackward),
   };
@@ -45,14 +59,24 @@ for (const type of TYPES) {
 }
 x.dispose();
 
-const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [String(WARMUP), String(RUNS)]) as Reference | null;
+const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [
+  String(WARMUP),
+  String(RUNS),
+]) as Reference | null;
 const rows = TYPES.flatMap((type) => {
   const m = measured[type];
   const ref = reference?.[type];
-  const speedup = (ours: BenchResult, theirs: number | undefined) => (theirs ? Math.round((theirs / ours.median) * 100) / 100 : null);
+  const speedup = (ours: BenchResult, theirs: number | undefined) =>
+    theirs ? Math.round((theirs / ours.median) * 100) / 100 : null;
   return [
-    compareRow(`${type} forward`, m.forward, ref?.forward ?? null, { speedup: speedup(m.forward, ref?.forward), peakTensorMB: m.forwardMB }),
-    compareRow(`${type} forward + backward`, m.forwardBackward, ref?.forwardBackward ?? null, { speedup: speedup(m.forwardBackward, ref?.forwardBackward), peakTensorMB: m.forwardBackwardMB }),
+    compareRow(`${type} forward`, m.forward, ref?.forward ?? null, {
+      speedup: speedup(m.forward, ref?.forward),
+      peakTensorMB: m.forwardMB,
+    }),
+    compareRow(`${type} forward + backward`, m.forwardBackward, ref?.forwardBackward ?? null, {
+      speedup: speedup(m.forwardBackward, ref?.forwardBackward),
+      peakTensorMB: m.forwardBackwardMB,
+    }),
   ];
 });
 console.log(

@@ -84,7 +84,12 @@ export class GeneralizedAttention extends Module implements Layer {
     this.terms = parseAttentionType(options.attentionType ?? '1111');
     const [e1, e2, e3, e4] = this.terms;
     if ((e2 || e4) && (!Number.isInteger(this.positionEmbeddingDim) || this.positionEmbeddingDim % 4 !== 0)) {
-      throw argumentError(OP, 'positionEmbeddingDim', 'a positive multiple of 4 (sines and cosines of dx and dy), or -1 for inChannels when that is one', embedding > 0 ? embedding : `${inChannels} (inChannels)`);
+      throw argumentError(
+        OP,
+        'positionEmbeddingDim',
+        'a positive multiple of 4 (sines and cosines of dx and dy), or -1 for inChannels when that is one',
+        embedding > 0 ? embedding : `${inChannels} (inChannels)`,
+      );
     }
     this.headDim = Math.floor(inChannels / this.numHeads);
     const width = this.headDim * this.numHeads;
@@ -98,8 +103,10 @@ export class GeneralizedAttention extends Module implements Layer {
     this.queryConv = e1 || e2 ? this.addModule('query_conv', conv1x1(rng, inChannels, width, false)) : null;
     this.keyConv = e1 || e3 ? this.addModule('key_conv', conv1x1(rng, inChannels, width, false)) : null;
     this.valueConv = this.addModule('value_conv', conv1x1(rng, inChannels, width, false));
-    this.apprGeomFcX = e2 || e4 ? this.addModule('appr_geom_fc_x', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
-    this.apprGeomFcY = e2 || e4 ? this.addModule('appr_geom_fc_y', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.apprGeomFcX =
+      e2 || e4 ? this.addModule('appr_geom_fc_x', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+    this.apprGeomFcY =
+      e2 || e4 ? this.addModule('appr_geom_fc_y', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
     this.projConv = this.addModule('proj_conv', conv1x1(rng, width, inChannels, true));
   }
 
@@ -123,7 +130,9 @@ export class GeneralizedAttention extends Module implements Layer {
       let attended: tf.Tensor; // [n, m, q, d]
       if (maps.length === n) {
         const values = tf.reshape(value, [n * m, kv, d]);
-        const outs = maps.flatMap((heads, b) => heads.map((map, head) => tf.matMul(map, matrixAt(values, b * m + head))));
+        const outs = maps.flatMap((heads, b) =>
+          heads.map((map, head) => tf.matMul(map, matrixAt(values, b * m + head))),
+        );
         attended = tf.reshape(tf.concat(outs, 0), [n, m, q, d]);
       } else {
         // One map per head for every image: multiply it with all images' values at once, [kv, n*d].
@@ -131,7 +140,12 @@ export class GeneralizedAttention extends Module implements Layer {
         const outs = maps[0].map((map, head) => tf.matMul(map, matrixAt(values, head)));
         attended = tf.transpose(tf.reshape(tf.concat(outs, 0), [m, q, n, d]), [2, 0, 1, 3]);
       }
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [n, queryHeight, queryWidth, m * d]) as tf.Tensor4D;
+      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [
+        n,
+        queryHeight,
+        queryWidth,
+        m * d,
+      ]) as tf.Tensor4D;
       let out = this.projConv.forward(merged) as tf.Tensor4D;
       if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
         out = resizeBilinearTorch(out, height, width);
@@ -181,7 +195,12 @@ export class GeneralizedAttention extends Module implements Layer {
    * query-key content term is as large as the map, and it is made per head as one 2-D product; the other terms
    * are per-row or per-column pieces broadcast into it.
    */
-  private attend(x: tf.Tensor4D): { maps: tf.Tensor2D[][]; value: tf.Tensor4D; queryHeight: number; queryWidth: number } {
+  private attend(x: tf.Tensor4D): {
+    maps: tf.Tensor2D[][];
+    value: tf.Tensor4D;
+    queryHeight: number;
+    queryWidth: number;
+  } {
     const n = x.shape[0];
     const xq = subsample(x, this.qStride);
     const xkv = subsample(x, this.kvStride);
@@ -201,7 +220,10 @@ export class GeneralizedAttention extends Module implements Layer {
     let content: { queries: tf.Tensor; keysT: tf.Tensor } | null = null;
     if (e1) {
       const q = e3 ? tf.add(query!, tf.reshape(this.apprBias!, [1, m, 1, d])) : query!;
-      content = { queries: tf.reshape(q, [n * m, h * w, d]), keysT: tf.reshape(tf.transpose(key!, [0, 1, 3, 2]), [n * m, d, hKv * wKv]) };
+      content = {
+        queries: tf.reshape(q, [n * m, h * w, d]),
+        keysT: tf.reshape(tf.transpose(key!, [0, 1, 3, 2]), [n * m, d, hKv * wKv]),
+      };
     } else if (e3) {
       const saliency = tf.sum(tf.mul(key!, tf.reshape(this.apprBias!, [1, m, 1, d])), -1);
       pieces.push(tf.reshape(saliency, [n, m, 1, 1, hKv, wKv]));
@@ -213,13 +235,22 @@ export class GeneralizedAttention extends Module implements Layer {
         const q5 = tf.reshape(q, [n, m, h, w, d]);
         // Batched over (head, column): [m, w, n*h, d] x [m, w, d, wKv]; likewise over (head, row).
         const byColumn = tf.reshape(tf.transpose(q5, [1, 3, 0, 2, 4]), [m, w, n * h, d]);
-        const ex = tf.transpose(tf.reshape(tf.matMul(byColumn, tf.transpose(px, [0, 1, 3, 2])), [m, w, n, h, wKv]), [2, 0, 3, 1, 4]);
+        const ex = tf.transpose(
+          tf.reshape(tf.matMul(byColumn, tf.transpose(px, [0, 1, 3, 2])), [m, w, n, h, wKv]),
+          [2, 0, 3, 1, 4],
+        );
         const byRow = tf.reshape(tf.transpose(q5, [1, 2, 0, 3, 4]), [m, h, n * w, d]);
-        const ey = tf.transpose(tf.reshape(tf.matMul(byRow, tf.transpose(py, [0, 1, 3, 2])), [m, h, n, w, hKv]), [2, 0, 1, 3, 4]);
+        const ey = tf.transpose(
+          tf.reshape(tf.matMul(byRow, tf.transpose(py, [0, 1, 3, 2])), [m, h, n, w, hKv]),
+          [2, 0, 1, 3, 4],
+        );
         pieces.push(tf.reshape(ex, [n, m, h, w, 1, wKv]), tf.reshape(ey, [n, m, h, w, hKv, 1]));
       } else {
         const v = tf.reshape(this.geomBias!, [m, 1, 1, d]);
-        pieces.push(tf.reshape(tf.sum(tf.mul(px, v), -1), [1, m, 1, w, 1, wKv]), tf.reshape(tf.sum(tf.mul(py, v), -1), [1, m, h, 1, hKv, 1]));
+        pieces.push(
+          tf.reshape(tf.sum(tf.mul(px, v), -1), [1, m, 1, w, 1, wKv]),
+          tf.reshape(tf.sum(tf.mul(py, v), -1), [1, m, h, 1, hKv, 1]),
+        );
       }
     }
     if (this.spatialRange >= 0) {
@@ -244,7 +275,9 @@ export class GeneralizedAttention extends Module implements Layer {
         });
         if (content) {
           const i = b * m + head;
-          parts.unshift(tf.reshape(tf.matMul(matrixAt(content.queries, i), matrixAt(content.keysT, i)), [h, w, hKv, wKv]));
+          parts.unshift(
+            tf.reshape(tf.matMul(matrixAt(content.queries, i), matrixAt(content.keysT, i)), [h, w, hKv, wKv]),
+          );
         }
         const summed = parts.reduce((sum, t) => tf.add(sum, t));
         const full = [queryHeight, queryWidth, hKv, wKv];
@@ -259,7 +292,10 @@ export class GeneralizedAttention extends Module implements Layer {
   private positionFeatures(h: number, w: number, hKv: number, wKv: number): [tf.Tensor, tf.Tensor] {
     const dim = this.positionEmbeddingDim;
     const axis = (queries: number, keys: number, fc: Linear) => {
-      const encoding = tf.tensor2d(relativePositionEncoding(queries, keys, this.qStride, this.kvStride, this.positionMagnitude, dim), [queries * keys, dim / 2]);
+      const encoding = tf.tensor2d(
+        relativePositionEncoding(queries, keys, this.qStride, this.kvStride, this.positionMagnitude, dim),
+        [queries * keys, dim / 2],
+      );
       const features = tf.mul(fc.forward(encoding), Math.SQRT1_2);
       return tf.transpose(tf.reshape(features, [queries, keys, this.numHeads, this.headDim]), [2, 0, 1, 3]);
     };
@@ -270,7 +306,12 @@ export class GeneralizedAttention extends Module implements Layer {
 /** '1010' -> [true, false, true, false]; four 0/1 characters, at least one 1. */
 export function parseAttentionType(type: unknown): [boolean, boolean, boolean, boolean] {
   if (typeof type !== 'string' || !/^[01]{4}$/.test(type) || type === '0000') {
-    throw argumentError(OP, 'attentionType', "four 0/1 flags for E1..E4 with at least one set, such as '1111' or '0010'", type);
+    throw argumentError(
+      OP,
+      'attentionType',
+      "four 0/1 flags for E1..E4 with at least one set, such as '1111' or '0010'",
+      type,
+    );
   }
   return [type[0] === '1', type[1] === '1', type[2] === '1', type[3] === '1'];
 }
@@ -283,7 +324,12 @@ function subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
   if (stride === 1) return x;
   const [n, h, w, c] = x.shape;
   const [hOut, wOut] = [Math.ceil(h / stride), Math.ceil(w / stride)];
-  const padded = tf.pad(x, [[0, 0], [0, hOut * stride - h], [0, wOut * stride - w], [0, 0]]);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [0, hOut * stride - h],
+    [0, wOut * stride - w],
+    [0, 0],
+  ]);
   // [n*hOut, stride, wOut, stride*c]: row phase on axis 1, column phase in the leading c of axis 3.
   const blocks = tf.reshape(padded, [n * hOut, stride, wOut, stride * c]);
   return tf.reshape(tf.slice(blocks, [0, 0, 0, 0], [n * hOut, 1, wOut, c]), [n, hOut, wOut, c]) as tf.Tensor4D;
@@ -298,7 +344,10 @@ function resizeBilinearTorch(x: tf.Tensor4D, height: number, width: number): tf.
   const rows = tf.tensor2d(interpolationMatrix(h, height), [height, h]);
   const columns = tf.tensor2d(interpolationMatrix(w, width), [width, w]);
   const alongRows = tf.matMul(rows, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c])); // [height, n*w*c]
-  const byColumn = tf.reshape(tf.transpose(tf.reshape(alongRows, [height, n, w, c]), [2, 1, 0, 3]), [w, n * height * c]);
+  const byColumn = tf.reshape(tf.transpose(tf.reshape(alongRows, [height, n, w, c]), [2, 1, 0, 3]), [
+    w,
+    n * height * c,
+  ]);
   const alongColumns = tf.reshape(tf.matMul(columns, byColumn), [width, n, height, c]);
   return tf.transpose(alongColumns, [1, 2, 0, 3]) as tf.Tensor4D;
 }

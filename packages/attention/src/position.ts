@@ -12,7 +12,14 @@ export const WAVE_LENGTH = 1000;
  * frequencies 1 / WAVE_LENGTH^(4i / featDim) for i < featDim / 4, sines then cosines. Returns a row-major
  * [queries, keys, featDim / 2] array.
  */
-export function relativePositionEncoding(queries: number, keys: number, qStride: number, kvStride: number, magnitude: number, featDim: number): Float32Array {
+export function relativePositionEncoding(
+  queries: number,
+  keys: number,
+  qStride: number,
+  kvStride: number,
+  magnitude: number,
+  featDim: number,
+): Float32Array {
   const frequencies = featDim / 4;
   const half = featDim / 2;
   const out = new Float32Array(queries * keys * half);

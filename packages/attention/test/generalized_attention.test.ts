@@ -16,7 +16,9 @@ interface FixtureCase {
   grad_params: Record<string, number[]>;
 }
 
-const fixtures: { cases: FixtureCase[] } = JSON.parse(readFileSync(new URL('./fixtures/generalized_attention.json', import.meta.url), 'utf8'));
+const fixtures: { cases: FixtureCase[] } = JSON.parse(
+  readFileSync(new URL('./fixtures/generalized_attention.json', import.meta.url), 'utf8'),
+);
 
 function optionsOf(config: Record<string, number | string>): GeneralizedAttentionOptions {
   return {
@@ -35,7 +37,10 @@ function optionsOf(config: Record<string, number | string>): GeneralizedAttentio
 function outputAndGradients(module: GeneralizedAttention, x: tf.Tensor4D, cotangent: tf.Tensor) {
   const input = tf.variable(x);
   const params = module.namedParameters().filter(([, p]) => p.trainable);
-  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(module.forward(input), cotangent)) as tf.Scalar, [input, ...params.map(([, p]) => p.variable)]);
+  const { value, grads } = tf.variableGrads(
+    () => tf.sum(tf.mul(module.forward(input), cotangent)) as tf.Scalar,
+    [input, ...params.map(([, p]) => p.variable)],
+  );
   const out = module.forward(input);
   const result = {
     output: out.dataSync(),
@@ -46,8 +51,19 @@ function outputAndGradients(module: GeneralizedAttention, x: tf.Tensor4D, cotang
   return result;
 }
 
-function randomModule(type: string, seed: number, extra: Partial<GeneralizedAttentionOptions> = {}): GeneralizedAttention {
-  const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: type, positionEmbeddingDim: 8, rng: seed, ...extra });
+function randomModule(
+  type: string,
+  seed: number,
+  extra: Partial<GeneralizedAttentionOptions> = {},
+): GeneralizedAttention {
+  const module = new GeneralizedAttention({
+    inChannels: 8,
+    numHeads: 2,
+    attentionType: type,
+    positionEmbeddingDim: 8,
+    rng: seed,
+    ...extra,
+  });
   // Non-zero gamma so the attention path shows in the output.
   tf.tidy(() => module.gamma.assign(tf.tensor1d([0.8])));
   return module;
@@ -83,44 +99,51 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
     module.dispose();
   });
 
-  it.each(ALL_TYPES)('attentionType %s: shape, finite gradients for every parameter, flat tensor count', async (type) => {
-    const module = randomModule(type, 7, { kvStride: 2, spatialRange: type === '0110' ? 1 : -1 });
-    const rng = new Rng(3);
-    await assertNoTensorLeak(() => {
-      const x = rng.normalTensor([2, 5, 4, 8]) as tf.Tensor4D;
-      const cotangent = rng.normalTensor([2, 5, 4, 8]);
-      const { output, gradInput, gradParams } = outputAndGradients(module, x, cotangent);
-      expect(output.length).toBe(2 * 5 * 4 * 8);
-      expect(output.every(Number.isFinite)).toBe(true);
-      expect(gradInput.every(Number.isFinite)).toBe(true);
-      const [e1, e2, e3, e4] = module.terms;
-      const expectedNames = [
-        ...(e3 ? ['appr_bias'] : []),
-        ...(e4 ? ['geom_bias'] : []),
-        'gamma',
-        ...(e1 || e2 ? ['query_conv.weight'] : []),
-        ...(e1 || e3 ? ['key_conv.weight'] : []),
-        'value_conv.weight',
-        ...(e2 || e4 ? ['appr_geom_fc_x.weight', 'appr_geom_fc_y.weight'] : []),
-        'proj_conv.weight',
-        'proj_conv.bias',
-      ];
-      expect(Object.keys(gradParams)).toEqual(expectedNames);
-      for (const [name, grad] of Object.entries(gradParams)) {
-        const values = grad.dataSync();
-        expect(values.every(Number.isFinite), name).toBe(true);
-        // Every parameter of the chosen terms reaches the output.
-        expect(values.some((v) => v !== 0), `${type}: ${name} has an all-zero gradient`).toBe(true);
-      }
-      tf.dispose(Object.values(gradParams));
-      tf.dispose([x, cotangent]);
-    });
-    module.dispose();
-  });
+  it.each(ALL_TYPES)(
+    'attentionType %s: shape, finite gradients for every parameter, flat tensor count',
+    async (type) => {
+      const module = randomModule(type, 7, { kvStride: 2, spatialRange: type === '0110' ? 1 : -1 });
+      const rng = new Rng(3);
+      await assertNoTensorLeak(() => {
+        const x = rng.normalTensor([2, 5, 4, 8]) as tf.Tensor4D;
+        const cotangent = rng.normalTensor([2, 5, 4, 8]);
+        const { output, gradInput, gradParams } = outputAndGradients(module, x, cotangent);
+        expect(output.length).toBe(2 * 5 * 4 * 8);
+        expect(output.every(Number.isFinite)).toBe(true);
+        expect(gradInput.every(Number.isFinite)).toBe(true);
+        const [e1, e2, e3, e4] = module.terms;
+        const expectedNames = [
+          ...(e3 ? ['appr_bias'] : []),
+          ...(e4 ? ['geom_bias'] : []),
+          'gamma',
+          ...(e1 || e2 ? ['query_conv.weight'] : []),
+          ...(e1 || e3 ? ['key_conv.weight'] : []),
+          'value_conv.weight',
+          ...(e2 || e4 ? ['appr_geom_fc_x.weight', 'appr_geom_fc_y.weight'] : []),
+          'proj_conv.weight',
+          'proj_conv.bias',
+        ];
+        expect(Object.keys(gradParams)).toEqual(expectedNames);
+        for (const [name, grad] of Object.entries(gradParams)) {
+          const values = grad.dataSync();
+          expect(values.every(Number.isFinite), name).toBe(true);
+          // Every parameter of the chosen terms reaches the output.
+          expect(
+            values.some((v) => v !== 0),
+            `${type}: ${name} has an all-zero gradient`,
+          ).toBe(true);
+        }
+        tf.dispose(Object.values(gradParams));
+        tf.dispose([x, cotangent]);
+      });
+      module.dispose();
+    },
+  );
 
   it('construction and dispose leave the tensor count flat', async () => {
     await assertNoTensorLeak(() => {
-      for (const type of ['1111', '0010', '0101']) new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: type, spatialRange: 1 }).dispose();
+      for (const type of ['1111', '0010', '0101'])
+        new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: type, spatialRange: 1 }).dispose();
     });
   });
 
@@ -196,7 +219,8 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
           let total = 0;
           for (let k = 0; k < 12; k++) {
             const [ky, kx] = [Math.floor(k / 3), k % 3];
-            const inRange = (i: number, j: number) => j >= Math.max(Math.floor((i - 1) / 2), 0) && j < Math.floor((i + 2) / 2) + 1;
+            const inRange = (i: number, j: number) =>
+              j >= Math.max(Math.floor((i - 1) / 2), 0) && j < Math.floor((i + 2) / 2) + 1;
             const v = values[(head * 42 + q) * 12 + k];
             if (!(inRange(y, ky) && inRange(xq, kx))) expect(v).toBe(0);
             total += v;
@@ -216,7 +240,11 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
       const cotangent = rng.normalTensor([1, 3, 3, 8]);
       const loss = (input: tf.Tensor) => tf.sum(tf.mul(module.forward(input as tf.Tensor4D), cotangent)) as tf.Scalar;
       const analytic = tf.grad(loss)(x).dataSync();
-      const numeric = numericalGradient((v) => tf.tidy(() => loss(tf.tensor4d(v, x.shape)).dataSync()[0]), x.dataSync(), 1e-2);
+      const numeric = numericalGradient(
+        (v) => tf.tidy(() => loss(tf.tensor4d(v, x.shape)).dataSync()[0]),
+        x.dataSync(),
+        1e-2,
+      );
       assertAllClose(analytic, numeric, { atol: 2e-3, rtol: 2e-2, name: 'finite differences' });
     });
     module.dispose();
@@ -246,16 +274,26 @@ describe.each(TEST_BACKENDS)('GeneralizedAttention on %s', (backend) => {
 describe('GeneralizedAttention argument errors', () => {
   it('names the argument, the expectation and the value', async () => {
     await initBackend('cpu');
-    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '0000' })).toThrow(/GeneralizedAttention: argument 'attentionType' expected four 0\/1 flags.*got "0000"/);
-    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '11' })).toThrow(/'attentionType'/);
-    expect(() => new GeneralizedAttention({ inChannels: 10, numHeads: 2 })).toThrow(/'positionEmbeddingDim' expected a positive multiple of 4.*got "10 \(inChannels\)"/);
-    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, kvStride: 0 })).toThrow(/'kvStride' expected an integer >= 1, got 0/);
+    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '0000' })).toThrow(
+      /GeneralizedAttention: argument 'attentionType' expected four 0\/1 flags.*got "0000"/,
+    );
+    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '11' })).toThrow(
+      /'attentionType'/,
+    );
+    expect(() => new GeneralizedAttention({ inChannels: 10, numHeads: 2 })).toThrow(
+      /'positionEmbeddingDim' expected a positive multiple of 4.*got "10 \(inChannels\)"/,
+    );
+    expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, kvStride: 0 })).toThrow(
+      /'kvStride' expected an integer >= 1, got 0/,
+    );
     const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '0010' });
     const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
     expect(() => module.forward(x)).toThrow(/argument 'x' expected .*dimension 3 = 8.*got "shape \[1, 4, 4, 6\]"/);
     x.dispose();
     const empty = tf.zeros([0, 4, 4, 8]);
-    expect(() => module.forward(empty)).toThrow(/argument 'x' expected a batch of at least 1 image, got \[0, 4, 4, 8\]/);
+    expect(() => module.forward(empty)).toThrow(
+      /argument 'x' expected a batch of at least 1 image, got \[0, 4, 4, 8\]/,
+    );
     empty.dispose();
     module.dispose();
   });

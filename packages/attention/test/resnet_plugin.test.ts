@@ -10,7 +10,16 @@ import { GeneralizedAttention } from '../src/index';
 const withAttention: Conv3x3Factory = (ctx) => {
   const conv = plainConv3x3(ctx);
   if (ctx.stage < 3) return conv;
-  return new Sequential(conv, new GeneralizedAttention({ inChannels: ctx.outChannels, numHeads: 4, kvStride: 2, attentionType: '0010', rng: ctx.rng }));
+  return new Sequential(
+    conv,
+    new GeneralizedAttention({
+      inChannels: ctx.outChannels,
+      numHeads: 4,
+      kvStride: 2,
+      attentionType: '0010',
+      rng: ctx.rng,
+    }),
+  );
 };
 
 describe('GeneralizedAttention as a ResNet plugin', () => {
@@ -18,8 +27,14 @@ describe('GeneralizedAttention as a ResNet plugin', () => {
     await initBackend('wasm');
     // ResNet-50: the bottleneck's only 3x3 conv is conv2, so the plugin sits where mmdet's 'after_conv2' puts it.
     const net = new ResNet({ depth: 50, width: 4, returnFeatures: ['C5'], conv3x3: withAttention, seed: 1 });
-    const attentionNames = net.namedParameters().map(([name]) => name).filter((name) => name.endsWith('appr_bias'));
-    const expected = [...Array.from({ length: 6 }, (_, b) => `layer3.${b}.conv2.1.appr_bias`), ...Array.from({ length: 3 }, (_, b) => `layer4.${b}.conv2.1.appr_bias`)];
+    const attentionNames = net
+      .namedParameters()
+      .map(([name]) => name)
+      .filter((name) => name.endsWith('appr_bias'));
+    const expected = [
+      ...Array.from({ length: 6 }, (_, b) => `layer3.${b}.conv2.1.appr_bias`),
+      ...Array.from({ length: 3 }, (_, b) => `layer4.${b}.conv2.1.appr_bias`),
+    ];
     expect(attentionNames).toEqual(expected);
     const x = new Rng(2).normalTensor([2, 32, 32, 3]);
     const optimizer = tf.train.sgd(0.05);

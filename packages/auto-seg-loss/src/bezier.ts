@@ -65,7 +65,8 @@ export function bezierComposed(x: tf.Tensor, points: ReadonlyArray<readonly [num
       // c >= 1/2), so float32 keeps its relative accuracy where it approaches 0.
       const c = (xc - xs) / width;
       const u = tf.clipByValue(tf.div(tf.sub(x, xs), width), 0, 1);
-      const radicand = c < 0.5 ? tf.add(tf.mul(u, 1 - 2 * c), c * c) : tf.add(tf.mul(tf.sub(1, u), 2 * c - 1), (1 - c) * (1 - c));
+      const radicand =
+        c < 0.5 ? tf.add(tf.mul(u, 1 - 2 * c), c * c) : tf.add(tf.mul(tf.sub(1, u), 2 * c - 1), (1 - c) * (1 - c));
       const root = tf.sqrt(tf.maximum(radicand, ROOT_FLOOR));
       const t = tf.div(u, tf.add(root, c));
       // The piece's rise above its start, y(t) - ys = 2t(yc - ys) + t^2(ys - 2yc + ye): clipping u makes every
@@ -83,8 +84,18 @@ export function bezierComposed(x: tf.Tensor, points: ReadonlyArray<readonly [num
  * for x and y (as the official search does). `theta` holds `numCurves` curves back to back.
  */
 export function controlPointsFromTheta(theta: readonly number[], numCurves: number): number[] {
-  if (!Number.isInteger(numCurves) || numCurves < 1 || theta.length % numCurves !== 0 || (theta.length / numCurves) % 4 !== 2) {
-    throw argumentError('controlPointsFromTheta', 'theta', `${numCurves} curves of 2(2n - 1) values each`, Array.from(theta));
+  if (
+    !Number.isInteger(numCurves) ||
+    numCurves < 1 ||
+    theta.length % numCurves !== 0 ||
+    (theta.length / numCurves) % 4 !== 2
+  ) {
+    throw argumentError(
+      'controlPointsFromTheta',
+      'theta',
+      `${numCurves} curves of 2(2n - 1) values each`,
+      Array.from(theta),
+    );
   }
   theta.forEach((v, i) => {
     if (!(v >= 0 && v <= 1)) throw argumentError('controlPointsFromTheta', `theta[${i}]`, 'a number in [0, 1]', v);
@@ -117,7 +128,12 @@ export function identityTheta(numPieces: number): number[] {
 /** Validates one curve's control points and returns the whole point list from (0, 0) to (1, 1). */
 export function bezierPoints(op: string, controlPoints: readonly number[]): Array<[number, number]> {
   if (controlPoints.length % 4 !== 2) {
-    throw argumentError(op, 'controlPoints', '2(2n - 1) numbers for n quadratic pieces (2, 6, 10, ...)', Array.from(controlPoints));
+    throw argumentError(
+      op,
+      'controlPoints',
+      '2(2n - 1) numbers for n quadratic pieces (2, 6, 10, ...)',
+      Array.from(controlPoints),
+    );
   }
   const points: Array<[number, number]> = [[0, 0]];
   for (let i = 0; i < controlPoints.length; i += 2) points.push([controlPoints[i], controlPoints[i + 1]]);
@@ -127,7 +143,12 @@ export function bezierPoints(op: string, controlPoints: readonly number[]): Arra
   });
   for (let i = 1; i < points.length; i++) {
     if (points[i][0] < points[i - 1][0]) {
-      throw argumentError(op, 'controlPoints', 'x coordinates that never decrease from 0 to 1', `[${controlPoints.join(', ')}]`);
+      throw argumentError(
+        op,
+        'controlPoints',
+        'x coordinates that never decrease from 0 to 1',
+        `[${controlPoints.join(', ')}]`,
+      );
     }
   }
   return points;

@@ -4,7 +4,13 @@
  * (see there), evaluated in float64. A piece contributes its derivative where x lies in [start, end],
  * ends included, as the composed version's clip does. Plain array code, no tfjs.
  */
-export function bezierForward(x: Float32Array | Int32Array, y: Float32Array | Int32Array, slope: Float32Array | Int32Array, points: readonly number[], rootFloor: number): void {
+export function bezierForward(
+  x: Float32Array | Int32Array,
+  y: Float32Array | Int32Array,
+  slope: Float32Array | Int32Array,
+  points: readonly number[],
+  rootFloor: number,
+): void {
   for (let p = 0; p + 4 < points.length; p += 4) {
     const xs = points[p];
     const ys = points[p + 1];

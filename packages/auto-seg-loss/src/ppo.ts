@@ -23,7 +23,14 @@ export interface PpoOptions {
 }
 
 /** The paper's search: 12 rounds x 32 samples, 60 updates per round, std 0.2, Adam lr 0.2, eps 0.2. */
-export const PPO_DEFAULTS = { rounds: 12, samplesPerRound: 32, updatesPerRound: 60, std: 0.2, learningRate: 0.2, clipEps: 0.2 } as const;
+export const PPO_DEFAULTS = {
+  rounds: 12,
+  samplesPerRound: 32,
+  updatesPerRound: 60,
+  std: 0.2,
+  learningRate: 0.2,
+  clipEps: 0.2,
+} as const;
 
 export interface RoundRecord {
   round: number;
@@ -65,7 +72,8 @@ export class PpoSearch {
       learningRate: assertPositive(OP, 'learningRate', options.learningRate ?? PPO_DEFAULTS.learningRate),
       clipEps: assertPositive(OP, 'clipEps', options.clipEps ?? PPO_DEFAULTS.clipEps),
     };
-    if (full.initialMean.length !== size) throw argumentError(OP, 'initialMean', `${size} numbers`, `${full.initialMean.length} numbers`);
+    if (full.initialMean.length !== size)
+      throw argumentError(OP, 'initialMean', `${size} numbers`, `${full.initialMean.length} numbers`);
     full.initialMean.forEach((m, i) => {
       if (!(m > 0 && m < 1)) throw argumentError(OP, `initialMean[${i}]`, 'a number in (0, 1)', m);
     });
@@ -115,7 +123,12 @@ export class PpoSearch {
       const { samplesPerRound, std } = this.s.options;
       const rng = new Rng(this.s.rng);
       const mean = this.mean();
-      const thetas = [mean, ...Array.from({ length: samplesPerRound - 1 }, () => mean.map((m) => sampleTruncatedNormal(m, std, rng.next())))];
+      const thetas = [
+        mean,
+        ...Array.from({ length: samplesPerRound - 1 }, () =>
+          mean.map((m) => sampleTruncatedNormal(m, std, rng.next())),
+        ),
+      ];
       this.s.rng = rng.state();
       this.s.pending = { thetas, rewards: new Array(samplesPerRound).fill(null) };
     }
@@ -141,9 +154,16 @@ export class PpoSearch {
   finishRound(): RoundRecord {
     const pending = this.s.pending;
     const missing = this.missingRewards();
-    if (!pending || missing.length > 0) throw new Error(`${OP}: round ${this.s.round} still lacks rewards for samples [${missing.join(', ')}]`);
+    if (!pending || missing.length > 0)
+      throw new Error(`${OP}: round ${this.s.round} still lacks rewards for samples [${missing.join(', ')}]`);
     const rewards = pending.rewards as number[];
-    const record: RoundRecord = { round: this.s.round, mean: this.mean(), thetas: pending.thetas, rewards, baseline: rewards[0] };
+    const record: RoundRecord = {
+      round: this.s.round,
+      mean: this.mean(),
+      thetas: pending.thetas,
+      rewards,
+      baseline: rewards[0],
+    };
     this.update(pending.thetas, rewards);
     this.s.history.push(record);
     this.s.pending = null;

@@ -10,7 +10,14 @@ export type TargetMetric = (typeof TARGET_METRICS)[number];
  * How many g curves each surrogate uses: the IoUs an AND (g_I) and an OR (g_U), the accuracies one AND, BF1
  * four (AND and OR of the probabilities and their soft erosion, whose XOR is the soft boundary).
  */
-export const CURVES_PER_METRIC: Readonly<Record<TargetMetric, number>> = { mIoU: 2, FWIoU: 2, BIoU: 2, mAcc: 1, gAcc: 1, BF1: 4 };
+export const CURVES_PER_METRIC: Readonly<Record<TargetMetric, number>> = {
+  mIoU: 2,
+  FWIoU: 2,
+  BIoU: 2,
+  mAcc: 1,
+  gAcc: 1,
+  BF1: 4,
+};
 
 export interface SurrogateOptions {
   metric: TargetMetric;
@@ -44,14 +51,21 @@ export function autoSegLoss(logits: tf.Tensor, labels: tf.Tensor, options: AutoS
     { name: 'logits', shape: logits.shape, expected: ['B', 'H', 'W', null] },
     { name: 'labels', shape: labels.shape, expected: ['B', 'H', 'W'] },
   ]);
-  return tf.tidy(() => tf.mul(tf.sub(1, surrogateMetric(tf.softmax(logits), labels, options, 'autoSegLoss')), lossWeight));
+  return tf.tidy(() =>
+    tf.mul(tf.sub(1, surrogateMetric(tf.softmax(logits), labels, options, 'autoSegLoss')), lossWeight),
+  );
 }
 
 /**
  * The surrogate metric itself, from class probabilities `probs` [B, H, W, K] (each pixel summing to 1) and
  * `labels` [B, H, W]. With identity curves and one-hot `probs` it equals the true metric of that prediction.
  */
-export function surrogateMetric(probs: tf.Tensor, labels: tf.Tensor, options: SurrogateOptions, op = 'surrogateMetric'): tf.Scalar {
+export function surrogateMetric(
+  probs: tf.Tensor,
+  labels: tf.Tensor,
+  options: SurrogateOptions,
+  op = 'surrogateMetric',
+): tf.Scalar {
   const metric = assertOneOf(op, 'metric', options.metric, TARGET_METRICS);
   const ignoreIndex = assertInteger(op, 'ignoreIndex', options.ignoreIndex ?? 255);
   const tolerance = assertInteger(op, 'tolerance', options.tolerance ?? 5, 0);
@@ -68,9 +82,15 @@ export function surrogateMetric(probs: tf.Tensor, labels: tf.Tensor, options: Su
 
   return tf.tidy(() => {
     // Labels outside [0, K) are ignored too, as in the official code; their one-hot rows are all zero.
-    const isValid = tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(labels, tf.scalar(0, 'int32')), tf.less(labels, tf.scalar(numClasses, 'int32'))), tf.notEqual(labels, tf.scalar(ignoreIndex, 'int32')));
+    const isValid = tf.logicalAnd(
+      tf.logicalAnd(tf.greaterEqual(labels, tf.scalar(0, 'int32')), tf.less(labels, tf.scalar(numClasses, 'int32'))),
+      tf.notEqual(labels, tf.scalar(ignoreIndex, 'int32')),
+    );
     const valid = tf.expandDims(tf.cast(isValid, 'float32'), 3);
-    const target = tf.mul(tf.cast(tf.oneHot(tf.where(isValid, labels, tf.zerosLike(labels)), numClasses), 'float32'), valid);
+    const target = tf.mul(
+      tf.cast(tf.oneHot(tf.where(isValid, labels, tf.zerosLike(labels)), numClasses), 'float32'),
+      valid,
+    );
     switch (metric) {
       case 'mIoU':
         return meanOverPresent(softIoU(g, probs, target, valid, eps));
@@ -81,7 +101,11 @@ export function surrogateMetric(probs: tf.Tensor, labels: tf.Tensor, options: Su
       }
       case 'BIoU': {
         const edges = dilate(boundary(target), tolerance);
-        const band = tf.max(dropBackground ? tf.slice(edges, [0, 0, 0, 1], [-1, -1, -1, numClasses - 1]) : edges, 3, true);
+        const band = tf.max(
+          dropBackground ? tf.slice(edges, [0, 0, 0, 1], [-1, -1, -1, numClasses - 1]) : edges,
+          3,
+          true,
+        );
         return meanOverPresent(softIoU(g, probs, target, tf.mul(valid, band), eps));
       }
       case 'mAcc': {
@@ -101,7 +125,13 @@ export function surrogateMetric(probs: tf.Tensor, labels: tf.Tensor, options: Su
 type Curve = (x: tf.Tensor, curve: number) => tf.Tensor;
 
 /** Per-class soft intersection over union inside `mask` ([B, H, W, 1]): AND = g_I(p) y, OR = g_U(p) + y - g_U(p) y. */
-function softIoU(g: Curve, probs: tf.Tensor, target: tf.Tensor, mask: tf.Tensor, eps: number): { iou: tf.Tensor; union: tf.Tensor } {
+function softIoU(
+  g: Curve,
+  probs: tf.Tensor,
+  target: tf.Tensor,
+  mask: tf.Tensor,
+  eps: number,
+): { iou: tf.Tensor; union: tf.Tensor } {
   const inter = g(probs, 0);
   const uni = g(probs, 1);
   const intersection = sumPixels(tf.mul(tf.mul(inter, target), mask));
@@ -128,7 +158,14 @@ function meanOverPresent({ iou, union }: { iou: tf.Tensor; union: tf.Tensor }): 
  * As in the official loss and evaluator (and @deformjs/metrics), predicted boundary pixels on void labels
  * count: BF1 is the one surrogate on which predictions over void pixels have an effect.
  */
-function softBoundaryF1(g: Curve, probs: tf.Tensor, target: tf.Tensor, tolerance: number, dropBackground: boolean, eps: number): tf.Scalar {
+function softBoundaryF1(
+  g: Curve,
+  probs: tf.Tensor,
+  target: tf.Tensor,
+  tolerance: number,
+  dropBackground: boolean,
+  eps: number,
+): tf.Scalar {
   const targetEdge = boundary(target);
   const eroded = erode(probs);
   const and = tf.mul(g(probs, 0), g(eroded, 1));
@@ -171,8 +208,18 @@ function dilate(x: tf.Tensor, tolerance: number): tf.Tensor {
 
 function splitCurves(op: string, metric: TargetMetric, controlPoints: readonly number[]): number[][] {
   const count = CURVES_PER_METRIC[metric];
-  if (!Array.isArray(controlPoints) || controlPoints.length === 0 || controlPoints.length % count !== 0 || (controlPoints.length / count) % 4 !== 2) {
-    throw argumentError(op, 'controlPoints', `${count} curve${count > 1 ? 's' : ''} of 2(2n - 1) numbers each for ${metric} (e.g. ${count * 6} for two pieces)`, controlPoints);
+  if (
+    !Array.isArray(controlPoints) ||
+    controlPoints.length === 0 ||
+    controlPoints.length % count !== 0 ||
+    (controlPoints.length / count) % 4 !== 2
+  ) {
+    throw argumentError(
+      op,
+      'controlPoints',
+      `${count} curve${count > 1 ? 's' : ''} of 2(2n - 1) numbers each for ${metric} (e.g. ${count * 6} for two pieces)`,
+      controlPoints,
+    );
   }
   const size = controlPoints.length / count;
   return Array.from({ length: count }, (_, i) => controlPoints.slice(i * size, (i + 1) * size));

@@ -57,7 +57,16 @@ export function windowMaxComposed(x: tf.Tensor, radius: number): tf.Tensor {
   if (radius > 1) return tf.maxPool(x as tf.Tensor4D, 2 * radius + 1, 1, 'same');
   return tf.tidy(() => {
     const [, height, width] = x.shape;
-    const padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], -Infinity);
+    const padded = tf.pad(
+      x,
+      [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+      -Infinity,
+    );
     let out: tf.Tensor = x;
     for (let dy = 0; dy < 3; dy++) {
       for (let dx = 0; dx < 3; dx++) {

@@ -3,7 +3,13 @@
  * and the flat input index it came from (the first maximum in row-major window order, as PyTorch's
  * max_pool2d picks). Plain array code, no tfjs: run on cpu and wasm through registerFusedKernel.
  */
-export function windowMaxForward(x: Float32Array | Int32Array, y: Float32Array | Int32Array, argmax: Float32Array | Int32Array, shape: number[], radius: number): void {
+export function windowMaxForward(
+  x: Float32Array | Int32Array,
+  y: Float32Array | Int32Array,
+  argmax: Float32Array | Int32Array,
+  shape: number[],
+  radius: number,
+): void {
   const [batch, height, width, channels] = shape;
   // Separable: the maximum along each row's window (keeping the first, i.e. leftmost, maximum), then along
   // each column's window over those (keeping the topmost): the first maximum in row-major window order.
@@ -56,6 +62,10 @@ export function windowMaxForward(x: Float32Array | Int32Array, y: Float32Array |
 }
 
 /** The gradient: each output's incoming gradient goes to the input element it took its maximum from. */
-export function windowMaxBackward(dy: Float32Array | Int32Array, argmax: Float32Array | Int32Array, dx: Float32Array | Int32Array): void {
+export function windowMaxBackward(
+  dy: Float32Array | Int32Array,
+  argmax: Float32Array | Int32Array,
+  dx: Float32Array | Int32Array,
+): void {
   for (let i = 0; i < dy.length; i++) dx[argmax[i]] += dy[i];
 }

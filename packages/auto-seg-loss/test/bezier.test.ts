@@ -64,9 +64,18 @@ describe.each(TEST_BACKENDS)('bezier on %s', (backend) => {
   it('has finite gradients at 0 and 1, also where the curve has a vertical tangent', async () => {
     await initBackend(backend);
     // Controls on a piece's start x (slope infinite at x = 0) and end x (at x = 1), and the published presets.
-    const cases = [[0, 0.5, 0.5, 0.6, 1, 0.8], [0, 0.9], [1, 0.1], ...Object.values(VOC_PRESETS).map((p) => p.slice(0, 2))];
+    const cases = [
+      [0, 0.5, 0.5, 0.6, 1, 0.8],
+      [0, 0.9],
+      [1, 0.1],
+      ...Object.values(VOC_PRESETS).map((p) => p.slice(0, 2)),
+    ];
     for (const controlPoints of cases) {
-      const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(bezier(x, controlPoints)))(tf.tensor1d([0, 1e-7, 0.5, 1 - 1e-7, 1])).dataSync());
+      const grad = tf.tidy(() =>
+        tf
+          .grad((x: tf.Tensor) => tf.sum(bezier(x, controlPoints)))(tf.tensor1d([0, 1e-7, 0.5, 1 - 1e-7, 1]))
+          .dataSync(),
+      );
       for (const g of grad) expect(Number.isFinite(g)).toBe(true);
     }
   });
@@ -75,8 +84,16 @@ describe.each(TEST_BACKENDS)('bezier on %s', (backend) => {
     await initBackend(backend);
     const controlPoints = controlPointsFromTheta([0.3, 0.7, 0.4, 0.2, 0.6, 0.5], 1);
     const xs = [0.03, 0.15, 0.31, 0.47, 0.62, 0.78, 0.93];
-    const analytic = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(bezier(x, controlPoints)))(tf.tensor1d(xs)).dataSync());
-    const numeric = numericalGradient((x) => evaluate(controlPoints, Array.from(x)).reduce((a, b) => a + b, 0), xs, 1e-3);
+    const analytic = tf.tidy(() =>
+      tf
+        .grad((x: tf.Tensor) => tf.sum(bezier(x, controlPoints)))(tf.tensor1d(xs))
+        .dataSync(),
+    );
+    const numeric = numericalGradient(
+      (x) => evaluate(controlPoints, Array.from(x)).reduce((a, b) => a + b, 0),
+      xs,
+      1e-3,
+    );
     assertAllClose(analytic, numeric, { atol: 2e-2, rtol: 2e-2, name: 'dg/dx' });
   });
 
@@ -84,17 +101,30 @@ describe.each(TEST_BACKENDS)('bezier on %s', (backend) => {
     await initBackend(backend);
     const rng = new Rng(21);
     const xs = [0, 1, 1e-6, 1 - 1e-6, ...Array.from({ length: 60 }, () => rng.next())];
-    const curves = [[0, 0.5, 0.5, 0.6, 1, 0.8], [0, 0.9], [1, 0.1], ...Object.values(VOC_PRESETS).map((p) => p.slice(0, p.length === 8 ? 2 : 6)), controlPointsFromTheta(randomTheta(rng, 10), 1)];
+    const curves = [
+      [0, 0.5, 0.5, 0.6, 1, 0.8],
+      [0, 0.9],
+      [1, 0.1],
+      ...Object.values(VOC_PRESETS).map((p) => p.slice(0, p.length === 8 ? 2 : 6)),
+      controlPointsFromTheta(randomTheta(rng, 10), 1),
+    ];
     for (const controlPoints of curves) {
       const x = tf.tensor1d(xs);
       const weights = tf.tensor1d(xs.map((_, i) => 1 + (i % 3)));
       const loss = (f: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t), weights));
       const fused = [bezier(x, controlPoints), tf.grad(loss((t) => bezier(t, controlPoints)))(x)];
-      const composed = [bezierComposed(x, bezierPoints('test', controlPoints)), tf.grad(loss((t) => bezierComposed(t, bezierPoints('test', controlPoints))))(x)];
+      const composed = [
+        bezierComposed(x, bezierPoints('test', controlPoints)),
+        tf.grad(loss((t) => bezierComposed(t, bezierPoints('test', controlPoints))))(x),
+      ];
       assertAllClose(fused[0], composed[0], { atol: 2e-6, name: `g, [${controlPoints}]` });
       // At x = 0 and 1 exactly the composed clip's float32 rounding decides whether an end piece passes its
       // one-sided slope: compare slopes inside (0, 1).
-      assertAllClose(fused[1].dataSync().slice(2), composed[1].dataSync().slice(2), { atol: 1e-3, rtol: 1e-3, name: `g', [${controlPoints}]` });
+      assertAllClose(fused[1].dataSync().slice(2), composed[1].dataSync().slice(2), {
+        atol: 1e-3,
+        rtol: 1e-3,
+        name: `g', [${controlPoints}]`,
+      });
       tf.dispose([x, weights, ...fused, ...composed]);
     }
   });
@@ -114,7 +144,9 @@ describe('bezier arguments', () => {
   it('names the argument and the expected value', async () => {
     await initBackend('cpu');
     const x = tf.tensor1d([0.5]);
-    expect(() => bezier(x, [0.1, 0.2, 0.3])).toThrow(/bezier: argument 'controlPoints' expected 2\(2n - 1\) numbers.*got \[0.1, 0.2, 0.3\]/);
+    expect(() => bezier(x, [0.1, 0.2, 0.3])).toThrow(
+      /bezier: argument 'controlPoints' expected 2\(2n - 1\) numbers.*got \[0.1, 0.2, 0.3\]/,
+    );
     expect(() => bezier(x, [0.5, 0.5, 0.4, 0.6, 0.7, 0.8])).toThrow(/x coordinates that never decrease/);
     expect(() => bezier(x, [1.5, 0.2])).toThrow(DeformjsArgumentError);
     expect(() => controlPointsFromTheta([0.2, 0.3, 0.4], 1)).toThrow(/controlPointsFromTheta: argument 'theta'/);

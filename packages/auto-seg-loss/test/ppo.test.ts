@@ -3,7 +3,13 @@ import { Rng } from '@deformjs/core';
 import { assertAllClose } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
 import { PpoSearch, runPpoSearch, identityTheta, type PpoState } from '../src';
-import { normalCdf, normalPdf, normalQuantile, sampleTruncatedNormal, truncatedNormalLogProb } from '../src/truncated_normal';
+import {
+  normalCdf,
+  normalPdf,
+  normalQuantile,
+  sampleTruncatedNormal,
+  truncatedNormalLogProb,
+} from '../src/truncated_normal';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/ppo.json', import.meta.url), 'utf8'));
 
@@ -14,9 +20,13 @@ describe('truncated normal on [0, 1]', () => {
     expect(normalCdf(1.959963984540054)).toBeCloseTo(0.975, 6);
   });
 
-  it('samples inside [0, 1] with the truncated distribution\'s mean', () => {
+  it("samples inside [0, 1] with the truncated distribution's mean", () => {
     const rng = new Rng(4);
-    for (const [mean, std] of [[0.3, 0.2], [0.95, 0.2], [0.5, 0.5]]) {
+    for (const [mean, std] of [
+      [0.3, 0.2],
+      [0.95, 0.2],
+      [0.5, 0.5],
+    ]) {
       const n = 20000;
       let sum = 0;
       for (let i = 0; i < n; i++) {
@@ -33,9 +43,14 @@ describe('truncated normal on [0, 1]', () => {
   });
 
   it('differentiates the log density with respect to the mean', () => {
-    for (const [x, mean] of [[0.1, 0.3], [0.9, 0.6], [0.5, 0.02]]) {
+    for (const [x, mean] of [
+      [0.1, 0.3],
+      [0.9, 0.6],
+      [0.5, 0.02],
+    ]) {
       const h = 1e-5;
-      const numeric = (truncatedNormalLogProb(x, mean + h, 0.2).logProb - truncatedNormalLogProb(x, mean - h, 0.2).logProb) / (2 * h);
+      const numeric =
+        (truncatedNormalLogProb(x, mean + h, 0.2).logProb - truncatedNormalLogProb(x, mean - h, 0.2).logProb) / (2 * h);
       expect(truncatedNormalLogProb(x, mean, 0.2).dMean).toBeCloseTo(numeric, 3);
     }
   });
@@ -43,7 +58,19 @@ describe('truncated normal on [0, 1]', () => {
 
 describe('PPO search', () => {
   it('reproduces one round of the official PyTorch update (fixed thetas and rewards, 60 Adam steps)', () => {
-    const search = PpoSearch.create({ size: 6, initialMean: fixture.initialMean, samplesPerRound: fixture.thetas.length, std: fixture.std, learningRate: fixture.learningRate, clipEps: fixture.clipEps, updatesPerRound: fixture.updatesPerRound, rounds: 2 }, 0);
+    const search = PpoSearch.create(
+      {
+        size: 6,
+        initialMean: fixture.initialMean,
+        samplesPerRound: fixture.thetas.length,
+        std: fixture.std,
+        learningRate: fixture.learningRate,
+        clipEps: fixture.clipEps,
+        updatesPerRound: fixture.updatesPerRound,
+        rounds: 2,
+      },
+      0,
+    );
     const state = search.state();
     state.pending = { thetas: fixture.thetas, rewards: fixture.rewards };
     const restored = PpoSearch.restore(state);
@@ -57,11 +84,16 @@ describe('PPO search', () => {
     const start = distance(identityTheta(2));
     const finals: number[] = [];
     for (const seed of [1, 2, 123]) {
-      const search = PpoSearch.create({ size: 6, initialMean: identityTheta(2), rounds: 10, samplesPerRound: 16 }, seed);
+      const search = PpoSearch.create(
+        { size: 6, initialMean: identityTheta(2), rounds: 10, samplesPerRound: 16 },
+        seed,
+      );
       expect(search.roundSamples()[0]).toEqual(search.mean());
       await runPpoSearch(search, (theta) => -distance(theta));
       expect(search.history).toHaveLength(10);
-      expect(search.history.every((r) => r.baseline === r.rewards[0] && r.thetas[0].every((v, j) => v === r.mean[j]))).toBe(true);
+      expect(
+        search.history.every((r) => r.baseline === r.rewards[0] && r.thetas[0].every((v, j) => v === r.mean[j])),
+      ).toBe(true);
       // The search is noisy round to round (lr 0.2, 60 updates), but every run ends nearer than it began.
       finals.push(distance(search.mean()));
       expect(finals[finals.length - 1]).toBeLessThan(start);
@@ -72,7 +104,8 @@ describe('PPO search', () => {
 
   it('resumes from any checkpoint to the same result as an uninterrupted run', async () => {
     const options = { size: 4, initialMean: [0.5, 0.5, 0.5, 0.5], rounds: 4, samplesPerRound: 5, updatesPerRound: 20 };
-    const reward = (theta: number[], where: { round: number; sample: number }) => Math.sin(3 * theta[0]) + theta[1] * theta[2] - theta[3] ** 2 + 0.01 * where.sample;
+    const reward = (theta: number[], where: { round: number; sample: number }) =>
+      Math.sin(3 * theta[0]) + theta[1] * theta[2] - theta[3] ** 2 + 0.01 * where.sample;
     const full = await runPpoSearch(PpoSearch.create(options, 99), reward);
 
     for (const crashAfter of [1, 7, 10, 13]) {
@@ -82,16 +115,24 @@ describe('PPO search', () => {
         if (++calls > crashAfter) throw new Error('simulated crash');
         return reward(theta, where);
       };
-      await expect(runPpoSearch(PpoSearch.create(options, 99), crashing, (s) => void (saved = JSON.stringify(s.state())))).rejects.toThrow('simulated crash');
+      await expect(
+        runPpoSearch(PpoSearch.create(options, 99), crashing, (s) => void (saved = JSON.stringify(s.state()))),
+      ).rejects.toThrow('simulated crash');
       const resumed = await runPpoSearch(PpoSearch.restore(JSON.parse(saved) as PpoState), reward);
       expect(resumed.state()).toEqual(full.state());
     }
   });
 
   it('rejects bad options and out-of-order calls with clear errors', () => {
-    expect(() => PpoSearch.create({ size: 3, initialMean: [0.5, 0.5] }, 0)).toThrow(/PpoSearch: argument 'initialMean' expected 3 numbers/);
-    expect(() => PpoSearch.create({ size: 2, initialMean: [0.5, 1] }, 0)).toThrow(/initialMean\[1\]' expected a number in \(0, 1\), got 1/);
-    expect(() => PpoSearch.create({ size: 1, initialMean: [0.5], samplesPerRound: 1 }, 0)).toThrow(/samplesPerRound' expected an integer >= 2/);
+    expect(() => PpoSearch.create({ size: 3, initialMean: [0.5, 0.5] }, 0)).toThrow(
+      /PpoSearch: argument 'initialMean' expected 3 numbers/,
+    );
+    expect(() => PpoSearch.create({ size: 2, initialMean: [0.5, 1] }, 0)).toThrow(
+      /initialMean\[1\]' expected a number in \(0, 1\), got 1/,
+    );
+    expect(() => PpoSearch.create({ size: 1, initialMean: [0.5], samplesPerRound: 1 }, 0)).toThrow(
+      /samplesPerRound' expected an integer >= 2/,
+    );
     const search = PpoSearch.create({ size: 1, initialMean: [0.5], samplesPerRound: 3 }, 0);
     expect(() => search.setReward(0, 1)).toThrow(/call roundSamples\(\) before setReward\(\)/);
     search.roundSamples();

@@ -49,7 +49,17 @@ function interleaved(cases: Record<string, () => void>, runs = 7, warmup = 2): R
   }
   const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
   return Object.fromEntries(
-    names.map((name) => [name, { name, median: median(wall[name]), min: Math.min(...wall[name]), max: Math.max(...wall[name]), runs, cpuMedian: median(cpu[name]) }]),
+    names.map((name) => [
+      name,
+      {
+        name,
+        median: median(wall[name]),
+        min: Math.min(...wall[name]),
+        max: Math.max(...wall[name]),
+        runs,
+        cpuMedian: median(cpu[name]),
+      },
+    ]),
   );
 }
 
@@ -72,12 +82,24 @@ async function main(): Promise<void> {
     for (const t of [out].flat()) t.dataSync();
     tf.dispose(out);
   };
-  const inputGradient = () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...CONV_ATTRS, inputShape: X_SHAPE } as unknown as NamedAttrMap) as tf.Tensor;
-  const filterGradient = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...CONV_ATTRS, filterShape: W_SHAPE } as unknown as NamedAttrMap) as tf.Tensor;
+  const inputGradient = () =>
+    tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+      ...CONV_ATTRS,
+      inputShape: X_SHAPE,
+    } as unknown as NamedAttrMap) as tf.Tensor;
+  const filterGradient = () =>
+    tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+      ...CONV_ATTRS,
+      filterShape: W_SHAPE,
+    } as unknown as NamedAttrMap) as tf.Tensor;
   const both = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
 
   const stockInputGradient = () => {
-    const info = stockWasmInputGradient.kernelFunc({ inputs: { dy, filter: w } as unknown as Record<string, TensorInfo>, backend: tf.backend(), attrs: { ...CONV_ATTRS, inputShape: X_SHAPE } as unknown as NamedAttrMap }) as TensorInfo;
+    const info = stockWasmInputGradient.kernelFunc({
+      inputs: { dy, filter: w } as unknown as Record<string, TensorInfo>,
+      backend: tf.backend(),
+      attrs: { ...CONV_ATTRS, inputShape: X_SHAPE } as unknown as NamedAttrMap,
+    }) as TensorInfo;
     return tf.engine().makeTensorFromTensorInfo(info);
   };
   const conv = interleaved({
@@ -92,7 +114,9 @@ async function main(): Promise<void> {
   // A MobileNet-like depthwise layer: 8x56x56x128, 3x3, multiplier 1, same.
   const dx = rng.normalTensor([8, 56, 56, 128]) as tf.Tensor4D;
   const dw = rng.normalTensor([3, 3, 128, 1], 0, 0.1) as tf.Tensor4D;
-  const depthwiseBoth = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+  const depthwiseBoth = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'),
+  );
   const depthwise = interleaved({
     forward: () => settle(tf.depthwiseConv2d(dx, dw, 1, 'same')),
     forwardBackward: () => settle(depthwiseBoth([dx, dw])),
@@ -117,15 +141,37 @@ async function main(): Promise<void> {
   const vsDepthwise = relativeTo(depthwiseForward);
   const rows = [
     compareRow('wasm forward', forward, reference?.forward ?? null, vsForward(forward)),
-    compareRow('wasm forward + backward (tf.grads, dx and dW)', forwardBackward, reference?.forwardBackward ?? null, vsForward(forwardBackward)),
+    compareRow(
+      'wasm forward + backward (tf.grads, dx and dW)',
+      forwardBackward,
+      reference?.forwardBackward ?? null,
+      vsForward(forwardBackward),
+    ),
     compareRow('wasm input gradient (Conv2DBackpropInput)', input, reference?.inputGrad ?? null, vsForward(input)),
     compareRow('wasm filter gradient (Conv2DBackpropFilter)', filter, reference?.filterGrad ?? null, vsForward(filter)),
     compareRow('wasm stock tfjs Conv2DBackpropInput', stockInput, reference?.inputGrad ?? null, vsForward(stockInput)),
-    compareRow('cpu filter gradient (Conv2DBackpropFilter, 1 run)', cpuFilter, reference?.filterGrad ?? null, vsForward(cpuFilter)),
-    compareRow('wasm depthwise 8x56x56x128 3x3 forward', depthwiseForward, reference?.depthwiseForward ?? null, vsDepthwise(depthwiseForward)),
-    compareRow('wasm depthwise forward + backward (tf.grads)', depthwiseForwardBackward, reference?.depthwiseForwardBackward ?? null, vsDepthwise(depthwiseForwardBackward)),
+    compareRow(
+      'cpu filter gradient (Conv2DBackpropFilter, 1 run)',
+      cpuFilter,
+      reference?.filterGrad ?? null,
+      vsForward(cpuFilter),
+    ),
+    compareRow(
+      'wasm depthwise 8x56x56x128 3x3 forward',
+      depthwiseForward,
+      reference?.depthwiseForward ?? null,
+      vsDepthwise(depthwiseForward),
+    ),
+    compareRow(
+      'wasm depthwise forward + backward (tf.grads)',
+      depthwiseForwardBackward,
+      reference?.depthwiseForwardBackward ?? null,
+      vsDepthwise(depthwiseForwardBackward),
+    ),
   ];
-  console.log('conv2d 1x64x64x256, 3x3, 256 filters, same; reference: PyTorch (2 threads); ratio = ours / reference; xForward = ours / our wasm forward of the same layer (wall); cpuMs, cpuXForward: the same from process CPU time');
+  console.log(
+    'conv2d 1x64x64x256, 3x3, 256 filters, same; reference: PyTorch (2 threads); ratio = ours / reference; xForward = ours / our wasm forward of the same layer (wall); cpuMs, cpuXForward: the same from process CPU time',
+  );
   reportBench('conv2d-training', rows);
 }
 

@@ -29,9 +29,14 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
 export async function initBackend(name?: BackendName, options: InitBackendOptions = {}): Promise<string> {
   const requested = name ?? envBackend();
   if (!(BACKEND_NAMES as readonly string[]).includes(requested)) {
-    throw new Error(`initBackend: backend must be one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(requested)}`);
+    throw new Error(
+      `initBackend: backend must be one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(requested)}`,
+    );
   }
-  const chosen = requested === 'auto' ? await startAuto(options) : await startNamed(requested as Exclude<BackendName, 'auto'>, options);
+  const chosen =
+    requested === 'auto'
+      ? await startAuto(options)
+      : await startNamed(requested as Exclude<BackendName, 'auto'>, options);
   await import('./gradients');
   registerTrainingKernels();
   return chosen;
@@ -85,7 +90,10 @@ async function startNamed(name: Exclude<BackendName, 'auto'>, options: InitBacke
 
 async function prepareWasm(options: InitBackendOptions): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const paths = options.wasmPaths ?? (typeof process !== 'undefined' ? process.env?.[WASM_PATHS_ENV] : undefined) ?? (await nodeWasmDir());
+  const paths =
+    options.wasmPaths ??
+    (typeof process !== 'undefined' ? process.env?.[WASM_PATHS_ENV] : undefined) ??
+    (await nodeWasmDir());
   // setWasmPaths is only allowed before the backend is first initialised.
   if (paths && !wasmStarted) {
     wasm.setWasmPaths(paths.endsWith('/') ? paths : `${paths}/`);
@@ -120,7 +128,9 @@ async function importNative(): Promise<void> {
 
 async function importOptional(pkg: string, backend: string): Promise<void> {
   if (!(await tryImport(pkg))) {
-    throw new Error(`initBackend: backend '${backend}' needs the optional package ${pkg}: install it with \`npm install ${pkg}\`.`);
+    throw new Error(
+      `initBackend: backend '${backend}' needs the optional package ${pkg}: install it with \`npm install ${pkg}\`.`,
+    );
   }
 }
 

@@ -48,9 +48,19 @@ export function registerFusedKernel<A extends object>(kernel: FusedKernel<A>): v
       const cpu = backend as CpuLike;
       const infos = Object.values(inputs) as TensorInfo[];
       const arrays = infos.map((t) => cpu.data.get(t.dataId).values as KernelArray);
-      const specs = kernel.outputs(infos.map((t) => t.shape), attrs as unknown as A);
-      const outArrays = specs.map((s) => (s.dtype === 'int32' ? new Int32Array(size(s.shape)) : new Float32Array(size(s.shape))));
-      kernel.compute(arrays, outArrays, infos.map((t) => t.shape), attrs as unknown as A);
+      const specs = kernel.outputs(
+        infos.map((t) => t.shape),
+        attrs as unknown as A,
+      );
+      const outArrays = specs.map((s) =>
+        s.dtype === 'int32' ? new Int32Array(size(s.shape)) : new Float32Array(size(s.shape)),
+      );
+      kernel.compute(
+        arrays,
+        outArrays,
+        infos.map((t) => t.shape),
+        attrs as unknown as A,
+      );
       const outs = specs.map((s, i) => cpu.makeTensorInfo(s.shape, s.dtype ?? 'float32', outArrays[i]));
       return outs.length === 1 ? outs[0] : outs;
     },
@@ -61,12 +71,20 @@ export function registerFusedKernel<A extends object>(kernel: FusedKernel<A>): v
     kernelFunc: ({ inputs, backend, attrs }) => {
       const wasm = backend as WasmLike;
       const infos = Object.values(inputs) as TensorInfo[];
-      const specs = kernel.outputs(infos.map((t) => t.shape), attrs as unknown as A);
+      const specs = kernel.outputs(
+        infos.map((t) => t.shape),
+        attrs as unknown as A,
+      );
       // Allocate every output before taking views: an allocation may grow the heap and detach older views.
       const outs = specs.map((s) => wasm.makeOutput(s.shape, s.dtype ?? 'float32'));
       const outArrays = outs.map((o) => wasm.typedArrayFromHeap(o));
       outArrays.forEach((a) => a.fill(0));
-      kernel.compute(infos.map((t) => wasm.typedArrayFromHeap(t)), outArrays, infos.map((t) => t.shape), attrs as unknown as A);
+      kernel.compute(
+        infos.map((t) => wasm.typedArrayFromHeap(t)),
+        outArrays,
+        infos.map((t) => t.shape),
+        attrs as unknown as A,
+      );
       return outs.length === 1 ? outs[0] : outs;
     },
   });
@@ -79,7 +97,9 @@ export function hasFusedKernels(): boolean {
 
 /** Runs a registered kernel with named inputs; the typed wrapper every op uses. */
 export function runFused(kernelName: string, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor[] {
-  const out = tf.engine().runKernel(kernelName, inputs as unknown as tf.NamedTensorMap, attrs as unknown as NamedAttrMap);
+  const out = tf
+    .engine()
+    .runKernel(kernelName, inputs as unknown as tf.NamedTensorMap, attrs as unknown as NamedAttrMap);
   return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
 }
 

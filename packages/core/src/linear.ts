@@ -19,7 +19,12 @@ export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
 
-  constructor(rng: Rng, readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    rng: Rng,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super();
     assertInteger('Linear', 'inFeatures', inFeatures, 1);
     assertInteger('Linear', 'outFeatures', outFeatures, 1);
@@ -30,8 +35,18 @@ export class Linear extends Module {
         ...(init.bias ? [{ name: 'init.bias', shape: init.bias.shape, expected: [outFeatures] }] : []),
       ]);
     }
-    this.weight = this.addParameter('weight', init?.weight ?? torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures), 'linear');
-    this.bias = options.bias === false ? null : this.addParameter('bias', init?.bias ?? (init ? tf.zeros([outFeatures]) : torchDefaultUniform(rng, [outFeatures], inFeatures)));
+    this.weight = this.addParameter(
+      'weight',
+      init?.weight ?? torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures),
+      'linear',
+    );
+    this.bias =
+      options.bias === false
+        ? null
+        : this.addParameter(
+            'bias',
+            init?.bias ?? (init ? tf.zeros([outFeatures]) : torchDefaultUniform(rng, [outFeatures], inFeatures)),
+          );
   }
 
   /** x [..., in] -> [..., out]. */

@@ -35,13 +35,15 @@ export abstract class Module {
   }
 
   protected addModule<M extends Module>(name: string, module: M): M {
-    if (this.childModules.has(name) || this.ownParameters.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    if (this.childModules.has(name) || this.ownParameters.has(name))
+      throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
     this.childModules.set(name, module);
     return module;
   }
 
   private register(name: string, init: tf.Tensor, layout: TorchLayout, trainable: boolean): tf.Variable {
-    if (this.childModules.has(name) || this.ownParameters.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    if (this.childModules.has(name) || this.ownParameters.has(name))
+      throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
     const variable = tf.variable(init, trainable);
     init.dispose();
     this.ownParameters.set(name, { variable, layout, trainable });
@@ -87,13 +89,18 @@ export abstract class Module {
    * (the default), a missing or unexpected key is an error, as are shape mismatches always. The caller keeps
    * ownership of `entries`.
    */
-  loadStateDict(entries: Record<string, tf.Tensor>, options: { torchLayout?: boolean; strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    entries: Record<string, tf.Tensor>,
+    options: { torchLayout?: boolean; strict?: boolean } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const { torchLayout = false, strict = true } = options;
     const params = new Map(this.namedParameters());
     const missing = [...params.keys()].filter((k) => !(k in entries));
     const unexpected = Object.keys(entries).filter((k) => !params.has(k));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
-      throw new Error(`loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`);
+      throw new Error(
+        `loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`,
+      );
     }
     for (const [name, p] of params) {
       if (!(name in entries)) continue;
@@ -101,7 +108,9 @@ export abstract class Module {
         const value = torchLayout ? fromTorchLayout(entries[name], p.layout) : entries[name];
         if (!tf.util.arraysEqual(value.shape, p.variable.shape)) {
           const source = torchLayout ? ` (PyTorch shape [${entries[name].shape.join(', ')}], layout ${p.layout})` : '';
-          throw new Error(`loadStateDict: '${name}' expected shape [${p.variable.shape.join(', ')}], got [${value.shape.join(', ')}]${source}`);
+          throw new Error(
+            `loadStateDict: '${name}' expected shape [${p.variable.shape.join(', ')}], got [${value.shape.join(', ')}]${source}`,
+          );
         }
         p.variable.assign(tf.cast(value, p.variable.dtype));
       });
@@ -124,7 +133,10 @@ export function fromTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
       return tf.transpose(expectRank(t, 4, layout), [2, 3, 1, 0]);
     case 'depthwise': {
       const [cm, one, kh, kw] = expectRank(t, 4, layout).shape;
-      if (one !== 1) throw new Error(`fromTorchLayout: a depthwise weight has shape (C*mult, 1, kh, kw), got [${t.shape.join(', ')}]`);
+      if (one !== 1)
+        throw new Error(
+          `fromTorchLayout: a depthwise weight has shape (C*mult, 1, kh, kw), got [${t.shape.join(', ')}]`,
+        );
       // Without knowing C, keep mult = 1 (the depthwise convs here all have channel multiplier 1).
       return tf.reshape(tf.transpose(tf.reshape(t, [cm, kh, kw]), [1, 2, 0]), [kh, kw, cm, 1]);
     }
@@ -147,6 +159,7 @@ export function toTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
 }
 
 function expectRank(t: tf.Tensor, rank: number, layout: TorchLayout): tf.Tensor {
-  if (t.rank !== rank) throw new Error(`torch layout '${layout}' needs rank ${rank}, got shape [${t.shape.join(', ')}]`);
+  if (t.rank !== rank)
+    throw new Error(`torch layout '${layout}' needs rank ${rank}, got shape [${t.shape.join(', ')}]`);
   return t;
 }

@@ -39,7 +39,11 @@ export interface BenchOptions {
  * Times `fn` after warm-up runs and reports the median. `fn` must finish its work before returning (read the
  * result back or await it), or the time measures only the dispatch.
  */
-export async function bench(name: string, fn: () => unknown | Promise<unknown>, options: BenchOptions = {}): Promise<BenchResult> {
+export async function bench(
+  name: string,
+  fn: () => unknown | Promise<unknown>,
+  options: BenchOptions = {},
+): Promise<BenchResult> {
   const { warmup = 2, runs = 7 } = options;
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
@@ -54,7 +58,14 @@ export async function bench(name: string, fn: () => unknown | Promise<unknown>, 
   }
   times.sort((a, b) => a - b);
   cpuTimes.sort((a, b) => a - b);
-  return { name, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], runs, cpuMedian: cpuTimes[Math.floor(runs / 2)] };
+  return {
+    name,
+    median: times[Math.floor(times.length / 2)],
+    min: times[0],
+    max: times[times.length - 1],
+    runs,
+    cpuMedian: cpuTimes[Math.floor(runs / 2)],
+  };
 }
 
 /** One row of a side-by-side table: ours against the reference, as a ratio (below 1 means we are faster). */
@@ -66,8 +77,19 @@ export interface ComparisonRow {
   [extra: string]: unknown;
 }
 
-export function compareRow(caseName: string, ours: BenchResult, referenceMs: number | null, extra: Record<string, unknown> = {}): ComparisonRow {
-  return { case: caseName, oursMs: round(ours.median), referenceMs: referenceMs === null ? null : round(referenceMs), ratio: referenceMs ? round(ours.median / referenceMs, 3) : null, ...extra };
+export function compareRow(
+  caseName: string,
+  ours: BenchResult,
+  referenceMs: number | null,
+  extra: Record<string, unknown> = {},
+): ComparisonRow {
+  return {
+    case: caseName,
+    oursMs: round(ours.median),
+    referenceMs: referenceMs === null ? null : round(referenceMs),
+    ratio: referenceMs ? round(ours.median / referenceMs, 3) : null,
+    ...extra,
+  };
 }
 
 /** Prints rows as an aligned table and writes them, with machine facts, to `bench-results/<file>.json`. */
@@ -106,7 +128,11 @@ export function hasTorch(): boolean {
  */
 export function runReferenceScript(script: string, args: string[] = [], env: Record<string, string> = {}): unknown {
   if (!hasTorch()) return null;
-  const result = spawnSync(REFERENCE_PYTHON, [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const result = spawnSync(REFERENCE_PYTHON, [script, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
   if (result.status !== 0) throw new Error(`${script} failed (${result.status}):\n${result.stderr}`);
   const lines = result.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);

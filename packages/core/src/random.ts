@@ -13,7 +13,8 @@ export class Rng {
       this.s = new Uint32Array([0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0]);
       for (let i = 0; i < 15; i++) this.nextUint32();
     } else {
-      if (seed.length !== 4 && seed.length !== 5) throw new Error(`Rng: a saved state has 4 words and an optional cached normal, got ${seed.length} numbers`);
+      if (seed.length !== 4 && seed.length !== 5)
+        throw new Error(`Rng: a saved state has 4 words and an optional cached normal, got ${seed.length} numbers`);
       this.s = new Uint32Array(seed.slice(0, 4));
       this.spareNormal = seed.length === 5 ? seed[4] : null;
     }

@@ -95,7 +95,10 @@ export function lineChartSvg(options: ChartOptions): string {
   const { title, xLabel, yLabel, series, width = 640, height = 400, logY = false } = options;
   const margin = { left: 70, right: 150, top: 40, bottom: 50 };
   const ty = (y: number) => (logY ? Math.log10(y) : y);
-  const usable = series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0)) }));
+  const usable = series.map((s) => ({
+    ...s,
+    points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0)),
+  }));
   const all = usable.flatMap((s) => s.points);
   const xs = all.map(([x]) => x);
   const ys = all.map(([, y]) => ty(y));
@@ -120,17 +123,26 @@ export function lineChartSvg(options: ChartOptions): string {
     const yv = y0 + ((y1 - y0) * i) / 4;
     const yShown = logY ? 10 ** yv : yv;
     parts.push(`<text x="${px(xv)}" y="${margin.top + ph + 18}" text-anchor="middle">${tick(xv)}</text>`);
-    parts.push(`<text x="${margin.left - 6}" y="${margin.top + ph - (ph * i) / 4 + 4}" text-anchor="end">${tick(yShown)}</text>`);
-    parts.push(`<line x1="${margin.left}" x2="${margin.left + pw}" y1="${margin.top + ph - (ph * i) / 4}" y2="${margin.top + ph - (ph * i) / 4}" stroke="#eee"/>`);
+    parts.push(
+      `<text x="${margin.left - 6}" y="${margin.top + ph - (ph * i) / 4 + 4}" text-anchor="end">${tick(yShown)}</text>`,
+    );
+    parts.push(
+      `<line x1="${margin.left}" x2="${margin.left + pw}" y1="${margin.top + ph - (ph * i) / 4}" y2="${margin.top + ph - (ph * i) / 4}" stroke="#eee"/>`,
+    );
   }
   parts.push(`<text x="${margin.left + pw / 2}" y="${height - 10}" text-anchor="middle">${esc(xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}${logY ? ' (log)' : ''}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}${logY ? ' (log)' : ''}</text>`,
+  );
   usable.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const d = s.points.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"/>`);
-    if (s.points.length === 1) parts.push(`<circle cx="${px(s.points[0][0])}" cy="${py(s.points[0][1])}" r="3" fill="${color}"/>`);
-    parts.push(`<rect x="${width - margin.right + 12}" y="${margin.top + i * 18}" width="12" height="3" fill="${color}"/>`);
+    if (s.points.length === 1)
+      parts.push(`<circle cx="${px(s.points[0][0])}" cy="${py(s.points[0][1])}" r="3" fill="${color}"/>`);
+    parts.push(
+      `<rect x="${width - margin.right + 12}" y="${margin.top + i * 18}" width="12" height="3" fill="${color}"/>`,
+    );
     parts.push(`<text x="${width - margin.right + 30}" y="${margin.top + i * 18 + 5}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');

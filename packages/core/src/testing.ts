@@ -13,7 +13,9 @@ export async function assertNoTensorLeak<T>(fn: () => T | Promise<T>, allowed = 
   const kept = countTensors(result);
   const after = tf.memory().numTensors;
   if (after - before - kept > allowed) {
-    throw new Error(`tensor leak: numTensors went from ${before} to ${after} (${after - before - kept} leaked beyond the ${kept} returned)`);
+    throw new Error(
+      `tensor leak: numTensors went from ${before} to ${after} (${after - before - kept} leaked beyond the ${kept} returned)`,
+    );
   }
   return result;
 }
@@ -38,7 +40,11 @@ export interface CloseOptions {
  * Elementwise |actual - expected| <= atol + rtol * |expected|, NaN only where NaN is expected. Throws with the
  * worst element's index and values; returns the largest absolute error.
  */
-export function assertAllClose(actual: ArrayLike<number> | tf.Tensor, expected: ArrayLike<number> | tf.Tensor, options: CloseOptions = {}): number {
+export function assertAllClose(
+  actual: ArrayLike<number> | tf.Tensor,
+  expected: ArrayLike<number> | tf.Tensor,
+  options: CloseOptions = {},
+): number {
   const { atol = 1e-5, rtol = 1e-4, name = 'value' } = options;
   const a = toArray(actual);
   const e = toArray(expected);
@@ -57,7 +63,9 @@ export function assertAllClose(actual: ArrayLike<number> | tf.Tensor, expected: 
     }
   }
   if (worst >= 0) {
-    throw new Error(`${name}: not close at index ${worst}: ${a[worst]} vs expected ${e[worst]} (atol ${atol}, rtol ${rtol}, max abs error ${maxError})`);
+    throw new Error(
+      `${name}: not close at index ${worst}: ${a[worst]} vs expected ${e[worst]} (atol ${atol}, rtol ${rtol}, max abs error ${maxError})`,
+    );
   }
   return maxError;
 }

@@ -17,12 +17,21 @@ export interface ShapeCheck {
  * sizes. The first disagreement throws, naming the argument, the expected shape (with what is already bound)
  * and the actual one.
  */
-export function checkShapes(op: string, checks: readonly ShapeCheck[], bound: Record<string, number> = {}): Record<string, number> {
+export function checkShapes(
+  op: string,
+  checks: readonly ShapeCheck[],
+  bound: Record<string, number> = {},
+): Record<string, number> {
   const sizes: Record<string, number> = { ...bound };
   for (const { name, shape, expected } of checks) {
     const show = () => `shape [${expected.map((d) => showDim(d, sizes)).join(', ')}]`;
     if (shape.length !== expected.length) {
-      throw argumentError(op, name, `rank ${expected.length}, ${show()}`, `rank ${shape.length}, shape ${describe(shape)}`);
+      throw argumentError(
+        op,
+        name,
+        `rank ${expected.length}, ${show()}`,
+        `rank ${shape.length}, shape ${describe(shape)}`,
+      );
     }
     expected.forEach((dim, axis) => {
       const size = shape[axis];
@@ -31,7 +40,12 @@ export function checkShapes(op: string, checks: readonly ShapeCheck[], bound: Re
       }
       if (typeof dim === 'string') {
         if (dim in sizes && sizes[dim] !== size) {
-          throw argumentError(op, name, `${show()} (dimension ${axis} = ${dim} = ${sizes[dim]})`, `shape ${describe(shape)}`);
+          throw argumentError(
+            op,
+            name,
+            `${show()} (dimension ${axis} = ${dim} = ${sizes[dim]})`,
+            `shape ${describe(shape)}`,
+          );
         }
         sizes[dim] = size;
       }
@@ -61,7 +75,12 @@ export function assertPositive(op: string, name: string, value: unknown): number
   return value;
 }
 
-export function assertOneOf<T extends string | number>(op: string, name: string, value: unknown, allowed: readonly T[]): T {
+export function assertOneOf<T extends string | number>(
+  op: string,
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
   if (!allowed.includes(value as T)) {
     throw argumentError(op, name, `one of ${allowed.map((a) => describe(a)).join(', ')}`, value);
   }

@@ -29,7 +29,9 @@ describe('initBackend', () => {
   });
 
   it('names the missing optional peer and how to install it', async () => {
-    await expect(initBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node.*npm install @tensorflow\/tfjs-node/s);
+    await expect(initBackend('tensorflow')).rejects.toThrow(
+      /@tensorflow\/tfjs-node.*npm install @tensorflow\/tfjs-node/s,
+    );
     await expect(initBackend('webgpu')).rejects.toThrow(/@tensorflow\/tfjs-backend-webgpu/);
   });
 
@@ -49,7 +51,7 @@ describe('initBackend in bundled code', () => {
         [
           "import * as tf from '@tensorflow/tfjs-core';",
           "import { initBackend } from '@deformjs/core';",
-          'initBackend(\'wasm\').then(',
+          "initBackend('wasm').then(",
           "  (backend) => console.log(JSON.stringify({ backend, filterKernel: tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined })),",
           '  (error) => console.log(JSON.stringify({ error: String(error) })),',
           ');',

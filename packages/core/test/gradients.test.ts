@@ -6,7 +6,7 @@ import { build } from 'tsup';
 import { describe, expect, it } from 'vitest';
 
 describe('op gradients in plain Node', () => {
-  it('initBackend registers them although tfjs-core\'s Node entry has none', async () => {
+  it("initBackend registers them although tfjs-core's Node entry has none", async () => {
     const packageDir = fileURLToPath(new URL('..', import.meta.url));
     const dir = mkdtempSync(join(packageDir, '.gradients-test-'));
     try {

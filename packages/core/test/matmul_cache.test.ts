@@ -13,9 +13,18 @@ describe('wasm matmul operator cache', () => {
   });
 
   it('gives the right product when one buffer is the second operand under two shapes', async () => {
-    const w = tf.tensor(Array.from({ length: 24 }, (_, i) => (i % 7) - 3), [6, 4]);
-    const a1 = tf.tensor(Array.from({ length: 18 }, (_, i) => i / 9 - 1), [3, 6]);
-    const a2 = tf.tensor(Array.from({ length: 12 }, (_, i) => (i % 5) / 2), [3, 4]);
+    const w = tf.tensor(
+      Array.from({ length: 24 }, (_, i) => (i % 7) - 3),
+      [6, 4],
+    );
+    const a1 = tf.tensor(
+      Array.from({ length: 18 }, (_, i) => i / 9 - 1),
+      [3, 6],
+    );
+    const a2 = tf.tensor(
+      Array.from({ length: 12 }, (_, i) => (i % 5) / 2),
+      [3, 4],
+    );
     await assertNoTensorLeak(() => {
       tf.tidy(() => {
         const first = tf.matMul(a1, w);
@@ -23,9 +32,13 @@ describe('wasm matmul operator cache', () => {
         // The same buffer, reshaped: tfjs's wasm backend alone would reuse the operator packed for [6, 4].
         const w46 = tf.reshape(w, [4, 6]);
         const second = tf.matMul(a2, w46);
-        assertAllClose(second, reference(a2.arraySync() as number[][], w46.arraySync() as number[][]), { name: 'a2 @ reshape(w)' });
+        assertAllClose(second, reference(a2.arraySync() as number[][], w46.arraySync() as number[][]), {
+          name: 'a2 @ reshape(w)',
+        });
         const fused = tf.fused.matMul({ a: a2, b: w46, bias: tf.ones([6]), activation: 'relu' });
-        const expected = reference(a2.arraySync() as number[][], w46.arraySync() as number[][]).map((v) => Math.max(v + 1, 0));
+        const expected = reference(a2.arraySync() as number[][], w46.arraySync() as number[][]).map((v) =>
+          Math.max(v + 1, 0),
+        );
         assertAllClose(fused, expected, { name: 'fused a2 @ reshape(w)' });
         // The first shape still works from its cached operator.
         assertAllClose(tf.matMul(a1, w), first, { name: 'a1 @ w again' });

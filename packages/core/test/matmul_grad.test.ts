@@ -5,7 +5,11 @@ import { TEST_BACKENDS, assertAllClose } from '../src/testing';
 
 /** a' b' by broadcasting multiply and sum: its gradients come from Mul and Sum, not BatchMatMul. */
 function composedMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
-  const last = (x: tf.Tensor) => tf.transpose(x, [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)));
+  const last = (x: tf.Tensor) =>
+    tf.transpose(
+      x,
+      [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)),
+    );
   const x = ta ? last(a) : a; // [..., M, K]
   const y = tb ? last(b) : b; // [..., K, N]
   return tf.sum(tf.mul(tf.expandDims(x, -1), tf.expandDims(y, -3)), -2);
@@ -23,8 +27,14 @@ for (const backend of TEST_BACKENDS) {
             const a = rng.normalTensor([...batch, ...(ta ? [k, m] : [m, k])]);
             const b = rng.normalTensor([...batch, ...(tb ? [n, k] : [k, n])]);
             const g = rng.normalTensor([...batch, m, n]);
-            const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), g)))([a, b]);
-            const [ra, rb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(composedMatMul(x, y, ta, tb), g)))([a, b]);
+            const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), g)))([
+              a,
+              b,
+            ]);
+            const [ra, rb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(composedMatMul(x, y, ta, tb), g)))([
+              a,
+              b,
+            ]);
             assertAllClose(da, ra, { atol: 1e-5, name: `da (batch ${batch}, ta ${ta}, tb ${tb})` });
             assertAllClose(db, rb, { atol: 1e-5, name: `db (batch ${batch}, ta ${ta}, tb ${tb})` });
             tf.dispose([a, b, g, da, db, ra, rb]);

@@ -5,10 +5,20 @@ import { assertAllClose, assertNoTensorLeak } from '../src/testing';
 
 type Values = (i: number) => number;
 
-async function poolGradient(backend: 'cpu' | 'wasm', shape: [number, number, number, number], values: Values, filter: number, stride: number, pad: 'same' | 'valid'): Promise<number[]> {
+async function poolGradient(
+  backend: 'cpu' | 'wasm',
+  shape: [number, number, number, number],
+  values: Values,
+  filter: number,
+  stride: number,
+  pad: 'same' | 'valid',
+): Promise<number[]> {
   await initBackend(backend);
   return tf.tidy(() => {
-    const x = tf.tensor4d(Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => values(i)), shape);
+    const x = tf.tensor4d(
+      Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => values(i)),
+      shape,
+    );
     const dx = tf.grad((t: tf.Tensor) => {
       const y = tf.maxPool(t as tf.Tensor4D, filter, stride, pad);
       return tf.sum(tf.mul(y, tf.reshape(tf.range(1, 1 + y.size), y.shape)));
@@ -20,7 +30,13 @@ async function poolGradient(backend: 'cpu' | 'wasm', shape: [number, number, num
 describe('MaxPoolGrad on wasm', () => {
   const cases: Array<[string, Values, number, number, 'same' | 'valid']> = [
     ['tied maxima (ReLU zeros), 3x3 stride 1 same', (i) => (i % 3 === 0 ? 1 : 0), 3, 1, 'same'],
-    ['tied maxima, 3x3 stride 2 same (the ResNet stem)', (i) => Math.max(0, Math.sin(i * 0.37)) > 0.5 ? 1 : 0, 3, 2, 'same'],
+    [
+      'tied maxima, 3x3 stride 2 same (the ResNet stem)',
+      (i) => (Math.max(0, Math.sin(i * 0.37)) > 0.5 ? 1 : 0),
+      3,
+      2,
+      'same',
+    ],
     ['distinct values, 2x2 stride 2 valid', (i) => Math.sin(i * 1.7), 2, 2, 'valid'],
     ['all equal, 3x3 stride 1 valid', () => 0, 3, 1, 'valid'],
   ];
@@ -39,7 +55,9 @@ describe('MaxPoolGrad on wasm', () => {
   it('leaves the tensor count flat', async () => {
     await initBackend('wasm');
     const x = tf.zeros([1, 5, 5, 2]);
-    await assertNoTensorLeak(() => tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same')))(x)));
+    await assertNoTensorLeak(() =>
+      tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same')))(x)),
+    );
     x.dispose();
   });
 });

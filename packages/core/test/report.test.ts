@@ -4,7 +4,12 @@ import { createProgress, lineChartSvg } from '../src/report';
 describe('createProgress', () => {
   it('prints steps, rate and values as lines on a non-TTY stream', () => {
     const lines: string[] = [];
-    const progress = createProgress({ total: 4, label: 'train', logEveryMs: 0, stream: { write: (t: string) => lines.push(t), isTTY: false } });
+    const progress = createProgress({
+      total: 4,
+      label: 'train',
+      logEveryMs: 0,
+      stream: { write: (t: string) => lines.push(t), isTTY: false },
+    });
     progress.update(1, { loss: 1.5, lr: 2e-4 });
     progress.update(4, { loss: 0.25 });
     progress.done({ loss: 0.25 });
@@ -22,8 +27,22 @@ describe('lineChartSvg', () => {
       yLabel: 'loss',
       logY: true,
       series: [
-        { name: 'deformable', points: [[0, 2], [1, 1], [2, 0.5]] },
-        { name: 'detr', points: [[0, 2], [1, 0], [2, 1.5]] },
+        {
+          name: 'deformable',
+          points: [
+            [0, 2],
+            [1, 1],
+            [2, 0.5],
+          ],
+        },
+        {
+          name: 'detr',
+          points: [
+            [0, 2],
+            [1, 0],
+            [2, 1.5],
+          ],
+        },
       ],
     });
     expect(svg.startsWith('<svg')).toBe(true);

@@ -37,15 +37,29 @@ afterEach(() => {
 
 /** Runs a kernel function directly on the active backend (a stock one we captured) and wraps its output. */
 function runConfig(config: KernelConfig, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor {
-  const info = config.kernelFunc({ inputs: inputs as unknown as Record<string, TensorInfo>, backend: tf.backend(), attrs: attrs as NamedAttrMap }) as TensorInfo;
+  const info = config.kernelFunc({
+    inputs: inputs as unknown as Record<string, TensorInfo>,
+    backend: tf.backend(),
+    attrs: attrs as NamedAttrMap,
+  }) as TensorInfo;
   return tf.engine().makeTensorFromTensorInfo(info);
 }
 
 /** Runs the registered kernel `name` on `backend` with fresh tensors made from `inputs`; returns the values. */
-async function runOn(backend: string, name: string, inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>, attrs: object) {
+async function runOn(
+  backend: string,
+  name: string,
+  inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>,
+  attrs: object,
+) {
   await tf.setBackend(backend);
   const backendBefore = tf.backend().numDataIds();
-  const made = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32')]));
+  const made = Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [
+      k,
+      tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32'),
+    ]),
+  );
   const out = await assertNoTensorLeak(() => tf.engine().runKernel(name, made, attrs as NamedAttrMap) as tf.Tensor);
   const result = { values: out.dataSync().slice(), shape: out.shape, dtype: out.dtype };
   tf.dispose([out, ...Object.values(made)]);
@@ -54,9 +68,18 @@ async function runOn(backend: string, name: string, inputs: Record<string, { val
   return result;
 }
 
-async function runStockCpu(config: KernelConfig, inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>, attrs: object) {
+async function runStockCpu(
+  config: KernelConfig,
+  inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>,
+  attrs: object,
+) {
   await tf.setBackend('cpu');
-  const made = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32')]));
+  const made = Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [
+      k,
+      tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32'),
+    ]),
+  );
   const out = runConfig(config, made, attrs);
   const result = { values: out.dataSync().slice(), shape: out.shape, dtype: out.dtype };
   tf.dispose([out, ...Object.values(made)]);
@@ -64,16 +87,49 @@ async function runStockCpu(config: KernelConfig, inputs: Record<string, { values
 }
 
 interface Geometry {
-  N: number; H: number; W: number; C: number; Ho: number; Wo: number; Co: number;
-  fh: number; fw: number; sh: number; sw: number; dh: number; dw: number; top: number; left: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  Ho: number;
+  Wo: number;
+  Co: number;
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  top: number;
+  left: number;
 }
 
-function geometry(xShape: Shape4, filterShape: Shape4, strides: number | [number, number], dilations: number | [number, number], pad: Pad, depthwise: boolean, rounding?: 'floor' | 'round' | 'ceil'): Geometry {
+function geometry(
+  xShape: Shape4,
+  filterShape: Shape4,
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: Pad,
+  depthwise: boolean,
+  rounding?: 'floor' | 'round' | 'ceil',
+): Geometry {
   const info = backend_util.computeConv2DInfo(xShape, filterShape, strides, dilations, pad, rounding, depthwise);
   return {
-    N: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels, Ho: info.outHeight, Wo: info.outWidth, Co: info.outChannels,
-    fh: info.filterHeight, fw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, dh: info.dilationHeight, dw: info.dilationWidth,
-    top: info.padInfo.top, left: info.padInfo.left,
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    C: info.inChannels,
+    Ho: info.outHeight,
+    Wo: info.outWidth,
+    Co: info.outChannels,
+    fh: info.filterHeight,
+    fw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    dh: info.dilationHeight,
+    dw: info.dilationWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
   };
 }
 
@@ -95,10 +151,14 @@ function referenceGradients(x: Float32Array, filter: Float32Array, dy: Float32Ar
             if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
             for (let c = 0; c < g.C; c++) {
               const xi = ((n * g.H + h) * g.W + w) * g.C + c;
-              const outs = depthwise ? Array.from({ length: M }, (_, m) => c * M + m) : Array.from({ length: g.Co }, (_, co) => co);
+              const outs = depthwise
+                ? Array.from({ length: M }, (_, m) => c * M + m)
+                : Array.from({ length: g.Co }, (_, co) => co);
               for (const co of outs) {
                 const grad = dy[((n * g.Ho + oh) * g.Wo + ow) * g.Co + co];
-                const wi = depthwise ? ((i * g.fw + j) * g.C + c) * M + (co - c * M) : ((i * g.fw + j) * g.C + c) * g.Co + co;
+                const wi = depthwise
+                  ? ((i * g.fw + j) * g.C + c) * M + (co - c * M)
+                  : ((i * g.fw + j) * g.C + c) * g.Co + co;
                 dx[xi] += filter[wi] * grad;
                 dw[wi] += x[xi] * grad;
               }
@@ -117,14 +177,73 @@ interface ConvCase {
 }
 
 const CONV_CASES: ConvCase[] = [
-  { name: 'stride 2, same, batch 2, odd channels, non-square filter', x: [2, 7, 6, 3], filter: [3, 2, 3, 5], strides: 2, pad: 'same' },
-  { name: 'strides [1, 2], valid, non-square input', x: [1, 8, 5, 4], filter: [2, 3, 4, 3], strides: [1, 2], pad: 'valid' },
-  { name: 'explicit asymmetric padding, batch 3', x: [3, 5, 7, 1], filter: [3, 3, 1, 2], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
-  { name: 'numeric pad with ceil rounding, strides [2, 3]', x: [2, 9, 8, 5], filter: [3, 3, 5, 7], strides: [2, 3], pad: 1, dimRoundingMode: 'ceil' },
-  { name: 'filter larger than the stride-1 same output needs', x: [1, 3, 4, 2], filter: [5, 4, 2, 3], strides: 1, pad: 'same' },
-  { name: 'channel counts beyond the 32-wide transpose tiles, stride 2, same', x: [2, 19, 23, 40], filter: [3, 3, 40, 36], strides: 2, pad: 'same' },
-  { name: 'channel counts beyond the transpose tiles, stride 1, valid', x: [1, 17, 15, 33], filter: [3, 2, 33, 34], strides: 1, pad: 'valid' },
-  { name: 'stride 1 with padding wider than the filter (the col2im path)', x: [2, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 2], [0, 0]] },
+  {
+    name: 'stride 2, same, batch 2, odd channels, non-square filter',
+    x: [2, 7, 6, 3],
+    filter: [3, 2, 3, 5],
+    strides: 2,
+    pad: 'same',
+  },
+  {
+    name: 'strides [1, 2], valid, non-square input',
+    x: [1, 8, 5, 4],
+    filter: [2, 3, 4, 3],
+    strides: [1, 2],
+    pad: 'valid',
+  },
+  {
+    name: 'explicit asymmetric padding, batch 3',
+    x: [3, 5, 7, 1],
+    filter: [3, 3, 1, 2],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
+  {
+    name: 'numeric pad with ceil rounding, strides [2, 3]',
+    x: [2, 9, 8, 5],
+    filter: [3, 3, 5, 7],
+    strides: [2, 3],
+    pad: 1,
+    dimRoundingMode: 'ceil',
+  },
+  {
+    name: 'filter larger than the stride-1 same output needs',
+    x: [1, 3, 4, 2],
+    filter: [5, 4, 2, 3],
+    strides: 1,
+    pad: 'same',
+  },
+  {
+    name: 'channel counts beyond the 32-wide transpose tiles, stride 2, same',
+    x: [2, 19, 23, 40],
+    filter: [3, 3, 40, 36],
+    strides: 2,
+    pad: 'same',
+  },
+  {
+    name: 'channel counts beyond the transpose tiles, stride 1, valid',
+    x: [1, 17, 15, 33],
+    filter: [3, 2, 33, 34],
+    strides: 1,
+    pad: 'valid',
+  },
+  {
+    name: 'stride 1 with padding wider than the filter (the col2im path)',
+    x: [2, 4, 5, 2],
+    filter: [2, 2, 2, 3],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [3, 1],
+      [2, 2],
+      [0, 0],
+    ],
+  },
 ];
 
 describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
@@ -169,7 +288,11 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     const dy = { values: randn(dyShape), shape: dyShape };
     const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW' };
     const expectedDw = await runStockCpu(stock.cpuConv2DBackpropFilter, { x, dy }, { ...attrs, filterShape });
-    const expectedDx = await runStockCpu(stock.cpuConv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: xShape });
+    const expectedDx = await runStockCpu(
+      stock.cpuConv2DBackpropInput,
+      { dy, filter },
+      { ...attrs, inputShape: xShape },
+    );
     for (const backend of ['wasm', 'cpu']) {
       const dw = await runOn(backend, 'Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape });
       assertAllClose(dw.values, expectedDw.values, { atol: 1e-4, rtol: 1e-4, name: `${backend} NCHW dW` });
@@ -181,7 +304,10 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
   it('support dilations (which the stock kernels ignore) against the definition', async () => {
     const xShape: Shape4 = [2, 9, 8, 3];
     const filterShape: Shape4 = [3, 2, 3, 4];
-    for (const [pad, strides] of [['same', 1], ['valid', 2]] as const) {
+    for (const [pad, strides] of [
+      ['same', 1],
+      ['valid', 2],
+    ] as const) {
       const dilations: [number, number] = [2, 3];
       const g = geometry(xShape, filterShape, strides, dilations, pad, false);
       const dyShape = [g.N, g.Ho, g.Wo, g.Co];
@@ -191,10 +317,20 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
       const expected = referenceGradients(x, filter, dy, g, false);
       const attrs = { strides, pad, dataFormat: 'NHWC', dilations };
       for (const backend of ['wasm', 'cpu']) {
-        const dw = await runOn(backend, 'Conv2DBackpropFilter', { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } }, { ...attrs, filterShape });
+        const dw = await runOn(
+          backend,
+          'Conv2DBackpropFilter',
+          { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } },
+          { ...attrs, filterShape },
+        );
         assertAllClose(dw.values, expected.dw, { atol: 1e-4, rtol: 1e-4, name: `${backend} dilated dW (${pad})` });
       }
-      const dx = await runOn('wasm', 'Conv2DBackpropInput', { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } }, { ...attrs, inputShape: xShape });
+      const dx = await runOn(
+        'wasm',
+        'Conv2DBackpropInput',
+        { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } },
+        { ...attrs, inputShape: xShape },
+      );
       assertAllClose(dx.values, expected.dx, { atol: 1e-4, rtol: 1e-4, name: `wasm dilated dx (${pad})` });
     }
   });
@@ -206,11 +342,18 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     const x = { values: randn(xShape), shape: xShape };
     const dyValues = randn([1, 4, 4, 6]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 6] };
-    const expected = await runOn('wasm', 'Conv2DBackpropFilter', { x, dy: { values: dyValues, shape: [1, 4, 4, 6] } }, attrs);
+    const expected = await runOn(
+      'wasm',
+      'Conv2DBackpropFilter',
+      { x, dy: { values: dyValues, shape: [1, 4, 4, 6] } },
+      attrs,
+    );
     const dy = tf.tensor4d(dyValues, [1, 4, 4, 6]);
     const xt = tf.tensor4d(x.values, xShape);
     tf.tidy(() => tf.matMul(tf.ones([2, 48]), tf.reshape(dy, [48, 2])).dataSync());
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy }, attrs as unknown as NamedAttrMap) as tf.Tensor;
+    const dw = tf
+      .engine()
+      .runKernel('Conv2DBackpropFilter', { x: xt, dy }, attrs as unknown as NamedAttrMap) as tf.Tensor;
     assertAllClose(dw.dataSync(), expected.values, { atol: 1e-5, rtol: 1e-5 });
     tf.dispose([dy, xt, dw]);
   });
@@ -219,12 +362,20 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([2, 6, 6, 3]);
     const dy = tf.zeros([2, 6, 6, 4]);
-    expect(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', filterShape: [3, 3, 3, 4] } as unknown as NamedAttrMap)).toThrow(
-      /Conv2DBackpropFilter: argument 'dy' expected shape \[2, 3, 3, 4\].*got \[2, 6, 6, 4\]/,
-    );
-    expect(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: tf.zeros([3, 3, 5, 4]) }, { strides: 1, pad: 'same', inputShape: [2, 6, 6, 3] } as unknown as NamedAttrMap)).toThrow(
-      /Conv2DBackpropInput: argument 'filter' expected in-channels .* = 3.*got \[3, 3, 5, 4\]/,
-    );
+    expect(() =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+        strides: 2,
+        pad: 'same',
+        filterShape: [3, 3, 3, 4],
+      } as unknown as NamedAttrMap),
+    ).toThrow(/Conv2DBackpropFilter: argument 'dy' expected shape \[2, 3, 3, 4\].*got \[2, 6, 6, 4\]/);
+    expect(() =>
+      tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: tf.zeros([3, 3, 5, 4]) }, {
+        strides: 1,
+        pad: 'same',
+        inputShape: [2, 6, 6, 3],
+      } as unknown as NamedAttrMap),
+    ).toThrow(/Conv2DBackpropInput: argument 'filter' expected in-channels .* = 3.*got \[3, 3, 5, 4\]/);
     tf.dispose([x, dy]);
   });
 });
@@ -239,12 +390,59 @@ interface DepthwiseCase {
 }
 
 const DEPTHWISE_CASES: DepthwiseCase[] = [
-  { name: 'stride 2, same, batch 2, channel multiplier 2, non-square filter', x: [2, 7, 6, 3], filter: [3, 2, 3, 2], strides: 2, pad: 'same' },
-  { name: 'strides [1, 2], valid, odd channels, multiplier 1', x: [1, 6, 9, 5], filter: [2, 3, 5, 1], strides: [1, 2], pad: 'valid' },
-  { name: 'explicit padding, multiplier 3', x: [2, 5, 5, 4], filter: [3, 3, 4, 3], strides: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
-  { name: 'stride 1, same, multiplier 1 (dx by an XNNPACK depthwise conv)', x: [2, 6, 7, 5], filter: [3, 2, 5, 1], strides: 1, pad: 'same' },
-  { name: 'numeric pad with ceil rounding, stride 2', x: [1, 8, 9, 3], filter: [3, 3, 3, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
-  { name: 'stride 1, multiplier 1, padding wider than the filter (the loop path)', x: [1, 5, 6, 3], filter: [2, 2, 3, 1], strides: 1, pad: [[0, 0], [3, 0], [0, 2], [0, 0]] },
+  {
+    name: 'stride 2, same, batch 2, channel multiplier 2, non-square filter',
+    x: [2, 7, 6, 3],
+    filter: [3, 2, 3, 2],
+    strides: 2,
+    pad: 'same',
+  },
+  {
+    name: 'strides [1, 2], valid, odd channels, multiplier 1',
+    x: [1, 6, 9, 5],
+    filter: [2, 3, 5, 1],
+    strides: [1, 2],
+    pad: 'valid',
+  },
+  {
+    name: 'explicit padding, multiplier 3',
+    x: [2, 5, 5, 4],
+    filter: [3, 3, 4, 3],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 1],
+      [0, 0],
+    ],
+  },
+  {
+    name: 'stride 1, same, multiplier 1 (dx by an XNNPACK depthwise conv)',
+    x: [2, 6, 7, 5],
+    filter: [3, 2, 5, 1],
+    strides: 1,
+    pad: 'same',
+  },
+  {
+    name: 'numeric pad with ceil rounding, stride 2',
+    x: [1, 8, 9, 3],
+    filter: [3, 3, 3, 2],
+    strides: 2,
+    pad: 1,
+    dimRoundingMode: 'ceil',
+  },
+  {
+    name: 'stride 1, multiplier 1, padding wider than the filter (the loop path)',
+    x: [1, 5, 6, 3],
+    filter: [2, 2, 3, 1],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [3, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  },
 ];
 
 describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput on wasm', () => {
@@ -258,8 +456,18 @@ describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropI
       const attrs = { strides: c.strides, pad: c.pad, dilations: 1, dimRoundingMode: c.dimRoundingMode };
       const expectedDw = await runStockCpu(stock.cpuDepthwiseFilter, { x, dy }, { ...attrs, filterShape: c.filter });
       const expectedDx = await runStockCpu(stock.cpuDepthwiseInput, { dy, filter }, { ...attrs, inputShape: c.x });
-      const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: c.filter });
-      const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x });
+      const dw = await runOn(
+        'wasm',
+        'DepthwiseConv2dNativeBackpropFilter',
+        { x, dy },
+        { ...attrs, filterShape: c.filter },
+      );
+      const dx = await runOn(
+        'wasm',
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy, filter },
+        { ...attrs, inputShape: c.x },
+      );
       expect(dw.shape).toEqual(c.filter);
       expect(dx.shape).toEqual(c.x);
       assertAllClose(dw.values, expectedDw.values, { atol: 1e-4, rtol: 1e-4, name: 'depthwise dW' });
@@ -279,10 +487,28 @@ describe('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropI
       const dy = randn(dyShape);
       const expected = referenceGradients(x, filter, dy, g, true);
       const attrs = { strides: 1, pad: 'same', dilations };
-      const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } }, { ...attrs, filterShape });
-      const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } }, { ...attrs, inputShape: xShape });
-      assertAllClose(dw.values, expected.dw, { atol: 1e-4, rtol: 1e-4, name: `dilated depthwise dW (multiplier ${multiplier})` });
-      assertAllClose(dx.values, expected.dx, { atol: 1e-4, rtol: 1e-4, name: `dilated depthwise dx (multiplier ${multiplier})` });
+      const dw = await runOn(
+        'wasm',
+        'DepthwiseConv2dNativeBackpropFilter',
+        { x: { values: x, shape: xShape }, dy: { values: dy, shape: dyShape } },
+        { ...attrs, filterShape },
+      );
+      const dx = await runOn(
+        'wasm',
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: { values: dy, shape: dyShape }, filter: { values: filter, shape: filterShape } },
+        { ...attrs, inputShape: xShape },
+      );
+      assertAllClose(dw.values, expected.dw, {
+        atol: 1e-4,
+        rtol: 1e-4,
+        name: `dilated depthwise dW (multiplier ${multiplier})`,
+      });
+      assertAllClose(dx.values, expected.dx, {
+        atol: 1e-4,
+        rtol: 1e-4,
+        name: `dilated depthwise dx (multiplier ${multiplier})`,
+      });
     }
   });
 });
@@ -351,13 +577,19 @@ describe('UnsortedSegmentSum on wasm', () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([4, 3]);
     const ids = tf.tensor1d([0, 1, 0], 'int32');
-    expect(() => tf.unsortedSegmentSum(x, ids, 2)).toThrow(/UnsortedSegmentSum: argument 'segmentIds' expected a shape that begins x's shape \[4, 3\], got \[3\]/);
+    expect(() => tf.unsortedSegmentSum(x, ids, 2)).toThrow(
+      /UnsortedSegmentSum: argument 'segmentIds' expected a shape that begins x's shape \[4, 3\], got \[3\]/,
+    );
     tf.dispose([x, ids]);
   });
 });
 
 /** Gradients of `f` at `inputs` on `backend`, as plain arrays, checking that nothing leaks. */
-async function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: { values: Float32Array; shape: number[] }[]) {
+async function gradsOn(
+  backend: string,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: { values: Float32Array; shape: number[] }[],
+) {
   await tf.setBackend(backend);
   const xs = inputs.map((v) => tf.tensor(v.values, v.shape));
   const grads = await assertNoTensorLeak(() => tf.grads((...a: tf.Tensor[]) => f(...a))(xs));
@@ -369,8 +601,12 @@ async function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, in
 describe('gradients on wasm equal those on cpu', () => {
   it('tf.conv2d: stride 2, same, batch 2', async () => {
     const r = randn([2, 4, 3, 5]);
-    const f = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), tf.tensor(r, [2, 4, 3, 5])));
-    const inputs = [{ values: randn([2, 7, 6, 3]), shape: [2, 7, 6, 3] }, { values: randn([3, 2, 3, 5]), shape: [3, 2, 3, 5] }];
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), tf.tensor(r, [2, 4, 3, 5])));
+    const inputs = [
+      { values: randn([2, 7, 6, 3]), shape: [2, 7, 6, 3] },
+      { values: randn([3, 2, 3, 5]), shape: [3, 2, 3, 5] },
+    ];
     const [cx, cw] = await gradsOn('cpu', f, inputs);
     const [wx, ww] = await gradsOn('wasm', f, inputs);
     assertAllClose(wx, cx, { atol: 1e-4, rtol: 1e-4, name: 'dx' });
@@ -383,18 +619,41 @@ describe('gradients on wasm equal those on cpu', () => {
     const wValues = randn([3, 3, 2, 3]);
     const r = randn([1, 3, 2, 3]);
     const loss = (w: Float32Array) =>
-      tf.tidy(() => tf.sum(tf.mul(tf.conv2d(tf.tensor4d(xValues, [1, 5, 4, 2]), tf.tensor4d(w, [3, 3, 2, 3]), [2, 2], 'same'), tf.tensor(r, [1, 3, 2, 3]))).dataSync()[0]);
-    const [, dw] = await gradsOn('wasm', (x, w) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, [2, 2], 'same'), tf.tensor(r, [1, 3, 2, 3]))), [
-      { values: xValues, shape: [1, 5, 4, 2] },
-      { values: wValues, shape: [3, 3, 2, 3] },
-    ]);
-    assertAllClose(dw, numericalGradient(loss, wValues, 1e-2), { atol: 2e-3, rtol: 2e-3, name: 'dW vs finite differences' });
+      tf.tidy(
+        () =>
+          tf
+            .sum(
+              tf.mul(
+                tf.conv2d(tf.tensor4d(xValues, [1, 5, 4, 2]), tf.tensor4d(w, [3, 3, 2, 3]), [2, 2], 'same'),
+                tf.tensor(r, [1, 3, 2, 3]),
+              ),
+            )
+            .dataSync()[0],
+      );
+    const [, dw] = await gradsOn(
+      'wasm',
+      (x, w) =>
+        tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, [2, 2], 'same'), tf.tensor(r, [1, 3, 2, 3]))),
+      [
+        { values: xValues, shape: [1, 5, 4, 2] },
+        { values: wValues, shape: [3, 3, 2, 3] },
+      ],
+    );
+    assertAllClose(dw, numericalGradient(loss, wValues, 1e-2), {
+      atol: 2e-3,
+      rtol: 2e-3,
+      name: 'dW vs finite differences',
+    });
   });
 
   it('tf.depthwiseConv2d: channel multiplier 2, valid, batch 2', async () => {
     const r = randn([2, 4, 3, 8]);
-    const f = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), tf.tensor(r, [2, 4, 3, 8])));
-    const inputs = [{ values: randn([2, 6, 5, 4]), shape: [2, 6, 5, 4] }, { values: randn([3, 3, 4, 2]), shape: [3, 3, 4, 2] }];
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      tf.sum(tf.mul(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid'), tf.tensor(r, [2, 4, 3, 8])));
+    const inputs = [
+      { values: randn([2, 6, 5, 4]), shape: [2, 6, 5, 4] },
+      { values: randn([3, 3, 4, 2]), shape: [3, 3, 4, 2] },
+    ];
     const [cx, cw] = await gradsOn('cpu', f, inputs);
     const [wx, ww] = await gradsOn('wasm', f, inputs);
     assertAllClose(wx, cx, { atol: 1e-4, rtol: 1e-4, name: 'dx' });
@@ -405,7 +664,8 @@ describe('gradients on wasm equal those on cpu', () => {
     const indices = tf.tensor1d([4, 0, 4, 2, 1, 4], 'int32');
     for (const axis of [0, 1]) {
       const r = randn(axis === 0 ? [6, 5] : [5, 6]);
-      const f = (x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, indices, axis), tf.tensor(r, axis === 0 ? [6, 5] : [5, 6])));
+      const f = (x: tf.Tensor) =>
+        tf.sum(tf.mul(tf.gather(x, indices, axis), tf.tensor(r, axis === 0 ? [6, 5] : [5, 6])));
       const inputs = [{ values: randn([5, 5]), shape: [5, 5] }];
       const [c] = await gradsOn('cpu', f, inputs);
       const [w] = await gradsOn('wasm', f, inputs);
@@ -434,7 +694,9 @@ describe('training on wasm', () => {
       denseBias: tf.variable(tf.zeros([2])),
     };
     const forward = () => {
-      const h1 = tf.relu(tf.add(tf.conv2d(images as tf.Tensor4D, params.conv as tf.Tensor4D, 1, 'same'), params.convBias));
+      const h1 = tf.relu(
+        tf.add(tf.conv2d(images as tf.Tensor4D, params.conv as tf.Tensor4D, 1, 'same'), params.convBias),
+      );
       const h2 = tf.relu(tf.depthwiseConv2d(h1 as tf.Tensor4D, params.depthwise as tf.Tensor4D, 2, 'same'));
       const logits = tf.add(tf.matMul(tf.mean(h2, [1, 2]), params.dense), params.denseBias);
       return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;

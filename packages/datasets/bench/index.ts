@@ -26,22 +26,40 @@ try {
   const transforms = detrTrainTransforms({ scales, maxSize, cropResizes, cropSize });
   const rows: object[] = [];
 
-  rows.push({ case: `generate ${IMAGES} detection images at ${SIZE} px`, workers: 0, epochMs: Math.round(generateMs), imagesPerSecond: Math.round((IMAGES / generateMs) * 1000), reference: '-', ratio: '-' });
+  rows.push({
+    case: `generate ${IMAGES} detection images at ${SIZE} px`,
+    workers: 0,
+    epochMs: Math.round(generateMs),
+    imagesPerSecond: Math.round((IMAGES / generateMs) * 1000),
+    reference: '-',
+    ratio: '-',
+  });
 
   let epoch = 0;
   for (const workers of [0, 1, 2]) {
     const loader = new DataLoader(records, { batchSize: BATCH, transforms, seed: 1, workers, prefetch: 4 });
-    const result = await bench(`loader workers=${workers}`, async () => {
-      for await (const batch of loader.batches({ epoch, untilEpoch: epoch + 1 })) void batch;
-      epoch++;
-    }, { warmup: 1, runs: 5 });
+    const result = await bench(
+      `loader workers=${workers}`,
+      async () => {
+        for await (const batch of loader.batches({ epoch, untilEpoch: epoch + 1 })) void batch;
+        epoch++;
+      },
+      { warmup: 1, runs: 5 },
+    );
     await loader.close();
     type Reference = { images: number; epoch_ms: number } | null;
     let reference: Reference = null;
     if (workers > 0) {
       reference = runReferenceScript(join(benchDir, 'reference_loader.py'), [
-        files.train.annotationFile, files.train.imageDir, String(BATCH), String(workers), '5',
-        JSON.stringify(scales), String(maxSize), JSON.stringify(cropResizes), JSON.stringify(cropSize),
+        files.train.annotationFile,
+        files.train.imageDir,
+        String(BATCH),
+        String(workers),
+        '5',
+        JSON.stringify(scales),
+        String(maxSize),
+        JSON.stringify(cropResizes),
+        JSON.stringify(cropSize),
       ]) as Reference;
     }
     const ours = (IMAGES / result.median) * 1000;
@@ -57,9 +75,18 @@ try {
   }
 
   // Collation alone, on already-decoded samples.
-  const samples = await Promise.all(records.slice(0, BATCH).map((record) => decodeAndTransform({ record, transforms, seed: 3, masks: false })));
+  const samples = await Promise.all(
+    records.slice(0, BATCH).map((record) => decodeAndTransform({ record, transforms, seed: 3, masks: false })),
+  );
   const collateResult = await bench('collate', () => collate(samples), { warmup: 2, runs: 9 });
-  rows.push({ case: `collate ${BATCH} images (pad + mask + boxes)`, workers: 0, epochMs: Math.round(collateResult.median * 100) / 100, imagesPerSecond: Math.round((BATCH / collateResult.median) * 1000), reference: '-', ratio: '-' });
+  rows.push({
+    case: `collate ${BATCH} images (pad + mask + boxes)`,
+    workers: 0,
+    epochMs: Math.round(collateResult.median * 100) / 100,
+    imagesPerSecond: Math.round((BATCH / collateResult.median) * 1000),
+    reference: '-',
+    ratio: '-',
+  });
 
   reportBench('loader', rows);
 } finally {

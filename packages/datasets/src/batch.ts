@@ -45,10 +45,17 @@ export interface Batch {
 export function collate(samples: readonly Sample[]): Batch {
   if (samples.length === 0) throw argumentError('collate', 'samples', 'at least one sample', 'an empty list');
   samples.forEach((s, i) => {
-    if (!(s.image instanceof Float32Array)) throw argumentError('collate', `samples[${i}].image`, "float32 pixels (end the transforms with { type: 'normalize' })", 'uint8 pixels');
+    if (!(s.image instanceof Float32Array))
+      throw argumentError(
+        'collate',
+        `samples[${i}].image`,
+        "float32 pixels (end the transforms with { type: 'normalize' })",
+        'uint8 pixels',
+      );
   });
   const withMaps = samples.filter((s) => s.segmentation).length;
-  if (withMaps !== 0 && withMaps !== samples.length) throw argumentError('collate', 'samples', 'label maps on all samples or none', `${withMaps} of ${samples.length}`);
+  if (withMaps !== 0 && withMaps !== samples.length)
+    throw argumentError('collate', 'samples', 'label maps on all samples or none', `${withMaps} of ${samples.length}`);
   const height = Math.max(...samples.map((s) => s.height));
   const width = Math.max(...samples.map((s) => s.width));
   const b = samples.length;
@@ -79,7 +86,9 @@ export function collate(samples: readonly Sample[]): Batch {
     if (s.masks) target.masks = s.masks;
     return target;
   });
-  return segmentation ? { batchSize: b, height, width, images, pixelMask, segmentation, targets } : { batchSize: b, height, width, images, pixelMask, targets };
+  return segmentation
+    ? { batchSize: b, height, width, images, pixelMask, segmentation, targets }
+    : { batchSize: b, height, width, images, pixelMask, targets };
 }
 
 export interface BatchTensors {

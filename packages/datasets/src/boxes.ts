@@ -5,7 +5,12 @@
 export const BOX_TOLERANCE_PX = 1;
 
 /** Validates an xyxy box against its image and returns it clipped; `fail` gets what is wrong. */
-export function checkBox(box: readonly [number, number, number, number], width: number, height: number, fail: (problem: string) => never): [number, number, number, number] {
+export function checkBox(
+  box: readonly [number, number, number, number],
+  width: number,
+  height: number,
+  fail: (problem: string) => never,
+): [number, number, number, number] {
   const [x0, y0, x1, y1] = box;
   if (![x0, y0, x1, y1].every(Number.isFinite)) fail(`box [${box.join(', ')}] is not finite`);
   if (x1 < x0 || y1 < y0) fail(`box [${box.join(', ')}] (xyxy) has negative width or height`);

@@ -66,7 +66,11 @@ export function loadConceptualCaptions({ tsvFile, featureDir, imageDir }: Captio
       if (line === '') return;
       const fields = line.split('\t');
       if (fields.length !== 2 || fields[0].trim() === '' || fields[1].trim() === '') {
-        throw formatError(tsvFile, `line ${i + 1}`, `expected caption<TAB>url, got ${fields.length} field(s): ${JSON.stringify(line.slice(0, 80))}`);
+        throw formatError(
+          tsvFile,
+          `line ${i + 1}`,
+          `expected caption<TAB>url, got ${fields.length} field(s): ${JSON.stringify(line.slice(0, 80))}`,
+        );
       }
       const key = captionKey(fields[1]);
       requireFile(join(featureDir, `${key}.json`), tsvFile, `line ${i + 1} (${fields[1]}) regions`);
@@ -77,7 +81,8 @@ export function loadConceptualCaptions({ tsvFile, featureDir, imageDir }: Captio
     records,
     regions: (index) => readRegions(featureDir, records[index]),
     image: (index) => {
-      if (!imageDir) throw argumentError('loadConceptualCaptions', 'imageDir', 'the images folder (to decode images)', imageDir);
+      if (!imageDir)
+        throw argumentError('loadConceptualCaptions', 'imageDir', 'the images folder (to decode images)', imageDir);
       const path = join(imageDir, `${records[index].key}.jpg`);
       if (!existsSync(path)) throw formatError(tsvFile, `line ${records[index].line}`, `image not found: ${path}`);
       return decodeImage(path, `line ${records[index].line}`);
@@ -97,22 +102,38 @@ function readRegions(featureDir: string, record: CaptionRecord): CaptionRegions 
   if (!Array.isArray(rawBoxes) || rawBoxes.length !== n) r.fail(`"boxes" must hold num_boxes = ${n} boxes`);
   const boxes = new Float32Array(4 * n);
   (rawBoxes as unknown[]).forEach((b, i) => {
-    const box = new RecordReader(jsonFile, `${r.record}, box ${i}`, { b }).numbers('b', 4) as [number, number, number, number];
-    boxes.set(checkBox(box, width, height, (problem) => r.fail(`box ${i}: ${problem}`)), 4 * i);
+    const box = new RecordReader(jsonFile, `${r.record}, box ${i}`, { b }).numbers('b', 4) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    boxes.set(
+      checkBox(box, width, height, (problem) => r.fail(`box ${i}: ${problem}`)),
+      4 * i,
+    );
   });
   let classes: Int32Array | undefined;
   if (r.has('classes')) {
     const c = r.raw('classes');
-    if (!Array.isArray(c) || c.length !== n || c.some((v) => !Number.isInteger(v) || v < 0)) r.fail(`"classes" must be ${n} non-negative integers`);
+    if (!Array.isArray(c) || c.length !== n || c.some((v) => !Number.isInteger(v) || v < 0))
+      r.fail(`"classes" must be ${n} non-negative integers`);
     classes = Int32Array.from(c as number[]);
   }
   const bytes = readFileSync(binFile);
   if (bytes.byteLength !== n * featureDim * 4) {
-    throw formatError(binFile, `features of ${record.url}`, `holds ${bytes.byteLength} bytes, expected num_boxes ${n} x feature_dim ${featureDim} x 4`);
+    throw formatError(
+      binFile,
+      `features of ${record.url}`,
+      `holds ${bytes.byteLength} bytes, expected num_boxes ${n} x feature_dim ${featureDim} x 4`,
+    );
   }
   const features = new Float32Array(n * featureDim);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < features.length; i++) features[i] = view.getFloat32(4 * i, true);
-  if (features.some((v) => !Number.isFinite(v))) throw formatError(binFile, `features of ${record.url}`, 'holds non-finite values');
-  return classes ? { width, height, boxes, features, featureDim, classes } : { width, height, boxes, features, featureDim };
+  if (features.some((v) => !Number.isFinite(v)))
+    throw formatError(binFile, `features of ${record.url}`, 'holds non-finite values');
+  return classes
+    ? { width, height, boxes, features, featureDim, classes }
+    : { width, height, boxes, features, featureDim };
 }

@@ -24,7 +24,9 @@ export function loadCityscapes({ root, split }: CityscapesLoadOptions): ImageDat
   if (!existsSync(imageRoot)) throw formatError(imageRoot, '', 'split folder not found');
   const records: ImageRecord[] = [];
   for (const city of readdirSync(imageRoot).sort()) {
-    const files = readdirSync(join(imageRoot, city)).filter((f) => f.endsWith('_leftImg8bit.png')).sort();
+    const files = readdirSync(join(imageRoot, city))
+      .filter((f) => f.endsWith('_leftImg8bit.png'))
+      .sort();
     for (const fileName of files) {
       const stem = fileName.slice(0, -'_leftImg8bit.png'.length);
       const imagePath = join(imageRoot, city, fileName);

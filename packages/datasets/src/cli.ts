@@ -44,11 +44,15 @@ async function main(): Promise<void> {
     return;
   }
   const kind = positionals[0];
-  if (positionals.length !== 1 || !(SHAPES_KINDS as readonly string[]).includes(kind)) throw new Error(`expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`);
+  if (positionals.length !== 1 || !(SHAPES_KINDS as readonly string[]).includes(kind))
+    throw new Error(`expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`);
   if (!values.out) throw new Error('--out DIR is required');
-  if (values.frames !== undefined && kind !== 'video') throw new Error(`--frames applies to 'video' only, not ${JSON.stringify(kind)}`);
-  if (values.format !== undefined && kind !== 'detection') throw new Error(`--format applies to 'detection' only, not ${JSON.stringify(kind)}`);
-  if (values.format !== undefined && values.format !== 'jpeg' && values.format !== 'png') throw new Error(`--format must be jpeg or png, got ${JSON.stringify(values.format)}`);
+  if (values.frames !== undefined && kind !== 'video')
+    throw new Error(`--frames applies to 'video' only, not ${JSON.stringify(kind)}`);
+  if (values.format !== undefined && kind !== 'detection')
+    throw new Error(`--format applies to 'detection' only, not ${JSON.stringify(kind)}`);
+  if (values.format !== undefined && values.format !== 'jpeg' && values.format !== 'png')
+    throw new Error(`--format must be jpeg or png, got ${JSON.stringify(values.format)}`);
   const options = {
     out: values.out,
     seed: integer('seed', values.seed),

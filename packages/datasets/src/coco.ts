@@ -53,7 +53,11 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
   const file = annotationFile;
   const categories: CocoCategory[] = arrayField(json, 'categories', file).map((c, i) => {
     const r = new RecordReader(file, `categories[${i}]`, c);
-    return { id: r.number('id', { integer: true }), name: r.string('name'), supercategory: r.has('supercategory') ? r.string('supercategory') : '' };
+    return {
+      id: r.number('id', { integer: true }),
+      name: r.string('name'),
+      supercategory: r.has('supercategory') ? r.string('supercategory') : '',
+    };
   });
   categories.sort((a, b) => a.id - b.id);
   const labelOf = new Map<number, number>();
@@ -92,7 +96,15 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
       area: new Float32Array(0),
       source: file,
     };
-    images.set(id, { record, boxes: [], labels: [], iscrowd: [], area: [], segmentations: [], hasAllSegmentations: true });
+    images.set(id, {
+      record,
+      boxes: [],
+      labels: [],
+      iscrowd: [],
+      area: [],
+      segmentations: [],
+      hasAllSegmentations: true,
+    });
   });
 
   const dropped: CocoDataset['dropped'] = [];
@@ -108,10 +120,13 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
     if (!image) r.fail(`image_id ${JSON.stringify(imageId)} is not in "images"`);
     const categoryId = r.number('category_id', { integer: true });
     const label = labelOf.get(categoryId);
-    if (label === undefined) r.fail(`unknown category_id ${categoryId} (categories: ${categories.map((c) => c.id).join(', ')})`);
+    if (label === undefined)
+      r.fail(`unknown category_id ${categoryId} (categories: ${categories.map((c) => c.id).join(', ')})`);
     const [x, y, w, h] = r.numbers('bbox', 4);
     const { width, height } = image!.record;
-    const box = checkBox([x, y, x + w, y + h], width, height, (problem) => r.fail(`${problem} (bbox [x, y, w, h] = [${x}, ${y}, ${w}, ${h}])`));
+    const box = checkBox([x, y, x + w, y + h], width, height, (problem) =>
+      r.fail(`${problem} (bbox [x, y, w, h] = [${x}, ${y}, ${w}, ${h}])`),
+    );
     const iscrowd = r.number('iscrowd', { integer: true, min: 0, fallback: 0 });
     if (iscrowd > 1) r.fail(`"iscrowd" must be 0 or 1, got ${iscrowd}`);
     const area = r.number('area', { min: 0 });
@@ -164,7 +179,12 @@ function checkSegmentationShape(segmentation: unknown, width: number, height: nu
   if (Array.isArray(segmentation)) {
     segmentation.forEach((poly, k) => {
       // Real COCO holds a few degenerate two-point polygons; pycocotools accepts them (they cover no pixel).
-      if (!Array.isArray(poly) || poly.length < 4 || poly.length % 2 !== 0 || poly.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+      if (
+        !Array.isArray(poly) ||
+        poly.length < 4 ||
+        poly.length % 2 !== 0 ||
+        poly.some((v) => typeof v !== 'number' || !Number.isFinite(v))
+      ) {
         r.fail(`segmentation polygon ${k} must be a list of at least 2 finite x, y pairs`);
       }
     });

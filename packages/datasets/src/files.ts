@@ -6,7 +6,11 @@ export function readText(file: string, what = 'file'): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw formatError(file, '', `cannot read the ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw formatError(
+      file,
+      '',
+      `cannot read the ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
@@ -16,13 +20,18 @@ export function readJson(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw formatError(file, 'JSON', `malformed or truncated JSON (${(error as Error).message}; file has ${text.length} characters)`);
+    throw formatError(
+      file,
+      'JSON',
+      `malformed or truncated JSON (${(error as Error).message}; file has ${text.length} characters)`,
+    );
   }
 }
 
 /** Throws, naming the annotation file and the record, when a referenced file does not exist. */
 export function requireFile(path: string, annotationFile: string, record: string): void {
-  if (!existsSync(path) || !statSync(path).isFile()) throw formatError(annotationFile, record, `referenced file not found: ${path}`);
+  if (!existsSync(path) || !statSync(path).isFile())
+    throw formatError(annotationFile, record, `referenced file not found: ${path}`);
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {
@@ -33,7 +42,8 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 export function arrayField(json: unknown, key: string, file: string): unknown[] {
   if (!isObject(json)) throw formatError(file, '', `expected a JSON object at the top level`);
   const value = json[key];
-  if (!Array.isArray(value)) throw formatError(file, '', `expected an array "${key}", got ${value === undefined ? 'nothing' : typeof value}`);
+  if (!Array.isArray(value))
+    throw formatError(file, '', `expected an array "${key}", got ${value === undefined ? 'nothing' : typeof value}`);
   return value;
 }
 
@@ -65,7 +75,8 @@ export class RecordReader {
 
   number(key: string, options: { integer?: boolean; min?: number; fallback?: number } = {}): number {
     const value = this.fields[key] ?? options.fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(`"${key}" must be a finite number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      this.fail(`"${key}" must be a finite number, got ${JSON.stringify(value)}`);
     if (options.integer && !Number.isInteger(value)) this.fail(`"${key}" must be an integer, got ${value}`);
     if (options.min !== undefined && value < options.min) this.fail(`"${key}" must be >= ${options.min}, got ${value}`);
     return value;
@@ -86,7 +97,11 @@ export class RecordReader {
 
   numbers(key: string, length: number): number[] {
     const value = this.fields[key];
-    if (!Array.isArray(value) || value.length !== length || value.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+    if (
+      !Array.isArray(value) ||
+      value.length !== length ||
+      value.some((v) => typeof v !== 'number' || !Number.isFinite(v))
+    ) {
       this.fail(`"${key}" must be ${length} finite numbers, got ${JSON.stringify(value)}`);
     }
     return value as number[];

@@ -9,10 +9,18 @@ export async function decodeImage(path: string, record = ''): Promise<RgbImage> 
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw formatError(path, record, `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw formatError(
+      path,
+      record,
+      `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes, { failOn: 'truncated' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     // A copy into a plain ArrayBuffer of its own, which (unlike native or pooled Buffer memory) can be
     // transferred between threads.
@@ -27,6 +35,7 @@ export async function encodeImage(image: RgbImage, format: 'jpeg' | 'png'): Prom
   const input = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
     raw: { width: image.width, height: image.height, channels: 3 },
   });
-  const encoded = format === 'jpeg' ? input.jpeg({ quality: 90, chromaSubsampling: '4:4:4' }) : input.png({ compressionLevel: 6 });
+  const encoded =
+    format === 'jpeg' ? input.jpeg({ quality: 90, chromaSubsampling: '4:4:4' }) : input.png({ compressionLevel: 6 });
   return new Uint8Array(await encoded.toBuffer());
 }

@@ -27,8 +27,20 @@ export type { XmlElement } from './formats/xml';
 export { BOX_TOLERANCE_PX, xyxyToNormalizedCxcywh } from './boxes';
 
 export {
-  IMAGENET_MEAN, IMAGENET_STD, applyTransforms, crop, detrEvalTransforms, detrTrainTransforms, horizontalFlip, normalize,
-  resize, resizeImage, resizeNearest, resizeShorterSide, sizeWithAspectRatio, validateTransforms,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  applyTransforms,
+  crop,
+  detrEvalTransforms,
+  detrTrainTransforms,
+  horizontalFlip,
+  normalize,
+  resize,
+  resizeImage,
+  resizeNearest,
+  resizeShorterSide,
+  sizeWithAspectRatio,
+  validateTransforms,
 } from './transforms';
 export type { DetrTransformOptions, TransformSpec } from './transforms';
 export { batchToTensors, collate } from './batch';

@@ -82,14 +82,28 @@ export class DataLoader {
     assertInteger(op, 'seed', options.seed, 0, 0xffffffff);
     validateTransforms(options.transforms, op);
     const last = options.transforms[options.transforms.length - 1];
-    if (last?.type !== 'normalize') throw argumentError(op, 'transforms', "a pipeline ending with { type: 'normalize' } (batches hold float32 pixels)", last?.type ?? 'an empty pipeline');
+    if (last?.type !== 'normalize')
+      throw argumentError(
+        op,
+        'transforms',
+        "a pipeline ending with { type: 'normalize' } (batches hold float32 pixels)",
+        last?.type ?? 'an empty pipeline',
+      );
     if (records.length === 0) throw argumentError(op, 'records', 'at least one record', 'none');
     const workers = options.workers ?? Math.min(4, Math.max(1, availableParallelism() - 1));
     assertInteger(op, 'workers', workers, 0, 64);
     const prefetch = assertInteger(op, 'prefetch', options.prefetch ?? 2, 1);
     this.options = { shuffle: true, dropLast: false, masks: false, ...options, workers, prefetch };
-    this.stepsPerEpoch = this.options.dropLast ? Math.floor(records.length / options.batchSize) : Math.ceil(records.length / options.batchSize);
-    if (this.stepsPerEpoch === 0) throw argumentError(op, 'batchSize', `at most the ${records.length} records when dropLast is set`, options.batchSize);
+    this.stepsPerEpoch = this.options.dropLast
+      ? Math.floor(records.length / options.batchSize)
+      : Math.ceil(records.length / options.batchSize);
+    if (this.stepsPerEpoch === 0)
+      throw argumentError(
+        op,
+        'batchSize',
+        `at most the ${records.length} records when dropLast is set`,
+        options.batchSize,
+      );
   }
 
   /** Record indices in the order of `epoch`. */
@@ -133,7 +147,11 @@ export class DataLoader {
     if (pool) await pool.close();
   }
 
-  private *positions(firstEpoch: number, firstStep: number, untilEpoch: number): Generator<{ epoch: number; step: number; indices: number[] }> {
+  private *positions(
+    firstEpoch: number,
+    firstStep: number,
+    untilEpoch: number,
+  ): Generator<{ epoch: number; step: number; indices: number[] }> {
     const { batchSize } = this.options;
     for (let epoch = firstEpoch; epoch < untilEpoch; epoch++) {
       const order = this.order(epoch);
@@ -144,7 +162,12 @@ export class DataLoader {
   }
 
   private decode(index: number, epoch: number): Promise<Sample> {
-    const task = { record: this.records[index], transforms: this.options.transforms, seed: mixSeed(this.options.seed, epoch, AUGMENT_STREAM, index), masks: this.options.masks };
+    const task = {
+      record: this.records[index],
+      transforms: this.options.transforms,
+      seed: mixSeed(this.options.seed, epoch, AUGMENT_STREAM, index),
+      masks: this.options.masks,
+    };
     if (this.options.workers === 0) return decodeAndTransform(task);
     this.pool ??= new WorkerPool(this.options.workers);
     return this.pool.run(task);
@@ -159,7 +182,11 @@ export class DataLoader {
 function workerEntry(): { script: string | URL; eval: boolean; env: NodeJS.ProcessEnv } {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return { script: new URL('./decode_worker.js', here), eval: false, env: process.env };
-  const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const tsxApi = pathToFileURL(
+    createRequire(here)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const entry = new URL('./decode_worker.ts', here).href;
   const script = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
   const tsconfig = fileURLToPath(new URL('../tsconfig.src-worker.json', here));
@@ -178,8 +205,12 @@ class WorkerPool {
   /** One entry per free task slot. */
   private readonly idle: Worker[] = [];
   private readonly inFlight = new Map<Worker, number>();
-  private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] = [];
-  private readonly running = new Map<number, { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }>();
+  private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] =
+    [];
+  private readonly running = new Map<
+    number,
+    { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }
+  >();
   private nextId = 0;
   private closing = false;
 

@@ -22,10 +22,21 @@ export async function decodeAndTransform(task: Omit<DecodeTask, 'id'>): Promise<
 
 /** The buffers a sample owns outright, to transfer rather than copy from a worker. */
 export function sampleBuffers(sample: Sample): ArrayBuffer[] {
-  const arrays = [sample.image, sample.boxes, sample.labels, sample.iscrowd, sample.area, sample.trackIds, sample.difficult, sample.masks, sample.segmentation];
+  const arrays = [
+    sample.image,
+    sample.boxes,
+    sample.labels,
+    sample.iscrowd,
+    sample.area,
+    sample.trackIds,
+    sample.difficult,
+    sample.masks,
+    sample.segmentation,
+  ];
   const buffers = new Set<ArrayBuffer>();
   for (const a of arrays) {
-    if (a && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) buffers.add(a.buffer);
+    if (a && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength)
+      buffers.add(a.buffer);
   }
   return [...buffers];
 }
@@ -40,13 +51,15 @@ export interface SerializedError {
 }
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof DatasetFormatError) return { name: error.name, message: error.message, file: error.file, record: error.record, problem: error.problem };
+  if (error instanceof DatasetFormatError)
+    return { name: error.name, message: error.message, file: error.file, record: error.record, problem: error.problem };
   const e = error instanceof Error ? error : new Error(String(error));
   return { name: e.name, message: e.message };
 }
 
 export function deserializeError(error: SerializedError): Error {
-  if (error.name === 'DatasetFormatError' && error.file !== undefined) return new DatasetFormatError(error.file, error.record ?? '', error.problem ?? '');
+  if (error.name === 'DatasetFormatError' && error.file !== undefined)
+    return new DatasetFormatError(error.file, error.record ?? '', error.problem ?? '');
   const e = new Error(error.message);
   e.name = error.name;
   return e;

@@ -13,9 +13,19 @@ export function pngSize(path: string, record: string): { width: number; height: 
       closeSync(fd);
     }
   } catch (error) {
-    throw formatError(path, record, `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw formatError(
+      path,
+      record,
+      `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
-  const isPng = read === 24 && header[0] === 137 && header[1] === 80 && header[2] === 78 && header[3] === 71 && String.fromCharCode(...header.subarray(12, 16)) === 'IHDR';
+  const isPng =
+    read === 24 &&
+    header[0] === 137 &&
+    header[1] === 80 &&
+    header[2] === 78 &&
+    header[3] === 71 &&
+    String.fromCharCode(...header.subarray(12, 16)) === 'IHDR';
   if (!isPng) throw formatError(path, record, 'not a PNG file (no PNG signature and IHDR)');
   const view = new DataView(header.buffer);
   return { width: view.getUint32(16), height: view.getUint32(20) };

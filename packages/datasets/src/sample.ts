@@ -19,7 +19,11 @@ export async function loadSample(record: ImageRecord, options: LoadSampleOptions
   const where = `image ${JSON.stringify(record.id)}`;
   const image = await decodeImage(record.imagePath, where);
   if (image.width !== record.width || image.height !== record.height) {
-    throw formatError(record.imagePath, where, `decoded size ${image.width}x${image.height} differs from the annotated ${record.width}x${record.height} (in ${record.source})`);
+    throw formatError(
+      record.imagePath,
+      where,
+      `decoded size ${image.width}x${image.height} differs from the annotated ${record.width}x${record.height} (in ${record.source})`,
+    );
   }
   const sample: Sample = {
     id: record.id,
@@ -36,7 +40,8 @@ export async function loadSample(record: ImageRecord, options: LoadSampleOptions
   if (record.trackIds) sample.trackIds = record.trackIds.slice();
   if (record.difficult) sample.difficult = record.difficult.slice();
   if (options.masks) {
-    if (!record.segmentations) throw formatError(record.source, where, 'masks were asked for but the annotations have no segmentation');
+    if (!record.segmentations)
+      throw formatError(record.source, where, 'masks were asked for but the annotations have no segmentation');
     const plane = image.width * image.height;
     const masks = new Uint8Array(record.segmentations.length * plane);
     record.segmentations.forEach((segmentation, i) => {
@@ -51,13 +56,22 @@ export async function loadSample(record: ImageRecord, options: LoadSampleOptions
   return sample;
 }
 
-async function loadLabelMap(labelMap: NonNullable<ImageRecord['labelMap']>, width: number, height: number, where: string): Promise<Uint8Array> {
+async function loadLabelMap(
+  labelMap: NonNullable<ImageRecord['labelMap']>,
+  width: number,
+  height: number,
+  where: string,
+): Promise<Uint8Array> {
   const { path, encoding, numClasses } = labelMap;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw formatError(path, where, `cannot read the label map (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw formatError(
+      path,
+      where,
+      `cannot read the label map (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   const png = decodeLabelPng(bytes, path);
   if (png.width !== width || png.height !== height) {
@@ -66,7 +80,11 @@ async function loadLabelMap(labelMap: NonNullable<ImageRecord['labelMap']>, widt
   if (encoding === 'cityscapes-labelids') return png.data.map((id) => CITYSCAPES_TRAIN_IDS[id]);
   const bad = png.data.findIndex((v) => v >= numClasses && v !== 255);
   if (bad >= 0) {
-    throw formatError(path, where, `label ${png.data[bad]} at pixel (x ${bad % width}, y ${Math.floor(bad / width)}) is neither a class in 0..${numClasses - 1} nor void 255`);
+    throw formatError(
+      path,
+      where,
+      `label ${png.data[bad]} at pixel (x ${bad % width}, y ${Math.floor(bad / width)}) is neither a class in 0..${numClasses - 1} nor void 255`,
+    );
   }
   return png.data;
 }

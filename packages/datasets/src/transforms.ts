@@ -22,7 +22,8 @@ export function sizeWithAspectRatio(width: number, height: number, size: number,
 
 /** Keeps the boxes at `keep` (and every per-box array with them). */
 function selectBoxes(sample: Sample, keep: number[]): Sample {
-  const pick4 = (a: Float32Array) => Float32Array.from(keep.flatMap((i) => [a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]]));
+  const pick4 = (a: Float32Array) =>
+    Float32Array.from(keep.flatMap((i) => [a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]]));
   const out: Sample = {
     ...sample,
     boxes: pick4(sample.boxes),
@@ -103,7 +104,14 @@ function clip8(sum: number): number {
  * when shrinking, a horizontal then a vertical pass, and for uint8 images PIL's fixed-point arithmetic with
  * rounding to bytes between the passes, so results match PIL exactly.
  */
-export function resizeImage<T extends Uint8Array | Float32Array>(image: T, width: number, height: number, channels: number, outWidth: number, outHeight: number): T {
+export function resizeImage<T extends Uint8Array | Float32Array>(
+  image: T,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+): T {
   const bytes = image instanceof Uint8Array;
   // As PIL, a pass whose size does not change is skipped (it would be the identity).
   let rows: Uint8Array | Float32Array = image;
@@ -112,12 +120,22 @@ export function resizeImage<T extends Uint8Array | Float32Array>(image: T, width
     horizontalPass(image, rows, width, height, channels, triangleTaps(width, outWidth), outWidth);
   }
   if (outHeight === height) return (rows === image ? image.slice() : rows) as T;
-  const out = (bytes ? new Uint8Array(outWidth * outHeight * channels) : new Float32Array(outWidth * outHeight * channels)) as T;
+  const out = (
+    bytes ? new Uint8Array(outWidth * outHeight * channels) : new Float32Array(outWidth * outHeight * channels)
+  ) as T;
   verticalPass(rows, out, outWidth * channels, outHeight, triangleTaps(height, outHeight));
   return out;
 }
 
-function horizontalPass(image: Uint8Array | Float32Array, rows: Uint8Array | Float32Array, width: number, height: number, channels: number, taps: Taps, outWidth: number): void {
+function horizontalPass(
+  image: Uint8Array | Float32Array,
+  rows: Uint8Array | Float32Array,
+  width: number,
+  height: number,
+  channels: number,
+  taps: Taps,
+  outWidth: number,
+): void {
   const bytes = rows instanceof Uint8Array;
   const { start, count, stride } = taps;
   const weights = bytes ? taps.fixed : taps.weights;
@@ -154,7 +172,13 @@ function horizontalPass(image: Uint8Array | Float32Array, rows: Uint8Array | Flo
   }
 }
 
-function verticalPass(rows: Uint8Array | Float32Array, out: Uint8Array | Float32Array, rowLength: number, outHeight: number, taps: Taps): void {
+function verticalPass(
+  rows: Uint8Array | Float32Array,
+  out: Uint8Array | Float32Array,
+  rowLength: number,
+  outHeight: number,
+  taps: Taps,
+): void {
   const bytes = out instanceof Uint8Array;
   const { start, count, stride } = taps;
   const weights = bytes ? taps.fixed : taps.weights;
@@ -176,7 +200,13 @@ function verticalPass(rows: Uint8Array | Float32Array, out: Uint8Array | Float32
 }
 
 /** Nearest-neighbour resize of stacked planes (masks, label maps), as torch's interpolate(mode='nearest'). */
-export function resizeNearest(planes: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+export function resizeNearest(
+  planes: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
   const n = planes.length / (width * height);
   const out = new Uint8Array(n * outWidth * outHeight);
   const xs = Int32Array.from({ length: outWidth }, (_, x) => Math.min(Math.floor(x * (width / outWidth)), width - 1));
@@ -257,8 +287,17 @@ export function horizontalFlip(sample: Sample): Sample {
  * clipped box areas, and boxes left empty are dropped (with masks: those whose mask is empty), as DETR's crop.
  */
 export function crop(sample: Sample, top: number, left: number, height: number, width: number): Sample {
-  const copyRegion = <T extends Uint8Array | Float32Array>(data: T, channels: number, planes: number, fill: number): T => {
-    const out = (data instanceof Uint8Array ? new Uint8Array(planes * height * width * channels) : new Float32Array(planes * height * width * channels)) as T;
+  const copyRegion = <T extends Uint8Array | Float32Array>(
+    data: T,
+    channels: number,
+    planes: number,
+    fill: number,
+  ): T => {
+    const out = (
+      data instanceof Uint8Array
+        ? new Uint8Array(planes * height * width * channels)
+        : new Float32Array(planes * height * width * channels)
+    ) as T;
     if (fill !== 0) out.fill(fill);
     const x0 = Math.max(0, left);
     const x1 = Math.min(sample.width, left + width);
@@ -291,14 +330,20 @@ export function crop(sample: Sample, top: number, left: number, height: number, 
     const plane = width * height;
     for (let i = 0; i < n; i++) if (out.masks.subarray(i * plane, (i + 1) * plane).some((v) => v !== 0)) keep.push(i);
   } else {
-    for (let i = 0; i < n; i++) if (boxes[4 * i + 2] > boxes[4 * i] && boxes[4 * i + 3] > boxes[4 * i + 1]) keep.push(i);
+    for (let i = 0; i < n; i++)
+      if (boxes[4 * i + 2] > boxes[4 * i] && boxes[4 * i + 3] > boxes[4 * i + 1]) keep.push(i);
   }
   return keep.length === n ? out : selectBoxes(out, keep);
 }
 
 /** (pixel / 255 - mean) / std per channel, to float32; the last step before batching. */
-export function normalize(sample: Sample, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): Sample {
-  if (sample.image instanceof Float32Array) throw argumentError('normalize', 'sample.image', 'uint8 pixels (normalise once)', 'a Float32Array');
+export function normalize(
+  sample: Sample,
+  mean: readonly number[] = IMAGENET_MEAN,
+  std: readonly number[] = IMAGENET_STD,
+): Sample {
+  if (sample.image instanceof Float32Array)
+    throw argumentError('normalize', 'sample.image', 'uint8 pixels (normalise once)', 'a Float32Array');
   const pixels = sample.image;
   const image = new Float32Array(pixels.length);
   const [s0, s1, s2] = [0, 1, 2].map((c) => 1 / (255 * std[c]));
@@ -350,8 +395,10 @@ export function applyTransforms(sample: Sample, specs: readonly TransformSpec[],
       }
       case 'randomCrop': {
         // Larger than the image: the image sits at a random offset inside the padded crop.
-        const top = s.height >= spec.height ? randint(rng, 0, s.height - spec.height) : -randint(rng, 0, spec.height - s.height);
-        const left = s.width >= spec.width ? randint(rng, 0, s.width - spec.width) : -randint(rng, 0, spec.width - s.width);
+        const top =
+          s.height >= spec.height ? randint(rng, 0, s.height - spec.height) : -randint(rng, 0, spec.height - s.height);
+        const left =
+          s.width >= spec.width ? randint(rng, 0, s.width - spec.width) : -randint(rng, 0, spec.width - s.width);
         s = crop(s, top, left, spec.height, spec.width);
         break;
       }
@@ -378,37 +425,51 @@ export function validateTransforms(specs: readonly TransformSpec[], op = 'transf
         if (spec.maxSize !== undefined) size('maxSize', spec.maxSize);
         break;
       case 'randomResize':
-        if (!Array.isArray(spec.sizes) || spec.sizes.length === 0) throw argumentError(op, `${name}.sizes`, 'a non-empty list of sizes', spec.sizes);
+        if (!Array.isArray(spec.sizes) || spec.sizes.length === 0)
+          throw argumentError(op, `${name}.sizes`, 'a non-empty list of sizes', spec.sizes);
         spec.sizes.forEach((s: number, k: number) => size(`sizes[${k}]`, s));
         if (spec.maxSize !== undefined) size('maxSize', spec.maxSize);
         break;
       case 'horizontalFlip':
-        if (spec.p !== undefined && !(spec.p >= 0 && spec.p <= 1)) throw argumentError(op, `${name}.p`, 'a probability in [0, 1]', spec.p);
+        if (spec.p !== undefined && !(spec.p >= 0 && spec.p <= 1))
+          throw argumentError(op, `${name}.p`, 'a probability in [0, 1]', spec.p);
         break;
       case 'randomSizeCrop':
         size('minSize', spec.minSize);
         size('maxSize', spec.maxSize);
-        if (spec.maxSize < spec.minSize) throw argumentError(op, `${name}.maxSize`, `>= minSize = ${spec.minSize}`, spec.maxSize);
+        if (spec.maxSize < spec.minSize)
+          throw argumentError(op, `${name}.maxSize`, `>= minSize = ${spec.minSize}`, spec.maxSize);
         break;
       case 'randomCrop':
         size('height', spec.height);
         size('width', spec.width);
         break;
       case 'randomSelect':
-        if (spec.p !== undefined && !(spec.p >= 0 && spec.p <= 1)) throw argumentError(op, `${name}.p`, 'a probability in [0, 1]', spec.p);
+        if (spec.p !== undefined && !(spec.p >= 0 && spec.p <= 1))
+          throw argumentError(op, `${name}.p`, 'a probability in [0, 1]', spec.p);
         validateTransforms(spec.first, op);
         validateTransforms(spec.second, op);
         break;
       case 'normalize':
         for (const key of ['mean', 'std'] as const) {
           const v = spec[key];
-          if (v !== undefined && (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (key === 'std' && x <= 0)))) {
+          if (
+            v !== undefined &&
+            (!Array.isArray(v) ||
+              v.length !== 3 ||
+              v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (key === 'std' && x <= 0)))
+          ) {
             throw argumentError(op, `${name}.${key}`, `3 finite numbers${key === 'std' ? ' > 0' : ''}`, v);
           }
         }
         break;
       default:
-        throw argumentError(op, `${name}.type`, "one of 'resize', 'randomResize', 'horizontalFlip', 'randomSizeCrop', 'randomCrop', 'randomSelect', 'normalize'", (spec as { type?: unknown })?.type);
+        throw argumentError(
+          op,
+          `${name}.type`,
+          "one of 'resize', 'randomResize', 'horizontalFlip', 'randomSizeCrop', 'randomCrop', 'randomSelect', 'normalize'",
+          (spec as { type?: unknown })?.type,
+        );
     }
   });
 }
@@ -425,7 +486,12 @@ export interface DetrTransformOptions {
 
 /** DETR's training pipeline: flip, then either a multi-scale resize or resize-crop-resize, then normalise. */
 export function detrTrainTransforms(options: DetrTransformOptions = {}): TransformSpec[] {
-  const { scales = [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800], maxSize = 1333, cropResizes = [400, 500, 600], cropSize = [384, 600] } = options;
+  const {
+    scales = [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800],
+    maxSize = 1333,
+    cropResizes = [400, 500, 600],
+    cropSize = [384, 600],
+  } = options;
   return [
     { type: 'horizontalFlip', p: 0.5 },
     {

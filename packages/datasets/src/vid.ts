@@ -10,17 +10,70 @@ import type { ImageRecord } from './types';
 
 /** The 30 ImageNet VID classes as written in the XML (WordNet ids), in the usual label order. */
 export const VID_CLASSES = [
-  'n02691156', 'n02419796', 'n02131653', 'n02834778', 'n01503061', 'n02924116', 'n02958343', 'n02402425',
-  'n02084071', 'n02121808', 'n02503517', 'n02118333', 'n02510455', 'n02342885', 'n02374451', 'n02129165',
-  'n01674464', 'n02484322', 'n03790512', 'n02324045', 'n02509815', 'n02411705', 'n01726692', 'n02355227',
-  'n02129604', 'n04468005', 'n01662784', 'n04530566', 'n02062744', 'n02391049',
+  'n02691156',
+  'n02419796',
+  'n02131653',
+  'n02834778',
+  'n01503061',
+  'n02924116',
+  'n02958343',
+  'n02402425',
+  'n02084071',
+  'n02121808',
+  'n02503517',
+  'n02118333',
+  'n02510455',
+  'n02342885',
+  'n02374451',
+  'n02129165',
+  'n01674464',
+  'n02484322',
+  'n03790512',
+  'n02324045',
+  'n02509815',
+  'n02411705',
+  'n01726692',
+  'n02355227',
+  'n02129604',
+  'n04468005',
+  'n01662784',
+  'n04530566',
+  'n02062744',
+  'n02391049',
 ] as const;
 
 /** Readable names of VID_CLASSES, same order. */
 export const VID_CLASS_NAMES = [
-  'airplane', 'antelope', 'bear', 'bicycle', 'bird', 'bus', 'car', 'cattle', 'dog', 'domestic_cat', 'elephant',
-  'fox', 'giant_panda', 'hamster', 'horse', 'lion', 'lizard', 'monkey', 'motorcycle', 'rabbit', 'red_panda',
-  'sheep', 'snake', 'squirrel', 'tiger', 'train', 'turtle', 'watercraft', 'whale', 'zebra',
+  'airplane',
+  'antelope',
+  'bear',
+  'bicycle',
+  'bird',
+  'bus',
+  'car',
+  'cattle',
+  'dog',
+  'domestic_cat',
+  'elephant',
+  'fox',
+  'giant_panda',
+  'hamster',
+  'horse',
+  'lion',
+  'lizard',
+  'monkey',
+  'motorcycle',
+  'rabbit',
+  'red_panda',
+  'sheep',
+  'snake',
+  'squirrel',
+  'tiger',
+  'train',
+  'turtle',
+  'watercraft',
+  'whale',
+  'zebra',
 ] as const;
 
 /** One frame: an image record plus where it sits in its video, and per-box VID flags. */
@@ -66,12 +119,15 @@ export function loadImagenetVid({ root, split, classes = VID_CLASSES }: VidLoadO
   const videos: VidVideo[] = [];
   for (const dir of videoFolders(annotationRoot)) {
     const name = relative(annotationRoot, dir);
-    const frames = readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
+    const frames = readdirSync(dir)
+      .filter((f) => f.endsWith('.xml'))
+      .sort();
     const video: VidVideo = { name, frames: [] };
     for (const frameFile of frames) {
       const frame = Number(frameFile.slice(0, -4));
       const file = join(dir, frameFile);
-      if (!/^\d+$/.test(frameFile.slice(0, -4))) throw formatError(file, '', 'frame annotations must be named by frame number (%06d.xml)');
+      if (!/^\d+$/.test(frameFile.slice(0, -4)))
+        throw formatError(file, '', 'frame annotations must be named by frame number (%06d.xml)');
       const imagePath = join(root, 'Data', 'VID', split, name, `${frameFile.slice(0, -4)}.JPEG`);
       requireFile(imagePath, file, `video ${name}, frame ${frame}`);
       video.frames.push(records.length);
@@ -88,7 +144,13 @@ function videoFolders(dir: string): string[] {
   return entries.filter((e) => statSync(join(dir, e)).isDirectory()).flatMap((e) => videoFolders(join(dir, e)));
 }
 
-function readVidFrame(file: string, video: string, frame: number, imagePath: string, labelOf: Map<string, number>): VidFrameRecord {
+function readVidFrame(
+  file: string,
+  video: string,
+  frame: number,
+  imagePath: string,
+  labelOf: Map<string, number>,
+): VidFrameRecord {
   const { root, width, height } = parseAnnotation(readText(file, 'annotation'), file);
   const boxes: number[] = [];
   const labels: number[] = [];
@@ -103,8 +165,17 @@ function readVidFrame(file: string, video: string, frame: number, imagePath: str
     const label = labelOf.get(name);
     if (label === undefined) throw formatError(file, where, `unknown class name ${JSON.stringify(name)}`);
     const bndbox = requiredChild(object, 'bndbox', file, where);
-    const box = ['xmin', 'ymin', 'xmax', 'ymax'].map((key) => numberChild(bndbox, key, file, where)) as [number, number, number, number];
-    boxes.push(...checkBox(box, width, height, (problem) => { throw formatError(file, where, problem); }));
+    const box = ['xmin', 'ymin', 'xmax', 'ymax'].map((key) => numberChild(bndbox, key, file, where)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    boxes.push(
+      ...checkBox(box, width, height, (problem) => {
+        throw formatError(file, where, problem);
+      }),
+    );
     labels.push(label);
     trackIds.push(trackId);
     const flag = (key: string) => {
@@ -115,7 +186,8 @@ function readVidFrame(file: string, video: string, frame: number, imagePath: str
     generated.push(flag('generated'));
   });
   const area = new Float32Array(labels.length);
-  for (let i = 0; i < labels.length; i++) area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
+  for (let i = 0; i < labels.length; i++)
+    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
   return {
     id: `${video}/${String(frame).padStart(6, '0')}`,
     video,

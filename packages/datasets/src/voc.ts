@@ -9,8 +9,27 @@ import type { ImageRecord } from './types';
 
 /** PASCAL VOC classes, index = label in SegmentationClass PNGs (0 background, 255 void). */
 export const VOC_CLASSES = [
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'background',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ] as const;
 
 export interface VocLoadOptions {
@@ -39,7 +58,8 @@ export function loadVoc({ root, split, task, classes = VOC_CLASSES }: VocLoadOpt
     .filter((line) => line !== '');
   const labelOf = new Map(classes.map((name, i) => [name, i]));
   const records: ImageRecord[] = ids.map((id, line) => {
-    if (/\s/.test(id)) throw formatError(listFile, `line ${line + 1}`, `expected one image id per line, got ${JSON.stringify(id)}`);
+    if (/\s/.test(id))
+      throw formatError(listFile, `line ${line + 1}`, `expected one image id per line, got ${JSON.stringify(id)}`);
     const imagePath = join(root, 'JPEGImages', `${id}.jpg`);
     requireFile(imagePath, listFile, `line ${line + 1} (${id})`);
     const record = readVocAnnotation(join(root, 'Annotations', `${id}.xml`), id, imagePath, labelOf, listFile, line);
@@ -53,7 +73,14 @@ export function loadVoc({ root, split, task, classes = VOC_CLASSES }: VocLoadOpt
   return { classes: [...classes], records, get: (index, options) => loadSample(records[index], options) };
 }
 
-function readVocAnnotation(file: string, id: string, imagePath: string, labelOf: Map<string, number>, listFile: string, line: number): ImageRecord {
+function readVocAnnotation(
+  file: string,
+  id: string,
+  imagePath: string,
+  labelOf: Map<string, number>,
+  listFile: string,
+  line: number,
+): ImageRecord {
   requireFile(file, listFile, `line ${line + 1} (${id}) annotation`);
   const { root, width, height } = parseAnnotation(readText(file, 'annotation'), file);
   const boxes: number[] = [];
@@ -63,11 +90,22 @@ function readVocAnnotation(file: string, id: string, imagePath: string, labelOf:
     const where = `object ${k}`;
     const name = requiredChild(object, 'name', file, where).text;
     const label = labelOf.get(name);
-    if (label === undefined || label === 0) throw formatError(file, where, `unknown class name ${JSON.stringify(name)} (known: ${[...labelOf.keys()].slice(1).join(', ')})`);
+    if (label === undefined || label === 0)
+      throw formatError(
+        file,
+        where,
+        `unknown class name ${JSON.stringify(name)} (known: ${[...labelOf.keys()].slice(1).join(', ')})`,
+      );
     const bndbox = requiredChild(object, 'bndbox', file, where);
-    const [xmin, ymin, xmax, ymax] = ['xmin', 'ymin', 'xmax', 'ymax'].map((key) => numberChild(bndbox, key, file, where));
+    const [xmin, ymin, xmax, ymax] = ['xmin', 'ymin', 'xmax', 'ymax'].map((key) =>
+      numberChild(bndbox, key, file, where),
+    );
     const fail = (problem: string): never => {
-      throw formatError(file, `${where} (${name})`, `${problem}; bndbox xmin ${xmin} ymin ${ymin} xmax ${xmax} ymax ${ymax}, 1-based`);
+      throw formatError(
+        file,
+        `${where} (${name})`,
+        `${problem}; bndbox xmin ${xmin} ymin ${ymin} xmax ${xmax} ymax ${ymax}, 1-based`,
+      );
     };
     boxes.push(...checkBox([xmin - 1, ymin - 1, xmax, ymax], width, height, fail));
     labels.push(label);
@@ -75,7 +113,8 @@ function readVocAnnotation(file: string, id: string, imagePath: string, labelOf:
     difficult.push(flag && flag.text === '1' ? 1 : 0);
   });
   const area = new Float32Array(labels.length);
-  for (let i = 0; i < labels.length; i++) area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
+  for (let i = 0; i < labels.length; i++)
+    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
   return {
     id,
     imagePath,

@@ -46,8 +46,10 @@ export interface VqaLoadOptions {
  */
 export function loadVqa({ questionsFile, annotationsFile, imageDir }: VqaLoadOptions): VqaDataset {
   const questionsJson = readJson(questionsFile);
-  const subtype = isObject(questionsJson) && typeof questionsJson.data_subtype === 'string' ? questionsJson.data_subtype : '';
-  if (!subtype) throw formatError(questionsFile, '', 'missing "data_subtype" (e.g. "train2014"), which names the images');
+  const subtype =
+    isObject(questionsJson) && typeof questionsJson.data_subtype === 'string' ? questionsJson.data_subtype : '';
+  if (!subtype)
+    throw formatError(questionsFile, '', 'missing "data_subtype" (e.g. "train2014"), which names the images');
   const byId = new Map<number, VqaRecord>();
   const records = arrayField(questionsJson, 'questions', questionsFile).map((q, i) => {
     const r = new RecordReader(questionsFile, `questions[${i}]`, q);
@@ -74,10 +76,17 @@ export function loadVqa({ questionsFile, annotationsFile, imageDir }: VqaLoadOpt
       const imageId = r.number('image_id', { integer: true });
       if (imageId !== record!.imageId) r.fail(`image_id ${imageId} differs from the question's ${record!.imageId}`);
       const answers = r.raw('answers');
-      if (!Array.isArray(answers) || answers.length !== 10) r.fail(`"answers" must hold 10 answers, got ${Array.isArray(answers) ? answers.length : JSON.stringify(answers)}`);
+      if (!Array.isArray(answers) || answers.length !== 10)
+        r.fail(
+          `"answers" must hold 10 answers, got ${Array.isArray(answers) ? answers.length : JSON.stringify(answers)}`,
+        );
       record!.answers = (answers as unknown[]).map((ans, k) => {
         const ar = new RecordReader(annotationsFile, `${r.record} answers[${k}]`, ans);
-        return { answer: ar.string('answer'), answerConfidence: ar.string('answer_confidence'), answerId: ar.number('answer_id', { integer: true }) };
+        return {
+          answer: ar.string('answer'),
+          answerConfidence: ar.string('answer_confidence'),
+          answerId: ar.number('answer_id', { integer: true }),
+        };
       });
       record!.questionType = r.string('question_type');
       record!.answerType = r.string('answer_type');
@@ -86,5 +95,9 @@ export function loadVqa({ questionsFile, annotationsFile, imageDir }: VqaLoadOpt
     const missing = records.find((q) => !seen.has(q.questionId));
     if (missing) throw formatError(annotationsFile, '', `no annotation for question_id ${missing.questionId}`);
   }
-  return { subtype, records, image: (index) => decodeImage(records[index].imagePath, `question_id ${records[index].questionId}`) };
+  return {
+    subtype,
+    records,
+    image: (index) => decodeImage(records[index].imagePath, `question_id ${records[index].questionId}`),
+  };
 }

@@ -24,13 +24,20 @@ const transforms: TransformSpec[] = [
   { type: 'normalize' },
 ];
 
-function makeLoader(options: Partial<ConstructorParameters<typeof DataLoader>[1]> = {}, records = ds.records): DataLoader {
+function makeLoader(
+  options: Partial<ConstructorParameters<typeof DataLoader>[1]> = {},
+  records = ds.records,
+): DataLoader {
   const loader = new DataLoader(records, { batchSize: 3, transforms, seed: 9, workers: 2, ...options });
   loaders.push(loader);
   return loader;
 }
 
-async function take(loader: DataLoader, options: Parameters<DataLoader['batches']>[0], n: number): Promise<LoaderBatch[]> {
+async function take(
+  loader: DataLoader,
+  options: Parameters<DataLoader['batches']>[0],
+  n: number,
+): Promise<LoaderBatch[]> {
   const out: LoaderBatch[] = [];
   for await (const batch of loader.batches(options)) {
     out.push(batch);
@@ -43,7 +50,15 @@ async function take(loader: DataLoader, options: Parameters<DataLoader['batches'
 function fingerprint(b: LoaderBatch) {
   let sum = 0;
   for (let i = 0; i < b.images.length; i += 7) sum += b.images[i];
-  return { epoch: b.epoch, step: b.step, indices: b.indices, ids: b.targets.map((t) => t.id), shape: [b.height, b.width], boxes: b.targets.map((t) => Array.from(t.boxes)), sum };
+  return {
+    epoch: b.epoch,
+    step: b.step,
+    indices: b.indices,
+    ids: b.targets.map((t) => t.id),
+    shape: [b.height, b.width],
+    boxes: b.targets.map((t) => Array.from(t.boxes)),
+    sum,
+  };
 }
 
 beforeAll(async () => {
@@ -69,7 +84,10 @@ describe('collate', () => {
           const valid = y < s.height && x < s.width;
           expect(batch.pixelMask[p]).toBe(valid ? 1 : 0);
           const px = batch.images.subarray(3 * p, 3 * p + 3);
-          if (valid) expect(Array.from(px)).toEqual(Array.from(s.image.subarray(3 * (y * s.width + x), 3 * (y * s.width + x) + 3)));
+          if (valid)
+            expect(Array.from(px)).toEqual(
+              Array.from(s.image.subarray(3 * (y * s.width + x), 3 * (y * s.width + x) + 3)),
+            );
           else expect(Array.from(px)).toEqual([0, 0, 0]);
         }
       }
@@ -82,7 +100,9 @@ describe('collate', () => {
         expect(Array.from(t.boxesXyxy.subarray(4 * k, 4 * k + 4))).toEqual([x0, y0, x1, y1]);
       }
     });
-    expect(() => collate([samples[0], { ...samples[1], image: new Uint8Array(samples[1].image.length) }])).toThrow(/collate: argument 'samples\[1\]\.image' expected float32 pixels/);
+    expect(() => collate([samples[0], { ...samples[1], image: new Uint8Array(samples[1].image.length) }])).toThrow(
+      /collate: argument 'samples\[1\]\.image' expected float32 pixels/,
+    );
   });
 
   it('pads label maps with 255 and makes tensors without leaking', async () => {
@@ -91,8 +111,10 @@ describe('collate', () => {
     const samples = await Promise.all([0, 1, 2].map(async (i) => normalize(await seg.get(i))));
     const batch = collate(samples);
     samples.forEach((s, b) => {
-      expect(batch.segmentation![(b * batch.height + s.height - 1) * batch.width + s.width - 1]).toBe(s.segmentation![s.height * s.width - 1]);
-      if (s.width < batch.width) expect(batch.segmentation![(b * batch.height) * batch.width + s.width]).toBe(255);
+      expect(batch.segmentation![(b * batch.height + s.height - 1) * batch.width + s.width - 1]).toBe(
+        s.segmentation![s.height * s.width - 1],
+      );
+      if (s.width < batch.width) expect(batch.segmentation![b * batch.height * batch.width + s.width]).toBe(255);
     });
     const tensors = await assertNoTensorLeak(() => batchToTensors(batch));
     expect(tensors.images.shape).toEqual([3, batch.height, batch.width, 3]);
@@ -122,7 +144,15 @@ describe('DataLoader', () => {
     const inline = (await take(makeLoader({ workers: 0 }), {}, 7)).map(fingerprint);
     const threaded = (await take(makeLoader({ workers: 2, prefetch: 3 }), {}, 7)).map(fingerprint);
     expect(threaded).toEqual(inline);
-    expect(inline.map((b) => [b.epoch, b.step])).toEqual([[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2]]);
+    expect(inline.map((b) => [b.epoch, b.step])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [0, 3],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
     const resumed = (await take(makeLoader({ workers: 1 }), { epoch: 0, step: 3 }, 4)).map(fingerprint);
     expect(resumed).toEqual(inline.slice(3, 7));
     // After the last step of an epoch, step = stepsPerEpoch resumes at the next epoch's start.
@@ -138,7 +168,9 @@ describe('DataLoader', () => {
     const annotationFile = join(dir, 'one-bad.json');
     const json = JSON.parse(readFileSync(files.train.annotationFile, 'utf8'));
     writeFileSync(annotationFile, JSON.stringify(json));
-    const broken = loadCoco({ annotationFile, imageDir: files.train.imageDir }).records.map((r, i) => (i === 4 ? { ...r, imagePath: join(dir, 'gone.jpg') } : r));
+    const broken = loadCoco({ annotationFile, imageDir: files.train.imageDir }).records.map((r, i) =>
+      i === 4 ? { ...r, imagePath: join(dir, 'gone.jpg') } : r,
+    );
     const loader = makeLoader({ shuffle: false, workers: 2 }, broken);
     const seen: number[] = [];
     const error = await thrown(async () => {
@@ -155,14 +187,25 @@ describe('DataLoader', () => {
     batch.targets.forEach((t) => {
       const [h, w] = t.size;
       expect(t.masks!.length).toBe(t.labels.length * h * w);
-      for (let k = 0; k < t.labels.length; k++) expect(t.masks!.subarray(k * h * w, (k + 1) * h * w).some((v) => v === 1)).toBe(true);
+      for (let k = 0; k < t.labels.length; k++)
+        expect(t.masks!.subarray(k * h * w, (k + 1) * h * w).some((v) => v === 1)).toBe(true);
     });
     await withMasks.close();
     expect((await take(withMasks, {}, 1)).map(fingerprint)).toEqual([fingerprint(batch)]);
 
     const voc = await generateSegmentation({ out: join(dir, 'voc-loader'), seed: 4, count: 5, valCount: 1, size: 48 });
     const seg = loadVoc({ root: voc.root, split: 'train', task: 'segmentation', classes: voc.classes });
-    const segLoader = makeLoader({ transforms: [{ type: 'randomResize', sizes: [40, 48] }, { type: 'randomCrop', height: 44, width: 44 }, { type: 'normalize' }], batchSize: 2 }, seg.records);
+    const segLoader = makeLoader(
+      {
+        transforms: [
+          { type: 'randomResize', sizes: [40, 48] },
+          { type: 'randomCrop', height: 44, width: 44 },
+          { type: 'normalize' },
+        ],
+        batchSize: 2,
+      },
+      seg.records,
+    );
     for await (const b of segLoader.batches({ untilEpoch: 1 })) {
       expect([b.height, b.width]).toEqual([44, 44]);
       expect(b.pixelMask.every((v) => v === 1)).toBe(true);
@@ -171,9 +214,17 @@ describe('DataLoader', () => {
   });
 
   it('validates its options', async () => {
-    expect(() => new DataLoader(ds.records, { batchSize: 0, transforms, seed: 1 })).toThrow(/DataLoader: argument 'batchSize' expected an integer >= 1, got 0/);
-    expect(() => new DataLoader(ds.records, { batchSize: 2, transforms: [{ type: 'horizontalFlip' }], seed: 1 })).toThrow(/'transforms' expected a pipeline ending with \{ type: 'normalize' \}/);
-    expect(() => new DataLoader(ds.records, { batchSize: 20, transforms, seed: 1, dropLast: true })).toThrow(/'batchSize' expected at most the 10 records when dropLast is set/);
-    await expect(makeLoader().batches({ step: 5 }).next()).rejects.toThrow(/DataLoader\.batches: argument 'step' expected an integer >= 0 and <= 4, got 5/);
+    expect(() => new DataLoader(ds.records, { batchSize: 0, transforms, seed: 1 })).toThrow(
+      /DataLoader: argument 'batchSize' expected an integer >= 1, got 0/,
+    );
+    expect(
+      () => new DataLoader(ds.records, { batchSize: 2, transforms: [{ type: 'horizontalFlip' }], seed: 1 }),
+    ).toThrow(/'transforms' expected a pipeline ending with \{ type: 'normalize' \}/);
+    expect(() => new DataLoader(ds.records, { batchSize: 20, transforms, seed: 1, dropLast: true })).toThrow(
+      /'batchSize' expected at most the 10 records when dropLast is set/,
+    );
+    await expect(makeLoader().batches({ step: 5 }).next()).rejects.toThrow(
+      /DataLoader\.batches: argument 'step' expected an integer >= 0 and <= 4, got 5/,
+    );
   });
 });

@@ -27,14 +27,24 @@ describe('deformjs-shapes CLI', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/wrote detection to .* in \d+\.\d s/);
-    const ds = loadCoco({ annotationFile: join(out, 'annotations', 'instances_train.json'), imageDir: join(out, 'train') });
+    const ds = loadCoco({
+      annotationFile: join(out, 'annotations', 'instances_train.json'),
+      imageDir: join(out, 'train'),
+    });
     expect(ds.records.length).toBe(5);
     expect(ds.records.every((r) => Math.max(r.width, r.height) === 64)).toBe(true);
     const png = join(dir, 'png');
-    expect(cli('detection', '--out', png, '--count', '2', '--val-count', '0', '--size', '48', '--format', 'png').status).toBe(0);
-    expect(loadCoco({ annotationFile: join(png, 'annotations', 'instances_train.json'), imageDir: join(png, 'train') }).records[0].imagePath).toMatch(/000000000001\.png$/);
+    expect(
+      cli('detection', '--out', png, '--count', '2', '--val-count', '0', '--size', '48', '--format', 'png').status,
+    ).toBe(0);
+    expect(
+      loadCoco({ annotationFile: join(png, 'annotations', 'instances_train.json'), imageDir: join(png, 'train') })
+        .records[0].imagePath,
+    ).toMatch(/000000000001\.png$/);
     const video = join(dir, 'vid');
-    expect(cli('video', '--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48').status).toBe(0);
+    expect(
+      cli('video', '--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48').status,
+    ).toBe(0);
     const vid = loadImagenetVid({ root: video, split: 'train', classes: SHAPE_CLASSES });
     expect(vid.videos.map((v) => v.frames.length)).toEqual([3]);
   });
@@ -42,13 +52,19 @@ describe('deformjs-shapes CLI', () => {
   it('explains bad usage', () => {
     const unknown = cli('pictures', '--out', dir);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toMatch(/deformjs-shapes: expected one kind \(detection, segmentation, cityscapes, video, vqa, captions\), got \["pictures"\]/);
+    expect(unknown.stderr).toMatch(
+      /deformjs-shapes: expected one kind \(detection, segmentation, cityscapes, video, vqa, captions\), got \["pictures"\]/,
+    );
     expect(unknown.stderr).toContain('usage: deformjs-shapes <kind> --out DIR');
-    expect(cli('detection', '--out', dir, '--count', 'many').stderr).toMatch(/--count must be a non-negative integer, got "many"/);
+    expect(cli('detection', '--out', dir, '--count', 'many').stderr).toMatch(
+      /--count must be a non-negative integer, got "many"/,
+    );
     expect(cli('detection').stderr).toMatch(/--out DIR is required/);
     expect(cli('detection', '--out', dir, '--frames', '3').stderr).toMatch(/--frames applies to 'video' only/);
     expect(cli('detection', '--out', dir, '--format', 'gif').stderr).toMatch(/--format must be jpeg or png, got "gif"/);
-    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(/generateDetection: argument 'size' expected an integer >= 32, got 8/);
+    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(
+      /generateDetection: argument 'size' expected an integer >= 32, got 8/,
+    );
   });
 });
 
@@ -63,10 +79,18 @@ describe('ensureShapesDataset', () => {
     expect(statSync(join(first, 'deformjs-shapes.json')).mtimeMs).toBe(stamp);
     expect(await ensureShapesDataset('segmentation', cache, { seed: 2, count: 3, size: 48 })).not.toBe(first);
     // Concurrent callers end with one complete copy and no staging folders.
-    const [a, b] = await Promise.all([1, 2].map(() => ensureShapesDataset('detection', cache, { seed: 3, count: 2, size: 48 })));
+    const [a, b] = await Promise.all(
+      [1, 2].map(() => ensureShapesDataset('detection', cache, { seed: 3, count: 2, size: 48 })),
+    );
     expect(a).toBe(b);
     expect(loadCoco(cocoPaths(a, 'train')).records.length).toBe(2);
-    expect(readdirSync(cache).sort()).toEqual(['detection-seed3-n2-s48', 'segmentation-seed1-n3-s48', 'segmentation-seed2-n3-s48']);
-    await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(/ensureShapesDataset: argument 'kind' expected one of "detection", "segmentation"/);
+    expect(readdirSync(cache).sort()).toEqual([
+      'detection-seed3-n2-s48',
+      'segmentation-seed1-n3-s48',
+      'segmentation-seed2-n3-s48',
+    ]);
+    await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(
+      /ensureShapesDataset: argument 'kind' expected one of "detection", "segmentation"/,
+    );
   });
 });

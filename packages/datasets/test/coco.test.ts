@@ -10,7 +10,14 @@ const dir = tempDir('coco');
 let files: DetectionDatasetFiles;
 
 beforeAll(async () => {
-  files = await generateDetection({ out: join(dir, 'shapes'), seed: 7, count: 24, valCount: 6, size: 96, crowdProbability: 0.4 });
+  files = await generateDetection({
+    out: join(dir, 'shapes'),
+    seed: 7,
+    count: 24,
+    valCount: 6,
+    size: 96,
+    crowdProbability: 0.4,
+  });
 });
 
 describe('COCO loader on the shapes detection set', () => {
@@ -38,7 +45,9 @@ describe('COCO loader on the shapes detection set', () => {
     const kinds = new Set<string>();
     for (let i = 0; i < ds.records.length; i++) {
       const record = ds.records[i];
-      record.segmentations!.forEach((s) => kinds.add(Array.isArray(s) ? 'polygon' : typeof s.counts === 'string' ? 'rle' : 'counts'));
+      record.segmentations!.forEach((s) =>
+        kinds.add(Array.isArray(s) ? 'polygon' : typeof s.counts === 'string' ? 'rle' : 'counts'),
+      );
       const sample = await ds.get(i, { masks: true });
       expect(sample.image.length).toBe(record.width * record.height * 3);
       const plane = record.width * record.height;
@@ -69,14 +78,29 @@ describe('COCO loader on the shapes detection set', () => {
     const crowds = kept.records.reduce((n, r) => n + r.iscrowd.reduce((a, b) => a + b, 0), 0);
     expect(crowds).toBeGreaterThan(0);
     expect(dropped.records.every((r) => r.iscrowd.every((c) => c === 0))).toBe(true);
-    expect(dropped.records.reduce((n, r) => n + r.labels.length, 0)).toBe(kept.records.reduce((n, r) => n + r.labels.length, 0) - crowds);
-    expect(dropped.records.every((r, i) => r.segmentations!.length === r.labels.length && r.id === kept.records[i].id)).toBe(true);
+    expect(dropped.records.reduce((n, r) => n + r.labels.length, 0)).toBe(
+      kept.records.reduce((n, r) => n + r.labels.length, 0) - crowds,
+    );
+    expect(
+      dropped.records.every((r, i) => r.segmentations!.length === r.labels.length && r.id === kept.records[i].id),
+    ).toBe(true);
   });
 
   it('is deterministic for a seed', async () => {
-    const again = await generateDetection({ out: join(dir, 'again'), seed: 7, count: 24, valCount: 6, size: 96, crowdProbability: 0.4 });
+    const again = await generateDetection({
+      out: join(dir, 'again'),
+      seed: 7,
+      count: 24,
+      valCount: 6,
+      size: 96,
+      crowdProbability: 0.4,
+    });
     expect(readFileSync(again.train.annotationFile, 'utf8')).toBe(readFileSync(files.train.annotationFile, 'utf8'));
-    expect(readFileSync(join(again.train.imageDir, '000000000003.jpg')).equals(readFileSync(join(files.train.imageDir, '000000000003.jpg')))).toBe(true);
+    expect(
+      readFileSync(join(again.train.imageDir, '000000000003.jpg')).equals(
+        readFileSync(join(files.train.imageDir, '000000000003.jpg')),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -101,9 +125,12 @@ describe('COCO loader errors name the file and the record', () => {
     const imageDir = join(dir, 'partial-images');
     mkdirSync(imageDir, { recursive: true });
     const json = JSON.parse(readFileSync(files.val.annotationFile, 'utf8'));
-    for (const img of json.images.slice(1)) copyFileSync(join(files.val.imageDir, img.file_name), join(imageDir, img.file_name));
+    for (const img of json.images.slice(1))
+      copyFileSync(join(files.val.imageDir, img.file_name), join(imageDir, img.file_name));
     const error = await thrown(() => loadCoco({ annotationFile: files.val.annotationFile, imageDir }));
-    expect(error.message).toContain(`instances_val.json: images[0] (id 1), file_name "000000000001.jpg": referenced file not found: ${join(imageDir, '000000000001.jpg')}`);
+    expect(error.message).toContain(
+      `instances_val.json: images[0] (id 1), file_name "000000000001.jpg": referenced file not found: ${join(imageDir, '000000000001.jpg')}`,
+    );
   });
 
   it('box outside the image', async () => {
@@ -112,30 +139,49 @@ describe('COCO loader errors name the file and the record', () => {
       j.annotations[2].bbox = [image.width - 3, 1, 10, 5];
     });
     const error = await thrown(() => loadCoco(spec));
-    expect(error.message).toMatch(/outside\.json: annotations\[2\] \(id 3\): box .* lies outside the \d+x\d+ image \(bbox \[x, y, w, h\]/);
+    expect(error.message).toMatch(
+      /outside\.json: annotations\[2\] \(id 3\): box .* lies outside the \d+x\d+ image \(bbox \[x, y, w, h\]/,
+    );
   });
 
   it('unknown category and unknown image', async () => {
-    expect((await thrown(() => loadCoco(broken('category', (j) => (j.annotations[0].category_id = 42)))) ).message).toMatch(
-      /category\.json: annotations\[0\] \(id 1\): unknown category_id 42 \(categories: 1, 2, 3, 4, 5\)/,
-    );
-    expect((await thrown(() => loadCoco(broken('image', (j) => (j.annotations[1].image_id = 999)))) ).message).toMatch(
+    expect(
+      (await thrown(() => loadCoco(broken('category', (j) => (j.annotations[0].category_id = 42))))).message,
+    ).toMatch(/category\.json: annotations\[0\] \(id 1\): unknown category_id 42 \(categories: 1, 2, 3, 4, 5\)/);
+    expect((await thrown(() => loadCoco(broken('image', (j) => (j.annotations[1].image_id = 999))))).message).toMatch(
       /image\.json: annotations\[1\] \(id 2\): image_id 999 is not in "images"/,
     );
   });
 
   it('malformed fields, duplicate ids and bad masks', async () => {
     const cases: [string, (j: any) => void, RegExp][] = [
-      ['nobbox', (j) => (j.annotations[0].bbox = [1, 2, 3]), /annotations\[0\] \(id 1\): "bbox" must be 4 finite numbers/],
+      [
+        'nobbox',
+        (j) => (j.annotations[0].bbox = [1, 2, 3]),
+        /annotations\[0\] \(id 1\): "bbox" must be 4 finite numbers/,
+      ],
       ['negative', (j) => (j.annotations[0].bbox = [5, 5, -2, 3]), /annotations\[0\] \(id 1\): box .* negative width/],
       ['dupimage', (j) => (j.images[1].id = j.images[0].id), /images\[1\] \(id 1\): duplicate image id/],
-      ['dupann', (j) => (j.annotations[1].id = j.annotations[0].id), /annotations\[1\] \(id 1\): duplicate annotation id/],
+      [
+        'dupann',
+        (j) => (j.annotations[1].id = j.annotations[0].id),
+        /annotations\[1\] \(id 1\): duplicate annotation id/,
+      ],
       ['width', (j) => (j.images[0].width = 'wide'), /images\[0\] \(id 1\): "width" must be a finite number/],
-      ['rle', (j) => (j.annotations[0].segmentation = { size: [3, 3], counts: [9] }), /annotations\[0\] \(id 1\) segmentation: RLE size \[3, 3\] differs/],
+      [
+        'rle',
+        (j) => (j.annotations[0].segmentation = { size: [3, 3], counts: [9] }),
+        /annotations\[0\] \(id 1\) segmentation: RLE size \[3, 3\] differs/,
+      ],
       ['noimages', (j) => delete j.images, /noimages\.json: expected an array "images", got nothing/],
-      ['polygon', (j) => (j.annotations[0].segmentation = [[1, 2, 3]]), /annotations\[0\] \(id 1\): segmentation polygon 0 must be a list of at least 2 finite x, y pairs/],
+      [
+        'polygon',
+        (j) => (j.annotations[0].segmentation = [[1, 2, 3]]),
+        /annotations\[0\] \(id 1\): segmentation polygon 0 must be a list of at least 2 finite x, y pairs/,
+      ],
     ];
-    for (const [name, edit, message] of cases) expect((await thrown(() => loadCoco(broken(name, edit)))).message).toMatch(message);
+    for (const [name, edit, message] of cases)
+      expect((await thrown(() => loadCoco(broken(name, edit)))).message).toMatch(message);
   });
 
   it('a zero-size box is dropped and reported, not loaded', () => {
@@ -150,13 +196,22 @@ describe('COCO loader errors name the file and the record', () => {
     mkdirSync(imageDir, { recursive: true });
     const json = JSON.parse(readFileSync(files.val.annotationFile, 'utf8'));
     for (const img of json.images) copyFileSync(join(files.val.imageDir, img.file_name), join(imageDir, img.file_name));
-    const other = json.images.find((img: any) => img.width !== json.images[0].width || img.height !== json.images[0].height);
+    const other = json.images.find(
+      (img: any) => img.width !== json.images[0].width || img.height !== json.images[0].height,
+    );
     copyFileSync(join(files.val.imageDir, other.file_name), join(imageDir, json.images[0].file_name));
     const ds = loadCoco({ annotationFile: files.val.annotationFile, imageDir });
-    expect((await thrown(() => ds.get(0))).message).toMatch(/000000000001\.jpg: image 1: decoded size \d+x\d+ differs from the annotated/);
-    writeFileSync(join(imageDir, json.images[1].file_name), readFileSync(join(files.val.imageDir, json.images[1].file_name)).subarray(0, 300));
+    expect((await thrown(() => ds.get(0))).message).toMatch(
+      /000000000001\.jpg: image 1: decoded size \d+x\d+ differs from the annotated/,
+    );
+    writeFileSync(
+      join(imageDir, json.images[1].file_name),
+      readFileSync(join(files.val.imageDir, json.images[1].file_name)).subarray(0, 300),
+    );
     expect((await thrown(() => ds.get(1))).message).toMatch(/000000000002\.jpg: image 2: cannot decode the image/);
     rmSync(join(imageDir, json.images[2].file_name));
-    expect((await thrown(() => ds.get(2))).message).toMatch(/000000000003\.jpg: image 3: cannot read the image \(ENOENT\)/);
+    expect((await thrown(() => ds.get(2))).message).toMatch(
+      /000000000003\.jpg: image 3: cannot read the image \(ENOENT\)/,
+    );
   });
 });

@@ -1,7 +1,14 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DatasetFormatError } from '../src/errors';
-import { decodeSegmentation, maskToRuns, polygonsToMask, runsToMask, runsToString, stringToRuns } from '../src/formats/mask';
+import {
+  decodeSegmentation,
+  maskToRuns,
+  polygonsToMask,
+  runsToMask,
+  runsToString,
+  stringToRuns,
+} from '../src/formats/mask';
 import { decodeLabelPng, encodeLabelPng, vocPalette } from '../src/formats/png';
 import { parseXml } from '../src/formats/xml';
 
@@ -38,10 +45,15 @@ describe('label PNGs', () => {
       }
     }
     for (const colours of [2, 4, 16, 256]) {
-      const png = await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png({ palette: true, colours, dither: 0 }).toBuffer();
+      const png = await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+        .png({ palette: true, colours, dither: 0 })
+        .toBuffer();
       const decoded = decodeLabelPng(png, 'q.png');
       const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const mapped = Uint8Array.from({ length: width * height * 3 }, (_, i) => decoded.palette![decoded.data[Math.floor(i / 3)] * 3 + (i % 3)]);
+      const mapped = Uint8Array.from(
+        { length: width * height * 3 },
+        (_, i) => decoded.palette![decoded.data[Math.floor(i / 3)] * 3 + (i % 3)],
+      );
       expect(Buffer.from(mapped).equals(data), `${colours} colours`).toBe(true);
     }
   });
@@ -53,8 +65,12 @@ describe('label PNGs', () => {
     corrupt[40] ^= 0xff;
     expect(() => decodeLabelPng(corrupt, 'bad.png')).toThrow(/bad\.png: PNG: bad CRC/);
     expect(() => decodeLabelPng(new Uint8Array([1, 2, 3]), 'x.png')).toThrow(/x\.png: PNG: not a PNG/);
-    const rgb = await sharp({ create: { width: 3, height: 3, channels: 3, background: 'red' } }).png().toBuffer();
-    expect(() => decodeLabelPng(rgb, 'rgb.png')).toThrow(/rgb\.png: PNG: a label PNG must be palette .* got colour type 2/);
+    const rgb = await sharp({ create: { width: 3, height: 3, channels: 3, background: 'red' } })
+      .png()
+      .toBuffer();
+    expect(() => decodeLabelPng(rgb, 'rgb.png')).toThrow(
+      /rgb\.png: PNG: a label PNG must be palette .* got colour type 2/,
+    );
   });
 });
 
@@ -68,7 +84,11 @@ describe('COCO masks', () => {
     expect(runsToString([3, 2, 1])).toBe('321');
     // From the fourth run on, pycocotools codes the difference to the run two back: 7 - 3 = 4.
     expect(runsToString([5, 3, 40, 7])).toBe('53X14');
-    for (const runs of [[5, 3, 40, 7], [0, 1000, 3, 999999, 2, 1], [12, 1, 1, 1, 1, 30000, 0]]) {
+    for (const runs of [
+      [5, 3, 40, 7],
+      [0, 1000, 3, 999999, 2, 1],
+      [12, 1, 1, 1, 1, 30000, 0],
+    ]) {
       expect(stringToRuns(runsToString(runs), fail)).toEqual(runs);
     }
     expect(() => stringToRuns('3X', fail)).toThrow(/truncated RLE/);
@@ -83,16 +103,25 @@ describe('COCO masks', () => {
     expect(tri.reduce((a, b) => a + b, 0)).toBe(45);
     const rle = { size: [4, 5] as [number, number], counts: runsToString(maskToRuns(mask, 4, 5)) };
     expect(Array.from(decodeSegmentation(rle, 4, 5, fail))).toEqual(Array.from(mask));
-    expect(() => decodeSegmentation({ size: [4, 6], counts: [24] }, 4, 5, fail)).toThrow(/RLE size \[4, 6\] does not match the image \[4, 5\]/);
+    expect(() => decodeSegmentation({ size: [4, 6], counts: [24] }, 4, 5, fail)).toThrow(
+      /RLE size \[4, 6\] does not match the image \[4, 5\]/,
+    );
   });
 });
 
 describe('XML', () => {
   it('parses elements, text, attributes, entities, comments and CDATA', () => {
-    const root = parseXml('<?xml version="1.0"?>\n<!-- c --><annotation a="1 &amp; 2"><name>x &lt;y&gt; &#65;</name><e/><t><![CDATA[<raw>]]></t></annotation>\n', 'f.xml');
+    const root = parseXml(
+      '<?xml version="1.0"?>\n<!-- c --><annotation a="1 &amp; 2"><name>x &lt;y&gt; &#65;</name><e/><t><![CDATA[<raw>]]></t></annotation>\n',
+      'f.xml',
+    );
     expect(root.name).toBe('annotation');
     expect(root.attributes.a).toBe('1 & 2');
-    expect(root.children.map((c) => [c.name, c.text])).toEqual([['name', 'x <y> A'], ['e', ''], ['t', '<raw>']]);
+    expect(root.children.map((c) => [c.name, c.text])).toEqual([
+      ['name', 'x <y> A'],
+      ['e', ''],
+      ['t', '<raw>'],
+    ]);
   });
 
   it('reports malformed XML with the file, line and column', () => {

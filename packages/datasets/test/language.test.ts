@@ -13,7 +13,14 @@ let captions: CaptionsDatasetFiles;
 
 beforeAll(async () => {
   vqa = await generateVqa({ out: join(dir, 'vqa'), seed: 11, count: 12, valCount: 3, size: 80 });
-  captions = await generateCaptions({ out: join(dir, 'cc'), seed: 12, count: 8, valCount: 2, size: 80, featureDim: 32 });
+  captions = await generateCaptions({
+    out: join(dir, 'cc'),
+    seed: 12,
+    count: 8,
+    valCount: 2,
+    size: 80,
+    featureDim: 32,
+  });
 });
 
 describe('VQA v2', () => {
@@ -32,7 +39,9 @@ describe('VQA v2', () => {
       if ((m = r.question.match(/^How many (\w+) are there\?$/))) {
         const plural = (name: string) => (name.endsWith('s') ? `${name}es` : `${name}s`);
         expect(SHAPE_CLASSES.map(plural)).toContain(m[1]);
-        expect(Number(r.multipleChoiceAnswer)).toBe(scene.shapes.filter((s) => plural(SHAPE_CLASSES[s]) === m![1]).length);
+        expect(Number(r.multipleChoiceAnswer)).toBe(
+          scene.shapes.filter((s) => plural(SHAPE_CLASSES[s]) === m![1]).length,
+        );
         expect(r.answerType).toBe('number');
       } else if ((m = r.question.match(/^Is there a (\w+)\?$/))) {
         expect(r.multipleChoiceAnswer).toBe(scene.shapes.some((s) => SHAPE_CLASSES[s] === m![1]) ? 'yes' : 'no');
@@ -47,7 +56,9 @@ describe('VQA v2', () => {
     expect(types.size).toBeGreaterThanOrEqual(3);
     const image = await ds.image(0);
     expect(image.data.length).toBe(image.width * image.height * 3);
-    expect(loadVqa({ questionsFile: vqa.val.questionsFile, imageDir: vqa.val.imageDir }).records[0].answers).toBeUndefined();
+    expect(
+      loadVqa({ questionsFile: vqa.val.questionsFile, imageDir: vqa.val.imageDir }).records[0].answers,
+    ).toBeUndefined();
   });
 
   it('errors name the file and the question', async () => {
@@ -55,14 +66,22 @@ describe('VQA v2', () => {
     json.annotations[1].question_id = 123;
     const bad = join(dir, 'bad_annotations.json');
     writeFileSync(bad, JSON.stringify(json));
-    expect((await thrown(() => loadVqa({ ...vqa.val, annotationsFile: bad }))).message).toMatch(/bad_annotations\.json: annotations\[1\] \(question_id 123\): question_id 123 is not in .*questions\.json/);
+    expect((await thrown(() => loadVqa({ ...vqa.val, annotationsFile: bad }))).message).toMatch(
+      /bad_annotations\.json: annotations\[1\] \(question_id 123\): question_id 123 is not in .*questions\.json/,
+    );
     json.annotations[1] = { ...JSON.parse(readFileSync(vqa.val.annotationsFile, 'utf8')).annotations[1], answers: [] };
     writeFileSync(bad, JSON.stringify(json));
-    expect((await thrown(() => loadVqa({ ...vqa.val, annotationsFile: bad }))).message).toMatch(/annotations\[1\] \(question_id \d+\): "answers" must hold 10 answers, got 0/);
+    expect((await thrown(() => loadVqa({ ...vqa.val, annotationsFile: bad }))).message).toMatch(
+      /annotations\[1\] \(question_id \d+\): "answers" must hold 10 answers, got 0/,
+    );
     const questions = join(dir, 'q.json');
     writeFileSync(questions, readFileSync(vqa.val.questionsFile, 'utf8').slice(0, 100));
-    expect((await thrown(() => loadVqa({ ...vqa.val, questionsFile: questions }))).message).toMatch(/q\.json: JSON: malformed or truncated/);
-    expect((await thrown(() => loadVqa({ ...vqa.val, imageDir: dir }))).message).toMatch(/questions\[0\] \(question_id \d+, image_id \d+\): referenced file not found: .*COCO_val2014_0+\d+\.jpg/);
+    expect((await thrown(() => loadVqa({ ...vqa.val, questionsFile: questions }))).message).toMatch(
+      /q\.json: JSON: malformed or truncated/,
+    );
+    expect((await thrown(() => loadVqa({ ...vqa.val, imageDir: dir }))).message).toMatch(
+      /questions\[0\] \(question_id \d+, image_id \d+\): referenced file not found: .*COCO_val2014_0+\d+\.jpg/,
+    );
   });
 });
 
@@ -82,7 +101,9 @@ describe('Conceptual Captions with precomputed regions', () => {
       g.shapes.forEach((s, k) => {
         expect(r.caption).toContain(`${SHAPE_COLORS[g.colors[k]].name} ${SHAPE_CLASSES[s]}`);
         const f = regions.features.subarray(k * 32, (k + 1) * 32);
-        const top = Array.from(f.subarray(0, SHAPE_CLASSES.length)).indexOf(Math.max(...f.subarray(0, SHAPE_CLASSES.length)));
+        const top = Array.from(f.subarray(0, SHAPE_CLASSES.length)).indexOf(
+          Math.max(...f.subarray(0, SHAPE_CLASSES.length)),
+        );
         expect(top).toBe(s);
       });
     });
@@ -93,12 +114,18 @@ describe('Conceptual Captions with precomputed regions', () => {
   it('errors: a row without a tab, a feature file of the wrong size', async () => {
     const tsv = join(dir, 'bad.tsv');
     writeFileSync(tsv, 'a caption without a url\n');
-    expect((await thrown(() => loadConceptualCaptions({ tsvFile: tsv, featureDir: captions.train.featureDir }))).message).toMatch(/bad\.tsv: line 1: expected caption<TAB>url, got 1 field/);
+    expect(
+      (await thrown(() => loadConceptualCaptions({ tsvFile: tsv, featureDir: captions.train.featureDir }))).message,
+    ).toMatch(/bad\.tsv: line 1: expected caption<TAB>url, got 1 field/);
     const ds = loadConceptualCaptions(captions.val);
     const bin = join(captions.val.featureDir, `${ds.records[0].key}.bin`);
     const bytes = readFileSync(bin);
     writeFileSync(bin, bytes.subarray(0, bytes.length - 4));
-    expect((await thrown(() => ds.regions(0))).message).toMatch(new RegExp(`${ds.records[0].key}\\.bin: features of .*: holds ${bytes.length - 4} bytes, expected num_boxes \\d+ x feature_dim 32 x 4`));
+    expect((await thrown(() => ds.regions(0))).message).toMatch(
+      new RegExp(
+        `${ds.records[0].key}\\.bin: features of .*: holds ${bytes.length - 4} bytes, expected num_boxes \\d+ x feature_dim 32 x 4`,
+      ),
+    );
     writeFileSync(bin, bytes);
   });
 });

@@ -4,7 +4,20 @@ import { Rng } from '@deformjs/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCoco, type CocoDataset } from '../src/coco';
 import { generateDetection } from '../src/shapes/detection';
-import { applyTransforms, crop, detrTrainTransforms, horizontalFlip, IMAGENET_MEAN, IMAGENET_STD, normalize, resizeImage, resizeShorterSide, sizeWithAspectRatio, validateTransforms, type TransformSpec } from '../src/transforms';
+import {
+  applyTransforms,
+  crop,
+  detrTrainTransforms,
+  horizontalFlip,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  normalize,
+  resizeImage,
+  resizeShorterSide,
+  sizeWithAspectRatio,
+  validateTransforms,
+  type TransformSpec,
+} from '../src/transforms';
 import type { Sample } from '../src/types';
 import { tempDir } from './helpers';
 
@@ -12,7 +25,14 @@ const dir = tempDir('transforms');
 let ds: CocoDataset;
 
 beforeAll(async () => {
-  const files = await generateDetection({ out: join(dir, 'shapes'), seed: 21, count: 12, valCount: 2, size: 96, crowdProbability: 0.3 });
+  const files = await generateDetection({
+    out: join(dir, 'shapes'),
+    seed: 21,
+    count: 12,
+    valCount: 2,
+    size: 96,
+    crowdProbability: 0.3,
+  });
   ds = loadCoco(files.train);
 });
 
@@ -93,10 +113,16 @@ describe('transforms', () => {
     const width = 10;
     const height = 8;
     const sample: Sample = {
-      id: 1, width, height, origWidth: width, origHeight: height,
+      id: 1,
+      width,
+      height,
+      origWidth: width,
+      origHeight: height,
       image: Uint8Array.from({ length: width * height * 3 }, (_, i) => i % 251),
       boxes: Float32Array.from([1, 1, 4, 4, 6, 5, 10, 8, 2, 6, 3, 8]),
-      labels: Int32Array.from([0, 1, 2]), iscrowd: Uint8Array.from([0, 1, 0]), area: Float32Array.from([9, 12, 2]),
+      labels: Int32Array.from([0, 1, 2]),
+      iscrowd: Uint8Array.from([0, 1, 0]),
+      area: Float32Array.from([9, 12, 2]),
       segmentation: Uint8Array.from({ length: width * height }, (_, i) => i % 7),
     };
     const c = crop(sample, 2, 3, 4, 5);
@@ -105,7 +131,9 @@ describe('transforms', () => {
     expect(Array.from(c.iscrowd)).toEqual([0, 1]);
     expect(Array.from(c.area)).toEqual([2, 2]);
     expect(c.segmentation![0]).toBe(sample.segmentation![2 * width + 3]);
-    expect(Array.from(c.image.subarray(0, 3))).toEqual(Array.from(sample.image.subarray((2 * width + 3) * 3, (2 * width + 3) * 3 + 3)));
+    expect(Array.from(c.image.subarray(0, 3))).toEqual(
+      Array.from(sample.image.subarray((2 * width + 3) * 3, (2 * width + 3) * 3 + 3)),
+    );
     const padded = crop(sample, -2, -1, 12, 12);
     expect(padded.segmentation![0]).toBe(255);
     expect(padded.segmentation![2 * 12 + 1]).toBe(sample.segmentation![0]);
@@ -113,14 +141,30 @@ describe('transforms', () => {
   });
 
   it('normalize uses the ImageNet mean and std', () => {
-    const sample = { id: 0, width: 1, height: 1, origWidth: 1, origHeight: 1, image: Uint8Array.from([0, 128, 255]), boxes: new Float32Array(0), labels: new Int32Array(0), iscrowd: new Uint8Array(0), area: new Float32Array(0) };
+    const sample = {
+      id: 0,
+      width: 1,
+      height: 1,
+      origWidth: 1,
+      origHeight: 1,
+      image: Uint8Array.from([0, 128, 255]),
+      boxes: new Float32Array(0),
+      labels: new Int32Array(0),
+      iscrowd: new Uint8Array(0),
+      area: new Float32Array(0),
+    };
     const n = normalize(sample);
     [0, 128, 255].forEach((v, c) => expect(n.image[c]).toBeCloseTo((v / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c], 5));
     expect(() => normalize(n)).toThrow(/normalize: argument 'sample.image' expected uint8 pixels/);
   });
 
   it("DETR's training pipeline keeps every sample consistent, and a seed fixes the augmentation", async () => {
-    const specs = detrTrainTransforms({ scales: [64, 72, 80], maxSize: 110, cropResizes: [60, 70], cropSize: [40, 60] });
+    const specs = detrTrainTransforms({
+      scales: [64, 72, 80],
+      maxSize: 110,
+      cropResizes: [60, 70],
+      cropSize: [40, 60],
+    });
     validateTransforms(specs);
     const s = await ds.get(3, { masks: true });
     for (let seed = 0; seed < 30; seed++) {
@@ -136,9 +180,17 @@ describe('transforms', () => {
   });
 
   it('validateTransforms names the bad step', () => {
-    expect(() => validateTransforms([{ type: 'resize', size: 0 }])).toThrow(/transforms: argument 'transforms\[0\]\.size' expected an integer >= 1, got 0/);
-    expect(() => validateTransforms([{ type: 'randomSizeCrop', minSize: 50, maxSize: 20 }])).toThrow(/'transforms\[0\]\.maxSize' expected >= minSize = 50, got 20/);
-    expect(() => validateTransforms([{ type: 'blur' } as unknown as TransformSpec])).toThrow(/'transforms\[0\]\.type' expected one of 'resize'/);
-    expect(() => validateTransforms([{ type: 'randomSelect', first: [], second: [{ type: 'normalize', std: [1, 0, 1] }] }])).toThrow(/'transforms\[0\]\.std' expected 3 finite numbers > 0/);
+    expect(() => validateTransforms([{ type: 'resize', size: 0 }])).toThrow(
+      /transforms: argument 'transforms\[0\]\.size' expected an integer >= 1, got 0/,
+    );
+    expect(() => validateTransforms([{ type: 'randomSizeCrop', minSize: 50, maxSize: 20 }])).toThrow(
+      /'transforms\[0\]\.maxSize' expected >= minSize = 50, got 20/,
+    );
+    expect(() => validateTransforms([{ type: 'blur' } as unknown as TransformSpec])).toThrow(
+      /'transforms\[0\]\.type' expected one of 'resize'/,
+    );
+    expect(() =>
+      validateTransforms([{ type: 'randomSelect', first: [], second: [{ type: 'normalize', std: [1, 0, 1] }] }]),
+    ).toThrow(/'transforms\[0\]\.std' expected 3 finite numbers > 0/);
   });
 });

@@ -43,16 +43,22 @@ describe('ImageNet VID', () => {
   });
 
   it('fast tracks move further between frames than slow ones', () => {
-    const splits = ['train', 'val'].map((split) => loadImagenetVid({ root: files.root, split, classes: files.classes }));
+    const splits = ['train', 'val'].map((split) =>
+      loadImagenetVid({ root: files.root, split, classes: files.classes }),
+    );
     const motion = { slow: [] as number[], fast: [] as number[] };
     for (const track of files.tracks) {
       if (track.speed === 'medium') continue;
       const ds = splits.find((d) => d.videos.some((v) => v.name === track.video))!;
       const video = ds.videos.find((v) => v.name === track.video)!;
-      const centres = video.frames.map((f) => ds.records[f]).map((r) => {
-        const k = Array.from(r.trackIds).indexOf(track.trackId);
-        return k < 0 ? null : [(r.boxes[4 * k] + r.boxes[4 * k + 2]) / 2, (r.boxes[4 * k + 1] + r.boxes[4 * k + 3]) / 2];
-      });
+      const centres = video.frames
+        .map((f) => ds.records[f])
+        .map((r) => {
+          const k = Array.from(r.trackIds).indexOf(track.trackId);
+          return k < 0
+            ? null
+            : [(r.boxes[4 * k] + r.boxes[4 * k + 2]) / 2, (r.boxes[4 * k + 1] + r.boxes[4 * k + 3]) / 2];
+        });
       for (let i = 1; i < centres.length; i++) {
         const a = centres[i - 1];
         const b = centres[i];
@@ -76,11 +82,18 @@ describe('ImageNet VID', () => {
     const load = () => loadImagenetVid({ root: files.root, split: 'val', classes: files.classes });
     try {
       writeFileSync(xml, original.slice(0, original.length - 30));
-      expect((await thrown(load)).message).toMatch(/000003\.xml: line \d+, column \d+: malformed XML: unexpected end of file/);
+      expect((await thrown(load)).message).toMatch(
+        /000003\.xml: line \d+, column \d+: malformed XML: unexpected end of file/,
+      );
       expect(original).toContain('<trackid>');
-      const firstObject = original.slice(original.indexOf('<object>'), original.indexOf('</object>') + '</object>'.length);
+      const firstObject = original.slice(
+        original.indexOf('<object>'),
+        original.indexOf('</object>') + '</object>'.length,
+      );
       writeFileSync(xml, original.replace(firstObject, firstObject + firstObject));
-      expect((await thrown(load)).message).toMatch(/000003\.xml: object 1 \(trackid \d+\): duplicate trackid in one frame/);
+      expect((await thrown(load)).message).toMatch(
+        /000003\.xml: object 1 \(trackid \d+\): duplicate trackid in one frame/,
+      );
     } finally {
       writeFileSync(xml, original);
     }

@@ -4,7 +4,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCityscapes } from '../src/cityscapes';
 import { CITYSCAPES_TRAIN_IDS } from '../src/formats/cityscapes';
 import { decodeLabelPng, encodeLabelPng, vocPalette } from '../src/formats/png';
-import { generateCityscapes, generateSegmentation, markBoundaries, SHAPE_SEGMENTATION_CLASSES, type CityscapesDatasetFiles, type VocDatasetFiles } from '../src/shapes/segmentation';
+import {
+  generateCityscapes,
+  generateSegmentation,
+  markBoundaries,
+  SHAPE_SEGMENTATION_CLASSES,
+  type CityscapesDatasetFiles,
+  type VocDatasetFiles,
+} from '../src/shapes/segmentation';
 import { loadVoc, VOC_CLASSES } from '../src/voc';
 import { tempDir, thrown } from './helpers';
 
@@ -19,7 +26,10 @@ beforeAll(async () => {
 
 describe('PASCAL VOC', () => {
   it('gives back the generated boxes (1-based VOC XML to continuous xyxy) and splits', () => {
-    for (const [split, task] of [['train', 'segmentation'], ['val', 'detection']] as const) {
+    for (const [split, task] of [
+      ['train', 'segmentation'],
+      ['val', 'detection'],
+    ] as const) {
       const ds = loadVoc({ root: voc.root, split, task, classes: SHAPE_SEGMENTATION_CLASSES });
       const truth = voc.images.filter((g) => g.split === split);
       expect(ds.records.map((r) => r.id)).toEqual(truth.map((g) => g.id));
@@ -29,7 +39,10 @@ describe('PASCAL VOC', () => {
         expect(r.labelMap !== undefined).toBe(task === 'segmentation');
       });
     }
-    expect(loadVoc({ root: voc.root, split: 'trainval', task: 'segmentation', classes: SHAPE_SEGMENTATION_CLASSES }).records.length).toBe(14);
+    expect(
+      loadVoc({ root: voc.root, split: 'trainval', task: 'segmentation', classes: SHAPE_SEGMENTATION_CLASSES }).records
+        .length,
+    ).toBe(14);
   });
 
   it('label maps hold class indices with a 255 void band on boundaries, agreeing with the boxes', async () => {
@@ -46,7 +59,14 @@ describe('PASCAL VOC', () => {
         if (v === 0 || v === 255) return;
         const x = p % s.width;
         const y = Math.floor(p / s.width);
-        const inside = Array.from(s.labels).some((l, k) => l === v && x >= s.boxes[4 * k] && x < s.boxes[4 * k + 2] && y >= s.boxes[4 * k + 1] && y < s.boxes[4 * k + 3]);
+        const inside = Array.from(s.labels).some(
+          (l, k) =>
+            l === v &&
+            x >= s.boxes[4 * k] &&
+            x < s.boxes[4 * k + 2] &&
+            y >= s.boxes[4 * k + 1] &&
+            y < s.boxes[4 * k + 3],
+        );
         expect(inside).toBe(true);
       });
     }
@@ -63,20 +83,29 @@ describe('PASCAL VOC', () => {
     const id = voc.images[0].id as string;
     const xmlPath = join(voc.root, 'Annotations', `${id}.xml`);
     const original = readFileSync(xmlPath, 'utf8');
-    const load = () => loadVoc({ root: voc.root, split: 'train', task: 'segmentation', classes: SHAPE_SEGMENTATION_CLASSES });
+    const load = () =>
+      loadVoc({ root: voc.root, split: 'train', task: 'segmentation', classes: SHAPE_SEGMENTATION_CLASSES });
     try {
       writeFileSync(xmlPath, original.replace('</size>', '</sise>'));
-      expect((await thrown(load)).message).toMatch(new RegExp(`${id}\\.xml: line \\d+, column \\d+: malformed XML: </sise> closes <size>`));
+      expect((await thrown(load)).message).toMatch(
+        new RegExp(`${id}\\.xml: line \\d+, column \\d+: malformed XML: </sise> closes <size>`),
+      );
       writeFileSync(xmlPath, original.replace(/<name>\w+<\/name>/, '<name>dragon</name>'));
       expect((await thrown(load)).message).toMatch(new RegExp(`${id}\\.xml: object 0: unknown class name "dragon"`));
       writeFileSync(xmlPath, original.replace(/<xmax>\d+<\/xmax>/, '<xmax>500</xmax>'));
-      expect((await thrown(load)).message).toMatch(new RegExp(`${id}\\.xml: object 0 \\(\\w+\\): box .* lies outside the \\d+x\\d+ image; bndbox xmin \\d+ ymin \\d+ xmax 500`));
+      expect((await thrown(load)).message).toMatch(
+        new RegExp(
+          `${id}\\.xml: object 0 \\(\\w+\\): box .* lies outside the \\d+x\\d+ image; bndbox xmin \\d+ ymin \\d+ xmax 500`,
+        ),
+      );
       writeFileSync(xmlPath, original.replace(/<ymin>\d+<\/ymin>/, '<ymin>top</ymin>'));
       expect((await thrown(load)).message).toMatch(/object 0: <bndbox><ymin> must be a number, got "top"/);
     } finally {
       writeFileSync(xmlPath, original);
     }
-    expect(() => loadVoc({ root: voc.root, split: 'nosuch', task: 'segmentation' })).toThrow(/nosuch\.txt: cannot read the image set list \(ENOENT\)/);
+    expect(() => loadVoc({ root: voc.root, split: 'nosuch', task: 'segmentation' })).toThrow(
+      /nosuch\.txt: cannot read the image set list \(ENOENT\)/,
+    );
     // A label outside the classes (here a VOC index past the 6 shape classes) is an error, not a silent label.
     const pngPath = join(voc.root, 'SegmentationClass', `${id}.png`);
     const backup = join(dir, 'backup.png');
@@ -86,9 +115,18 @@ describe('PASCAL VOC', () => {
       png.data[5] = 17;
       writeFileSync(pngPath, encodeLabelPng({ ...png, palette: vocPalette() }));
       const ds = load();
-      expect((await thrown(() => ds.get(0))).message).toMatch(new RegExp(`${id}\\.png: image "${id}": label 17 at pixel \\(x 5, y 0\\) is neither a class in 0\\.\\.5 nor void 255`));
+      expect((await thrown(() => ds.get(0))).message).toMatch(
+        new RegExp(
+          `${id}\\.png: image "${id}": label 17 at pixel \\(x 5, y 0\\) is neither a class in 0\\.\\.5 nor void 255`,
+        ),
+      );
       // With a class list that includes 17, the same file loads, and the label is kept, not remapped or dropped.
-      const wider = await loadVoc({ root: voc.root, split: 'train', task: 'segmentation', classes: [...SHAPE_SEGMENTATION_CLASSES, ...VOC_CLASSES.slice(6)] }).get(0);
+      const wider = await loadVoc({
+        root: voc.root,
+        split: 'train',
+        task: 'segmentation',
+        classes: [...SHAPE_SEGMENTATION_CLASSES, ...VOC_CLASSES.slice(6)],
+      }).get(0);
       expect(wider.segmentation?.[5]).toBe(17);
     } finally {
       copyFileSync(backup, pngPath);
@@ -105,7 +143,12 @@ describe('Cityscapes', () => {
     expect(Array.from(CITYSCAPES_TRAIN_IDS).filter((t) => t !== 255).length).toBe(19);
     const ds = loadCityscapes({ root: city.root, split: 'train' });
     expect(ds.records.length).toBe(6);
-    expect(ds.records.map((r) => r.id).sort()).toEqual(city.images.filter((g) => g.split === 'train').map((g) => g.id).sort());
+    expect(ds.records.map((r) => r.id).sort()).toEqual(
+      city.images
+        .filter((g) => g.split === 'train')
+        .map((g) => g.id)
+        .sort(),
+    );
     let sawEgo = false;
     for (let i = 0; i < ds.records.length; i++) {
       const s = await ds.get(i);
@@ -119,11 +162,15 @@ describe('Cityscapes', () => {
   });
 
   it('errors: missing label map, missing split', () => {
-    expect(() => loadCityscapes({ root: city.root, split: 'test' })).toThrow(/leftImg8bit\/test: split folder not found/);
+    expect(() => loadCityscapes({ root: city.root, split: 'test' })).toThrow(
+      /leftImg8bit\/test: split folder not found/,
+    );
     const label = loadCityscapes({ root: city.root, split: 'val' }).records[0].labelMap!.path;
     renameSync(label, `${label}.moved`);
     try {
-      expect(() => loadCityscapes({ root: city.root, split: 'val' })).toThrow(/_leftImg8bit\.png: (\w+)\/\1_000000_\d+: referenced file not found: .*_gtFine_labelIds\.png/);
+      expect(() => loadCityscapes({ root: city.root, split: 'val' })).toThrow(
+        /_leftImg8bit\.png: (\w+)\/\1_000000_\d+: referenced file not found: .*_gtFine_labelIds\.png/,
+      );
     } finally {
       renameSync(`${label}.moved`, label);
     }

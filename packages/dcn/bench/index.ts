@@ -28,17 +28,40 @@ const mask = tf.tidy(() => tf.sigmoid(rng.normalTensor([N, H, W, k * k])));
 const weight = rng.uniformTensor([k, k, C, O], -0.02, 0.02) as tf.Tensor4D;
 const bias = tf.zeros([O]);
 
-const dcn = (input: tf.Tensor, off: tf.Tensor, m: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => deformConv2d(input, off, w, { mask: m, bias: b, pad: 1 });
-const conv = (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), b);
+const dcn = (input: tf.Tensor, off: tf.Tensor, m: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+  deformConv2d(input, off, w, { mask: m, bias: b, pad: 1 });
+const conv = (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+  tf.add(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), b);
 
 const options = { warmup: WARMUP, runs: RUNS };
 const ours: Record<Case, BenchResult> = {
-  dcnForward: await bench('dcnv2 forward', settled(() => dcn(x, offset, mask, weight, bias)), options),
-  dcnForwardBackward: await bench('dcnv2 forward + backward', settled(() => tf.grads((...a: tf.Tensor[]) => tf.sum(dcn(a[0], a[1], a[2], a[3], a[4])))([x, offset, mask, weight, bias])), options),
-  convForward: await bench('conv2d forward', settled(() => conv(x, weight, bias)), options),
-  convForwardBackward: await bench('conv2d forward + backward', settled(() => tf.grads((...a: tf.Tensor[]) => tf.sum(conv(a[0], a[1], a[2])))([x, weight, bias])), options),
+  dcnForward: await bench(
+    'dcnv2 forward',
+    settled(() => dcn(x, offset, mask, weight, bias)),
+    options,
+  ),
+  dcnForwardBackward: await bench(
+    'dcnv2 forward + backward',
+    settled(() =>
+      tf.grads((...a: tf.Tensor[]) => tf.sum(dcn(a[0], a[1], a[2], a[3], a[4])))([x, offset, mask, weight, bias]),
+    ),
+    options,
+  ),
+  convForward: await bench(
+    'conv2d forward',
+    settled(() => conv(x, weight, bias)),
+    options,
+  ),
+  convForwardBackward: await bench(
+    'conv2d forward + backward',
+    settled(() => tf.grads((...a: tf.Tensor[]) => tf.sum(conv(a[0], a[1], a[2])))([x, weight, bias])),
+    options,
+  ),
 };
-const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [String(WARMUP), String(RUNS)]) as Reference | null;
+const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [
+  String(WARMUP),
+  String(RUNS),
+]) as Reference | null;
 
 const round = (v: number) => Math.round(v * 100) / 100;
 const row = (name: string, key: Case, what: string) => {

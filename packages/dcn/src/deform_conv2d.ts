@@ -40,8 +40,17 @@ export interface DeformConv2dGeometry {
  * Checks the arguments of `deformConv2d` and resolves its geometry. Every problem throws an error naming the
  * argument, what was expected and what came.
  */
-export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, weight: tf.Tensor, options: DeformConv2dOptions = {}): DeformConv2dGeometry {
-  for (const [name, t] of [['input', input], ['offset', offset], ['weight', weight]] as const) {
+export function checkDeformConv2dArguments(
+  input: tf.Tensor,
+  offset: tf.Tensor,
+  weight: tf.Tensor,
+  options: DeformConv2dOptions = {},
+): DeformConv2dGeometry {
+  for (const [name, t] of [
+    ['input', input],
+    ['offset', offset],
+    ['weight', weight],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(OP, name, 'a tensor', t);
     assertDtype(OP, name, t.dtype, ['float32']);
   }
@@ -59,12 +68,25 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
   const pad = pair(OP, 'pad', options.pad ?? 0, 0);
   const dilations = pair(OP, 'dilations', options.dilations ?? 1);
   const groups = assertInteger(OP, 'groups', options.groups ?? 1, 1);
-  if (C % groups !== 0) throw argumentError(OP, 'groups', `a positive integer dividing the input channels C = ${C}`, groups);
-  if (O % groups !== 0) throw argumentError(OP, 'groups', `a positive integer dividing the output channels O = ${O} (weight dimension 3)`, groups);
+  if (C % groups !== 0)
+    throw argumentError(OP, 'groups', `a positive integer dividing the input channels C = ${C}`, groups);
+  if (O % groups !== 0)
+    throw argumentError(
+      OP,
+      'groups',
+      `a positive integer dividing the output channels O = ${O} (weight dimension 3)`,
+      groups,
+    );
   if (weight.shape[2] !== C / groups) {
-    throw argumentError(OP, 'weight', `shape [kh, kw, C/groups = ${C / groups}, O] (input channels ${C}, groups ${groups})`, weight.shape);
+    throw argumentError(
+      OP,
+      'weight',
+      `shape [kh, kw, C/groups = ${C / groups}, O] (input channels ${C}, groups ${groups})`,
+      weight.shape,
+    );
   }
-  if (kh < 1 || kw < 1 || O < 1 || C < 1) throw argumentError(OP, 'weight', 'a kernel, input channels and output channels of at least 1', weight.shape);
+  if (kh < 1 || kw < 1 || O < 1 || C < 1)
+    throw argumentError(OP, 'weight', 'a kernel, input channels and output channels of at least 1', weight.shape);
 
   const extentH = dilations[0] * (kh - 1) + 1;
   const extentW = dilations[1] * (kw - 1) + 1;
@@ -86,11 +108,21 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
   if (options.offsetGroups !== undefined) {
     offsetGroups = assertInteger(OP, 'offsetGroups', options.offsetGroups, 1);
     if (offsetChannels !== 2 * offsetGroups * K) {
-      throw argumentError(OP, 'offset', `${2 * offsetGroups * K} channels (2 * offsetGroups ${offsetGroups} * kh ${kh} * kw ${kw}) in dimension 3`, offset.shape);
+      throw argumentError(
+        OP,
+        'offset',
+        `${2 * offsetGroups * K} channels (2 * offsetGroups ${offsetGroups} * kh ${kh} * kw ${kw}) in dimension 3`,
+        offset.shape,
+      );
     }
   } else {
     if (offsetChannels < 2 * K || offsetChannels % (2 * K) !== 0) {
-      throw argumentError(OP, 'offset', `channels (dimension 3) a positive multiple of 2 * kh * kw = ${2 * K}`, offset.shape);
+      throw argumentError(
+        OP,
+        'offset',
+        `channels (dimension 3) a positive multiple of 2 * kh * kw = ${2 * K}`,
+        offset.shape,
+      );
     }
     offsetGroups = offsetChannels / (2 * K);
   }
@@ -98,7 +130,11 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
     throw argumentError(OP, 'offsetGroups', `a positive integer dividing the input channels C = ${C}`, offsetGroups);
   }
   if (mask) {
-    checkShapes(OP, [{ name: 'mask', shape: mask.shape, expected: ['N', 'Ho', 'Wo', offsetGroups * K] }], { N, Ho, Wo });
+    checkShapes(OP, [{ name: 'mask', shape: mask.shape, expected: ['N', 'Ho', 'Wo', offsetGroups * K] }], {
+      N,
+      Ho,
+      Wo,
+    });
   }
   if (bias) checkShapes(OP, [{ name: 'bias', shape: bias.shape, expected: ['O'] }], { O });
 
@@ -131,18 +167,31 @@ export function checkDeformConv2dArguments(input: tf.Tensor, offset: tf.Tensor, 
  * The sampling is `@deformjs/sampling`'s fused bilinear gather (a composition of tf ops on backends without
  * fused kernels); gradients for input, offset, mask, weight and bias come from autodiff.
  */
-export function deformConv2d(input: tf.Tensor, offset: tf.Tensor, weight: tf.Tensor, options: DeformConv2dOptions = {}): tf.Tensor4D {
+export function deformConv2d(
+  input: tf.Tensor,
+  offset: tf.Tensor,
+  weight: tf.Tensor,
+  options: DeformConv2dOptions = {},
+): tf.Tensor4D {
   const geometry = checkDeformConv2dArguments(input, offset, weight, options);
   const { mask = null, bias = null } = options;
   const { batch: N, outHeight: Ho, outWidth: Wo, inChannels: C, kernel } = geometry;
-  const imagesPerChunk = Math.max(1, Math.floor(deformConv2dLimits.maxColumnElements / Math.max(1, Ho * Wo * kernel[0] * kernel[1] * C)));
+  const imagesPerChunk = Math.max(
+    1,
+    Math.floor(deformConv2dLimits.maxColumnElements / Math.max(1, Ho * Wo * kernel[0] * kernel[1] * C)),
+  );
   if (N <= imagesPerChunk) return convolveImages(input, offset, mask, weight, bias, geometry);
   return tf.tidy(() => {
     const chunks: tf.Tensor[] = [];
     for (let n0 = 0; n0 < N; n0 += imagesPerChunk) {
       const n = Math.min(imagesPerChunk, N - n0);
       const images = (t: tf.Tensor) => tf.slice(t, [n0, 0, 0, 0], [n, -1, -1, -1]);
-      chunks.push(convolveImages(images(input), images(offset), mask ? images(mask) : null, weight, bias, { ...geometry, batch: n }));
+      chunks.push(
+        convolveImages(images(input), images(offset), mask ? images(mask) : null, weight, bias, {
+          ...geometry,
+          batch: n,
+        }),
+      );
     }
     return tf.concat(chunks, 0) as tf.Tensor4D;
   });
@@ -154,7 +203,14 @@ export function deformConv2d(input: tf.Tensor, offset: tf.Tensor, weight: tf.Ten
  */
 export const deformConv2dLimits = { maxColumnElements: 1 << 25 };
 
-function convolveImages(input: tf.Tensor, offset: tf.Tensor, mask: tf.Tensor | null, weight: tf.Tensor, bias: tf.Tensor | null, geometry: DeformConv2dGeometry): tf.Tensor4D {
+function convolveImages(
+  input: tf.Tensor,
+  offset: tf.Tensor,
+  mask: tf.Tensor | null,
+  weight: tf.Tensor,
+  bias: tf.Tensor | null,
+  geometry: DeformConv2dGeometry,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const columns = deformableColumns(input, offset, mask, geometry);
     const { batch: N, outHeight: Ho, outWidth: Wo, outChannels: O } = geometry;
@@ -164,7 +220,12 @@ function convolveImages(input: tf.Tensor, offset: tf.Tensor, mask: tf.Tensor | n
 }
 
 /** The sampling im2col matrix [N*Ho*Wo, kh*kw*C], columns ordered (tap, channel) like HWIO weight rows. */
-function deformableColumns(input: tf.Tensor, offset: tf.Tensor, mask: tf.Tensor | null, geometry: DeformConv2dGeometry): tf.Tensor2D {
+function deformableColumns(
+  input: tf.Tensor,
+  offset: tf.Tensor,
+  mask: tf.Tensor | null,
+  geometry: DeformConv2dGeometry,
+): tf.Tensor2D {
   const { batch: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, offsetGroups: G } = geometry;
   const [kh, kw] = geometry.kernel;
   const K = kh * kw;
@@ -179,7 +240,14 @@ function deformableColumns(input: tf.Tensor, offset: tf.Tensor, mask: tf.Tensor 
 }
 
 /** Undeformed sampling positions (x, y) of every tap of every output pixel: [1, Ho*Wo, 1, K, 2]. */
-function tapGrid({ outHeight: Ho, outWidth: Wo, kernel: [kh, kw], strides, pad, dilations }: DeformConv2dGeometry): tf.Tensor {
+function tapGrid({
+  outHeight: Ho,
+  outWidth: Wo,
+  kernel: [kh, kw],
+  strides,
+  pad,
+  dilations,
+}: DeformConv2dGeometry): tf.Tensor {
   const K = kh * kw;
   const grid = new Float32Array(Ho * Wo * K * 2);
   for (let ho = 0; ho < Ho; ho++) {
@@ -198,7 +266,11 @@ function tapGrid({ outHeight: Ho, outWidth: Wo, kernel: [kh, kw], strides, pad, 
 }
 
 /** columns [N*Q, K*C] times the HWIO weight, one matmul per weight group: [N*Q, O]. */
-function multiplyWeight(columns: tf.Tensor2D, weight: tf.Tensor, { inChannels: C, outChannels: O, kernel: [kh, kw], groups }: DeformConv2dGeometry): tf.Tensor2D {
+function multiplyWeight(
+  columns: tf.Tensor2D,
+  weight: tf.Tensor,
+  { inChannels: C, outChannels: O, kernel: [kh, kw], groups }: DeformConv2dGeometry,
+): tf.Tensor2D {
   const K = kh * kw;
   if (groups === 1) return tf.matMul(columns, tf.reshape(weight, [K * C, O]) as tf.Tensor2D);
   const rows = columns.shape[0];

@@ -43,14 +43,19 @@ interface RoIGeometry {
  */
 export function deformRoIPool(input: tf.Tensor, rois: tf.Tensor, options: DeformRoIPoolOptions): tf.Tensor4D {
   const { offset = null, mask = null } = options;
-  for (const [name, t] of [['input', input], ['rois', rois]] as const) {
+  for (const [name, t] of [
+    ['input', input],
+    ['rois', rois],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(OP, name, 'a tensor', t);
     assertDtype(OP, name, t.dtype, ['float32']);
   }
-  if (options === null || typeof options !== 'object') throw argumentError(OP, 'options', '{ outputSize, ... }', options);
+  if (options === null || typeof options !== 'object')
+    throw argumentError(OP, 'options', '{ outputSize, ... }', options);
   const [ph, pw] = pair(OP, 'outputSize', options.outputSize);
   const spatialScale = options.spatialScale ?? 1;
-  if (!(spatialScale > 0) || !Number.isFinite(spatialScale)) throw argumentError(OP, 'spatialScale', 'a finite number > 0', spatialScale);
+  if (!(spatialScale > 0) || !Number.isFinite(spatialScale))
+    throw argumentError(OP, 'spatialScale', 'a finite number > 0', spatialScale);
   const samplingRatio = assertInteger(OP, 'samplingRatio', options.samplingRatio ?? 0, 0);
   const gamma = options.gamma ?? 0.1;
   if (!Number.isFinite(gamma)) throw argumentError(OP, 'gamma', 'a finite number', gamma);
@@ -89,7 +94,14 @@ export function deformRoIPool(input: tf.Tensor, rois: tf.Tensor, options: Deform
   });
 }
 
-function roiGeometry(rois: Float32Array, N: number, scale: number, ph: number, pw: number, samplingRatio: number): RoIGeometry {
+function roiGeometry(
+  rois: Float32Array,
+  N: number,
+  scale: number,
+  ph: number,
+  pw: number,
+  samplingRatio: number,
+): RoIGeometry {
   const R = rois.length / 5;
   const g: RoIGeometry = {
     batchIndex: new Int32Array(R),
@@ -103,10 +115,16 @@ function roiGeometry(rois: Float32Array, N: number, scale: number, ph: number, p
   for (let r = 0; r < R; r++) {
     const b = rois[5 * r];
     if (!Number.isInteger(b) || b < 0 || b >= N) {
-      throw argumentError(OP, 'rois', `batch indices (column 0) that are integers in [0, ${N - 1}]`, `${b} in row ${r}`);
+      throw argumentError(
+        OP,
+        'rois',
+        `batch indices (column 0) that are integers in [0, ${N - 1}]`,
+        `${b} in row ${r}`,
+      );
     }
     for (let k = 1; k < 5; k++) {
-      if (!Number.isFinite(rois[5 * r + k])) throw argumentError(OP, 'rois', 'finite box coordinates', `${rois[5 * r + k]} in row ${r}`);
+      if (!Number.isFinite(rois[5 * r + k]))
+        throw argumentError(OP, 'rois', 'finite box coordinates', `${rois[5 * r + k]} in row ${r}`);
     }
     g.batchIndex[r] = b;
     g.startW[r] = rois[5 * r + 1] * scale - 0.5;
@@ -123,7 +141,15 @@ function roiGeometry(rois: Float32Array, N: number, scale: number, ph: number, p
  * Pools the RoIs `members` of image b: one bilinear gather whose queries are the bins and whose points are the
  * bin's samples, weighted 1/count (padding points, for RoIs with fewer samples than the largest, weigh 0).
  */
-function poolImage(input: tf.Tensor, b: number, members: number[], g: RoIGeometry, offset: tf.Tensor | null, [ph, pw]: [number, number], gamma: number): tf.Tensor {
+function poolImage(
+  input: tf.Tensor,
+  b: number,
+  members: number[],
+  g: RoIGeometry,
+  offset: tf.Tensor | null,
+  [ph, pw]: [number, number],
+  gamma: number,
+): tf.Tensor {
   const [, H, W, C] = input.shape;
   const bins = ph * pw;
   const Q = members.length * bins;
@@ -160,14 +186,22 @@ function poolImage(input: tf.Tensor, b: number, members: number[], g: RoIGeometr
   const [x, y] = tf.split(locations, 2, 2);
   // mmcv's bilinear_interpolate: 0 outside [-1, H] x [-1, W], else the point clamped into [0, H-1] x [0, W-1].
   // (1 - step(-1 - t)) is t >= -1 and (1 - step(t - size)) is t <= size, as float indicators with zero gradient.
-  const inside = (t: tf.Tensor, size: number) => tf.mul(tf.sub(1, tf.step(tf.sub(-1, t))), tf.sub(1, tf.step(tf.sub(t, size))));
+  const inside = (t: tf.Tensor, size: number) =>
+    tf.mul(tf.sub(1, tf.step(tf.sub(-1, t))), tf.sub(1, tf.step(tf.sub(t, size))));
   const weights = tf.mul(tf.tensor(sampleWeights, [Q, P, 1]), tf.mul(inside(x, W), inside(y, H)));
   const clamped = tf.concat([tf.clipByValue(x, 0, W - 1), tf.clipByValue(y, 0, H - 1)], 2);
   const value = tf.reshape(tf.slice(input, [b, 0, 0, 0], [1, H, W, C]), [1, H * W, 1, C]);
-  const pooled = bilinearGather(value, [[H, W]], [0], tf.reshape(clamped, [1, Q, 1, 1, P, 2]), tf.reshape(weights, [1, Q, 1, 1, P]), {
-    normalized: false,
-    reduce: 'sum',
-  });
+  const pooled = bilinearGather(
+    value,
+    [[H, W]],
+    [0],
+    tf.reshape(clamped, [1, Q, 1, 1, P, 2]),
+    tf.reshape(weights, [1, Q, 1, 1, P]),
+    {
+      normalized: false,
+      reduce: 'sum',
+    },
+  );
   return tf.reshape(pooled, [members.length, ph, pw, C]);
 }
 

@@ -10,8 +10,15 @@ class Linear extends Module {
 
   constructor(rng: Rng, inFeatures: number, outFeatures: number, zeroInit = false) {
     super();
-    this.weight = this.addParameter('weight', zeroInit ? tf.zeros([inFeatures, outFeatures]) : torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures), 'linear');
-    this.bias = this.addParameter('bias', zeroInit ? tf.zeros([outFeatures]) : torchDefaultUniform(rng, [outFeatures], inFeatures));
+    this.weight = this.addParameter(
+      'weight',
+      zeroInit ? tf.zeros([inFeatures, outFeatures]) : torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures),
+      'linear',
+    );
+    this.bias = this.addParameter(
+      'bias',
+      zeroInit ? tf.zeros([outFeatures]) : torchDefaultUniform(rng, [outFeatures], inFeatures),
+    );
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
@@ -68,7 +75,11 @@ export class ModulatedDeformRoIPoolPack extends Module {
     this.outputSize = pair(layer, 'outputSize', options.outputSize ?? 7);
     this.outputChannels = assertInteger(layer, 'outputChannels', options.outputChannels, 1);
     const hidden = assertInteger(layer, 'deformFcChannels', options.deformFcChannels ?? 1024, 1);
-    this.pool = { spatialScale: options.spatialScale ?? 1, samplingRatio: options.samplingRatio ?? 0, gamma: options.gamma ?? 0.1 };
+    this.pool = {
+      spatialScale: options.spatialScale ?? 1,
+      samplingRatio: options.samplingRatio ?? 0,
+      gamma: options.gamma ?? 0.1,
+    };
     const bins = this.outputSize[0] * this.outputSize[1];
     const features = bins * this.outputChannels;
     this.offsetFc = this.addModule('offset_fc', new LinearStack(rng, [features, hidden, hidden, bins * 2]));
@@ -78,7 +89,9 @@ export class ModulatedDeformRoIPoolPack extends Module {
   /** input [N, H, W, C], rois [R, 5] (batch index, x1, y1, x2, y2) -> [R, ph, pw, C]. */
   forward(input: tf.Tensor4D, rois: tf.Tensor2D): tf.Tensor4D {
     if (!(input instanceof tf.Tensor)) throw argumentError('ModulatedDeformRoIPoolPack', 'input', 'a tensor', input);
-    checkShapes('ModulatedDeformRoIPoolPack', [{ name: 'input', shape: input.shape, expected: ['N', 'H', 'W', this.outputChannels] }]);
+    checkShapes('ModulatedDeformRoIPoolPack', [
+      { name: 'input', shape: input.shape, expected: ['N', 'H', 'W', this.outputChannels] },
+    ]);
     const [ph, pw] = this.outputSize;
     return tf.tidy(() => {
       const plain = deformRoIPool(input, rois, { ...this.pool, outputSize: this.outputSize });

@@ -31,8 +31,19 @@ describe('without fused kernels (the composed sampling path)', () => {
     expect(hasFusedKernels()).toBe(false);
     const name = 'deform_conv2d_3x3.json';
     const f = loadFixture(name);
-    const o = f.options as { strides: [number, number]; pad: [number, number]; dilations: [number, number]; groups: number };
-    const args = [toTensor(f.input), toTensor(f.offset), toTensor(f.weight), toTensor(f.mask), ...(f.bias ? [toTensor(f.bias)] : [])];
+    const o = f.options as {
+      strides: [number, number];
+      pad: [number, number];
+      dilations: [number, number];
+      groups: number;
+    };
+    const args = [
+      toTensor(f.input),
+      toTensor(f.offset),
+      toTensor(f.weight),
+      toTensor(f.mask),
+      ...(f.bias ? [toTensor(f.bias)] : []),
+    ];
     const gradOutput = toTensor(f.gradOutput);
     await assertNoTensorLeak(() => {
       const run = (...xs: tf.Tensor[]) => deformConv2d(xs[0], xs[1], xs[2], { ...o, mask: xs[3], bias: xs[4] ?? null });
@@ -40,7 +51,9 @@ describe('without fused kernels (the composed sampling path)', () => {
       assertAllClose(out, f.output.data, { atol: 2e-5, rtol: 1e-4, name: `${name} output` });
       const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(run(...xs), gradOutput)))(args);
       const keys = ['gradInput', 'gradOffset', 'gradWeight', 'gradMask', 'gradBias'];
-      grads.forEach((g, i) => assertAllClose(g, f[keys[i]].data, { atol: 1e-4, rtol: 1e-4, name: `${name} ${keys[i]}` }));
+      grads.forEach((g, i) =>
+        assertAllClose(g, f[keys[i]].data, { atol: 1e-4, rtol: 1e-4, name: `${name} ${keys[i]}` }),
+      );
       tf.dispose([out, ...grads]);
     });
     tf.dispose([...args, gradOutput]);
@@ -51,9 +64,12 @@ describe('without fused kernels (the composed sampling path)', () => {
     const o = f.options as { outputSize: [number, number]; spatialScale: number; samplingRatio: number; gamma: number };
     tf.tidy(() => {
       const [input, rois, offset, mask, gradOutput] = [f.input, f.rois, f.offset, f.mask, f.gradOutput].map(toTensor);
-      const run = (x: tf.Tensor, off: tf.Tensor, m: tf.Tensor) => deformRoIPool(x, rois, { ...o, offset: off, mask: m });
+      const run = (x: tf.Tensor, off: tf.Tensor, m: tf.Tensor) =>
+        deformRoIPool(x, rois, { ...o, offset: off, mask: m });
       assertAllClose(run(input, offset, mask), f.output.data, { atol: 1e-5, rtol: 1e-4, name: 'output' });
-      const [dInput, dOffset, dMask] = tf.grads((x: tf.Tensor, off: tf.Tensor, m: tf.Tensor) => tf.sum(tf.mul(run(x, off, m), gradOutput)))([input, offset, mask]);
+      const [dInput, dOffset, dMask] = tf.grads((x: tf.Tensor, off: tf.Tensor, m: tf.Tensor) =>
+        tf.sum(tf.mul(run(x, off, m), gradOutput)),
+      )([input, offset, mask]);
       assertAllClose(dInput, f.gradInput.data, { atol: 1e-5, rtol: 1e-4, name: 'dinput' });
       assertAllClose(dOffset, f.gradOffset.data, { atol: 1e-4, rtol: 1e-4, name: 'doffset' });
       assertAllClose(dMask, f.gradMask.data, { atol: 1e-5, rtol: 1e-4, name: 'dmask' });

@@ -56,7 +56,11 @@ describe.each(TEST_BACKENDS)('deformRoIPool on %s', (backend) => {
       const offset = toTensor(f.offset);
       const mask = toTensor(f.mask);
       const perm = tf.tensor1d([3, 0, 5, 1, 4, 2], 'int32');
-      const shuffled = deformRoIPool(input, tf.gather(rois, perm), { ...options, offset: tf.gather(offset, perm), mask: tf.gather(mask, perm) });
+      const shuffled = deformRoIPool(input, tf.gather(rois, perm), {
+        ...options,
+        offset: tf.gather(offset, perm),
+        mask: tf.gather(mask, perm),
+      });
       assertAllClose(shuffled, tf.gather(toTensor(f.output), perm), { atol: 1e-5, rtol: 1e-4 });
     });
   });
@@ -69,16 +73,38 @@ describe.each(TEST_BACKENDS)('deformRoIPool on %s', (backend) => {
     const offset = rng.uniformArray(2 * 2 * 2 * 2, -0.5, 0.5);
     const options = { outputSize: 2, spatialScale: 0.5, samplingRatio: 2, gamma: 0.1 };
     const loss = (off: ArrayLike<number>) =>
-      tf.tidy(() => tf.sum(tf.square(deformRoIPool(tf.tensor(input, [N, H, W, C]), tf.tensor(roisData, [2, 5]), { ...options, offset: tf.tensor(off as Float32Array, [2, 2, 2, 2]) }))));
+      tf.tidy(() =>
+        tf.sum(
+          tf.square(
+            deformRoIPool(tf.tensor(input, [N, H, W, C]), tf.tensor(roisData, [2, 5]), {
+              ...options,
+              offset: tf.tensor(off as Float32Array, [2, 2, 2, 2]),
+            }),
+          ),
+        ),
+      );
     const analytic = tf.tidy(() =>
-      tf.grad((off: tf.Tensor) => tf.sum(tf.square(deformRoIPool(tf.tensor(input, [N, H, W, C]), tf.tensor(roisData, [2, 5]), { ...options, offset: off }))))(tf.tensor(offset, [2, 2, 2, 2])).dataSync().slice(),
+      tf
+        .grad((off: tf.Tensor) =>
+          tf.sum(
+            tf.square(
+              deformRoIPool(tf.tensor(input, [N, H, W, C]), tf.tensor(roisData, [2, 5]), { ...options, offset: off }),
+            ),
+          ),
+        )(tf.tensor(offset, [2, 2, 2, 2]))
+        .dataSync()
+        .slice(),
     );
-    const numeric = numericalGradient((x) => {
-      const l = loss(x);
-      const v = l.dataSync()[0];
-      l.dispose();
-      return v;
-    }, offset, 1e-3);
+    const numeric = numericalGradient(
+      (x) => {
+        const l = loss(x);
+        const v = l.dataSync()[0];
+        l.dispose();
+        return v;
+      },
+      offset,
+      1e-3,
+    );
     assertAllClose(analytic, numeric, { atol: 3e-3, rtol: 3e-3, name: 'doffset' });
   });
 
@@ -100,21 +126,38 @@ describe('deformRoIPool argument errors', () => {
   beforeAll(async () => {
     await initBackend('cpu');
   });
-  const call = (rois: number[][], options: Partial<DeformRoIPoolOptions> = {}, inputShape = [2, 5, 5, 3]) => () =>
-    tf.tidy(() => {
-      deformRoIPool(tf.zeros(inputShape), tf.tensor(rois.flat(), [rois.length, rois[0]?.length ?? 5]), { outputSize: 2, ...options });
-    });
+  const call =
+    (rois: number[][], options: Partial<DeformRoIPoolOptions> = {}, inputShape = [2, 5, 5, 3]) =>
+    () =>
+      tf.tidy(() => {
+        deformRoIPool(tf.zeros(inputShape), tf.tensor(rois.flat(), [rois.length, rois[0]?.length ?? 5]), {
+          outputSize: 2,
+          ...options,
+        });
+      });
 
   it('names bad rois, offsets, masks and options', () => {
     expect(call([[0, 0, 0, 4, 4]])).not.toThrow();
-    expect(call([[2, 0, 0, 4, 4]])).toThrow(/deformRoIPool: argument 'rois' expected batch indices \(column 0\) that are integers in \[0, 1\], got "2 in row 0"/);
+    expect(call([[2, 0, 0, 4, 4]])).toThrow(
+      /deformRoIPool: argument 'rois' expected batch indices \(column 0\) that are integers in \[0, 1\], got "2 in row 0"/,
+    );
     expect(call([[0.5, 0, 0, 4, 4]])).toThrow(/argument 'rois' expected batch indices/);
-    expect(call([[0, 0, 0, 4]])).toThrow(/argument 'rois' expected shape \[R=1, 5\] \(dimension 1 = 5\), got "shape \[1, 4\]"/);
+    expect(call([[0, 0, 0, 4]])).toThrow(
+      /argument 'rois' expected shape \[R=1, 5\] \(dimension 1 = 5\), got "shape \[1, 4\]"/,
+    );
     expect(call([[0, 0, 0, 4, 4]], {}, [5, 5, 3])).toThrow(/argument 'input' expected rank 4/);
-    expect(call([[0, 0, 0, 4, 4]], { offset: tf.zeros([1, 2, 2, 3]) })).toThrow(/argument 'offset' expected shape \[R=1, 2, 2, 2\]/);
-    expect(call([[0, 0, 0, 4, 4]], { mask: tf.zeros([2, 2, 2, 1]) })).toThrow(/argument 'mask' expected shape \[R=1, 2, 2, 1\]/);
-    expect(call([[0, 0, 0, 4, 4]], { samplingRatio: -1 })).toThrow(/argument 'samplingRatio' expected an integer >= 0, got -1/);
-    expect(call([[0, 0, 0, 4, 4]], { spatialScale: 0 })).toThrow(/argument 'spatialScale' expected a finite number > 0, got 0/);
+    expect(call([[0, 0, 0, 4, 4]], { offset: tf.zeros([1, 2, 2, 3]) })).toThrow(
+      /argument 'offset' expected shape \[R=1, 2, 2, 2\]/,
+    );
+    expect(call([[0, 0, 0, 4, 4]], { mask: tf.zeros([2, 2, 2, 1]) })).toThrow(
+      /argument 'mask' expected shape \[R=1, 2, 2, 1\]/,
+    );
+    expect(call([[0, 0, 0, 4, 4]], { samplingRatio: -1 })).toThrow(
+      /argument 'samplingRatio' expected an integer >= 0, got -1/,
+    );
+    expect(call([[0, 0, 0, 4, 4]], { spatialScale: 0 })).toThrow(
+      /argument 'spatialScale' expected a finite number > 0, got 0/,
+    );
     expect(call([[0, 0, 0, 4, 4]], { outputSize: 0 })).toThrow(/argument 'outputSize' expected an integer >= 1, got 0/);
   });
 });
@@ -125,7 +168,12 @@ describe('ModulatedDeformRoIPoolPack', () => {
   });
 
   it("has mmcv's state_dict keys and starts as half the plain pooling", () => {
-    const pack = new ModulatedDeformRoIPoolPack(new Rng(1), { outputSize: 3, outputChannels: 4, spatialScale: 0.5, deformFcChannels: 16 });
+    const pack = new ModulatedDeformRoIPoolPack(new Rng(1), {
+      outputSize: 3,
+      outputChannels: 4,
+      spatialScale: 0.5,
+      deformFcChannels: 16,
+    });
     expect(pack.namedParameters().map(([n, p]) => `${n}:${p.variable.shape.join('x')}`)).toEqual([
       'offset_fc.0.weight:36x16',
       'offset_fc.0.bias:16',
@@ -141,7 +189,10 @@ describe('ModulatedDeformRoIPoolPack', () => {
     tf.tidy(() => {
       const rng = new Rng(2);
       const input = rng.uniformTensor([2, 8, 8, 4]) as tf.Tensor4D;
-      const rois = tf.tensor2d([[0, 1, 1, 12, 10], [1, 3, 0, 15, 15]]);
+      const rois = tf.tensor2d([
+        [0, 1, 1, 12, 10],
+        [1, 3, 0, 15, 15],
+      ]);
       const plain = deformRoIPool(input, rois, { outputSize: 3, spatialScale: 0.5 });
       assertAllClose(pack.forward(input, rois), tf.mul(plain, 0.5), { atol: 1e-6 });
     });
@@ -150,15 +201,27 @@ describe('ModulatedDeformRoIPoolPack', () => {
 
   it('trains: the loss falls with a flat tensor count', async () => {
     const rng = new Rng(3);
-    const pack = new ModulatedDeformRoIPoolPack(rng, { outputSize: 2, outputChannels: 3, spatialScale: 0.5, deformFcChannels: 8 });
+    const pack = new ModulatedDeformRoIPoolPack(rng, {
+      outputSize: 2,
+      outputChannels: 3,
+      spatialScale: 0.5,
+      deformFcChannels: 8,
+    });
     const input = rng.uniformTensor([1, 8, 8, 3]) as tf.Tensor4D;
-    const rois = tf.tensor2d([[0, 2, 2, 12, 12], [0, 0, 4, 9, 15]]);
+    const rois = tf.tensor2d([
+      [0, 2, 2, 12, 12],
+      [0, 0, 4, 9, 15],
+    ]);
     // Reachable: the plain pooling brightened, which the mask branch can learn.
     const target = tf.tidy(() => tf.mul(deformRoIPool(input, rois, { outputSize: 2, spatialScale: 0.5 }), 0.9));
     const optimizer = tf.train.adam(0.02);
     const losses: number[] = [];
     const step = () => {
-      const loss = optimizer.minimize(() => tf.mean(tf.square(tf.sub(pack.forward(input, rois), target))) as tf.Scalar, true, pack.trainableVariables());
+      const loss = optimizer.minimize(
+        () => tf.mean(tf.square(tf.sub(pack.forward(input, rois), target))) as tf.Scalar,
+        true,
+        pack.trainableVariables(),
+      );
       losses.push(loss!.dataSync()[0]);
       loss!.dispose();
     };

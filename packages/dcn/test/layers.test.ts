@@ -6,7 +6,8 @@ import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/cor
 import { DeformConv2d, ModulatedDeformConv2d, type DeformConvLayerOptions } from '../src/index';
 import { loadFixture, toTensor } from './helpers';
 
-const shapes = (layer: DeformConv2d | ModulatedDeformConv2d) => layer.namedParameters().map(([n, p]) => `${n}:${p.variable.shape.join('x')}`);
+const shapes = (layer: DeformConv2d | ModulatedDeformConv2d) =>
+  layer.namedParameters().map(([n, p]) => `${n}:${p.variable.shape.join('x')}`);
 
 describe.each(TEST_BACKENDS)('deformable conv layers on %s', (backend) => {
   beforeAll(async () => {
@@ -26,62 +27,105 @@ describe.each(TEST_BACKENDS)('deformable conv layers on %s', (backend) => {
   });
 
   it.each([
-    [{ stride: 2, padding: [1, 0] }, [[0, 0], [1, 1], [0, 0], [0, 0]], 2, 1],
-    [{ padding: [1, 2], dilation: [1, 2] }, [[0, 0], [1, 1], [2, 2], [0, 0]], 1, [1, 2]],
-  ] as const)('equals the plain conv (v1) and half of it (v2) at initialisation: %j', (options, pad, strides, dilations) => {
-    const rng = new Rng(2);
-    const layerOptions = options as DeformConvLayerOptions;
-    const v1 = new DeformConv2d(rng, 3, 4, 3, layerOptions);
-    const v2 = new ModulatedDeformConv2d(rng, 3, 4, 3, layerOptions);
-    tf.tidy(() => {
-      const x = rng.uniformTensor([2, 7, 6, 3], -1, 1) as tf.Tensor4D;
-      const explicit = pad as unknown as [[number, number], [number, number], [number, number], [number, number]];
-      const plain = (w: tf.Variable) => tf.conv2d(x, w as tf.Tensor4D, strides, explicit, 'NHWC', dilations as number | [number, number]);
-      assertAllClose(v1.forward(x), plain(v1.weight), { atol: 1e-5 });
-      assertAllClose(v2.forward(x), tf.mul(plain(v2.weight), 0.5), { atol: 1e-5 });
-    });
-    v1.dispose();
-    v2.dispose();
-  });
+    [
+      { stride: 2, padding: [1, 0] },
+      [
+        [0, 0],
+        [1, 1],
+        [0, 0],
+        [0, 0],
+      ],
+      2,
+      1,
+    ],
+    [
+      { padding: [1, 2], dilation: [1, 2] },
+      [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+        [0, 0],
+      ],
+      1,
+      [1, 2],
+    ],
+  ] as const)(
+    'equals the plain conv (v1) and half of it (v2) at initialisation: %j',
+    (options, pad, strides, dilations) => {
+      const rng = new Rng(2);
+      const layerOptions = options as DeformConvLayerOptions;
+      const v1 = new DeformConv2d(rng, 3, 4, 3, layerOptions);
+      const v2 = new ModulatedDeformConv2d(rng, 3, 4, 3, layerOptions);
+      tf.tidy(() => {
+        const x = rng.uniformTensor([2, 7, 6, 3], -1, 1) as tf.Tensor4D;
+        const explicit = pad as unknown as [[number, number], [number, number], [number, number], [number, number]];
+        const plain = (w: tf.Variable) =>
+          tf.conv2d(x, w as tf.Tensor4D, strides, explicit, 'NHWC', dilations as number | [number, number]);
+        assertAllClose(v1.forward(x), plain(v1.weight), { atol: 1e-5 });
+        assertAllClose(v2.forward(x), tf.mul(plain(v2.weight), 0.5), { atol: 1e-5 });
+      });
+      v1.dispose();
+      v2.dispose();
+    },
+  );
 
-  it.each(['mdconv_layer_3x3.json', 'mdconv_layer_dilated.json'])('loads a PyTorch state_dict and matches its output and gradients: %s', async (name) => {
-    type Entry = { shape: number[]; data: number[] };
-    const f = loadFixture(name) as unknown as {
-      options: { inChannels: number; outChannels: number; kernelSize: [number, number]; stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number; deformGroups: number };
-      stateDict: Record<string, Entry>;
-      gradStateDict: Record<string, Entry>;
-      input: Entry;
-      output: Entry;
-      gradOutput: Entry;
-      gradInput: Entry;
-    };
-    const o = f.options;
-    const layer = new ModulatedDeformConv2d(new Rng(3), o.inChannels, o.outChannels, o.kernelSize, o);
-    const dict = Object.fromEntries(Object.entries(f.stateDict).map(([k, v]) => [k, toTensor(v)]));
-    layer.loadStateDict(dict, { torchLayout: true });
-    tf.dispose(Object.values(dict));
-    const x = toTensor(f.input) as tf.Tensor4D;
-    const gradOutput = toTensor(f.gradOutput);
-    await assertNoTensorLeak(() => {
-      const out = layer.forward(x);
-      expect(out.shape).toEqual(f.output.shape);
-      assertAllClose(out, f.output.data, { atol: 2e-5, rtol: 1e-4, name });
-      out.dispose();
-      const loss = (input: tf.Tensor) => tf.sum(tf.mul(layer.forward(input as tf.Tensor4D), gradOutput)) as tf.Scalar;
-      const dx = tf.grad(loss)(x);
-      assertAllClose(dx, f.gradInput.data, { atol: 1e-4, rtol: 1e-4, name: `${name} dx` });
-      const params = layer.namedParameters();
-      const { value, grads } = tf.variableGrads(() => loss(x), params.map(([, p]) => p.variable));
-      for (const [key, p] of params) {
-        const inTorchLayout = tf.tidy(() => (p.layout === 'conv2d' ? tf.transpose(grads[p.variable.name], [3, 2, 0, 1]) : tf.clone(grads[p.variable.name])));
-        assertAllClose(inTorchLayout, f.gradStateDict[key].data, { atol: 1e-4, rtol: 1e-4, name: `${name} d${key}` });
-        inTorchLayout.dispose();
-      }
-      tf.dispose([dx, value, ...Object.values(grads)]);
-    });
-    tf.dispose([x, gradOutput]);
-    layer.dispose();
-  });
+  it.each(['mdconv_layer_3x3.json', 'mdconv_layer_dilated.json'])(
+    'loads a PyTorch state_dict and matches its output and gradients: %s',
+    async (name) => {
+      type Entry = { shape: number[]; data: number[] };
+      const f = loadFixture(name) as unknown as {
+        options: {
+          inChannels: number;
+          outChannels: number;
+          kernelSize: [number, number];
+          stride: [number, number];
+          padding: [number, number];
+          dilation: [number, number];
+          groups: number;
+          deformGroups: number;
+        };
+        stateDict: Record<string, Entry>;
+        gradStateDict: Record<string, Entry>;
+        input: Entry;
+        output: Entry;
+        gradOutput: Entry;
+        gradInput: Entry;
+      };
+      const o = f.options;
+      const layer = new ModulatedDeformConv2d(new Rng(3), o.inChannels, o.outChannels, o.kernelSize, o);
+      const dict = Object.fromEntries(Object.entries(f.stateDict).map(([k, v]) => [k, toTensor(v)]));
+      layer.loadStateDict(dict, { torchLayout: true });
+      tf.dispose(Object.values(dict));
+      const x = toTensor(f.input) as tf.Tensor4D;
+      const gradOutput = toTensor(f.gradOutput);
+      await assertNoTensorLeak(() => {
+        const out = layer.forward(x);
+        expect(out.shape).toEqual(f.output.shape);
+        assertAllClose(out, f.output.data, { atol: 2e-5, rtol: 1e-4, name });
+        out.dispose();
+        const loss = (input: tf.Tensor) => tf.sum(tf.mul(layer.forward(input as tf.Tensor4D), gradOutput)) as tf.Scalar;
+        const dx = tf.grad(loss)(x);
+        assertAllClose(dx, f.gradInput.data, { atol: 1e-4, rtol: 1e-4, name: `${name} dx` });
+        const params = layer.namedParameters();
+        const { value, grads } = tf.variableGrads(
+          () => loss(x),
+          params.map(([, p]) => p.variable),
+        );
+        for (const [key, p] of params) {
+          const inTorchLayout = tf.tidy(() =>
+            p.layout === 'conv2d'
+              ? tf.transpose(grads[p.variable.name], [3, 2, 0, 1])
+              : tf.clone(grads[p.variable.name]),
+          );
+          assertAllClose(inTorchLayout, f.gradStateDict[key].data, { atol: 1e-4, rtol: 1e-4, name: `${name} d${key}` });
+          inTorchLayout.dispose();
+        }
+        tf.dispose([dx, value, ...Object.values(grads)]);
+      });
+      tf.dispose([x, gradOutput]);
+      layer.dispose();
+    },
+  );
 
   it.each([
     ['DeformConv2d', { padding: 1, deformGroups: 2 }],
@@ -96,7 +140,11 @@ describe.each(TEST_BACKENDS)('deformable conv layers on %s', (backend) => {
     const optimizer = tf.train.adam(0.03);
     const losses: number[] = [];
     const step = () => {
-      const loss = optimizer.minimize(() => tf.mean(tf.square(tf.sub(layer.forward(x), target))) as tf.Scalar, true, layer.trainableVariables());
+      const loss = optimizer.minimize(
+        () => tf.mean(tf.square(tf.sub(layer.forward(x), target))) as tf.Scalar,
+        true,
+        layer.trainableVariables(),
+      );
       losses.push(loss!.dataSync()[0]);
       loss!.dispose();
     };
@@ -132,12 +180,20 @@ describe('deformable conv layer errors', () => {
 
   it('names bad constructor arguments and inputs', () => {
     const rng = new Rng(6);
-    expect(() => new ModulatedDeformConv2d(rng, 6, 4, 3, { groups: 4 })).toThrow(/ModulatedDeformConv2d: argument 'groups' expected a positive integer dividing inChannels = 6 and outChannels = 4, got 4/);
-    expect(() => new DeformConv2d(rng, 6, 4, 3, { deformGroups: 4 })).toThrow(/DeformConv2d: argument 'deformGroups' expected a positive integer dividing inChannels = 6, got 4/);
+    expect(() => new ModulatedDeformConv2d(rng, 6, 4, 3, { groups: 4 })).toThrow(
+      /ModulatedDeformConv2d: argument 'groups' expected a positive integer dividing inChannels = 6 and outChannels = 4, got 4/,
+    );
+    expect(() => new DeformConv2d(rng, 6, 4, 3, { deformGroups: 4 })).toThrow(
+      /DeformConv2d: argument 'deformGroups' expected a positive integer dividing inChannels = 6, got 4/,
+    );
     expect(() => new DeformConv2d(rng, 6, 4, 0)).toThrow(/argument 'kernelSize' expected an integer >= 1, got 0/);
     const layer = new DeformConv2d(rng, 3, 2, 3);
-    expect(() => tf.tidy(() => layer.forward(tf.zeros([1, 5, 5, 4]) as tf.Tensor4D))).toThrow(/DeformConv2d: argument 'x' expected shape \[N=1, H=5, W=5, 3\] \(dimension 3 = 3\), got "shape \[1, 5, 5, 4\]"/);
-    expect(() => tf.tidy(() => layer.forward(tf.zeros([1, 2, 5, 3]) as tf.Tensor4D))).toThrow(/argument 'x' expected a padded size of at least the dilated kernel 3 x 3, got "2 x 5 \(shape \[1, 2, 5, 3\], padding \[0, 0\]\)"/);
+    expect(() => tf.tidy(() => layer.forward(tf.zeros([1, 5, 5, 4]) as tf.Tensor4D))).toThrow(
+      /DeformConv2d: argument 'x' expected shape \[N=1, H=5, W=5, 3\] \(dimension 3 = 3\), got "shape \[1, 5, 5, 4\]"/,
+    );
+    expect(() => tf.tidy(() => layer.forward(tf.zeros([1, 2, 5, 3]) as tf.Tensor4D))).toThrow(
+      /argument 'x' expected a padded size of at least the dilated kernel 3 x 3, got "2 x 5 \(shape \[1, 2, 5, 3\], padding \[0, 0\]\)"/,
+    );
     layer.dispose();
   });
 });

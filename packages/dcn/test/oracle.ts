@@ -17,14 +17,28 @@ export interface OracleArgs {
   offsetGroups: number;
 }
 
-function bilinear(input: ArrayLike<number>, base: number, H: number, W: number, C: number, c: number, h: number, w: number): number {
+function bilinear(
+  input: ArrayLike<number>,
+  base: number,
+  H: number,
+  W: number,
+  C: number,
+  c: number,
+  h: number,
+  w: number,
+): number {
   if (h <= -1 || h >= H || w <= -1 || w >= W) return 0;
   const h0 = Math.floor(h);
   const w0 = Math.floor(w);
   const lh = h - h0;
   const lw = w - w0;
   const at = (y: number, x: number) => (y >= 0 && y < H && x >= 0 && x < W ? input[base + (y * W + x) * C + c] : 0);
-  return (1 - lh) * (1 - lw) * at(h0, w0) + (1 - lh) * lw * at(h0, w0 + 1) + lh * (1 - lw) * at(h0 + 1, w0) + lh * lw * at(h0 + 1, w0 + 1);
+  return (
+    (1 - lh) * (1 - lw) * at(h0, w0) +
+    (1 - lh) * lw * at(h0, w0 + 1) +
+    lh * (1 - lw) * at(h0 + 1, w0) +
+    lh * lw * at(h0 + 1, w0 + 1)
+  );
 }
 
 export function deformConv2dOracle(a: OracleArgs): { data: Float64Array; shape: [number, number, number, number] } {

@@ -117,15 +117,26 @@ export const DETR_SMALL: DetrConfig = {
 
 function checkCommon(op: string, c: DeformableDetrConfig | DetrConfig): void {
   if (c === null || typeof c !== 'object') throw argumentError(op, 'config', 'a configuration object', c);
-  if (c.backbone === null || typeof c.backbone !== 'object') throw argumentError(op, 'config.backbone', '{ depth, width }', c.backbone);
+  if (c.backbone === null || typeof c.backbone !== 'object')
+    throw argumentError(op, 'config.backbone', '{ depth, width }', c.backbone);
   assertOneOf(op, 'config.backbone.depth', c.backbone.depth, [18, 34, 50, 101]);
   assertInteger(op, 'config.backbone.width', c.backbone.width, 1);
-  for (const key of ['hiddenDim', 'nHeads', 'encLayers', 'decLayers', 'dimFeedforward', 'numQueries', 'numClasses'] as const) {
+  for (const key of [
+    'hiddenDim',
+    'nHeads',
+    'encLayers',
+    'decLayers',
+    'dimFeedforward',
+    'numQueries',
+    'numClasses',
+  ] as const) {
     assertInteger(op, `config.${key}`, c[key], key === 'encLayers' ? 0 : 1);
   }
   assertInteger(op, 'config.seed', c.seed, 0);
-  if (c.hiddenDim % c.nHeads !== 0) throw argumentError(op, 'config.nHeads', `a divisor of hiddenDim = ${c.hiddenDim}`, c.nHeads);
-  if (c.hiddenDim % 2 !== 0) throw argumentError(op, 'config.hiddenDim', 'an even number (half of it per sine axis)', c.hiddenDim);
+  if (c.hiddenDim % c.nHeads !== 0)
+    throw argumentError(op, 'config.nHeads', `a divisor of hiddenDim = ${c.hiddenDim}`, c.nHeads);
+  if (c.hiddenDim % 2 !== 0)
+    throw argumentError(op, 'config.hiddenDim', 'an even number (half of it per sine axis)', c.hiddenDim);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw argumentError(op, 'config.dropout', 'a rate in [0, 1)', c.dropout);
 }
 
@@ -137,11 +148,20 @@ export function validateDeformableDetrConfig(c: DeformableDetrConfig): Deformabl
   assertInteger(op, 'config.encNPoints', c.encNPoints, 1);
   assertInteger(op, 'config.decNPoints', c.decNPoints, 1);
   assertInteger(op, 'config.groupNormGroups', c.groupNormGroups, 1);
-  if (c.numFeatureLevels === 2) throw argumentError(op, 'config.numFeatureLevels', '1 (C5) or at least 3 (C3..C5 and extra stride-2 levels)', 2);
-  if (c.hiddenDim % c.groupNormGroups !== 0) throw argumentError(op, 'config.groupNormGroups', `a divisor of hiddenDim = ${c.hiddenDim}`, c.groupNormGroups);
-  if (typeof c.withBoxRefine !== 'boolean') throw argumentError(op, 'config.withBoxRefine', 'a boolean', c.withBoxRefine);
+  if (c.numFeatureLevels === 2)
+    throw argumentError(op, 'config.numFeatureLevels', '1 (C5) or at least 3 (C3..C5 and extra stride-2 levels)', 2);
+  if (c.hiddenDim % c.groupNormGroups !== 0)
+    throw argumentError(op, 'config.groupNormGroups', `a divisor of hiddenDim = ${c.hiddenDim}`, c.groupNormGroups);
+  if (typeof c.withBoxRefine !== 'boolean')
+    throw argumentError(op, 'config.withBoxRefine', 'a boolean', c.withBoxRefine);
   if (typeof c.twoStage !== 'boolean') throw argumentError(op, 'config.twoStage', 'a boolean', c.twoStage);
-  if (c.twoStage && c.encLayers < 1) throw argumentError(op, 'config.encLayers', 'at least 1 for two-stage (proposals come from the encoder)', c.encLayers);
+  if (c.twoStage && c.encLayers < 1)
+    throw argumentError(
+      op,
+      'config.encLayers',
+      'at least 1 for two-stage (proposals come from the encoder)',
+      c.encLayers,
+    );
   return c;
 }
 

@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/core';
 import { boxCxcywhToXyxy, generalizedBoxIouPaired } from '@deformjs/nn';
 import type { DetectionOutputs, Predictions } from './heads';
-import { hungarianMatch, type ClassificationKind, type DetectionTarget, type Match, type MatcherOptions } from './matcher';
+import {
+  hungarianMatch,
+  type ClassificationKind,
+  type DetectionTarget,
+  type Match,
+  type MatcherOptions,
+} from './matcher';
 
 /**
  * torchvision.ops.sigmoid_focal_loss summed over every element: -alpha_t (1 - p_t)^gamma log(p_t), with
@@ -55,11 +61,18 @@ export class SetCriterion {
 
   constructor(readonly options: CriterionOptions) {
     const { numClasses, kind = 'focal' } = options;
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw argumentError('SetCriterion', 'numClasses', 'a positive integer', numClasses);
+    if (!Number.isInteger(numClasses) || numClasses < 1)
+      throw argumentError('SetCriterion', 'numClasses', 'a positive integer', numClasses);
     this.kind = kind;
     const ce = options.weightCe ?? (kind === 'focal' ? 2 : 1);
     this.weights = { ce, bbox: options.weightBbox ?? 5, giou: options.weightGiou ?? 2 };
-    this.matcher = { kind, costClass: ce, costBbox: this.weights.bbox, costGiou: this.weights.giou, ...options.matcher };
+    this.matcher = {
+      kind,
+      costClass: ce,
+      costBbox: this.weights.bbox,
+      costGiou: this.weights.giou,
+      ...options.matcher,
+    };
     this.focalAlpha = options.focalAlpha ?? 0.25;
     this.eosCoef = options.eosCoef ?? 0.1;
   }
@@ -72,13 +85,30 @@ export class SetCriterion {
 
   forward(outputs: DetectionOutputs, targets: readonly DetectionTarget[]): CriterionResult {
     const [n, , c] = outputs.predLogits.shape;
-    if (targets.length !== n) throw argumentError('SetCriterion', 'targets', `one target per image (${n})`, `${targets.length} targets`);
+    if (targets.length !== n)
+      throw argumentError('SetCriterion', 'targets', `one target per image (${n})`, `${targets.length} targets`);
     const expectedC = this.kind === 'focal' ? this.options.numClasses : this.options.numClasses + 1;
-    if (c !== expectedC) throw argumentError('SetCriterion', 'outputs.predLogits', `${expectedC} classes in the last dimension (${this.kind})`, outputs.predLogits.shape);
+    if (c !== expectedC)
+      throw argumentError(
+        'SetCriterion',
+        'outputs.predLogits',
+        `${expectedC} classes in the last dimension (${this.kind})`,
+        outputs.predLogits.shape,
+      );
     targets.forEach((t, i) => {
-      for (const label of t.labels) if (!(label >= 0 && label < this.options.numClasses)) throw argumentError('SetCriterion', `targets[${i}].labels`, `labels in [0, ${this.options.numClasses})`, label);
+      for (const label of t.labels)
+        if (!(label >= 0 && label < this.options.numClasses))
+          throw argumentError(
+            'SetCriterion',
+            `targets[${i}].labels`,
+            `labels in [0, ${this.options.numClasses})`,
+            label,
+          );
     });
-    const numBoxes = Math.max(1, targets.reduce((s, t) => s + t.labels.length, 0));
+    const numBoxes = Math.max(
+      1,
+      targets.reduce((s, t) => s + t.labels.length, 0),
+    );
     const components: Record<string, tf.Scalar> = {};
     const loss = tf.tidy(() => {
       const terms: tf.Scalar[] = [];
@@ -86,13 +116,22 @@ export class SetCriterion {
         const parts = this.layerLosses(pred, layerTargets, this.match(pred, layerTargets), numBoxes);
         for (const [name, value] of Object.entries(parts)) {
           components[`${name}${suffix}`] = tf.keep(value);
-          terms.push(tf.mul(value, this.weights[name === 'loss_ce' ? 'ce' : name === 'loss_bbox' ? 'bbox' : 'giou']) as tf.Scalar);
+          terms.push(
+            tf.mul(
+              value,
+              this.weights[name === 'loss_ce' ? 'ce' : name === 'loss_bbox' ? 'bbox' : 'giou'],
+            ) as tf.Scalar,
+          );
         }
       };
       add('', outputs, targets);
       outputs.aux.forEach((aux, i) => add(`_${i}`, aux, targets));
       if (outputs.enc) {
-        add('_enc', outputs.enc, targets.map((t) => ({ boxes: t.boxes, labels: new Int32Array(t.labels.length) })));
+        add(
+          '_enc',
+          outputs.enc,
+          targets.map((t) => ({ boxes: t.boxes, labels: new Int32Array(t.labels.length) })),
+        );
       }
       return tf.addN(terms) as tf.Scalar;
     });
@@ -100,7 +139,12 @@ export class SetCriterion {
   }
 
   /** loss_ce, loss_bbox, loss_giou of one layer given its matching (unweighted). */
-  layerLosses(pred: Predictions, targets: readonly DetectionTarget[], matches: Match[], numBoxes: number): Record<'loss_ce' | 'loss_bbox' | 'loss_giou', tf.Scalar> {
+  layerLosses(
+    pred: Predictions,
+    targets: readonly DetectionTarget[],
+    matches: Match[],
+    numBoxes: number,
+  ): Record<'loss_ce' | 'loss_bbox' | 'loss_giou', tf.Scalar> {
     const [n, q, c] = pred.predLogits.shape;
     return tf.tidy(() => {
       const matchedRows: number[] = [];
@@ -120,7 +164,10 @@ export class SetCriterion {
         classes.forEach((label, row) => {
           if (label >= 0) onehot[row * c + label] = 1;
         });
-        lossCe = tf.div(sigmoidFocalLoss(pred.predLogits, tf.tensor3d(onehot, [n, q, c]), this.focalAlpha), numBoxes) as tf.Scalar;
+        lossCe = tf.div(
+          sigmoidFocalLoss(pred.predLogits, tf.tensor3d(onehot, [n, q, c]), this.focalAlpha),
+          numBoxes,
+        ) as tf.Scalar;
       } else {
         // F.cross_entropy with class weights (1, ..., 1, eos_coef): the weighted mean over queries.
         const weights = Float32Array.from(classes, (label) => (label === c - 1 ? this.eosCoef : 1));

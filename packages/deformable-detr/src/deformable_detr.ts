@@ -1,8 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, xavierUniform } from '@deformjs/core';
-import { Conv2d, GroupNorm, LayerNorm, Linear, MLP, ModuleList, NoiseSource, Sequential, positionEmbeddingSine } from '@deformjs/nn';
+import {
+  Conv2d,
+  GroupNorm,
+  LayerNorm,
+  Linear,
+  MLP,
+  ModuleList,
+  NoiseSource,
+  Sequential,
+  positionEmbeddingSine,
+} from '@deformjs/nn';
 import { validateDeformableDetrConfig, type DeformableDetrConfig } from './config';
-import { DeformableDecoder, DeformableDecoderLayer, DeformableEncoder, DeformableEncoderLayer, inverseSigmoid, type Levels } from './deformable_transformer';
+import {
+  DeformableDecoder,
+  DeformableDecoderLayer,
+  DeformableEncoder,
+  DeformableEncoderLayer,
+  inverseSigmoid,
+  type Levels,
+} from './deformable_transformer';
 import { Backbone, Embedding, readInputs, type DetectionOutputs, type Predictions } from './heads';
 import { encoderProposals, encoderReferencePoints, resizeMaskNearest, validRatios } from './masks';
 
@@ -12,7 +29,14 @@ function proposalPosEmbed(proposals: tf.Tensor, numPosFeats: number): tf.Tensor 
     const [n, k] = proposals.shape;
     const dimT = Float32Array.from({ length: numPosFeats }, (_, i) => 10000 ** ((2 * Math.floor(i / 2)) / numPosFeats));
     const pos = tf.div(tf.expandDims(tf.mul(tf.sigmoid(proposals), 2 * Math.PI), -1), tf.tensor(dimT));
-    const even = tf.broadcastTo(tf.tensor(Array.from({ length: numPosFeats }, (_, i) => i % 2 === 0), [numPosFeats], 'bool'), pos.shape);
+    const even = tf.broadcastTo(
+      tf.tensor(
+        Array.from({ length: numPosFeats }, (_, i) => i % 2 === 0),
+        [numPosFeats],
+        'bool',
+      ),
+      pos.shape,
+    );
     return tf.reshape(tf.where(even, tf.sin(pos), tf.cos(pos)), [n, k, 4 * numPosFeats]);
   });
 }
@@ -31,11 +55,21 @@ export class DeformableTransformer extends Module {
   readonly posTrans: Linear | null = null;
   readonly posTransNorm: LayerNorm | null = null;
 
-  constructor(rng: Rng, noise: NoiseSource, readonly config: DeformableDetrConfig) {
+  constructor(
+    rng: Rng,
+    noise: NoiseSource,
+    readonly config: DeformableDetrConfig,
+  ) {
     super();
     const { hiddenDim: d, dimFeedforward, dropout, numFeatureLevels: L, nHeads, encNPoints, decNPoints } = config;
-    const enc = Array.from({ length: config.encLayers }, () => new DeformableEncoderLayer(rng, noise, d, dimFeedforward, dropout, L, nHeads, encNPoints));
-    const dec = Array.from({ length: config.decLayers }, () => new DeformableDecoderLayer(rng, noise, d, dimFeedforward, dropout, L, nHeads, decNPoints));
+    const enc = Array.from(
+      { length: config.encLayers },
+      () => new DeformableEncoderLayer(rng, noise, d, dimFeedforward, dropout, L, nHeads, encNPoints),
+    );
+    const dec = Array.from(
+      { length: config.decLayers },
+      () => new DeformableDecoderLayer(rng, noise, d, dimFeedforward, dropout, L, nHeads, decNPoints),
+    );
     this.encoder = this.addModule('encoder', new DeformableEncoder(enc));
     this.decoder = this.addModule('decoder', new DeformableDecoder(dec));
     this.levelEmbed = this.addParameter('level_embed', rng.normalTensor([L, d]));
@@ -91,7 +125,9 @@ export class DeformableDETR extends Module {
     for (let l = 0; l < L; l++) {
       const extra = l >= channels.length;
       const inChannels = !extra ? channels[l] : l === channels.length ? channels[channels.length - 1] : d;
-      const conv = extra ? new Conv2d(rng, inChannels, d, 3, { stride: 2, padding: 1 }) : new Conv2d(rng, inChannels, d, 1);
+      const conv = extra
+        ? new Conv2d(rng, inChannels, d, 3, { stride: 2, padding: 1 })
+        : new Conv2d(rng, inChannels, d, 1);
       const k = extra ? 3 : 1;
       tf.tidy(() => {
         conv.weight.assign(xavierUniform(rng, [k, k, inChannels, d], inChannels * k * k, d * k * k));
@@ -154,7 +190,8 @@ export class DeformableDETR extends Module {
     const result = tf.tidy(() => {
       const feats = this.backbone.forward(images);
       const srcs = feats.map((f, l) => this.inputProj[l].forward(f));
-      for (let l = feats.length; l < L; l++) srcs.push(this.inputProj[l].forward(l === feats.length ? feats[feats.length - 1] : srcs[l - 1]));
+      for (let l = feats.length; l < L; l++)
+        srcs.push(this.inputProj[l].forward(l === feats.length ? feats[feats.length - 1] : srcs[l - 1]));
       const shapes = srcs.map((s) => [s.shape[1], s.shape[2]] as [number, number]);
       const starts = shapes.map((_, i) => shapes.slice(0, i).reduce((s, [h, w]) => s + h * w, 0));
       const S = shapes.reduce((s, [h, w]) => s + h * w, 0);
@@ -185,14 +222,20 @@ export class DeformableDETR extends Module {
       let enc: Predictions | undefined;
       if (this.config.twoStage) {
         const { logits, invalid } = encoderProposals(levelMasks, shapes, n);
-        const keep = tf.tensor3d(Float32Array.from(invalid, (v) => 1 - v), [n, S, 1]);
+        const keep = tf.tensor3d(
+          Float32Array.from(invalid, (v) => 1 - v),
+          [n, S, 1],
+        );
         const outputMemory = t.encOutputNorm!.forward(t.encOutput!.forward(tf.mul(memory, keep)));
         const encClass = this.classEmbed[decLayers].forward(outputMemory);
         const encCoordUnact = tf.add(this.bboxEmbed[decLayers].forward(outputMemory), tf.tensor3d(logits, [n, S, 4]));
         enc = { predLogits: encClass, predBoxes: tf.sigmoid(encCoordUnact) };
         // Top-k proposals by their first class's score; the chosen boxes are detached (read back as data).
         const k = this.config.numQueries;
-        if (k > S) throw new Error(`DeformableDETR.forward: two-stage takes the top numQueries = ${k} of the encoder's ${S} positions; the images are too small for that many`);
+        if (k > S)
+          throw new Error(
+            `DeformableDETR.forward: two-stage takes the top numQueries = ${k} of the encoder's ${S} positions; the images are too small for that many`,
+          );
         const scores = tf.squeeze(tf.slice(encClass, [0, 0, 0], [-1, -1, 1]), [2]).dataSync();
         const coords = encCoordUnact.dataSync();
         const chosen = new Float32Array(n * k * 4);
@@ -216,11 +259,21 @@ export class DeformableDETR extends Module {
       const predictions = hs.map((h, lvl): Predictions => {
         const ref = inverseSigmoid(lvl === 0 ? reference : references[lvl - 1]);
         const delta = this.bboxEmbed[lvl].forward(h);
-        const unact = ref.shape[2] === 4 ? tf.add(delta, ref) : tf.concat([tf.add(tf.slice(delta, [0, 0, 0], [-1, -1, 2]), ref), tf.slice(delta, [0, 0, 2], [-1, -1, 2])], -1);
+        const unact =
+          ref.shape[2] === 4
+            ? tf.add(delta, ref)
+            : tf.concat(
+                [tf.add(tf.slice(delta, [0, 0, 0], [-1, -1, 2]), ref), tf.slice(delta, [0, 0, 2], [-1, -1, 2])],
+                -1,
+              );
         return { predLogits: this.classEmbed[lvl].forward(h), predBoxes: tf.sigmoid(unact) };
       });
       const last = predictions[predictions.length - 1];
-      const out: DetectionOutputs = { predLogits: last.predLogits, predBoxes: last.predBoxes, aux: predictions.slice(0, -1) };
+      const out: DetectionOutputs = {
+        predLogits: last.predLogits,
+        predBoxes: last.predBoxes,
+        aux: predictions.slice(0, -1),
+      };
       if (enc) out.enc = enc;
       return out as unknown as tf.TensorContainer;
     }) as unknown as DetectionOutputs;

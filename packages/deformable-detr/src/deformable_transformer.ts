@@ -13,7 +13,10 @@ export interface Levels {
 }
 
 /** x.detach(): the value, with no gradient flowing back (iterative refinement detaches between layers). */
-export const detach = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+export const detach = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** inverse_sigmoid(x, eps=1e-5) = log(x / (1 - x)) with x clamped to [0, 1] and both terms to >= eps. */
 export function inverseSigmoid(x: tf.Tensor, eps = 1e-5): tf.Tensor {
@@ -34,7 +37,16 @@ export class DeformableEncoderLayer extends Module {
   readonly dropout3: Dropout;
   readonly norm2: LayerNorm;
 
-  constructor(rng: Rng, noise: NoiseSource, d: number, dFfn: number, dropout: number, nLevels: number, nHeads: number, nPoints: number) {
+  constructor(
+    rng: Rng,
+    noise: NoiseSource,
+    d: number,
+    dFfn: number,
+    dropout: number,
+    nLevels: number,
+    nHeads: number,
+    nPoints: number,
+  ) {
     super();
     this.selfAttn = this.addModule('self_attn', new MSDeformAttn({ dModel: d, nLevels, nHeads, nPoints, rng }));
     this.dropout1 = this.addModule('dropout1', new Dropout(dropout, noise));
@@ -46,10 +58,16 @@ export class DeformableEncoderLayer extends Module {
     this.norm2 = this.addModule('norm2', new LayerNorm(d));
   }
 
-
   forward(src: tf.Tensor, pos: tf.Tensor, referencePoints: tf.Tensor, levels: Levels): tf.Tensor {
     return tf.tidy(() => {
-      const attended = this.selfAttn.forward(tf.add(src, pos), referencePoints, src, levels.shapes, levels.starts, levels.paddingMask);
+      const attended = this.selfAttn.forward(
+        tf.add(src, pos),
+        referencePoints,
+        src,
+        levels.shapes,
+        levels.starts,
+        levels.paddingMask,
+      );
       const x = this.norm1.forward(tf.add(src, this.dropout1.forward(attended)));
       const ffn = this.linear2.forward(this.dropout2.forward(tf.relu(this.linear1.forward(x))));
       return this.norm2.forward(tf.add(x, this.dropout3.forward(ffn)));
@@ -74,7 +92,16 @@ export class DeformableDecoderLayer extends Module {
   readonly dropout4: Dropout;
   readonly norm3: LayerNorm;
 
-  constructor(rng: Rng, noise: NoiseSource, d: number, dFfn: number, dropout: number, nLevels: number, nHeads: number, nPoints: number) {
+  constructor(
+    rng: Rng,
+    noise: NoiseSource,
+    d: number,
+    dFfn: number,
+    dropout: number,
+    nLevels: number,
+    nHeads: number,
+    nPoints: number,
+  ) {
     super();
     this.crossAttn = this.addModule('cross_attn', new MSDeformAttn({ dModel: d, nLevels, nHeads, nPoints, rng }));
     this.dropout1 = this.addModule('dropout1', new Dropout(dropout, noise));
@@ -89,12 +116,24 @@ export class DeformableDecoderLayer extends Module {
     this.norm3 = this.addModule('norm3', new LayerNorm(d));
   }
 
-
-  forward(tgt: tf.Tensor, queryPos: tf.Tensor, referencePoints: tf.Tensor, memory: tf.Tensor, levels: Levels): tf.Tensor {
+  forward(
+    tgt: tf.Tensor,
+    queryPos: tf.Tensor,
+    referencePoints: tf.Tensor,
+    memory: tf.Tensor,
+    levels: Levels,
+  ): tf.Tensor {
     return tf.tidy(() => {
       const q = tf.add(tgt, queryPos);
       let x = this.norm2.forward(tf.add(tgt, this.dropout2.forward(this.selfAttn.forward(q, q, tgt))));
-      const cross = this.crossAttn.forward(tf.add(x, queryPos), referencePoints, memory, levels.shapes, levels.starts, levels.paddingMask);
+      const cross = this.crossAttn.forward(
+        tf.add(x, queryPos),
+        referencePoints,
+        memory,
+        levels.shapes,
+        levels.starts,
+        levels.paddingMask,
+      );
       x = this.norm1.forward(tf.add(x, this.dropout1.forward(cross)));
       const ffn = this.linear2.forward(this.dropout3.forward(tf.relu(this.linear1.forward(x))));
       return this.norm3.forward(tf.add(x, this.dropout4.forward(ffn)));
@@ -135,7 +174,14 @@ export class DeformableDecoder extends Module {
     this.addModule(name, heads);
   }
 
-  forward(tgt: tf.Tensor, referencePoints: tf.Tensor, memory: tf.Tensor, validRatios: tf.Tensor, queryPos: tf.Tensor, levels: Levels): { hs: tf.Tensor[]; references: tf.Tensor[] } {
+  forward(
+    tgt: tf.Tensor,
+    referencePoints: tf.Tensor,
+    memory: tf.Tensor,
+    validRatios: tf.Tensor,
+    queryPos: tf.Tensor,
+    levels: Levels,
+  ): { hs: tf.Tensor[]; references: tf.Tensor[] } {
     const hs: tf.Tensor[] = [];
     const references: tf.Tensor[] = [];
     tf.tidy(() => {
@@ -153,7 +199,15 @@ export class DeformableDecoder extends Module {
           const delta = this.bboxEmbed[lid].forward(output);
           const refined = box
             ? tf.sigmoid(tf.add(delta, inverseSigmoid(reference)))
-            : tf.sigmoid(tf.concat([tf.add(tf.slice(delta, [0, 0, 0], [-1, -1, 2]), inverseSigmoid(reference)), tf.slice(delta, [0, 0, 2], [-1, -1, -1])], -1));
+            : tf.sigmoid(
+                tf.concat(
+                  [
+                    tf.add(tf.slice(delta, [0, 0, 0], [-1, -1, 2]), inverseSigmoid(reference)),
+                    tf.slice(delta, [0, 0, 2], [-1, -1, -1]),
+                  ],
+                  -1,
+                ),
+              );
           reference = detach(refined);
         }
         hs.push(tf.keep(output));

@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, xavierUniform } from '@deformjs/core';
-import { Conv2d, LayerNorm, Linear, MLP, ModuleList, NoiseSource, TransformerDecoderLayer, TransformerEncoderLayer, positionEmbeddingSine } from '@deformjs/nn';
+import {
+  Conv2d,
+  LayerNorm,
+  Linear,
+  MLP,
+  ModuleList,
+  NoiseSource,
+  TransformerDecoderLayer,
+  TransformerEncoderLayer,
+  positionEmbeddingSine,
+} from '@deformjs/nn';
 import { validateDetrConfig, type DetrConfig } from './config';
 import { Backbone, Embedding, readInputs, type DetectionOutputs, type Predictions } from './heads';
 import { resizeMaskNearest } from './masks';
@@ -17,10 +27,14 @@ export class DetrTransformer extends Module {
     const layerOptions = (i: number) => ({ dModel, nHead, dimFeedforward, dropout, noise, seed: seed + i });
     const encoder = this.addModule('encoder', new ModuleList());
     const encLayers = encoder.add('layers', new ModuleList());
-    this.encoderLayers = Array.from({ length: config.encLayers }, (_, i) => encLayers.add(String(i), new TransformerEncoderLayer(layerOptions(i))));
+    this.encoderLayers = Array.from({ length: config.encLayers }, (_, i) =>
+      encLayers.add(String(i), new TransformerEncoderLayer(layerOptions(i))),
+    );
     const decoder = this.addModule('decoder', new ModuleList());
     const decLayers = decoder.add('layers', new ModuleList());
-    this.decoderLayers = Array.from({ length: config.decLayers }, (_, i) => decLayers.add(String(i), new TransformerDecoderLayer(layerOptions(100 + i))));
+    this.decoderLayers = Array.from({ length: config.decLayers }, (_, i) =>
+      decLayers.add(String(i), new TransformerDecoderLayer(layerOptions(100 + i))),
+    );
     this.decoderNorm = decoder.add('norm', new LayerNorm(dModel));
     // DETR's _reset_parameters: xavier_uniform for every matrix.
     const rng = new Rng(seed + 7);
@@ -53,7 +67,10 @@ export class DETR extends Module {
     const d = config.hiddenDim;
     const rng = new Rng(config.seed);
     this.noise = new NoiseSource(rng.fork());
-    this.backbone = this.addModule('backbone', new ModuleList()).add('0', new Backbone(config.backbone, false, config.seed));
+    this.backbone = this.addModule('backbone', new ModuleList()).add(
+      '0',
+      new Backbone(config.backbone, false, config.seed),
+    );
     this.inputProj = this.addModule('input_proj', new Conv2d(rng, this.backbone.channels[0], d, 1));
     this.transformer = this.addModule('transformer', new DetrTransformer(this.noise, config, config.seed));
     this.queryEmbed = this.addModule('query_embed', new Embedding(rng, config.numQueries, d));
@@ -84,10 +101,17 @@ export class DETR extends Module {
       for (const layer of t.decoderLayers) {
         tgt = layer.forward(tgt, memory, { pos, queryPos, memoryKeyPaddingMask: keyPaddingMask });
         const hs = t.decoderNorm.forward(tgt);
-        predictions.push({ predLogits: this.classEmbed.forward(hs), predBoxes: tf.sigmoid(this.bboxEmbed.forward(hs)) });
+        predictions.push({
+          predLogits: this.classEmbed.forward(hs),
+          predBoxes: tf.sigmoid(this.bboxEmbed.forward(hs)),
+        });
       }
       const last = predictions[predictions.length - 1];
-      return { predLogits: last.predLogits, predBoxes: last.predBoxes, aux: predictions.slice(0, -1) } as unknown as tf.TensorContainer;
+      return {
+        predLogits: last.predLogits,
+        predBoxes: last.predBoxes,
+        aux: predictions.slice(0, -1),
+      } as unknown as tf.TensorContainer;
     }) as unknown as DetectionOutputs;
   }
 }

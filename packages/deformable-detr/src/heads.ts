@@ -21,7 +21,10 @@ export class Backbone extends Module {
   constructor(config: BackboneConfig, returnIntermediate: boolean, seed: number) {
     super();
     this.features = returnIntermediate ? ['C3', 'C4', 'C5'] : ['C5'];
-    this.body = this.addModule('body', new ResNet({ depth: config.depth, width: config.width, norm: 'frozen', returnFeatures: this.features, seed }));
+    this.body = this.addModule(
+      'body',
+      new ResNet({ depth: config.depth, width: config.width, norm: 'frozen', returnFeatures: this.features, seed }),
+    );
     this.channels = this.features.map((f) => this.body.channels[f]);
   }
 
@@ -49,11 +52,20 @@ export interface DetectionOutputs extends Predictions {
 }
 
 export function disposeOutputs(out: DetectionOutputs): void {
-  tf.dispose([out.predLogits, out.predBoxes, ...out.aux.flatMap((a) => [a.predLogits, a.predBoxes]), ...(out.enc ? [out.enc.predLogits, out.enc.predBoxes] : [])]);
+  tf.dispose([
+    out.predLogits,
+    out.predBoxes,
+    ...out.aux.flatMap((a) => [a.predLogits, a.predBoxes]),
+    ...(out.enc ? [out.enc.predLogits, out.enc.predBoxes] : []),
+  ]);
 }
 
 /** Checks images [N, H, W, 3] and mask [N, H, W] (bool, true at padding) and reads the mask. */
-export function readInputs(op: string, images: tf.Tensor, mask: tf.Tensor): { n: number; height: number; width: number; maskData: Uint8Array } {
+export function readInputs(
+  op: string,
+  images: tf.Tensor,
+  mask: tf.Tensor,
+): { n: number; height: number; width: number; maskData: Uint8Array } {
   if (!(images instanceof tf.Tensor)) throw argumentError(op, 'images', 'a [N, H, W, 3] tensor (NHWC)', images);
   if (!(mask instanceof tf.Tensor)) throw argumentError(op, 'mask', 'a [N, H, W] bool tensor, true at padding', mask);
   const { N, H, W } = checkShapes(op, [

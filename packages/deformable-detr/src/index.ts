@@ -1,7 +1,20 @@
-export { DEFORMABLE_DETR_R50, DEFORMABLE_DETR_SMALL, DETR_R50, DETR_SMALL, validateDeformableDetrConfig, validateDetrConfig } from './config';
+export {
+  DEFORMABLE_DETR_R50,
+  DEFORMABLE_DETR_SMALL,
+  DETR_R50,
+  DETR_SMALL,
+  validateDeformableDetrConfig,
+  validateDetrConfig,
+} from './config';
 export type { BackboneConfig, DeformableDetrConfig, DetrConfig } from './config';
 export { DeformableDETR, DeformableTransformer } from './deformable_detr';
-export { DeformableEncoder, DeformableEncoderLayer, DeformableDecoder, DeformableDecoderLayer, inverseSigmoid } from './deformable_transformer';
+export {
+  DeformableEncoder,
+  DeformableEncoderLayer,
+  DeformableDecoder,
+  DeformableDecoderLayer,
+  inverseSigmoid,
+} from './deformable_transformer';
 export { Backbone, Embedding, disposeOutputs } from './heads';
 export type { DetectionOutputs, Predictions } from './heads';
 export { DETR, DetrTransformer } from './detr';

@@ -4,7 +4,14 @@
  */
 
 /** F.interpolate(mask[None].float(), size=(h, w)).bool(): nearest neighbour, source index floor(dst * in / out). */
-export function resizeMaskNearest(mask: Uint8Array, n: number, height: number, width: number, h: number, w: number): Uint8Array {
+export function resizeMaskNearest(
+  mask: Uint8Array,
+  n: number,
+  height: number,
+  width: number,
+  h: number,
+  w: number,
+): Uint8Array {
   const out = new Uint8Array(n * h * w);
   const sy = height / h;
   const sx = width / w;
@@ -72,7 +79,11 @@ export function encoderReferencePoints(shapes: [number, number][], ratios: Float
  * valid size) with side 0.05 * 2^level, as logits; `invalid` marks padding and anchors not inside
  * (0.01, 0.99), whose logits are +Infinity and whose memory is zeroed.
  */
-export function encoderProposals(levelMasks: Uint8Array[], shapes: [number, number][], n: number): { logits: Float32Array; invalid: Uint8Array } {
+export function encoderProposals(
+  levelMasks: Uint8Array[],
+  shapes: [number, number][],
+  n: number,
+): { logits: Float32Array; invalid: Uint8Array } {
   const S = shapes.reduce((s, [h, w]) => s + h * w, 0);
   const logits = new Float32Array(n * S * 4);
   const invalid = new Uint8Array(n * S);

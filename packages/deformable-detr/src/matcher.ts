@@ -35,9 +35,11 @@ function xyxy(b: ArrayLike<number>, o: number): [number, number, number, number]
 export function giouPair(a: readonly number[], b: readonly number[]): number {
   const areaA = (a[2] - a[0]) * (a[3] - a[1]);
   const areaB = (b[2] - b[0]) * (b[3] - b[1]);
-  const inter = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter =
+    Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
   const union = areaA + areaB - inter;
-  const enclosing = Math.max(0, Math.max(a[2], b[2]) - Math.min(a[0], b[0])) * Math.max(0, Math.max(a[3], b[3]) - Math.min(a[1], b[1]));
+  const enclosing =
+    Math.max(0, Math.max(a[2], b[2]) - Math.min(a[0], b[0])) * Math.max(0, Math.max(a[3], b[3]) - Math.min(a[1], b[1]));
   return inter / union - (enclosing - union) / enclosing;
 }
 
@@ -46,7 +48,14 @@ export function giouPair(a: readonly number[], b: readonly number[]): number {
  * (-log p) - (1-alpha) p^gamma (-log(1-p)) at the target class; softmax: -p), L1 distance of the
  * (cx, cy, w, h) boxes and minus their generalized IoU.
  */
-export function matchingCost(logits: ArrayLike<number>, boxes: ArrayLike<number>, q: number, c: number, target: DetectionTarget, options: MatcherOptions = {}): Float64Array {
+export function matchingCost(
+  logits: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+  q: number,
+  c: number,
+  target: DetectionTarget,
+  options: MatcherOptions = {},
+): Float64Array {
   const { kind = 'focal', costClass = 2, costBbox = 5, costGiou = 2, focalAlpha = 0.25, focalGamma = 2 } = options;
   const t = target.labels.length;
   const cost = new Float64Array(q * t);
@@ -88,15 +97,29 @@ export function matchingCost(logits: ArrayLike<number>, boxes: ArrayLike<number>
  * least total cost. `logits` [N, Q, C] and `boxes` [N, Q, 4] as flat arrays (C counts the "no object"
  * class for softmax).
  */
-export function hungarianMatch(logits: ArrayLike<number>, boxes: ArrayLike<number>, shape: { n: number; q: number; c: number }, targets: readonly DetectionTarget[], options: MatcherOptions = {}): Match[] {
+export function hungarianMatch(
+  logits: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+  shape: { n: number; q: number; c: number },
+  targets: readonly DetectionTarget[],
+  options: MatcherOptions = {},
+): Match[] {
   const { n, q, c } = shape;
   assertOneOf('hungarianMatch', 'options.kind', options.kind ?? 'focal', ['focal', 'softmax']);
-  if (targets.length !== n) throw argumentError('hungarianMatch', 'targets', `one target per image (${n})`, `${targets.length} targets`);
+  if (targets.length !== n)
+    throw argumentError('hungarianMatch', 'targets', `one target per image (${n})`, `${targets.length} targets`);
   return targets.map((target, b) => {
     const t = target.labels.length;
-    if (target.boxes.length !== 4 * t) throw argumentError('hungarianMatch', `targets[${b}].boxes`, `4 x ${t} numbers (one box per label)`, `${target.boxes.length} numbers`);
+    if (target.boxes.length !== 4 * t)
+      throw argumentError(
+        'hungarianMatch',
+        `targets[${b}].boxes`,
+        `4 x ${t} numbers (one box per label)`,
+        `${target.boxes.length} numbers`,
+      );
     if (t === 0) return { queries: new Int32Array(0), targets: new Int32Array(0) };
-    if (t > q) throw argumentError('hungarianMatch', `targets[${b}]`, `at most numQueries = ${q} objects`, `${t} objects`);
+    if (t > q)
+      throw argumentError('hungarianMatch', `targets[${b}]`, `at most numQueries = ${q} objects`, `${t} objects`);
     const imageLogits = Float64Array.from({ length: q * c }, (_, i) => logits[b * q * c + i]);
     const imageBoxes = Float64Array.from({ length: q * 4 }, (_, i) => boxes[b * q * 4 + i]);
     const cost = matchingCost(imageLogits, imageBoxes, q, c, target, options);

@@ -63,7 +63,13 @@ export interface StepResult {
  * `variables` are those differentiated (default: every trainable one; pass the optimizer's groups' when some
  * are frozen).
  */
-export function trainStep(model: DetectionModel, criterion: SetCriterion, optimizer: AdamW, batch: TrainBatch, options: { clipMaxNorm?: number; variables?: tf.Variable[] } = {}): StepResult {
+export function trainStep(
+  model: DetectionModel,
+  criterion: SetCriterion,
+  optimizer: AdamW,
+  batch: TrainBatch,
+  options: { clipMaxNorm?: number; variables?: tf.Variable[] } = {},
+): StepResult {
   const { clipMaxNorm = 0.1, variables = model.uniqueTrainableVariables() } = options;
   model.train();
   let components: Record<string, tf.Scalar> = {};
@@ -83,6 +89,11 @@ export function trainStep(model: DetectionModel, criterion: SetCriterion, optimi
   optimizer.step(applied);
   const loss = value.dataSync()[0];
   const numbers = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v.dataSync()[0]]));
-  tf.dispose([value, ...Object.values(grads), ...(applied === grads ? [] : Object.values(applied)), ...Object.values(components)]);
+  tf.dispose([
+    value,
+    ...Object.values(grads),
+    ...(applied === grads ? [] : Object.values(applied)),
+    ...Object.values(components),
+  ]);
   return { loss, components: numbers, gradNorm };
 }

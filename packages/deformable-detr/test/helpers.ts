@@ -11,9 +11,20 @@ export function fixturePath(name: string): string {
 export interface ParityFixture {
   variant: string;
   config: {
-    backbone_width: number; hidden_dim: number; nheads: number; enc_layers: number; dec_layers: number; dim_feedforward: number;
-    num_feature_levels: number; enc_n_points: number; dec_n_points: number; num_queries: number; num_classes: number;
-    with_box_refine: boolean; two_stage: boolean; image_size: [number, number];
+    backbone_width: number;
+    hidden_dim: number;
+    nheads: number;
+    enc_layers: number;
+    dec_layers: number;
+    dim_feedforward: number;
+    num_feature_levels: number;
+    enc_n_points: number;
+    dec_n_points: number;
+    num_queries: number;
+    num_classes: number;
+    with_box_refine: boolean;
+    two_stage: boolean;
+    image_size: [number, number];
   };
   images_nchw: number[][][][];
   mask: number[][][];

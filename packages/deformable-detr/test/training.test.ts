@@ -4,7 +4,16 @@ import { initBackend, Rng } from '@deformjs/core';
 import { assertNoTensorLeak } from '@deformjs/core/testing';
 import { AdamW } from '@deformjs/nn';
 import { decodeCheckpoint, encodeCheckpoint } from '@deformjs/weights';
-import { DETR, DeformableDETR, SetCriterion, paramGroups, trainStep, disposeOutputs, type DeformableDetrConfig, type TrainBatch } from '../src/index';
+import {
+  DETR,
+  DeformableDETR,
+  SetCriterion,
+  paramGroups,
+  trainStep,
+  disposeOutputs,
+  type DeformableDetrConfig,
+  type TrainBatch,
+} from '../src/index';
 
 const TINY: DeformableDetrConfig = {
   backbone: { depth: 18, width: 8 },
@@ -33,7 +42,8 @@ function toyBatch(rng: Rng, size = 64): TrainBatch {
   const targets = [];
   for (let b = 0; b < n; b++) {
     const valid = b === 0 ? size : size - 16;
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y >= valid || x >= valid) mask[(b * size + y) * size + x] = 1;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) if (y >= valid || x >= valid) mask[(b * size + y) * size + x] = 1;
     const count = 1 + rng.int(2);
     const boxes: number[] = [];
     const labels: number[] = [];
@@ -43,7 +53,9 @@ function toyBatch(rng: Rng, size = 64): TrainBatch {
       const x0 = rng.int(valid - w);
       const y0 = rng.int(valid - h);
       const label = rng.int(2);
-      for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) pixels.set(label === 0 ? [2, -1, -1] : [-1, 2, -1], ((b * size + y) * size + x) * 3);
+      for (let y = y0; y < y0 + h; y++)
+        for (let x = x0; x < x0 + w; x++)
+          pixels.set(label === 0 ? [2, -1, -1] : [-1, 2, -1], ((b * size + y) * size + x) * 3);
       boxes.push((x0 + w / 2) / valid, (y0 + h / 2) / valid, w / valid, h / valid);
       labels.push(label);
     }
@@ -63,7 +75,8 @@ describe('training (wasm)', () => {
     const criterion = new SetCriterion({ numClasses: 2 });
     const optimizer = new AdamW(paramGroups(model), { lr: 1e-3, weightDecay: 1e-4 });
     const losses: number[] = [];
-    for (let step = 0; step < 40; step++) losses.push(trainStep(model, criterion, optimizer, batches[step % 2], { clipMaxNorm: 1 }).loss);
+    for (let step = 0; step < 40; step++)
+      losses.push(trainStep(model, criterion, optimizer, batches[step % 2], { clipMaxNorm: 1 }).loss);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-6))).toBeLessThan(0.6 * mean(losses.slice(0, 6)));
     await assertNoTensorLeak(() => void trainStep(model, criterion, optimizer, batches[0]));
@@ -74,7 +87,13 @@ describe('training (wasm)', () => {
 
   it('two-stage with box refinement trains without leaks; shared heads are optimised once', async () => {
     await initBackend('wasm');
-    const model = new DeformableDETR({ ...TINY, withBoxRefine: true, twoStage: true, numFeatureLevels: 4, dropout: 0.1 });
+    const model = new DeformableDETR({
+      ...TINY,
+      withBoxRefine: true,
+      twoStage: true,
+      numFeatureLevels: 4,
+      dropout: 0.1,
+    });
     const groups = paramGroups(model);
     const all = groups.flatMap((g) => g.params);
     expect(new Set(all).size).toBe(all.length);
@@ -98,7 +117,18 @@ describe('training (wasm)', () => {
 
   it('plain DETR: outputs with the no-object class; its loss falls on one batch, without leaks', async () => {
     await initBackend('wasm');
-    const model = new DETR({ backbone: { depth: 18, width: 8 }, hiddenDim: 32, nHeads: 4, encLayers: 1, decLayers: 2, dimFeedforward: 64, dropout: 0.1, numQueries: 8, numClasses: 2, seed: 0 });
+    const model = new DETR({
+      backbone: { depth: 18, width: 8 },
+      hiddenDim: 32,
+      nHeads: 4,
+      encLayers: 1,
+      decLayers: 2,
+      dimFeedforward: 64,
+      dropout: 0.1,
+      numQueries: 8,
+      numClasses: 2,
+      seed: 0,
+    });
     const batch = toyBatch(new Rng(5));
     const out = model.forward(batch.images, batch.mask);
     expect(out.predLogits.shape).toEqual([2, 8, 3]);
@@ -107,8 +137,11 @@ describe('training (wasm)', () => {
     const criterion = new SetCriterion({ numClasses: 2, kind: 'softmax' });
     const optimizer = new AdamW(paramGroups(model), { lr: 1e-3 });
     const losses: number[] = [];
-    for (let step = 0; step < 50; step++) losses.push(trainStep(model, criterion, optimizer, batch, { clipMaxNorm: 1 }).loss);
-    expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(0.6 * (losses.slice(0, 5).reduce((a, b) => a + b) / 5));
+    for (let step = 0; step < 50; step++)
+      losses.push(trainStep(model, criterion, optimizer, batch, { clipMaxNorm: 1 }).loss);
+    expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(
+      0.6 * (losses.slice(0, 5).reduce((a, b) => a + b) / 5),
+    );
     await assertNoTensorLeak(() => void trainStep(model, criterion, optimizer, batch));
     disposeBatch(batch);
     optimizer.dispose();
@@ -142,13 +175,17 @@ describe('errors', () => {
   it('bad configurations and inputs name the argument', async () => {
     await initBackend('cpu');
     expect(() => new DeformableDETR({ ...TINY, numFeatureLevels: 2 })).toThrow(/DeformableDETR.*numFeatureLevels/);
-    expect(() => new DeformableDETR({ ...TINY, groupNormGroups: 5 })).toThrow(/DeformableDETR.*groupNormGroups.*divisor of hiddenDim = 32/);
+    expect(() => new DeformableDETR({ ...TINY, groupNormGroups: 5 })).toThrow(
+      /DeformableDETR.*groupNormGroups.*divisor of hiddenDim = 32/,
+    );
     expect(() => new DeformableDETR({ ...TINY, nHeads: 3 })).toThrow(/DeformableDETR.*nHeads/);
     expect(() => new DeformableDETR({ ...TINY, backbone: { depth: 20 as 18, width: 8 } })).toThrow(/backbone\.depth/);
     expect(() => new DeformableDETR({ ...TINY, dropout: 1 })).toThrow(/dropout/);
     const model = new DeformableDETR(TINY);
     const images = tf.zeros([1, 32, 32, 3]);
-    expect(() => model.forward(tf.zeros([1, 3, 32, 32]), tf.zeros([1, 3, 32], 'bool'))).toThrow(/DeformableDETR\.forward.*images/);
+    expect(() => model.forward(tf.zeros([1, 3, 32, 32]), tf.zeros([1, 3, 32], 'bool'))).toThrow(
+      /DeformableDETR\.forward.*images/,
+    );
     expect(() => model.forward(images, tf.zeros([1, 32, 32]))).toThrow(/DeformableDETR\.forward.*mask.*bool/);
     expect(() => model.forward(images, tf.zeros([1, 30, 32], 'bool'))).toThrow(/DeformableDETR\.forward.*mask/);
     model.dispose();

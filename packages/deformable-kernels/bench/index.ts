@@ -30,7 +30,8 @@ for (const [, layer] of layers) {
   }
 }
 const depthwiseFilter = new Rng(5).uniformTensor([k, k, C, 1], -1 / 3, 1 / 3) as tf.Tensor4D;
-const depthwise = (input: tf.Tensor, filter: tf.Tensor) => tf.depthwiseConv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, 1);
+const depthwise = (input: tf.Tensor, filter: tf.Tensor) =>
+  tf.depthwiseConv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, 1);
 
 interface Measured {
   name: string;
@@ -44,7 +45,10 @@ async function measure(name: string, forward: () => tf.Tensor, forwardBackward: 
   return {
     name,
     forward: await bench(`${name} forward`, settled(forward), { warmup: WARMUP, runs: RUNS }),
-    forwardBackward: await bench(`${name} forward + backward`, settled(forwardBackward), { warmup: WARMUP, runs: RUNS }),
+    forwardBackward: await bench(`${name} forward + backward`, settled(forwardBackward), {
+      warmup: WARMUP,
+      runs: RUNS,
+    }),
     forwardMB: await peakTensorMB(forward),
     forwardBackwardMB: await peakTensorMB(forwardBackward),
   };
@@ -73,10 +77,18 @@ for (const [name, layer] of layers) {
 
 const [base] = results;
 const rows = results.flatMap((r) => [
-  compareRow(`${r.name} forward`, r.forward, null, { xDepthwise: Math.round((r.forward.median / base.forward.median) * 10) / 10, peakTensorMB: r.forwardMB }),
-  compareRow(`${r.name} forward + backward`, r.forwardBackward, null, { xDepthwise: Math.round((r.forwardBackward.median / base.forwardBackward.median) * 10) / 10, peakTensorMB: r.forwardBackwardMB }),
+  compareRow(`${r.name} forward`, r.forward, null, {
+    xDepthwise: Math.round((r.forward.median / base.forward.median) * 10) / 10,
+    peakTensorMB: r.forwardMB,
+  }),
+  compareRow(`${r.name} forward + backward`, r.forwardBackward, null, {
+    xDepthwise: Math.round((r.forwardBackward.median / base.forwardBackward.median) * 10) / 10,
+    peakTensorMB: r.forwardBackwardMB,
+  }),
 ]);
-console.log(`Deformable Kernels, input ${N}x${H}x${W}x${C}, k ${k}, scope ${scope}x${scope}, padding 1, deformjs ${backend}; xDepthwise = ours / the depthwise conv in the same mode`);
+console.log(
+  `Deformable Kernels, input ${N}x${H}x${W}x${C}, k ${k}, scope ${scope}x${scope}, padding 1, deformjs ${backend}; xDepthwise = ours / the depthwise conv in the same mode`,
+);
 reportBench('deformable-kernels', rows);
 tf.dispose([x, depthwiseFilter]);
 for (const [, layer] of layers) layer.dispose();

@@ -31,13 +31,26 @@ export interface DeformKernelGeometry {
  * Checks `input` [N, H, W, C] and the depthwise scope `weight` [scopeH, scopeW, C, 1] and resolves the output
  * size from the conv attributes. Errors name `op`, the argument, the expectation and what came.
  */
-export function resolveGeometry(op: string, input: tf.Tensor, weight: tf.Tensor, options: DeformKernelOptions): DeformKernelGeometry {
-  for (const [name, t] of [['input', input], ['weight', weight]] as const) {
+export function resolveGeometry(
+  op: string,
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  options: DeformKernelOptions,
+): DeformKernelGeometry {
+  for (const [name, t] of [
+    ['input', input],
+    ['weight', weight],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a tensor', t);
     assertDtype(op, name, t.dtype, ['float32']);
   }
   if (options === null || typeof options !== 'object' || options.kernelSize === undefined) {
-    throw argumentError(op, 'options.kernelSize', 'the effective kernel size (a number or [kh, kw])', options?.kernelSize);
+    throw argumentError(
+      op,
+      'options.kernelSize',
+      'the effective kernel size (a number or [kh, kw])',
+      options?.kernelSize,
+    );
   }
   const { N, H, W, C, sH, sW } = checkShapes(op, [
     { name: 'input', shape: input.shape, expected: ['N', 'H', 'W', 'C'] },
@@ -52,9 +65,26 @@ export function resolveGeometry(op: string, input: tf.Tensor, weight: tf.Tensor,
   const outHeight = Math.floor((H + 2 * padding[0] - extent[0]) / stride[0]) + 1;
   const outWidth = Math.floor((W + 2 * padding[1] - extent[1]) / stride[1]) + 1;
   if (outHeight < 1 || outWidth < 1) {
-    throw argumentError(op, 'input', `a padded size (${H + 2 * padding[0]} x ${W + 2 * padding[1]}) at least the dilated kernel's (${extent[0]} x ${extent[1]})`, input.shape);
+    throw argumentError(
+      op,
+      'input',
+      `a padded size (${H + 2 * padding[0]} x ${W + 2 * padding[1]}) at least the dilated kernel's (${extent[0]} x ${extent[1]})`,
+      input.shape,
+    );
   }
-  return { batch: N, height: H, width: W, channels: C, scope: [sH, sW], kernel, stride, padding, dilation, outHeight, outWidth };
+  return {
+    batch: N,
+    height: H,
+    width: W,
+    channels: C,
+    scope: [sH, sW],
+    kernel,
+    stride,
+    padding,
+    dilation,
+    outHeight,
+    outWidth,
+  };
 }
 
 /**
@@ -65,11 +95,20 @@ export function checkDeltas(op: string, name: string, deltas: tf.Tensor, g: Defo
   if (!(deltas instanceof tf.Tensor)) throw argumentError(op, name, 'a tensor', deltas);
   assertDtype(op, name, deltas.dtype, ['float32']);
   const taps2 = 2 * g.kernel[0] * g.kernel[1];
-  checkShapes(op, [{ name, shape: deltas.shape, expected: ['N', 'Ho', 'Wo', null] }], { N: g.batch, Ho: g.outHeight, Wo: g.outWidth });
+  checkShapes(op, [{ name, shape: deltas.shape, expected: ['N', 'Ho', 'Wo', null] }], {
+    N: g.batch,
+    Ho: g.outHeight,
+    Wo: g.outWidth,
+  });
   const channels = deltas.shape[3] as number;
   const groups = channels / taps2;
   if (!Number.isInteger(groups) || groups < 1 || g.channels % groups !== 0) {
-    throw argumentError(op, name, `channels (dimension 3) R * kh * kw * 2 = R * ${taps2} with R rotation groups dividing C = ${g.channels}`, deltas.shape);
+    throw argumentError(
+      op,
+      name,
+      `channels (dimension 3) R * kh * kw * 2 = R * ${taps2} with R rotation groups dividing C = ${g.channels}`,
+      deltas.shape,
+    );
   }
   return groups;
 }

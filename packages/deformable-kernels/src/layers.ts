@@ -65,7 +65,8 @@ interface Resolved {
 }
 
 function resolve(op: string, options: DeformKernelLayerOptions): Resolved {
-  if (options === null || typeof options !== 'object') throw argumentError(op, 'options', '{ channels, scope, kernelSize, ... }', options);
+  if (options === null || typeof options !== 'object')
+    throw argumentError(op, 'options', '{ channels, scope, kernelSize, ... }', options);
   return {
     channels: assertInteger(op, 'channels', options.channels, 1),
     scope: pair(op, 'scope', options.scope),
@@ -102,7 +103,8 @@ export class LocalDeformKernel2d extends Module implements Layer {
     const op = 'LocalDeformKernel2d';
     const base = resolve(op, options);
     const rotationGroups = assertInteger(op, 'rotationGroups', options.rotationGroups ?? 1, 1);
-    if (base.channels % rotationGroups !== 0) throw argumentError(op, 'rotationGroups', `a divisor of channels = ${base.channels}`, rotationGroups);
+    if (base.channels % rotationGroups !== 0)
+      throw argumentError(op, 'rotationGroups', `a divisor of channels = ${base.channels}`, rotationGroups);
     const clip = options.rotationClip ?? null;
     if (!(clip === null || clip === 'scope' || (Array.isArray(clip) && clip.length === 2 && clip[0] <= clip[1]))) {
       throw argumentError(op, 'rotationClip', "'scope', [min, max] with min <= max, or null", clip);
@@ -112,9 +114,19 @@ export class LocalDeformKernel2d extends Module implements Layer {
     const [kh, kw] = base.kernel;
     this.rotationConv = this.addModule(
       'rotation_conv',
-      zeroed(new Conv2d(rng, base.channels, rotationGroups * kh * kw * 2, base.kernel, { stride: base.stride, padding: base.padding, dilation: base.dilation, bias: true })),
+      zeroed(
+        new Conv2d(rng, base.channels, rotationGroups * kh * kw * 2, base.kernel, {
+          stride: base.stride,
+          padding: base.padding,
+          dilation: base.dilation,
+          bias: true,
+        }),
+      ),
     );
-    this.innerConv = this.addModule('inner_conv', new ScopeKernel(scopeKernelInit(rng, base.scope, base.channels, base.kernel)));
+    this.innerConv = this.addModule(
+      'inner_conv',
+      new ScopeKernel(scopeKernelInit(rng, base.scope, base.channels, base.kernel)),
+    );
   }
 
   forward(x: tf.Tensor): tf.Tensor4D {
@@ -187,7 +199,10 @@ export class DeformKernelConv2d extends Module implements Layer {
     this.config = resolve('DeformKernelConv2d', options);
     const rng = rngOf(options.rng);
     const { channels, scope, kernel, stride, padding, dilation } = this.config;
-    this.offsetConv = this.addModule('offset_conv', zeroed(new Conv2d(rng, channels, kernel[0] * kernel[1] * 2, kernel, { stride, padding, dilation, bias: true })));
+    this.offsetConv = this.addModule(
+      'offset_conv',
+      zeroed(new Conv2d(rng, channels, kernel[0] * kernel[1] * 2, kernel, { stride, padding, dilation, bias: true })),
+    );
     this.innerConv = this.addModule('inner_conv', new ScopeKernel(scopeKernelInit(rng, scope, channels, kernel)));
   }
 
@@ -195,9 +210,15 @@ export class DeformKernelConv2d extends Module implements Layer {
     checkInput('DeformKernelConv2d', x, this.config.channels);
     return tf.tidy(() => {
       const { kernel, stride, padding, dilation } = this.config;
-      const scale = dilation[0] === dilation[1] ? tf.scalar(dilation[0]) : tf.tile(tf.tensor1d(dilation), [kernel[0] * kernel[1]]);
+      const scale =
+        dilation[0] === dilation[1] ? tf.scalar(dilation[0]) : tf.tile(tf.tensor1d(dilation), [kernel[0] * kernel[1]]);
       const offsets = tf.mul(this.offsetConv.forward(x), scale);
-      return deformKernelConv2d(x, this.innerConv.weight, offsets, null, { kernelSize: kernel, stride, padding, dilation });
+      return deformKernelConv2d(x, this.innerConv.weight, offsets, null, {
+        kernelSize: kernel,
+        stride,
+        padding,
+        dilation,
+      });
     });
   }
 }

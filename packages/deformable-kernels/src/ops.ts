@@ -19,12 +19,22 @@ import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from '
  * with scope - k odd the taps fall between scope pixels, and the kernel is the scope kernel averaged over 2 x 2
  * neighbourhoods (for scope = k + 1, its 2 x 2 average pool).
  */
-export function deformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor, deltas: tf.Tensor, options: DeformKernelOptions): tf.Tensor4D {
+export function deformKernelDepthwise(
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  deltas: tf.Tensor,
+  options: DeformKernelOptions,
+): tf.Tensor4D {
   const op = 'deformKernelDepthwise';
   const g = resolveGeometry(op, input, weight, options);
   const groups = checkDeltas(op, 'deltas', deltas, g);
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]), groups, g);
+    const kernels = resampleKernel(
+      weight,
+      tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]),
+      groups,
+      g,
+    );
     return contractTaps(imageColumns(input, null, groups, g), kernels, g);
   });
 }
@@ -36,17 +46,32 @@ export function deformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor, delta
  * `deltas` as in deformKernelDepthwise, or null for the undeformed taps (what the official module passes).
  * Differentiable in input, weight, offsets and deltas.
  */
-export function deformKernelConv2d(input: tf.Tensor, weight: tf.Tensor, offsets: tf.Tensor, deltas: tf.Tensor | null, options: DeformKernelOptions): tf.Tensor4D {
+export function deformKernelConv2d(
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  offsets: tf.Tensor,
+  deltas: tf.Tensor | null,
+  options: DeformKernelOptions,
+): tf.Tensor4D {
   const op = 'deformKernelConv2d';
   const g = resolveGeometry(op, input, weight, options);
   if (!(offsets instanceof tf.Tensor)) throw argumentError(op, 'offsets', 'a tensor', offsets);
   assertDtype(op, 'offsets', offsets.dtype, ['float32']);
   const K = g.kernel[0] * g.kernel[1];
-  checkShapes(op, [{ name: 'offsets', shape: offsets.shape, expected: ['N', 'Ho', 'Wo', 2 * K] }], { N: g.batch, Ho: g.outHeight, Wo: g.outWidth });
+  checkShapes(op, [{ name: 'offsets', shape: offsets.shape, expected: ['N', 'Ho', 'Wo', 2 * K] }], {
+    N: g.batch,
+    Ho: g.outHeight,
+    Wo: g.outWidth,
+  });
   if (deltas !== null && !(deltas instanceof tf.Tensor)) throw argumentError(op, 'deltas', 'a tensor or null', deltas);
   const groups = deltas ? checkDeltas(op, 'deltas', deltas, g) : 1;
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]) : null, groups, g);
+    const kernels = resampleKernel(
+      weight,
+      deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]) : null,
+      groups,
+      g,
+    );
     return contractTaps(imageColumns(input, offsets, groups, g), kernels, g);
   });
 }
@@ -58,7 +83,12 @@ export function deformKernelConv2d(input: tf.Tensor, weight: tf.Tensor, offsets:
  * in input, weight and deltas (zero where the clamp is active). The official code clamps both axes to
  * scope[0] - 1; the two agree for square scopes.
  */
-export function globalDeformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor, deltas: tf.Tensor, options: DeformKernelOptions): tf.Tensor4D {
+export function globalDeformKernelDepthwise(
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  deltas: tf.Tensor,
+  options: DeformKernelOptions,
+): tf.Tensor4D {
   const op = 'globalDeformKernelDepthwise';
   const g = resolveGeometry(op, input, weight, options);
   if (!(deltas instanceof tf.Tensor)) throw argumentError(op, 'deltas', 'a tensor', deltas);
@@ -66,7 +96,12 @@ export function globalDeformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor,
   const K = g.kernel[0] * g.kernel[1];
   checkShapes(op, [{ name: 'deltas', shape: deltas.shape, expected: ['N', 2 * K] }], { N: g.batch });
   return tf.tidy(() => {
-    const kernels = resampleKernel(weight, tf.reshape(clampDeltasToScope(deltas, g.kernel, g.scope, 1), [1, g.batch, 2 * K]), 1, g); // [1, N, K, 1, C]
+    const kernels = resampleKernel(
+      weight,
+      tf.reshape(clampDeltasToScope(deltas, g.kernel, g.scope, 1), [1, g.batch, 2 * K]),
+      1,
+      g,
+    ); // [1, N, K, 1, C]
     return perImageDepthwise(input, tf.reshape(kernels, [g.batch, K, g.channels]), g);
   });
 }
@@ -77,13 +112,31 @@ export function globalDeformKernelDepthwise(input: tf.Tensor, weight: tf.Tensor,
  * through the sampling core (tfjs's depthwise gradient refuses dilation > 1).
  */
 function perImageDepthwise(input: tf.Tensor, kernels: tf.Tensor, g: DeformKernelGeometry): tf.Tensor4D {
-  const { batch: N, height: H, width: W, channels: C, kernel: [kh, kw], outHeight: Ho, outWidth: Wo } = g;
+  const {
+    batch: N,
+    height: H,
+    width: W,
+    channels: C,
+    kernel: [kh, kw],
+    outHeight: Ho,
+    outWidth: Wo,
+  } = g;
   if (g.dilation[0] > 1 || g.dilation[1] > 1) {
     return contractTaps(imageColumns(input, null, 1, g), tf.reshape(kernels, [N, 1, kh * kw, 1, C]), g);
   }
   const stacked = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [1, H, W, N * C]) as tf.Tensor4D;
-  const filter = tf.reshape(tf.transpose(tf.reshape(kernels, [N, kh, kw, C]), [1, 2, 0, 3]), [kh, kw, N * C, 1]) as tf.Tensor4D;
+  const filter = tf.reshape(tf.transpose(tf.reshape(kernels, [N, kh, kw, C]), [1, 2, 0, 3]), [
+    kh,
+    kw,
+    N * C,
+    1,
+  ]) as tf.Tensor4D;
   const [ph, pw] = g.padding;
-  const out = tf.depthwiseConv2d(stacked, filter, g.stride, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+  const out = tf.depthwiseConv2d(stacked, filter, g.stride, [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ]);
   return tf.transpose(tf.reshape(out, [Ho, Wo, N, C]), [2, 0, 1, 3]) as tf.Tensor4D;
 }

@@ -53,7 +53,14 @@ function kernelTapGrid(g: DeformKernelGeometry): Float32Array {
  * reads (wo*sw - pw + j*dw, ho*sh - ph + i*dh).
  */
 function imageTapGrid(g: DeformKernelGeometry): Float32Array {
-  const { outHeight: Ho, outWidth: Wo, kernel: [kh, kw], stride, padding, dilation } = g;
+  const {
+    outHeight: Ho,
+    outWidth: Wo,
+    kernel: [kh, kw],
+    stride,
+    padding,
+    dilation,
+  } = g;
   const grid = new Float32Array(Ho * Wo * kh * kw * 2);
   for (let ho = 0; ho < Ho; ho++) {
     for (let wo = 0; wo < Wo; wo++) {
@@ -74,7 +81,12 @@ function imageTapGrid(g: DeformKernelGeometry): Float32Array {
  * clamp(grid + delta, 0, scope - 1) - grid per axis, so the resampled position is the official
  * `clamp(fc + fc_bias, 0, scope - 1)`. The gradient is zero where the clamp is active.
  */
-export function clampDeltasToScope(deltas: tf.Tensor, kernel: [number, number], scope: [number, number], groups: number): tf.Tensor {
+export function clampDeltasToScope(
+  deltas: tf.Tensor,
+  kernel: [number, number],
+  scope: [number, number],
+  groups: number,
+): tf.Tensor {
   const [kh, kw] = kernel;
   const grid: number[] = [];
   const upper: number[] = [];
@@ -104,14 +116,21 @@ function swapToXY(t: tf.Tensor): tf.Tensor {
  * [B, Q, R*K*2] (per group g and tap t: channels g*K*2 + 2t (dh) and + 1 (dw)), or at the undeformed taps when
  * `deltas` is null (B = Q = 1). Returns [B, Q, K, R, C/R] in group-block channel order.
  */
-export function resampleKernel(weight: tf.Tensor, deltas: tf.Tensor | null, groups: number, g: DeformKernelGeometry): tf.Tensor {
+export function resampleKernel(
+  weight: tf.Tensor,
+  deltas: tf.Tensor | null,
+  groups: number,
+  g: DeformKernelGeometry,
+): tf.Tensor {
   const [sH, sW] = g.scope;
   const C = g.channels;
   const K = g.kernel[0] * g.kernel[1];
   const value = tf.reshape(toGroupBlocks(tf.reshape(weight, [sH * sW, C]), groups), [1, sH * sW, groups, C / groups]);
   const grid = tf.tensor(kernelTapGrid(g), [K, 2]);
   const [B, Q] = deltas ? deltas.shape : [1, 1];
-  const positions = deltas ? tf.add(swapToXY(tf.reshape(deltas, [B * Q, groups, K, 2])), grid) : tf.broadcastTo(grid, [1, groups, K, 2]);
+  const positions = deltas
+    ? tf.add(swapToXY(tf.reshape(deltas, [B * Q, groups, K, 2])), grid)
+    : tf.broadcastTo(grid, [1, groups, K, 2]);
   const locations = tf.reshape(positions, [1, B * Q, groups, 1, K, 2]);
   const kernels = bilinearGather(value, [[sH, sW]], [0], locations, null, { normalized: false, reduce: 'none' });
   return tf.reshape(kernels, [B, Q, K, groups, C / groups]);
@@ -122,7 +141,12 @@ export function resampleKernel(weight: tf.Tensor, deltas: tf.Tensor | null, grou
  * [N, Ho, Wo, K*2] ((dh, dw) per tap) when given: [N, Ho*Wo, K, R, C/R] in group-block channel order, zero
  * outside the map.
  */
-export function imageColumns(input: tf.Tensor, offsets: tf.Tensor | null, groups: number, g: DeformKernelGeometry): tf.Tensor {
+export function imageColumns(
+  input: tf.Tensor,
+  offsets: tf.Tensor | null,
+  groups: number,
+  g: DeformKernelGeometry,
+): tf.Tensor {
   const { batch: N, height: H, width: W, channels: C, outHeight: Ho, outWidth: Wo } = g;
   const K = g.kernel[0] * g.kernel[1];
   const Q = Ho * Wo;

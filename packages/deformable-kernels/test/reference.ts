@@ -8,22 +8,46 @@ import * as tf from '@tensorflow/tfjs-core';
  * Reads rows of `planes` ([P, height*width]) bilinearly: element e reads plane `plane[e]` at (y[e], x[e]); 0
  * unless -1 < y < height and -1 < x < width, and corners outside give 0.
  */
-function bilinear(planes: tf.Tensor2D, plane: tf.Tensor1D, y: tf.Tensor1D, x: tf.Tensor1D, height: number, width: number): tf.Tensor1D {
+function bilinear(
+  planes: tf.Tensor2D,
+  plane: tf.Tensor1D,
+  y: tf.Tensor1D,
+  x: tf.Tensor1D,
+  height: number,
+  width: number,
+): tf.Tensor1D {
   const flat = tf.reshape(planes, [-1]);
   // Corners, indices and masks carry no gradient: compute them from detached copies of the positions.
   const yd = tf.tensor1d(y.dataSync());
   const xd = tf.tensor1d(x.dataSync());
-  const valid = tf.logicalAnd(tf.logicalAnd(tf.greater(yd, -1), tf.less(yd, height)), tf.logicalAnd(tf.greater(xd, -1), tf.less(xd, width)));
+  const valid = tf.logicalAnd(
+    tf.logicalAnd(tf.greater(yd, -1), tf.less(yd, height)),
+    tf.logicalAnd(tf.greater(xd, -1), tf.less(xd, width)),
+  );
   const y0 = tf.floor(yd);
   const x0 = tf.floor(xd);
   const ly = tf.sub(y, y0);
   const lx = tf.sub(x, x0);
   let out = tf.zerosLike(y);
-  for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+  for (const [dy, dx] of [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ]) {
     const yc = tf.add(y0, dy);
     const xc = tf.add(x0, dx);
-    const inside = tf.logicalAnd(valid, tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(yc, 0), tf.lessEqual(yc, height - 1)), tf.logicalAnd(tf.greaterEqual(xc, 0), tf.lessEqual(xc, width - 1))));
-    const flatIndex = tf.add(tf.mul(plane, height * width), tf.add(tf.mul(tf.clipByValue(yc, 0, height - 1), width), tf.clipByValue(xc, 0, width - 1)));
+    const inside = tf.logicalAnd(
+      valid,
+      tf.logicalAnd(
+        tf.logicalAnd(tf.greaterEqual(yc, 0), tf.lessEqual(yc, height - 1)),
+        tf.logicalAnd(tf.greaterEqual(xc, 0), tf.lessEqual(xc, width - 1)),
+      ),
+    );
+    const flatIndex = tf.add(
+      tf.mul(plane, height * width),
+      tf.add(tf.mul(tf.clipByValue(yc, 0, height - 1), width), tf.clipByValue(xc, 0, width - 1)),
+    );
     const index = tf.cast(flatIndex, 'int32');
     const weight = tf.mul(dy ? ly : tf.sub(1, ly), dx ? lx : tf.sub(1, lx));
     out = tf.add(out, tf.mul(tf.cast(inside, 'float32'), tf.mul(weight, tf.gather(flat, index))));
@@ -42,7 +66,14 @@ export interface ReferenceConfig {
  * The official DeformableSampleDepthwise (offsets given) / SampleDepthwise (offsets null) in NHWC: input
  * [N, H, W, C], weight [sH, sW, C, 1], deltas [N, Ho, Wo, R*K*2] or null (zero), offsets [N, Ho, Wo, K*2] or null.
  */
-export function referenceDeformKernel(input: tf.Tensor4D, weight: tf.Tensor4D, deltas: tf.Tensor4D | null, offsets: tf.Tensor4D | null, groups: number, config: ReferenceConfig): tf.Tensor4D {
+export function referenceDeformKernel(
+  input: tf.Tensor4D,
+  weight: tf.Tensor4D,
+  deltas: tf.Tensor4D | null,
+  offsets: tf.Tensor4D | null,
+  groups: number,
+  config: ReferenceConfig,
+): tf.Tensor4D {
   const [N, H, W, C] = input.shape;
   const [sH, sW] = weight.shape;
   const [kh, kw] = config.kernel;
@@ -66,14 +97,21 @@ export function referenceDeformKernel(input: tf.Tensor4D, weight: tf.Tensor4D, d
   const imagePlane = tf.tensor1d(n.map((v, e) => v * C + c[e]));
   const kernelPlane = tf.tensor1d(c);
   // Row of the per-position channel vectors: (n, ho, wo) flattened.
-  const position = tf.tensor1d(n.map((v, e) => (v * Ho + ho[e]) * Wo + wo[e]), 'int32');
+  const position = tf.tensor1d(
+    n.map((v, e) => (v * Ho + ho[e]) * Wo + wo[e]),
+    'int32',
+  );
   const group = c.map((v) => v % groups);
   let out = tf.zeros([count]) as tf.Tensor1D;
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const t = i * kw + j;
-      let y: tf.Tensor1D = tf.tensor1d(ho.map((v) => v * config.stride[0] - config.padding[0] + i * config.dilation[0]));
-      let x: tf.Tensor1D = tf.tensor1d(wo.map((v) => v * config.stride[1] - config.padding[1] + j * config.dilation[1]));
+      let y: tf.Tensor1D = tf.tensor1d(
+        ho.map((v) => v * config.stride[0] - config.padding[0] + i * config.dilation[0]),
+      );
+      let x: tf.Tensor1D = tf.tensor1d(
+        wo.map((v) => v * config.stride[1] - config.padding[1] + j * config.dilation[1]),
+      );
       if (offsets) {
         const rows = tf.reshape(offsets, [N * Ho * Wo, K * 2]);
         y = tf.add(y, tf.gather(tf.gather(rows, 2 * t, 1), position)) as tf.Tensor1D;
@@ -84,7 +122,10 @@ export function referenceDeformKernel(input: tf.Tensor4D, weight: tf.Tensor4D, d
       let fx: tf.Tensor1D = tf.fill([count], j + (sW - kw) / 2) as tf.Tensor1D;
       if (deltas) {
         const rows = tf.reshape(deltas, [N * Ho * Wo * groups * K * 2]);
-        const base = tf.tensor1d(Array.from(n, (_, e) => (((n[e] * Ho + ho[e]) * Wo + wo[e]) * groups + group[e]) * K * 2 + 2 * t), 'int32');
+        const base = tf.tensor1d(
+          Array.from(n, (_, e) => (((n[e] * Ho + ho[e]) * Wo + wo[e]) * groups + group[e]) * K * 2 + 2 * t),
+          'int32',
+        );
         fy = tf.add(fy, tf.gather(rows, base)) as tf.Tensor1D;
         fx = tf.add(fx, tf.gather(rows, tf.add(base, tf.scalar(1, 'int32')))) as tf.Tensor1D;
       }

@@ -38,13 +38,28 @@ export function syntheticCoco(seed: number): { gt: CocoDataset; results: CocoDet
         dets.push({
           image_id: image.id,
           category_id: rng.next() < 0.9 ? ann.category_id : 1 + rng.int(CATEGORIES),
-          bbox: [round(x + rng.normal(0, 0.1 * w)), round(y + rng.normal(0, 0.1 * h)), round(Math.max(1, w * rng.uniform(0.8, 1.2))), round(Math.max(1, h * rng.uniform(0.8, 1.2)))],
+          bbox: [
+            round(x + rng.normal(0, 0.1 * w)),
+            round(y + rng.normal(0, 0.1 * h)),
+            round(Math.max(1, w * rng.uniform(0.8, 1.2))),
+            round(Math.max(1, h * rng.uniform(0.8, 1.2))),
+          ],
           score: round(rng.uniform(0.2, 1) * 1e4) / 1e4,
         });
       }
     }
     while (dets.length < DETS_PER_IMAGE) {
-      dets.push({ image_id: image.id, category_id: 1 + rng.int(CATEGORIES), bbox: [round(rng.uniform(0, 600)), round(rng.uniform(0, 440)), round(rng.uniform(4, 200)), round(rng.uniform(4, 200))], score: round(rng.uniform(0, 0.8) * 1e4) / 1e4 });
+      dets.push({
+        image_id: image.id,
+        category_id: 1 + rng.int(CATEGORIES),
+        bbox: [
+          round(rng.uniform(0, 600)),
+          round(rng.uniform(0, 440)),
+          round(rng.uniform(4, 200)),
+          round(rng.uniform(4, 200)),
+        ],
+        score: round(rng.uniform(0, 0.8) * 1e4) / 1e4,
+      });
     }
     results.push(...dets);
   }

@@ -18,7 +18,9 @@ import { DETS_PER_IMAGE, IMAGES, syntheticCoco } from './coco_data';
 
 async function main(): Promise<void> {
   const { gt, results } = syntheticCoco(2024);
-  console.log(`COCO: ${gt.images.length} images, ${gt.annotations.length} ground-truth boxes, ${results.length} detections`);
+  console.log(
+    `COCO: ${gt.images.length} images, ${gt.annotations.length} ground-truth boxes, ${results.length} detections`,
+  );
   let stats: number[] = [];
   const ours = await bench('evaluateCoco', () => (stats = evaluateCoco(gt, results).stats), { warmup: 1, runs: 5 });
   console.log(`ours: AP ${stats[0].toFixed(4)} AP50 ${stats[1].toFixed(4)} AR100 ${stats[8].toFixed(4)}`);
@@ -56,7 +58,12 @@ async function main(): Promise<void> {
   const maps = Array.from({ length: 20 }, () => {
     const gtMap = new Uint8Array(H * W);
     const pred = new Uint8Array(H * W);
-    const blobs = Array.from({ length: 6 }, () => [rng.uniform(0, W), rng.uniform(0, H), rng.uniform(30, 150), 1 + rng.int(20)]);
+    const blobs = Array.from({ length: 6 }, () => [
+      rng.uniform(0, W),
+      rng.uniform(0, H),
+      rng.uniform(30, 150),
+      1 + rng.int(20),
+    ]);
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
         let g = 0;
@@ -72,11 +79,15 @@ async function main(): Promise<void> {
     return [pred, gtMap] as const;
   });
   let evaluator = new SegmentationEvaluator({ numClasses: 21 });
-  const seg = await bench('SegmentationEvaluator', () => {
-    evaluator = new SegmentationEvaluator({ numClasses: 21 });
-    for (const [pred, gtMap] of maps) evaluator.update(pred, gtMap, H, W);
-    return evaluator.result();
-  }, { warmup: 1, runs: 5 });
+  const seg = await bench(
+    'SegmentationEvaluator',
+    () => {
+      evaluator = new SegmentationEvaluator({ numClasses: 21 });
+      for (const [pred, gtMap] of maps) evaluator.update(pred, gtMap, H, W);
+      return evaluator.result();
+    },
+    { warmup: 1, runs: 5 },
+  );
   let segReferenceMs: number | null = null;
   let segCountDiff: number | null = null;
   const autoseg = process.env.DEFORMJS_AUTOSEG_UTILS;
@@ -91,7 +102,14 @@ async function main(): Promise<void> {
     let reference: { ms: number; counts: Record<string, number[]> } | null;
     try {
       const script = fileURLToPath(new URL('./segmentation_reference.py', import.meta.url));
-      reference = runReferenceScript(script, [data, autoseg, String(maps.length), String(H), String(W), '21']) as typeof reference;
+      reference = runReferenceScript(script, [
+        data,
+        autoseg,
+        String(maps.length),
+        String(H),
+        String(W),
+        '21',
+      ]) as typeof reference;
     } finally {
       rmSync(data, { force: true });
     }
@@ -105,14 +123,18 @@ async function main(): Promise<void> {
         matchFg: evaluator.predMatched,
         matchGt: evaluator.gtMatched,
       };
-      segCountDiff = Math.max(...Object.entries(reference.counts).flatMap(([k, v]) => v.map((x, i) => Math.abs(x - ours[k][i]))));
+      segCountDiff = Math.max(
+        ...Object.entries(reference.counts).flatMap(([k, v]) => v.map((x, i) => Math.abs(x - ours[k][i]))),
+      );
     }
   }
-  rows.push(compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, segReferenceMs, {
-    seconds: seg.median / 1000,
-    referenceSeconds: segReferenceMs === null ? null : segReferenceMs / 1000,
-    maxStatDiff: segCountDiff,
-  }));
+  rows.push(
+    compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, segReferenceMs, {
+      seconds: seg.median / 1000,
+      referenceSeconds: segReferenceMs === null ? null : segReferenceMs / 1000,
+      maxStatDiff: segCountDiff,
+    }),
+  );
 
   reportBench('metrics', rows, fileURLToPath(new URL('..', import.meta.url)));
 }

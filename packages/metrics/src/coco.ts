@@ -100,7 +100,20 @@ export interface CocoEvalResult {
   };
 }
 
-export const COCO_STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+export const COCO_STAT_NAMES = [
+  'AP',
+  'AP50',
+  'AP75',
+  'APs',
+  'APm',
+  'APl',
+  'AR1',
+  'AR10',
+  'AR100',
+  'ARs',
+  'ARm',
+  'ARl',
+] as const;
 
 /** numpy.linspace(start, stop, num): i * step + start with the last point set to stop. */
 function linspace(start: number, stop: number, num: number): number[] {
@@ -130,8 +143,14 @@ const OP = 'evaluateCoco';
  * so a detection inside a crowd region has IoU 1 whatever the region's size.
  */
 export function cocoBoxIou(dt: ArrayLike<number>, d: number, gt: ArrayLike<number>, g: number, crowd: boolean): number {
-  const dx = dt[4 * d], dy = dt[4 * d + 1], dw = dt[4 * d + 2], dh = dt[4 * d + 3];
-  const gx = gt[4 * g], gy = gt[4 * g + 1], gw = gt[4 * g + 2], gh = gt[4 * g + 3];
+  const dx = dt[4 * d],
+    dy = dt[4 * d + 1],
+    dw = dt[4 * d + 2],
+    dh = dt[4 * d + 3];
+  const gx = gt[4 * g],
+    gy = gt[4 * g + 1],
+    gw = gt[4 * g + 2],
+    gh = gt[4 * g + 3];
   const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
   if (w <= 0) return 0;
   const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
@@ -142,7 +161,11 @@ export function cocoBoxIou(dt: ArrayLike<number>, d: number, gt: ArrayLike<numbe
 }
 
 /** Evaluates box detections against COCO-format ground truth; the numbers of pycocotools' COCOeval('bbox'). */
-export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDetection[], options: CocoEvalOptions = {}): CocoEvalResult {
+export function evaluateCoco(
+  groundTruth: CocoDataset,
+  results: readonly CocoDetection[],
+  options: CocoEvalOptions = {},
+): CocoEvalResult {
   const iouThrs = thresholds('options.iouThrs', options.iouThrs ?? COCO_IOU_THRESHOLDS);
   const recThrs = thresholds('options.recThrs', options.recThrs ?? COCO_RECALL_THRESHOLDS);
   const maxDets = maxDetections(options.maxDets ?? [1, 10, 100]);
@@ -181,9 +204,11 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
     if (annIds.has(id)) throw argumentError(OP, `${name}.id`, 'an annotation id not used before', id);
     annIds.add(id);
     const imageId = finiteField(OP, ann, name, 'image_id');
-    if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
+    if (!knownImages.has(imageId))
+      throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
     const catId = finiteField(OP, ann, name, 'category_id');
-    if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
+    if (!knownCats.has(catId))
+      throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
     const box = xywhField(OP, ann, name);
     gtArea[n] = nonNegativeField(OP, ann, name, 'area');
     const crowd = ann.iscrowd ?? 0;
@@ -235,7 +260,15 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
   const gtArrays: GroundTruthArrays = { box: gtBox, area: gtArea, crowd: gtCrowd, ...groupBy(gtGroup, groups) };
   const dtArrays: DetectionArrays = { box: dtBox, score: dtScore, ...groupBy(dtGroup, groups) };
   const matched = evaluateGroups(gtArrays, dtArrays, K, I, iouThrs, areaRanges, maxDets[M - 1]);
-  const { precision, recall, scores } = accumulate(matched, dtScore, K, iouThrs.length, recThrs, areaRanges.length, maxDets);
+  const { precision, recall, scores } = accumulate(
+    matched,
+    dtScore,
+    K,
+    iouThrs.length,
+    recThrs,
+    areaRanges.length,
+    maxDets,
+  );
   const T = iouThrs.length;
   const R = recThrs.length;
   const A = areaRanges.length;
@@ -252,7 +285,8 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
     if (a >= 0 && m >= 0) {
       for (const t of ts) {
         if (ap) {
-          for (let r = 0; r < R; r++) for (const k of cats) values.push(precision[(((t * R + r) * K + k) * A + a) * M + m]);
+          for (let r = 0; r < R; r++)
+            for (const k of cats) values.push(precision[(((t * R + r) * K + k) * A + a) * M + m]);
         } else {
           for (const k of cats) values.push(recall[((t * K + k) * A + a) * M + m]);
         }
@@ -292,7 +326,14 @@ export function evaluateCoco(groundTruth: CocoDataset, results: readonly CocoDet
     precision,
     recall,
     scores,
-    params: { iouThrs, recThrs, maxDets, areaRanges: areaRanges.map((r) => ({ label: r.label, range: [r.range[0], r.range[1]] as const })), imgIds, catIds },
+    params: {
+      iouThrs,
+      recThrs,
+      maxDets,
+      areaRanges: areaRanges.map((r) => ({ label: r.label, range: [r.range[0], r.range[1]] as const })),
+      imgIds,
+      catIds,
+    },
   };
 }
 
@@ -304,15 +345,25 @@ export function formatCocoSummary(result: CocoEvalResult): string {
   const { iouThrs, maxDets } = result.params;
   const [m0, m1, m2] = maxDets;
   const rows: [boolean, number | null, string, number][] = [
-    [true, null, 'all', m2], [true, 0.5, 'all', m2], [true, 0.75, 'all', m2],
-    [true, null, 'small', m2], [true, null, 'medium', m2], [true, null, 'large', m2],
-    [false, null, 'all', m0], [false, null, 'all', m1], [false, null, 'all', m2],
-    [false, null, 'small', m2], [false, null, 'medium', m2], [false, null, 'large', m2],
+    [true, null, 'all', m2],
+    [true, 0.5, 'all', m2],
+    [true, 0.75, 'all', m2],
+    [true, null, 'small', m2],
+    [true, null, 'medium', m2],
+    [true, null, 'large', m2],
+    [false, null, 'all', m0],
+    [false, null, 'all', m1],
+    [false, null, 'all', m2],
+    [false, null, 'small', m2],
+    [false, null, 'medium', m2],
+    [false, null, 'large', m2],
   ];
   return rows
     .map(([ap, iouThr, area, md], i) => {
       const title = (ap ? 'Average Precision' : 'Average Recall').padEnd(18);
-      const iou = (iouThr === null ? `${iouThrs[0].toFixed(2)}:${iouThrs[iouThrs.length - 1].toFixed(2)}` : iouThr.toFixed(2)).padEnd(9);
+      const iou = (
+        iouThr === null ? `${iouThrs[0].toFixed(2)}:${iouThrs[iouThrs.length - 1].toFixed(2)}` : iouThr.toFixed(2)
+      ).padEnd(9);
       return ` ${title} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iou} | area=${area.padStart(6)} | maxDets=${String(md).padStart(3)} ] = ${result.stats[i].toFixed(3)}`;
     })
     .join('\n');
@@ -444,7 +495,11 @@ function evaluateGroups(
           for (let d = 0; d < D; d++) {
             const n = dtSorted[d];
             const area = dt.box[4 * n + 2] * dt.box[4 * n + 3];
-            out.flags.fill(area < lo || area > hi ? IGNORED : FP, ((kept + d) * A + a) * T, ((kept + d) * A + a + 1) * T);
+            out.flags.fill(
+              area < lo || area > hi ? IGNORED : FP,
+              ((kept + d) * A + a) * T,
+              ((kept + d) * A + a + 1) * T,
+            );
           }
           continue;
         }
@@ -496,7 +551,15 @@ function evaluateGroups(
  * equal denominator). So the running max at a true positive is the running max over true positives alone,
  * and this computes precision only there, with COCOeval's arithmetic: the same numbers, less work.
  */
-function accumulate(matched: MatchedDetections, score: Float64Array, K: number, T: number, recThrs: readonly number[], A: number, maxDets: readonly number[]) {
+function accumulate(
+  matched: MatchedDetections,
+  score: Float64Array,
+  K: number,
+  T: number,
+  recThrs: readonly number[],
+  A: number,
+  maxDets: readonly number[],
+) {
   const R = recThrs.length;
   const M = maxDets.length;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
@@ -560,7 +623,8 @@ function accumulate(matched: MatchedDetections, score: Float64Array, K: number, 
           const off = t * slots;
           const count = tp[t];
           recall[((t * K + k) * A + a) * M + m] = nd ? count / positives : 0;
-          for (let j = count - 1; j > 0; j--) if (tpPrecision[off + j] > tpPrecision[off + j - 1]) tpPrecision[off + j - 1] = tpPrecision[off + j];
+          for (let j = count - 1; j > 0; j--)
+            if (tpPrecision[off + j] > tpPrecision[off + j - 1]) tpPrecision[off + j - 1] = tpPrecision[off + j];
           let p = 0;
           for (let r = 0; r < R; r++) {
             const at = (((t * R + r) * K + k) * A + a) * M + m;
@@ -639,9 +703,11 @@ function checkDetection(value: unknown, n: number, knownImages: Set<number>, kno
   const det = requireRecord(OP, base, value);
   const imageId = finiteField(OP, det, base, 'image_id');
   const name = `${base} (image_id ${imageId})`;
-  if (!knownImages.has(imageId)) throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
+  if (!knownImages.has(imageId))
+    throw argumentError(OP, `${name}.image_id`, 'the id of an image in groundTruth.images', imageId);
   const catId = finiteField(OP, det, name, 'category_id');
-  if (!knownCats.has(catId)) throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
+  if (!knownCats.has(catId))
+    throw argumentError(OP, `${name}.category_id`, 'the id of a category in groundTruth.categories', catId);
   xywhField(OP, det, name);
   finiteField(OP, det, name, 'score');
   throw new Error(`${OP}: ${base} failed validation`);
@@ -673,7 +739,8 @@ function thresholds(name: string, values: readonly number[]): number[] {
   list.forEach((v, n) => {
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw argumentError(OP, `${name}[${n}]`, 'a number in [0, 1]', v);
     // COCOeval's accumulate stops at the first recall threshold it cannot reach, which assumes ascending order.
-    if (n > 0 && !(v > (list[n - 1] as number))) throw argumentError(OP, `${name}[${n}]`, `a number above ${name}[${n - 1}] = ${list[n - 1]} (ascending)`, v);
+    if (n > 0 && !(v > (list[n - 1] as number)))
+      throw argumentError(OP, `${name}[${n}]`, `a number above ${name}[${n - 1}] = ${list[n - 1]} (ascending)`, v);
   });
   return [...(list as number[])];
 }
@@ -681,7 +748,12 @@ function thresholds(name: string, values: readonly number[]): number[] {
 function maxDetections(values: readonly number[]): number[] {
   const list = requireArray(OP, 'options.maxDets', values);
   if (list.length !== 3 || !list.every((v) => Number.isInteger(v) && (v as number) > 0)) {
-    throw argumentError(OP, 'options.maxDets', 'three positive integers (as COCOeval.summarize reads maxDets[0..2])', list);
+    throw argumentError(
+      OP,
+      'options.maxDets',
+      'three positive integers (as COCOeval.summarize reads maxDets[0..2])',
+      list,
+    );
   }
   return (list as number[]).slice().sort((x, y) => x - y);
 }
@@ -692,7 +764,12 @@ function areas(ranges: readonly CocoAreaRange[]): CocoAreaRange[] {
   return list.map((value, n) => {
     const r = requireRecord(OP, `options.areaRanges[${n}]`, value);
     const range = r.range;
-    if (typeof r.label !== 'string' || !Array.isArray(range) || range.length !== 2 || !range.every((v) => typeof v === 'number' && !Number.isNaN(v))) {
+    if (
+      typeof r.label !== 'string' ||
+      !Array.isArray(range) ||
+      range.length !== 2 ||
+      !range.every((v) => typeof v === 'number' && !Number.isNaN(v))
+    ) {
       throw argumentError(OP, `options.areaRanges[${n}]`, '{label: string, range: [min, max]}', value);
     }
     return { label: r.label, range: [range[0], range[1]] as const };

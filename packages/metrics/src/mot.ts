@@ -52,11 +52,18 @@ function checkBoxes(list: unknown, name: string): MotBox[] {
   return requireArray(OP, name, list).map((value, n) => {
     const box = requireRecord(OP, `${name}[${n}]`, value);
     const id = box.id as number | string;
-    if (typeof id !== 'number' && typeof id !== 'string') throw argumentError(OP, `${name}[${n}].id`, 'a number or a string', id);
+    if (typeof id !== 'number' && typeof id !== 'string')
+      throw argumentError(OP, `${name}[${n}].id`, 'a number or a string', id);
     if (ids.has(id)) throw argumentError(OP, `${name}[${n}] (id ${id}).id`, 'an id used once per frame', id);
     ids.add(id);
     const b = box.bbox;
-    if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v)) || b[2] < 0 || b[3] < 0) {
+    if (
+      !Array.isArray(b) ||
+      b.length !== 4 ||
+      !b.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
+      b[2] < 0 ||
+      b[3] < 0
+    ) {
       throw argumentError(OP, `${name}[${n}] (id ${id}).bbox`, '[x, y, w, h] of finite numbers with w, h >= 0', b);
     }
     return box as unknown as MotBox;
@@ -65,7 +72,8 @@ function checkBoxes(list: unknown, name: string): MotBox[] {
 
 export function clearMot(frames: readonly MotFrame[], options: MotOptions = {}): MotResult {
   const threshold = options.iouThreshold ?? 0.5;
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw argumentError(OP, 'options.iouThreshold', 'a number in (0, 1]', threshold);
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1))
+    throw argumentError(OP, 'options.iouThreshold', 'a number in (0, 1]', threshold);
   const maxDistance = 1 - threshold;
   const last = new Map<number | string, number | string>();
   let fp = 0;
@@ -108,7 +116,9 @@ export function clearMot(frames: readonly MotFrame[], options: MotOptions = {}):
     if (rows.length && cols.length) {
       const expensive = Math.min(rows.length, cols.length) + 1;
       const cost = new Float64Array(rows.length * cols.length);
-      rows.forEach((g, r) => cols.forEach((h, c) => (cost[r * cols.length + c] = valid(g, h) ? dist[g * H + h] : expensive)));
+      rows.forEach((g, r) =>
+        cols.forEach((h, c) => (cost[r * cols.length + c] = valid(g, h) ? dist[g * H + h] : expensive)),
+      );
       const assigned = linearSumAssignment(cost, rows.length, cols.length);
       rows.forEach((g, r) => {
         const c = assigned[r];

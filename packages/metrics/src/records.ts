@@ -10,7 +10,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function requireArray(op: string, name: string, value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw argumentError(op, name, 'an array', typeof value === 'object' ? value : typeof value);
+  if (!Array.isArray(value))
+    throw argumentError(op, name, 'an array', typeof value === 'object' ? value : typeof value);
   return value;
 }
 
@@ -22,7 +23,12 @@ export function requireRecord(op: string, name: string, value: unknown): Record<
 export function finiteField(op: string, record: Record<string, unknown>, name: string, field: string): number {
   const value = record[field];
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw argumentError(op, `${name}.${field}`, field in record ? 'a finite number' : 'a finite number (the field is missing)', value);
+    throw argumentError(
+      op,
+      `${name}.${field}`,
+      field in record ? 'a finite number' : 'a finite number (the field is missing)',
+      value,
+    );
   }
   return value;
 }
@@ -34,10 +40,20 @@ export function nonNegativeField(op: string, record: Record<string, unknown>, na
 }
 
 /** A COCO box [x, y, w, h] of finite numbers with w, h >= 0. */
-export function xywhField(op: string, record: Record<string, unknown>, name: string, field = 'bbox'): [number, number, number, number] {
+export function xywhField(
+  op: string,
+  record: Record<string, unknown>,
+  name: string,
+  field = 'bbox',
+): [number, number, number, number] {
   const box = record[field];
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw argumentError(op, `${name}.${field}`, `[x, y, w, h] of 4 finite numbers${field in record ? '' : ' (the field is missing)'}`, box);
+    throw argumentError(
+      op,
+      `${name}.${field}`,
+      `[x, y, w, h] of 4 finite numbers${field in record ? '' : ' (the field is missing)'}`,
+      box,
+    );
   }
   if (box[2] < 0 || box[3] < 0) throw argumentError(op, `${name}.${field}`, '[x, y, w, h] with w >= 0 and h >= 0', box);
   return box as [number, number, number, number];
@@ -48,6 +64,7 @@ export function xyxyBox(op: string, name: string, box: unknown): [number, number
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw argumentError(op, name, '[x1, y1, x2, y2] of 4 finite numbers', box);
   }
-  if (box[2] < box[0] || box[3] < box[1]) throw argumentError(op, name, '[x1, y1, x2, y2] with x2 >= x1 and y2 >= y1', box);
+  if (box[2] < box[0] || box[3] < box[1])
+    throw argumentError(op, name, '[x1, y1, x2, y2] with x2 >= x1 and y2 >= y1', box);
   return box as [number, number, number, number];
 }

@@ -141,7 +141,15 @@ export function confusionMetrics(confusion: ArrayLike<number>, numClasses: numbe
     accuracy.push(rows[c] > 0 ? tp / rows[c] : NaN);
     if (rows[c] > 0) fwIoU += (rows[c] / total) * iou[c];
   }
-  return { iou, accuracy, mIoU: nanMean(iou), mAcc: nanMean(accuracy), fwIoU: total > 0 ? fwIoU : NaN, gAcc: total > 0 ? correct / total : NaN, pixels: total };
+  return {
+    iou,
+    accuracy,
+    mIoU: nanMean(iou),
+    mAcc: nanMean(accuracy),
+    fwIoU: total > 0 ? fwIoU : NaN,
+    gAcc: total > 0 ? correct / total : NaN,
+    pixels: total,
+  };
 }
 
 function nanMean(values: number[]): number {
@@ -176,7 +184,8 @@ export class SegmentationEvaluator {
     this.boundaryRadius = assertInteger(OP, 'boundaryRadius', options.boundaryRadius ?? 5, 0);
     this.boundaryTolerance = assertInteger(OP, 'boundaryTolerance', options.boundaryTolerance ?? 5, 0);
     this.dropBackground = options.dropBackground ?? false;
-    if (typeof this.dropBackground !== 'boolean') throw argumentError(OP, 'dropBackground', 'a boolean', this.dropBackground);
+    if (typeof this.dropBackground !== 'boolean')
+      throw argumentError(OP, 'dropBackground', 'a boolean', this.dropBackground);
     const K = this.numClasses;
     this.confusion = new Float64Array(K * K);
     this.bandConfusion = new Float64Array(K * K);
@@ -192,9 +201,14 @@ export class SegmentationEvaluator {
     assertInteger(OP, `update #${image}: height`, height, 1);
     assertInteger(OP, `update #${image}: width`, width, 1);
     const n = height * width;
-    for (const [name, map] of [['prediction', prediction], ['groundTruth', groundTruth]] as const) {
-      if (!map || typeof map.length !== 'number') throw argumentError(OP, `update #${image}: ${name}`, 'a label map (typed array or array)', map);
-      if (map.length !== n) throw argumentError(OP, `update #${image}: ${name}.length`, `${n} (H ${height} x W ${width})`, map.length);
+    for (const [name, map] of [
+      ['prediction', prediction],
+      ['groundTruth', groundTruth],
+    ] as const) {
+      if (!map || typeof map.length !== 'number')
+        throw argumentError(OP, `update #${image}: ${name}`, 'a label map (typed array or array)', map);
+      if (map.length !== n)
+        throw argumentError(OP, `update #${image}: ${name}.length`, `${n} (H ${height} x W ${width})`, map.length);
     }
     const K = this.numClasses;
     const ignore = this.ignoreLabel;
@@ -202,10 +216,20 @@ export class SegmentationEvaluator {
       const p = prediction[i];
       const g = groundTruth[i];
       if (!(Number.isInteger(p) && p >= 0 && p < K)) {
-        throw argumentError(OP, `update #${image}: prediction[${i}] (y ${Math.floor(i / width)}, x ${i % width})`, `a class in [0, ${K})`, p);
+        throw argumentError(
+          OP,
+          `update #${image}: prediction[${i}] (y ${Math.floor(i / width)}, x ${i % width})`,
+          `a class in [0, ${K})`,
+          p,
+        );
       }
       if (g !== ignore && !(Number.isInteger(g) && g >= 0 && g < K)) {
-        throw argumentError(OP, `update #${image}: groundTruth[${i}] (y ${Math.floor(i / width)}, x ${i % width})`, `a class in [0, ${K}) or the ignore label ${ignore}`, g);
+        throw argumentError(
+          OP,
+          `update #${image}: groundTruth[${i}] (y ${Math.floor(i / width)}, x ${i % width})`,
+          `a class in [0, ${K}) or the ignore label ${ignore}`,
+          g,
+        );
       }
     }
 
@@ -289,7 +313,15 @@ export class SegmentationEvaluator {
   }
 
   reset(): void {
-    for (const a of [this.confusion, this.bandConfusion, this.predMatched, this.predTotal, this.gtMatched, this.gtTotal]) a.fill(0);
+    for (const a of [
+      this.confusion,
+      this.bandConfusion,
+      this.predMatched,
+      this.predTotal,
+      this.gtMatched,
+      this.gtTotal,
+    ])
+      a.fill(0);
     this.images = 0;
   }
 
@@ -305,7 +337,9 @@ export class SegmentationEvaluator {
       const recall = this.gtTotal[c] > 0 ? this.gtMatched[c] / this.gtTotal[c] : NaN;
       boundaryPrecision.push(precision);
       boundaryRecall.push(recall);
-      bF1PerClass.push(Number.isNaN(recall) ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0);
+      bF1PerClass.push(
+        Number.isNaN(recall) ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+      );
     }
     return {
       mIoU: whole.mIoU,

@@ -141,14 +141,25 @@ export function vidMotionIou(frames: readonly VidFrame[], window = 10): number[]
 }
 
 /** ImageNet VID mAP overall and by motion speed, FGFA's vid_eval_motion with area range 'all'. */
-export function evaluateVid(frames: readonly VidFrame[], detections: readonly VidDetection[], options: VidEvalOptions = {}): VidEvalResult {
+export function evaluateVid(
+  frames: readonly VidFrame[],
+  detections: readonly VidDetection[],
+  options: VidEvalOptions = {},
+): VidEvalResult {
   const numClasses = assertInteger(OP, 'options.numClasses', options.numClasses ?? 30, 1);
   const window = assertInteger(OP, 'options.motionWindow', options.motionWindow ?? 10, 1);
   const tolerance = nonNegativeField(OP, { pixelTolerance: options.pixelTolerance ?? 10 }, 'options', 'pixelTolerance');
   const defaultThr = options.defaultIouThr ?? 0.5;
-  if (typeof defaultThr !== 'number' || !(defaultThr > 0 && defaultThr <= 1)) throw argumentError(OP, 'options.defaultIouThr', 'a number in (0, 1]', defaultThr);
+  if (typeof defaultThr !== 'number' || !(defaultThr > 0 && defaultThr <= 1))
+    throw argumentError(OP, 'options.defaultIouThr', 'a number in (0, 1]', defaultThr);
   const motionRanges = (options.motionRanges ?? VID_MOTION_RANGES).map((r, n) => {
-    if (!r || typeof r.label !== 'string' || !Array.isArray(r.range) || r.range.length !== 2 || !(r.range[0] <= r.range[1])) {
+    if (
+      !r ||
+      typeof r.label !== 'string' ||
+      !Array.isArray(r.range) ||
+      r.range.length !== 2 ||
+      !(r.range[0] <= r.range[1])
+    ) {
       throw argumentError(OP, `options.motionRanges[${n}]`, '{label, range: [lo, hi]} with lo <= hi', r);
     }
     return { label: r.label, range: [r.range[0], r.range[1]] as [number, number] };
@@ -159,24 +170,38 @@ export function evaluateVid(frames: readonly VidFrame[], detections: readonly Vi
   requireArray(OP, 'frames', frames).forEach((value, f) => {
     const frame = requireRecord(OP, `frames[${f}]`, value);
     const name = `frames[${f}] (frameId ${String(frame.frameId)})`;
-    if (typeof frame.frameId !== 'number' && typeof frame.frameId !== 'string') throw argumentError(OP, `frames[${f}].frameId`, 'a number or a string', frame.frameId);
-    if (frameIndex.has(frame.frameId)) throw argumentError(OP, `${name}.frameId`, 'a frameId not used before', frame.frameId);
+    if (typeof frame.frameId !== 'number' && typeof frame.frameId !== 'string')
+      throw argumentError(OP, `frames[${f}].frameId`, 'a number or a string', frame.frameId);
+    if (frameIndex.has(frame.frameId))
+      throw argumentError(OP, `${name}.frameId`, 'a frameId not used before', frame.frameId);
     frameIndex.set(frame.frameId, f);
-    if (typeof frame.videoId !== 'number' && typeof frame.videoId !== 'string') throw argumentError(OP, `${name}.videoId`, 'a number or a string', frame.videoId);
+    if (typeof frame.videoId !== 'number' && typeof frame.videoId !== 'string')
+      throw argumentError(OP, `${name}.videoId`, 'a number or a string', frame.videoId);
     assertInteger(OP, `${name}.frameIndex`, frame.frameIndex);
     const position = `${typeof frame.videoId}:${frame.videoId}\u0000${frame.frameIndex}`;
-    if (positions.has(position)) throw argumentError(OP, `${name}.frameIndex`, `a frame index not used before in video ${String(frame.videoId)}`, frame.frameIndex);
+    if (positions.has(position))
+      throw argumentError(
+        OP,
+        `${name}.frameIndex`,
+        `a frame index not used before in video ${String(frame.videoId)}`,
+        frame.frameIndex,
+      );
     positions.add(position);
     const tracks = new Set<unknown>();
     requireArray(OP, `${name}.objects`, frame.objects).forEach((o, n) => {
       const obj = requireRecord(OP, `${name}.objects[${n}]`, o);
       const objName = `${name}.objects[${n}] (trackId ${String(obj.trackId)})`;
-      if (typeof obj.trackId !== 'number' && typeof obj.trackId !== 'string') throw argumentError(OP, `${objName}.trackId`, 'a number or a string', obj.trackId);
-      if (tracks.has(obj.trackId)) throw argumentError(OP, `${objName}.trackId`, 'a trackId used once per frame', obj.trackId);
+      if (typeof obj.trackId !== 'number' && typeof obj.trackId !== 'string')
+        throw argumentError(OP, `${objName}.trackId`, 'a number or a string', obj.trackId);
+      if (tracks.has(obj.trackId))
+        throw argumentError(OP, `${objName}.trackId`, 'a trackId used once per frame', obj.trackId);
       tracks.add(obj.trackId);
       assertInteger(OP, `${objName}.label`, obj.label, 0, numClasses - 1);
       xyxyBox(OP, `${objName}.bbox`, obj.bbox);
-      if (obj.motionIou !== undefined && !(typeof obj.motionIou === 'number' && obj.motionIou >= 0 && obj.motionIou <= 1)) {
+      if (
+        obj.motionIou !== undefined &&
+        !(typeof obj.motionIou === 'number' && obj.motionIou >= 0 && obj.motionIou <= 1)
+      ) {
         throw argumentError(OP, `${objName}.motionIou`, 'a number in [0, 1]', obj.motionIou);
       }
     });
@@ -206,12 +231,17 @@ export function evaluateVid(frames: readonly VidFrame[], detections: readonly Vi
       return Math.min((w * h) / ((w + tolerance) * (h + tolerance)), defaultThr);
     }),
   );
-  const overlaps = frames.map((frame, f) => perFrame[f].map((n) => frame.objects.map((obj) => vidBoxIou(detections[n].bbox, obj.bbox))));
+  const overlaps = frames.map((frame, f) =>
+    perFrame[f].map((n) => frame.objects.map((obj) => vidBoxIou(detections[n].bbox, obj.bbox))),
+  );
 
   // All detections in (descending score, frame, rank) order, for the per-class precision/recall curves.
   const ranked: [number, number][] = [];
   perFrame.forEach((list, f) => list.forEach((_, j) => ranked.push([f, j])));
-  ranked.sort(([fa, ja], [fb, jb]) => detections[perFrame[fb][jb]].score - detections[perFrame[fa][ja]].score || fa - fb || ja - jb);
+  ranked.sort(
+    ([fa, ja], [fb, jb]) =>
+      detections[perFrame[fb][jb]].score - detections[perFrame[fa][ja]].score || fa - fb || ja - jb,
+  );
 
   const ranges = motionRanges.map(({ label, range: [lo, hi] }) => {
     const emptyWeight = allMotion.length ? allMotion.filter((m) => m >= lo && m <= hi).length / allMotion.length : 0;
@@ -272,7 +302,13 @@ export function evaluateVid(frames: readonly VidFrame[], detections: readonly Vi
     for (let c = 0; c < numClasses; c++) if (npos[c] > 0) ap[c] = vocAp(rec[c], prec[c]);
     const valid = ap.filter((v) => v >= 0);
     const positives = npos.reduce((s, v) => s + v, 0);
-    return { label, range: [lo, hi] as [number, number], ap, mAP: valid.length ? pairwiseSum(valid) / valid.length : -1, positives };
+    return {
+      label,
+      range: [lo, hi] as [number, number],
+      ap,
+      mAP: valid.length ? pairwiseSum(valid) / valid.length : -1,
+      positives,
+    };
   });
   return { ranges, motionIou };
 }

@@ -8,37 +8,168 @@ import { requireArray, requireRecord } from './records';
 
 // The official tables, verbatim.
 const CONTRACTIONS: Record<string, string> = {
-  aint: "ain't", arent: "aren't", cant: "can't", couldve: "could've", couldnt: "couldn't",
-  "couldn'tve": "couldn't've", "couldnt've": "couldn't've", didnt: "didn't", doesnt: "doesn't", dont: "don't", hadnt: "hadn't",
-  "hadnt've": "hadn't've", "hadn'tve": "hadn't've", hasnt: "hasn't", havent: "haven't", hed: "he'd", "hed've": "he'd've",
-  "he'dve": "he'd've", hes: "he's", howd: "how'd", howll: "how'll", hows: "how's", "Id've": "I'd've", "I'dve": "I'd've",
-  Im: "I'm", Ive: "I've", isnt: "isn't", itd: "it'd", "itd've": "it'd've", "it'dve": "it'd've", itll: "it'll", "let's": "let's",
-  maam: "ma'am", mightnt: "mightn't", "mightnt've": "mightn't've", "mightn'tve": "mightn't've", mightve: "might've",
-  mustnt: "mustn't", mustve: "must've", neednt: "needn't", notve: "not've", oclock: "o'clock", oughtnt: "oughtn't",
-  "ow's'at": "'ow's'at", "'ows'at": "'ow's'at", "'ow'sat": "'ow's'at", shant: "shan't", "shed've": "she'd've", "she'dve": "she'd've",
-  "she's": "she's", shouldve: "should've", shouldnt: "shouldn't", "shouldnt've": "shouldn't've", "shouldn'tve": "shouldn't've",
-  "somebody'd": 'somebodyd', "somebodyd've": "somebody'd've", "somebody'dve": "somebody'd've", somebodyll: "somebody'll",
-  somebodys: "somebody's", someoned: "someone'd", "someoned've": "someone'd've", "someone'dve": "someone'd've",
-  someonell: "someone'll", someones: "someone's", somethingd: "something'd", "somethingd've": "something'd've",
-  "something'dve": "something'd've", somethingll: "something'll", thats: "that's", thered: "there'd", "thered've": "there'd've",
-  "there'dve": "there'd've", therere: "there're", theres: "there's", theyd: "they'd", "theyd've": "they'd've",
-  "they'dve": "they'd've", theyll: "they'll", theyre: "they're", theyve: "they've", twas: "'twas", wasnt: "wasn't",
-  "wed've": "we'd've", "we'dve": "we'd've", weve: "we've", werent: "weren't", whatll: "what'll", whatre: "what're",
-  whats: "what's", whatve: "what've", whens: "when's", whered: "where'd", wheres: "where's", whereve: "where've",
-  whod: "who'd", "whod've": "who'd've", "who'dve": "who'd've", wholl: "who'll", whos: "who's", whove: "who've", whyll: "why'll",
-  whyre: "why're", whys: "why's", wont: "won't", wouldve: "would've", wouldnt: "wouldn't", "wouldnt've": "wouldn't've",
-  "wouldn'tve": "wouldn't've", yall: "y'all", "yall'll": "y'all'll", "y'allll": "y'all'll", "yall'd've": "y'all'd've",
-  "y'alld've": "y'all'd've", "y'all'dve": "y'all'd've", youd: "you'd", "youd've": "you'd've", "you'dve": "you'd've",
-  youll: "you'll", youre: "you're", youve: "you've",
+  aint: "ain't",
+  arent: "aren't",
+  cant: "can't",
+  couldve: "could've",
+  couldnt: "couldn't",
+  "couldn'tve": "couldn't've",
+  "couldnt've": "couldn't've",
+  didnt: "didn't",
+  doesnt: "doesn't",
+  dont: "don't",
+  hadnt: "hadn't",
+  "hadnt've": "hadn't've",
+  "hadn'tve": "hadn't've",
+  hasnt: "hasn't",
+  havent: "haven't",
+  hed: "he'd",
+  "hed've": "he'd've",
+  "he'dve": "he'd've",
+  hes: "he's",
+  howd: "how'd",
+  howll: "how'll",
+  hows: "how's",
+  "Id've": "I'd've",
+  "I'dve": "I'd've",
+  Im: "I'm",
+  Ive: "I've",
+  isnt: "isn't",
+  itd: "it'd",
+  "itd've": "it'd've",
+  "it'dve": "it'd've",
+  itll: "it'll",
+  "let's": "let's",
+  maam: "ma'am",
+  mightnt: "mightn't",
+  "mightnt've": "mightn't've",
+  "mightn'tve": "mightn't've",
+  mightve: "might've",
+  mustnt: "mustn't",
+  mustve: "must've",
+  neednt: "needn't",
+  notve: "not've",
+  oclock: "o'clock",
+  oughtnt: "oughtn't",
+  "ow's'at": "'ow's'at",
+  "'ows'at": "'ow's'at",
+  "'ow'sat": "'ow's'at",
+  shant: "shan't",
+  "shed've": "she'd've",
+  "she'dve": "she'd've",
+  "she's": "she's",
+  shouldve: "should've",
+  shouldnt: "shouldn't",
+  "shouldnt've": "shouldn't've",
+  "shouldn'tve": "shouldn't've",
+  "somebody'd": 'somebodyd',
+  "somebodyd've": "somebody'd've",
+  "somebody'dve": "somebody'd've",
+  somebodyll: "somebody'll",
+  somebodys: "somebody's",
+  someoned: "someone'd",
+  "someoned've": "someone'd've",
+  "someone'dve": "someone'd've",
+  someonell: "someone'll",
+  someones: "someone's",
+  somethingd: "something'd",
+  "somethingd've": "something'd've",
+  "something'dve": "something'd've",
+  somethingll: "something'll",
+  thats: "that's",
+  thered: "there'd",
+  "thered've": "there'd've",
+  "there'dve": "there'd've",
+  therere: "there're",
+  theres: "there's",
+  theyd: "they'd",
+  "theyd've": "they'd've",
+  "they'dve": "they'd've",
+  theyll: "they'll",
+  theyre: "they're",
+  theyve: "they've",
+  twas: "'twas",
+  wasnt: "wasn't",
+  "wed've": "we'd've",
+  "we'dve": "we'd've",
+  weve: "we've",
+  werent: "weren't",
+  whatll: "what'll",
+  whatre: "what're",
+  whats: "what's",
+  whatve: "what've",
+  whens: "when's",
+  whered: "where'd",
+  wheres: "where's",
+  whereve: "where've",
+  whod: "who'd",
+  "whod've": "who'd've",
+  "who'dve": "who'd've",
+  wholl: "who'll",
+  whos: "who's",
+  whove: "who've",
+  whyll: "why'll",
+  whyre: "why're",
+  whys: "why's",
+  wont: "won't",
+  wouldve: "would've",
+  wouldnt: "wouldn't",
+  "wouldnt've": "wouldn't've",
+  "wouldn'tve": "wouldn't've",
+  yall: "y'all",
+  "yall'll": "y'all'll",
+  "y'allll": "y'all'll",
+  "yall'd've": "y'all'd've",
+  "y'alld've": "y'all'd've",
+  "y'all'dve": "y'all'd've",
+  youd: "you'd",
+  "youd've": "you'd've",
+  "you'dve": "you'd've",
+  youll: "you'll",
+  youre: "you're",
+  youve: "you've",
 };
 
 const MANUAL_MAP: Record<string, string> = {
-  none: '0', zero: '0', one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
+  none: '0',
+  zero: '0',
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+  ten: '10',
 };
 
 const ARTICLES = new Set(['a', 'an', 'the']);
 
-const PUNCTUATION = [';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!'];
+const PUNCTUATION = [
+  ';',
+  '/',
+  '[',
+  ']',
+  '"',
+  '{',
+  '}',
+  '(',
+  ')',
+  '=',
+  '+',
+  '\\',
+  '_',
+  '-',
+  '>',
+  '<',
+  '@',
+  '`',
+  ',',
+  '?',
+  '!',
+];
 
 // Python's \d matches any Unicode decimal digit.
 const COMMA_STRIP = /\p{Nd},\p{Nd}/u;
@@ -130,7 +261,8 @@ export function evaluateVqa(annotations: readonly VqaQuestion[], predictions: re
     const p = requireRecord(op, `predictions[${n}]`, value);
     const id = p.question_id as number | string;
     const name = `predictions[${n}] (question_id ${String(id)})`;
-    if (typeof id !== 'number' && typeof id !== 'string') throw argumentError(op, `predictions[${n}].question_id`, 'a number or a string', id);
+    if (typeof id !== 'number' && typeof id !== 'string')
+      throw argumentError(op, `predictions[${n}].question_id`, 'a number or a string', id);
     if (predicted.has(id)) throw argumentError(op, `${name}.question_id`, 'one prediction per question', id);
     if (typeof p.answer !== 'string') throw argumentError(op, `${name}.answer`, 'a string', p.answer);
     predicted.set(id, p.answer);
@@ -143,11 +275,13 @@ export function evaluateVqa(annotations: readonly VqaQuestion[], predictions: re
     const q = requireRecord(op, `annotations[${n}]`, value);
     const id = q.question_id as number | string;
     const name = `annotations[${n}] (question_id ${String(id)})`;
-    if (typeof id !== 'number' && typeof id !== 'string') throw argumentError(op, `annotations[${n}].question_id`, 'a number or a string', id);
+    if (typeof id !== 'number' && typeof id !== 'string')
+      throw argumentError(op, `annotations[${n}].question_id`, 'a number or a string', id);
     if (seen.has(id)) throw argumentError(op, `${name}.question_id`, 'a question id not used before', id);
     seen.add(id);
     const answers = requireArray(op, `${name}.answers`, q.answers).map((a, j) => {
-      const text = typeof a === 'string' ? a : a && typeof a === 'object' ? (a as { answer?: unknown }).answer : undefined;
+      const text =
+        typeof a === 'string' ? a : a && typeof a === 'object' ? (a as { answer?: unknown }).answer : undefined;
       if (typeof text !== 'string') throw argumentError(op, `${name}.answers[${j}]`, 'a string or {answer: string}', a);
       return text;
     });
@@ -156,14 +290,18 @@ export function evaluateVqa(annotations: readonly VqaQuestion[], predictions: re
     if (prediction === undefined) throw argumentError(op, `${name}`, 'a prediction with this question_id', 'none');
     const acc = accuracyOf(normalizeVqaAnswer(prediction), answers);
     perQuestion.set(id, acc);
-    for (const [key, groups] of [[q.answer_type, byAnswerType], [q.question_type, byQuestionType]] as const) {
+    for (const [key, groups] of [
+      [q.answer_type, byAnswerType],
+      [q.question_type, byQuestionType],
+    ] as const) {
       if (typeof key !== 'string') continue;
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key)!.push(acc);
     }
   });
   for (const [id, _] of predicted) {
-    if (!seen.has(id)) throw argumentError(op, `predictions (question_id ${String(id)})`, 'a question_id present in annotations', id);
+    if (!seen.has(id))
+      throw argumentError(op, `predictions (question_id ${String(id)})`, 'a question_id present in annotations', id);
   }
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
   const all = [...perQuestion.values()];
@@ -201,14 +339,20 @@ export function vcrAccuracy(predictions: readonly VcrPrediction[], labels: reado
   const op = 'vcrAccuracy';
   requireArray(op, 'predictions', predictions);
   requireArray(op, 'labels', labels);
-  if (predictions.length !== labels.length) throw argumentError(op, 'predictions', `${labels.length} entries (one per label)`, `${predictions.length} entries`);
+  if (predictions.length !== labels.length)
+    throw argumentError(op, 'predictions', `${labels.length} entries (one per label)`, `${predictions.length} entries`);
   if (labels.length === 0) throw argumentError(op, 'labels', 'at least one question', 'none');
   let qa = 0;
   let qar = 0;
   let both = 0;
   predictions.forEach((p, n) => {
     const l = labels[n];
-    for (const [name, v] of [[`predictions[${n}].answer`, p?.answer], [`predictions[${n}].rationale`, p?.rationale], [`labels[${n}].answer`, l?.answer], [`labels[${n}].rationale`, l?.rationale]] as const) {
+    for (const [name, v] of [
+      [`predictions[${n}].answer`, p?.answer],
+      [`predictions[${n}].rationale`, p?.rationale],
+      [`labels[${n}].answer`, l?.answer],
+      [`labels[${n}].rationale`, l?.rationale],
+    ] as const) {
       if (!Number.isInteger(v) || (v as number) < 0) throw argumentError(op, name, 'a choice index (integer >= 0)', v);
     }
     const a = p.answer === l.answer;

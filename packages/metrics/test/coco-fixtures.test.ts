@@ -67,7 +67,8 @@ describe('evaluateCoco agrees with pycocotools COCOeval (fixtures from scripts/m
       // Per-category AP: the mean of the category's defined precision over IoU thresholds and recalls.
       for (let k = 0; k < K; k++) {
         const values: number[] = [];
-        for (let t = 0; t < T; t++) for (let r = 0; r < R; r++) values.push(expected.precisionAllArea100[(t * R + r) * K + k]);
+        for (let t = 0; t < T; t++)
+          for (let r = 0; r < R; r++) values.push(expected.precisionAllArea100[(t * R + r) * K + k]);
         const defined = values.filter((v) => v > -1);
         const ap = defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : -1;
         expect(ours.perCategory[k].ap).toBeCloseTo(ap, 12);

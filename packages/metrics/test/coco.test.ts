@@ -1,6 +1,13 @@
 import { Rng } from '@deformjs/core';
 import { describe, expect, it } from 'vitest';
-import { evaluateCoco, formatCocoSummary, COCO_IOU_THRESHOLDS, type CocoAnnotation, type CocoDataset, type CocoDetection } from '../src';
+import {
+  evaluateCoco,
+  formatCocoSummary,
+  COCO_IOU_THRESHOLDS,
+  type CocoAnnotation,
+  type CocoDataset,
+  type CocoDetection,
+} from '../src';
 
 let nextId = 1;
 function ann(image_id: number, bbox: number[], extra: Partial<CocoAnnotation> = {}): CocoAnnotation {
@@ -14,7 +21,11 @@ const near = (values: number[]) => values.map((v) => expect.closeTo(v, 12));
 const oneOrUndefined = (v: number) => v === -1 || Math.abs(v - 1) < 1e-12;
 
 function dataset(annotations: CocoAnnotation[], imageIds = [1], categoryIds = [1]): CocoDataset {
-  return { images: imageIds.map((id) => ({ id })), categories: categoryIds.map((id) => ({ id, name: `c${id}` })), annotations };
+  return {
+    images: imageIds.map((id) => ({ id })),
+    categories: categoryIds.map((id) => ({ id, name: `c${id}` })),
+    annotations,
+  };
 }
 
 describe('evaluateCoco: hand-computed cases', () => {
@@ -91,7 +102,11 @@ describe('evaluateCoco: hand-computed cases', () => {
   it('area ranges use the annotation area; an unmatched detection outside the range is ignored', () => {
     // A small object (area 100) and a large one; an unmatched large detection is ignored for 'small'.
     const gt = dataset([ann(1, [0, 0, 10, 10]), ann(1, [200, 200, 150, 150])]);
-    const r = evaluateCoco(gt, [det(1, [500, 0, 120, 120], 0.99), det(1, [0, 0, 10, 10], 0.9), det(1, [200, 200, 150, 150], 0.8)]);
+    const r = evaluateCoco(gt, [
+      det(1, [500, 0, 120, 120], 0.99),
+      det(1, [0, 0, 10, 10], 0.9),
+      det(1, [200, 200, 150, 150], 0.8),
+    ]);
     expect(r.stats[3]).toBeCloseTo(1, 12); // APs
     expect(r.stats[5]).toBeLessThan(1); // APl: the large false positive ranks first
     // The same box with an annotation area in 'medium' moves it out of 'small'.
@@ -138,7 +153,14 @@ function randomScene(seed: number) {
     for (let j = 0; j < n; j++) {
       const w = 4 + rng.uniform(0, 200);
       const h = 4 + rng.uniform(0, 200);
-      annotations.push({ id: id++, image_id: img.id, category_id: categories[rng.int(3)].id, bbox: [rng.uniform(0, 400), rng.uniform(0, 300), w, h], area: w * h * rng.uniform(0.5, 1), iscrowd: rng.next() < 0.1 ? 1 : 0 });
+      annotations.push({
+        id: id++,
+        image_id: img.id,
+        category_id: categories[rng.int(3)].id,
+        bbox: [rng.uniform(0, 400), rng.uniform(0, 300), w, h],
+        area: w * h * rng.uniform(0.5, 1),
+        iscrowd: rng.next() < 0.1 ? 1 : 0,
+      });
     }
   }
   return { rng, gt: { images, categories, annotations } as CocoDataset };
@@ -159,7 +181,9 @@ describe('formatCocoSummary', () => {
 describe('evaluateCoco: properties', () => {
   it('perfect detections give AP 1 and AR 1 in every defined setting (AR1 aside)', () => {
     const { rng, gt } = randomScene(3);
-    const results = gt.annotations.filter((a) => !a.iscrowd).map((a) => det(a.image_id, [...a.bbox], rng.next(), a.category_id));
+    const results = gt.annotations
+      .filter((a) => !a.iscrowd)
+      .map((a) => det(a.image_id, [...a.bbox], rng.next(), a.category_id));
     const { stats, perCategory } = evaluateCoco(gt, results);
     // All but AR1: with several objects per image and category one detection cannot recall them all.
     stats.forEach((s, i) => expect(i === 6 || oneOrUndefined(s)).toBe(true));
@@ -173,9 +197,24 @@ describe('evaluateCoco: properties', () => {
     const results: CocoDetection[] = [];
     for (const a of gt.annotations) {
       const [x, y, w, h] = a.bbox;
-      results.push(det(a.image_id, [x + rng.normal(0, 4), y + rng.normal(0, 4), w * rng.uniform(0.8, 1.2), h * rng.uniform(0.8, 1.2)], rng.next(), a.category_id));
+      results.push(
+        det(
+          a.image_id,
+          [x + rng.normal(0, 4), y + rng.normal(0, 4), w * rng.uniform(0.8, 1.2), h * rng.uniform(0.8, 1.2)],
+          rng.next(),
+          a.category_id,
+        ),
+      );
     }
-    for (let j = 0; j < 30; j++) results.push(det(gt.images[rng.int(12)].id, [rng.uniform(0, 400), rng.uniform(0, 300), 30, 40], rng.next(), gt.categories[rng.int(3)].id));
+    for (let j = 0; j < 30; j++)
+      results.push(
+        det(
+          gt.images[rng.int(12)].id,
+          [rng.uniform(0, 400), rng.uniform(0, 300), 30, 40],
+          rng.next(),
+          gt.categories[rng.int(3)].id,
+        ),
+      );
     const reference = evaluateCoco(gt, results);
     expect(reference.stats[0]).toBeGreaterThan(0);
     expect(reference.stats[0]).toBeLessThan(1);
@@ -194,20 +233,80 @@ describe('evaluateCoco: malformed input names the record', () => {
   const gt = dataset([ann(1, [0, 0, 10, 10])], [1, 2]);
   const ok = det(1, [0, 0, 10, 10], 0.5);
   const cases: [string, () => unknown, RegExp][] = [
-    ['unknown image id in results', () => evaluateCoco(gt, [ok, det(7, [0, 0, 1, 1], 0.5)]), /results\[1\] \(image_id 7\)\.image_id' expected the id of an image/],
-    ['unknown category id in results', () => evaluateCoco(gt, [det(1, [0, 0, 1, 1], 0.5, 3)]), /results\[0\] \(image_id 1\)\.category_id' expected the id of a category.*got 3/],
-    ['NaN score', () => evaluateCoco(gt, [ok, ok, { ...ok, score: NaN }]), /results\[2\] \(image_id 1\)\.score' expected a finite number, got NaN/],
-    ['missing score', () => evaluateCoco(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] } as unknown as CocoDetection]), /results\[0\] \(image_id 1\)\.score' expected a finite number \(the field is missing\)/],
-    ['negative width', () => evaluateCoco(gt, [det(1, [0, 0, -1, 1], 0.5)]), /results\[0\] \(image_id 1\)\.bbox' expected \[x, y, w, h\] with w >= 0/],
-    ['short box', () => evaluateCoco(gt, [det(1, [0, 0, 1], 0.5)]), /results\[0\] \(image_id 1\)\.bbox' expected \[x, y, w, h\] of 4 finite numbers/],
-    ['missing area', () => evaluateCoco(dataset([{ id: 9, image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] } as unknown as CocoAnnotation]), []), /annotations\[0\] \(id 9\)\.area' expected a finite number \(the field is missing\)/],
-    ['annotation on an unknown image', () => evaluateCoco(dataset([ann(5, [0, 0, 1, 1], { id: 42 })]), []), /annotations\[0\] \(id 42\)\.image_id' expected the id of an image in groundTruth\.images, got 5/],
-    ['duplicate annotation id', () => evaluateCoco(dataset([ann(1, [0, 0, 1, 1], { id: 3 }), ann(1, [0, 0, 1, 1], { id: 3 })]), []), /annotations\[1\] \(id 3\)\.id' expected an annotation id not used before/],
-    ['bad iscrowd', () => evaluateCoco(dataset([ann(1, [0, 0, 1, 1], { id: 4, iscrowd: 2 })]), []), /annotations\[0\] \(id 4\)\.iscrowd' expected 0, 1 or a boolean, got 2/],
-    ['duplicate image id', () => evaluateCoco({ ...gt, images: [{ id: 1 }, { id: 1 }] }, []), /groundTruth\.images\[1\]\.id' expected an id not used before/],
-    ['results not an array', () => evaluateCoco(gt, {} as unknown as CocoDetection[]), /argument 'results' expected an array/],
-    ['two maxDets', () => evaluateCoco(gt, [], { maxDets: [1, 10] as unknown as [number, number, number] }), /options\.maxDets' expected three positive integers/],
-    ['imgIds not in the ground truth', () => evaluateCoco(gt, [], { imgIds: [1, 99] }), /options\.imgIds\[1\]' expected an id present in the ground truth, got 99/],
+    [
+      'unknown image id in results',
+      () => evaluateCoco(gt, [ok, det(7, [0, 0, 1, 1], 0.5)]),
+      /results\[1\] \(image_id 7\)\.image_id' expected the id of an image/,
+    ],
+    [
+      'unknown category id in results',
+      () => evaluateCoco(gt, [det(1, [0, 0, 1, 1], 0.5, 3)]),
+      /results\[0\] \(image_id 1\)\.category_id' expected the id of a category.*got 3/,
+    ],
+    [
+      'NaN score',
+      () => evaluateCoco(gt, [ok, ok, { ...ok, score: NaN }]),
+      /results\[2\] \(image_id 1\)\.score' expected a finite number, got NaN/,
+    ],
+    [
+      'missing score',
+      () => evaluateCoco(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] } as unknown as CocoDetection]),
+      /results\[0\] \(image_id 1\)\.score' expected a finite number \(the field is missing\)/,
+    ],
+    [
+      'negative width',
+      () => evaluateCoco(gt, [det(1, [0, 0, -1, 1], 0.5)]),
+      /results\[0\] \(image_id 1\)\.bbox' expected \[x, y, w, h\] with w >= 0/,
+    ],
+    [
+      'short box',
+      () => evaluateCoco(gt, [det(1, [0, 0, 1], 0.5)]),
+      /results\[0\] \(image_id 1\)\.bbox' expected \[x, y, w, h\] of 4 finite numbers/,
+    ],
+    [
+      'missing area',
+      () =>
+        evaluateCoco(
+          dataset([{ id: 9, image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] } as unknown as CocoAnnotation]),
+          [],
+        ),
+      /annotations\[0\] \(id 9\)\.area' expected a finite number \(the field is missing\)/,
+    ],
+    [
+      'annotation on an unknown image',
+      () => evaluateCoco(dataset([ann(5, [0, 0, 1, 1], { id: 42 })]), []),
+      /annotations\[0\] \(id 42\)\.image_id' expected the id of an image in groundTruth\.images, got 5/,
+    ],
+    [
+      'duplicate annotation id',
+      () => evaluateCoco(dataset([ann(1, [0, 0, 1, 1], { id: 3 }), ann(1, [0, 0, 1, 1], { id: 3 })]), []),
+      /annotations\[1\] \(id 3\)\.id' expected an annotation id not used before/,
+    ],
+    [
+      'bad iscrowd',
+      () => evaluateCoco(dataset([ann(1, [0, 0, 1, 1], { id: 4, iscrowd: 2 })]), []),
+      /annotations\[0\] \(id 4\)\.iscrowd' expected 0, 1 or a boolean, got 2/,
+    ],
+    [
+      'duplicate image id',
+      () => evaluateCoco({ ...gt, images: [{ id: 1 }, { id: 1 }] }, []),
+      /groundTruth\.images\[1\]\.id' expected an id not used before/,
+    ],
+    [
+      'results not an array',
+      () => evaluateCoco(gt, {} as unknown as CocoDetection[]),
+      /argument 'results' expected an array/,
+    ],
+    [
+      'two maxDets',
+      () => evaluateCoco(gt, [], { maxDets: [1, 10] as unknown as [number, number, number] }),
+      /options\.maxDets' expected three positive integers/,
+    ],
+    [
+      'imgIds not in the ground truth',
+      () => evaluateCoco(gt, [], { imgIds: [1, 99] }),
+      /options\.imgIds\[1\]' expected an id present in the ground truth, got 99/,
+    ],
   ];
   for (const [name, run, message] of cases) {
     it(name, () => {

@@ -36,7 +36,9 @@ describe('segmentation: confusion-matrix metrics', () => {
   it('streams: two updates equal one over the concatenated images', () => {
     const rng = new Rng(5);
     const maps = Array.from({ length: 4 }, () => Uint8Array.from({ length: 6 * 7 }, () => rng.int(3)));
-    const a = new SegmentationEvaluator({ numClasses: 3 }).update(maps[0], maps[1], 6, 7).update(maps[2], maps[3], 6, 7);
+    const a = new SegmentationEvaluator({ numClasses: 3 })
+      .update(maps[0], maps[1], 6, 7)
+      .update(maps[2], maps[3], 6, 7);
     const pred = new Uint8Array([...maps[0], ...maps[2]]);
     const gt = new Uint8Array([...maps[1], ...maps[3]]);
     // Stacked vertically the two images touch, which changes boundaries but not the plain confusion matrix.
@@ -64,7 +66,8 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           for (let yy = Math.max(0, y - r); yy <= Math.min(H - 1, y + r); yy++) {
-            for (let xx = Math.max(0, x - r); xx <= Math.min(W - 1, x + r); xx++) if (mask[yy * W + xx]) expected[y * W + x] = 1;
+            for (let xx = Math.max(0, x - r); xx <= Math.min(W - 1, x + r); xx++)
+              if (mask[yy * W + xx]) expected[y * W + x] = 1;
           }
         }
       }
@@ -91,7 +94,9 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
     expect(r.bF1PerClass[0]).toBeCloseTo(2 / 3, 15);
     expect(r.bF1PerClass[1]).toBeCloseTo(0.6, 15);
     expect(r.bF1).toBeCloseTo(19 / 30, 15);
-    const noBackground = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 0, dropBackground: true }).update(PRED, GT, 3, 4).result();
+    const noBackground = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 0, dropBackground: true })
+      .update(PRED, GT, 3, 4)
+      .result();
     expect(noBackground.bF1).toBeCloseTo(0.6, 15);
     const loose = new SegmentationEvaluator({ numClasses: 2, boundaryTolerance: 5 }).update(PRED, GT, 3, 4).result();
     expect(loose.bF1).toBe(1);
@@ -117,7 +122,9 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
     // GT boundary columns 7 (class 0) and 8 (class 1); predicted columns 8 (class 0) and 9 (class 1): none coincide.
     expect(strict.bF1).toBe(0);
     const perfect = new SegmentationEvaluator({ numClasses: 3 }).update(gt, gt, H, W).result();
-    expect([perfect.mIoU, perfect.bIoU, perfect.bF1, perfect.gAcc, perfect.mAcc, perfect.fwIoU]).toEqual([1, 1, 1, 1, 1, 1]);
+    expect([perfect.mIoU, perfect.bIoU, perfect.bF1, perfect.gAcc, perfect.mAcc, perfect.fwIoU]).toEqual([
+      1, 1, 1, 1, 1, 1,
+    ]);
   });
 
   it('a class with ground-truth boundaries that is never predicted has BF1 0', () => {
@@ -131,10 +138,18 @@ describe('segmentation: boundaries, BIoU and BF1', () => {
 
   it('malformed input names the image and pixel', () => {
     const ev = new SegmentationEvaluator({ numClasses: 2 });
-    expect(() => ev.update(PRED, GT.slice(1), 3, 4)).toThrow(/update #0: groundTruth.length' expected 12 \(H 3 x W 4\), got 11/);
-    expect(() => ev.update(new Uint8Array([0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]), GT, 3, 4)).toThrow(/prediction\[2\] \(y 0, x 2\)' expected a class in \[0, 2\), got 2/);
-    expect(() => ev.update(PRED, new Uint8Array([0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0]), 3, 4)).toThrow(/groundTruth\[5\] \(y 1, x 1\)' expected a class in \[0, 2\) or the ignore label 255, got 7/);
-    expect(() => new SegmentationEvaluator({ numClasses: 2, ignoreLabel: 1 })).toThrow(/ignoreLabel' expected a value outside the classes/);
+    expect(() => ev.update(PRED, GT.slice(1), 3, 4)).toThrow(
+      /update #0: groundTruth.length' expected 12 \(H 3 x W 4\), got 11/,
+    );
+    expect(() => ev.update(new Uint8Array([0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]), GT, 3, 4)).toThrow(
+      /prediction\[2\] \(y 0, x 2\)' expected a class in \[0, 2\), got 2/,
+    );
+    expect(() => ev.update(PRED, new Uint8Array([0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0]), 3, 4)).toThrow(
+      /groundTruth\[5\] \(y 1, x 1\)' expected a class in \[0, 2\) or the ignore label 255, got 7/,
+    );
+    expect(() => new SegmentationEvaluator({ numClasses: 2, ignoreLabel: 1 })).toThrow(
+      /ignoreLabel' expected a value outside the classes/,
+    );
   });
 });
 
@@ -145,24 +160,57 @@ interface AutosegFixture {
     width: number;
     groundTruth: number[];
     prediction: number[];
-    counts: Record<string, { radius: number; tolerance: number; confusion: number[]; bandConfusion: number[]; bandConfusionDropBackground: number[]; nFg: number[]; nGt: number[]; matchFg: number[]; matchGt: number[] }>;
+    counts: Record<
+      string,
+      {
+        radius: number;
+        tolerance: number;
+        confusion: number[];
+        bandConfusion: number[];
+        bandConfusionDropBackground: number[];
+        nFg: number[];
+        nGt: number[];
+        matchFg: number[];
+        matchGt: number[];
+      }
+    >;
   }[];
 }
 
 describe('segmentation: the counts of Auto Seg-Loss evaluator (fixtures from scripts/make_segmentation_fixtures.py)', () => {
-  const fixture: AutosegFixture = JSON.parse(readFileSync(new URL('./fixtures/segmentation_autoseg.json', import.meta.url), 'utf8'));
+  const fixture: AutosegFixture = JSON.parse(
+    readFileSync(new URL('./fixtures/segmentation_autoseg.json', import.meta.url), 'utf8'),
+  );
   for (const key of Object.keys(fixture.images[0].counts)) {
     it(`per image and accumulated, ${key}`, () => {
       const { radius, tolerance } = fixture.images[0].counts[key];
-      const all = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance });
-      const allNoBg = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance, dropBackground: true });
-      const sum = (name: 'confusion' | 'bandConfusion' | 'bandConfusionDropBackground' | 'nFg' | 'nGt' | 'matchFg' | 'matchGt') =>
-        fixture.images.reduce((acc, img) => acc.map((v, i) => v + img.counts[key][name][i]), new Array(fixture.images[0].counts[key][name].length).fill(0));
+      const all = new SegmentationEvaluator({
+        numClasses: fixture.numClasses,
+        boundaryRadius: radius,
+        boundaryTolerance: tolerance,
+      });
+      const allNoBg = new SegmentationEvaluator({
+        numClasses: fixture.numClasses,
+        boundaryRadius: radius,
+        boundaryTolerance: tolerance,
+        dropBackground: true,
+      });
+      const sum = (
+        name: 'confusion' | 'bandConfusion' | 'bandConfusionDropBackground' | 'nFg' | 'nGt' | 'matchFg' | 'matchGt',
+      ) =>
+        fixture.images.reduce(
+          (acc, img) => acc.map((v, i) => v + img.counts[key][name][i]),
+          new Array(fixture.images[0].counts[key][name].length).fill(0),
+        );
       for (const img of fixture.images) {
         const expected = img.counts[key];
         const pred = Int32Array.from(img.prediction);
         const gt = Int32Array.from(img.groundTruth);
-        const one = new SegmentationEvaluator({ numClasses: fixture.numClasses, boundaryRadius: radius, boundaryTolerance: tolerance }).update(pred, gt, img.height, img.width);
+        const one = new SegmentationEvaluator({
+          numClasses: fixture.numClasses,
+          boundaryRadius: radius,
+          boundaryTolerance: tolerance,
+        }).update(pred, gt, img.height, img.width);
         expect(Array.from(one.confusion)).toEqual(expected.confusion);
         expect(Array.from(one.bandConfusion)).toEqual(expected.bandConfusion);
         expect(Array.from(one.predTotal)).toEqual(expected.nFg);

@@ -16,7 +16,15 @@ describe('VID building blocks', () => {
 
   it('the IoU threshold of small boxes is wh / ((w + 10)(h + 10))', () => {
     const frames: VidFrame[] = [
-      { frameId: 'f0', videoId: 'v', frameIndex: 0, objects: [{ trackId: 1, label: 0, bbox: [0, 0, 9, 9] }, { trackId: 2, label: 1, bbox: [100, 100, 199, 199] }] },
+      {
+        frameId: 'f0',
+        videoId: 'v',
+        frameIndex: 0,
+        objects: [
+          { trackId: 1, label: 0, bbox: [0, 0, 9, 9] },
+          { trackId: 2, label: 1, bbox: [100, 100, 199, 199] },
+        ],
+      },
     ];
     // IoU 0.4 against each: above the small box's 0.25 threshold, below the large box's 0.5.
     const dets: VidDetection[] = [
@@ -36,7 +44,15 @@ function scene(): { frames: VidFrame[]; dets: VidDetection[] } {
   for (let t = 0; t < 5; t++) {
     const still = [0, 0, 49, 49];
     const moving = [100 + 30 * t, 0, 149 + 30 * t, 49];
-    frames.push({ frameId: t, videoId: 'A', frameIndex: t, objects: [{ trackId: 's', label: 0, bbox: still }, { trackId: 'f', label: 0, bbox: moving }] });
+    frames.push({
+      frameId: t,
+      videoId: 'A',
+      frameIndex: t,
+      objects: [
+        { trackId: 's', label: 0, bbox: still },
+        { trackId: 'f', label: 0, bbox: moving },
+      ],
+    });
     dets.push({ frameId: t, label: 0, score: 0.9, bbox: still }, { frameId: t, label: 0, score: 0.8, bbox: moving });
   }
   frames.push({ frameId: 5, videoId: 'A', frameIndex: 5, objects: [] });
@@ -109,22 +125,43 @@ describe('evaluateVid: motion speed breakdown (FGFA rules)', () => {
 
   it('perfect detections give AP 1 in every range with positives', () => {
     const { frames } = scene();
-    const dets = frames.flatMap((f) => f.objects.map((o, i) => ({ frameId: f.frameId, label: o.label, score: 0.5 + 0.01 * i + 0.001 * Number(f.frameId), bbox: o.bbox })));
+    const dets = frames.flatMap((f) =>
+      f.objects.map((o, i) => ({
+        frameId: f.frameId,
+        label: o.label,
+        score: 0.5 + 0.01 * i + 0.001 * Number(f.frameId),
+        bbox: o.bbox,
+      })),
+    );
     for (const range of evaluateVid(frames, dets, { numClasses: 1 }).ranges) expect([1, -1]).toContain(range.mAP);
   });
 
   it('malformed input names the record', () => {
     const { frames, dets } = scene();
-    expect(() => evaluateVid(frames, [...dets, { frameId: 99, label: 0, score: 1, bbox: [0, 0, 1, 1] }])).toThrow(/detections\[12\] \(frameId 99\)\.frameId' expected the frameId of a frame/);
-    expect(() => evaluateVid(frames, [{ ...dets[0], score: NaN }])).toThrow(/detections\[0\] \(frameId 0\)\.score' expected a finite number, got NaN/);
-    expect(() => evaluateVid(frames, [{ ...dets[0], label: 3 }], { numClasses: 2 })).toThrow(/detections\[0\] \(frameId 0\)\.label' expected an integer >= 0 and <= 1, got 3/);
-    expect(() => evaluateVid(frames, [{ ...dets[0], bbox: [5, 0, 1, 1] }])).toThrow(/detections\[0\] \(frameId 0\)\.bbox' expected \[x1, y1, x2, y2\] with x2 >= x1/);
+    expect(() => evaluateVid(frames, [...dets, { frameId: 99, label: 0, score: 1, bbox: [0, 0, 1, 1] }])).toThrow(
+      /detections\[12\] \(frameId 99\)\.frameId' expected the frameId of a frame/,
+    );
+    expect(() => evaluateVid(frames, [{ ...dets[0], score: NaN }])).toThrow(
+      /detections\[0\] \(frameId 0\)\.score' expected a finite number, got NaN/,
+    );
+    expect(() => evaluateVid(frames, [{ ...dets[0], label: 3 }], { numClasses: 2 })).toThrow(
+      /detections\[0\] \(frameId 0\)\.label' expected an integer >= 0 and <= 1, got 3/,
+    );
+    expect(() => evaluateVid(frames, [{ ...dets[0], bbox: [5, 0, 1, 1] }])).toThrow(
+      /detections\[0\] \(frameId 0\)\.bbox' expected \[x1, y1, x2, y2\] with x2 >= x1/,
+    );
     const bad = frames.map((f, i) => (i === 2 ? { ...f, objects: [{ trackId: 'q', label: 0, bbox: [0, 0, 1] }] } : f));
     expect(() => evaluateVid(bad, [])).toThrow(/frames\[2\] \(frameId 2\)\.objects\[0\] \(trackId q\)\.bbox'/);
-    expect(() => evaluateVid([...frames, frames[0]], [])).toThrow(/frames\[6\] \(frameId 0\)\.frameId' expected a frameId not used before/);
-    expect(() => evaluateVid([...frames, { ...frames[0], frameId: 'x' }], [])).toThrow(/frames\[6\] \(frameId x\)\.frameIndex' expected a frame index not used before in video A, got 0/);
+    expect(() => evaluateVid([...frames, frames[0]], [])).toThrow(
+      /frames\[6\] \(frameId 0\)\.frameId' expected a frameId not used before/,
+    );
+    expect(() => evaluateVid([...frames, { ...frames[0], frameId: 'x' }], [])).toThrow(
+      /frames\[6\] \(frameId x\)\.frameIndex' expected a frame index not used before in video A, got 0/,
+    );
     const twice = frames.map((f, i) => (i === 1 ? { ...f, objects: [f.objects[0], f.objects[0]] } : f));
-    expect(() => evaluateVid(twice, [])).toThrow(/frames\[1\] \(frameId 1\)\.objects\[1\] \(trackId s\)\.trackId' expected a trackId used once per frame/);
+    expect(() => evaluateVid(twice, [])).toThrow(
+      /frames\[1\] \(frameId 1\)\.objects\[1\] \(trackId s\)\.trackId' expected a trackId used once per frame/,
+    );
   });
 });
 
@@ -144,7 +181,10 @@ describe('evaluateVid agrees with FGFA vid_eval_motion (fixture from scripts/mak
   });
 
   it('AP per motion range and class, and mAP', () => {
-    const motionRanges = fixture.motionRanges.map((range, i) => ({ label: ['all', 'fast', 'medium', 'slow'][i], range }));
+    const motionRanges = fixture.motionRanges.map((range, i) => ({
+      label: ['all', 'fast', 'medium', 'slow'][i],
+      range,
+    }));
     const r = evaluateVid(fixture.frames, fixture.detections, { numClasses: fixture.numClasses, motionRanges });
     let worst = 0;
     r.ranges.forEach((range, i) => {

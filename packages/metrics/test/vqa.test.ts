@@ -35,7 +35,10 @@ describe('VQA answer normalisation (official processPunctuation / processDigitAr
 });
 
 describe('VQA accuracy: mean over the 10 leave-one-out subsets of min(matches / 3, 1)', () => {
-  const answers = (matching: number, answer = '2') => [...Array(matching).fill(answer), ...Array(10 - matching).fill('other')];
+  const answers = (matching: number, answer = '2') => [
+    ...Array(matching).fill(answer),
+    ...Array(10 - matching).fill('other'),
+  ];
   it('hand-computed for 0..4 matching humans', () => {
     expect(vqaAccuracy('two', answers(0))).toBe(0);
     // one match: the 9 subsets keeping it give 1/3 each
@@ -55,7 +58,12 @@ describe('VQA accuracy: mean over the 10 leave-one-out subsets of min(matches / 
 
   it('evaluateVqa averages per question, answer type and question type', () => {
     const annotations = [
-      { question_id: 1, answer_type: 'number', question_type: 'how many', answers: answers(3).map((answer) => ({ answer })) },
+      {
+        question_id: 1,
+        answer_type: 'number',
+        question_type: 'how many',
+        answers: answers(3).map((answer) => ({ answer })),
+      },
       { question_id: 2, answer_type: 'yes/no', question_type: 'is the', answers: Array(10).fill('yes') },
       { question_id: 3, answer_type: 'yes/no', question_type: 'is the', answers: Array(10).fill('no') },
     ];
@@ -72,10 +80,24 @@ describe('VQA accuracy: mean over the 10 leave-one-out subsets of min(matches / 
 
   it('malformed input names the question', () => {
     const annotations = [{ question_id: 7, answers: ['a'] }];
-    expect(() => evaluateVqa(annotations, [])).toThrow(/annotations\[0\] \(question_id 7\)' expected a prediction with this question_id/);
-    expect(() => evaluateVqa(annotations, [{ question_id: 7, answer: 'x' }, { question_id: 8, answer: 'y' }])).toThrow(/question_id 8\)' expected a question_id present in annotations/);
-    expect(() => evaluateVqa(annotations, [{ question_id: 7, answer: 'x' }, { question_id: 7, answer: 'y' }])).toThrow(/predictions\[1\] \(question_id 7\)\.question_id' expected one prediction per question/);
-    expect(() => evaluateVqa([{ question_id: 7, answers: [3 as unknown as string] }], [{ question_id: 7, answer: 'x' }])).toThrow(/annotations\[0\] \(question_id 7\)\.answers\[0\]'/);
+    expect(() => evaluateVqa(annotations, [])).toThrow(
+      /annotations\[0\] \(question_id 7\)' expected a prediction with this question_id/,
+    );
+    expect(() =>
+      evaluateVqa(annotations, [
+        { question_id: 7, answer: 'x' },
+        { question_id: 8, answer: 'y' },
+      ]),
+    ).toThrow(/question_id 8\)' expected a question_id present in annotations/);
+    expect(() =>
+      evaluateVqa(annotations, [
+        { question_id: 7, answer: 'x' },
+        { question_id: 7, answer: 'y' },
+      ]),
+    ).toThrow(/predictions\[1\] \(question_id 7\)\.question_id' expected one prediction per question/);
+    expect(() =>
+      evaluateVqa([{ question_id: 7, answers: [3 as unknown as string] }], [{ question_id: 7, answer: 'x' }]),
+    ).toThrow(/annotations\[0\] \(question_id 7\)\.answers\[0\]'/);
     expect(() => vqaAccuracy('x', [])).toThrow(/humanAnswers' expected a non-empty array of strings/);
   });
 });
@@ -83,8 +105,16 @@ describe('VQA accuracy: mean over the 10 leave-one-out subsets of min(matches / 
 describe('VCR', () => {
   it('Q->A, QA->R and Q->AR', () => {
     const r = vcrAccuracy(
-      [{ answer: 0, rationale: 1 }, { answer: 2, rationale: 2 }, { answer: 1, rationale: 3 }],
-      [{ answer: 0, rationale: 1 }, { answer: 2, rationale: 0 }, { answer: 3, rationale: 3 }],
+      [
+        { answer: 0, rationale: 1 },
+        { answer: 2, rationale: 2 },
+        { answer: 1, rationale: 3 },
+      ],
+      [
+        { answer: 0, rationale: 1 },
+        { answer: 2, rationale: 0 },
+        { answer: 3, rationale: 3 },
+      ],
     );
     expect(r.qa).toBeCloseTo(2 / 3, 15);
     expect(r.qar).toBeCloseTo(2 / 3, 15);
@@ -93,7 +123,9 @@ describe('VCR', () => {
 
   it('rejects mismatched lengths and bad indices', () => {
     expect(() => vcrAccuracy([{ answer: 0, rationale: 0 }], [])).toThrow(/predictions' expected 0 entries/);
-    expect(() => vcrAccuracy([{ answer: -1, rationale: 0 }], [{ answer: 0, rationale: 0 }])).toThrow(/predictions\[0\]\.answer' expected a choice index/);
+    expect(() => vcrAccuracy([{ answer: -1, rationale: 0 }], [{ answer: 0, rationale: 0 }])).toThrow(
+      /predictions\[0\]\.answer' expected a choice index/,
+    );
   });
 });
 

@@ -10,7 +10,12 @@ import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/co
 import type { ComparisonRow } from '@deformjs/core/node';
 import { msDeformAttn } from '../src/index';
 
-const LEVELS = [[64, 64], [32, 32], [16, 16], [8, 8]];
+const LEVELS = [
+  [64, 64],
+  [32, 32],
+  [16, 16],
+  [8, 8],
+];
 const STARTS = [0, 4096, 5120, 5376];
 const S = 5440;
 const [M, D, P, L] = [8, 32, 4, 4];
@@ -34,7 +39,12 @@ function wasmHeapBytes(): number {
   return backend.wasm ? backend.wasm.HEAPU8.byteLength : 0;
 }
 
-async function timeCase(name: string, lq: number, runs: number, reference: Reference[keyof Reference] | undefined): Promise<ComparisonRow[]> {
+async function timeCase(
+  name: string,
+  lq: number,
+  runs: number,
+  reference: Reference[keyof Reference] | undefined,
+): Promise<ComparisonRow[]> {
   peakRss = 0;
   peakHeap = 0;
   const rng = new Rng(0);
@@ -45,21 +55,33 @@ async function timeCase(name: string, lq: number, runs: number, reference: Refer
   const attn = (v: tf.Tensor, loc: tf.Tensor, a: tf.Tensor) => msDeformAttn(v, LEVELS, STARTS, loc, a);
   const backward = tf.grads(attn);
 
-  const forward = await bench(`${name} forward`, () => {
-    const out = attn(value, locations, attention);
-    out.dataSync();
-    sampleMemory();
-    out.dispose();
-  }, { warmup: 3, runs });
-  const forwardBackward = await bench(`${name} forward+backward`, () => {
-    const grads = backward([value, locations, attention], gradOut);
-    grads[2].dataSync();
-    sampleMemory();
-    tf.dispose(grads);
-  }, { warmup: 2, runs });
+  const forward = await bench(
+    `${name} forward`,
+    () => {
+      const out = attn(value, locations, attention);
+      out.dataSync();
+      sampleMemory();
+      out.dispose();
+    },
+    { warmup: 3, runs },
+  );
+  const forwardBackward = await bench(
+    `${name} forward+backward`,
+    () => {
+      const grads = backward([value, locations, attention], gradOut);
+      grads[2].dataSync();
+      sampleMemory();
+      tf.dispose(grads);
+    },
+    { warmup: 2, runs },
+  );
   tf.dispose([value, locations, attention, gradOut]);
   // Peaks while this case ran; the wasm heap only grows, so its size is the peak so far.
-  const memory = { peakRssMB: Math.round(peakRss / MB), peakJsHeapMB: Math.round(peakHeap / MB), wasmHeapMB: Math.round(wasmHeapBytes() / MB) };
+  const memory = {
+    peakRssMB: Math.round(peakRss / MB),
+    peakJsHeapMB: Math.round(peakHeap / MB),
+    wasmHeapMB: Math.round(wasmHeapBytes() / MB),
+  };
   return [
     compareRow(`${name} forward (Lq=${lq})`, forward, reference?.forward_ms ?? null, memory),
     compareRow(`${name} forward+backward (Lq=${lq})`, forwardBackward, reference?.forward_backward_ms ?? null, memory),
@@ -82,10 +104,16 @@ async function main(): Promise<void> {
   const passive = runReferenceScript(script, ['--runs', '9'], { OMP_WAIT_POLICY: 'PASSIVE' }) as Reference | null;
   const reference = spinning && passive ? fastest(spinning, passive) : null;
   if (!reference) console.log('PyTorch is not available: reporting our side only');
-  else console.log(`PyTorch (2 threads) default / OMP_WAIT_POLICY=PASSIVE: ${JSON.stringify(spinning)} / ${JSON.stringify(passive)}`);
+  else
+    console.log(
+      `PyTorch (2 threads) default / OMP_WAIT_POLICY=PASSIVE: ${JSON.stringify(spinning)} / ${JSON.stringify(passive)}`,
+    );
   const backend = await initBackend('wasm');
   console.log(`backend ${backend}; ratio = ours / PyTorch (below 1: we are faster)`);
-  const rows = [...(await timeCase('decoder', 300, 15, reference?.decoder)), ...(await timeCase('encoder', S, 5, reference?.encoder))];
+  const rows = [
+    ...(await timeCase('decoder', 300, 15, reference?.decoder)),
+    ...(await timeCase('encoder', S, 5, reference?.encoder)),
+  ];
   reportBench('msda', rows);
 }
 

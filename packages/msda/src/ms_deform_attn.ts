@@ -25,7 +25,11 @@ export function msDeformAttn(
   samplingLocations: tf.Tensor,
   attentionWeights: tf.Tensor,
 ): tf.Tensor {
-  for (const [name, t] of [['value', value], ['samplingLocations', samplingLocations], ['attentionWeights', attentionWeights]] as const) {
+  for (const [name, t] of [
+    ['value', value],
+    ['samplingLocations', samplingLocations],
+    ['attentionWeights', attentionWeights],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(OP, name, 'a tensor', t);
   }
   // The reference's symbols first, so errors read in its terms; then the level layout and dtypes.
@@ -34,6 +38,17 @@ export function msDeformAttn(
     { name: 'samplingLocations', shape: samplingLocations.shape, expected: ['N', 'Lq', 'M', 'L', 'P', 2] },
     { name: 'attentionWeights', shape: attentionWeights.shape, expected: ['N', 'Lq', 'M', 'L', 'P'] },
   ]);
-  const checked = checkGatherArguments(OP, value, spatialShapes, levelStartIndex, samplingLocations, attentionWeights, { normalized: true, reduce: 'sum' }, NAMES);
-  return tf.tidy(() => tf.reshape(bilinearGatherChecked(value, samplingLocations, attentionWeights, checked), [N, Lq, M * D]));
+  const checked = checkGatherArguments(
+    OP,
+    value,
+    spatialShapes,
+    levelStartIndex,
+    samplingLocations,
+    attentionWeights,
+    { normalized: true, reduce: 'sum' },
+    NAMES,
+  );
+  return tf.tidy(() =>
+    tf.reshape(bilinearGatherChecked(value, samplingLocations, attentionWeights, checked), [N, Lq, M * D]),
+  );
 }

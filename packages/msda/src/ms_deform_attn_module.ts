@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDivides, assertDtype, assertInteger, checkShapes, Linear, Module, Rng, xavierUniform } from '@deformjs/core';
+import {
+  argumentError,
+  assertDivides,
+  assertDtype,
+  assertInteger,
+  checkShapes,
+  Linear,
+  Module,
+  Rng,
+  xavierUniform,
+} from '@deformjs/core';
 import { resolveLevels } from '@deformjs/sampling';
 import type { LevelStartIndexLike, SpatialShapesLike } from '@deformjs/sampling';
 import { msDeformAttn } from './ms_deform_attn';
@@ -40,10 +50,24 @@ export class MSDeformAttn extends Module {
     this.nPoints = nPoints;
     const offsets = nHeads * nLevels * nPoints;
     // Zero weights: at init every query samples a fixed ring of points around its reference point.
-    this.samplingOffsets = this.addModule('sampling_offsets', new Linear(rng, dModel, offsets * 2, { init: { weight: tf.zeros([dModel, offsets * 2]), bias: directionalBias(nHeads, nLevels, nPoints) } }));
-    this.attentionWeights = this.addModule('attention_weights', new Linear(rng, dModel, offsets, { init: { weight: tf.zeros([dModel, offsets]) } }));
-    this.valueProj = this.addModule('value_proj', new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }));
-    this.outputProj = this.addModule('output_proj', new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }));
+    this.samplingOffsets = this.addModule(
+      'sampling_offsets',
+      new Linear(rng, dModel, offsets * 2, {
+        init: { weight: tf.zeros([dModel, offsets * 2]), bias: directionalBias(nHeads, nLevels, nPoints) },
+      }),
+    );
+    this.attentionWeights = this.addModule(
+      'attention_weights',
+      new Linear(rng, dModel, offsets, { init: { weight: tf.zeros([dModel, offsets]) } }),
+    );
+    this.valueProj = this.addModule(
+      'value_proj',
+      new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }),
+    );
+    this.outputProj = this.addModule(
+      'output_proj',
+      new Linear(rng, dModel, dModel, { init: { weight: xavierUniform(rng, [dModel, dModel], dModel, dModel) } }),
+    );
   }
 
   /**
@@ -68,15 +92,27 @@ export class MSDeformAttn extends Module {
       ...(inputPaddingMask ? [{ name: 'inputPaddingMask', shape: inputPaddingMask.shape, expected: ['N', 'S'] }] : []),
     ]);
     const refDim = referencePoints.shape[3];
-    if (refDim !== 2 && refDim !== 4) throw argumentError(OP, 'referencePoints', 'last dimension 2 (points) or 4 (boxes)', referencePoints.shape);
+    if (refDim !== 2 && refDim !== 4)
+      throw argumentError(OP, 'referencePoints', 'last dimension 2 (points) or 4 (boxes)', referencePoints.shape);
     if (inputPaddingMask) assertDtype(OP, 'inputPaddingMask', inputPaddingMask.dtype, ['bool']);
-    const levels = resolveLevels(OP, inputSpatialShapes, inputLevelStartIndex, { spatialShapes: 'inputSpatialShapes', levelStartIndex: 'inputLevelStartIndex' });
-    if (levels.total !== S) throw argumentError(OP, 'inputSpatialShapes', `levels whose H*W sum to S = ${S} (dimension 1 of inputFlatten)`, `levels summing to ${levels.total}`);
-    if (levels.starts.length !== L) throw argumentError(OP, 'inputSpatialShapes', `${L} levels (nLevels)`, `${levels.starts.length} levels`);
+    const levels = resolveLevels(OP, inputSpatialShapes, inputLevelStartIndex, {
+      spatialShapes: 'inputSpatialShapes',
+      levelStartIndex: 'inputLevelStartIndex',
+    });
+    if (levels.total !== S)
+      throw argumentError(
+        OP,
+        'inputSpatialShapes',
+        `levels whose H*W sum to S = ${S} (dimension 1 of inputFlatten)`,
+        `levels summing to ${levels.total}`,
+      );
+    if (levels.starts.length !== L)
+      throw argumentError(OP, 'inputSpatialShapes', `${L} levels (nLevels)`, `${levels.starts.length} levels`);
 
     return tf.tidy(() => {
       let value = this.valueProj.forward(inputFlatten);
-      if (inputPaddingMask) value = tf.mul(value, tf.expandDims(tf.cast(tf.logicalNot(inputPaddingMask), 'float32'), -1));
+      if (inputPaddingMask)
+        value = tf.mul(value, tf.expandDims(tf.cast(tf.logicalNot(inputPaddingMask), 'float32'), -1));
       value = tf.reshape(value, [N, S, M, d / M]);
       const offsets = tf.reshape(this.samplingOffsets.forward(query), [N, Lq, M, L, P, 2]);
       const logits = tf.reshape(this.attentionWeights.forward(query), [N, Lq, M, L * P]);

@@ -40,8 +40,21 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
         const query = tf.tensor(f.query, [N, Lq, d]);
         const input = tf.tensor(f.inputFlatten, [N, S, d]);
         const mask = tf.cast(tf.tensor(f.paddingMask, [N, S]), 'bool');
-        const points = module.forward(query, tf.tensor(f.referencePoints2, [N, Lq, L, 2]), input, f.spatialShapes, f.levelStartIndex, mask);
-        const boxes = module.forward(query, tf.tensor(f.referencePoints4, [N, Lq, L, 4]), input, f.spatialShapes, f.levelStartIndex);
+        const points = module.forward(
+          query,
+          tf.tensor(f.referencePoints2, [N, Lq, L, 2]),
+          input,
+          f.spatialShapes,
+          f.levelStartIndex,
+          mask,
+        );
+        const boxes = module.forward(
+          query,
+          tf.tensor(f.referencePoints4, [N, Lq, L, 4]),
+          input,
+          f.spatialShapes,
+          f.levelStartIndex,
+        );
         return [points, boxes];
       }),
     );
@@ -70,7 +83,13 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
     expect(state['attention_weights.weight'].shape).toEqual([128, 256]);
     const bias = loadFixture<{ bias: number[] }>('init_bias').bias;
     assertAllClose(state['sampling_offsets.bias'], bias, { atol: 1e-6, rtol: 1e-6, name: 'sampling_offsets.bias' });
-    for (const zero of ['sampling_offsets.weight', 'attention_weights.weight', 'attention_weights.bias', 'value_proj.bias', 'output_proj.bias']) {
+    for (const zero of [
+      'sampling_offsets.weight',
+      'attention_weights.weight',
+      'attention_weights.bias',
+      'value_proj.bias',
+      'output_proj.bias',
+    ]) {
       expect(tf.max(tf.abs(state[zero])).dataSync()[0]).toBe(0);
     }
     const bound = Math.sqrt(6 / 512);
@@ -93,7 +112,10 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
   it('at init attends uniformly to the directional ring around each reference point', async () => {
     await initBackend(backend);
     const [d, L, M, P] = [8, 2, 2, 2];
-    const shapes = [[3, 4], [2, 2]];
+    const shapes = [
+      [3, 4],
+      [2, 2],
+    ];
     const starts = [0, 12];
     const module = new MSDeformAttn({ dModel: d, nLevels: L, nHeads: M, nPoints: P, rng: new Rng(1) });
     const rng = new Rng(2);
@@ -103,17 +125,27 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
       const ref = rng.uniformTensor([1, 3, L, 2], 0.2, 0.8);
       const out = module.forward(query, ref, input, shapes, starts);
       // By hand: head 0 looks along +x (1, 0), head 1 along -x (-1, 0); point i at (i + 1) pixels of each level.
-      const offsets = [[1, 0], [-1, 0]];
+      const offsets = [
+        [1, 0],
+        [-1, 0],
+      ];
       const loc = tf.tensor(
         [0, 1, 2].flatMap((q) =>
           offsets.flatMap(([ox, oy]) =>
-            shapes.flatMap(([h, w], l) => [1, 2].flatMap((i) => [ref.dataSync()[(q * L + l) * 2] + (ox * i) / w, ref.dataSync()[(q * L + l) * 2 + 1] + (oy * i) / h])),
+            shapes.flatMap(([h, w], l) =>
+              [1, 2].flatMap((i) => [
+                ref.dataSync()[(q * L + l) * 2] + (ox * i) / w,
+                ref.dataSync()[(q * L + l) * 2 + 1] + (oy * i) / h,
+              ]),
+            ),
           ),
         ),
         [1, 3, M, L, P, 2],
       );
       const value = tf.reshape(module.valueProj.forward(input), [1, 16, M, d / M]);
-      const expected = module.outputProj.forward(msDeformAttn(value, shapes, starts, loc, tf.fill([1, 3, M, L, P], 1 / (L * P))));
+      const expected = module.outputProj.forward(
+        msDeformAttn(value, shapes, starts, loc, tf.fill([1, 3, M, L, P], 1 / (L * P))),
+      );
       assertAllClose(out, expected, { atol: 1e-5, rtol: 1e-5 });
     });
     module.dispose();
@@ -122,7 +154,10 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
   it('ignores padded positions of the input and nothing else', async () => {
     await initBackend(backend);
     const [d, L] = [8, 2];
-    const shapes = [[3, 4], [2, 2]];
+    const shapes = [
+      [3, 4],
+      [2, 2],
+    ];
     const starts = [0, 12];
     const module = new MSDeformAttn({ dModel: d, nLevels: L, nHeads: 2, nPoints: 3, rng: new Rng(3) });
     const rng = new Rng(4);
@@ -130,16 +165,23 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
       const query = rng.normalTensor([2, 5, d]);
       const ref = rng.uniformTensor([2, 5, L, 2]);
       const input = rng.normalTensor([2, 16, d]);
-      const maskValues = Array.from({ length: 32 }, (_, i) => i >= 16 && (i % 16 >= 8));
+      const maskValues = Array.from({ length: 32 }, (_, i) => i >= 16 && i % 16 >= 8);
       const mask = tf.tensor(maskValues, [2, 16], 'bool');
       const changedPadding = tf.add(input, tf.mul(tf.cast(tf.expandDims(mask, -1), 'float32'), 100));
       const changedVisible = tf.add(input, tf.mul(tf.cast(tf.expandDims(tf.logicalNot(mask), -1), 'float32'), 1));
       const base = module.forward(query, ref, input, shapes, starts, mask);
-      assertAllClose(module.forward(query, ref, changedPadding, shapes, starts, mask), base, { atol: 1e-5, rtol: 1e-5 });
-      const moved = tf.max(tf.abs(tf.sub(module.forward(query, ref, changedVisible, shapes, starts, mask), base))).dataSync()[0];
+      assertAllClose(module.forward(query, ref, changedPadding, shapes, starts, mask), base, {
+        atol: 1e-5,
+        rtol: 1e-5,
+      });
+      const moved = tf
+        .max(tf.abs(tf.sub(module.forward(query, ref, changedVisible, shapes, starts, mask), base)))
+        .dataSync()[0];
       expect(moved).toBeGreaterThan(1e-2);
       // Without the mask the padded positions count.
-      const unmasked = tf.max(tf.abs(tf.sub(module.forward(query, ref, changedPadding, shapes, starts), base))).dataSync()[0];
+      const unmasked = tf
+        .max(tf.abs(tf.sub(module.forward(query, ref, changedPadding, shapes, starts), base)))
+        .dataSync()[0];
       expect(unmasked).toBeGreaterThan(1e-2);
     });
     module.dispose();
@@ -151,22 +193,51 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
     tf.tidy(() => {
       const q = tf.zeros([1, 3, 8]);
       const x = tf.zeros([1, 16, 8]);
-      const shapes = [[3, 4], [2, 2]];
-      expect(() => module.forward(q, tf.zeros([1, 3, 2, 3]), x, shapes, [0, 12])).toThrow(/MSDeformAttn: argument 'referencePoints' expected last dimension 2 \(points\) or 4 \(boxes\)/);
-      expect(() => module.forward(q, tf.zeros([1, 3, 3, 2]), x, shapes, [0, 12])).toThrow(/argument 'referencePoints' .*dimension 2 = 2/);
-      expect(() => module.forward(tf.zeros([1, 3, 6]), tf.zeros([1, 3, 2, 2]), x, shapes, [0, 12])).toThrow(/argument 'query' .*dimension 2 = 8/);
-      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, [[3, 4], [2, 3]], [0, 12])).toThrow(/argument 'inputSpatialShapes' expected levels whose H\*W sum to S = 16/);
-      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, shapes, [0, 11])).toThrow(/argument 'inputLevelStartIndex' expected \[0, 12\]/);
-      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, shapes, [0, 12], tf.zeros([1, 16]))).toThrow(/argument 'inputPaddingMask' expected dtype bool/);
+      const shapes = [
+        [3, 4],
+        [2, 2],
+      ];
+      expect(() => module.forward(q, tf.zeros([1, 3, 2, 3]), x, shapes, [0, 12])).toThrow(
+        /MSDeformAttn: argument 'referencePoints' expected last dimension 2 \(points\) or 4 \(boxes\)/,
+      );
+      expect(() => module.forward(q, tf.zeros([1, 3, 3, 2]), x, shapes, [0, 12])).toThrow(
+        /argument 'referencePoints' .*dimension 2 = 2/,
+      );
+      expect(() => module.forward(tf.zeros([1, 3, 6]), tf.zeros([1, 3, 2, 2]), x, shapes, [0, 12])).toThrow(
+        /argument 'query' .*dimension 2 = 8/,
+      );
+      expect(() =>
+        module.forward(
+          q,
+          tf.zeros([1, 3, 2, 2]),
+          x,
+          [
+            [3, 4],
+            [2, 3],
+          ],
+          [0, 12],
+        ),
+      ).toThrow(/argument 'inputSpatialShapes' expected levels whose H\*W sum to S = 16/);
+      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, shapes, [0, 11])).toThrow(
+        /argument 'inputLevelStartIndex' expected \[0, 12\]/,
+      );
+      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, shapes, [0, 12], tf.zeros([1, 16]))).toThrow(
+        /argument 'inputPaddingMask' expected dtype bool/,
+      );
     });
-    expect(() => new MSDeformAttn({ dModel: 10, nHeads: 4 })).toThrow(/MSDeformAttn: argument 'nHeads' expected a positive integer dividing dModel = 10/);
+    expect(() => new MSDeformAttn({ dModel: 10, nHeads: 4 })).toThrow(
+      /MSDeformAttn: argument 'nHeads' expected a positive integer dividing dModel = 10/,
+    );
     module.dispose();
   });
 
   it('trains: the loss falls and the tensor count stays flat', async () => {
     await initBackend(backend);
     const [d, L] = [16, 2];
-    const shapes = [[4, 4], [2, 2]];
+    const shapes = [
+      [4, 4],
+      [2, 2],
+    ];
     const starts = [0, 16];
     const module = new MSDeformAttn({ dModel: d, nLevels: L, nHeads: 2, nPoints: 2, rng: new Rng(6) });
     const rng = new Rng(7);
@@ -176,7 +247,11 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
     const target = rng.normalTensor([2, 6, d], 0, 0.5);
     const optimizer = tf.train.adam(1e-2);
     const step = () => {
-      const cost = optimizer.minimize(() => tf.mean(tf.square(tf.sub(module.forward(query, ref, input, shapes, starts), target))) as tf.Scalar, true, module.trainableVariables());
+      const cost = optimizer.minimize(
+        () => tf.mean(tf.square(tf.sub(module.forward(query, ref, input, shapes, starts), target))) as tf.Scalar,
+        true,
+        module.trainableVariables(),
+      );
       const value = cost!.dataSync()[0];
       cost!.dispose();
       return value;

@@ -44,7 +44,10 @@ const x18 = rng.normalTensor([1, 320, 320, 3]);
 const resnet18ForwardBackward = await bench(
   'resnet18 forward + backward',
   () => {
-    const { value, grads } = tf.variableGrads(() => tf.sum(r18.forward(x18).C5!) as tf.Scalar, r18.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(r18.forward(x18).C5!) as tf.Scalar,
+      r18.trainableVariables(),
+    );
     Object.values(grads).forEach((g) => g.dataSync());
     tf.dispose([value, ...Object.values(grads)]);
   },
@@ -55,11 +58,20 @@ r18.dispose();
 const seg = createSegmenter({ numClasses: 3 });
 const optimizer = new AdamW(seg.trainableVariables(), { lr: 1e-3 });
 const images = rng.normalTensor([8, 64, 64, 3]);
-const labels = tf.oneHot(tf.tensor1d(Int32Array.from({ length: 8 * 64 * 64 }, () => rng.int(3)), 'int32'), 3);
+const labels = tf.oneHot(
+  tf.tensor1d(
+    Int32Array.from({ length: 8 * 64 * 64 }, () => rng.int(3)),
+    'int32',
+  ),
+  3,
+);
 const segmenterStep = await bench(
   'segmenter train step',
   () => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, tf.reshape(seg.forward(images), [-1, 3])) as tf.Scalar, seg.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(labels, tf.reshape(seg.forward(images), [-1, 3])) as tf.Scalar,
+      seg.trainableVariables(),
+    );
     optimizer.step(grads);
     value.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
@@ -67,13 +79,35 @@ const segmenterStep = await bench(
   { warmup: WARMUP, runs: RUNS },
 );
 
-const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [String(WARMUP), String(RUNS)]) as Reference | null;
+const reference = runReferenceScript(fileURLToPath(new URL('./reference.py', import.meta.url)), [
+  String(WARMUP),
+  String(RUNS),
+]) as Reference | null;
 const row = (name: string, ours: Awaited<ReturnType<typeof bench>>, ref: number | null, what: string) =>
-  compareRow(name, ours, ref, { speedup: ref ? Math.round((ref / ours.median) * 100) / 100 : null, ours: `deformjs ${backend}`, reference: what });
+  compareRow(name, ours, ref, {
+    speedup: ref ? Math.round((ref / ours.median) * 100) / 100 : null,
+    ours: `deformjs ${backend}`,
+    reference: what,
+  });
 reportBench('nn', [
-  row('matching 300x100', matching, reference?.matching ?? null, `scipy ${reference?.scipy ?? 'absent'} linear_sum_assignment`),
-  row('ResNet-50 forward 1x512x512x3', resnet50Forward, reference?.resnet50Forward ?? null, `torchvision resnet50 (torch ${reference?.torch ?? 'absent'}, 2 threads)`),
-  row('ResNet-18 forward + backward 1x320x320x3', resnet18ForwardBackward, reference?.resnet18ForwardBackward ?? null, `torchvision resnet18 (torch ${reference?.torch ?? 'absent'}, 2 threads)`),
+  row(
+    'matching 300x100',
+    matching,
+    reference?.matching ?? null,
+    `scipy ${reference?.scipy ?? 'absent'} linear_sum_assignment`,
+  ),
+  row(
+    'ResNet-50 forward 1x512x512x3',
+    resnet50Forward,
+    reference?.resnet50Forward ?? null,
+    `torchvision resnet50 (torch ${reference?.torch ?? 'absent'}, 2 threads)`,
+  ),
+  row(
+    'ResNet-18 forward + backward 1x320x320x3',
+    resnet18ForwardBackward,
+    reference?.resnet18ForwardBackward ?? null,
+    `torchvision resnet18 (torch ${reference?.torch ?? 'absent'}, 2 threads)`,
+  ),
   row('segmenter train step 8x64x64 (R18 w16 + ASPP)', segmenterStep, null, 'none'),
 ]);
 tf.dispose([x50, x18, images, labels]);

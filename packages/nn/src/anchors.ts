@@ -13,7 +13,8 @@ export class AnchorGenerator {
     readonly sizes: number[][],
     readonly aspectRatios: number[][],
   ) {
-    if (sizes.length !== aspectRatios.length) throw argumentError('AnchorGenerator', 'aspectRatios', `one list per level (${sizes.length})`, aspectRatios);
+    if (sizes.length !== aspectRatios.length)
+      throw argumentError('AnchorGenerator', 'aspectRatios', `one list per level (${sizes.length})`, aspectRatios);
     this.cellAnchors = sizes.map((levelSizes, l) => {
       const out: number[] = [];
       for (const ratio of aspectRatios[l]) {
@@ -37,7 +38,12 @@ export class AnchorGenerator {
   /** All anchors [sum_l h_l * w_l * A_l, 4] for an image of `imageSize` [H, W] with the given feature sizes [h, w]. */
   generate(imageSize: [number, number], featureSizes: Array<[number, number]>): Float32Array {
     if (featureSizes.length !== this.cellAnchors.length) {
-      throw argumentError('AnchorGenerator.generate', 'featureSizes', `${this.cellAnchors.length} levels`, featureSizes);
+      throw argumentError(
+        'AnchorGenerator.generate',
+        'featureSizes',
+        `${this.cellAnchors.length} levels`,
+        featureSizes,
+      );
     }
     const total = featureSizes.reduce((n, [h, w], l) => n + h * w * this.cellAnchors[l].length, 0);
     const out = new Float32Array(total);

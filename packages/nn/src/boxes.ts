@@ -5,7 +5,10 @@ import { checkShapes } from '@deformjs/core';
 export function boxCxcywhToXyxy(boxes: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [cx, cy, w, h] = tf.unstack(boxes, -1);
-    return tf.stack([tf.sub(cx, tf.mul(w, 0.5)), tf.sub(cy, tf.mul(h, 0.5)), tf.add(cx, tf.mul(w, 0.5)), tf.add(cy, tf.mul(h, 0.5))], -1);
+    return tf.stack(
+      [tf.sub(cx, tf.mul(w, 0.5)), tf.sub(cy, tf.mul(h, 0.5)), tf.add(cx, tf.mul(w, 0.5)), tf.add(cy, tf.mul(h, 0.5))],
+      -1,
+    );
   });
 }
 
@@ -80,9 +83,18 @@ export function generalizedBoxIouPaired(boxes1: tf.Tensor, boxes2: tf.Tensor): t
   return tf.tidy(() => {
     const [ax1, ay1, ax2, ay2] = tf.unstack(boxes1, 1);
     const [bx1, by1, bx2, by2] = tf.unstack(boxes2, 1);
-    const inter = tf.mul(tf.relu(tf.sub(tf.minimum(ax2, bx2), tf.maximum(ax1, bx1))), tf.relu(tf.sub(tf.minimum(ay2, by2), tf.maximum(ay1, by1))));
-    const union = tf.sub(tf.add(tf.mul(tf.sub(ax2, ax1), tf.sub(ay2, ay1)), tf.mul(tf.sub(bx2, bx1), tf.sub(by2, by1))), inter);
-    const area = tf.mul(tf.relu(tf.sub(tf.maximum(ax2, bx2), tf.minimum(ax1, bx1))), tf.relu(tf.sub(tf.maximum(ay2, by2), tf.minimum(ay1, by1))));
+    const inter = tf.mul(
+      tf.relu(tf.sub(tf.minimum(ax2, bx2), tf.maximum(ax1, bx1))),
+      tf.relu(tf.sub(tf.minimum(ay2, by2), tf.maximum(ay1, by1))),
+    );
+    const union = tf.sub(
+      tf.add(tf.mul(tf.sub(ax2, ax1), tf.sub(ay2, ay1)), tf.mul(tf.sub(bx2, bx1), tf.sub(by2, by1))),
+      inter,
+    );
+    const area = tf.mul(
+      tf.relu(tf.sub(tf.maximum(ax2, bx2), tf.minimum(ax1, bx1))),
+      tf.relu(tf.sub(tf.maximum(ay2, by2), tf.minimum(ay1, by1))),
+    );
     return tf.sub(tf.div(inter, union), tf.div(tf.sub(area, union), area));
   });
 }
@@ -109,7 +121,12 @@ export class BoxCoder {
       const r = centres(reference);
       const t = centres(targets);
       return tf.stack(
-        [tf.mul(tf.div(tf.sub(t.cx, r.cx), r.w), wx), tf.mul(tf.div(tf.sub(t.cy, r.cy), r.h), wy), tf.mul(tf.log(tf.div(t.w, r.w)), ww), tf.mul(tf.log(tf.div(t.h, r.h)), wh)],
+        [
+          tf.mul(tf.div(tf.sub(t.cx, r.cx), r.w), wx),
+          tf.mul(tf.div(tf.sub(t.cy, r.cy), r.h), wy),
+          tf.mul(tf.log(tf.div(t.w, r.w)), ww),
+          tf.mul(tf.log(tf.div(t.h, r.h)), wh),
+        ],
         1,
       );
     });

@@ -19,7 +19,11 @@ export class FPN extends Module {
   readonly layerBlocks: Sequential[];
   readonly lastLevelMaxPool: boolean;
 
-  constructor(readonly inChannels: number[], readonly outChannels: number, options: FPNOptions = {}) {
+  constructor(
+    readonly inChannels: number[],
+    readonly outChannels: number,
+    options: FPNOptions = {},
+  ) {
     super();
     const rng = new Rng(options.seed ?? 0);
     this.lastLevelMaxPool = options.lastLevelMaxPool ?? true;
@@ -40,9 +44,11 @@ export class FPN extends Module {
 
   forward(features: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
     const names = Object.keys(features);
-    if (names.length !== this.inChannels.length) throw argumentError('FPN', 'features', `${this.inChannels.length} maps`, names);
+    if (names.length !== this.inChannels.length)
+      throw argumentError('FPN', 'features', `${this.inChannels.length} maps`, names);
     names.forEach((n, i) => {
-      if (features[n].shape[3] !== this.inChannels[i]) throw argumentError('FPN', `features.${n}`, `${this.inChannels[i]} channels`, features[n].shape);
+      if (features[n].shape[3] !== this.inChannels[i])
+        throw argumentError('FPN', `features.${n}`, `${this.inChannels[i]} channels`, features[n].shape);
     });
     return tf.tidy(() => {
       const last = names.length - 1;

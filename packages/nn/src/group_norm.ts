@@ -11,7 +11,11 @@ export class GroupNorm extends Module implements Layer {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     assertInteger('GroupNorm', 'numGroups', numGroups, 1);
     assertInteger('GroupNorm', 'numChannels', numChannels, 1);
@@ -21,7 +25,8 @@ export class GroupNorm extends Module implements Layer {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    if (x.rank !== 4 || x.shape[3] !== this.numChannels) throw argumentError('GroupNorm', 'x', `[N, H, W, ${this.numChannels}]`, x.shape);
+    if (x.rank !== 4 || x.shape[3] !== this.numChannels)
+      throw argumentError('GroupNorm', 'x', `[N, H, W, ${this.numChannels}]`, x.shape);
     const [n, h, w, c] = x.shape;
     const g = this.numGroups;
     return tf.tidy(() => {

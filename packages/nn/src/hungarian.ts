@@ -7,9 +7,18 @@
  * if no complete assignment avoids forbidden pairs, it throws (as scipy does). NaN and -Infinity are refused.
  * Returns the pairs sorted by row, like scipy.
  */
-export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols: number, options: { maximize?: boolean } = {}): { rowIndices: Int32Array; colIndices: Int32Array } {
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) throw new Error(`linearSumAssignment: rows and cols must be non-negative integers, got ${rows} x ${cols}`);
-  if (cost.length !== rows * cols) throw new Error(`linearSumAssignment: argument 'cost' expected ${rows} x ${cols} = ${rows * cols} entries, got ${cost.length}`);
+export function linearSumAssignment(
+  cost: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  options: { maximize?: boolean } = {},
+): { rowIndices: Int32Array; colIndices: Int32Array } {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0)
+    throw new Error(`linearSumAssignment: rows and cols must be non-negative integers, got ${rows} x ${cols}`);
+  if (cost.length !== rows * cols)
+    throw new Error(
+      `linearSumAssignment: argument 'cost' expected ${rows} x ${cols} = ${rows * cols} entries, got ${cost.length}`,
+    );
   const transpose = cols < rows;
   const nr = transpose ? cols : rows;
   const nc = transpose ? rows : cols;
@@ -19,7 +28,9 @@ export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols:
     for (let j = 0; j < cols; j++) {
       const v = cost[i * cols + j] * sign;
       if (Number.isNaN(v) || v === -Infinity) {
-        throw new Error(`linearSumAssignment: cost[${i}][${j}] is ${cost[i * cols + j]}; entries must be numbers or +Infinity (forbidden)${options.maximize ? ' (-Infinity when maximizing)' : ''}`);
+        throw new Error(
+          `linearSumAssignment: cost[${i}][${j}] is ${cost[i * cols + j]}; entries must be numbers or +Infinity (forbidden)${options.maximize ? ' (-Infinity when maximizing)' : ''}`,
+        );
       }
       c[transpose ? j * nc + i : i * nc + j] = v;
     }
@@ -47,7 +58,10 @@ export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols:
         bestCol = j;
       }
     }
-    if (best === Infinity) throw new Error(`linearSumAssignment: the cost matrix is infeasible: no complete assignment avoids the +Infinity entries`);
+    if (best === Infinity)
+      throw new Error(
+        `linearSumAssignment: the cost matrix is infeasible: no complete assignment avoids the +Infinity entries`,
+      );
     u[r] = best;
     if (row4col[bestCol] === -1) {
       row4col[bestCol] = r;
@@ -87,7 +101,10 @@ export function linearSumAssignment(cost: ArrayLike<number>, rows: number, cols:
         }
       }
       minVal = lowest;
-      if (minVal === Infinity) throw new Error(`linearSumAssignment: the cost matrix is infeasible: no complete assignment avoids the +Infinity entries`);
+      if (minVal === Infinity)
+        throw new Error(
+          `linearSumAssignment: the cost matrix is infeasible: no complete assignment avoids the +Infinity entries`,
+        );
       const j = remaining[index];
       if (row4col[j] === -1) sink = j;
       else i = row4col[j];

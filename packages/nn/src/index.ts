@@ -1,4 +1,19 @@
-export { Conv2d, Linear, BatchNorm2d, FrozenBatchNorm2d, LayerNorm, Sequential, ModuleList, ReLU, Dropout, NoiseSource, dropout, conv2dNhwc, convNorm, resizeBilinear } from './layers';
+export {
+  Conv2d,
+  Linear,
+  BatchNorm2d,
+  FrozenBatchNorm2d,
+  LayerNorm,
+  Sequential,
+  ModuleList,
+  ReLU,
+  Dropout,
+  NoiseSource,
+  dropout,
+  conv2dNhwc,
+  convNorm,
+  resizeBilinear,
+} from './layers';
 export type { Layer, Conv2dOptions } from './layers';
 export { GroupNorm } from './group_norm';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
@@ -6,10 +21,24 @@ export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from 
 export { AdamW, clipGradNorm, stepSchedule, cosineSchedule, linearWarmup } from './optim';
 export type { ParamGroup, AdamWOptions, OptimizerState, LrSchedule } from './optim';
 export { linearSumAssignment } from './hungarian';
-export { boxCxcywhToXyxy, boxXyxyToCxcywh, boxArea, boxIou, generalizedBoxIou, generalizedBoxIouPaired, BoxCoder } from './boxes';
+export {
+  boxCxcywhToXyxy,
+  boxXyxyToCxcywh,
+  boxArea,
+  boxIou,
+  generalizedBoxIou,
+  generalizedBoxIouPaired,
+  BoxCoder,
+} from './boxes';
 export { nms, batchedNms } from './nms';
 export { AnchorGenerator } from './anchors';
-export { MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, MLP, positionEmbeddingSine } from './transformer';
+export {
+  MultiheadAttention,
+  TransformerEncoderLayer,
+  TransformerDecoderLayer,
+  MLP,
+  positionEmbeddingSine,
+} from './transformer';
 export type { AttentionOptions, TransformerLayerOptions, SineEmbeddingOptions } from './transformer';
 export { ASPP, DeepLabV3PlusHead, Segmenter, createSegmenter } from './segmentation';
 export type { DeepLabV3PlusHeadOptions, SegmenterOptions } from './segmentation';

@@ -30,7 +30,13 @@ export class Conv2d extends Module implements Layer {
   readonly padding: [number, number];
   readonly dilation: [number, number];
 
-  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions = {}) {
+  constructor(
+    rng: Rng,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | [number, number],
+    options: Conv2dOptions = {},
+  ) {
     super();
     const op = 'Conv2d';
     assertInteger(op, 'inChannels', inChannels, 1);
@@ -40,13 +46,22 @@ export class Conv2d extends Module implements Layer {
     this.padding = pair(op, 'padding', options.padding ?? 0, 0);
     this.dilation = pair(op, 'dilation', options.dilation ?? 1);
     if ((this.dilation[0] > 1 || this.dilation[1] > 1) && (this.stride[0] > 1 || this.stride[1] > 1)) {
-      throw new Error(`Conv2d: dilation ${this.dilation} with stride ${this.stride} is not supported (dilated convs here have stride 1)`);
+      throw new Error(
+        `Conv2d: dilation ${this.dilation} with stride ${this.stride} is not supported (dilated convs here have stride 1)`,
+      );
     }
     const fanIn = inChannels * kh * kw;
     const shape = [kh, kw, inChannels, outChannels];
     const kaiming = options.init === 'kaiming-fan-out';
-    this.weight = this.addParameter('weight', kaiming ? kaimingNormalFanOut(rng, shape, outChannels * kh * kw) : torchDefaultUniform(rng, shape, fanIn), 'conv2d');
-    this.bias = options.bias === false ? null : this.addParameter('bias', kaiming ? tf.zeros([outChannels]) : torchDefaultUniform(rng, [outChannels], fanIn));
+    this.weight = this.addParameter(
+      'weight',
+      kaiming ? kaimingNormalFanOut(rng, shape, outChannels * kh * kw) : torchDefaultUniform(rng, shape, fanIn),
+      'conv2d',
+    );
+    this.bias =
+      options.bias === false
+        ? null
+        : this.addParameter('bias', kaiming ? tf.zeros([outChannels]) : torchDefaultUniform(rng, [outChannels], fanIn));
   }
 
   forward(x: tf.Tensor): tf.Tensor {
@@ -58,12 +73,26 @@ export class Conv2d extends Module implements Layer {
 }
 
 /** A differentiable 2-d convolution with symmetric padding, for any dilation (stride 1 when dilated). */
-export function conv2dNhwc(x: tf.Tensor4D, filter: tf.Tensor4D, stride: [number, number], padding: [number, number], dilation: [number, number]): tf.Tensor4D {
+export function conv2dNhwc(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  stride: [number, number],
+  padding: [number, number],
+  dilation: [number, number],
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [dh, dw] = dilation;
     const [ph, pw] = padding;
     if (dh === 1 && dw === 1) {
-      const pad = ph === pw ? ph : ([[0, 0], [ph, ph], [pw, pw], [0, 0]] as Parameters<typeof tf.conv2d>[3]);
+      const pad =
+        ph === pw
+          ? ph
+          : ([
+              [0, 0],
+              [ph, ph],
+              [pw, pw],
+              [0, 0],
+            ] as Parameters<typeof tf.conv2d>[3]);
       return tf.conv2d(x, filter, stride, pad);
     }
     const [, h, w] = x.shape;
@@ -71,18 +100,26 @@ export function conv2dNhwc(x: tf.Tensor4D, filter: tf.Tensor4D, stride: [number,
     // Pad each axis to a multiple of its dilation, so every phase of the space-to-batch grid is complete.
     const extraH = (dh - ((h + 2 * ph) % dh)) % dh;
     const extraW = (dw - ((w + 2 * pw) % dw)) % dw;
-    const phases = tf.spaceToBatchND(x, [dh, dw], [
-      [ph, ph + extraH],
-      [pw, pw + extraW],
-    ]);
+    const phases = tf.spaceToBatchND(
+      x,
+      [dh, dw],
+      [
+        [ph, ph + extraH],
+        [pw, pw + extraW],
+      ],
+    );
     const y = tf.conv2d(phases as tf.Tensor4D, filter, 1, 'valid');
     if ((h + 2 * ph + extraH) / dh - (kh - 1) <= 0 || (w + 2 * pw + extraW) / dw - (kw - 1) <= 0) {
       throw new Error(`Conv2d: input ${h}x${w} with padding ${padding} is smaller than the dilated kernel`);
     }
-    return tf.batchToSpaceND(y, [dh, dw], [
-      [0, extraH],
-      [0, extraW],
-    ]) as tf.Tensor4D;
+    return tf.batchToSpaceND(
+      y,
+      [dh, dw],
+      [
+        [0, extraH],
+        [0, extraW],
+      ],
+    ) as tf.Tensor4D;
   });
 }
 
@@ -97,7 +134,11 @@ export class BatchNorm2d extends Module implements Layer {
   readonly runningVar: tf.Variable;
   readonly numBatchesTracked: tf.Variable;
 
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     assertInteger('BatchNorm2d', 'numFeatures', numFeatures, 1);
     this.weight = this.addParameter('weight', tf.ones([numFeatures]));
@@ -132,7 +173,13 @@ export class BatchNorm2d extends Module implements Layer {
   }
 }
 
-function foldedAffine(weight: tf.Tensor, bias: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, eps: number): { scale: tf.Tensor; shift: tf.Tensor } {
+function foldedAffine(
+  weight: tf.Tensor,
+  bias: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  eps: number,
+): { scale: tf.Tensor; shift: tf.Tensor } {
   const scale = tf.mul(weight, tf.rsqrt(tf.add(variance, eps)));
   return { scale, shift: tf.sub(bias, tf.mul(mean, scale)) };
 }
@@ -145,9 +192,23 @@ function foldedAffine(weight: tf.Tensor, bias: tf.Tensor, mean: tf.Tensor, varia
 export function convNorm(conv: Layer, norm: Layer, x: tf.Tensor, relu: boolean): tf.Tensor {
   return tf.tidy(() => {
     const fixed = norm instanceof FrozenBatchNorm2d || (norm instanceof BatchNorm2d && !norm.training);
-    if (fixed && conv instanceof Conv2d && conv.bias === null && conv.dilation[0] === 1 && conv.dilation[1] === 1 && conv.padding[0] === conv.padding[1]) {
+    if (
+      fixed &&
+      conv instanceof Conv2d &&
+      conv.bias === null &&
+      conv.dilation[0] === 1 &&
+      conv.dilation[1] === 1 &&
+      conv.padding[0] === conv.padding[1]
+    ) {
       const { scale, shift } = (norm as BatchNorm2d | FrozenBatchNorm2d).affine();
-      return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: tf.mul(conv.weight, scale) as tf.Tensor4D, strides: conv.stride, pad: conv.padding[0], bias: shift, activation: relu ? 'relu' : 'linear' });
+      return tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: tf.mul(conv.weight, scale) as tf.Tensor4D,
+        strides: conv.stride,
+        pad: conv.padding[0],
+        bias: shift,
+        activation: relu ? 'relu' : 'linear',
+      });
     }
     const y = norm.forward(conv.forward(x));
     return relu ? tf.relu(y) : y;
@@ -160,8 +221,22 @@ export function convNorm(conv: Layer, norm: Layer, x: tf.Tensor, relu: boolean):
  * sums are matMuls too. The statistics are inputs only to share their computation: their gradient is folded
  * into dx, so they receive zeros.
  */
-function batchNormTraining(rows: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const op = tf.customGrad(((x: tf.Tensor, mu: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+function batchNormTraining(
+  rows: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): tf.Tensor {
+  const op = tf.customGrad(((
+    x: tf.Tensor,
+    mu: tf.Tensor,
+    v: tf.Tensor,
+    g: tf.Tensor,
+    b: tf.Tensor,
+    save: tf.GradSaveFunc,
+  ) => {
     const invstd = tf.rsqrt(tf.add(v, eps));
     const xhat = tf.mul(tf.sub(x, mu), invstd);
     save([xhat, invstd, g]);
@@ -173,8 +248,17 @@ function batchNormTraining(rows: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor
         const ones = tf.ones([1, count]);
         const dBeta = tf.matMul(ones, dy);
         const dGamma = tf.matMul(ones, tf.mul(dy, xh));
-        const dx = tf.mul(tf.mul(gam, tf.div(inv, count)), tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma)));
-        return [dx, tf.zerosLike(mu), tf.zerosLike(v), tf.reshape(dGamma, gam.shape), tf.reshape(dBeta, [gam.shape[0]])];
+        const dx = tf.mul(
+          tf.mul(gam, tf.div(inv, count)),
+          tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma)),
+        );
+        return [
+          dx,
+          tf.zerosLike(mu),
+          tf.zerosLike(v),
+          tf.reshape(dGamma, gam.shape),
+          tf.reshape(dBeta, [gam.shape[0]]),
+        ];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -192,7 +276,10 @@ export class FrozenBatchNorm2d extends Module implements Layer {
   readonly runningMean: tf.Variable;
   readonly runningVar: tf.Variable;
 
-  constructor(readonly numFeatures: number, readonly eps = 1e-5) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     assertInteger('FrozenBatchNorm2d', 'numFeatures', numFeatures, 1);
     this.weight = this.addBuffer('weight', tf.ones([numFeatures]));
@@ -218,7 +305,10 @@ export class LayerNorm extends Module implements Layer {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
 
-  constructor(readonly features: number, readonly eps = 1e-5) {
+  constructor(
+    readonly features: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.addParameter('weight', tf.ones([features]));
     this.bias = this.addParameter('bias', tf.zeros([features]));

@@ -15,10 +15,13 @@ export function batchedNms(boxes: Input, scores: Input, classes: Input | null, i
   const b = values(boxes);
   const s = values(scores);
   const n = s.length;
-  if (b.length !== 4 * n) throw new Error(`batchedNms: argument 'boxes' expected ${n} x 4 values (one box per score), got ${b.length}`);
+  if (b.length !== 4 * n)
+    throw new Error(`batchedNms: argument 'boxes' expected ${n} x 4 values (one box per score), got ${b.length}`);
   const c = classes === null ? null : values(classes);
-  if (c !== null && c.length !== n) throw new Error(`batchedNms: argument 'classes' expected ${n} values, got ${c.length}`);
-  if (!(iouThreshold >= 0)) throw new Error(`batchedNms: argument 'iouThreshold' expected a number >= 0, got ${iouThreshold}`);
+  if (c !== null && c.length !== n)
+    throw new Error(`batchedNms: argument 'classes' expected ${n} values, got ${c.length}`);
+  if (!(iouThreshold >= 0))
+    throw new Error(`batchedNms: argument 'iouThreshold' expected a number >= 0, got ${iouThreshold}`);
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => s[j] - s[i] || i - j);
   const area = new Float64Array(n);
   for (let i = 0; i < n; i++) area[i] = (b[4 * i + 2] - b[4 * i]) * (b[4 * i + 3] - b[4 * i + 1]);

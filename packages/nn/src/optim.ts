@@ -49,13 +49,18 @@ export class AdamW {
     this.eps = options.eps ?? 1e-8;
     const weightDecay = options.weightDecay ?? 1e-2;
     if (!(this.lr >= 0)) throw argumentError('AdamW', 'lr', 'a number >= 0', this.lr);
-    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw argumentError('AdamW', 'betas', 'two numbers in [0, 1)', this.betas);
+    for (const b of this.betas)
+      if (!(b >= 0 && b < 1)) throw argumentError('AdamW', 'betas', 'two numbers in [0, 1)', this.betas);
     assertPositive('AdamW', 'eps', this.eps);
-    const groups: ParamGroup[] = params.length > 0 && params[0] instanceof tf.Variable ? [{ params: params as tf.Variable[] }] : (params as ParamGroup[]);
+    const groups: ParamGroup[] =
+      params.length > 0 && params[0] instanceof tf.Variable
+        ? [{ params: params as tf.Variable[] }]
+        : (params as ParamGroup[]);
     this.groups = groups.map((g) => ({ lrScale: g.lrScale ?? 1, weightDecay: g.weightDecay ?? weightDecay }));
     groups.forEach((g, gi) => {
       for (const param of g.params) {
-        if (this.byName.has(param.name)) throw new Error(`AdamW: variable '${param.name}' appears in more than one group`);
+        if (this.byName.has(param.name))
+          throw new Error(`AdamW: variable '${param.name}' appears in more than one group`);
         const slot: Slot = { param, group: gi, m: null, v: null, step: 0 };
         this.slots.push(slot);
         this.byName.set(param.name, slot);
@@ -70,7 +75,8 @@ export class AdamW {
   step(grads: Record<string, tf.Tensor>): void {
     const [b1, b2] = this.betas;
     for (const name of Object.keys(grads)) {
-      if (!this.byName.has(name)) throw new Error(`AdamW.step: a gradient for '${name}', which is in no parameter group`);
+      if (!this.byName.has(name))
+        throw new Error(`AdamW.step: a gradient for '${name}', which is in no parameter group`);
     }
     for (const slot of this.slots) {
       const g = grads[slot.param.name];
@@ -106,15 +112,38 @@ export class AdamW {
         tensors[`v.${i}`] = tf.clone(s.v);
       }
     });
-    return { tensors, meta: { kind: 'AdamW', lr: this.lr, betas: this.betas, eps: this.eps, groups: this.groups, steps: this.slots.map((s) => s.step), shapes: this.slots.map((s) => s.param.shape) } };
+    return {
+      tensors,
+      meta: {
+        kind: 'AdamW',
+        lr: this.lr,
+        betas: this.betas,
+        eps: this.eps,
+        groups: this.groups,
+        steps: this.slots.map((s) => s.step),
+        shapes: this.slots.map((s) => s.param.shape),
+      },
+    };
   }
 
   loadState(state: OptimizerState): void {
-    const meta = state.meta as { kind: string; lr: number; steps: number[]; shapes: number[][]; groups: Array<{ lrScale: number; weightDecay: number }> };
+    const meta = state.meta as {
+      kind: string;
+      lr: number;
+      steps: number[];
+      shapes: number[][];
+      groups: Array<{ lrScale: number; weightDecay: number }>;
+    };
     if (meta?.kind !== 'AdamW') throw new Error(`AdamW.loadState: state of a ${meta?.kind ?? 'unknown'} optimizer`);
-    if (meta.steps.length !== this.slots.length) throw new Error(`AdamW.loadState: state for ${meta.steps.length} parameters, this optimizer has ${this.slots.length}`);
+    if (meta.steps.length !== this.slots.length)
+      throw new Error(
+        `AdamW.loadState: state for ${meta.steps.length} parameters, this optimizer has ${this.slots.length}`,
+      );
     this.slots.forEach((slot, i) => {
-      if (!tf.util.arraysEqual(meta.shapes[i], slot.param.shape)) throw new Error(`AdamW.loadState: parameter ${i} ('${slot.param.name}') has shape [${slot.param.shape}], the state [${meta.shapes[i]}]`);
+      if (!tf.util.arraysEqual(meta.shapes[i], slot.param.shape))
+        throw new Error(
+          `AdamW.loadState: parameter ${i} ('${slot.param.name}') has shape [${slot.param.shape}], the state [${meta.shapes[i]}]`,
+        );
       slot.step = meta.steps[i];
       slot.m?.dispose();
       slot.v?.dispose();
@@ -144,10 +173,15 @@ function zeroVariable(like: tf.Tensor): tf.Variable {
  * totalNorm the 2-norm of all gradients together. Returns new gradients (the caller disposes both) and the
  * norm before clipping.
  */
-export function clipGradNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; totalNorm: number } {
+export function clipGradNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Record<string, tf.Tensor>; totalNorm: number } {
   assertPositive('clipGradNorm', 'maxNorm', maxNorm);
   const names = Object.keys(grads);
-  const totalNorm = tf.tidy(() => Math.sqrt(names.reduce((acc, n) => acc + tf.sum(tf.square(grads[n])).dataSync()[0], 0)));
+  const totalNorm = tf.tidy(() =>
+    Math.sqrt(names.reduce((acc, n) => acc + tf.sum(tf.square(grads[n])).dataSync()[0], 0)),
+  );
   const scale = Math.min(1, maxNorm / (totalNorm + 1e-6));
   const out: Record<string, tf.Tensor> = {};
   for (const n of names) out[n] = scale < 1 ? tf.mul(grads[n], scale) : tf.clone(grads[n]);
@@ -165,7 +199,7 @@ export function stepSchedule(base: number, milestones: number[], gamma = 0.1): L
 /** Cosine annealing from `base` at step 0 to `min` at `total` steps (and after). */
 export function cosineSchedule(base: number, total: number, min = 0): LrSchedule {
   assertPositive('cosineSchedule', 'total', total);
-  return (step) => min + 0.5 * (base - min) * (1 + Math.cos(Math.PI * Math.min(step, total) / total));
+  return (step) => min + 0.5 * (base - min) * (1 + Math.cos((Math.PI * Math.min(step, total)) / total));
 }
 
 /**
@@ -173,5 +207,6 @@ export function cosineSchedule(base: number, total: number, min = 0): LrSchedule
  * `startFactor * after(0)` towards `after(0)`; from then on `after(step - warmup)`.
  */
 export function linearWarmup(after: LrSchedule, warmup: number, startFactor = 0.001): LrSchedule {
-  return (step) => (step < warmup ? after(0) * (startFactor + (1 - startFactor) * (step / warmup)) : after(step - warmup));
+  return (step) =>
+    step < warmup ? after(0) * (startFactor + (1 - startFactor) * (step / warmup)) : after(step - warmup);
 }

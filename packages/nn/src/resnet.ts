@@ -21,7 +21,13 @@ export type Conv3x3Factory = (context: Conv3x3Context) => Layer;
 
 /** The plain 3x3 conv torchvision uses. */
 export const plainConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
-  new Conv2d(rng, inChannels, outChannels, 3, { stride, padding: dilation, dilation, bias: false, init: 'kaiming-fan-out' });
+  new Conv2d(rng, inChannels, outChannels, 3, {
+    stride,
+    padding: dilation,
+    dilation,
+    bias: false,
+    init: 'kaiming-fan-out',
+  });
 
 /** DCNv2 (@deformjs/dcn's ModulatedDeformConv2d, offsets and masks from a zero-initialised conv_offset), as mmdet's DCN ResNets use it. */
 const modulatedDeformConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
@@ -59,10 +65,19 @@ class BasicBlock extends Module {
   readonly bn2: Layer;
   readonly downsample: Sequential | null;
 
-  constructor(ctx: Conv3x3Context, norm: NormFactory, conv3x3: Conv3x3Factory, downsample: Sequential | null, previousDilation: number) {
+  constructor(
+    ctx: Conv3x3Context,
+    norm: NormFactory,
+    conv3x3: Conv3x3Factory,
+    downsample: Sequential | null,
+    previousDilation: number,
+  ) {
     super();
     const { inChannels, outChannels: planes } = ctx;
-    this.conv1 = this.addModule('conv1', conv3x3({ ...ctx, inChannels, outChannels: planes, dilation: previousDilation }));
+    this.conv1 = this.addModule(
+      'conv1',
+      conv3x3({ ...ctx, inChannels, outChannels: planes, dilation: previousDilation }),
+    );
     this.bn1 = this.addModule('bn1', norm(planes));
     this.conv2 = this.addModule('conv2', conv3x3({ ...ctx, inChannels: planes, outChannels: planes, stride: 1 }));
     this.bn2 = this.addModule('bn2', norm(planes));
@@ -87,15 +102,30 @@ class Bottleneck extends Module {
   readonly bn3: Layer;
   readonly downsample: Sequential | null;
 
-  constructor(ctx: Conv3x3Context, norm: NormFactory, conv3x3: Conv3x3Factory, downsample: Sequential | null, previousDilation: number) {
+  constructor(
+    ctx: Conv3x3Context,
+    norm: NormFactory,
+    conv3x3: Conv3x3Factory,
+    downsample: Sequential | null,
+    previousDilation: number,
+  ) {
     super();
     const { rng, inChannels, outChannels: planes } = ctx;
-    this.conv1 = this.addModule('conv1', new Conv2d(rng, inChannels, planes, 1, { bias: false, init: 'kaiming-fan-out' }));
+    this.conv1 = this.addModule(
+      'conv1',
+      new Conv2d(rng, inChannels, planes, 1, { bias: false, init: 'kaiming-fan-out' }),
+    );
     this.bn1 = this.addModule('bn1', norm(planes));
     // torchvision's ResNet v1.5: the stride sits on the 3x3 conv.
-    this.conv2 = this.addModule('conv2', conv3x3({ ...ctx, inChannels: planes, outChannels: planes, dilation: previousDilation }));
+    this.conv2 = this.addModule(
+      'conv2',
+      conv3x3({ ...ctx, inChannels: planes, outChannels: planes, dilation: previousDilation }),
+    );
     this.bn2 = this.addModule('bn2', norm(planes));
-    this.conv3 = this.addModule('conv3', new Conv2d(rng, planes, planes * 4, 1, { bias: false, init: 'kaiming-fan-out' }));
+    this.conv3 = this.addModule(
+      'conv3',
+      new Conv2d(rng, planes, planes * 4, 1, { bias: false, init: 'kaiming-fan-out' }),
+    );
     this.bn3 = this.addModule('bn3', norm(planes * 4));
     this.downsample = downsample ? this.addModule('downsample', downsample) : null;
   }
@@ -156,14 +186,18 @@ export class ResNet extends Module {
     const dcnStages = options.dcnStages ?? [];
     for (const level of dcnStages) assertOneOf('ResNet', 'dcnStages', level, [2, 3, 4, 5]);
     const stageConv3x3 = options.conv3x3 ?? plainConv3x3;
-    const conv3x3: Conv3x3Factory = (ctx) => (dcnStages.includes((ctx.stage + 1) as 2 | 3 | 4 | 5) ? modulatedDeformConv3x3(ctx) : stageConv3x3(ctx));
+    const conv3x3: Conv3x3Factory = (ctx) =>
+      dcnStages.includes((ctx.stage + 1) as 2 | 3 | 4 | 5) ? modulatedDeformConv3x3(ctx) : stageConv3x3(ctx);
     this.returnFeatures = options.returnFeatures ?? ['C2', 'C3', 'C4', 'C5'];
     for (const f of this.returnFeatures) assertOneOf('ResNet', 'returnFeatures', f, ['C2', 'C3', 'C4', 'C5']);
     const rng = new Rng(options.seed ?? 0);
     const { bottleneck, counts } = BLOCKS[depth];
     const expansion = bottleneck ? 4 : 1;
 
-    this.conv1 = this.addModule('conv1', new Conv2d(rng, 3, width, 7, { stride: 2, padding: 3, bias: false, init: 'kaiming-fan-out' }));
+    this.conv1 = this.addModule(
+      'conv1',
+      new Conv2d(rng, 3, width, 7, { stride: 2, padding: 3, bias: false, init: 'kaiming-fan-out' }),
+    );
     this.bn1 = this.addModule('bn1', norm(width));
     let inChannels = width;
     let dilation = 1;
@@ -184,10 +218,25 @@ export class ResNet extends Module {
       const blocks: Array<BasicBlock | Bottleneck> = [];
       for (let b = 0; b < counts[s]; b++) {
         const first = b === 0;
-        const ctx: Conv3x3Context = { rng, stage: s + 1, block: b, inChannels, outChannels: planes, stride: first ? blockStride : 1, dilation };
+        const ctx: Conv3x3Context = {
+          rng,
+          stage: s + 1,
+          block: b,
+          inChannels,
+          outChannels: planes,
+          stride: first ? blockStride : 1,
+          dilation,
+        };
         let downsample: Sequential | null = null;
         if (first && (blockStride !== 1 || inChannels !== planes * expansion)) {
-          downsample = new Sequential(new Conv2d(rng, inChannels, planes * expansion, 1, { stride: blockStride, bias: false, init: 'kaiming-fan-out' }), norm(planes * expansion));
+          downsample = new Sequential(
+            new Conv2d(rng, inChannels, planes * expansion, 1, {
+              stride: blockStride,
+              bias: false,
+              init: 'kaiming-fan-out',
+            }),
+            norm(planes * expansion),
+          );
         }
         const Block = bottleneck ? Bottleneck : BasicBlock;
         blocks.push(new Block(ctx, norm, conv3x3, downsample, first ? previousDilation : dilation));

@@ -19,12 +19,18 @@ export interface RoIAlignOptions {
  * respect to `input` (boxes get no gradient, as in torchvision). Sampling runs on @deformjs/sampling's
  * fused bilinear gather: the sample positions are computed on the host from the boxes.
  */
-export function roiAlign(input: tf.Tensor, boxes: tf.Tensor | tf.Tensor[], outputSize: number | [number, number], options: RoIAlignOptions = {}): tf.Tensor {
+export function roiAlign(
+  input: tf.Tensor,
+  boxes: tf.Tensor | tf.Tensor[],
+  outputSize: number | [number, number],
+  options: RoIAlignOptions = {},
+): tf.Tensor {
   const op = 'roiAlign';
   const { N, H, W, C } = checkShapes(op, [{ name: 'input', shape: input.shape, expected: ['N', 'H', 'W', 'C'] }]);
   const [outH, outW] = pair(op, 'outputSize', outputSize);
   const { spatialScale = 1, samplingRatio = -1, aligned = false } = options;
-  if (!(spatialScale > 0) || !Number.isFinite(spatialScale)) throw argumentError(op, 'spatialScale', 'a finite number > 0', spatialScale);
+  if (!(spatialScale > 0) || !Number.isFinite(spatialScale))
+    throw argumentError(op, 'spatialScale', 'a finite number > 0', spatialScale);
   assertInteger(op, 'samplingRatio', samplingRatio);
   const rois = roiRows(op, boxes, N);
   const K = rois.length / 5;
@@ -37,7 +43,8 @@ export function roiAlign(input: tf.Tensor, boxes: tf.Tensor | tf.Tensor[], outpu
   let maxSamples = 1;
   for (let k = 0; k < K; k++) {
     const b = rois[5 * k];
-    if (!Number.isInteger(b) || b < 0 || b >= N) throw argumentError(op, 'boxes', `batch indices in [0, ${N})`, `${b} in row ${k}`);
+    if (!Number.isInteger(b) || b < 0 || b >= N)
+      throw argumentError(op, 'boxes', `batch indices in [0, ${N})`, `${b} in row ${k}`);
     slot[k] = perImage[b]++;
     // float32 arithmetic as torchvision's kernel does it, so grid sizes and positions agree exactly.
     const offset = aligned ? 0.5 : 0;
@@ -85,7 +92,14 @@ export function roiAlign(input: tf.Tensor, boxes: tf.Tensor | tf.Tensor[], outpu
   }
   return tf.tidy(() => {
     const value = tf.reshape(input, [N, H * W, 1, C]);
-    const sampled = bilinearGather(value, [[H, W]], [0], tf.tensor(locations, [N, Q, 1, 1, P, 2]), tf.tensor(weights, [N, Q, 1, 1, P]), { normalized: false, reduce: 'sum' });
+    const sampled = bilinearGather(
+      value,
+      [[H, W]],
+      [0],
+      tf.tensor(locations, [N, Q, 1, 1, P, 2]),
+      tf.tensor(weights, [N, Q, 1, 1, P]),
+      { normalized: false, reduce: 'sum' },
+    );
     const pooled = tf.gather(tf.reshape(sampled, [N * Q, C]), tf.tensor1d(rows, 'int32'));
     return tf.reshape(pooled, [K, outH, outW, C]);
   });
@@ -96,7 +110,8 @@ function roiRows(op: string, boxes: tf.Tensor | tf.Tensor[], N: number): Float32
     checkShapes(op, [{ name: 'boxes', shape: boxes.shape, expected: [null, 5] }]);
     return Float32Array.from(boxes.dataSync());
   }
-  if (boxes.length !== N) throw argumentError(op, 'boxes', `one [K_i, 4] tensor per image (${N})`, `${boxes.length} tensors`);
+  if (boxes.length !== N)
+    throw argumentError(op, 'boxes', `one [K_i, 4] tensor per image (${N})`, `${boxes.length} tensors`);
   const out: number[] = [];
   boxes.forEach((t, b) => {
     checkShapes(op, [{ name: `boxes[${b}]`, shape: t.shape, expected: [null, 4] }]);

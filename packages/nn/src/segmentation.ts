@@ -1,11 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertInteger } from '@deformjs/core';
-import { BatchNorm2d, Conv2d, Dropout, ModuleList, NoiseSource, ReLU, Sequential, resizeBilinear, type Layer } from './layers';
+import {
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  ModuleList,
+  NoiseSource,
+  ReLU,
+  Sequential,
+  resizeBilinear,
+  type Layer,
+} from './layers';
 import { ResNet, type ResNetOptions } from './resnet';
 
 function convBnRelu(rng: Rng, inChannels: number, outChannels: number, kernel: number, dilation = 1): Sequential {
   const padding = kernel === 1 ? 0 : dilation;
-  return new Sequential(new Conv2d(rng, inChannels, outChannels, kernel, { padding, dilation, bias: false, init: 'kaiming-fan-out' }), new BatchNorm2d(outChannels), new ReLU());
+  return new Sequential(
+    new Conv2d(rng, inChannels, outChannels, kernel, { padding, dilation, bias: false, init: 'kaiming-fan-out' }),
+    new BatchNorm2d(outChannels),
+    new ReLU(),
+  );
 }
 
 /** Global average pooling to 1x1 (nn.AdaptiveAvgPool2d(1)), parameter-free. */
@@ -24,22 +38,43 @@ export class ASPP extends Module implements Layer {
   readonly branches: Sequential[];
   readonly project: Sequential;
 
-  constructor(rng: Rng, inChannels: number, atrousRates: number[], outChannels = 256, noise = new NoiseSource(rng.fork())) {
+  constructor(
+    rng: Rng,
+    inChannels: number,
+    atrousRates: number[],
+    outChannels = 256,
+    noise = new NoiseSource(rng.fork()),
+  ) {
     super();
     for (const r of atrousRates) assertInteger('ASPP', 'atrousRates', r, 1);
     const holder = this.addModule('convs', new ModuleList());
     this.branches = [
       convBnRelu(rng, inChannels, outChannels, 1),
       ...atrousRates.map((r) => convBnRelu(rng, inChannels, outChannels, 3, r)),
-      new Sequential(new GlobalAvgPool(), new Conv2d(rng, inChannels, outChannels, 1, { bias: false, init: 'kaiming-fan-out' }), new BatchNorm2d(outChannels), new ReLU()),
+      new Sequential(
+        new GlobalAvgPool(),
+        new Conv2d(rng, inChannels, outChannels, 1, { bias: false, init: 'kaiming-fan-out' }),
+        new BatchNorm2d(outChannels),
+        new ReLU(),
+      ),
     ].map((b, i) => holder.add(String(i), b));
-    this.project = this.addModule('project', new Sequential(new Conv2d(rng, this.branches.length * outChannels, outChannels, 1, { bias: false, init: 'kaiming-fan-out' }), new BatchNorm2d(outChannels), new ReLU(), new Dropout(0.5, noise)));
+    this.project = this.addModule(
+      'project',
+      new Sequential(
+        new Conv2d(rng, this.branches.length * outChannels, outChannels, 1, { bias: false, init: 'kaiming-fan-out' }),
+        new BatchNorm2d(outChannels),
+        new ReLU(),
+        new Dropout(0.5, noise),
+      ),
+    );
   }
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const size: [number, number] = [x.shape[1]!, x.shape[2]!];
-      const outs = this.branches.map((b, i) => (i === this.branches.length - 1 ? resizeBilinear(b.forward(x), size) : b.forward(x)));
+      const outs = this.branches.map((b, i) =>
+        i === this.branches.length - 1 ? resizeBilinear(b.forward(x), size) : b.forward(x),
+      );
       return this.project.forward(tf.concat(outs, -1));
     });
   }
@@ -72,11 +107,28 @@ export class DeepLabV3PlusHead extends Module {
 
   constructor(options: DeepLabV3PlusHeadOptions) {
     super();
-    const { highChannels, lowChannels, numClasses, atrousRates = [6, 12, 18], asppChannels = 256, lowReducedChannels = 48, decoderChannels = 256 } = options;
+    const {
+      highChannels,
+      lowChannels,
+      numClasses,
+      atrousRates = [6, 12, 18],
+      asppChannels = 256,
+      lowReducedChannels = 48,
+      decoderChannels = 256,
+    } = options;
     const rng = new Rng(options.seed ?? 0);
-    this.aspp = this.addModule('aspp', new ASPP(rng, highChannels, atrousRates, asppChannels, options.noise ?? new NoiseSource(rng.fork())));
+    this.aspp = this.addModule(
+      'aspp',
+      new ASPP(rng, highChannels, atrousRates, asppChannels, options.noise ?? new NoiseSource(rng.fork())),
+    );
     this.lowLevel = this.addModule('low_level', convBnRelu(rng, lowChannels, lowReducedChannels, 1));
-    this.fuse = this.addModule('fuse', new Sequential(convBnRelu(rng, asppChannels + lowReducedChannels, decoderChannels, 3), convBnRelu(rng, decoderChannels, decoderChannels, 3)));
+    this.fuse = this.addModule(
+      'fuse',
+      new Sequential(
+        convBnRelu(rng, asppChannels + lowReducedChannels, decoderChannels, 3),
+        convBnRelu(rng, decoderChannels, decoderChannels, 3),
+      ),
+    );
     this.classifier = this.addModule('classifier', new Conv2d(rng, decoderChannels, numClasses, 1));
   }
 
@@ -116,11 +168,37 @@ export class Segmenter extends Module {
 
   constructor(options: SegmenterOptions) {
     super();
-    const { numClasses, depth = 18, width = 16, outputStride = 16, atrousRates = [2, 4, 6], asppChannels = 64, decoderChannels = 64, lowReducedChannels = 24, seed = 0 } = options;
+    const {
+      numClasses,
+      depth = 18,
+      width = 16,
+      outputStride = 16,
+      atrousRates = [2, 4, 6],
+      asppChannels = 64,
+      decoderChannels = 64,
+      lowReducedChannels = 24,
+      seed = 0,
+    } = options;
     assertInteger('Segmenter', 'numClasses', numClasses, 1);
-    this.backbone = this.addModule('backbone', new ResNet({ depth, width, returnFeatures: ['C2', 'C5'], dilateLastStage: outputStride === 16, seed }));
+    this.backbone = this.addModule(
+      'backbone',
+      new ResNet({ depth, width, returnFeatures: ['C2', 'C5'], dilateLastStage: outputStride === 16, seed }),
+    );
     const { C2, C5 } = this.backbone.channels;
-    this.head = this.addModule('head', new DeepLabV3PlusHead({ highChannels: C5, lowChannels: C2, numClasses, atrousRates, asppChannels, decoderChannels, lowReducedChannels, seed: seed + 1, noise: (this.noise = new NoiseSource(new Rng(seed + 2))) }));
+    this.head = this.addModule(
+      'head',
+      new DeepLabV3PlusHead({
+        highChannels: C5,
+        lowChannels: C2,
+        numClasses,
+        atrousRates,
+        asppChannels,
+        decoderChannels,
+        lowReducedChannels,
+        seed: seed + 1,
+        noise: (this.noise = new NoiseSource(new Rng(seed + 2))),
+      }),
+    );
   }
 
   forward(images: tf.Tensor): tf.Tensor {

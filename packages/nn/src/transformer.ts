@@ -20,11 +20,21 @@ export class MultiheadAttention extends Module {
   readonly outProj: Linear;
   readonly headDim: number;
 
-  constructor(rng: Rng, readonly embedDim: number, readonly numHeads: number, readonly dropoutRate = 0, readonly noise = new NoiseSource(rng.fork())) {
+  constructor(
+    rng: Rng,
+    readonly embedDim: number,
+    readonly numHeads: number,
+    readonly dropoutRate = 0,
+    readonly noise = new NoiseSource(rng.fork()),
+  ) {
     super();
     assertDivides('MultiheadAttention', 'numHeads', numHeads, embedDim, 'embedDim');
     this.headDim = embedDim / numHeads;
-    this.inProjWeight = this.addParameter('in_proj_weight', xavierUniform(rng, [embedDim, 3 * embedDim], embedDim, 3 * embedDim), 'linear');
+    this.inProjWeight = this.addParameter(
+      'in_proj_weight',
+      xavierUniform(rng, [embedDim, 3 * embedDim], embedDim, 3 * embedDim),
+      'linear',
+    );
     this.inProjBias = this.addParameter('in_proj_bias', tf.zeros([3 * embedDim]));
     this.outProj = this.addModule('out_proj', new Linear(rng, embedDim, embedDim));
     tf.tidy(() => this.outProj.bias!.assign(tf.zeros([embedDim])));
@@ -37,8 +47,12 @@ export class MultiheadAttention extends Module {
       { name: 'key', shape: key.shape, expected: ['B', 'Lk', E] },
       { name: 'value', shape: value.shape, expected: ['B', 'Lk', E] },
     ]);
-    if (options.keyPaddingMask) checkShapes('MultiheadAttention', [{ name: 'keyPaddingMask', shape: options.keyPaddingMask.shape, expected: [B, Lk] }]);
-    if (options.attnMask) checkShapes('MultiheadAttention', [{ name: 'attnMask', shape: options.attnMask.shape, expected: [Lq, Lk] }]);
+    if (options.keyPaddingMask)
+      checkShapes('MultiheadAttention', [
+        { name: 'keyPaddingMask', shape: options.keyPaddingMask.shape, expected: [B, Lk] },
+      ]);
+    if (options.attnMask)
+      checkShapes('MultiheadAttention', [{ name: 'attnMask', shape: options.attnMask.shape, expected: [Lq, Lk] }]);
     const H = this.numHeads;
     const D = this.headDim;
     return tf.tidy(() => {
@@ -98,14 +112,20 @@ export class TransformerEncoderLayer extends Module {
     this.dropoutRate = options.dropout ?? 0.1;
     const rng = new Rng(options.seed ?? 0);
     this.noise = options.noise ?? new NoiseSource(rng.fork());
-    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
+    this.selfAttn = this.addModule(
+      'self_attn',
+      new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise),
+    );
     this.linear1 = this.addModule('linear1', new Linear(rng, dModel, dimFeedforward));
     this.linear2 = this.addModule('linear2', new Linear(rng, dimFeedforward, dModel));
     this.norm1 = this.addModule('norm1', new LayerNorm(dModel));
     this.norm2 = this.addModule('norm2', new LayerNorm(dModel));
   }
 
-  forward(src: tf.Tensor, options: { pos?: tf.Tensor | null; keyPaddingMask?: tf.Tensor | null; attnMask?: tf.Tensor | null } = {}): tf.Tensor {
+  forward(
+    src: tf.Tensor,
+    options: { pos?: tf.Tensor | null; keyPaddingMask?: tf.Tensor | null; attnMask?: tf.Tensor | null } = {},
+  ): tf.Tensor {
     return tf.tidy(() => {
       const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.noise.rng);
       const q = withPos(src, options.pos);
@@ -139,8 +159,14 @@ export class TransformerDecoderLayer extends Module {
     this.dropoutRate = options.dropout ?? 0.1;
     const rng = new Rng(options.seed ?? 0);
     this.noise = options.noise ?? new NoiseSource(rng.fork());
-    this.selfAttn = this.addModule('self_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
-    this.multiheadAttn = this.addModule('multihead_attn', new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise));
+    this.selfAttn = this.addModule(
+      'self_attn',
+      new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise),
+    );
+    this.multiheadAttn = this.addModule(
+      'multihead_attn',
+      new MultiheadAttention(rng, dModel, nHead, this.dropoutRate, this.noise),
+    );
     this.linear1 = this.addModule('linear1', new Linear(rng, dModel, dimFeedforward));
     this.linear2 = this.addModule('linear2', new Linear(rng, dimFeedforward, dModel));
     this.norm1 = this.addModule('norm1', new LayerNorm(dModel));
@@ -151,13 +177,28 @@ export class TransformerDecoderLayer extends Module {
   forward(
     tgt: tf.Tensor,
     memory: tf.Tensor,
-    options: { pos?: tf.Tensor | null; queryPos?: tf.Tensor | null; memoryKeyPaddingMask?: tf.Tensor | null; tgtKeyPaddingMask?: tf.Tensor | null; tgtMask?: tf.Tensor | null } = {},
+    options: {
+      pos?: tf.Tensor | null;
+      queryPos?: tf.Tensor | null;
+      memoryKeyPaddingMask?: tf.Tensor | null;
+      tgtKeyPaddingMask?: tf.Tensor | null;
+      tgtMask?: tf.Tensor | null;
+    } = {},
   ): tf.Tensor {
     return tf.tidy(() => {
       const drop = (x: tf.Tensor) => dropout(x, this.dropoutRate, this.training, this.noise.rng);
       const q = withPos(tgt, options.queryPos);
-      let x = this.norm1.forward(tf.add(tgt, drop(this.selfAttn.forward(q, q, tgt, { keyPaddingMask: options.tgtKeyPaddingMask, attnMask: options.tgtMask }))));
-      const cross = this.multiheadAttn.forward(withPos(x, options.queryPos), withPos(memory, options.pos), memory, { keyPaddingMask: options.memoryKeyPaddingMask });
+      let x = this.norm1.forward(
+        tf.add(
+          tgt,
+          drop(
+            this.selfAttn.forward(q, q, tgt, { keyPaddingMask: options.tgtKeyPaddingMask, attnMask: options.tgtMask }),
+          ),
+        ),
+      );
+      const cross = this.multiheadAttn.forward(withPos(x, options.queryPos), withPos(memory, options.pos), memory, {
+        keyPaddingMask: options.memoryKeyPaddingMask,
+      });
       x = this.norm2.forward(tf.add(x, drop(cross)));
       const ffn = this.linear2.forward(drop(tf.relu(this.linear1.forward(x))));
       return this.norm3.forward(tf.add(x, drop(ffn)));
@@ -175,7 +216,12 @@ export class MLP extends Module {
     this.layers = dims.slice(0, -1).map((d, i) => holder.add(String(i), new Linear(rng, d, dims[i + 1])));
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.layers.reduce((h, layer, i) => (i < this.layers.length - 1 ? tf.relu(layer.forward(h)) : layer.forward(h)), x));
+    return tf.tidy(() =>
+      this.layers.reduce(
+        (h, layer, i) => (i < this.layers.length - 1 ? tf.relu(layer.forward(h)) : layer.forward(h)),
+        x,
+      ),
+    );
   }
 }
 
@@ -206,8 +252,15 @@ export function positionEmbeddingSine(mask: tf.Tensor, options: SineEmbeddingOpt
       y = tf.mul(tf.div(tf.add(y, offset), tf.add(tf.slice(y, [0, H - 1, 0], [-1, 1, -1]), 1e-6)), scale);
       x = tf.mul(tf.div(tf.add(x, offset), tf.add(tf.slice(x, [0, 0, W - 1], [-1, -1, 1]), 1e-6)), scale);
     }
-    const dimT = Float32Array.from({ length: numPosFeats }, (_, i) => temperature ** ((2 * Math.floor(i / 2)) / numPosFeats));
-    const even = tf.tensor(Array.from({ length: numPosFeats }, (_, i) => i % 2 === 0), [numPosFeats], 'bool');
+    const dimT = Float32Array.from(
+      { length: numPosFeats },
+      (_, i) => temperature ** ((2 * Math.floor(i / 2)) / numPosFeats),
+    );
+    const even = tf.tensor(
+      Array.from({ length: numPosFeats }, (_, i) => i % 2 === 0),
+      [numPosFeats],
+      'bool',
+    );
     const embed = (e: tf.Tensor) => {
       const p = tf.div(tf.expandDims(e, -1), tf.tensor(dimT));
       return tf.where(tf.broadcastTo(even, p.shape), tf.sin(p), tf.cos(p));

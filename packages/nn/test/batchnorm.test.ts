@@ -26,7 +26,10 @@ for (const backend of TEST_BACKENDS) {
         const [dxRef, dwRef, dbRef] = tf.grads(fn)([x, bn.weight, bn.bias]);
         const yRef = reference(x, bn.weight, bn.bias, 1e-5);
         const dx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(bn.forward(input), g)))(x);
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.forward(x), g)) as tf.Scalar, [bn.weight, bn.bias]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(bn.forward(x), g)) as tf.Scalar,
+          [bn.weight, bn.bias],
+        );
         const y = bn.forward(x);
         assertAllClose(y, yRef, { atol: 1e-5, name: 'y' });
         assertAllClose(dx, dxRef, { atol: 1e-5, name: 'dx' });
@@ -34,7 +37,10 @@ for (const backend of TEST_BACKENDS) {
         assertAllClose(grads[bn.bias.name], dbRef, { atol: 1e-4, name: 'dbeta' });
       });
       await assertNoTensorLeak(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.forward(x), g)) as tf.Scalar, [bn.weight, bn.bias]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(bn.forward(x), g)) as tf.Scalar,
+          [bn.weight, bn.bias],
+        );
         tf.dispose([value, ...Object.values(grads)]);
       });
       // Four training forwards: running = 0.9 * running + 0.1 * batch statistic (variance unbiased).
@@ -42,7 +48,10 @@ for (const backend of TEST_BACKENDS) {
       const n = x.size / 3;
       const keep = 0.9 ** 4;
       assertAllClose(bn.runningMean, tf.mul(mean, 1 - keep), { atol: 1e-5, name: 'running_mean' });
-      assertAllClose(bn.runningVar, tf.add(keep, tf.mul(tf.mul(variance, n / (n - 1)), 1 - keep)), { atol: 1e-5, name: 'running_var' });
+      assertAllClose(bn.runningVar, tf.add(keep, tf.mul(tf.mul(variance, n / (n - 1)), 1 - keep)), {
+        atol: 1e-5,
+        name: 'running_var',
+      });
       expect(bn.numBatchesTracked.dataSync()[0]).toBe(4);
       tf.dispose([x, g, mean, variance]);
       bn.dispose();
@@ -53,16 +62,25 @@ for (const backend of TEST_BACKENDS) {
       const rng = new Rng(6);
       const conv = new Conv2d(rng, 3, 4, 3, { stride: 2, padding: 1, bias: false });
       const norms = [new FrozenBatchNorm2d(4), new BatchNorm2d(4).eval()];
-      const stats = { weight: rng.uniformTensor([4], 0.5, 1.5), bias: rng.normalTensor([4]), running_mean: rng.normalTensor([4]), running_var: rng.uniformTensor([4], 0.5, 2) };
+      const stats = {
+        weight: rng.uniformTensor([4], 0.5, 1.5),
+        bias: rng.normalTensor([4]),
+        running_mean: rng.normalTensor([4]),
+        running_var: rng.uniformTensor([4], 0.5, 2),
+      };
       for (const norm of norms) norm.loadStateDict(stats, { strict: false });
       const x = rng.normalTensor([2, 7, 6, 3]);
       for (const norm of norms) {
         await assertNoTensorLeak(() => {
           tf.tidy(() => {
-            const unfused = (input: tf.Tensor, w: tf.Tensor) => tf.relu(norm.forward(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 2, 1)));
+            const unfused = (input: tf.Tensor, w: tf.Tensor) =>
+              tf.relu(norm.forward(tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 2, 1)));
             const fused = (input: tf.Tensor) => convNorm(conv, norm, input, true);
             assertAllClose(fused(x), unfused(x, conv.weight), { atol: 1e-5, name: 'value' });
-            const [dxRef, dwRef] = tf.grads((i: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(unfused(i, w))))([x, conv.weight]);
+            const [dxRef, dwRef] = tf.grads((i: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(unfused(i, w))))([
+              x,
+              conv.weight,
+            ]);
             const dx = tf.grad((i: tf.Tensor) => tf.sum(tf.square(fused(i))))(x);
             const { grads } = tf.variableGrads(() => tf.sum(tf.square(fused(x))) as tf.Scalar, [conv.weight]);
             assertAllClose(dx, dxRef, { atol: 1e-4, name: 'dx' });

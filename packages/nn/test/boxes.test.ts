@@ -3,7 +3,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
-import { AnchorGenerator, BoxCoder, batchedNms, boxCxcywhToXyxy, boxIou, boxXyxyToCxcywh, generalizedBoxIou, generalizedBoxIouPaired, nms } from '../src/index';
+import {
+  AnchorGenerator,
+  BoxCoder,
+  batchedNms,
+  boxCxcywhToXyxy,
+  boxIou,
+  boxXyxyToCxcywh,
+  generalizedBoxIou,
+  generalizedBoxIouPaired,
+  nms,
+} from '../src/index';
 import { fixture } from './helpers';
 
 const giou = fixture('giou.json');
@@ -29,10 +39,19 @@ for (const backend of TEST_BACKENDS) {
       const b4 = tf.concat([b, tf.slice(a, [0, 0], [1, 4])]);
       const paired = generalizedBoxIouPaired(a, b4);
       const full = generalizedBoxIou(a, b4);
-      assertAllClose(paired, Array.from({ length: 4 }, (_, i) => full.dataSync()[i * 4 + i]), { atol: 1e-6 });
-      const f = (x: Float32Array) => tf.tidy(() => tf.sum(generalizedBoxIouPaired(tf.tensor(x, [4, 4]), b4)).dataSync()[0]);
+      assertAllClose(
+        paired,
+        Array.from({ length: 4 }, (_, i) => full.dataSync()[i * 4 + i]),
+        { atol: 1e-6 },
+      );
+      const f = (x: Float32Array) =>
+        tf.tidy(() => tf.sum(generalizedBoxIouPaired(tf.tensor(x, [4, 4]), b4)).dataSync()[0]);
       const analytic = tf.grad((x: tf.Tensor) => tf.sum(generalizedBoxIouPaired(x, b4)))(a);
-      assertAllClose(analytic, numericalGradient(f, a.dataSync(), 1e-3), { atol: 2e-3, rtol: 1e-2, name: 'paired gradient' });
+      assertAllClose(analytic, numericalGradient(f, a.dataSync(), 1e-3), {
+        atol: 2e-3,
+        rtol: 1e-2,
+        name: 'paired gradient',
+      });
       tf.dispose([a, b, g, b4, paired, full, analytic]);
     });
   });
@@ -45,7 +64,9 @@ describe('box conversions, NMS, anchors', () => {
     const xyxy = boxCxcywhToXyxy(c);
     assertAllClose(xyxy, [0.4, 0.3, 0.6, 0.7], { atol: 1e-7 });
     assertAllClose(boxXyxyToCxcywh(xyxy), c.dataSync(), { atol: 1e-7 });
-    expect(() => boxIou(tf.zeros([2, 3]), tf.zeros([2, 4]))).toThrow(/boxIou: argument 'boxes1' expected shape \[\*, 4\]/);
+    expect(() => boxIou(tf.zeros([2, 3]), tf.zeros([2, 4]))).toThrow(
+      /boxIou: argument 'boxes1' expected shape \[\*, 4\]/,
+    );
   });
 
   it("batched NMS keeps torchvision's boxes in torchvision's order", () => {
@@ -75,9 +96,21 @@ describe('box conversions, NMS, anchors', () => {
   });
 
   it("generates torchvision's anchors", () => {
-    const gen = new AnchorGenerator([[32], [64, 96]], [[0.5, 1, 2], [0.5, 1]]);
+    const gen = new AnchorGenerator(
+      [[32], [64, 96]],
+      [
+        [0.5, 1, 2],
+        [0.5, 1],
+      ],
+    );
     expect(gen.numAnchorsPerLocation()).toEqual([3, 4]);
-    const anchors = gen.generate([64, 80], [[16, 20], [8, 10]]);
+    const anchors = gen.generate(
+      [64, 80],
+      [
+        [16, 20],
+        [8, 10],
+      ],
+    );
     assertAllClose(anchors, fixture('anchors.json').anchors, { atol: 0, rtol: 0 });
   });
 });

@@ -17,7 +17,8 @@ for (const backend of TEST_BACKENDS) {
       fpn.loadStateDict(state, { torchLayout: true });
       tf.dispose(Object.values(state));
       const inputs: Record<string, tf.Tensor> = {};
-      for (const [k, v] of Object.entries(fx.inputs as Record<string, { shape: number[]; values: number[] }>)) inputs[k] = tf.tensor(v.values, v.shape);
+      for (const [k, v] of Object.entries(fx.inputs as Record<string, { shape: number[]; values: number[] }>))
+        inputs[k] = tf.tensor(v.values, v.shape);
       const out = await assertNoTensorLeak(() => fpn.forward(inputs));
       expect(Object.keys(out)).toEqual(['C3', 'C4', 'C5', 'pool']);
       for (const [k, v] of Object.entries(fx.outputs as Record<string, { shape: number[]; values: number[] }>)) {

@@ -5,7 +5,14 @@ import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/cor
 import { GroupNorm } from '../src/index';
 
 /** torch.nn.functional.group_norm written out in float64 over an NHWC array. */
-function groupNormLoops(x: Float32Array, [n, h, w, c]: number[], groups: number, weight: number[], bias: number[], eps: number): Float64Array {
+function groupNormLoops(
+  x: Float32Array,
+  [n, h, w, c]: number[],
+  groups: number,
+  weight: number[],
+  bias: number[],
+  eps: number,
+): Float64Array {
   const out = new Float64Array(x.length);
   const cg = c / groups;
   for (let b = 0; b < n; b++) {
@@ -33,9 +40,15 @@ for (const backend of TEST_BACKENDS) {
       gn.bias.assign(tf.tensor(bias));
       const x = tf.add(rng.normalTensor(shape, 0, 3), 2);
       const y = gn.forward(x);
-      assertAllClose(y, groupNormLoops(x.dataSync() as Float32Array, shape, 3, weight, bias, 1e-5), { atol: 1e-5, name: 'y' });
+      assertAllClose(y, groupNormLoops(x.dataSync() as Float32Array, shape, 3, weight, bias, 1e-5), {
+        atol: 1e-5,
+        name: 'y',
+      });
       await assertNoTensorLeak(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(gn.forward(x))) as tf.Scalar, [gn.weight, gn.bias]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.square(gn.forward(x))) as tf.Scalar,
+          [gn.weight, gn.bias],
+        );
         expect(Math.abs(grads[gn.bias.name].dataSync()[1])).toBeGreaterThan(0);
         tf.dispose([value, ...Object.values(grads)]);
       });

@@ -12,6 +12,7 @@ export function fixturePath(name: string): string {
 /** A fixture's {shape, values} state_dict as PyTorch-layout tensors (caller disposes). */
 export function stateTensors(state: Record<string, { shape: number[]; values: number[] }>): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
-  for (const [k, { shape, values }] of Object.entries(state)) out[k] = k.endsWith('num_batches_tracked') ? tf.tensor(values, shape, 'int32') : tf.tensor(values, shape);
+  for (const [k, { shape, values }] of Object.entries(state))
+    out[k] = k.endsWith('num_batches_tracked') ? tf.tensor(values, shape, 'int32') : tf.tensor(values, shape);
   return out;
 }

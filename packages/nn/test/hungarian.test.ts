@@ -39,7 +39,9 @@ describe('linearSumAssignment', () => {
       const rows = 1 + rng.int(6);
       const cols = 1 + rng.int(6);
       const kind = trial % 3;
-      const cost = Float64Array.from({ length: rows * cols }, () => (kind === 0 ? rng.next() : kind === 1 ? rng.int(3) : rng.next() < 0.25 ? Infinity : rng.int(5)));
+      const cost = Float64Array.from({ length: rows * cols }, () =>
+        kind === 0 ? rng.next() : kind === 1 ? rng.int(3) : rng.next() < 0.25 ? Infinity : rng.int(5),
+      );
       const best = bruteForce(cost, rows, cols);
       if (best === Infinity) {
         expect(() => linearSumAssignment(cost, rows, cols)).toThrow(/infeasible/);

@@ -14,8 +14,15 @@ function setup() {
   const p2 = tf.variable(tf.tensor(fx.init[2], [2, 2]));
   const x = tf.tensor(fx.x, [5, 3]);
   const t = tf.tensor(fx.t, [5, 4]);
-  const loss = () => tf.add(tf.sum(tf.square(tf.sub(tf.add(tf.matMul(x, p0), p1), t))), tf.mul(tf.sum(tf.sin(p2)), 3)) as tf.Scalar;
-  const optimizer = new AdamW([{ params: [p0, p1], weightDecay: 1e-2 }, { params: [p2], weightDecay: 0, lrScale: 0.1 }], { lr: fx.baseLr, betas: [0.9, 0.99], eps: 1e-8 });
+  const loss = () =>
+    tf.add(tf.sum(tf.square(tf.sub(tf.add(tf.matMul(x, p0), p1), t))), tf.mul(tf.sum(tf.sin(p2)), 3)) as tf.Scalar;
+  const optimizer = new AdamW(
+    [
+      { params: [p0, p1], weightDecay: 1e-2 },
+      { params: [p2], weightDecay: 0, lrScale: 0.1 },
+    ],
+    { lr: fx.baseLr, betas: [0.9, 0.99], eps: 1e-8 },
+  );
   const schedule = linearWarmup(cosineSchedule(fx.baseLr, fx.total - fx.warmup), fx.warmup, 0.1);
   const trainStep = (step: number) => {
     optimizer.lr = schedule(step);
@@ -25,7 +32,15 @@ function setup() {
     tf.dispose([value, grads, clipped.grads]);
     return clipped.totalNorm;
   };
-  return { params: [p0, p1, p2], x, t, optimizer, schedule, trainStep, dispose: () => (optimizer.dispose(), tf.dispose([p0, p1, p2, x, t])) };
+  return {
+    params: [p0, p1, p2],
+    x,
+    t,
+    optimizer,
+    schedule,
+    trainStep,
+    dispose: () => (optimizer.dispose(), tf.dispose([p0, p1, p2, x, t])),
+  };
 }
 
 for (const backend of TEST_BACKENDS) {
@@ -39,7 +54,9 @@ for (const backend of TEST_BACKENDS) {
         const norm = step === 0 ? run.trainStep(step) : await assertNoTensorLeak(() => run.trainStep(step));
         expect(norm).toBeCloseTo(fx.norms[step], 3);
         if (step === 0) expect(tf.memory().numTensors - before).toBe(6); // the two moments of three parameters
-        run.params.forEach((p, i) => assertAllClose(p, fx.trajectory[step][i], { atol: 2e-6, rtol: 1e-5, name: `step ${step} param ${i}` }));
+        run.params.forEach((p, i) =>
+          assertAllClose(p, fx.trajectory[step][i], { atol: 2e-6, rtol: 1e-5, name: `step ${step} param ${i}` }),
+        );
       }
       run.dispose();
     });
@@ -61,7 +78,9 @@ describe('AdamW state', () => {
       b.trainStep(s);
     }
     a.params.forEach((p, i) => expect(Array.from(b.params[i].dataSync())).toEqual(Array.from(p.dataSync())));
-    expect(() => b.optimizer.step({ stranger: tf.zeros([1]) })).toThrow(/a gradient for 'stranger', which is in no parameter group/);
+    expect(() => b.optimizer.step({ stranger: tf.zeros([1]) })).toThrow(
+      /a gradient for 'stranger', which is in no parameter group/,
+    );
     a.dispose();
     b.dispose();
   });

@@ -10,7 +10,13 @@ const fx = fixture('roi_align.json');
 
 for (const backend of TEST_BACKENDS) {
   describe(`roiAlign on ${backend}`, () => {
-    for (const c of fx.cases as Array<{ aligned: boolean; samplingRatio: number; out: number[]; g: number[]; dfeat: number[] }>) {
+    for (const c of fx.cases as Array<{
+      aligned: boolean;
+      samplingRatio: number;
+      out: number[];
+      g: number[];
+      dfeat: number[];
+    }>) {
       it(`equals torchvision.ops.roi_align (aligned ${c.aligned}, sampling_ratio ${c.samplingRatio}) with its input gradient`, async () => {
         await initBackend(backend);
         const feat = tf.tensor(fx.feat, [2, 9, 11, 3]);
@@ -46,9 +52,15 @@ describe('roiAlign arguments', () => {
     const b = tf.gather(roiAlign(feat, rois, 2, { spatialScale: 0.5 }), order);
     assertAllClose(a, b, { atol: 0, rtol: 0 });
     expect(roiAlign(feat, tf.zeros([0, 5]), 2).shape).toEqual([0, 2, 2, 3]);
-    expect(() => roiAlign(feat, tf.tensor([[2, 0, 0, 1, 1]]), 2)).toThrow(/roiAlign: argument 'boxes' expected batch indices in \[0, 2\), got "2 in row 0"/);
-    expect(() => roiAlign(feat, tf.zeros([3, 4]), 2)).toThrow(/roiAlign: argument 'boxes' expected rank 2, shape \[\*, 5\]|argument 'boxes' expected shape \[\*, 5\]/);
-    expect(() => roiAlign(feat, rois, 2, { spatialScale: 0 })).toThrow(/argument 'spatialScale' expected a finite number > 0/);
+    expect(() => roiAlign(feat, tf.tensor([[2, 0, 0, 1, 1]]), 2)).toThrow(
+      /roiAlign: argument 'boxes' expected batch indices in \[0, 2\), got "2 in row 0"/,
+    );
+    expect(() => roiAlign(feat, tf.zeros([3, 4]), 2)).toThrow(
+      /roiAlign: argument 'boxes' expected rank 2, shape \[\*, 5\]|argument 'boxes' expected shape \[\*, 5\]/,
+    );
+    expect(() => roiAlign(feat, rois, 2, { spatialScale: 0 })).toThrow(
+      /argument 'spatialScale' expected a finite number > 0/,
+    );
     tf.dispose([feat, rois, a, b, ...perImage]);
   });
 });

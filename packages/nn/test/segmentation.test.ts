@@ -61,7 +61,10 @@ for (const backend of TEST_BACKENDS) {
         assertAllClose(y, dil.y, { atol: 1e-4, name: 'y' });
         const dx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(conv.forward(input), g)))(x);
         assertAllClose(dx, dil.dx, { atol: 1e-4, name: 'dx' });
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(conv.forward(x), g)) as tf.Scalar, [conv.weight, conv.bias!]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(conv.forward(x), g)) as tf.Scalar,
+          [conv.weight, conv.bias!],
+        );
         const dw = tf.transpose(grads[conv.weight.name], [3, 2, 0, 1]);
         assertAllClose(dw, dil.dw, { atol: 1e-3, name: 'dw' });
         assertAllClose(grads[conv.bias!.name], dil.db, { atol: 1e-3, name: 'db' });
@@ -70,7 +73,6 @@ for (const backend of TEST_BACKENDS) {
       tf.dispose([w, b, x, g]);
       conv.dispose();
     });
-
   });
 }
 
@@ -81,12 +83,13 @@ describe('segmenter structure, training and resuming', () => {
     const optimizer = new AdamW(model.trainableVariables(), { lr: 3e-3, weightDecay: 1e-4 });
     const rng = new Rng(5);
     const eval0 = batch(new Rng(99), 4, 64);
-    const evalLoss = () => tf.tidy(() => {
-      model.eval();
-      const l = loss(model, eval0.images, eval0.labels).dataSync()[0];
-      model.train();
-      return l;
-    });
+    const evalLoss = () =>
+      tf.tidy(() => {
+        model.eval();
+        const l = loss(model, eval0.images, eval0.labels).dataSync()[0];
+        model.train();
+        return l;
+      });
     const before = evalLoss();
     for (let step = 0; step < 30; step++) {
       const { images, labels } = batch(rng, 4, 64);
@@ -103,9 +106,22 @@ describe('segmenter structure, training and resuming', () => {
   it('has torchvision ASPP names and logits at the input size', async () => {
     await initBackend('cpu');
     const aspp = new ASPP(new Rng(0), 8, [1, 2], 4);
-    expect(aspp.namedParameters().map(([n]) => n).filter((n) => n.endsWith('weight'))).toEqual([
-      'convs.0.0.weight', 'convs.0.1.weight', 'convs.1.0.weight', 'convs.1.1.weight', 'convs.2.0.weight', 'convs.2.1.weight',
-      'convs.3.1.weight', 'convs.3.2.weight', 'project.0.weight', 'project.1.weight',
+    expect(
+      aspp
+        .namedParameters()
+        .map(([n]) => n)
+        .filter((n) => n.endsWith('weight')),
+    ).toEqual([
+      'convs.0.0.weight',
+      'convs.0.1.weight',
+      'convs.1.0.weight',
+      'convs.1.1.weight',
+      'convs.2.0.weight',
+      'convs.2.1.weight',
+      'convs.3.1.weight',
+      'convs.3.2.weight',
+      'project.0.weight',
+      'project.1.weight',
     ]);
     const model = createSegmenter({ numClasses: 5, width: 4 });
     const out = model.forward(tf.zeros([1, 72, 56, 3]));
@@ -131,7 +147,13 @@ describe('segmenter structure, training and resuming', () => {
       }
     };
     run(a, data, 2);
-    const bytes = encodeCheckpoint({ model: a.model, optimizer: a.optimizer, step: 2, epoch: 0, rngs: { data, dropout: a.model.noise.rng } });
+    const bytes = encodeCheckpoint({
+      model: a.model,
+      optimizer: a.optimizer,
+      step: 2,
+      epoch: 0,
+      rngs: { data, dropout: a.model.noise.rng },
+    });
     run(a, data, 2);
 
     const b = make();

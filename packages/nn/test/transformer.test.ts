@@ -39,7 +39,12 @@ for (const backend of TEST_BACKENDS) {
         tf.dispose(outs);
       });
       expect(enc.namedParameters().map(([n]) => n)).toEqual(Object.keys(fx.encoder));
-      expect(dec.namedParameters().map(([n]) => n).sort()).toEqual(Object.keys(fx.decoder).sort());
+      expect(
+        dec
+          .namedParameters()
+          .map(([n]) => n)
+          .sort(),
+      ).toEqual(Object.keys(fx.decoder).sort());
       tf.dispose([src, pos, tgt, queryPos, mask]);
       enc.dispose();
       dec.dispose();
@@ -77,12 +82,23 @@ describe('training-mode layers', () => {
     expect(Array.from(c.dataSync())).toEqual(Array.from(d.dataSync()));
     enc.train();
     const mlp = new MLP(new Rng(1), 8, 16, 4, 3);
-    expect(mlp.namedParameters().map(([n]) => n)).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias', 'layers.2.weight', 'layers.2.bias']);
+    expect(mlp.namedParameters().map(([n]) => n)).toEqual([
+      'layers.0.weight',
+      'layers.0.bias',
+      'layers.1.weight',
+      'layers.1.bias',
+      'layers.2.weight',
+      'layers.2.bias',
+    ]);
     const vars = [...enc.trainableVariables(), ...mlp.trainableVariables()];
     await assertNoTensorLeak(() => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(mlp.forward(enc.forward(x)))) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(mlp.forward(enc.forward(x)))) as tf.Scalar,
+        vars,
+      );
       expect(Object.keys(grads)).toHaveLength(vars.length);
-      for (const g of Object.values(grads)) expect(Number.isFinite(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]))).toBe(true);
+      for (const g of Object.values(grads))
+        expect(Number.isFinite(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]))).toBe(true);
       tf.dispose([value, ...Object.values(grads)]);
     });
     tf.dispose([x, a, b, c, d]);

@@ -25,7 +25,15 @@ export function bilinearGather(
   weights: tf.Tensor | null,
   options: BilinearGatherOptions,
 ): tf.Tensor {
-  const checked = checkGatherArguments('bilinearGather', value, spatialShapes, levelStartIndex, locations, weights, options);
+  const checked = checkGatherArguments(
+    'bilinearGather',
+    value,
+    spatialShapes,
+    levelStartIndex,
+    locations,
+    weights,
+    options,
+  );
   return bilinearGatherChecked(value, locations, weights, checked);
 }
 
@@ -33,11 +41,23 @@ export function bilinearGather(
  * `bilinearGather` on arguments already validated by `checkGatherArguments`, for ops built on it that check
  * with their own names: the fused kernels on cpu and wasm, the composed path elsewhere.
  */
-export function bilinearGatherChecked(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, checked: CheckedGather): tf.Tensor {
-  return hasFusedKernels() ? fusedGather(value, locations, weights, checked) : composedGather(value, locations, weights, checked);
+export function bilinearGatherChecked(
+  value: tf.Tensor,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  checked: CheckedGather,
+): tf.Tensor {
+  return hasFusedKernels()
+    ? fusedGather(value, locations, weights, checked)
+    : composedGather(value, locations, weights, checked);
 }
 
-function fusedGather(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor | null, { levels, options }: CheckedGather): tf.Tensor {
+function fusedGather(
+  value: tf.Tensor,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  { levels, options }: CheckedGather,
+): tf.Tensor {
   registerBilinearGatherKernels();
   return tf.tidy(() => {
     const L = levels.starts.length;
@@ -48,6 +68,10 @@ function fusedGather(value: tf.Tensor, locations: tf.Tensor, weights: tf.Tensor 
       locations,
       weights: weights ?? tf.ones([1]),
     };
-    return runFused(BILINEAR_GATHER, inputs, { normalized: options.normalized, reduce: options.reduce, weighted: weights !== null })[0];
+    return runFused(BILINEAR_GATHER, inputs, {
+      normalized: options.normalized,
+      reduce: options.reduce,
+      weighted: weights !== null,
+    })[0];
   });
 }

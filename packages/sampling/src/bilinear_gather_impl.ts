@@ -51,7 +51,15 @@ class Corners {
   valid11 = false;
 
   /** Returns false when the point lies outside (-1, W) x (-1, H) and is not sampled at all. */
-  locate(x: number, y: number, H: number, W: number, levelBase: number, rowStride: number, pixelStride: number): boolean {
+  locate(
+    x: number,
+    y: number,
+    H: number,
+    W: number,
+    levelBase: number,
+    rowStride: number,
+    pixelStride: number,
+  ): boolean {
     if (!(y > -1 && y < H && x > -1 && x < W)) return false;
     const y0 = Math.floor(y);
     const x0 = Math.floor(x);
@@ -162,9 +170,21 @@ export function bilinearGatherForwardImpl(
             let c = 0;
             for (; c + 4 <= C; c += 4) {
               const v0 = w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
-              const v1 = w00 * value[i00 + c + 1] + w01 * value[i01 + c + 1] + w10 * value[i10 + c + 1] + w11 * value[i11 + c + 1];
-              const v2 = w00 * value[i00 + c + 2] + w01 * value[i01 + c + 2] + w10 * value[i10 + c + 2] + w11 * value[i11 + c + 2];
-              const v3 = w00 * value[i00 + c + 3] + w01 * value[i01 + c + 3] + w10 * value[i10 + c + 3] + w11 * value[i11 + c + 3];
+              const v1 =
+                w00 * value[i00 + c + 1] +
+                w01 * value[i01 + c + 1] +
+                w10 * value[i10 + c + 1] +
+                w11 * value[i11 + c + 1];
+              const v2 =
+                w00 * value[i00 + c + 2] +
+                w01 * value[i01 + c + 2] +
+                w10 * value[i10 + c + 2] +
+                w11 * value[i11 + c + 2];
+              const v3 =
+                w00 * value[i00 + c + 3] +
+                w01 * value[i01 + c + 3] +
+                w10 * value[i10 + c + 3] +
+                w11 * value[i11 + c + 3];
               out[o + c] += v0;
               out[o + c + 1] += v1;
               out[o + c + 2] += v2;

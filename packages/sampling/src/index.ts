@@ -1,5 +1,12 @@
 export { bilinearGather, bilinearGatherChecked } from './bilinear_gather';
 export { bilinearGatherComposed } from './composed';
 export { checkGatherArguments, resolveLevels, GATHER_ARGUMENT_NAMES } from './validate';
-export type { BilinearGatherOptions, CheckedGather, GatherArgumentNames, LevelStartIndexLike, ResolvedLevels, SpatialShapesLike } from './validate';
+export type {
+  BilinearGatherOptions,
+  CheckedGather,
+  GatherArgumentNames,
+  LevelStartIndexLike,
+  ResolvedLevels,
+  SpatialShapesLike,
+} from './validate';
 export { BILINEAR_GATHER, BILINEAR_GATHER_GRAD } from './kernels';

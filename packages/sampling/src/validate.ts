@@ -21,19 +21,32 @@ export function resolveLevels(
   op: string,
   spatialShapes: SpatialShapesLike,
   levelStartIndex: LevelStartIndexLike,
-  names: { spatialShapes: string; levelStartIndex: string } = { spatialShapes: 'spatialShapes', levelStartIndex: 'levelStartIndex' },
+  names: { spatialShapes: string; levelStartIndex: string } = {
+    spatialShapes: 'spatialShapes',
+    levelStartIndex: 'levelStartIndex',
+  },
 ): ResolvedLevels {
-  const shapesShape = spatialShapes instanceof tf.Tensor ? spatialShapes.shape : [spatialShapes.length, ...(spatialShapes.length > 0 ? [spatialShapes[0].length] : [2])];
+  const shapesShape =
+    spatialShapes instanceof tf.Tensor
+      ? spatialShapes.shape
+      : [spatialShapes.length, ...(spatialShapes.length > 0 ? [spatialShapes[0].length] : [2])];
   if (spatialShapes instanceof tf.Tensor) assertDtype(op, names.spatialShapes, spatialShapes.dtype, ['int32']);
-  else if (spatialShapes.some((row) => row.length !== 2)) throw argumentError(op, names.spatialShapes, 'rows (H, W) of 2 integers', spatialShapes);
+  else if (spatialShapes.some((row) => row.length !== 2))
+    throw argumentError(op, names.spatialShapes, 'rows (H, W) of 2 integers', spatialShapes);
   const { L } = checkShapes(op, [{ name: names.spatialShapes, shape: shapesShape, expected: ['L', 2] }]);
   if (L < 1) throw argumentError(op, names.spatialShapes, 'at least one level', shapesShape);
   const startsShape = levelStartIndex instanceof tf.Tensor ? levelStartIndex.shape : [levelStartIndex.length];
   if (levelStartIndex instanceof tf.Tensor) assertDtype(op, names.levelStartIndex, levelStartIndex.dtype, ['int32']);
   checkShapes(op, [{ name: names.levelStartIndex, shape: startsShape, expected: ['L'] }], { L });
 
-  const shapes = spatialShapes instanceof tf.Tensor ? Int32Array.from(spatialShapes.dataSync() as Int32Array) : Int32Array.from(spatialShapes.flat());
-  const starts = levelStartIndex instanceof tf.Tensor ? Int32Array.from(levelStartIndex.dataSync() as Int32Array) : Int32Array.from(levelStartIndex);
+  const shapes =
+    spatialShapes instanceof tf.Tensor
+      ? Int32Array.from(spatialShapes.dataSync() as Int32Array)
+      : Int32Array.from(spatialShapes.flat());
+  const starts =
+    levelStartIndex instanceof tf.Tensor
+      ? Int32Array.from(levelStartIndex.dataSync() as Int32Array)
+      : Int32Array.from(levelStartIndex);
   const given = spatialShapes instanceof tf.Tensor ? Array.from(shapes) : spatialShapes.flat();
   if (!given.every((v) => Number.isInteger(v) && v >= 1)) {
     throw argumentError(op, names.spatialShapes, 'positive integer rows (H, W)', toRows(shapes));
@@ -43,7 +56,12 @@ export function resolveLevels(
   for (let l = 0; l < L; l++) {
     if (givenStarts[l] !== total) {
       const expected = Array.from({ length: L }, (_, i) => prefix(shapes, i));
-      throw argumentError(op, names.levelStartIndex, `[${expected.join(', ')}] (the running sum of H*W over ${names.spatialShapes} ${describeRows(shapes)})`, givenStarts);
+      throw argumentError(
+        op,
+        names.levelStartIndex,
+        `[${expected.join(', ')}] (the running sum of H*W over ${names.spatialShapes} ${describeRows(shapes)})`,
+        givenStarts,
+      );
     }
     total += shapes[2 * l] * shapes[2 * l + 1];
   }
@@ -69,9 +87,19 @@ function describeRows(shapes: Int32Array): string {
 }
 
 /** The S dimension of value must equal the levels' total size. */
-export function checkTotal(op: string, levels: ResolvedLevels, S: number, names: { value: string; spatialShapes: string }): void {
+export function checkTotal(
+  op: string,
+  levels: ResolvedLevels,
+  S: number,
+  names: { value: string; spatialShapes: string },
+): void {
   if (levels.total !== S) {
-    throw argumentError(op, names.spatialShapes, `levels whose H*W sum to S = ${S} (dimension 1 of ${names.value})`, `${describeRows(levels.shapes)}, summing to ${levels.total}`);
+    throw argumentError(
+      op,
+      names.spatialShapes,
+      `levels whose H*W sum to S = ${S} (dimension 1 of ${names.value})`,
+      `${describeRows(levels.shapes)}, summing to ${levels.total}`,
+    );
   }
 }
 
@@ -118,9 +146,12 @@ export function checkGatherArguments(
 ): CheckedGather {
   if (!(value instanceof tf.Tensor)) throw argumentError(op, names.value, 'a tensor', value);
   if (!(locations instanceof tf.Tensor)) throw argumentError(op, names.locations, 'a tensor', locations);
-  if (weights !== null && !(weights instanceof tf.Tensor)) throw argumentError(op, names.weights, 'a tensor or null', weights);
-  if (options === null || typeof options !== 'object') throw argumentError(op, 'options', '{ normalized, reduce }', options);
-  if (typeof options.normalized !== 'boolean') throw argumentError(op, 'options.normalized', 'true or false', options.normalized);
+  if (weights !== null && !(weights instanceof tf.Tensor))
+    throw argumentError(op, names.weights, 'a tensor or null', weights);
+  if (options === null || typeof options !== 'object')
+    throw argumentError(op, 'options', '{ normalized, reduce }', options);
+  if (typeof options.normalized !== 'boolean')
+    throw argumentError(op, 'options.normalized', 'true or false', options.normalized);
   assertOneOf(op, 'options.reduce', options.reduce, ['sum', 'none'] as const);
   assertDtype(op, names.value, value.dtype, ['float32']);
   assertDtype(op, names.locations, locations.dtype, ['float32']);
@@ -134,5 +165,9 @@ export function checkGatherArguments(
   ];
   const sizes = checkShapes(op, checks, { L });
   checkTotal(op, levels, sizes.S, names);
-  return { levels, dims: { B: sizes.B, S: sizes.S, G: sizes.G, C: sizes.Cg, Q: sizes.Q, L, P: sizes.P }, options: { normalized: options.normalized, reduce: options.reduce } };
+  return {
+    levels,
+    dims: { B: sizes.B, S: sizes.S, G: sizes.G, C: sizes.Cg, Q: sizes.Q, L, P: sizes.P },
+    options: { normalized: options.normalized, reduce: options.reduce },
+  };
 }

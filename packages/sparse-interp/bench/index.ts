@@ -46,7 +46,14 @@ function paired(name: string, density: number, sparse: () => tf.Tensor, dense: (
   }
   const ratio = (k: 0 | 1) => median(s.map((x, i) => x[k] / d[i][k]));
   const round = (v: number) => Math.round(v * 1000) / 1000;
-  rows.push({ case: name, density, sparseMs: round(median(s.map((x) => x[0]))), denseMs: round(median(d.map((x) => x[0]))), ratio: round(ratio(0)), cpuRatio: round(ratio(1)) });
+  rows.push({
+    case: name,
+    density,
+    sparseMs: round(median(s.map((x) => x[0]))),
+    denseMs: round(median(d.map((x) => x[0]))),
+    ratio: round(ratio(0)),
+    cpuRatio: round(ratio(1)),
+  });
   console.log(JSON.stringify(rows[rows.length - 1]));
 }
 
@@ -60,14 +67,22 @@ const x = rng.uniformTensor([1, 64, 64, 256], -1, 1) as tf.Tensor4D;
 const weight = rng.uniformTensor([3, 3, 256, 256], -0.02, 0.02) as tf.Tensor4D;
 for (const d of densities) {
   const indices = tf.tensor1d(randomPositions(64 * 64, d), 'int32');
-  paired('conv3x3 1x64x64x256 -> 256', d, () => sparseConv2d(x, weight, indices, { pad: 1 }), () => tf.conv2d(x, weight, 1, 'same'));
+  paired(
+    'conv3x3 1x64x64x256 -> 256',
+    d,
+    () => sparseConv2d(x, weight, indices, { pad: 1 }),
+    () => tf.conv2d(x, weight, 1, 'same'),
+  );
   indices.dispose();
 }
 
 // layer1's shape (thin convs: mask convs, interpolations and the dense conv3 weigh most) and layer3's (where a
 // ResNet-101 spends most of its time: the sampled convs dominate). The mask convs' bias set to logit(density)
 // (weight 0) makes the sampled masks about that dense, plus the grid prior.
-for (const [size, channels, planes] of [[64, 256, 64], [32, 1024, 256]]) {
+for (const [size, channels, planes] of [
+  [64, 256, 64],
+  [32, 1024, 256],
+]) {
   const input = rng.uniformTensor([1, size, size, channels], -1, 1);
   const block = new SparseBottleneck(new Rng(1), channels, planes).eval();
   const dense = () =>
@@ -81,9 +96,16 @@ for (const [size, channels, planes] of [[64, 256, 64], [32, 1024, 256]]) {
     const logit = d === 1 ? 30 : Math.log(d / (1 - d));
     for (const conv of [block.conv1_mask, block.conv2_mask]) tf.tidy(() => conv.bias!.assign(tf.fill([1], logit)));
     const masks = block.sampleMasks(input);
-    const sampled = tf.tidy(() => tf.mean(tf.cast(tf.greater(tf.concat([masks.mask1, masks.mask2], 3), 0), 'float32')).dataSync()[0]);
+    const sampled = tf.tidy(
+      () => tf.mean(tf.cast(tf.greater(tf.concat([masks.mask1, masks.mask2], 3), 0), 'float32')).dataSync()[0],
+    );
     tf.dispose(Object.values(masks));
-    paired(`bottleneck 1x${size}x${size}x${channels}, planes ${planes} (sampled ${sampled.toFixed(3)})`, d, () => block.forward(input), dense);
+    paired(
+      `bottleneck 1x${size}x${size}x${channels}, planes ${planes} (sampled ${sampled.toFixed(3)})`,
+      d,
+      () => block.forward(input),
+      dense,
+    );
   }
   block.dispose();
   input.dispose();

@@ -62,7 +62,12 @@ export class SparseBottleneck extends Module implements Layer {
   readonly gaussianKernel: number;
   private readonly noise: Rng;
 
-  constructor(rng: Rng, readonly inplanes: number, readonly planes: number, options: SparseBottleneckOptions = {}) {
+  constructor(
+    rng: Rng,
+    readonly inplanes: number,
+    readonly planes: number,
+    options: SparseBottleneckOptions = {},
+  ) {
     super();
     const op = 'SparseBottleneck';
     assertInteger(op, 'inplanes', inplanes, 1);
@@ -76,7 +81,13 @@ export class SparseBottleneck extends Module implements Layer {
     const norm = (c: number): NormLayer => (normKind === 'batch' ? new BatchNorm2d(c) : new FrozenBatchNorm2d(c));
     const out = planes * SparseBottleneck.expansion;
     const conv = (i: number, o: number, k: number, stride = 1, dilation = 1) =>
-      new Conv2d(rng, i, o, k, { stride, padding: k === 3 ? dilation : 0, dilation, bias: false, init: 'kaiming-fan-out' });
+      new Conv2d(rng, i, o, k, {
+        stride,
+        padding: k === 3 ? dilation : 0,
+        dilation,
+        bias: false,
+        init: 'kaiming-fan-out',
+      });
 
     this.conv1 = this.addModule('conv1', conv(inplanes, planes, 1));
     this.bn1 = this.addModule('bn1', norm(planes));
@@ -85,12 +96,20 @@ export class SparseBottleneck extends Module implements Layer {
     this.conv3 = this.addModule('conv3', conv(planes, out, 1));
     this.bn3 = this.addModule('bn3', norm(out));
     const needsDownsample = options.downsample ?? (this.stride !== 1 || inplanes !== out);
-    this.downsample = needsDownsample ? this.addModule('downsample', new Sequential(conv(inplanes, out, 1, this.stride), norm(out))) : null;
+    this.downsample = needsDownsample
+      ? this.addModule('downsample', new Sequential(conv(inplanes, out, 1, this.stride), norm(out)))
+      : null;
 
     this.conv1_mask = this.addModule('conv1_mask', maskConv(rng, inplanes, 1));
     this.conv2_mask = this.addModule('conv2_mask', maskConv(rng, inplanes, this.stride));
-    this.conv1_gumbel = this.addModule('conv1_gumbel', new GumbelSigmoid(options.maxT ?? 1, options.decayAlpha ?? 0.99998));
-    this.conv2_gumbel = this.addModule('conv2_gumbel', new GumbelSigmoid(options.maxT ?? 1, options.decayAlpha ?? 0.99998));
+    this.conv1_gumbel = this.addModule(
+      'conv1_gumbel',
+      new GumbelSigmoid(options.maxT ?? 1, options.decayAlpha ?? 0.99998),
+    );
+    this.conv2_gumbel = this.addModule(
+      'conv2_gumbel',
+      new GumbelSigmoid(options.maxT ?? 1, options.decayAlpha ?? 0.99998),
+    );
     this.conv1_sigma = this.addParameter('conv1_sigma', tf.scalar(3));
     this.conv2_sigma = this.addParameter('conv2_sigma', tf.scalar(3));
     this.noise = rng.fork();
@@ -101,7 +120,9 @@ export class SparseBottleneck extends Module implements Layer {
     this.checkInput(x);
     return tf.tidy(() => {
       if (!this.training) {
-        const logits = hasFusedKernels() ? this.maskLogitsForInference(x) : [this.conv1_mask.forward(x), this.conv2_mask.forward(x)];
+        const logits = hasFusedKernels()
+          ? this.maskLogitsForInference(x)
+          : [this.conv1_mask.forward(x), this.conv2_mask.forward(x)];
         const first = sampleEvalMask(logits[0], this.noise, this.gridPriorInterval);
         const second = sampleEvalMask(logits[1], this.noise, this.gridPriorInterval);
         return { soft1: first.soft, mask1: first.mask, soft2: second.soft, mask2: second.mask };
@@ -124,10 +145,19 @@ export class SparseBottleneck extends Module implements Layer {
   private maskLogitsForInference(x: tf.Tensor): tf.Tensor[] {
     const [N, H, W, C] = x.shape;
     const taps = (conv: Conv2d) => tf.transpose(tf.reshape(conv.weight, [9, C]));
-    const products = tf.reshape(tf.matMul(tf.reshape(x, [N * H * W, C]), tf.concat([taps(this.conv1_mask), taps(this.conv2_mask)], 1)), [N, H, W, 18]);
+    const products = tf.reshape(
+      tf.matMul(tf.reshape(x, [N * H * W, C]), tf.concat([taps(this.conv1_mask), taps(this.conv2_mask)], 1)),
+      [N, H, W, 18],
+    );
     return [this.conv1_mask, this.conv2_mask].map((conv, k) => {
       const [s] = conv.stride;
-      const geometry = { kernel: [3, 3] as [number, number], strides: conv.stride, pad: conv.padding, outHeight: Math.floor((H - 1) / s) + 1, outWidth: Math.floor((W - 1) / s) + 1 };
+      const geometry = {
+        kernel: [3, 3] as [number, number],
+        strides: conv.stride,
+        pad: conv.padding,
+        outHeight: Math.floor((H - 1) / s) + 1,
+        outWidth: Math.floor((W - 1) / s) + 1,
+      };
       return tf.add(tapSum(products, 9 * k, geometry), conv.bias!);
     });
   }
@@ -153,13 +183,21 @@ export class SparseBottleneck extends Module implements Layer {
     const { N, H, W } = this.checkInput(x);
     checkShapes('SparseBottleneck', [{ name: 'mask1', shape: mask1.shape, expected: ['N', 'H', 'W', 1] }], { N, H, W });
     const [Ho, Wo] = [H, W].map((d) => Math.floor((d - 1) / this.stride) + 1);
-    checkShapes('SparseBottleneck', [{ name: 'mask2', shape: mask2.shape, expected: ['N', 'Ho', 'Wo', 1] }], { N, Ho, Wo });
+    checkShapes('SparseBottleneck', [{ name: 'mask2', shape: mask2.shape, expected: ['N', 'Ho', 'Wo', 1] }], {
+      N,
+      Ho,
+      Wo,
+    });
     return tf.tidy(() => {
       const k = this.gaussianKernel;
-      let out = this.training ? convNorm(this.conv1, this.bn1, x, true) : this.sparseConvNorm(this.conv1, this.bn1, x, mask1);
+      let out = this.training
+        ? convNorm(this.conv1, this.bn1, x, true)
+        : this.sparseConvNorm(this.conv1, this.bn1, x, mask1);
       const fill = this.training ? interpolate : interpolateSampled;
       out = fill(out, mask1, this.conv1_sigma, k);
-      out = this.training ? convNorm(this.conv2, this.bn2, out, true) : this.sparseConvNorm(this.conv2, this.bn2, out, mask2);
+      out = this.training
+        ? convNorm(this.conv2, this.bn2, out, true)
+        : this.sparseConvNorm(this.conv2, this.bn2, out, mask2);
       out = fill(out, mask2, this.conv2_sigma, k);
       out = convNorm(this.conv3, this.bn3, out, false);
       const identity = this.downsample ? convNorm(this.downsample.layers[0], this.downsample.layers[1], x, false) : x;
@@ -175,7 +213,12 @@ export class SparseBottleneck extends Module implements Layer {
   /** relu(norm(conv(x))) at the mask's nonzero positions only, the norm's fixed affine map folded into the conv; zero elsewhere. */
   private sparseConvNorm(conv: Conv2d, norm: NormLayer, x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
     const { scale, shift } = norm.affine();
-    const y = sparseConv2d(x, tf.mul(conv.weight, scale), activeIndices(mask), { strides: conv.stride, pad: conv.padding, dilations: conv.dilation, bias: shift });
+    const y = sparseConv2d(x, tf.mul(conv.weight, scale), activeIndices(mask), {
+      strides: conv.stride,
+      pad: conv.padding,
+      dilations: conv.dilation,
+      bias: shift,
+    });
     return tf.relu(y);
   }
 }
@@ -203,7 +246,10 @@ export class SparseResLayer extends Module implements Layer {
     const { stride = 1, ...rest } = options;
     this.blocks = [];
     for (let b = 0; b < numBlocks; b++) {
-      const block = new SparseBottleneck(rng, b === 0 ? inplanes : planes * SparseBottleneck.expansion, planes, { ...rest, stride: b === 0 ? stride : 1 });
+      const block = new SparseBottleneck(rng, b === 0 ? inplanes : planes * SparseBottleneck.expansion, planes, {
+        ...rest,
+        stride: b === 0 ? stride : 1,
+      });
       this.blocks.push(this.addModule(String(b), block));
     }
   }

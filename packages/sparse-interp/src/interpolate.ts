@@ -16,7 +16,10 @@ export function gaussianKernel(sigma: tf.Tensor, size = 7): tf.Tensor2D {
   for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) d2[i * size + j] = (i - s) ** 2 + (j - s) ** 2;
   return tf.tidy(() => {
     const k = tf.square(sigma);
-    return tf.reshape(tf.mul(tf.div(k, 2 * Math.PI), tf.exp(tf.mul(tf.mul(k, -0.5), tf.tensor2d(d2, [size, size])))), [size, size]) as tf.Tensor2D;
+    return tf.reshape(tf.mul(tf.div(k, 2 * Math.PI), tf.exp(tf.mul(tf.mul(k, -0.5), tf.tensor2d(d2, [size, size])))), [
+      size,
+      size,
+    ]) as tf.Tensor2D;
   });
 }
 
@@ -46,14 +49,23 @@ export function interpolate(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tens
  * positions with m = 1, so its cost falls with the density (the composed path convolves every position).
  * Not differentiable: training uses `interpolate`. Elsewhere it is `interpolate`.
  */
-export function interpolateSampled(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor, kernelSize = 7): tf.Tensor4D {
+export function interpolateSampled(
+  features: tf.Tensor,
+  mask: tf.Tensor,
+  sigma: tf.Tensor,
+  kernelSize = 7,
+): tf.Tensor4D {
   checkInterpolateArguments('interpolateSampled', features, mask, sigma);
   if (!hasFusedKernels()) return interpolate(features, mask, sigma, kernelSize);
   return tf.tidy(() => interpolateSampledKernel(features, mask, gaussianKernel(tf.reshape(sigma, []), kernelSize)));
 }
 
 function checkInterpolateArguments(op: string, features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor): number {
-  for (const [name, t] of [['features', features], ['mask', mask], ['sigma', sigma]] as const) {
+  for (const [name, t] of [
+    ['features', features],
+    ['mask', mask],
+    ['sigma', sigma],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a tensor', t);
   }
   const { C } = checkShapes(op, [

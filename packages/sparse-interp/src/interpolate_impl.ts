@@ -11,7 +11,17 @@ const NEGLIGIBLE_TAP = 1e-14;
  * with m = 1 copy f; neighbours with m = 0 are skipped, so the cost follows the density.
  * features, out [N, H, W, C]; mask [N, H, W]; kernel [k, k].
  */
-export function interpolateImpl(features: Float32Array, mask: Float32Array, kernel: Float32Array, out: Float32Array, N: number, H: number, W: number, C: number, k: number): void {
+export function interpolateImpl(
+  features: Float32Array,
+  mask: Float32Array,
+  kernel: Float32Array,
+  out: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  k: number,
+): void {
   const s = (k - 1) >> 1;
   const tapRow: number[] = [];
   const tapCol: number[] = [];

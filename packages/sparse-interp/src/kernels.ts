@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
 import { sampleEvalMaskImpl } from './mask_impl';
-import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, tapSumImpl, type SparseConvGeometry } from './sparse_impl';
+import {
+  col2imRowsImpl,
+  gatherRowsImpl,
+  im2colRowsImpl,
+  scatterRowsImpl,
+  tapSumImpl,
+  type SparseConvGeometry,
+} from './sparse_impl';
 
 export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
 export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
@@ -12,7 +19,10 @@ export const INTERPOLATE_SAMPLED = 'DeformjsInterpolateSampled';
 export const TAP_SUM = 'DeformjsTapSum';
 export const SAMPLE_EVAL_MASK = 'DeformjsSampleEvalMask';
 
-type TapSumAttrs = { offset: number; geometry: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'> };
+type TapSumAttrs = {
+  offset: number;
+  geometry: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>;
+};
 
 type GeometryAttrs = { geometry: SparseConvGeometry };
 type WidthAttrs = { rows: number };
@@ -21,39 +31,63 @@ function registerSparseKernels(): void {
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_IM2COL,
     outputs: ([, [A]], { geometry: g }) => [{ shape: [A, g.kernel[0] * g.kernel[1] * g.inChannels] }],
-    compute: ([x, indices], [columns], _shapes, { geometry }) => im2colRowsImpl(x as Float32Array, indices as Int32Array, columns as Float32Array, geometry),
+    compute: ([x, indices], [columns], _shapes, { geometry }) =>
+      im2colRowsImpl(x as Float32Array, indices as Int32Array, columns as Float32Array, geometry),
   });
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_COL2IM,
     outputs: (_shapes, { geometry: g }) => [{ shape: [g.batch, g.inHeight, g.inWidth, g.inChannels] }],
-    compute: ([columns, indices], [dx], _shapes, { geometry }) => col2imRowsImpl(columns as Float32Array, indices as Int32Array, dx as Float32Array, geometry),
+    compute: ([columns, indices], [dx], _shapes, { geometry }) =>
+      col2imRowsImpl(columns as Float32Array, indices as Int32Array, dx as Float32Array, geometry),
   });
   registerFusedKernel<WidthAttrs>({
     kernelName: SCATTER_ROWS,
     outputs: ([[, width]], { rows }) => [{ shape: [rows, width] }],
-    compute: ([rows, indices], [out], [[, width]]) => scatterRowsImpl(rows as Float32Array, indices as Int32Array, out as Float32Array, width),
+    compute: ([rows, indices], [out], [[, width]]) =>
+      scatterRowsImpl(rows as Float32Array, indices as Int32Array, out as Float32Array, width),
   });
   registerFusedKernel<object>({
     kernelName: GATHER_ROWS,
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
-    compute: ([source, indices], [out], [[, width]]) => gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
+    compute: ([source, indices], [out], [[, width]]) =>
+      gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
   });
   registerFusedKernel<TapSumAttrs>({
     kernelName: TAP_SUM,
     outputs: ([[N]], { geometry: g }) => [{ shape: [N, g.outHeight, g.outWidth, 1] }],
-    compute: ([products], [out], [[N, H, W, P]], { offset, geometry }) => tapSumImpl(products as Float32Array, out as Float32Array, N, H, W, P, offset, geometry),
+    compute: ([products], [out], [[N, H, W, P]], { offset, geometry }) =>
+      tapSumImpl(products as Float32Array, out as Float32Array, N, H, W, P, offset, geometry),
   });
   registerFusedKernel<{ interval: number; temperature: number }>({
     kernelName: SAMPLE_EVAL_MASK,
     outputs: ([shape]) => [{ shape }, { shape }],
     compute: ([logits, noise], [soft, mask], [[, H, W]], { interval, temperature }) =>
-      sampleEvalMaskImpl(logits as Float32Array, noise as Float32Array, soft as Float32Array, mask as Float32Array, H, W, interval, temperature),
+      sampleEvalMaskImpl(
+        logits as Float32Array,
+        noise as Float32Array,
+        soft as Float32Array,
+        mask as Float32Array,
+        H,
+        W,
+        interval,
+        temperature,
+      ),
   });
   registerFusedKernel<object>({
     kernelName: INTERPOLATE_SAMPLED,
     outputs: ([shape]) => [{ shape }],
     compute: ([features, mask, kernel], [out], [[N, H, W, C], , [k]]) =>
-      interpolateImpl(features as Float32Array, mask as Float32Array, kernel as Float32Array, out as Float32Array, N, H, W, C, k),
+      interpolateImpl(
+        features as Float32Array,
+        mask as Float32Array,
+        kernel as Float32Array,
+        out as Float32Array,
+        N,
+        H,
+        W,
+        C,
+        k,
+      ),
   });
 }
 
@@ -94,7 +128,12 @@ export function tapSum(products: tf.Tensor, offset: number, geometry: TapSumAttr
 }
 
 /** Mask probabilities and evaluated masks [N, H, W, 1] from mask logits and uniform noise [2 * N*H*W]. Not differentiable. */
-export function sampleEvalMaskKernel(logits: tf.Tensor, noise: tf.Tensor, interval: number, temperature: number): [tf.Tensor4D, tf.Tensor4D] {
+export function sampleEvalMaskKernel(
+  logits: tf.Tensor,
+  noise: tf.Tensor,
+  interval: number,
+  temperature: number,
+): [tf.Tensor4D, tf.Tensor4D] {
   registerSparseKernels();
   return runFused(SAMPLE_EVAL_MASK, { logits, noise }, { interval, temperature }) as [tf.Tensor4D, tf.Tensor4D];
 }

@@ -28,7 +28,8 @@ export function gumbelSigmoid(p: tf.Tensor, temperature: number | tf.Tensor, rng
  */
 export function applyGridPrior(mask: tf.Tensor, interval: number): tf.Tensor {
   assertInteger('applyGridPrior', 'interval', interval, 1);
-  if (mask.rank !== 4 || mask.shape[3] !== 1) throw argumentError('applyGridPrior', 'mask', 'shape [N, H, W, 1]', mask.shape);
+  if (mask.rank !== 4 || mask.shape[3] !== 1)
+    throw argumentError('applyGridPrior', 'mask', 'shape [N, H, W, 1]', mask.shape);
   const [, H, W] = mask.shape;
   const prior = new Float32Array(H * W);
   for (let h = 0; h < H; h += interval) for (let w = 0; w < W; w += interval) prior[h * W + w] = 1;
@@ -71,13 +72,21 @@ export class GumbelSigmoid extends Module {
  * gumbelSigmoid(p, 0.03, rng), interval))`, drawing the same noise from `rng`. On cpu and wasm one fused pass
  * (the composed chain is a dozen small ops); not differentiable. Returns the probabilities and the masks.
  */
-export function sampleEvalMask(logits: tf.Tensor, rng: Rng, interval: number): { soft: tf.Tensor4D; mask: tf.Tensor4D } {
+export function sampleEvalMask(
+  logits: tf.Tensor,
+  rng: Rng,
+  interval: number,
+): { soft: tf.Tensor4D; mask: tf.Tensor4D } {
   assertInteger('sampleEvalMask', 'interval', interval, 1);
-  if (logits.rank !== 4 || logits.shape[3] !== 1) throw argumentError('sampleEvalMask', 'logits', 'shape [N, H, W, 1]', logits.shape);
+  if (logits.rank !== 4 || logits.shape[3] !== 1)
+    throw argumentError('sampleEvalMask', 'logits', 'shape [N, H, W, 1]', logits.shape);
   return tf.tidy(() => {
     if (!hasFusedKernels()) {
       const soft = tf.sigmoid(logits) as tf.Tensor4D;
-      return { soft, mask: binarizeMask(applyGridPrior(gumbelSigmoid(soft, EVAL_TEMPERATURE, rng), interval)) as tf.Tensor4D };
+      return {
+        soft,
+        mask: binarizeMask(applyGridPrior(gumbelSigmoid(soft, EVAL_TEMPERATURE, rng), interval)) as tf.Tensor4D,
+      };
     }
     const noise = tf.tensor1d(rng.uniformArray(2 * logits.size));
     const [soft, mask] = sampleEvalMaskKernel(logits, noise, interval, EVAL_TEMPERATURE);
@@ -87,7 +96,8 @@ export function sampleEvalMask(logits: tf.Tensor, rng: Rng, interval: number): {
 
 /** The total sparsity loss: the blocks' losses summed, times weight / numBlocks (the reference's sparse_loss_weight / sum(stage_blocks)). */
 export function sparsityLoss(blockLosses: tf.Tensor[], weight: number, numBlocks = blockLosses.length): tf.Tensor {
-  if (blockLosses.length === 0) throw argumentError('sparsityLoss', 'blockLosses', 'at least one block loss', blockLosses.length);
+  if (blockLosses.length === 0)
+    throw argumentError('sparsityLoss', 'blockLosses', 'at least one block loss', blockLosses.length);
   assertInteger('sparsityLoss', 'numBlocks', numBlocks, 1);
   return tf.tidy(() => tf.mul(tf.addN(blockLosses), weight / numBlocks));
 }

@@ -3,7 +3,16 @@
  * noise `noise` (the first N*H*W values for the keep logit, the rest for the drop logit); the grid prior
  * (h and w multiples of `interval` forced to 1); the rule m * (m >= 0.5). logits, soft, mask [N, H, W].
  */
-export function sampleEvalMaskImpl(logits: Float32Array, noise: Float32Array, soft: Float32Array, mask: Float32Array, H: number, W: number, interval: number, temperature: number): void {
+export function sampleEvalMaskImpl(
+  logits: Float32Array,
+  noise: Float32Array,
+  soft: Float32Array,
+  mask: Float32Array,
+  H: number,
+  W: number,
+  interval: number,
+  temperature: number,
+): void {
   const eps = 1e-8;
   const size = logits.length;
   const gumbel = (u: number) => -Math.log(-Math.log(u + eps) + eps);

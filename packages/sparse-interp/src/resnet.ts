@@ -32,16 +32,25 @@ export class SparseResNet extends Module {
     super();
     const { depth = 50, width = 64, sparseLossWeight = 0, seed = 0, ...blockOptions } = options;
     assertOneOf('SparseResNet', 'depth', depth, [50, 101]);
-    if (!Number.isInteger(width) || width < 1) throw argumentError('SparseResNet', 'width', 'a positive integer', width);
+    if (!Number.isInteger(width) || width < 1)
+      throw argumentError('SparseResNet', 'width', 'a positive integer', width);
     const rng = new Rng(seed);
     const frozen = blockOptions.norm === 'frozen';
-    this.conv1 = this.addModule('conv1', new Conv2d(rng, 3, width, 7, { stride: 2, padding: 3, bias: false, init: 'kaiming-fan-out' }));
+    this.conv1 = this.addModule(
+      'conv1',
+      new Conv2d(rng, 3, width, 7, { stride: 2, padding: 3, bias: false, init: 'kaiming-fan-out' }),
+    );
     this.bn1 = this.addModule('bn1', frozen ? new FrozenBatchNorm2d(width) : new BatchNorm2d(width));
     this.stages = [];
     let inplanes = width;
     COUNTS[depth].forEach((count, s) => {
       const planes = width * 2 ** s;
-      this.stages.push(this.addModule(`layer${s + 1}`, new SparseResLayer(rng, inplanes, planes, count, { ...blockOptions, stride: s === 0 ? 1 : 2 })));
+      this.stages.push(
+        this.addModule(
+          `layer${s + 1}`,
+          new SparseResLayer(rng, inplanes, planes, count, { ...blockOptions, stride: s === 0 ? 1 : 2 }),
+        ),
+      );
       inplanes = planes * SparseBottleneck.expansion;
     });
     this.sparseLossWeight = sparseLossWeight;

@@ -24,7 +24,8 @@ export type ActiveIndices = tf.Tensor | Int32Array | readonly number[];
  */
 export function activeIndices(mask: tf.Tensor): Int32Array {
   if (!(mask instanceof tf.Tensor)) throw argumentError('activeIndices', 'mask', 'a tensor', mask);
-  if (!(mask.rank === 3 || (mask.rank === 4 && mask.shape[3] === 1))) throw argumentError('activeIndices', 'mask', 'shape [N, H, W] or [N, H, W, 1]', mask.shape);
+  if (!(mask.rank === 3 || (mask.rank === 4 && mask.shape[3] === 1)))
+    throw argumentError('activeIndices', 'mask', 'shape [N, H, W] or [N, H, W, 1]', mask.shape);
   const values = mask.dataSync();
   let count = 0;
   for (let i = 0; i < values.length; i++) if (values[i] !== 0) count++;
@@ -34,8 +35,16 @@ export function activeIndices(mask: tf.Tensor): Int32Array {
 }
 
 /** Checks the arguments of `sparseConv2d` and resolves its geometry and indices. */
-export function checkSparseConv2dArguments(x: tf.Tensor, filter: tf.Tensor, indices: ActiveIndices, options: SparseConv2dOptions = {}): { geometry: SparseConvGeometry; outChannels: number; indices: Int32Array } {
-  for (const [name, t] of [['x', x], ['filter', filter]] as const) {
+export function checkSparseConv2dArguments(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  indices: ActiveIndices,
+  options: SparseConv2dOptions = {},
+): { geometry: SparseConvGeometry; outChannels: number; indices: Int32Array } {
+  for (const [name, t] of [
+    ['x', x],
+    ['filter', filter],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(OP, name, 'a tensor', t);
     assertDtype(OP, name, t.dtype, ['float32']);
   }
@@ -54,10 +63,26 @@ export function checkSparseConv2dArguments(x: tf.Tensor, filter: tf.Tensor, indi
   const Ho = Math.floor((H + 2 * pad[0] - dilations[0] * (kh - 1) - 1) / strides[0]) + 1;
   const Wo = Math.floor((W + 2 * pad[1] - dilations[1] * (kw - 1) - 1) / strides[1]) + 1;
   if (Ho < 1 || Wo < 1) {
-    throw argumentError(OP, 'filter', `a dilated kernel no bigger than the padded input (${H + 2 * pad[0]} x ${W + 2 * pad[1]})`, `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`);
+    throw argumentError(
+      OP,
+      'filter',
+      `a dilated kernel no bigger than the padded input (${H + 2 * pad[0]} x ${W + 2 * pad[1]})`,
+      `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
+    );
   }
   const flat = readIndices(indices, N * Ho * Wo, `[${N}, ${Ho}, ${Wo}] (the output)`);
-  const geometry: SparseConvGeometry = { batch: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, kernel: [kh, kw], strides, pad, dilations };
+  const geometry: SparseConvGeometry = {
+    batch: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: Ho,
+    outWidth: Wo,
+    kernel: [kh, kw],
+    strides,
+    pad,
+    dilations,
+  };
   return { geometry, outChannels: O, indices: flat };
 }
 
@@ -74,8 +99,10 @@ function readIndices(indices: ActiveIndices, size: number, what: string): Int32A
     throw argumentError(OP, 'indices', 'an int32 tensor, an Int32Array or an array of integers', indices);
   }
   for (let a = 0; a < flat.length; a++) {
-    if (flat[a] < 0 || flat[a] >= size) throw argumentError(OP, 'indices', `flat positions in [0, ${size}) of ${what}`, `${flat[a]} at ${a}`);
-    if (a > 0 && flat[a] <= flat[a - 1]) throw argumentError(OP, 'indices', 'strictly increasing positions', `${flat[a - 1]} then ${flat[a]} at ${a}`);
+    if (flat[a] < 0 || flat[a] >= size)
+      throw argumentError(OP, 'indices', `flat positions in [0, ${size}) of ${what}`, `${flat[a]} at ${a}`);
+    if (a > 0 && flat[a] <= flat[a - 1])
+      throw argumentError(OP, 'indices', 'strictly increasing positions', `${flat[a - 1]} then ${flat[a]} at ${a}`);
   }
   return flat;
 }
@@ -89,13 +116,29 @@ function readIndices(indices: ActiveIndices, size: number, what: string): Int32A
  * (XNNPACK on wasm), so the cost follows the number of active positions. Elsewhere it is the dense convolution
  * times the active-position indicator (same values and gradients, no saving).
  */
-export function sparseConv2d(x: tf.Tensor, filter: tf.Tensor, indices: ActiveIndices, options: SparseConv2dOptions = {}): tf.Tensor4D {
+export function sparseConv2d(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  indices: ActiveIndices,
+  options: SparseConv2dOptions = {},
+): tf.Tensor4D {
   const { geometry, outChannels, indices: flat } = checkSparseConv2dArguments(x, filter, indices, options);
   const bias = options.bias ?? null;
-  return tf.tidy(() => (hasFusedKernels() ? fusedSparseConv(x, filter, bias, flat, geometry, outChannels) : maskedDenseConv(x, filter, bias, flat, geometry, outChannels)));
+  return tf.tidy(() =>
+    hasFusedKernels()
+      ? fusedSparseConv(x, filter, bias, flat, geometry, outChannels)
+      : maskedDenseConv(x, filter, bias, flat, geometry, outChannels),
+  );
 }
 
-function fusedSparseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, flat: Int32Array, g: SparseConvGeometry, O: number): tf.Tensor4D {
+function fusedSparseConv(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  bias: tf.Tensor | null,
+  flat: Int32Array,
+  g: SparseConvGeometry,
+  O: number,
+): tf.Tensor4D {
   const indices = tf.tensor1d(flat, 'int32');
   const K = g.kernel[0] * g.kernel[1] * g.inChannels;
   const M = g.batch * g.outHeight * g.outWidth;
@@ -131,12 +174,24 @@ function fusedSparseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null
  * active-position indicator (same values and gradients, no saving). What `sparseConv2d` runs on backends
  * without fused kernels.
  */
-export function sparseConv2dComposed(x: tf.Tensor, filter: tf.Tensor, indices: ActiveIndices, options: SparseConv2dOptions = {}): tf.Tensor4D {
+export function sparseConv2dComposed(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  indices: ActiveIndices,
+  options: SparseConv2dOptions = {},
+): tf.Tensor4D {
   const { geometry, outChannels, indices: flat } = checkSparseConv2dArguments(x, filter, indices, options);
   return tf.tidy(() => maskedDenseConv(x, filter, options.bias ?? null, flat, geometry, outChannels));
 }
 
-function maskedDenseConv(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, flat: Int32Array, g: SparseConvGeometry, O: number): tf.Tensor4D {
+function maskedDenseConv(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  bias: tf.Tensor | null,
+  flat: Int32Array,
+  g: SparseConvGeometry,
+  O: number,
+): tf.Tensor4D {
   const indicator = new Float32Array(g.batch * g.outHeight * g.outWidth);
   for (const q of flat) indicator[q] = 1;
   let y: tf.Tensor = conv2dNhwc(x as tf.Tensor4D, filter as tf.Tensor4D, g.strides, g.pad, g.dilations);

@@ -17,7 +17,12 @@ export interface SparseConvGeometry {
  * columns[a] = the kh*kw*C input values under output position indices[a] (flat n*Ho*Wo + ho*Wo + wo), ordered
  * (tap, channel) like the rows of an HWIO filter reshaped to [kh*kw*C, O]; taps in the padding stay zero.
  */
-export function im2colRowsImpl(x: Float32Array, indices: Int32Array, columns: Float32Array, g: SparseConvGeometry): void {
+export function im2colRowsImpl(
+  x: Float32Array,
+  indices: Int32Array,
+  columns: Float32Array,
+  g: SparseConvGeometry,
+): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.strides;
@@ -50,7 +55,12 @@ export function im2colRowsImpl(x: Float32Array, indices: Int32Array, columns: Fl
 }
 
 /** The adjoint of `im2colRowsImpl`: dx (zero-filled) accumulates every active row's column gradients. */
-export function col2imRowsImpl(dcolumns: Float32Array, indices: Int32Array, dx: Float32Array, g: SparseConvGeometry): void {
+export function col2imRowsImpl(
+  dcolumns: Float32Array,
+  indices: Int32Array,
+  dx: Float32Array,
+  g: SparseConvGeometry,
+): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.strides;
@@ -89,7 +99,8 @@ export function scatterRowsImpl(rows: Float32Array, indices: Int32Array, out: Fl
 
 /** out[a] = source[indices[a]] for rows of `width` values. */
 export function gatherRowsImpl(source: Float32Array, indices: Int32Array, out: Float32Array, width: number): void {
-  for (let a = 0; a < indices.length; a++) out.set(source.subarray(indices[a] * width, (indices[a] + 1) * width), a * width);
+  for (let a = 0; a < indices.length; a++)
+    out.set(source.subarray(indices[a] * width, (indices[a] + 1) * width), a * width);
 }
 
 /**
@@ -97,7 +108,16 @@ export function gatherRowsImpl(source: Float32Array, indices: Int32Array, out: F
  * offset + t (t = i*kw + j), the input pixel times tap t's weights; out [N, Ho, Wo, 1] sums, for each output
  * position, the products of the pixels under its taps (zero padding).
  */
-export function tapSumImpl(products: Float32Array, out: Float32Array, N: number, H: number, W: number, P: number, offset: number, g: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>): void {
+export function tapSumImpl(
+  products: Float32Array,
+  out: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  P: number,
+  offset: number,
+  g: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>,
+): void {
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.strides;
   const [ph, pw] = g.pad;

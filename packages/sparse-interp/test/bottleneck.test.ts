@@ -37,7 +37,10 @@ function denseThenMask(block: SparseBottleneck, x: tf.Tensor, m1: tf.Tensor, m2:
 }
 
 function randomMask(rng: Rng, shape: [number, number, number, number], density: number, soft: boolean): tf.Tensor {
-  return tf.tensor(rng.uniformArray(shape.reduce((a, b) => a * b)).map((u) => (u < density ? (soft ? 0.5 + u / density / 2 : 1) : 0)), shape);
+  return tf.tensor(
+    rng.uniformArray(shape.reduce((a, b) => a * b)).map((u) => (u < density ? (soft ? 0.5 + u / density / 2 : 1) : 0)),
+    shape,
+  );
 }
 
 for (const backend of TEST_BACKENDS) {
@@ -50,7 +53,24 @@ for (const backend of TEST_BACKENDS) {
     it('has torchvision Bottleneck names plus the reference mask convs, samplers and sigmas', () => {
       const block = new SparseBottleneck(new Rng(0), 8, 4, { stride: 2 });
       const names = block.namedParameters().map(([n]) => n);
-      for (const n of ['conv1.weight', 'bn1.running_var', 'conv2.weight', 'bn2.num_batches_tracked', 'conv3.weight', 'bn3.bias', 'downsample.0.weight', 'downsample.1.weight', 'conv1_mask.weight', 'conv1_mask.bias', 'conv2_mask.weight', 'conv2_mask.bias', 'conv1_gumbel.cur_T', 'conv2_gumbel.cur_T', 'conv1_sigma', 'conv2_sigma']) {
+      for (const n of [
+        'conv1.weight',
+        'bn1.running_var',
+        'conv2.weight',
+        'bn2.num_batches_tracked',
+        'conv3.weight',
+        'bn3.bias',
+        'downsample.0.weight',
+        'downsample.1.weight',
+        'conv1_mask.weight',
+        'conv1_mask.bias',
+        'conv2_mask.weight',
+        'conv2_mask.bias',
+        'conv1_gumbel.cur_T',
+        'conv2_gumbel.cur_T',
+        'conv1_sigma',
+        'conv2_sigma',
+      ]) {
         expect(names).toContain(n);
       }
       const torch = block.stateDict({ torchLayout: true });
@@ -103,14 +123,20 @@ for (const backend of TEST_BACKENDS) {
 
     it("loads the reference block's PyTorch state_dict and matches its evaluation output and mask probabilities", () => {
       const block = new SparseBottleneck(new Rng(0), 6, 4, { stride: 2 });
-      const state = Object.fromEntries(Object.entries(reference.state).map(([k, e]) => [k, tf.tensor(e.data, e.shape)]));
+      const state = Object.fromEntries(
+        Object.entries(reference.state).map(([k, e]) => [k, tf.tensor(e.data, e.shape)]),
+      );
       const { missing, unexpected } = block.loadStateDict(state, { torchLayout: true, strict: false });
       expect(unexpected).toEqual([]);
       expect(missing.every((k) => k.endsWith('num_batches_tracked') || k.endsWith('cur_T'))).toBe(true);
       block.eval();
       const t = (e: Entry) => tf.tensor(e.data, e.shape);
       const x = t(reference.x);
-      assertAllClose(block.forwardMasked(x, t(reference.mask1), t(reference.mask2)), reference.out.data, { atol: 1e-4, rtol: 1e-4, name: 'output' });
+      assertAllClose(block.forwardMasked(x, t(reference.mask1), t(reference.mask2)), reference.out.data, {
+        atol: 1e-4,
+        rtol: 1e-4,
+        name: 'output',
+      });
       const { soft1, soft2 } = block.sampleMasks(x);
       assertAllClose(soft1, reference.p1.data, { atol: 1e-5, name: 'p1' });
       assertAllClose(soft2, reference.p2.data, { atol: 1e-5, name: 'p2' });
@@ -148,11 +174,21 @@ for (const backend of TEST_BACKENDS) {
         return tf.add(tf.mean(tf.square(tf.sub(output, target))), sparsityLoss(losses, 0.1)) as tf.Scalar;
       };
       const { grads } = tf.variableGrads(lossOf, variables);
-      for (const name of ['0.conv1_sigma', '0.conv2_sigma', '0.conv1_mask.weight', '1.conv2_mask.bias', '0.conv2.weight', '0.downsample.0.weight']) {
+      for (const name of [
+        '0.conv1_sigma',
+        '0.conv2_sigma',
+        '0.conv1_mask.weight',
+        '1.conv2_mask.bias',
+        '0.conv2.weight',
+        '0.downsample.0.weight',
+      ]) {
         const variable = layer.namedParameters().find(([n]) => n === name)![1].variable;
         const g = grads[variable.name].dataSync();
         expect(Array.from(g).every(Number.isFinite), name).toBe(true);
-        expect(Array.from(g).some((v) => v !== 0), name).toBe(true);
+        expect(
+          Array.from(g).some((v) => v !== 0),
+          name,
+        ).toBe(true);
       }
       tf.dispose(Object.values(grads));
       const step = () => tf.tidy(() => optimizer.minimize(lossOf, true, variables)!.dataSync()[0]);
@@ -171,11 +207,19 @@ for (const backend of TEST_BACKENDS) {
 
     it('names the argument in its errors', () => {
       expect(() => new SparseBottleneck(new Rng(0), 0, 4)).toThrow(/SparseBottleneck.*inplanes/);
-      expect(() => new SparseBottleneck(new Rng(0), 8, 4, { gaussianKernel: 6 })).toThrow(/SparseBottleneck.*gaussianKernel/);
-      expect(() => new SparseBottleneck(new Rng(0), 8, 4, { norm: 'group' as 'batch' })).toThrow(/SparseBottleneck.*norm/);
+      expect(() => new SparseBottleneck(new Rng(0), 8, 4, { gaussianKernel: 6 })).toThrow(
+        /SparseBottleneck.*gaussianKernel/,
+      );
+      expect(() => new SparseBottleneck(new Rng(0), 8, 4, { norm: 'group' as 'batch' })).toThrow(
+        /SparseBottleneck.*norm/,
+      );
       const block = new SparseBottleneck(new Rng(0), 8, 2).eval();
-      expect(() => block.forwardMasked(tf.zeros([1, 5, 5, 8]), tf.zeros([1, 5, 4, 1]), tf.zeros([1, 5, 5, 1]))).toThrow(/SparseBottleneck.*mask1/);
-      expect(() => block.forwardMasked(tf.zeros([1, 5, 5, 8]), tf.zeros([1, 5, 5, 1]), tf.zeros([1, 3, 3, 1]))).toThrow(/SparseBottleneck.*mask2/);
+      expect(() => block.forwardMasked(tf.zeros([1, 5, 5, 8]), tf.zeros([1, 5, 4, 1]), tf.zeros([1, 5, 5, 1]))).toThrow(
+        /SparseBottleneck.*mask1/,
+      );
+      expect(() => block.forwardMasked(tf.zeros([1, 5, 5, 8]), tf.zeros([1, 5, 5, 1]), tf.zeros([1, 3, 3, 1]))).toThrow(
+        /SparseBottleneck.*mask2/,
+      );
       expect(() => block.forward(tf.zeros([1, 5, 5, 7]))).toThrow(/SparseBottleneck.*x/);
       block.dispose();
     });

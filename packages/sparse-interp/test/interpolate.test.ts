@@ -3,7 +3,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
-import { GumbelSigmoid, applyGridPrior, binarizeMask, sampleEvalMask, gaussianKernel, gumbelSigmoid, interpolate, interpolateSampled, sparsityLoss } from '../src/index';
+import {
+  GumbelSigmoid,
+  applyGridPrior,
+  binarizeMask,
+  sampleEvalMask,
+  gaussianKernel,
+  gumbelSigmoid,
+  interpolate,
+  interpolateSampled,
+  sparsityLoss,
+} from '../src/index';
 
 interface Entry {
   shape: number[];
@@ -19,7 +29,10 @@ interface Case {
   sigma: number;
   dSigma: number;
 }
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/interpolation.json', import.meta.url), 'utf8')) as Record<'soft' | 'binary', Case> & {
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/interpolation.json', import.meta.url), 'utf8')) as Record<
+  'soft' | 'binary',
+  Case
+> & {
   kernel: { sigma: number; size: number; data: number[] };
 };
 const t = (e: Entry) => tf.tensor(e.data, e.shape);
@@ -32,7 +45,10 @@ for (const backend of TEST_BACKENDS) {
     afterAll(() => tf.disposeVariables());
 
     it('builds the reference Gaussian kernel', () => {
-      assertAllClose(gaussianKernel(tf.scalar(fixture.kernel.sigma), fixture.kernel.size), fixture.kernel.data, { atol: 1e-7, rtol: 1e-5 });
+      assertAllClose(gaussianKernel(tf.scalar(fixture.kernel.sigma), fixture.kernel.size), fixture.kernel.data, {
+        atol: 1e-7,
+        rtol: 1e-5,
+      });
     });
 
     for (const name of ['soft', 'binary'] as const) {
@@ -41,7 +57,9 @@ for (const backend of TEST_BACKENDS) {
         const [f, m, r, sigma] = [t(c.features), t(c.mask), t(c.r), tf.scalar(c.sigma)];
         assertAllClose(interpolate(f, m, sigma), c.out.data, { atol: 1e-5, name: 'composed output' });
         assertAllClose(interpolateSampled(f, m, sigma), c.out.data, { atol: 1e-5, name: 'inference output' });
-        const [df, dm, ds] = tf.grads((a: tf.Tensor, b: tf.Tensor, s: tf.Tensor) => tf.sum(tf.mul(interpolate(a, b, s), r)))([f, m, sigma]);
+        const [df, dm, ds] = tf.grads((a: tf.Tensor, b: tf.Tensor, s: tf.Tensor) =>
+          tf.sum(tf.mul(interpolate(a, b, s), r)),
+        )([f, m, sigma]);
         assertAllClose(df, c.dFeatures.data, { atol: 1e-4, name: 'dFeatures' });
         assertAllClose(dm, c.dMask.data, { atol: 2e-4, rtol: 1e-3, name: 'dMask' });
         assertAllClose(ds, [c.dSigma], { atol: 1e-4, rtol: 1e-3, name: 'dSigma' });
@@ -65,7 +83,9 @@ for (const backend of TEST_BACKENDS) {
       const [f, m, r] = [t(c.features), t(c.mask), t(c.r)];
       const loss = (s: number) => tf.tidy(() => tf.sum(tf.mul(interpolate(f, m, tf.scalar(s)), r)).dataSync()[0]);
       const [numeric] = numericalGradient((v) => loss(v[0]), [1.7], 1e-2);
-      const analytic = tf.grad((s: tf.Tensor) => tf.sum(tf.mul(interpolate(f, m, s), r)))(tf.scalar(1.7)).dataSync()[0];
+      const analytic = tf
+        .grad((s: tf.Tensor) => tf.sum(tf.mul(interpolate(f, m, s), r)))(tf.scalar(1.7))
+        .dataSync()[0];
       expect(Math.abs(analytic - numeric)).toBeLessThan(2e-2 * Math.max(1, Math.abs(numeric)));
     });
 
@@ -80,10 +100,17 @@ for (const backend of TEST_BACKENDS) {
       expect(evaluated.every((v) => v === 0 || v >= 0.5)).toBe(true);
 
       const p0 = [0.2, 0.5, 0.9, 0.7];
-      const relaxed = (x: tf.Tensor) => tf.sum(tf.mul(gumbelSigmoid(x, 0.8, new Rng(9)), tf.tensor([1, -2, 0.5, 3], [1, 2, 2, 1])));
-      const analytic = tf.grad(relaxed)(tf.tensor(p0, [1, 2, 2, 1])).dataSync();
+      const relaxed = (x: tf.Tensor) =>
+        tf.sum(tf.mul(gumbelSigmoid(x, 0.8, new Rng(9)), tf.tensor([1, -2, 0.5, 3], [1, 2, 2, 1])));
+      const analytic = tf
+        .grad(relaxed)(tf.tensor(p0, [1, 2, 2, 1]))
+        .dataSync();
       expect(Array.from(analytic).every(Number.isFinite)).toBe(true);
-      const numeric = numericalGradient((v) => tf.tidy(() => relaxed(tf.tensor(v, [1, 2, 2, 1])).dataSync()[0]), p0, 1e-3);
+      const numeric = numericalGradient(
+        (v) => tf.tidy(() => relaxed(tf.tensor(v, [1, 2, 2, 1])).dataSync()[0]),
+        p0,
+        1e-3,
+      );
       assertAllClose(analytic, numeric, { atol: 2e-2, rtol: 2e-2, name: 'dp' });
     });
 
@@ -95,7 +122,8 @@ for (const backend of TEST_BACKENDS) {
       assertAllClose(soft, p, { atol: 1e-6, name: 'p' });
       const [a, e] = [mask.dataSync(), expected.dataSync()];
       let differ = 0;
-      for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - e[i]) > 1e-4 && Math.abs(e[i] - 0.5) > 1e-3 && Math.abs(a[i] - 0.5) > 1e-3) differ++;
+      for (let i = 0; i < a.length; i++)
+        if (Math.abs(a[i] - e[i]) > 1e-4 && Math.abs(e[i] - 0.5) > 1e-3 && Math.abs(a[i] - 0.5) > 1e-3) differ++;
       expect(differ).toBe(0);
       const onFraction = Array.from(a).filter((v) => v > 0).length / a.length;
       expect(onFraction).toBeGreaterThan(0.2);
@@ -120,8 +148,11 @@ for (const backend of TEST_BACKENDS) {
     it('grid prior forces every 11th position on, with no gradient there', () => {
       const m = tf.fill([2, 13, 23, 1], 0.25);
       const out = applyGridPrior(m, 11).arraySync() as number[][][][];
-      for (let h = 0; h < 13; h++) for (let w = 0; w < 23; w++) expect(out[1][h][w][0]).toBe(h % 11 === 0 && w % 11 === 0 ? 1 : 0.25);
-      const g = tf.grad((x: tf.Tensor) => tf.sum(applyGridPrior(x, 11)))(m).arraySync() as number[][][][];
+      for (let h = 0; h < 13; h++)
+        for (let w = 0; w < 23; w++) expect(out[1][h][w][0]).toBe(h % 11 === 0 && w % 11 === 0 ? 1 : 0.25);
+      const g = tf
+        .grad((x: tf.Tensor) => tf.sum(applyGridPrior(x, 11)))(m)
+        .arraySync() as number[][][][];
       expect(g[0][11][22][0]).toBe(0);
       expect(g[0][1][2][0]).toBe(1);
     });

@@ -5,7 +5,11 @@ import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertNoTensorLeak } from '@deformjs/core/testing';
 import { SparseResNet } from '../src/index';
 
-const torchvisionKeys = (JSON.parse(readFileSync(new URL('./fixtures/interpolation.json', import.meta.url), 'utf8')) as { resnet50Keys: string[] }).resnet50Keys;
+const torchvisionKeys = (
+  JSON.parse(readFileSync(new URL('./fixtures/interpolation.json', import.meta.url), 'utf8')) as {
+    resnet50Keys: string[];
+  }
+).resnet50Keys;
 const SPARSE_KEY = /\.(conv[12]_mask\.(weight|bias)|conv[12]_gumbel\.cur_T|conv[12]_sigma)$/;
 
 for (const backend of TEST_BACKENDS) {

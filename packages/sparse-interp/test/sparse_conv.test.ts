@@ -31,7 +31,13 @@ function dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, c: Case): tf.Ten
 }
 
 /** Gradients of sum(f(x, w, b) * r) for a fixed random r. */
-function gradients(f: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, r: tf.Tensor): tf.Tensor[] {
+function gradients(
+  f: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  x: tf.Tensor,
+  w: tf.Tensor,
+  b: tf.Tensor,
+  r: tf.Tensor,
+): tf.Tensor[] {
   return tf.grads((a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(a, bw, bb), r)))([x, w, b]);
 }
 
@@ -59,7 +65,9 @@ for (const backend of TEST_BACKENDS) {
         const r = rng.normalTensor(reference.shape);
         const expected = gradients((a, bw, bb) => dense(a, bw, bb, c), x, w, b, r);
         const actual = gradients((a, bw, bb) => sparseConv2d(a, bw, all, { ...opts, bias: bb }), x, w, b, r);
-        ['dx', 'dw', 'dbias'].forEach((name, i) => assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }));
+        ['dx', 'dw', 'dbias'].forEach((name, i) =>
+          assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }),
+        );
         tf.dispose([x, w, b, reference, ours, r, ...expected, ...actual]);
       });
 
@@ -75,12 +83,15 @@ for (const backend of TEST_BACKENDS) {
         expect(indices.length).toBe(maskValues.reduce((s, v) => s + v, 0));
         const opts = { strides: c.strides, pad: c.pad, dilations: c.dilations };
         const reference = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => tf.mul(dense(a, bw, bb, c), mask);
-        const ours = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => sparseConv2d(a, bw, tf.tensor1d(indices, 'int32'), { ...opts, bias: bb });
+        const ours = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) =>
+          sparseConv2d(a, bw, tf.tensor1d(indices, 'int32'), { ...opts, bias: bb });
         assertAllClose(ours(x, w, b), reference(x, w, b), { atol: 1e-4, name: 'output' });
         const r = rng.normalTensor([N, Ho, Wo, O]);
         const expected = gradients(reference, x, w, b, r);
         const actual = gradients(ours, x, w, b, r);
-        ['dx', 'dw', 'dbias'].forEach((name, i) => assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }));
+        ['dx', 'dw', 'dbias'].forEach((name, i) =>
+          assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }),
+        );
       });
     }
 
@@ -92,12 +103,15 @@ for (const backend of TEST_BACKENDS) {
       const indices = [0, 3, 4, 9, 17, 29, 30, 44, 59];
       const opts = { pad: 1, strides: 1 };
       const fused = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => sparseConv2d(a, bw, indices, { ...opts, bias: bb });
-      const composed = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => sparseConv2dComposed(a, bw, indices, { ...opts, bias: bb });
+      const composed = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) =>
+        sparseConv2dComposed(a, bw, indices, { ...opts, bias: bb });
       assertAllClose(composed(x, w, b), fused(x, w, b), { atol: 1e-4, name: 'output' });
       const r = rng.normalTensor([2, 6, 5, 4]);
       const expected = gradients(fused, x, w, b, r);
       const actual = gradients(composed, x, w, b, r);
-      ['dx', 'dw', 'dbias'].forEach((name, i) => assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }));
+      ['dx', 'dw', 'dbias'].forEach((name, i) =>
+        assertAllClose(actual[i], expected[i], { atol: 1e-3, rtol: 1e-4, name }),
+      );
       expect(() => sparseConv2dComposed(x, w, [60], opts)).toThrow(/sparseConv2d.*indices/);
     });
 

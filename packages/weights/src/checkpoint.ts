@@ -52,7 +52,14 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
   try {
     const rngStates: Record<string, number[]> = {};
     for (const [name, rng] of Object.entries(state.rngs ?? {})) rngStates[name] = rng.state();
-    const meta = { format: FORMAT, step: state.step, epoch: state.epoch, rngStates, config: state.config ?? null, optimizer: optimizer ? optimizer.meta : null };
+    const meta = {
+      format: FORMAT,
+      step: state.step,
+      epoch: state.epoch,
+      rngStates,
+      config: state.config ?? null,
+      optimizer: optimizer ? optimizer.meta : null,
+    };
     return writeSafetensors(tensors, { [METADATA_KEY]: JSON.stringify(meta) });
   } finally {
     tf.dispose(Object.values(model));
@@ -64,15 +71,31 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
  * Restores a checkpoint made by `encodeCheckpoint`: loads the model strictly (every key, every shape), the
  * optimizer when given (a checkpoint without optimizer state is then an error), and returns the rest.
  */
-export function decodeCheckpoint(bytes: Uint8Array, target: { model: Module; optimizer?: CheckpointableOptimizer }, fileName = 'checkpoint'): RestoredState {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  target: { model: Module; optimizer?: CheckpointableOptimizer },
+  fileName = 'checkpoint',
+): RestoredState {
   const { tensors, metadata } = readSafetensors(bytes, fileName);
   const raw = metadata[METADATA_KEY];
-  if (raw === undefined) throw new Error(`${fileName}: not a deformjs training checkpoint (no '${METADATA_KEY}' metadata)`);
-  const meta = JSON.parse(raw) as { format: number; step: number; epoch: number; rngStates: Record<string, number[]>; config: unknown; optimizer: unknown };
-  if (meta.format !== FORMAT) throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
+  if (raw === undefined)
+    throw new Error(`${fileName}: not a deformjs training checkpoint (no '${METADATA_KEY}' metadata)`);
+  const meta = JSON.parse(raw) as {
+    format: number;
+    step: number;
+    epoch: number;
+    rngStates: Record<string, number[]>;
+    config: unknown;
+    optimizer: unknown;
+  };
+  if (meta.format !== FORMAT)
+    throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
   const pick = (prefix: string) => {
     const out: Record<string, tf.Tensor> = {};
-    for (const [k, v] of Object.entries(toTensors(Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)))))) out[k.slice(prefix.length)] = v;
+    for (const [k, v] of Object.entries(
+      toTensors(Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)))),
+    ))
+      out[k.slice(prefix.length)] = v;
     return out;
   };
   const model = pick('model.');

@@ -8,9 +8,31 @@
  */
 export type StoredDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-export const STORED_DTYPES: readonly StoredDtype[] = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL'];
+export const STORED_DTYPES: readonly StoredDtype[] = [
+  'F64',
+  'F32',
+  'F16',
+  'BF16',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U8',
+  'BOOL',
+];
 
-export const ITEM_SIZE: Record<StoredDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+export const ITEM_SIZE: Record<StoredDtype, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 export function tfDtypeOf(dtype: StoredDtype): 'float32' | 'int32' | 'bool' {
   if (dtype === 'BOOL') return 'bool';
@@ -22,7 +44,12 @@ export function tfDtypeOf(dtype: StoredDtype): 'float32' | 'int32' | 'bool' {
  * `indices` (a strided view's element offsets), or all `bytes.length / itemsize` in order when `indices` is
  * null. `describe` names the file and tensor in errors.
  */
-export function convertStored(bytes: Uint8Array, dtype: StoredDtype, indices: ArrayLike<number> | null, describe: string): Float32Array | Int32Array | Uint8Array {
+export function convertStored(
+  bytes: Uint8Array,
+  dtype: StoredDtype,
+  indices: ArrayLike<number> | null,
+  describe: string,
+): Float32Array | Int32Array | Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (indices === null) {
     // The common case, a contiguous little-endian float32/int32 block: one copy.
@@ -65,7 +92,9 @@ export function convertStored(bytes: Uint8Array, dtype: StoredDtype, indices: Ar
         const high = view.getInt32(indices[i] * 8 + 4, true);
         // Fits in int32 exactly when the high word is the sign extension of the low word.
         if ((high !== 0 || low > 0x7fffffff) && (high !== -1 || low < 0x80000000)) {
-          throw new Error(`${describe}: int64 value ${view.getBigInt64(indices[i] * 8, true)} at element ${i} does not fit in int32; tfjs has no int64`);
+          throw new Error(
+            `${describe}: int64 value ${view.getBigInt64(indices[i] * 8, true)} at element ${i} does not fit in int32; tfjs has no int64`,
+          );
         }
         out[i] = low | 0;
       }

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { writeFileAtomic } from '@deformjs/core/node';
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointableOptimizer, type RestoredState, type TrainingState } from './checkpoint';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type CheckpointableOptimizer,
+  type RestoredState,
+  type TrainingState,
+} from './checkpoint';
 import type { Module } from '@deformjs/core';
 import { readPth } from './pth';
 import { readSafetensors, writeSafetensors, type SafetensorsContents, type Writable } from './safetensors';
@@ -17,7 +23,11 @@ export function readSafetensorsFile(path: string): SafetensorsContents {
 }
 
 /** Writes a safetensors file atomically (temporary file, then rename). */
-export function writeSafetensorsFile(path: string, tensors: Record<string, Writable>, metadata: Record<string, string> = {}): void {
+export function writeSafetensorsFile(
+  path: string,
+  tensors: Record<string, Writable>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, writeSafetensors(tensors, metadata));
 }
 
@@ -30,6 +40,9 @@ export function saveCheckpoint(path: string, state: TrainingState): void {
   writeFileAtomic(path, encodeCheckpoint(state));
 }
 
-export function loadCheckpoint(path: string, target: { model: Module; optimizer?: CheckpointableOptimizer }): RestoredState {
+export function loadCheckpoint(
+  path: string,
+  target: { model: Module; optimizer?: CheckpointableOptimizer },
+): RestoredState {
   return decodeCheckpoint(read(path), target, basename(path));
 }

@@ -48,7 +48,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
 }
 
 /** Unpickles the pickle starting at byte `start` and returns it with the position just after its STOP. */
-export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOptions): { value: PickleValue; end: number } {
+export function unpickleAt(
+  bytes: Uint8Array,
+  start: number,
+  options: UnpickleOptions,
+): { value: PickleValue; end: number } {
   const { fileName, allowed, persistentLoad } = options;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: PickleValue[] = [];
@@ -82,7 +86,8 @@ export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOp
     return s;
   };
   const pop = () => {
-    if (stack.length === 0 || (marks.length > 0 && stack.length <= marks[marks.length - 1])) throw fail(`stack underflow at byte ${pos - 1}`);
+    if (stack.length === 0 || (marks.length > 0 && stack.length <= marks[marks.length - 1]))
+      throw fail(`stack underflow at byte ${pos - 1}`);
     return stack.pop() as PickleValue;
   };
   const top = () => {
@@ -98,7 +103,9 @@ export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOp
     const qualified = `${module}.${name}`;
     const entry = allowed[qualified];
     if (entry === undefined || !Object.prototype.hasOwnProperty.call(allowed, qualified)) {
-      throw fail(`global '${qualified}' is not allowed (only tensor-rebuilding globals are; this file may run code when loaded by PyTorch)`);
+      throw fail(
+        `global '${qualified}' is not allowed (only tensor-rebuilding globals are; this file may run code when loaded by PyTorch)`,
+      );
     }
     return new GlobalRef(module, name, entry);
   };
@@ -113,10 +120,13 @@ export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOp
     if (!isDict(target)) throw fail(`SETITEM(S) on a non-dict at byte ${pos - 1}`);
     for (let i = 0; i + 1 < items.length; i += 2) target[keyOf(items[i])] = items[i + 1];
   };
-  const keyOf = (k: PickleValue) => (typeof k === 'string' ? k : Array.isArray(k) ? JSON.stringify(k.map(String)) : String(k));
+  const keyOf = (k: PickleValue) =>
+    typeof k === 'string' ? k : Array.isArray(k) ? JSON.stringify(k.map(String)) : String(k);
   const call = (callable: PickleValue, args: PickleValue, opcode: string) => {
-    if (!(callable instanceof GlobalRef)) throw fail(`${opcode} of something that is not an allowed global at byte ${pos - 1}`);
-    if (!callable.allowed.call) throw fail(`${opcode} of '${callable.qualifiedName}', which may be named but not called`);
+    if (!(callable instanceof GlobalRef))
+      throw fail(`${opcode} of something that is not an allowed global at byte ${pos - 1}`);
+    if (!callable.allowed.call)
+      throw fail(`${opcode} of '${callable.qualifiedName}', which may be named but not called`);
     if (!Array.isArray(args)) throw fail(`${opcode} of '${callable.qualifiedName}' without an argument tuple`);
     const result = callable.allowed.call(args);
     if (result !== null && typeof result === 'object') makers.set(result, callable);
@@ -323,7 +333,10 @@ export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOp
         const state = pop();
         const target = top();
         const maker = target !== null && typeof target === 'object' ? makers.get(target) : undefined;
-        if (!maker?.allowed.build) throw fail(`BUILD (setting state) on an object ${maker ? `made by '${maker.qualifiedName}'` : 'made by no allowed global'}`);
+        if (!maker?.allowed.build)
+          throw fail(
+            `BUILD (setting state) on an object ${maker ? `made by '${maker.qualifiedName}'` : 'made by no allowed global'}`,
+          );
         maker.allowed.build(target, state);
         break;
       }
@@ -335,7 +348,9 @@ export function unpickleAt(bytes: Uint8Array, start: number, options: UnpickleOp
         break;
       }
       default:
-        throw fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${pos - 1}`);
+        throw fail(
+          `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${pos - 1}`,
+        );
     }
   }
 }

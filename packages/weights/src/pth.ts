@@ -1,5 +1,14 @@
 import { ITEM_SIZE, convertStored, tfDtypeOf, type StoredDtype } from './dtypes';
-import { GlobalRef, isDict, newDict, unpickle, unpickleAt, type AllowedGlobal, type PickleDict, type PickleValue } from './pickle';
+import {
+  GlobalRef,
+  isDict,
+  newDict,
+  unpickle,
+  unpickleAt,
+  type AllowedGlobal,
+  type PickleDict,
+  type PickleValue,
+} from './pickle';
 import { isTensorData, type TensorData } from './tensor_data';
 import { readZip } from './zip';
 
@@ -37,27 +46,36 @@ export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleV
   if (!isZip && bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, fileName);
   const entries = readZip(bytes, fileName);
   const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
-  if (pickles.length !== 1) throw new Error(`${fileName}: expected one '<archive>/data.pkl' in the zip, found ${pickles.length}`);
+  if (pickles.length !== 1)
+    throw new Error(`${fileName}: expected one '<archive>/data.pkl' in the zip, found ${pickles.length}`);
   const prefix = pickles[0].slice(0, -'data.pkl'.length);
   const byteorder = entries.get(`${prefix}byteorder`);
-  if (byteorder && new TextDecoder().decode(byteorder) !== 'little') throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+  if (byteorder && new TextDecoder().decode(byteorder) !== 'little')
+    throw new Error(`${fileName}: big-endian checkpoints are not supported`);
 
   const storages = new Map<string, Storage>();
   const persistentLoad = (pid: PickleValue): PickleValue => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+      throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
     const [, type, key, , numel] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue];
     const dtype = storageDtype(type, fileName);
-    if (typeof key !== 'string' || typeof numel !== 'number') throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    if (typeof key !== 'string' || typeof numel !== 'number')
+      throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
     const cached = storages.get(key);
     if (cached) return cached;
     const data = entries.get(`${prefix}data/${key}`);
     if (!data) throw new Error(`${fileName}: storage '${key}' is missing from the archive (no ${prefix}data/${key})`);
-    if (data.length < numel * ITEM_SIZE[dtype]) throw new Error(`${fileName}: storage '${key}' holds ${data.length} bytes, fewer than ${numel} x ${dtype}`);
+    if (data.length < numel * ITEM_SIZE[dtype])
+      throw new Error(`${fileName}: storage '${key}' holds ${data.length} bytes, fewer than ${numel} x ${dtype}`);
     const storage: Storage = { dtype, bytes: data, numel, key };
     storages.set(key, storage);
     return storage;
   };
-  return unpickle(entries.get(pickles[0]) as Uint8Array, { fileName, allowed: tensorGlobals(fileName), persistentLoad });
+  return unpickle(entries.get(pickles[0]) as Uint8Array, {
+    fileName,
+    allowed: tensorGlobals(fileName),
+    persistentLoad,
+  });
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -71,24 +89,41 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
   const plain = { fileName, allowed: {} };
   const magic = unpickleAt(bytes, 0, plain);
-  if (magic.value !== LEGACY_MAGIC) throw new Error(`${fileName}: neither a zip checkpoint nor a legacy torch.save file (bad magic number)`);
+  if (magic.value !== LEGACY_MAGIC)
+    throw new Error(`${fileName}: neither a zip checkpoint nor a legacy torch.save file (bad magic number)`);
   const protocol = unpickleAt(bytes, magic.end, plain);
-  if (protocol.value !== 1001) throw new Error(`${fileName}: legacy checkpoint protocol ${String(protocol.value)}, expected 1001`);
+  if (protocol.value !== 1001)
+    throw new Error(`${fileName}: legacy checkpoint protocol ${String(protocol.value)}, expected 1001`);
   const sysInfo = unpickleAt(bytes, protocol.end, plain);
-  if (!isDict(sysInfo.value) || sysInfo.value.little_endian !== true) throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+  if (!isDict(sysInfo.value) || sysInfo.value.little_endian !== true)
+    throw new Error(`${fileName}: big-endian checkpoints are not supported`);
 
   const declared = new Map<string, { dtype: StoredDtype; numel: number }>();
   const placeholder = (pid: PickleValue): PickleValue => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 6) throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
-    const [, type, key, , numel, view] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue, PickleValue];
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 6)
+      throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
+    const [, type, key, , numel, view] = pid as [
+      string,
+      PickleValue,
+      PickleValue,
+      PickleValue,
+      PickleValue,
+      PickleValue,
+    ];
     if (view !== null) throw new Error(`${fileName}: storage views (legacy view_metadata) are not supported`);
-    if (typeof key !== 'string' || typeof numel !== 'number') throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    if (typeof key !== 'string' || typeof numel !== 'number')
+      throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
     declared.set(key, { dtype: storageDtype(type, fileName), numel });
     return null;
   };
-  const skipped = unpickleAt(bytes, sysInfo.end, { fileName, allowed: placeholderGlobals(fileName), persistentLoad: placeholder });
+  const skipped = unpickleAt(bytes, sysInfo.end, {
+    fileName,
+    allowed: placeholderGlobals(fileName),
+    persistentLoad: placeholder,
+  });
   const keys = unpickleAt(bytes, skipped.end, plain);
-  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new Error(`${fileName}: malformed storage key list`);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+    throw new Error(`${fileName}: malformed storage key list`);
   const storages = new Map<string, Storage>();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = keys.end;
@@ -98,16 +133,23 @@ function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
     if (at + 8 > bytes.length) throw new Error(`${fileName}: storage '${key}' runs past the end of the file`);
     const numel = Number(view.getBigInt64(at, true));
     const size = numel * ITEM_SIZE[info.dtype];
-    if (numel !== info.numel || at + 8 + size > bytes.length) throw new Error(`${fileName}: storage '${key}' (${numel} elements at byte ${at}) does not match its declaration or runs past the end`);
+    if (numel !== info.numel || at + 8 + size > bytes.length)
+      throw new Error(
+        `${fileName}: storage '${key}' (${numel} elements at byte ${at}) does not match its declaration or runs past the end`,
+      );
     storages.set(key, { dtype: info.dtype, bytes: bytes.subarray(at + 8, at + 8 + size), numel, key });
     at += 8 + size;
   }
-  const persistentLoad = (pid: PickleValue): PickleValue => storages.get((pid as PickleValue[])[2] as string) as unknown as PickleValue;
+  const persistentLoad = (pid: PickleValue): PickleValue =>
+    storages.get((pid as PickleValue[])[2] as string) as unknown as PickleValue;
   return unpickleAt(bytes, sysInfo.end, { fileName, allowed: tensorGlobals(fileName), persistentLoad }).value;
 }
 
 function storageDtype(type: PickleValue, fileName: string): StoredDtype {
-  if (!(type instanceof GlobalRef) || !(type.name in STORAGE_DTYPES)) throw new Error(`${fileName}: storage of unsupported type ${type instanceof GlobalRef ? type.qualifiedName : String(type)}`);
+  if (!(type instanceof GlobalRef) || !(type.name in STORAGE_DTYPES))
+    throw new Error(
+      `${fileName}: storage of unsupported type ${type instanceof GlobalRef ? type.qualifiedName : String(type)}`,
+    );
   return STORAGE_DTYPES[type.name];
 }
 
@@ -148,15 +190,25 @@ function tensorGlobals(fileName: string): Record<string, AllowedGlobal> {
 /** The same globals, with tensor rebuilding returning null placeholders: the legacy format's first pass reads only structure. */
 function placeholderGlobals(fileName: string): Record<string, AllowedGlobal> {
   const allowed = tensorGlobals(fileName);
-  for (const name of ['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor']) allowed[name] = { call: () => null };
+  for (const name of ['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor'])
+    allowed[name] = { call: () => null };
   return allowed;
 }
 
-function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride: PickleValue, fileName: string): TensorData {
+function viewOf(
+  storage: Storage,
+  offset: PickleValue,
+  size: PickleValue,
+  stride: PickleValue,
+  fileName: string,
+): TensorData {
   const where = `${fileName}: tensor on storage '${storage?.key}'`;
-  if (!storage || typeof storage !== 'object' || !('bytes' in storage)) throw new Error(`${fileName}: a tensor rebuild without a storage`);
-  const ints = (v: PickleValue) => Array.isArray(v) && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`${where}: bad storage offset ${String(offset)}`);
+  if (!storage || typeof storage !== 'object' || !('bytes' in storage))
+    throw new Error(`${fileName}: a tensor rebuild without a storage`);
+  const ints = (v: PickleValue) =>
+    Array.isArray(v) && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    throw new Error(`${where}: bad storage offset ${String(offset)}`);
   if (!ints(size) || !ints(stride) || (size as number[]).length !== (stride as number[]).length) {
     throw new Error(`${where}: bad size/stride ${JSON.stringify(size)} / ${JSON.stringify(stride)}`);
   }
@@ -166,7 +218,10 @@ function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride
   const dtype = tfDtypeOf(storage.dtype);
   if (count === 0) return { dtype, shape, values: convertStored(new Uint8Array(0), storage.dtype, null, where) };
   const last = offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
-  if (last >= storage.numel) throw new Error(`${where}: view (offset ${offset}, size [${shape}], stride [${strides}]) reaches element ${last} of a ${storage.numel}-element storage`);
+  if (last >= storage.numel)
+    throw new Error(
+      `${where}: view (offset ${offset}, size [${shape}], stride [${strides}]) reaches element ${last} of a ${storage.numel}-element storage`,
+    );
   const itemSize = ITEM_SIZE[storage.dtype];
   let contiguous = true;
   for (let i = shape.length - 1, expected = 1; i >= 0; i--) {
@@ -174,7 +229,16 @@ function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride
     expected *= shape[i];
   }
   if (contiguous) {
-    return { dtype, shape, values: convertStored(storage.bytes.subarray(offset * itemSize, (offset + count) * itemSize), storage.dtype, null, where) };
+    return {
+      dtype,
+      shape,
+      values: convertStored(
+        storage.bytes.subarray(offset * itemSize, (offset + count) * itemSize),
+        storage.dtype,
+        null,
+        where,
+      ),
+    };
   }
   // A strided view (a transpose, a slice): gather its elements in row-major order.
   const indices = new Float64Array(count);
@@ -201,7 +265,10 @@ function viewOf(storage: Storage, offset: PickleValue, size: PickleValue, stride
 export function stateDictOf(checkpoint: PickleValue, key?: string): Record<string, TensorData> {
   let root = checkpoint;
   if (key !== undefined) {
-    if (!isDict(root) || !(key in root)) throw new Error(`stateDictOf: the checkpoint has no entry '${key}' (top-level keys: ${isDict(root) ? Object.keys(root).join(', ') : 'none'})`);
+    if (!isDict(root) || !(key in root))
+      throw new Error(
+        `stateDictOf: the checkpoint has no entry '${key}' (top-level keys: ${isDict(root) ? Object.keys(root).join(', ') : 'none'})`,
+      );
     root = root[key];
   } else if (isDict(root)) {
     for (const candidate of ['model', 'state_dict']) {

@@ -13,7 +13,9 @@ export const STRIP_MODULE_PREFIX: RenameRule = [/^module\./, ''];
  * Two keys that end up with the same name are an error naming both.
  */
 export function renameKeys<T>(dict: Record<string, T>, rules: readonly RenameRule[]): Record<string, T> {
-  const compiled = rules.map(([pattern, replacement]) => [typeof pattern === 'string' ? new RegExp(pattern) : pattern, replacement] as const);
+  const compiled = rules.map(
+    ([pattern, replacement]) => [typeof pattern === 'string' ? new RegExp(pattern) : pattern, replacement] as const,
+  );
   const out: Record<string, T> = {};
   const source: Record<string, string> = {};
   for (const [key, value] of Object.entries(dict)) {
@@ -49,7 +51,11 @@ export interface LoadReport {
  * ignored ones, converts layouts and assigns by name, and reports what matched. A shape mismatch is always
  * an error naming the key and both shapes. The caller keeps ownership of tf.Tensor entries.
  */
-export function loadWeights(module: Module, weights: Record<string, TensorData | tf.Tensor>, options: LoadWeightsOptions = {}): LoadReport {
+export function loadWeights(
+  module: Module,
+  weights: Record<string, TensorData | tf.Tensor>,
+  options: LoadWeightsOptions = {},
+): LoadReport {
   const { rules = [], ignore = [], torchLayout = true, strict = false } = options;
   const renamed = renameKeys(weights, rules);
   const ignored = Object.keys(renamed).filter((k) => ignore.some((pattern) => pattern.test(k)));

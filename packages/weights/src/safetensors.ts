@@ -32,19 +32,29 @@ export function readSafetensors(bytes: Uint8Array, fileName = 'safetensors'): Sa
   const tensors: Record<string, TensorData> = {};
   for (const e of entries.entries) {
     const slice = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors[e.name] = { dtype: tfDtypeOf(e.dtype), shape: e.shape, values: convertStored(slice, e.dtype, null, `${fileName}: tensor '${e.name}'`) };
+    tensors[e.name] = {
+      dtype: tfDtypeOf(e.dtype),
+      shape: e.shape,
+      values: convertStored(slice, e.dtype, null, `${fileName}: tensor '${e.name}'`),
+    };
   }
   return { tensors, metadata: entries.metadata };
 }
 
 function headerLength(bytes: Uint8Array, fileName: string): number {
-  if (bytes.length < 8) throw new Error(`${fileName}: not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
+  if (bytes.length < 8)
+    throw new Error(
+      `${fileName}: not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getBigUint64(0, true);
   if (length > BigInt(bytes.length - 8)) {
-    throw new Error(`${fileName}: header length ${length} runs past the end of the file (${bytes.length - 8} bytes after the length field)`);
+    throw new Error(
+      `${fileName}: header length ${length} runs past the end of the file (${bytes.length - 8} bytes after the length field)`,
+    );
   }
-  if (length > BigInt(MAX_HEADER_BYTES)) throw new Error(`${fileName}: header length ${length} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (length > BigInt(MAX_HEADER_BYTES))
+    throw new Error(`${fileName}: header length ${length} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   return Number(length);
 }
 
@@ -56,15 +66,18 @@ function parseHeader(bytes: Uint8Array, fileName: string): { entries: Entry[]; m
   } catch (error) {
     throw new Error(`${fileName}: the header is not valid UTF-8 JSON (${(error as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`${fileName}: the header must be a JSON object`);
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new Error(`${fileName}: the header must be a JSON object`);
   const dataLength = bytes.length - 8 - length;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${fileName}: __metadata__ must be an object of strings`);
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        throw new Error(`${fileName}: __metadata__ must be an object of strings`);
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${fileName}: __metadata__['${k}'] must be a string, got ${typeof v}`);
+        if (typeof v !== 'string')
+          throw new Error(`${fileName}: __metadata__['${k}'] must be a string, got ${typeof v}`);
         metadata[k] = v;
       }
       continue;
@@ -72,27 +85,41 @@ function parseHeader(bytes: Uint8Array, fileName: string): { entries: Entry[]; m
     const where = `${fileName}: tensor '${name}'`;
     if (raw === null || typeof raw !== 'object') throw new Error(`${where}: header entry must be an object`);
     const { dtype, shape, data_offsets: offsets } = raw as { dtype: unknown; shape: unknown; data_offsets: unknown };
-    if (!STORED_DTYPES.includes(dtype as StoredDtype)) throw new Error(`${where}: unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${STORED_DTYPES.join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!STORED_DTYPES.includes(dtype as StoredDtype))
+      throw new Error(
+        `${where}: unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${STORED_DTYPES.join(', ')})`,
+      );
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw new Error(`${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+      throw new Error(
+        `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`,
+      );
     }
     const [begin, end] = offsets as number[];
     const expectedBytes = (shape as number[]).reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype as StoredDtype];
     if (end < begin || end - begin !== expectedBytes) {
-      throw new Error(`${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but ${dtype} of shape [${shape.join(', ')}] needs ${expectedBytes}`);
+      throw new Error(
+        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but ${dtype} of shape [${shape.join(', ')}] needs ${expectedBytes}`,
+      );
     }
-    if (end > dataLength) throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`);
+    if (end > dataLength)
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`);
     entries.push({ name, dtype: dtype as StoredDtype, shape: shape as number[], begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin < cursor) throw new Error(`${fileName}: tensor '${e.name}' at bytes [${e.begin}, ${e.end}] overlaps the previous tensor, which ends at ${cursor}`);
-    if (e.begin > cursor) throw new Error(`${fileName}: tensor '${e.name}' starts at byte ${e.begin}, leaving a gap after byte ${cursor}`);
+    if (e.begin < cursor)
+      throw new Error(
+        `${fileName}: tensor '${e.name}' at bytes [${e.begin}, ${e.end}] overlaps the previous tensor, which ends at ${cursor}`,
+      );
+    if (e.begin > cursor)
+      throw new Error(`${fileName}: tensor '${e.name}' starts at byte ${e.begin}, leaving a gap after byte ${cursor}`);
     cursor = e.end;
   }
-  if (cursor !== dataLength) throw new Error(`${fileName}: the tensors cover ${cursor} bytes of data but the file holds ${dataLength}`);
+  if (cursor !== dataLength)
+    throw new Error(`${fileName}: the tensors cover ${cursor} bytes of data but the file holds ${dataLength}`);
   return { entries, metadata };
 }
 
@@ -109,8 +136,10 @@ export function writeSafetensors(tensors: Record<string, Writable>, metadata: Re
   const blocks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (name === '__metadata__') throw new Error(`writeSafetensors: '__metadata__' is reserved and cannot name a tensor`);
-    const { dtype, shape, values } = t instanceof tf.Tensor ? { dtype: t.dtype, shape: t.shape, values: t.dataSync() } : t;
+    if (name === '__metadata__')
+      throw new Error(`writeSafetensors: '__metadata__' is reserved and cannot name a tensor`);
+    const { dtype, shape, values } =
+      t instanceof tf.Tensor ? { dtype: t.dtype, shape: t.shape, values: t.dataSync() } : t;
     let block: Uint8Array;
     let stored: StoredDtype;
     if (dtype === 'float32') {
@@ -123,7 +152,9 @@ export function writeSafetensors(tensors: Record<string, Writable>, metadata: Re
       stored = 'BOOL';
       block = Uint8Array.from(values as Uint8Array, (v) => (v ? 1 : 0));
     } else {
-      throw new Error(`writeSafetensors: tensor '${name}' has dtype ${dtype}; only float32, int32 and bool can be stored`);
+      throw new Error(
+        `writeSafetensors: tensor '${name}' has dtype ${dtype}; only float32, int32 and bool can be stored`,
+      );
     }
     header[name] = { dtype: stored, shape, data_offsets: [offset, offset + block.length] };
     blocks.push(block);

@@ -11,7 +11,14 @@ export interface TensorData {
 }
 
 export function isTensorData(value: unknown): value is TensorData {
-  return value !== null && typeof value === 'object' && 'dtype' in value && 'shape' in value && 'values' in value && ArrayBuffer.isView((value as TensorData).values);
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    'dtype' in value &&
+    'shape' in value &&
+    'values' in value &&
+    ArrayBuffer.isView((value as TensorData).values)
+  );
 }
 
 export function toTensor(data: TensorData): tf.Tensor {

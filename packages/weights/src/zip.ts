@@ -15,7 +15,8 @@ export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8A
     return Number(value);
   };
   function checked(at: number, size: number): true {
-    if (at < 0 || at + size > bytes.length) throw fail(`a record at byte ${at} runs past the end (${bytes.length} bytes)`);
+    if (at < 0 || at + size > bytes.length)
+      throw fail(`a record at byte ${at} runs past the end (${bytes.length} bytes)`);
     return true;
   }
 
@@ -26,7 +27,10 @@ export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8A
       break;
     }
   }
-  if (eocd < 0) throw new Error(`${fileName}: not a zip archive (no end-of-central-directory record); is it a legacy (pre-1.6) torch.save file?`);
+  if (eocd < 0)
+    throw new Error(
+      `${fileName}: not a zip archive (no end-of-central-directory record); is it a legacy (pre-1.6) torch.save file?`,
+    );
   let count = u16(eocd + 10) as number;
   let dirOffset = u32(eocd + 16) as number;
   if (count === 0xffff || dirOffset === 0xffffffff) {
@@ -52,19 +56,23 @@ export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8A
     checked(at + 46, nameLength + extraLength);
     const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
     // ZIP64 extended information: the 64-bit values present are those whose 32-bit field is saturated.
-    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength; ) {
+    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength;) {
       const id = u16(e) as number;
       const length = u16(e + 2) as number;
       if (id === 0x0001) {
         let p = e + 4;
-        if (size === 0xffffffff) (size = u64(p)), (p += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(p)), (p += 8);
+        if (size === 0xffffffff) ((size = u64(p)), (p += 8));
+        if (compressedSize === 0xffffffff) ((compressedSize = u64(p)), (p += 8));
         if (localOffset === 0xffffffff) localOffset = u64(p);
       }
       e += 4 + length;
     }
-    if (method !== 0) throw new Error(`${fileName}: zip entry '${name}' is compressed (method ${method}); only stored entries, as torch.save writes them, are supported`);
-    if (compressedSize !== size) throw fail(`stored entry '${name}' has compressed size ${compressedSize} != size ${size}`);
+    if (method !== 0)
+      throw new Error(
+        `${fileName}: zip entry '${name}' is compressed (method ${method}); only stored entries, as torch.save writes them, are supported`,
+      );
+    if (compressedSize !== size)
+      throw fail(`stored entry '${name}' has compressed size ${compressedSize} != size ${size}`);
     if (u32(localOffset) !== 0x04034b50) throw fail(`entry '${name}' points at no local header`);
     const dataStart = localOffset + 30 + (u16(localOffset + 26) as number) + (u16(localOffset + 28) as number);
     checked(dataStart, size);

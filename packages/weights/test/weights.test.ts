@@ -39,22 +39,28 @@ function handMade(header: unknown, data: Uint8Array, lengthOverride?: number): U
 class Tiny extends Module {
   constructor() {
     super();
-    this.addModule('conv', new (class extends Module {
-      constructor() {
-        super();
-        this.addParameter('weight', tf.zeros([3, 3, 3, 4]), 'conv2d');
-        this.addParameter('bias', tf.zeros([4]));
-      }
-    })());
-    this.addModule('bn', new (class extends Module {
-      constructor() {
-        super();
-        this.addParameter('weight', tf.zeros([4]));
-        this.addParameter('bias', tf.zeros([4]));
-        this.addBuffer('running_mean', tf.zeros([4]));
-        this.addBuffer('running_var', tf.zeros([4]));
-      }
-    })());
+    this.addModule(
+      'conv',
+      new (class extends Module {
+        constructor() {
+          super();
+          this.addParameter('weight', tf.zeros([3, 3, 3, 4]), 'conv2d');
+          this.addParameter('bias', tf.zeros([4]));
+        }
+      })(),
+    );
+    this.addModule(
+      'bn',
+      new (class extends Module {
+        constructor() {
+          super();
+          this.addParameter('weight', tf.zeros([4]));
+          this.addParameter('bias', tf.zeros([4]));
+          this.addBuffer('running_mean', tf.zeros([4]));
+          this.addBuffer('running_var', tf.zeros([4]));
+        }
+      })(),
+    );
   }
 }
 
@@ -66,7 +72,10 @@ describe('safetensors', () => {
   it('round-trips float32, int32, bool, scalars, empty tensors and metadata', async () => {
     await assertNoTensorLeak(() => {
       const tensors = {
-        a: tf.tensor([[1.5, -2], [3, 4.25]]),
+        a: tf.tensor([
+          [1.5, -2],
+          [3, 4.25],
+        ]),
         b: tf.tensor([1, -2, 2147483647], [3], 'int32'),
         c: tf.tensor([true, false], [2], 'bool'),
         scalar: tf.scalar(7),
@@ -100,17 +109,40 @@ describe('safetensors', () => {
   it('refuses corrupt files with errors naming the file and tensor', () => {
     const data = new Uint8Array(8);
     const ok = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
-    expect(() => readSafetensors(handMade(ok, data, 1 << 20), 'big.safetensors')).toThrow(/big\.safetensors: header length 1048576 runs past the end/);
+    expect(() => readSafetensors(handMade(ok, data, 1 << 20), 'big.safetensors')).toThrow(
+      /big\.safetensors: header length 1048576 runs past the end/,
+    );
     expect(() => readSafetensors(new Uint8Array(3), 'short.st')).toThrow(/short\.st: not a safetensors file/);
-    expect(() => readSafetensors(handMade({ w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, data), 'f.st')).toThrow(/f\.st: tensor 'w': data_offsets \[4, 12\] run past the end of the data \(8 bytes\)/);
-    expect(() => readSafetensors(handMade({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data), 'f.st')).toThrow(/tensor 'w': data_offsets \[0, 8\] hold 8 bytes, but F32 of shape \[3\] needs 12/);
     expect(() =>
-      readSafetensors(handMade({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data), 'f.st'),
+      readSafetensors(handMade({ w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, data), 'f.st'),
+    ).toThrow(/f\.st: tensor 'w': data_offsets \[4, 12\] run past the end of the data \(8 bytes\)/);
+    expect(() =>
+      readSafetensors(handMade({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data), 'f.st'),
+    ).toThrow(/tensor 'w': data_offsets \[0, 8\] hold 8 bytes, but F32 of shape \[3\] needs 12/);
+    expect(() =>
+      readSafetensors(
+        handMade(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+          },
+          data,
+        ),
+        'f.st',
+      ),
     ).toThrow(/tensor 'b' at bytes \[4, 8\] overlaps/);
-    expect(() => readSafetensors(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data), 'f.st')).toThrow(/tensor 'a' starts at byte 4, leaving a gap/);
-    expect(() => readSafetensors(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data), 'f.st')).toThrow(/cover 4 bytes of data but the file holds 8/);
-    expect(() => readSafetensors(handMade({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, data), 'f.st')).toThrow(/tensor 'w': unknown or unsupported dtype "C64"/);
-    expect(() => readSafetensors(handMade({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, data), 'f.st')).toThrow(/shape must be a list of non-negative integers/);
+    expect(() =>
+      readSafetensors(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data), 'f.st'),
+    ).toThrow(/tensor 'a' starts at byte 4, leaving a gap/);
+    expect(() =>
+      readSafetensors(handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data), 'f.st'),
+    ).toThrow(/cover 4 bytes of data but the file holds 8/);
+    expect(() =>
+      readSafetensors(handMade({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, data), 'f.st'),
+    ).toThrow(/tensor 'w': unknown or unsupported dtype "C64"/);
+    expect(() =>
+      readSafetensors(handMade({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, data), 'f.st'),
+    ).toThrow(/shape must be a list of non-negative integers/);
     const notJson = handMade({}, data);
     notJson[8] = 0x7b + 1;
     expect(() => readSafetensors(notJson, 'f.st')).toThrow(/f\.st: the header is not valid UTF-8 JSON/);
@@ -122,7 +154,9 @@ describe('safetensors', () => {
     view.setBigInt64(0, -5n, true);
     view.setBigInt64(8, 2n ** 33n, true);
     const header = { w: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } };
-    expect(() => readSafetensors(handMade(header, data), 'i64.st')).toThrow(/i64\.st: tensor 'w': int64 value 8589934592 at element 1 does not fit in int32/);
+    expect(() => readSafetensors(handMade(header, data), 'i64.st')).toThrow(
+      /i64\.st: tensor 'w': int64 value 8589934592 at element 1 does not fit in int32/,
+    );
     view.setBigInt64(8, -(2n ** 31n), true);
     expect(Array.from(readSafetensors(handMade(header, data), 'i64.st').tensors.w.values)).toEqual([-5, -(2 ** 31)]);
   });
@@ -148,9 +182,13 @@ describe('PyTorch .pth import', () => {
     expect(Object.keys(state)).toEqual(Object.keys(expected.tensors));
     for (const [name, { shape, values }] of Object.entries(expected.tensors)) {
       expect(state[name].shape, name).toEqual(shape);
-      expect(Array.from(state[name].values), name).toEqual(state[name].dtype === 'float32' ? values.map((v) => Math.fround(v)) : values);
+      expect(Array.from(state[name].values), name).toEqual(
+        state[name].dtype === 'float32' ? values.map((v) => Math.fround(v)) : values,
+      );
     }
-    expect(state['views.transposed'].values).toEqual(Float32Array.from([0, 6, 12, 18, 1, 7, 13, 19, 2, 8, 14, 20, 3, 9, 15, 21, 4, 10, 16, 22, 5, 11, 17, 23]));
+    expect(state['views.transposed'].values).toEqual(
+      Float32Array.from([0, 6, 12, 18, 1, 7, 13, 19, 2, 8, 14, 20, 3, 9, 15, 21, 4, 10, 16, 22, 5, 11, 17, 23]),
+    );
     expect(state['backbone.bn.num_batches_tracked'].dtype).toBe('int32');
     expect(state['dtypes.bool'].dtype).toBe('bool');
   });
@@ -167,7 +205,9 @@ describe('PyTorch .pth import', () => {
       expect(Array.from(b[k].values), k).toEqual(Array.from(a[k].values));
     }
     const bytes = bytesOf('checkpoint_legacy.pth');
-    expect(() => readPth(bytes.subarray(0, bytes.length - 10), 'cut_legacy.pth')).toThrow(/cut_legacy\.pth: storage '\d+' .*(runs past the end|does not match)/);
+    expect(() => readPth(bytes.subarray(0, bytes.length - 10), 'cut_legacy.pth')).toThrow(
+      /cut_legacy\.pth: storage '\d+' .*(runs past the end|does not match)/,
+    );
   });
 
   it('renames DataParallel keys and loads into a Module with layout conversion and a report', async () => {
@@ -176,7 +216,10 @@ describe('PyTorch .pth import', () => {
     expect(Object.keys(parallel)[0]).toBe('module.backbone.conv.weight');
     const net = new Tiny();
     await assertNoTensorLeak(() => {
-      const report = loadWeights(net, parallel, { rules: [STRIP_MODULE_PREFIX, [/^backbone\./, '']], ignore: [/num_batches_tracked$/] });
+      const report = loadWeights(net, parallel, {
+        rules: [STRIP_MODULE_PREFIX, [/^backbone\./, '']],
+        ignore: [/num_batches_tracked$/],
+      });
       expect(report.ignored).toEqual(['bn.num_batches_tracked']);
       expect(report.unexpected).toEqual([]);
       expect(report.missing).toEqual([]);
@@ -188,21 +231,30 @@ describe('PyTorch .pth import', () => {
     const weight = ours['conv.weight'].dataSync();
     expect(weight[((1 * 3 + 2) * 3 + 0) * 4 + 3]).toBe(torchWeight[((3 * 3 + 0) * 3 + 1) * 3 + 2]);
     tf.dispose(Object.values(ours));
-    const partial = loadWeights(net, { 'conv.bias': plain['backbone.conv.bias'], 'head.weight': plain['backbone.conv.bias'] });
+    const partial = loadWeights(net, {
+      'conv.bias': plain['backbone.conv.bias'],
+      'head.weight': plain['backbone.conv.bias'],
+    });
     expect(partial.unexpected).toEqual(['head.weight']);
     expect(partial.missing).toContain('bn.running_var');
-    expect(() => loadWeights(net, { 'conv.bias': plain['backbone.conv.weight'] })).toThrow(/'conv.bias' expected shape \[4\]/);
+    expect(() => loadWeights(net, { 'conv.bias': plain['backbone.conv.weight'] })).toThrow(
+      /'conv.bias' expected shape \[4\]/,
+    );
     expect(() => loadWeights(net, plain, { strict: true })).toThrow(/missing keys/);
     expect(() => renameKeys({ 'a.x': 1, 'b.x': 2 }, [[/^[ab]\./, '']])).toThrow(/'b.x' and 'a.x' both become 'x'/);
     net.dispose();
   });
 
   it('refuses int64 values that do not fit in int32', () => {
-    expect(() => readPthFile(fixture('int64_overflow.pth'))).toThrow(/int64_overflow\.pth: tensor on storage '0': int64 value 1099511627776 at element 0 does not fit in int32/);
+    expect(() => readPthFile(fixture('int64_overflow.pth'))).toThrow(
+      /int64_overflow\.pth: tensor on storage '0': int64 value 1099511627776 at element 0 does not fit in int32/,
+    );
   });
 
   it('refuses a pickle that would call os.system, before anything could run', () => {
-    expect(() => readPthFile(fixture('malicious.pth'))).toThrow(/malicious\.pth: refusing to unpickle: global 'posix\.system' is not allowed/);
+    expect(() => readPthFile(fixture('malicious.pth'))).toThrow(
+      /malicious\.pth: refusing to unpickle: global 'posix\.system' is not allowed/,
+    );
     const marker = '/tmp/deformjs-weights-pwned-marker';
     rmSync(marker, { force: true });
     expect(() => readPthFile(fixture('malicious_marker.pth'))).toThrow(/global 'posix\.system' is not allowed/);
@@ -210,15 +262,21 @@ describe('PyTorch .pth import', () => {
   });
 
   it('refuses compressed zip entries with a clear error', () => {
-    expect(() => readPthFile(fixture('deflated.pth'))).toThrow(/deflated\.pth: zip entry '[^']+' is compressed \(method 8\)/);
+    expect(() => readPthFile(fixture('deflated.pth'))).toThrow(
+      /deflated\.pth: zip entry '[^']+' is compressed \(method 8\)/,
+    );
   });
 
   it('refuses other globals, reduces of non-globals and truncated or corrupt input', () => {
     const opts = { fileName: 'x.pkl', allowed: { 'collections.OrderedDict': { call: () => ({}) } } };
     const enc = (s: string) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
     // protocol 2: STACK_GLOBAL 'builtins' 'eval'
-    expect(() => unpickle(enc('\x80\x04\x8c\x08builtins\x8c\x04eval\x93)R.'), opts)).toThrow(/global 'builtins\.eval' is not allowed/);
-    expect(() => unpickle(enc('\x80\x02cbuiltins\ngetattr\n)R.'), opts)).toThrow(/global 'builtins\.getattr' is not allowed/);
+    expect(() => unpickle(enc('\x80\x04\x8c\x08builtins\x8c\x04eval\x93)R.'), opts)).toThrow(
+      /global 'builtins\.eval' is not allowed/,
+    );
+    expect(() => unpickle(enc('\x80\x02cbuiltins\ngetattr\n)R.'), opts)).toThrow(
+      /global 'builtins\.getattr' is not allowed/,
+    );
     expect(() => unpickle(enc('\x80\x02K\x01)R.'), opts)).toThrow(/REDUCE of something that is not an allowed global/);
     expect(() => unpickle(enc('\x80\x02}q\x00(X\x01\x00\x00\x00a'), opts)).toThrow(/truncated pickle/);
     expect(() => unpickle(enc('\x80\x02i.'), opts)).toThrow(/unsupported pickle opcode 0x69/);
@@ -260,13 +318,17 @@ describe('training checkpoint', () => {
       const rng = new Rng(42);
       rng.next();
       const path = join(dir, 'ckpt.safetensors');
-      await assertNoTensorLeak(() => saveCheckpoint(path, { model: net, optimizer, step: 17, epoch: 2, rngs: { data: rng }, config: { lr: 1e-3 } }));
+      await assertNoTensorLeak(() =>
+        saveCheckpoint(path, { model: net, optimizer, step: 17, epoch: 2, rngs: { data: rng }, config: { lr: 1e-3 } }),
+      );
       expect(readdirSync(dir)).toEqual(['ckpt.safetensors']);
       const continued = [rng.next(), rng.next()];
 
       const restoredNet = new Tiny();
       const restoredOptimizer = new CountingOptimizer();
-      const restored = await assertNoTensorLeak(() => loadCheckpoint(path, { model: restoredNet, optimizer: restoredOptimizer }));
+      const restored = await assertNoTensorLeak(() =>
+        loadCheckpoint(path, { model: restoredNet, optimizer: restoredOptimizer }),
+      );
       expect(restored.step).toBe(17);
       expect(restored.epoch).toBe(2);
       expect(restored.config).toEqual({ lr: 1e-3 });
@@ -277,8 +339,12 @@ describe('training checkpoint', () => {
       expect(restoredOptimizer.steps).toBe(17);
 
       const withoutOptimizer = encodeCheckpoint({ model: net, step: 1, epoch: 0 });
-      expect(() => decodeCheckpoint(withoutOptimizer, { model: restoredNet, optimizer: restoredOptimizer }, 'n.ckpt')).toThrow(/n\.ckpt: the checkpoint holds no optimizer state/);
-      expect(() => decodeCheckpoint(writeSafetensors({ a: tf.zeros([1]) }), { model: restoredNet }, 'plain.st')).toThrow(/plain\.st: not a deformjs training checkpoint/);
+      expect(() =>
+        decodeCheckpoint(withoutOptimizer, { model: restoredNet, optimizer: restoredOptimizer }, 'n.ckpt'),
+      ).toThrow(/n\.ckpt: the checkpoint holds no optimizer state/);
+      expect(() =>
+        decodeCheckpoint(writeSafetensors({ a: tf.zeros([1]) }), { model: restoredNet }, 'plain.st'),
+      ).toThrow(/plain\.st: not a deformjs training checkpoint/);
       expect(existsSync(path)).toBe(true);
       net.dispose();
       restoredNet.dispose();

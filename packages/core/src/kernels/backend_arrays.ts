@@ -21,9 +21,19 @@ export interface ArrayBackend {
    * A stride-1 NHWC conv2d with explicit padding through the backend's own Conv2D kernel, where that kernel is
    * fast (XNNPACK on wasm); absent where it is not.
    */
-  conv2d?(x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: backend_util.ExplicitPadding): TensorInfo;
+  conv2d?(
+    x: TensorInfo,
+    filter: TensorInfo,
+    dilations: [number, number],
+    pad: backend_util.ExplicitPadding,
+  ): TensorInfo;
   /** The same for a depthwise conv2d (the backend's DepthwiseConv2dNative). */
-  depthwiseConv2d?(x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: backend_util.ExplicitPadding): TensorInfo;
+  depthwiseConv2d?(
+    x: TensorInfo,
+    filter: TensorInfo,
+    dilations: [number, number],
+    pad: backend_util.ExplicitPadding,
+  ): TensorInfo;
   /** Frees an intermediate this kernel made. */
   dispose(info: TensorInfo): void;
 }
@@ -39,19 +49,36 @@ interface CpuBackendLike extends KernelBackend {
 }
 
 /** Calls another registered kernel of the same backend from inside a kernel. */
-function runKernelFunc(kernelName: string, backendName: string, backend: KernelBackend, inputs: Record<string, TensorInfo>, attrs: object): TensorInfo {
+function runKernelFunc(
+  kernelName: string,
+  backendName: string,
+  backend: KernelBackend,
+  inputs: Record<string, TensorInfo>,
+  attrs: object,
+): TensorInfo {
   const kernel = tf.getKernel(kernelName, backendName);
-  if (!kernel) throw new Error(`deformjs training kernels: ${kernelName} is not registered for backend '${backendName}'`);
+  if (!kernel)
+    throw new Error(`deformjs training kernels: ${kernelName} is not registered for backend '${backendName}'`);
   return kernel.kernelFunc({ inputs, backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
 }
 
-function runMatMul(backendName: string, backend: KernelBackend, a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo {
+function runMatMul(
+  backendName: string,
+  backend: KernelBackend,
+  a: TensorInfo,
+  aShape: [number, number],
+  b: TensorInfo,
+  bShape: [number, number],
+): TensorInfo {
   // Both operands untransposed with batch 1: the wasm backend's XNNPACK path (any transpose takes its slow loop).
   const out = runKernelFunc(
     'BatchMatMul',
     backendName,
     backend,
-    { a: { dataId: a.dataId, shape: [1, ...aShape], dtype: 'float32' }, b: { dataId: b.dataId, shape: [1, ...bShape], dtype: 'float32' } },
+    {
+      a: { dataId: a.dataId, shape: [1, ...aShape], dtype: 'float32' },
+      b: { dataId: b.dataId, shape: [1, ...bShape], dtype: 'float32' },
+    },
     { transposeA: false, transposeB: false },
   );
   return { dataId: out.dataId, shape: [aShape[0], bShape[1]], dtype: 'float32' };
@@ -67,9 +94,21 @@ export function wasmArrays(kernelBackend: object): ArrayBackend {
     viewInt: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'int32' }) as Int32Array,
     matMul: (a, aShape, b, bShape) => runMatMul('wasm', backend, a, aShape, b, bShape),
     conv2d: (x, filter, dilations, pad) =>
-      runKernelFunc('Conv2D', 'wasm', backend, { x, filter }, { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined }),
+      runKernelFunc(
+        'Conv2D',
+        'wasm',
+        backend,
+        { x, filter },
+        { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined },
+      ),
     depthwiseConv2d: (x, filter, dilations, pad) =>
-      runKernelFunc('DepthwiseConv2dNative', 'wasm', backend, { x, filter }, { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined }),
+      runKernelFunc(
+        'DepthwiseConv2dNative',
+        'wasm',
+        backend,
+        { x, filter },
+        { strides: 1, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined },
+      ),
     dispose: (info) => void backend.disposeData(info.dataId),
   };
 }
@@ -79,7 +118,11 @@ export function cpuArrays(kernelBackend: object): ArrayBackend {
   const cpu = backend as CpuBackendLike;
   return {
     alloc: (shape, dtype = 'float32') =>
-      cpu.makeTensorInfo(shape, dtype, dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape))),
+      cpu.makeTensorInfo(
+        shape,
+        dtype,
+        dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape)),
+      ),
     view: (info) => cpu.data.get(info.dataId).values as Float32Array,
     viewInt: (info) => cpu.data.get(info.dataId).values as Int32Array,
     matMul: (a, aShape, b, bShape) => runMatMul('cpu', backend, a, aShape, b, bShape),
@@ -138,7 +181,9 @@ export function convGeometry(
 
 /** The dy shape a geometry implies, in its data format. */
 export function outputShape(g: ConvGeometry): number[] {
-  return g.channelsLast ? [g.batch, g.outHeight, g.outWidth, g.outChannels] : [g.batch, g.outChannels, g.outHeight, g.outWidth];
+  return g.channelsLast
+    ? [g.batch, g.outHeight, g.outWidth, g.outChannels]
+    : [g.batch, g.outChannels, g.outHeight, g.outWidth];
 }
 
 export function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {

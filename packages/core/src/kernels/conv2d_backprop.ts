@@ -1,6 +1,23 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { checkGradientShapes, checkRank4, convGeometry, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
-import { addInto, col2imAdd, flipFilterForInputGradient, gradientRows, im2colTransposed, stride1InputGradientPadding, toPlanes, transpose2d, type ConvGeometry } from './conv_impl';
+import {
+  checkGradientShapes,
+  checkRank4,
+  convGeometry,
+  type ArrayBackend,
+  type PadAttr,
+  type RoundingAttr,
+} from './backend_arrays';
+import {
+  addInto,
+  col2imAdd,
+  flipFilterForInputGradient,
+  gradientRows,
+  im2colTransposed,
+  stride1InputGradientPadding,
+  toPlanes,
+  transpose2d,
+  type ConvGeometry,
+} from './conv_impl';
 
 /** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
 export interface Conv2DBackpropAttrs {
@@ -46,7 +63,16 @@ export function conv2dBackpropFilter(
 ): TensorInfo {
   const op = 'Conv2DBackpropFilter';
   const filterShape = checkRank4(op, 'filterShape', attrs.filterShape);
-  const g = convGeometry(checkRank4(op, 'x', x.shape), filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
+  const g = convGeometry(
+    checkRank4(op, 'x', x.shape),
+    filterShape,
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    attrs.dataFormat,
+  );
   checkGradientShapes(op, g, dy, filterShape);
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const plane = g.outHeight * g.outWidth;
@@ -89,12 +115,28 @@ export function conv2dBackpropInput(
 ): TensorInfo {
   const op = 'Conv2DBackpropInput';
   const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
-  const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, attrs.dataFormat);
+  const g = convGeometry(
+    inputShape,
+    checkRank4(op, 'filter', filter.shape),
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    attrs.dataFormat,
+  );
   checkGradientShapes(op, g, dy, filter.shape);
   const byConv = stride1InputGradientPadding(g);
   if (arrays.conv2d && byConv) {
     const flipped = arrays.alloc([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels]);
-    flipFilterForInputGradient(arrays.view(filter), g.filterHeight, g.filterWidth, g.inChannels, g.outChannels, arrays.view(flipped));
+    flipFilterForInputGradient(
+      arrays.view(filter),
+      g.filterHeight,
+      g.filterWidth,
+      g.inChannels,
+      g.outChannels,
+      arrays.view(flipped),
+    );
     const dx = arrays.conv2d(dy, flipped, [g.dilationHeight, g.dilationWidth], byConv);
     arrays.dispose(flipped);
     return { dataId: dx.dataId, shape: [...inputShape], dtype: 'float32' };

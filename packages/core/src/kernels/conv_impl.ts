@@ -26,7 +26,12 @@ export interface ConvGeometry {
 }
 
 /** Element strides [batch, row, column, channel] of an image tensor with `channels` channels. */
-export function imageStrides(height: number, width: number, channels: number, channelsLast: boolean): [number, number, number, number] {
+export function imageStrides(
+  height: number,
+  width: number,
+  channels: number,
+  channelsLast: boolean,
+): [number, number, number, number] {
   return channelsLast
     ? [height * width * channels, width * channels, channels, 1]
     : [channels * height * width, width, 1, height * width];
@@ -39,7 +44,13 @@ export function imageStrides(height: number, width: number, channels: number, ch
  * of `colsT` is written. `planes` holds those images channel-major ([n1 - n0, C, H, W], see `toPlanes`), so each
  * row of `colsT` is a shifted copy of one channel plane: contiguous runs, no scatter.
  */
-export function im2colTransposed(planes: Float32Array, g: ConvGeometry, n0: number, n1: number, colsT: Float32Array): void {
+export function im2colTransposed(
+  planes: Float32Array,
+  g: ConvGeometry,
+  n0: number,
+  n1: number,
+  colsT: Float32Array,
+): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
   const plane = inHeight * inWidth;
@@ -87,7 +98,12 @@ export function toPlanes(x: Float32Array, g: ConvGeometry, n0: number, n1: numbe
   if (!g.channelsLast) return x.subarray(n0 * image, n1 * image);
   const planes = new Float32Array((n1 - n0) * image);
   for (let n = n0; n < n1; n++) {
-    transpose2d(x.subarray(n * image, (n + 1) * image), g.inHeight * g.inWidth, g.inChannels, planes.subarray((n - n0) * image, (n - n0 + 1) * image));
+    transpose2d(
+      x.subarray(n * image, (n + 1) * image),
+      g.inHeight * g.inWidth,
+      g.inChannels,
+      planes.subarray((n - n0) * image, (n - n0 + 1) * image),
+    );
   }
   return planes;
 }
@@ -166,7 +182,14 @@ export function transpose2d(a: Float32Array, rows: number, cols: number, out: Fl
  * The filter of the stride-1 input gradient written as a convolution of dy: W'[i, j, co, c] =
  * W[fh - 1 - i, fw - 1 - j, c, co] (spatially flipped, in and out channels swapped).
  */
-export function flipFilterForInputGradient(w: Float32Array, filterHeight: number, filterWidth: number, inChannels: number, outChannels: number, out: Float32Array): void {
+export function flipFilterForInputGradient(
+  w: Float32Array,
+  filterHeight: number,
+  filterWidth: number,
+  inChannels: number,
+  outChannels: number,
+  out: Float32Array,
+): void {
   const tap = inChannels * outChannels;
   for (let i = 0; i < filterHeight; i++) {
     for (let j = 0; j < filterWidth; j++) {
@@ -178,7 +201,13 @@ export function flipFilterForInputGradient(w: Float32Array, filterHeight: number
 }
 
 /** W'[i, j] = W[fh - 1 - i, fw - 1 - j]: the spatial flip, each tap's `tapSize` values kept in place. */
-export function flipTaps(w: Float32Array, filterHeight: number, filterWidth: number, tapSize: number, out: Float32Array): void {
+export function flipTaps(
+  w: Float32Array,
+  filterHeight: number,
+  filterWidth: number,
+  tapSize: number,
+  out: Float32Array,
+): void {
   for (let i = 0; i < filterHeight; i++) {
     for (let j = 0; j < filterWidth; j++) {
       const src = ((filterHeight - 1 - i) * filterWidth + (filterWidth - 1 - j)) * tapSize;
@@ -193,14 +222,21 @@ export function flipTaps(w: Float32Array, filterHeight: number, filterWidth: num
  * W[fh - 1 - i]), or null when the stride is not 1, the layout is not NHWC, or the forward padding exceeds the
  * dilated filter (that would need negative padding).
  */
-export function stride1InputGradientPadding(g: ConvGeometry): [[number, number], [number, number], [number, number], [number, number]] | null {
+export function stride1InputGradientPadding(
+  g: ConvGeometry,
+): [[number, number], [number, number], [number, number], [number, number]] | null {
   if (g.strideHeight !== 1 || g.strideWidth !== 1 || !g.channelsLast) return null;
   const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;
   const bottom = g.inHeight - g.outHeight + g.padTop;
   const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
   const right = g.inWidth - g.outWidth + g.padLeft;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 /** a += b, elementwise. */

@@ -1,5 +1,12 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { checkGradientShapes, checkRank4, convGeometry, type ArrayBackend, type PadAttr, type RoundingAttr } from './backend_arrays';
+import {
+  checkGradientShapes,
+  checkRank4,
+  convGeometry,
+  type ArrayBackend,
+  type PadAttr,
+  type RoundingAttr,
+} from './backend_arrays';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise_impl';
 import { flipTaps, stride1InputGradientPadding } from './conv_impl';
 
@@ -19,7 +26,15 @@ export function depthwiseConv2dBackpropFilter(
 ): TensorInfo {
   const op = 'DepthwiseConv2dNativeBackpropFilter';
   const filterShape = checkRank4(op, 'filterShape', attrs.filterShape);
-  const g = convGeometry(checkRank4(op, 'x', x.shape), filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+  const g = convGeometry(
+    checkRank4(op, 'x', x.shape),
+    filterShape,
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   checkGradientShapes(op, g, dy, filterShape);
   const dw = arrays.alloc([...filterShape]);
   depthwiseBackpropFilter(arrays.view(x), arrays.view(dy), g, arrays.view(dw));
@@ -34,7 +49,15 @@ export function depthwiseConv2dBackpropInput(
 ): TensorInfo {
   const op = 'DepthwiseConv2dNativeBackpropInput';
   const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
-  const g = convGeometry(inputShape, checkRank4(op, 'filter', filter.shape), attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+  const g = convGeometry(
+    inputShape,
+    checkRank4(op, 'filter', filter.shape),
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   checkGradientShapes(op, g, dy, filter.shape);
   // Channel multiplier 1, stride 1: dx is a depthwise conv of dy with the flipped filter, run by the backend.
   const byConv = g.outChannels === g.inChannels ? stride1InputGradientPadding(g) : null;

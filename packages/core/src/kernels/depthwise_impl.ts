@@ -88,7 +88,12 @@ export function depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, g: Co
  * dx[n, h, w, c] = sum over the (oh, ow, i, j) that read (h, w) of sum_m dy[n, oh, ow, c * M + m] * W[i, j, c, m].
  * Writes all of `dx` ([N, H, W, C]).
  */
-export function depthwiseBackpropInput(dy: Float32Array, filter: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+export function depthwiseBackpropInput(
+  dy: Float32Array,
+  filter: Float32Array,
+  g: ConvGeometry,
+  dx: Float32Array,
+): void {
   const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
   const M = outChannels / C;

@@ -8,10 +8,16 @@ import { unsortedSegmentSum as segmentSumImpl } from './unsorted_segment_sum_imp
  * (tfjs's ops and gradients pass 1-D ids over x's first axis). Ids outside [0, numSegments) are dropped, as on
  * tfjs's cpu backend. The output keeps x's dtype.
  */
-export function unsortedSegmentSum(arrays: ArrayBackend, x: TensorInfo, segmentIds: TensorInfo, attrs: { numSegments: number }): TensorInfo {
+export function unsortedSegmentSum(
+  arrays: ArrayBackend,
+  x: TensorInfo,
+  segmentIds: TensorInfo,
+  attrs: { numSegments: number },
+): TensorInfo {
   const op = 'UnsortedSegmentSum';
   const { numSegments } = attrs;
-  if (!Number.isInteger(numSegments) || numSegments < 0) throw argumentError(op, 'numSegments', 'an integer >= 0', numSegments);
+  if (!Number.isInteger(numSegments) || numSegments < 0)
+    throw argumentError(op, 'numSegments', 'an integer >= 0', numSegments);
   if (segmentIds.dtype !== 'int32') throw argumentError(op, 'segmentIds', "dtype 'int32'", segmentIds.dtype);
   if (x.dtype !== 'float32' && x.dtype !== 'int32') throw argumentError(op, 'x', "dtype 'float32' or 'int32'", x.dtype);
   const idsRank = segmentIds.shape.length;

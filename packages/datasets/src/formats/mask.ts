@@ -72,7 +72,12 @@ export function stringToRuns(s: string, fail: (problem: string) => never): numbe
 }
 
 /** Row-major H x W mask from column-major runs; the runs must cover the image exactly. */
-export function runsToMask(runs: readonly number[], height: number, width: number, fail: (problem: string) => never): Uint8Array {
+export function runsToMask(
+  runs: readonly number[],
+  height: number,
+  width: number,
+  fail: (problem: string) => never,
+): Uint8Array {
   const total = runs.reduce((a, b) => a + b, 0);
   if (runs.some((r) => r < 0 || !Number.isInteger(r)) || total !== height * width) {
     fail(`RLE runs cover ${total} pixels, expected ${height} x ${width} = ${height * width}`);
@@ -129,9 +134,22 @@ export function polygonsToMask(polygons: readonly (readonly number[])[], height:
 }
 
 /** Any COCO segmentation to a row-major mask for an image of the given size. */
-export function decodeSegmentation(segmentation: CocoSegmentation, height: number, width: number, fail: (problem: string) => never): Uint8Array {
+export function decodeSegmentation(
+  segmentation: CocoSegmentation,
+  height: number,
+  width: number,
+  fail: (problem: string) => never,
+): Uint8Array {
   if (Array.isArray(segmentation)) {
-    if (segmentation.some((p) => !Array.isArray(p) || p.length < 4 || p.length % 2 !== 0 || p.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+    if (
+      segmentation.some(
+        (p) =>
+          !Array.isArray(p) ||
+          p.length < 4 ||
+          p.length % 2 !== 0 ||
+          p.some((v) => typeof v !== 'number' || !Number.isFinite(v)),
+      )
+    ) {
       fail(`a polygon must be a list of at least 2 finite x, y pairs`);
     }
     return polygonsToMask(segmentation, height, width);

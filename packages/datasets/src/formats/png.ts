@@ -46,7 +46,8 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 
 /** Encodes an 8-bit palette PNG (when `palette` is given) or an 8-bit grayscale PNG. */
 export function encodeLabelPng({ width, height, data, palette }: LabelPng): Uint8Array {
-  if (data.length !== width * height) throw argumentError('encodeLabelPng', 'data', `${width} x ${height} = ${width * height} indices`, `${data.length}`);
+  if (data.length !== width * height)
+    throw argumentError('encodeLabelPng', 'data', `${width} x ${height} = ${width * height} indices`, `${data.length}`);
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
@@ -91,7 +92,8 @@ export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
     const type = String.fromCharCode(...bytes.subarray(offset + 4, offset + 8));
     if (offset + 12 + length > bytes.length) fail(`truncated ${type} chunk at byte ${offset}`);
     const body = bytes.subarray(offset + 8, offset + 8 + length);
-    if (crc32(bytes.subarray(offset + 4, offset + 8 + length)) !== view.getUint32(offset + 8 + length)) fail(`bad CRC in ${type} chunk`);
+    if (crc32(bytes.subarray(offset + 4, offset + 8 + length)) !== view.getUint32(offset + 8 + length))
+      fail(`bad CRC in ${type} chunk`);
     if (type === 'IHDR') {
       const h = new DataView(body.buffer, body.byteOffset, body.byteLength);
       width = h.getUint32(0);
@@ -108,7 +110,8 @@ export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
   if (width === 0 || height === 0) fail('missing or empty IHDR');
   if (colorType === 0 && bitDepth !== 8) fail(`grayscale label PNGs must be 8-bit, got bit depth ${bitDepth}`);
   if (colorType === 3 && ![1, 2, 4, 8].includes(bitDepth)) fail(`bad palette bit depth ${bitDepth}`);
-  if (colorType !== 0 && colorType !== 3) fail(`a label PNG must be palette (colour type 3) or grayscale (0), got colour type ${colorType}`);
+  if (colorType !== 0 && colorType !== 3)
+    fail(`a label PNG must be palette (colour type 3) or grayscale (0), got colour type ${colorType}`);
   if (colorType === 3 && !palette) fail('palette PNG without a PLTE chunk');
   let raw: Uint8Array;
   try {
@@ -117,7 +120,8 @@ export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
     return fail(`corrupt image data (${(error as Error).message})`);
   }
   const stride = Math.ceil((width * bitDepth) / 8);
-  if (raw.length < height * (stride + 1)) fail(`image data holds ${raw.length} bytes, expected ${height * (stride + 1)}`);
+  if (raw.length < height * (stride + 1))
+    fail(`image data holds ${raw.length} bytes, expected ${height * (stride + 1)}`);
   const rows = unfilter(raw, height, stride, fail);
   const data = new Uint8Array(width * height);
   if (bitDepth === 8) {
@@ -149,10 +153,18 @@ function unfilter(raw: Uint8Array, height: number, stride: number, fail: (p: str
       const c = x > 0 && y > 0 ? out[prev + x - 1] : 0;
       let predicted: number;
       switch (filter) {
-        case 0: predicted = 0; break;
-        case 1: predicted = a; break;
-        case 2: predicted = b; break;
-        case 3: predicted = (a + b) >> 1; break;
+        case 0:
+          predicted = 0;
+          break;
+        case 1:
+          predicted = a;
+          break;
+        case 2:
+          predicted = b;
+          break;
+        case 3:
+          predicted = (a + b) >> 1;
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a);
@@ -161,7 +173,8 @@ function unfilter(raw: Uint8Array, height: number, stride: number, fail: (p: str
           predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: return fail(`bad filter type ${filter} on row ${y}`);
+        default:
+          return fail(`bad filter type ${filter} on row ${y}`);
       }
       out[row + x] = (v + predicted) & 0xff;
     }

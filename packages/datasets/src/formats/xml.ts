@@ -45,7 +45,11 @@ export function parseXml(source: string, file: string): XmlElement {
     raw.replace(/&([^;&\s<]*);?/g, (match, name: string) => {
       if (!match.endsWith(';')) fail(`'&' not starting an entity`, at);
       if (name in ENTITIES) return ENTITIES[name];
-      const code = /^#x[0-9a-f]+$/i.test(name) ? parseInt(name.slice(2), 16) : /^#[0-9]+$/.test(name) ? parseInt(name.slice(1), 10) : NaN;
+      const code = /^#x[0-9a-f]+$/i.test(name)
+        ? parseInt(name.slice(2), 16)
+        : /^#[0-9]+$/.test(name)
+          ? parseInt(name.slice(1), 10)
+          : NaN;
       if (!Number.isFinite(code) || code > 0x10ffff) fail(`unknown entity &${name};`, at);
       return String.fromCodePoint(code);
     });
@@ -141,7 +145,8 @@ export function childrenNamed(element: XmlElement, name: string): XmlElement[] {
 export function requiredChild(element: XmlElement, name: string, file: string, record: string): XmlElement {
   const found = childrenNamed(element, name);
   if (found.length === 0) throw formatError(file, record, `missing <${name}> in <${element.name}>`);
-  if (found.length > 1) throw formatError(file, record, `${found.length} <${name}> elements in <${element.name}>, expected one`);
+  if (found.length > 1)
+    throw formatError(file, record, `${found.length} <${name}> elements in <${element.name}>, expected one`);
   return found[0];
 }
 
@@ -154,16 +159,24 @@ export function numberChild(element: XmlElement, name: string, file: string, rec
   const text = requiredChild(element, name, file, record).text;
   const value = text === '' ? NaN : Number(text);
   if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw formatError(file, record, `<${element.name}><${name}> must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`);
+    throw formatError(
+      file,
+      record,
+      `<${element.name}><${name}> must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }
 
 /** Serialises a tree as indented XML (what the shapes generator writes). */
 export function writeXml(element: XmlElement, indent = ''): string {
-  const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const attrs = Object.entries(element.attributes).map(([k, v]) => ` ${k}="${escape(v)}"`).join('');
-  if (element.children.length === 0) return `${indent}<${element.name}${attrs}>${escape(element.text)}</${element.name}>\n`;
+  const escape = (s: string) =>
+    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const attrs = Object.entries(element.attributes)
+    .map(([k, v]) => ` ${k}="${escape(v)}"`)
+    .join('');
+  if (element.children.length === 0)
+    return `${indent}<${element.name}${attrs}>${escape(element.text)}</${element.name}>\n`;
   const inner = element.children.map((c) => writeXml(c, `${indent}\t`)).join('');
   return `${indent}<${element.name}${attrs}>\n${inner}${indent}</${element.name}>\n`;
 }

@@ -28,7 +28,12 @@ export interface ResolvedOptions {
 export function resolveOptions(op: string, options: GenerateOptions): ResolvedOptions {
   const { out, seed = 0, count = 200, size = 256 } = options;
   const valCount = options.valCount ?? Math.max(2, Math.round(count / 5));
-  const checks: [string, number, number][] = [['count', count, 1], ['valCount', valCount, 0], ['size', size, 32], ['seed', seed, 0]];
+  const checks: [string, number, number][] = [
+    ['count', count, 1],
+    ['valCount', valCount, 0],
+    ['size', size, 32],
+    ['seed', seed, 0],
+  ];
   for (const [name, value, min] of checks) {
     assertInteger(op, name, value, min);
   }
@@ -63,7 +68,11 @@ export class WriteQueue {
   }
 }
 
-export async function writeImage(path: string, scene: { image: Uint8Array; width: number; height: number }, format: 'jpeg' | 'png'): Promise<void> {
+export async function writeImage(
+  path: string,
+  scene: { image: Uint8Array; width: number; height: number },
+  format: 'jpeg' | 'png',
+): Promise<void> {
   writeFileAtomic(path, await encodeImage({ data: scene.image, width: scene.width, height: scene.height }, format));
 }
 
@@ -98,7 +107,12 @@ export interface GeneratedImage {
   trackIds?: number[];
 }
 
-export function generatedImage(split: 'train' | 'val', id: number | string, scene: RenderedScene, objects = scene.objects): GeneratedImage {
+export function generatedImage(
+  split: 'train' | 'val',
+  id: number | string,
+  scene: RenderedScene,
+  objects = scene.objects,
+): GeneratedImage {
   return {
     split,
     id,

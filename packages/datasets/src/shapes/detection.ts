@@ -1,6 +1,17 @@
 import { join } from 'node:path';
 import type { Rng } from '@deformjs/core';
-import { cocoSegmentation, generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, writeJson, type GeneratedImage, type GenerateOptions } from './common';
+import {
+  cocoSegmentation,
+  generatedImage,
+  resolveOptions,
+  sampleImageSize,
+  splitRngs,
+  WriteQueue,
+  writeImage,
+  writeJson,
+  type GeneratedImage,
+  type GenerateOptions,
+} from './common';
 import { SHAPE_CLASSES } from './raster';
 import { sampleScene } from './scene';
 
@@ -35,7 +46,10 @@ export async function generateDetection(options: DetectionGenerateOptions): Prom
   const train = { annotationFile: join(out, 'annotations', 'instances_train.json'), imageDir: join(out, 'train') };
   const val = { annotationFile: join(out, 'annotations', 'instances_val.json'), imageDir: join(out, 'val') };
   const settings = { size, format, maxObjects, crowdProbability };
-  const images = [...(await writeSplit('train', rngs.train, count, train, settings)), ...(await writeSplit('val', rngs.val, valCount, val, settings))];
+  const images = [
+    ...(await writeSplit('train', rngs.train, count, train, settings)),
+    ...(await writeSplit('val', rngs.val, valCount, val, settings)),
+  ];
   return { root: out, train, val, images };
 }
 
@@ -53,7 +67,12 @@ async function writeSplit(
   for (let i = 0; i < count; i++) {
     const imageRng = rng.fork();
     const { width, height } = sampleImageSize(imageRng, options.size);
-    const scene = sampleScene(imageRng, { width, height, maxObjects: options.maxObjects, crowdProbability: options.crowdProbability });
+    const scene = sampleScene(imageRng, {
+      width,
+      height,
+      maxObjects: options.maxObjects,
+      crowdProbability: options.crowdProbability,
+    });
     const id = i + 1;
     const fileName = `${String(id).padStart(12, '0')}.${options.format === 'jpeg' ? 'jpg' : 'png'}`;
     images.push({ id, file_name: fileName, width, height });
@@ -73,7 +92,13 @@ async function writeSplit(
     await queue.add(writeImage(join(split.imageDir, fileName), scene, options.format));
   }
   await queue.drain();
-  const info = { description: 'deformjs shapes world (synthetic)', version: '1.0', year: 2026, contributor: 'deformjs', date_created: '2026-01-01' };
+  const info = {
+    description: 'deformjs shapes world (synthetic)',
+    version: '1.0',
+    year: 2026,
+    contributor: 'deformjs',
+    date_created: '2026-01-01',
+  };
   writeJson(split.annotationFile, { info, licenses: [], images, annotations, categories: SHAPE_CATEGORIES });
   return generated;
 }

@@ -38,10 +38,17 @@ let stagingCount = 0;
  * that is renamed into place when complete, so an interrupted run leaves no half dataset and two processes
  * generating at once do not mix their files.
  */
-export async function ensureShapesDataset(kind: ShapesKind, cacheDir: string, options: Omit<GenerateOptions, 'out'> = {}): Promise<string> {
+export async function ensureShapesDataset(
+  kind: ShapesKind,
+  cacheDir: string,
+  options: Omit<GenerateOptions, 'out'> = {},
+): Promise<string> {
   assertOneOf('ensureShapesDataset', 'kind', kind, SHAPES_KINDS);
   const { seed = 0, count = 200, size = 256 } = options;
-  const out = join(cacheDir, `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`);
+  const out = join(
+    cacheDir,
+    `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`,
+  );
   const stamp = join(out, STAMP);
   const wanted = { kind, seed, count, size, valCount: options.valCount ?? null };
   const complete = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === JSON.stringify(wanted);

@@ -2,7 +2,17 @@ import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
 import { assertInteger, type Rng } from '@deformjs/core';
 import { captionKey } from '../captions';
-import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, writeJson, type GeneratedImage, type GenerateOptions } from './common';
+import {
+  generatedImage,
+  resolveOptions,
+  sampleImageSize,
+  splitRngs,
+  WriteQueue,
+  writeImage,
+  writeJson,
+  type GeneratedImage,
+  type GenerateOptions,
+} from './common';
 import { BACKGROUND_TONES, SHAPE_CLASSES, SHAPE_COLORS } from './raster';
 import { sampleScene, type RenderedScene } from './scene';
 
@@ -21,7 +31,10 @@ export function describeScene(scene: RenderedScene): string {
     g.n++;
     groups.set(key, g);
   }
-  const parts = [...groups.values()].map((g) => `${g.n === 1 ? (/^[aeiou]/.test(SHAPE_COLORS[g.color].name) ? 'an' : 'a') : NUMBER_WORDS[g.n]} ${SHAPE_COLORS[g.color].name} ${plural(g.shape, g.n)}`);
+  const parts = [...groups.values()].map(
+    (g) =>
+      `${g.n === 1 ? (/^[aeiou]/.test(SHAPE_COLORS[g.color].name) ? 'an' : 'a') : NUMBER_WORDS[g.n]} ${SHAPE_COLORS[g.color].name} ${plural(g.shape, g.n)}`,
+  );
   const list = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
   return `${list} on a ${BACKGROUND_TONES[scene.tone].name} background`;
 }
@@ -46,17 +59,41 @@ export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): V
   const candidates: VqaQuestion[] = [];
   SHAPE_CLASSES.forEach((name, s) => {
     const n = shapeCount[s];
-    candidates.push({ question: `How many ${plural(s, 2)} are there?`, answer: String(n), questionType: 'how many', answerType: 'number', distractors: [String(n + 1), String(Math.max(0, n - 1))] });
-    candidates.push({ question: `Is there a ${name}?`, answer: n > 0 ? 'yes' : 'no', questionType: 'is there a', answerType: 'yes/no', distractors: [n > 0 ? 'no' : 'yes'] });
+    candidates.push({
+      question: `How many ${plural(s, 2)} are there?`,
+      answer: String(n),
+      questionType: 'how many',
+      answerType: 'number',
+      distractors: [String(n + 1), String(Math.max(0, n - 1))],
+    });
+    candidates.push({
+      question: `Is there a ${name}?`,
+      answer: n > 0 ? 'yes' : 'no',
+      questionType: 'is there a',
+      answerType: 'yes/no',
+      distractors: [n > 0 ? 'no' : 'yes'],
+    });
     if (n === 1) {
       const color = objects.find((o) => o.shape === s)!.color;
-      candidates.push({ question: `What color is the ${name}?`, answer: SHAPE_COLORS[color].name, questionType: 'what color is the', answerType: 'other', distractors: SHAPE_COLORS.filter((_, c) => c !== color).map((c) => c.name) });
+      candidates.push({
+        question: `What color is the ${name}?`,
+        answer: SHAPE_COLORS[color].name,
+        questionType: 'what color is the',
+        answerType: 'other',
+        distractors: SHAPE_COLORS.filter((_, c) => c !== color).map((c) => c.name),
+      });
     }
   });
   SHAPE_COLORS.forEach((color, c) => {
     if (colorCount[c] !== 1) return;
     const shape = objects.find((o) => o.color === c)!.shape;
-    candidates.push({ question: `What shape is the ${color.name} object?`, answer: SHAPE_CLASSES[shape], questionType: 'what', answerType: 'other', distractors: SHAPE_CLASSES.filter((_, s) => s !== shape) as unknown as string[] });
+    candidates.push({
+      question: `What shape is the ${color.name} object?`,
+      answer: SHAPE_CLASSES[shape],
+      questionType: 'what',
+      answerType: 'other',
+      distractors: SHAPE_CLASSES.filter((_, s) => s !== shape) as unknown as string[],
+    });
   });
   return rng.shuffle(candidates).slice(0, count);
 }
@@ -97,7 +134,10 @@ export async function generateVqa(options: LanguageGenerateOptions): Promise<Vqa
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
   const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
-  for (const [split, subtype, rng, n] of [['train', 'train2014', rngs.train, count], ['val', 'val2014', rngs.val, valCount]] as const) {
+  for (const [split, subtype, rng, n] of [
+    ['train', 'train2014', rngs.train, count],
+    ['val', 'val2014', rngs.val, valCount],
+  ] as const) {
     const questions: object[] = [];
     const annotations: object[] = [];
     const imageDir = join(out, subtype);
@@ -119,12 +159,21 @@ export async function generateVqa(options: LanguageGenerateOptions): Promise<Vqa
           answers: humanAnswers(imageRng, q),
         });
       });
-      await queue.add(writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'));
+      await queue.add(
+        writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'),
+      );
     }
     const questionsFile = join(out, `v2_OpenEnded_mscoco_${subtype}_questions.json`);
     const annotationsFile = join(out, `v2_mscoco_${subtype}_annotations.json`);
     const info = { description: 'deformjs shapes world VQA (synthetic)', version: '2.0' };
-    writeJson(questionsFile, { info, task_type: 'Open-Ended', data_type: 'mscoco', license: {}, data_subtype: subtype, questions });
+    writeJson(questionsFile, {
+      info,
+      task_type: 'Open-Ended',
+      data_type: 'mscoco',
+      license: {},
+      data_subtype: subtype,
+      questions,
+    });
     writeJson(annotationsFile, { info, license: {}, data_subtype: subtype, data_type: 'mscoco', annotations });
     files[split] = { questionsFile, annotationsFile, imageDir };
   }
@@ -144,14 +193,24 @@ export interface CaptionsDatasetFiles {
  * colour, plus small noise; the rest of `featureDim` is noise. What a detector's pooled feature would make
  * separable, in a form cheap to compute.
  */
-function roiFeature(rng: Rng, scene: RenderedScene, object: RenderedScene['objects'][number], featureDim: number): Float32Array {
+function roiFeature(
+  rng: Rng,
+  scene: RenderedScene,
+  object: RenderedScene['objects'][number],
+  featureDim: number,
+): Float32Array {
   const f = new Float32Array(featureDim);
   for (let i = 0; i < featureDim; i++) f[i] = rng.normal(0, 0.05);
   f[object.shape] += 1;
   f[SHAPE_CLASSES.length + object.color] += 1;
   const [x0, y0, x1, y1] = object.box;
   const base = SHAPE_CLASSES.length + SHAPE_COLORS.length;
-  const geometry = [(x0 + x1) / 2 / scene.width, (y0 + y1) / 2 / scene.height, (x1 - x0) / scene.width, (y1 - y0) / scene.height];
+  const geometry = [
+    (x0 + x1) / 2 / scene.width,
+    (y0 + y1) / 2 / scene.height,
+    (x1 - x0) / scene.width,
+    (y1 - y0) / scene.height,
+  ];
   geometry.forEach((g, i) => (f[base + i] += g));
   const mean = [0, 0, 0];
   for (let p = 0; p < scene.owner.length; p++) {
@@ -178,7 +237,10 @@ export async function generateCaptions(options: LanguageGenerateOptions): Promis
   const featureDir = join(out, 'features');
   const imageDir = join(out, 'images');
   const files = {} as Pick<CaptionsDatasetFiles, 'train' | 'val'>;
-  for (const [split, rng, n] of [['train', rngs.train, count], ['val', rngs.val, valCount]] as const) {
+  for (const [split, rng, n] of [
+    ['train', rngs.train, count],
+    ['val', rngs.val, valCount],
+  ] as const) {
     const lines: string[] = [];
     for (let i = 0; i < n; i++) {
       const imageRng = rng.fork();

@@ -36,7 +36,10 @@ export interface ShapePose {
 /** Outline of a shape class in unit coordinates (circumradius 1), counter-clockwise. */
 function unitOutline(shape: ShapeClass): [number, number][] {
   const ring = (n: number, r: (k: number) => number, phase: number) =>
-    Array.from({ length: n }, (_, k): [number, number] => [r(k) * Math.cos(phase + (2 * Math.PI * k) / n), r(k) * Math.sin(phase + (2 * Math.PI * k) / n)]);
+    Array.from({ length: n }, (_, k): [number, number] => [
+      r(k) * Math.cos(phase + (2 * Math.PI * k) / n),
+      r(k) * Math.sin(phase + (2 * Math.PI * k) / n),
+    ]);
   switch (shape) {
     case 'circle':
       return ring(48, () => 1, 0);
@@ -49,7 +52,20 @@ function unitOutline(shape: ShapeClass): [number, number][] {
     case 'cross': {
       const a = 0.32;
       const b = 0.95;
-      return [[a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a], [-a, -b]];
+      return [
+        [a, -b],
+        [a, -a],
+        [b, -a],
+        [b, a],
+        [a, a],
+        [a, b],
+        [-a, b],
+        [-a, a],
+        [-b, a],
+        [-b, -a],
+        [-a, -a],
+        [-a, -b],
+      ];
     }
   }
 }
@@ -145,7 +161,8 @@ export function paintBackground(rng: Rng, width: number, height: number, tone: r
       const top = noise[topRow + c] * (1 - t) + noise[topRow + c + 1] * t;
       const bottom = noise[bottomRow + c] * (1 - t) + noise[bottomRow + c + 1] * t;
       const ramp = colRamp[x] + rowRamp;
-      const texture = top * (1 - ty) + bottom * ty + stripes * (colSin[x] * cosB + colCos[x] * sinB) + grain(grainSeed, x, y);
+      const texture =
+        top * (1 - ty) + bottom * ty + stripes * (colSin[x] * cosB + colCos[x] * sinB) + grain(grainSeed, x, y);
       const o = (y * width + x) * 3;
       out[o] = tone[0] + gradient[0] * ramp + texture;
       out[o + 1] = tone[1] + gradient[1] * ramp + texture;
@@ -173,10 +190,21 @@ export interface PaintStyle {
 }
 
 export function sampleStyle(rng: Rng, rgb: readonly number[]): PaintStyle {
-  return { color: rgb.map((v) => v + rng.uniform(-12, 12)), shade: rng.uniform(0.08, 0.16), direction: rng.uniform(0, 2 * Math.PI) };
+  return {
+    color: rgb.map((v) => v + rng.uniform(-12, 12)),
+    shade: rng.uniform(0.08, 0.16),
+    direction: rng.uniform(0, 2 * Math.PI),
+  };
 }
 
-export function paintPolygon(rng: Rng, image: Uint8Array, width: number, height: number, poly: readonly number[], style: PaintStyle): void {
+export function paintPolygon(
+  rng: Rng,
+  image: Uint8Array,
+  width: number,
+  height: number,
+  poly: readonly number[],
+  style: PaintStyle,
+): void {
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;

@@ -1,6 +1,17 @@
 import type { Rng } from '@deformjs/core';
 import { polygonsToMask } from '../formats/mask';
-import { BACKGROUND_TONES, clipPolygon, paintBackground, paintPolygon, sampleStyle, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type PaintStyle, type ShapePose } from './raster';
+import {
+  BACKGROUND_TONES,
+  clipPolygon,
+  paintBackground,
+  paintPolygon,
+  sampleStyle,
+  SHAPE_CLASSES,
+  SHAPE_COLORS,
+  shapePolygon,
+  type PaintStyle,
+  type ShapePose,
+} from './raster';
 
 /** One annotated thing in a scene: a shape, or (iscrowd) a cluster of tiny shapes of one class. */
 export interface SceneObject {
@@ -62,7 +73,13 @@ export function ownerMap(objects: readonly SceneObject[], width: number, height:
 }
 
 /** Paints the objects over a copy of `background` and measures what stays visible of each. */
-export function renderScene(rng: Rng, width: number, height: number, background: { image: Uint8Array; tone: number }, objects: readonly SceneObject[]): RenderedScene {
+export function renderScene(
+  rng: Rng,
+  width: number,
+  height: number,
+  background: { image: Uint8Array; tone: number },
+  objects: readonly SceneObject[],
+): RenderedScene {
   const { tone } = background;
   const image = background.image.slice();
   for (const object of objects) {
@@ -99,7 +116,8 @@ function countMask(mask: Uint8Array): number {
 
 function polygonArea(poly: readonly number[]): number {
   let a = 0;
-  for (let i = 0, j = poly.length - 2; i < poly.length; j = i, i += 2) a += poly[j] * poly[i + 1] - poly[i] * poly[j + 1];
+  for (let i = 0, j = poly.length - 2; i < poly.length; j = i, i += 2)
+    a += poly[j] * poly[i + 1] - poly[i] * poly[j + 1];
   return Math.abs(a) / 2;
 }
 
@@ -146,7 +164,13 @@ export function sampleScene(rng: Rng, options: SceneOptions): RenderedScene {
     const n = 10 + rng.int(16);
     const tiny = Math.max(2.5, 0.015 * short);
     for (let i = 0; i < n; i++) {
-      const pose = { shape, cx: rng.uniform(rx, rx + rw), cy: rng.uniform(ry, ry + rh), radius: rng.uniform(tiny, 2 * tiny), angle: rng.uniform(0, 2 * Math.PI) };
+      const pose = {
+        shape,
+        cx: rng.uniform(rx, rx + rw),
+        cy: rng.uniform(ry, ry + rh),
+        radius: rng.uniform(tiny, 2 * tiny),
+        angle: rng.uniform(0, 2 * Math.PI),
+      };
       const polygon = clipPolygon(shapePolygon(pose), width, height);
       if (polygon.length >= 6) polygons.push(polygon);
     }
@@ -165,7 +189,16 @@ export function sampleScene(rng: Rng, options: SceneOptions): RenderedScene {
     const full = shapePolygon(pose);
     const polygon = clipPolygon(full, width, height);
     if (polygon.length < 6) continue;
-    tryPlace({ shape: pose.shape, color: rng.int(SHAPE_COLORS.length), iscrowd: false, polygons: [polygon], pose }, polygonArea(full));
+    tryPlace(
+      { shape: pose.shape, color: rng.int(SHAPE_COLORS.length), iscrowd: false, polygons: [polygon], pose },
+      polygonArea(full),
+    );
   }
-  return renderScene(rng, width, height, { image: paintBackground(rng, width, height, BACKGROUND_TONES[tone].rgb), tone }, objects);
+  return renderScene(
+    rng,
+    width,
+    height,
+    { image: paintBackground(rng, width, height, BACKGROUND_TONES[tone].rgb), tone },
+    objects,
+  );
 }

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { cityscapesLabelId } from '../formats/cityscapes';
 import { encodeLabelPng, vocPalette } from '../formats/png';
 import { el, writeXml } from '../formats/xml';
-import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, type GeneratedImage, type GenerateOptions } from './common';
+import {
+  generatedImage,
+  resolveOptions,
+  sampleImageSize,
+  splitRngs,
+  WriteQueue,
+  writeImage,
+  type GeneratedImage,
+  type GenerateOptions,
+} from './common';
 import { SHAPE_CLASSES } from './raster';
 import { sampleScene, type RenderedScene } from './scene';
 
@@ -26,7 +35,13 @@ export function sceneClassMap(scene: RenderedScene): Uint8Array {
  * Marks with `value` every pixel within `radius` (Chebyshev distance) of a boundary between different labels,
  * the way VOC outlines objects with a void band.
  */
-export function markBoundaries(labels: Uint8Array, width: number, height: number, radius: number, value: number): Uint8Array {
+export function markBoundaries(
+  labels: Uint8Array,
+  width: number,
+  height: number,
+  radius: number,
+  value: number,
+): Uint8Array {
   const edge = new Uint8Array(labels.length);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -42,14 +57,16 @@ export function markBoundaries(labels: Uint8Array, width: number, height: number
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!edge[y * width + x]) continue;
-      for (let d = Math.max(0, x - radius + 1); d <= Math.min(width - 1, x + radius - 1); d++) horizontal[y * width + d] = 1;
+      for (let d = Math.max(0, x - radius + 1); d <= Math.min(width - 1, x + radius - 1); d++)
+        horizontal[y * width + d] = 1;
     }
   }
   const out = labels.slice();
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!horizontal[y * width + x]) continue;
-      for (let d = Math.max(0, y - radius + 1); d <= Math.min(height - 1, y + radius - 1); d++) out[d * width + x] = value;
+      for (let d = Math.max(0, y - radius + 1); d <= Math.min(height - 1, y + radius - 1); d++)
+        out[d * width + x] = value;
     }
   }
   return out;
@@ -75,7 +92,10 @@ export async function generateSegmentation(options: SegmentationGenerateOptions)
   const lists: Record<string, string[]> = { train: [], val: [] };
   const images: GeneratedImage[] = [];
   let next = 1;
-  for (const [split, rng, n] of [['train', rngs.train, count], ['val', rngs.val, valCount]] as const) {
+  for (const [split, rng, n] of [
+    ['train', rngs.train, count],
+    ['val', rngs.val, valCount],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       const imageRng = rng.fork();
       const { width, height } = sampleImageSize(imageRng, size);
@@ -84,7 +104,10 @@ export async function generateSegmentation(options: SegmentationGenerateOptions)
       lists[split].push(id);
       images.push(generatedImage(split, id, scene));
       const labels = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
-      writeFileAtomic(join(out, 'SegmentationClass', `${id}.png`), encodeLabelPng({ width, height, data: labels, palette }));
+      writeFileAtomic(
+        join(out, 'SegmentationClass', `${id}.png`),
+        encodeLabelPng({ width, height, data: labels, palette }),
+      );
       writeFileAtomic(join(out, 'Annotations', `${id}.xml`), vocAnnotationXml(id, scene));
       await queue.add(writeImage(join(out, 'JPEGImages', `${id}.jpg`), scene, 'jpeg'));
     }
@@ -103,11 +126,26 @@ function vocAnnotationXml(id: string, scene: RenderedScene): string {
     const [x0, y0, x1, y1] = o.box;
     const truncated = x0 === 0 || y0 === 0 || x1 === scene.width || y1 === scene.height ? 1 : 0;
     // VOC boxes are 1-based inclusive pixel indices.
-    return el('object', el('name', SHAPE_CLASSES[o.shape]), el('pose', 'Unspecified'), el('truncated', truncated), el('difficult', 0),
-      el('bndbox', el('xmin', x0 + 1), el('ymin', y0 + 1), el('xmax', x1), el('ymax', y1)));
+    return el(
+      'object',
+      el('name', SHAPE_CLASSES[o.shape]),
+      el('pose', 'Unspecified'),
+      el('truncated', truncated),
+      el('difficult', 0),
+      el('bndbox', el('xmin', x0 + 1), el('ymin', y0 + 1), el('xmax', x1), el('ymax', y1)),
+    );
   });
-  return writeXml(el('annotation', el('folder', 'VOC2012'), el('filename', `${id}.jpg`), el('source', el('database', 'deformjs shapes world')),
-    el('size', el('width', scene.width), el('height', scene.height), el('depth', 3)), el('segmented', 1), ...objects));
+  return writeXml(
+    el(
+      'annotation',
+      el('folder', 'VOC2012'),
+      el('filename', `${id}.jpg`),
+      el('source', el('database', 'deformjs shapes world')),
+      el('size', el('width', scene.width), el('height', scene.height), el('depth', 3)),
+      el('segmented', 1),
+      ...objects,
+    ),
+  );
 }
 
 /** Cityscapes labelIds the shapes stand in for: road background, person, car, traffic sign, traffic light, bicycle. */
@@ -133,7 +171,10 @@ export async function generateCityscapes(options: SegmentationGenerateOptions): 
   const queue = new WriteQueue();
   const labelIdOfClass = CITYSCAPES_TRAIN_ID_OF_SHAPE.map(cityscapesLabelId);
   const images: GeneratedImage[] = [];
-  for (const [split, rng, n] of [['train', rngs.train, count], ['val', rngs.val, valCount]] as const) {
+  for (const [split, rng, n] of [
+    ['train', rngs.train, count],
+    ['val', rngs.val, valCount],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       const imageRng = rng.fork();
       const { width, height } = sampleImageSize(imageRng, size);
@@ -144,7 +185,10 @@ export async function generateCityscapes(options: SegmentationGenerateOptions): 
       const classes = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
       const labelIds = classes.map((c) => (c === 255 ? 0 : labelIdOfClass[c]));
       if (imageRng.next() < 0.5) labelIds.fill(EGO_VEHICLE_LABEL_ID, Math.floor(height * 0.94) * width);
-      writeFileAtomic(join(out, 'gtFine', split, city, `${stem}_gtFine_labelIds.png`), encodeLabelPng({ width, height, data: labelIds }));
+      writeFileAtomic(
+        join(out, 'gtFine', split, city, `${stem}_gtFine_labelIds.png`),
+        encodeLabelPng({ width, height, data: labelIds }),
+      );
       await queue.add(writeImage(join(out, 'leftImg8bit', split, city, `${stem}_leftImg8bit.png`), scene, 'png'));
     }
   }

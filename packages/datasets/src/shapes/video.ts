@@ -2,8 +2,27 @@ import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
 import { assertInteger, type Rng } from '@deformjs/core';
 import { el, writeXml } from '../formats/xml';
-import { generatedImage, resolveOptions, sampleImageSize, splitRngs, WriteQueue, writeImage, type GeneratedImage, type GenerateOptions } from './common';
-import { BACKGROUND_TONES, clipPolygon, paintBackground, sampleStyle, SHAPE_CLASSES, SHAPE_COLORS, shapePolygon, type PaintStyle, type ShapePose } from './raster';
+import {
+  generatedImage,
+  resolveOptions,
+  sampleImageSize,
+  splitRngs,
+  WriteQueue,
+  writeImage,
+  type GeneratedImage,
+  type GenerateOptions,
+} from './common';
+import {
+  BACKGROUND_TONES,
+  clipPolygon,
+  paintBackground,
+  sampleStyle,
+  SHAPE_CLASSES,
+  SHAPE_COLORS,
+  shapePolygon,
+  type PaintStyle,
+  type ShapePose,
+} from './raster';
 import { renderScene, type RenderedScene, type SceneObject } from './scene';
 
 export interface VideoGenerateOptions extends GenerateOptions {
@@ -69,7 +88,13 @@ function sampleTrack(rng: Rng, width: number, height: number, scale: number): Tr
 }
 
 function poseAt(track: Track, t: number): ShapePose {
-  return { shape: track.shape, cx: track.cx, cy: track.cy, radius: track.radius * (1 + track.pulse * Math.sin(track.phase + (2 * Math.PI * t) / track.period)), angle: track.angle + track.spin * t };
+  return {
+    shape: track.shape,
+    cx: track.cx,
+    cy: track.cy,
+    radius: track.radius * (1 + track.pulse * Math.sin(track.phase + (2 * Math.PI * t) / track.period)),
+    angle: track.angle + track.spin * t,
+  };
 }
 
 /** Moves a track one frame, bouncing off the image borders. */
@@ -101,25 +126,43 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
   const queue = new WriteQueue();
   const images: GeneratedImage[] = [];
   const tracks: VidDatasetFiles['tracks'] = [];
-  for (const [split, rng, n] of [['train', rngs.train, count], ['val', rngs.val, valCount]] as const) {
+  for (const [split, rng, n] of [
+    ['train', rngs.train, count],
+    ['val', rngs.val, valCount],
+  ] as const) {
     for (let v = 0; v < n; v++) {
       const videoRng = rng.fork();
       const video = `shapes_${split}_${String(v).padStart(8, '0')}`;
       const { width, height } = sampleImageSize(videoRng, size);
       const tone = videoRng.int(BACKGROUND_TONES.length);
       const background = { image: paintBackground(videoRng, width, height, BACKGROUND_TONES[tone].rgb), tone };
-      const motion = Array.from({ length: 1 + videoRng.int(maxObjects) }, () => sampleTrack(videoRng, width, height, size / 256));
+      const motion = Array.from({ length: 1 + videoRng.int(maxObjects) }, () =>
+        sampleTrack(videoRng, width, height, size / 256),
+      );
       motion.forEach((t, trackId) => tracks.push({ video, trackId, shape: t.shape, speed: t.speed }));
       for (let f = 0; f < frames; f++) {
         const objects: SceneObject[] = motion.map((track) => {
           const pose = poseAt(track, f);
-          return { shape: track.shape, color: track.color, style: track.style, iscrowd: false, polygons: [clipPolygon(shapePolygon(pose), width, height)].filter((p) => p.length >= 6), pose };
+          return {
+            shape: track.shape,
+            color: track.color,
+            style: track.style,
+            iscrowd: false,
+            polygons: [clipPolygon(shapePolygon(pose), width, height)].filter((p) => p.length >= 6),
+            pose,
+          };
         });
         const scene = renderScene(videoRng, width, height, background, objects);
         const annotated = scene.objects.filter((o) => o.area >= 16 && o.area >= 0.2 * o.fullArea);
         const frameName = String(f).padStart(6, '0');
-        writeFileAtomic(join(out, 'Annotations', 'VID', split, video, `${frameName}.xml`), vidFrameXml(video, frameName, scene, annotated));
-        images.push({ ...generatedImage(split, `${video}/${frameName}`, scene, annotated), trackIds: annotated.map((o) => o.index) });
+        writeFileAtomic(
+          join(out, 'Annotations', 'VID', split, video, `${frameName}.xml`),
+          vidFrameXml(video, frameName, scene, annotated),
+        );
+        images.push({
+          ...generatedImage(split, `${video}/${frameName}`, scene, annotated),
+          trackIds: annotated.map((o) => o.index),
+        });
         await queue.add(writeImage(join(out, 'Data', 'VID', split, video, `${frameName}.JPEG`), scene, 'jpeg'));
         motion.forEach((track) => step(track, width, height));
       }
@@ -132,10 +175,23 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
 function vidFrameXml(video: string, frame: string, scene: RenderedScene, objects: RenderedScene['objects']): string {
   const body = objects.map((o) => {
     const [x0, y0, x1, y1] = o.box;
-    return el('object', el('trackid', o.index), el('name', SHAPE_CLASSES[o.shape]),
+    return el(
+      'object',
+      el('trackid', o.index),
+      el('name', SHAPE_CLASSES[o.shape]),
       el('bndbox', el('xmax', x1), el('xmin', x0), el('ymax', y1), el('ymin', y0)),
-      el('occluded', o.area < o.fullArea ? 1 : 0), el('generated', 0));
+      el('occluded', o.area < o.fullArea ? 1 : 0),
+      el('generated', 0),
+    );
   });
-  return writeXml(el('annotation', el('folder', video), el('filename', frame), el('source', el('database', 'ILSVRC_2015')),
-    el('size', el('width', scene.width), el('height', scene.height)), ...body));
+  return writeXml(
+    el(
+      'annotation',
+      el('folder', video),
+      el('filename', frame),
+      el('source', el('database', 'ILSVRC_2015')),
+      el('size', el('width', scene.width), el('height', scene.height)),
+      ...body,
+    ),
+  );
 }
