@@ -100,15 +100,16 @@ class Backbone(nn.Module):
         return feats, masks
 
 
-def sine_position_embedding(mask, num_pos_feats, temperature=10000):
-    """Deformable DETR's PositionEmbeddingSine(normalize=True): note the -0.5 offset that DETR lacks."""
+def sine_position_embedding(mask, num_pos_feats, temperature=10000, offset=-0.5):
+    """PositionEmbeddingSine(normalize=True): Deformable DETR's shifts the cumulative positions by -0.5, DETR's
+    (offset 0) does not."""
     scale = 2 * math.pi
     not_mask = ~mask
     y_embed = not_mask.cumsum(1, dtype=torch.float64)
     x_embed = not_mask.cumsum(2, dtype=torch.float64)
     eps = 1e-6
-    y_embed = (y_embed - 0.5) / (y_embed[:, -1:, :] + eps) * scale
-    x_embed = (x_embed - 0.5) / (x_embed[:, :, -1:] + eps) * scale
+    y_embed = (y_embed + offset) / (y_embed[:, -1:, :] + eps) * scale
+    x_embed = (x_embed + offset) / (x_embed[:, :, -1:] + eps) * scale
     dim_t = torch.arange(num_pos_feats, dtype=torch.float64)
     dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode='floor') / num_pos_feats)
     pos_x = x_embed[:, :, :, None] / dim_t
