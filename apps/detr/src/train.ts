@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '@deformjs/core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
 import { DataLoader } from '@deformjs/datasets';
 import { formatCocoSummary } from '@deformjs/metrics';
@@ -85,7 +84,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions): Promise
   const { spec, ...options } = o;
   let metrics: Metrics = { spec, options, loss: [], ap: [], stepsPerEpoch, secondsTraining: 0 };
   let step = 0;
-  const noise = (model as unknown as { noise: { rng: Rng; restore(s: readonly number[]): void } }).noise;
+  const noise = model.noise;
   if (existsSync(checkpointPath)) {
     const state = decodeCheckpoint(new Uint8Array(readFileSync(checkpointPath)), { model, optimizer }, checkpointPath);
     const saved = JSON.parse(readFileSync(metricsPath, 'utf8')) as Metrics;

@@ -58,10 +58,15 @@ export abstract class Module {
     return out;
   }
 
+  /** Every trainable variable once, as PyTorch's parameters(): a module shared under two names is listed once. */
   trainableVariables(): tf.Variable[] {
-    return this.namedParameters()
-      .filter(([, p]) => p.trainable)
-      .map(([, p]) => p.variable);
+    return [
+      ...new Set(
+        this.namedParameters()
+          .filter(([, p]) => p.trainable)
+          .map(([, p]) => p.variable),
+      ),
+    ];
   }
 
   /** Sets training mode here and in every child (dropout, batch-norm statistics). */

@@ -35,6 +35,21 @@ describe('Module', () => {
     net.dispose();
   });
 
+  it('lists a module shared under two names once among the trainable variables, as parameters() does', () => {
+    const rng = new Rng(2);
+    const shared = new Linear(rng, 3, 2);
+    const net = new (class extends Module {
+      constructor() {
+        super();
+        this.addModule('a', shared);
+        this.addModule('b', shared);
+      }
+    })();
+    expect(net.namedParameters().map(([n]) => n)).toEqual(['a.weight', 'a.bias', 'b.weight', 'b.bias']);
+    expect(net.trainableVariables()).toEqual([shared.weight, shared.bias]);
+    shared.dispose();
+  });
+
   it('round-trips through the torch layout and refuses wrong shapes and keys', async () => {
     const net = new Net(new Rng(2));
     const other = new Net(new Rng(3));

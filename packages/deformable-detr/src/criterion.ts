@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/core';
 import { boxCxcywhToXyxy, generalizedBoxIouPaired } from '@deformjs/nn';
-import type { DetectionOutputs, Predictions } from './heads';
+import type { DetectionOutputs, Predictions } from './misc';
 import {
   hungarianMatch,
   type ClassificationKind,

@@ -7,17 +7,20 @@ export {
   validateDetrConfig,
 } from './config';
 export type { BackboneConfig, DeformableDetrConfig, DetrConfig } from './config';
-export { DeformableDETR, DeformableTransformer } from './deformable_detr';
+export { DeformableDETR } from './deformable_detr';
 export {
+  DeformableTransformer,
   DeformableEncoder,
   DeformableEncoderLayer,
   DeformableDecoder,
   DeformableDecoderLayer,
-  inverseSigmoid,
 } from './deformable_transformer';
-export { Backbone, Embedding, disposeOutputs } from './heads';
-export type { DetectionOutputs, Predictions } from './heads';
-export { DETR, DetrTransformer } from './detr';
+export type { TransformerOutputs } from './deformable_transformer';
+export { Backbone } from './backbone';
+export { disposeOutputs, inverseSigmoid } from './misc';
+export type { DetectionOutputs, Predictions } from './misc';
+export { DETR } from './detr';
+export { DetrTransformer } from './transformer';
 export { hungarianMatch, matchingCost, giouPair } from './matcher';
 export type { DetectionTarget, ClassificationKind, MatcherOptions, Match } from './matcher';
 export { SetCriterion, sigmoidFocalLoss } from './criterion';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/core';
-import type { Predictions } from './heads';
+import type { Predictions } from './misc';
 import type { ClassificationKind } from './matcher';
 
 /** One image's detections: `boxes` K x 4 as (x1, y1, x2, y2) pixels of the image size given. */

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
-import { AdamW, clipGradNorm, type ParamGroup } from '@deformjs/nn';
+import { AdamW, clipGradNorm, type NoiseSource, type ParamGroup } from '@deformjs/nn';
 import type { SetCriterion } from './criterion';
-import type { DetectionOutputs } from './heads';
+import type { DetectionOutputs } from './misc';
 import type { DetectionTarget } from './matcher';
 
-/** What `trainStep` needs of a model: both DETRs. */
+/** What `trainStep` and a trainer need of a model: both DETRs. */
 export interface DetectionModel extends Module {
   forward(images: tf.Tensor, mask: tf.Tensor): DetectionOutputs;
-  uniqueTrainableVariables(): tf.Variable[];
+  /** The dropout generator, whose state a checkpoint saves and a resumed run restores. */
+  readonly noise: NoiseSource;
 }
 
 export interface ParamGroupOptions {
@@ -70,7 +71,7 @@ export function trainStep(
   batch: TrainBatch,
   options: { clipMaxNorm?: number; variables?: tf.Variable[] } = {},
 ): StepResult {
-  const { clipMaxNorm = 0.1, variables = model.uniqueTrainableVariables() } = options;
+  const { clipMaxNorm = 0.1, variables = model.trainableVariables() } = options;
   model.train();
   let components: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {

@@ -6,6 +6,7 @@ export {
   LayerNorm,
   Sequential,
   ModuleList,
+  Embedding,
   ReLU,
   Dropout,
   NoiseSource,

@@ -350,6 +350,19 @@ export class ModuleList extends Module {
   }
 }
 
+/** nn.Embedding: a table `weight` [num, dim] initialised N(0, 1); `forward` looks rows up by integer index. */
+export class Embedding extends Module {
+  readonly weight: tf.Variable;
+  constructor(rng: Rng, num: number, dim: number) {
+    super();
+    this.weight = this.addParameter('weight', rng.normalTensor([num, dim]));
+  }
+
+  forward(indices: tf.Tensor): tf.Tensor {
+    return tf.gather(this.weight, indices);
+  }
+}
+
 /** A parameter-free ReLU, so Sequential indices match PyTorch's (nn.ReLU holds no state). */
 export class ReLU extends Module implements Layer {
   forward(x: tf.Tensor): tf.Tensor {

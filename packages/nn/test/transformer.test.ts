@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
-import { MLP, TransformerDecoderLayer, TransformerEncoderLayer, positionEmbeddingSine } from '../src/index';
+import { Embedding, MLP, TransformerDecoderLayer, TransformerEncoderLayer, positionEmbeddingSine } from '../src/index';
 import { fixture, stateTensors } from './helpers';
 
 const fx = fixture('transformer.json');
@@ -69,6 +69,18 @@ for (const backend of TEST_BACKENDS) {
 }
 
 describe('training-mode layers', () => {
+  it("Embedding holds nn.Embedding's weight [num, dim] and looks rows up by index", async () => {
+    await initBackend('cpu');
+    const table = new Embedding(new Rng(3), 4, 2);
+    expect(table.namedParameters().map(([n, p]) => `${n}:${p.variable.shape.join('x')}`)).toEqual(['weight:4x2']);
+    const rows = table.weight.arraySync() as number[][];
+    const indices = tf.tensor1d([2, 0, 2], 'int32');
+    const out = table.forward(indices);
+    expect(out.arraySync()).toEqual([rows[2], rows[0], rows[2]]);
+    tf.dispose([indices, out]);
+    table.dispose();
+  });
+
   it('dropout is seeded and active only in training; MLP has DETR names; gradients flow; no leaks', async () => {
     await initBackend('cpu');
     const enc = new TransformerEncoderLayer({ dModel: 8, nHead: 2, dimFeedforward: 16, dropout: 0.5, seed: 3 });

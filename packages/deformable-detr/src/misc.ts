@@ -1,40 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, checkShapes } from '@deformjs/core';
-import { ResNet, type FeatureName } from '@deformjs/nn';
-import type { BackboneConfig } from './config';
-
-/** nn.Embedding's table (`weight` [num, dim], N(0, 1) init); the DETRs read it whole as learned queries. */
-export class Embedding extends Module {
-  readonly weight: tf.Variable;
-  constructor(rng: Rng, num: number, dim: number) {
-    super();
-    this.weight = this.addParameter('weight', rng.normalTensor([num, dim]));
-  }
-}
-
-/** DETR's Backbone: the ResNet under `body` (frozen batch norm), returning C3..C5 or C5 only. */
-export class Backbone extends Module {
-  readonly body: ResNet;
-  readonly features: FeatureName[];
-  readonly channels: number[];
-
-  constructor(config: BackboneConfig, returnIntermediate: boolean, seed: number) {
-    super();
-    this.features = returnIntermediate ? ['C3', 'C4', 'C5'] : ['C5'];
-    this.body = this.addModule(
-      'body',
-      new ResNet({ depth: config.depth, width: config.width, norm: 'frozen', returnFeatures: this.features, seed }),
-    );
-    this.channels = this.features.map((f) => this.body.channels[f]);
-  }
-
-  forward(images: tf.Tensor): tf.Tensor[] {
-    return tf.tidy(() => {
-      const out = this.body.forward(images);
-      return this.features.map((f) => out[f]!);
-    });
-  }
-}
+import { argumentError, checkShapes } from '@deformjs/core';
 
 /** One decoder layer's predictions: class logits [N, Q, C] and boxes [N, Q, 4] as normalised (cx, cy, w, h). */
 export interface Predictions {
@@ -60,7 +25,10 @@ export function disposeOutputs(out: DetectionOutputs): void {
   ]);
 }
 
-/** Checks images [N, H, W, 3] and mask [N, H, W] (bool, true at padding) and reads the mask. */
+/**
+ * Upstream's NestedTensor, checked: images [N, H, W, 3] and mask [N, H, W] (bool, true at padding); the mask
+ * is read back because its geometry (valid ratios, proposals) is computed on the host.
+ */
 export function readInputs(
   op: string,
   images: tf.Tensor,
@@ -74,4 +42,12 @@ export function readInputs(
   ]);
   if (mask.dtype !== 'bool') throw argumentError(op, 'mask', 'dtype bool (true at padding)', mask.dtype);
   return { n: N, height: H, width: W, maskData: Uint8Array.from(mask.dataSync() as Uint8Array) };
+}
+
+/** inverse_sigmoid(x, eps=1e-5) = log(x / (1 - x)) with x clamped to [0, 1] and both terms to >= eps. */
+export function inverseSigmoid(x: tf.Tensor, eps = 1e-5): tf.Tensor {
+  return tf.tidy(() => {
+    const c = tf.clipByValue(x, 0, 1);
+    return tf.log(tf.div(tf.maximum(c, eps), tf.maximum(tf.sub(1, c), eps)));
+  });
 }
