@@ -8,7 +8,9 @@ export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from '
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { registerTrainingKernels } from './kernels/register';
 export { Module, fromTorchLayout, toTorchLayout } from './module';
-export type { Parameter, TorchLayout } from './module';
+export type { Parameter, TorchLayout, Layer } from './module';
 export { Linear } from './linear';
 export type { LinearOptions } from './linear';
+export { Conv2d, conv2dNhwc, plainConv3x3 } from './conv2d';
+export type { Conv2dOptions, Conv3x3Context, Conv3x3Factory } from './conv2d';
 export { addBias, transpose2d } from './matmul';

@@ -168,3 +168,8 @@ function expectRank(t: tf.Tensor, rank: number, layout: TorchLayout): tf.Tensor 
     throw new Error(`torch layout '${layout}' needs rank ${rank}, got shape [${t.shape.join(', ')}]`);
   return t;
 }
+
+/** A module that maps one NHWC (or [..., features]) tensor to another. */
+export interface Layer extends Module {
+  forward(x: tf.Tensor): tf.Tensor;
+}

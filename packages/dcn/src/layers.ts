@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias } from '@deformjs/core';
-import type { Rng } from '@deformjs/core';
+import {
+  Conv2d,
+  Module,
+  argumentError,
+  assertInteger,
+  assertOneOf,
+  checkShapes,
+  pair,
+  plainConv3x3,
+  torchDefaultUniform,
+} from '@deformjs/core';
+import type { Conv3x3Factory, Rng } from '@deformjs/core';
 import { deformConv2d } from './deform_conv2d';
 
 /** The constructor arguments of a conv layer, in PyTorch's names. */
@@ -54,62 +64,15 @@ function resolveGeometry(
 }
 
 /**
- * The zero-initialised plain conv that predicts offsets (and masks) from the layer's input: mmcv's
- * `conv_offset`, an nn.Conv2d with the main conv's kernel, stride, padding and dilation and a bias.
- */
-class OffsetConv2d extends Module {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable;
-
-  constructor(
-    inChannels: number,
-    outChannels: number,
-    private readonly geometry: ConvGeometry,
-  ) {
-    super();
-    const [kh, kw] = geometry.kernel;
-    this.weight = this.addParameter('weight', tf.zeros([kh, kw, inChannels, outChannels]), 'conv2d');
-    this.bias = this.addParameter('bias', tf.zeros([outChannels]));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor4D {
-    const { stride, padding, dilation } = this.geometry;
-    return tf.tidy(() => {
-      if (dilation[0] === 1 && dilation[1] === 1) {
-        const pad: [[number, number], [number, number], [number, number], [number, number]] = [
-          [0, 0],
-          [padding[0], padding[0]],
-          [padding[1], padding[1]],
-          [0, 0],
-        ];
-        return addBias(tf.conv2d(x, this.weight as tf.Tensor4D, stride, pad), this.bias);
-      }
-      // tfjs's Conv2D gradient rejects dilations > 1; a deformable conv with zero offsets is the same conv and
-      // differentiable for any dilation.
-      const [N, H, W] = x.shape;
-      const [kh, kw] = this.geometry.kernel;
-      const Ho = Math.floor((H + 2 * padding[0] - (dilation[0] * (kh - 1) + 1)) / stride[0]) + 1;
-      const Wo = Math.floor((W + 2 * padding[1] - (dilation[1] * (kw - 1) + 1)) / stride[1]) + 1;
-      const offset = tf.zeros([N, Ho, Wo, 2 * kh * kw]);
-      return deformConv2d(x, offset, this.weight, {
-        bias: this.bias,
-        strides: stride,
-        pad: padding,
-        dilations: dilation,
-      });
-    });
-  }
-}
-
-/**
  * The shared body of the two layers: the main weight (HWIO, mmcv's init: U(-1/sqrt(n), 1/sqrt(n)) with
- * n = inChannels * kh * kw), an optional zero bias, and a zero-initialised `conv_offset` with
- * `offsetChannelsPerTap * deformGroups * kh * kw` outputs.
+ * n = inChannels * kh * kw), an optional zero bias, and `conv_offset`, the zero-initialised plain conv (with the
+ * main conv's kernel, stride, padding and dilation, and a bias) that predicts the
+ * `offsetChannelsPerTap * deformGroups * kh * kw` offset (and mask) channels from the layer's input.
  */
 abstract class DeformConvLayer extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
-  readonly convOffset: OffsetConv2d;
+  readonly convOffset: Conv2d;
   protected readonly geometry: ConvGeometry;
   private readonly layer: string;
   private readonly inChannels: number;
@@ -134,9 +97,15 @@ abstract class DeformConvLayer extends Module {
       'conv2d',
     );
     this.bias = options.bias === false ? null : this.addParameter('bias', tf.zeros([outChannels]));
+    const { stride, padding, dilation, deformGroups } = this.geometry;
     this.convOffset = this.addModule(
       'conv_offset',
-      new OffsetConv2d(inChannels, offsetChannelsPerTap * this.geometry.deformGroups * kh * kw, this.geometry),
+      new Conv2d(rng, inChannels, offsetChannelsPerTap * deformGroups * kh * kw, [kh, kw], {
+        stride,
+        padding,
+        dilation,
+        init: 'zeros',
+      }),
     );
   }
 
@@ -214,10 +183,48 @@ export class ModulatedDeformConv2d extends DeformConvLayer {
   forward(x: tf.Tensor4D): tf.Tensor4D {
     this.checkInput(x);
     return tf.tidy(() => {
-      const offsetAndMask = this.convOffset.forward(x);
+      const offsetAndMask = this.convOffset.forward(x) as tf.Tensor4D;
       const gk = offsetAndMask.shape[3] / 3;
       const [offset, logits] = tf.split(offsetAndMask, [2 * gk, gk], 3);
       return this.convolve(x, offset, tf.sigmoid(logits));
     });
   }
+}
+
+/** A ResNet feature level whose blocks take deformable 3x3 convs (C3 is layer2, ..., C5 is layer4). */
+export type DeformStage = 'C2' | 'C3' | 'C4' | 'C5';
+
+export interface DeformConv3x3Options {
+  /** Levels whose 3x3 convs are deformable (default mmdet's c3-c5); the others keep torchvision's plain conv. */
+  stages?: DeformStage[];
+  /** 1: DeformConv2d (mmdet's 'DCN'), 2: ModulatedDeformConv2d (mmdet's 'DCNv2', default). */
+  version?: 1 | 2;
+  /** Offset groups (mmdet's deform_groups: 1 or 4 in its configs); must divide each block's width. */
+  deformGroups?: number;
+}
+
+/**
+ * The `conv3x3` factory of `@deformjs/nn`'s ResNet for a DCN backbone, as mmdet's ResNet with `dcn=dict(type=
+ * 'DCNv2', deform_groups=1)` and `stage_with_dcn=(False, True, True, True)`: `resnet({ depth: 50, conv3x3:
+ * deformConv3x3({ stages: ['C3', 'C4', 'C5'] }) })`. State_dict keys are mmdet's (`layer2.0.conv2.weight`,
+ * `layer2.0.conv2.conv_offset.weight`, `layer2.0.conv2.conv_offset.bias`); the deformable convs have no bias.
+ */
+export function deformConv3x3(options: DeformConv3x3Options = {}): Conv3x3Factory {
+  const op = 'deformConv3x3';
+  const stages = options.stages ?? ['C3', 'C4', 'C5'];
+  for (const stage of stages) assertOneOf(op, 'stages', stage, ['C2', 'C3', 'C4', 'C5']);
+  const version = assertOneOf(op, 'version', options.version ?? 2, [1, 2]);
+  const deformGroups = assertInteger(op, 'deformGroups', options.deformGroups ?? 1, 1);
+  const Layer = version === 1 ? DeformConv2d : ModulatedDeformConv2d;
+  return (context) => {
+    const { rng, stage, inChannels, outChannels, stride, dilation } = context;
+    if (!stages.includes(`C${stage + 1}` as DeformStage)) return plainConv3x3(context);
+    return new Layer(rng, inChannels, outChannels, 3, {
+      stride,
+      padding: dilation,
+      dilation,
+      deformGroups,
+      bias: false,
+    });
+  };
 }

@@ -1,30 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, argumentError, assertInteger, checkShapes, pair, torchDefaultUniform, addBias } from '@deformjs/core';
+import { Linear, Module, argumentError, assertInteger, checkShapes, pair } from '@deformjs/core';
 import type { Rng } from '@deformjs/core';
 import { deformRoIPool } from './deform_roi_pool';
-
-/** nn.Linear: weight stored [in, out] (torch's (out, in) transposed), PyTorch's default init, optional zero init. */
-class Linear extends Module {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable;
-
-  constructor(rng: Rng, inFeatures: number, outFeatures: number, zeroInit = false) {
-    super();
-    this.weight = this.addParameter(
-      'weight',
-      zeroInit ? tf.zeros([inFeatures, outFeatures]) : torchDefaultUniform(rng, [inFeatures, outFeatures], inFeatures),
-      'linear',
-    );
-    this.bias = this.addParameter(
-      'bias',
-      zeroInit ? tf.zeros([outFeatures]) : torchDefaultUniform(rng, [outFeatures], inFeatures),
-    );
-  }
-
-  forward(x: tf.Tensor2D): tf.Tensor2D {
-    return addBias(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
-  }
-}
 
 /** nn.Sequential of Linear and ReLU, children named by position ('0', '2', ...) as in a PyTorch state_dict. */
 class LinearStack extends Module {
@@ -34,12 +11,17 @@ class LinearStack extends Module {
   constructor(rng: Rng, sizes: number[]) {
     super();
     for (let i = 0; i + 1 < sizes.length; i++) {
-      this.layers.push(this.addModule(String(2 * i), new Linear(rng, sizes[i], sizes[i + 1], i + 2 === sizes.length)));
+      const [inFeatures, outFeatures] = [sizes[i], sizes[i + 1]];
+      const zeroInit = i + 2 === sizes.length;
+      const init = zeroInit
+        ? { weight: tf.zeros([inFeatures, outFeatures]), bias: tf.zeros([outFeatures]) }
+        : undefined;
+      this.layers.push(this.addModule(String(2 * i), new Linear(rng, inFeatures, outFeatures, { init })));
     }
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
-    return this.layers.reduce((h, layer, i) => (i === 0 ? layer.forward(h) : layer.forward(tf.relu(h))), x);
+    return this.layers.reduce<tf.Tensor>((h, layer, i) => layer.forward(i === 0 ? h : tf.relu(h)), x) as tf.Tensor2D;
   }
 }
 

@@ -1,37 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, assertOneOf, argumentError } from '@deformjs/core';
-import { ModulatedDeformConv2d } from '@deformjs/dcn';
-import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from './layers';
+import {
+  Conv2d,
+  Module,
+  Rng,
+  assertOneOf,
+  argumentError,
+  plainConv3x3,
+  type Conv3x3Context,
+  type Conv3x3Factory,
+  type Layer,
+} from '@deformjs/core';
+import { BatchNorm2d, FrozenBatchNorm2d, Sequential, convNorm } from './layers';
 
-/** Where a block's 3x3 convolution sits, handed to `ResNetOptions.conv3x3` so a stage can use another conv. */
-export interface Conv3x3Context {
-  rng: Rng;
-  /** 1..4 for layer1..layer4 (C2..C5). */
-  stage: number;
-  /** Index of the block within its stage. */
-  block: number;
-  inChannels: number;
-  outChannels: number;
-  stride: number;
-  dilation: number;
-}
-
-/** Builds a block's 3x3 conv: (in -> out, stride, padding = dilation, no bias). Returns a Layer. */
-export type Conv3x3Factory = (context: Conv3x3Context) => Layer;
-
-/** The plain 3x3 conv torchvision uses. */
-export const plainConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
-  new Conv2d(rng, inChannels, outChannels, 3, {
-    stride,
-    padding: dilation,
-    dilation,
-    bias: false,
-    init: 'kaiming-fan-out',
-  });
-
-/** DCNv2 (@deformjs/dcn's ModulatedDeformConv2d, offsets and masks from a zero-initialised conv_offset), as mmdet's DCN ResNets use it. */
-const modulatedDeformConv3x3: Conv3x3Factory = ({ rng, inChannels, outChannels, stride, dilation }) =>
-  new ModulatedDeformConv2d(rng, inChannels, outChannels, 3, { stride, padding: dilation, dilation, bias: false });
+/** The 3x3-conv extension point is core's, so the packages that plug into it (dcn) need not depend on nn. */
+export { plainConv3x3 };
+export type { Conv3x3Context, Conv3x3Factory };
 
 export type FeatureName = 'C2' | 'C3' | 'C4' | 'C5';
 
@@ -45,13 +28,11 @@ export interface ResNetOptions {
   returnFeatures?: FeatureName[];
   /** Replaces layer4's stride by dilation 2 (output stride 16, as DeepLab); torchvision's replace_stride_with_dilation[2]. */
   dilateLastStage?: boolean;
-  /** The 3x3 conv of every block, per stage: the extension point for deformable convs (default: plainConv3x3). */
-  conv3x3?: Conv3x3Factory;
   /**
-   * Feature levels whose blocks take `modulatedDeformConv3x3` for their 3x3 convs: [3, 4, 5] is mmdet's
-   * "mdconv c3-c5" (layer2..layer4). The other stages keep `conv3x3`.
+   * The 3x3 conv of every block, per stage: the extension point for deformable convs (default: plainConv3x3).
+   * `@deformjs/dcn`'s `deformConv3x3({ stages: ['C3', 'C4', 'C5'] })` is mmdet's "mdconv c3-c5".
    */
-  dcnStages?: Array<2 | 3 | 4 | 5>;
+  conv3x3?: Conv3x3Factory;
   seed?: number;
 }
 
@@ -183,11 +164,7 @@ export class ResNet extends Module {
     if (!Number.isInteger(width) || width < 1) throw argumentError('ResNet', 'width', 'a positive integer', width);
     const normKind = assertOneOf('ResNet', 'norm', options.norm ?? 'batch', ['batch', 'frozen']);
     const norm: NormFactory = (c) => (normKind === 'batch' ? new BatchNorm2d(c) : new FrozenBatchNorm2d(c));
-    const dcnStages = options.dcnStages ?? [];
-    for (const level of dcnStages) assertOneOf('ResNet', 'dcnStages', level, [2, 3, 4, 5]);
-    const stageConv3x3 = options.conv3x3 ?? plainConv3x3;
-    const conv3x3: Conv3x3Factory = (ctx) =>
-      dcnStages.includes((ctx.stage + 1) as 2 | 3 | 4 | 5) ? modulatedDeformConv3x3(ctx) : stageConv3x3(ctx);
+    const conv3x3 = options.conv3x3 ?? plainConv3x3;
     this.returnFeatures = options.returnFeatures ?? ['C2', 'C3', 'C4', 'C5'];
     for (const f of this.returnFeatures) assertOneOf('ResNet', 'returnFeatures', f, ['C2', 'C3', 'C4', 'C5']);
     const rng = new Rng(options.seed ?? 0);
