@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@deformjs/core';
+import { type Rng } from '@deformjs/core';
 import { ensureShapesDataset, loadVoc, SHAPE_SEGMENTATION_CLASSES } from '@deformjs/datasets';
 
 /** ImageNet statistics, as mmseg normalises VOC. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng } from '@deformjs/core';
+import { Module, type Rng } from '@deformjs/core';
 import { Conv2d, ReLU, Sequential } from '@deformjs/nn';
 
 /**

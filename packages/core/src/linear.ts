@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, checkShapes } from './validate';
 import { addBias } from './matmul';
 import { Module } from './module';
-import { Rng, torchDefaultUniform } from './random';
+import { type Rng, torchDefaultUniform } from './random';
 
 export interface LinearOptions {
   /** Whether the layer has a bias (default true). */

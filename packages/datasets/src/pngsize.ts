@@ -4,7 +4,7 @@ import { formatError } from './errors';
 /** Width and height from a PNG's IHDR, reading 24 bytes (so a loader knows sizes without decoding). */
 export function pngSize(path: string, record: string): { width: number; height: number } {
   const header = new Uint8Array(24);
-  let read = 0;
+  let read: number;
   try {
     const fd = openSync(path, 'r');
     try {

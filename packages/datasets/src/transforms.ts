@@ -1,4 +1,4 @@
-import { argumentError, assertInteger, Rng } from '@deformjs/core';
+import { argumentError, assertInteger, type Rng } from '@deformjs/core';
 import type { Sample } from './types';
 
 /** ImageNet statistics, as torchvision's Normalize in DETR. */

@@ -6,6 +6,10 @@ import { DatasetFormatError } from '../src/errors';
 import { generateDetection, SHAPE_CATEGORIES, type DetectionDatasetFiles } from '../src/shapes/detection';
 import { tempDir, thrown } from './helpers';
 
+/** The annotation JSON as the error tests corrupt it: any field may be given any value. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EditableJson = any;
+
 const dir = tempDir('coco');
 let files: DetectionDatasetFiles;
 
@@ -105,7 +109,7 @@ describe('COCO loader on the shapes detection set', () => {
 });
 
 describe('COCO loader errors name the file and the record', () => {
-  const broken = (name: string, edit: (json: any) => void): { annotationFile: string; imageDir: string } => {
+  const broken = (name: string, edit: (json: EditableJson) => void): { annotationFile: string; imageDir: string } => {
     const json = JSON.parse(readFileSync(files.val.annotationFile, 'utf8'));
     edit(json);
     const annotationFile = join(dir, `${name}.json`);
@@ -135,7 +139,7 @@ describe('COCO loader errors name the file and the record', () => {
 
   it('box outside the image', async () => {
     const spec = broken('outside', (j) => {
-      const image = j.images.find((img: any) => img.id === j.annotations[2].image_id);
+      const image = j.images.find((img: EditableJson) => img.id === j.annotations[2].image_id);
       j.annotations[2].bbox = [image.width - 3, 1, 10, 5];
     });
     const error = await thrown(() => loadCoco(spec));
@@ -154,7 +158,7 @@ describe('COCO loader errors name the file and the record', () => {
   });
 
   it('malformed fields, duplicate ids and bad masks', async () => {
-    const cases: [string, (j: any) => void, RegExp][] = [
+    const cases: [string, (j: EditableJson) => void, RegExp][] = [
       [
         'nobbox',
         (j) => (j.annotations[0].bbox = [1, 2, 3]),
@@ -197,7 +201,7 @@ describe('COCO loader errors name the file and the record', () => {
     const json = JSON.parse(readFileSync(files.val.annotationFile, 'utf8'));
     for (const img of json.images) copyFileSync(join(files.val.imageDir, img.file_name), join(imageDir, img.file_name));
     const other = json.images.find(
-      (img: any) => img.width !== json.images[0].width || img.height !== json.images[0].height,
+      (img: EditableJson) => img.width !== json.images[0].width || img.height !== json.images[0].height,
     );
     copyFileSync(join(files.val.imageDir, other.file_name), join(imageDir, json.images[0].file_name));
     const ds = loadCoco({ annotationFile: files.val.annotationFile, imageDir });

@@ -41,7 +41,7 @@ describe.each(TEST_BACKENDS)('deformRoIPool on %s', (backend) => {
       assertAllClose(grads[0], f.gradInput.data, { atol: 1e-5, rtol: 1e-4, name: `${name} dinput` });
       let i = 1;
       if (offset) assertAllClose(grads[i++], f.gradOffset.data, { atol: 1e-4, rtol: 1e-4, name: `${name} doffset` });
-      if (mask) assertAllClose(grads[i++], f.gradMask.data, { atol: 1e-5, rtol: 1e-4, name: `${name} dmask` });
+      if (mask) assertAllClose(grads[i], f.gradMask.data, { atol: 1e-5, rtol: 1e-4, name: `${name} dmask` });
       tf.dispose(grads);
     });
     tf.dispose([input, rois, gradOutput, ...(offset ? [offset] : []), ...(mask ? [mask] : [])]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, xavierUniform } from '@deformjs/core';
+import { Module, type Rng, xavierUniform } from '@deformjs/core';
 import { MSDeformAttn } from '@deformjs/msda';
-import { Dropout, LayerNorm, Linear, MLP, ModuleList, MultiheadAttention, NoiseSource } from '@deformjs/nn';
+import { Dropout, LayerNorm, Linear, type MLP, ModuleList, MultiheadAttention, type NoiseSource } from '@deformjs/nn';
 import type { DeformableDetrConfig } from './config';
 import { encoderProposals, encoderReferencePoints, validRatios } from './masks';
 import { inverseSigmoid } from './misc';

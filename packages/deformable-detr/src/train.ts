@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
-import { AdamW, clipGradNorm, type NoiseSource, type ParamGroup } from '@deformjs/nn';
+import { type AdamW, clipGradNorm, type NoiseSource, type ParamGroup } from '@deformjs/nn';
 import type { SetCriterion } from './criterion';
 import type { DetectionOutputs } from './misc';
 import type { DetectionTarget } from './matcher';

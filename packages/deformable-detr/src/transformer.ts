@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, xavierUniform } from '@deformjs/core';
-import { LayerNorm, ModuleList, NoiseSource, TransformerDecoderLayer, TransformerEncoderLayer } from '@deformjs/nn';
+import {
+  LayerNorm,
+  ModuleList,
+  type NoiseSource,
+  TransformerDecoderLayer,
+  TransformerEncoderLayer,
+} from '@deformjs/nn';
 import type { DetrConfig } from './config';
 
 /** DETR's Transformer: post-norm encoder and decoder with global attention, a final decoder LayerNorm. */

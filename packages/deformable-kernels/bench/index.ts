@@ -6,7 +6,7 @@
  * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, initBackend } from '@deformjs/core';
+import { type Module, Rng, initBackend } from '@deformjs/core';
 import { bench, compareRow, reportBench, type BenchResult, settled, peakTensorMB } from '@deformjs/core/node';
 import { DeformKernelConv2d, GlobalDeformKernel2d, LocalDeformKernel2d } from '../src/index';
 

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 
+/** A JSON fixture; each test reads the fields it needs, so the default type is open. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function fixture<T = any>(name: string): T {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T;
 }

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, assertOneOf, checkShapes, hasFusedKernels } from '@deformjs/core';
+import {
+  Module,
+  type Rng,
+  argumentError,
+  assertInteger,
+  assertOneOf,
+  checkShapes,
+  hasFusedKernels,
+} from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
 import { interpolate, interpolateSampled } from './interpolate';
 import { tapSum } from './kernels';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, hasFusedKernels } from '@deformjs/core';
+import { Module, type Rng, argumentError, assertInteger, hasFusedKernels } from '@deformjs/core';
 import { sampleEvalMaskKernel } from './kernels';
 
 /** The reference's guard inside every log and in the temperature division. */

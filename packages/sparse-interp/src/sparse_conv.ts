@@ -127,7 +127,7 @@ export function sparseConv2d(
   return tf.tidy(() =>
     hasFusedKernels()
       ? fusedSparseConv(x, filter, bias, flat, geometry, outChannels)
-      : maskedDenseConv(x, filter, bias, flat, geometry, outChannels),
+      : maskedDenseConv(x, filter, bias, flat, geometry),
   );
 }
 
@@ -180,8 +180,8 @@ export function sparseConv2dComposed(
   indices: ActiveIndices,
   options: SparseConv2dOptions = {},
 ): tf.Tensor4D {
-  const { geometry, outChannels, indices: flat } = checkSparseConv2dArguments(x, filter, indices, options);
-  return tf.tidy(() => maskedDenseConv(x, filter, options.bias ?? null, flat, geometry, outChannels));
+  const { geometry, indices: flat } = checkSparseConv2dArguments(x, filter, indices, options);
+  return tf.tidy(() => maskedDenseConv(x, filter, options.bias ?? null, flat, geometry));
 }
 
 function maskedDenseConv(
@@ -190,7 +190,6 @@ function maskedDenseConv(
   bias: tf.Tensor | null,
   flat: Int32Array,
   g: SparseConvGeometry,
-  O: number,
 ): tf.Tensor4D {
   const indicator = new Float32Array(g.batch * g.outHeight * g.outWidth);
   for (const q of flat) indicator[q] = 1;

@@ -64,7 +64,7 @@ function parseHeader(bytes: Uint8Array, fileName: string): { entries: Entry[]; m
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + length)));
   } catch (error) {
-    throw new Error(`${fileName}: the header is not valid UTF-8 JSON (${(error as Error).message})`);
+    throw new Error(`${fileName}: the header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header))
     throw new Error(`${fileName}: the header must be a JSON object`);

@@ -61,8 +61,14 @@ export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8A
       const length = u16(e + 2) as number;
       if (id === 0x0001) {
         let p = e + 4;
-        if (size === 0xffffffff) ((size = u64(p)), (p += 8));
-        if (compressedSize === 0xffffffff) ((compressedSize = u64(p)), (p += 8));
+        if (size === 0xffffffff) {
+          size = u64(p);
+          p += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(p);
+          p += 8;
+        }
         if (localOffset === 0xffffffff) localOffset = u64(p);
       }
       e += 4 + length;
