@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, pair } from './validate';
 import { addBias } from './matmul';
 import { Module, type Layer } from './module';
-import { Rng, kaimingNormalFanOut, torchDefaultUniform } from './random';
+import { type Rng, kaimingNormalFanOut, torchDefaultUniform } from './random';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
