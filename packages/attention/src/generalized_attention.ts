@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
-import { Conv2d, Linear, type Layer } from '@deformjs/nn';
+import { Conv2d, Linear, resizeBilinear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
 const OP = 'GeneralizedAttention';
@@ -148,7 +148,7 @@ export class GeneralizedAttention extends Module implements Layer {
       ]) as tf.Tensor4D;
       let out = this.projConv.forward(merged) as tf.Tensor4D;
       if (this.qStride > 1 && (queryHeight !== height || queryWidth !== width)) {
-        out = resizeBilinearTorch(out, height, width);
+        out = resizeBilinear(out, [height, width]);
       }
       return tf.add(tf.mul(this.gamma, out), x) as tf.Tensor4D;
     });
@@ -333,38 +333,6 @@ function subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
   // [n*hOut, stride, wOut, stride*c]: row phase on axis 1, column phase in the leading c of axis 3.
   const blocks = tf.reshape(padded, [n * hOut, stride, wOut, stride * c]);
   return tf.reshape(tf.slice(blocks, [0, 0, 0, 0], [n * hOut, 1, wOut, c]), [n, hOut, wOut, c]) as tf.Tensor4D;
-}
-
-/**
- * F.interpolate(mode='bilinear', align_corners=False) to [height, width], as two matmuls with interpolation
- * matrices, so the gradient is exact (tfjs's ResizeBilinearGrad ignores halfPixelCenters).
- */
-function resizeBilinearTorch(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const rows = tf.tensor2d(interpolationMatrix(h, height), [height, h]);
-  const columns = tf.tensor2d(interpolationMatrix(w, width), [width, w]);
-  const alongRows = tf.matMul(rows, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c])); // [height, n*w*c]
-  const byColumn = tf.reshape(tf.transpose(tf.reshape(alongRows, [height, n, w, c]), [2, 1, 0, 3]), [
-    w,
-    n * height * c,
-  ]);
-  const alongColumns = tf.reshape(tf.matMul(columns, byColumn), [width, n, height, c]);
-  return tf.transpose(alongColumns, [1, 2, 0, 3]) as tf.Tensor4D;
-}
-
-/** Row-major [outSize, inSize] weights of PyTorch's align_corners=False linear resampling along one axis. */
-function interpolationMatrix(inSize: number, outSize: number): Float32Array {
-  const out = new Float32Array(outSize * inSize);
-  const scale = inSize / outSize;
-  for (let o = 0; o < outSize; o++) {
-    const source = Math.max((o + 0.5) * scale - 0.5, 0);
-    const low = Math.floor(source);
-    const high = low < inSize - 1 ? low + 1 : low;
-    const frac = source - low;
-    out[o * inSize + low] += 1 - frac;
-    out[o * inSize + high] += frac;
-  }
-  return out;
 }
 
 /** Matrix i of t [B, R, C], as [R, C]. */

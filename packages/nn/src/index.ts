@@ -13,8 +13,9 @@ export {
   dropout,
   conv2dNhwc,
   convNorm,
-  resizeBilinear,
 } from './layers';
+export { resizeBilinear } from './interpolate';
+export type { ResizeBilinearOptions } from './interpolate';
 export type { Layer, Conv2dOptions } from './layers';
 export { GroupNorm } from './group_norm';
 export { ResNet, resnet, plainConv3x3 } from './resnet';

@@ -275,9 +275,3 @@ export class Dropout extends Module implements Layer {
     return dropout(x, this.rate, this.training, this.noise.rng);
   }
 }
-
-/** Bilinear resize of NHWC maps as F.interpolate(mode='bilinear', align_corners=False); differentiable. */
-export function resizeBilinear(x: tf.Tensor, size: [number, number]): tf.Tensor {
-  if (x.shape[1] === size[0] && x.shape[2] === size[1]) return x;
-  return tf.image.resizeBilinear(x as tf.Tensor4D, size, false, true);
-}

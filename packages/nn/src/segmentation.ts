@@ -1,16 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng, assertInteger } from '@deformjs/core';
-import {
-  BatchNorm2d,
-  Conv2d,
-  Dropout,
-  ModuleList,
-  NoiseSource,
-  ReLU,
-  Sequential,
-  resizeBilinear,
-  type Layer,
-} from './layers';
+import { BatchNorm2d, Conv2d, Dropout, ModuleList, NoiseSource, ReLU, Sequential, type Layer } from './layers';
+import { resizeBilinear } from './interpolate';
 import { ResNet, type ResNetOptions } from './resnet';
 
 function convBnRelu(rng: Rng, inChannels: number, outChannels: number, kernel: number, dilation = 1): Sequential {
