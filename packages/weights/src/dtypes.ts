@@ -123,6 +123,28 @@ export function convertStored(
   }
 }
 
+/** The nearest IEEE half (round half to even; beyond the largest half: infinity), as its 16 bits. */
+export function floatToHalf(value: number): number {
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const abs = Math.abs(value);
+  if (Number.isNaN(value)) return 0x7e00;
+  const roundEven = (x: number) => {
+    const r = Math.round(x);
+    return r - x === 0.5 && r % 2 === 1 ? r - 1 : r;
+  };
+  if (abs < 2 ** -14) return sign | roundEven(abs * 2 ** 24); // subnormal (1024 rounds up to the smallest normal)
+  let exponent = Math.floor(Math.log2(abs));
+  if (2 ** exponent > abs) exponent -= 1;
+  if (2 ** (exponent + 1) <= abs) exponent += 1;
+  let fraction = roundEven((abs / 2 ** exponent - 1) * 1024);
+  if (fraction === 1024) {
+    fraction = 0;
+    exponent += 1;
+  }
+  if (exponent > 15) return sign | 0x7c00;
+  return sign | ((exponent + 15) << 10) | fraction;
+}
+
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ITEM_SIZE, STORED_DTYPES, convertStored, tfDtypeOf, type StoredDtype } from './dtypes';
+import { assertOneOf } from '@deformjs/core';
+import { ITEM_SIZE, STORED_DTYPES, convertStored, floatToHalf, tfDtypeOf, type StoredDtype } from './dtypes';
 import type { TensorData } from './tensor_data';
 
 /** The header of a safetensors file can hold at most this many bytes (the reference reader's limit). */
@@ -128,9 +129,15 @@ export type Writable = tf.Tensor | TensorData;
 
 /**
  * Serialises tensors (in key order) and string metadata as a safetensors file. Tensor data are read
- * synchronously; the caller keeps ownership of the tensors.
+ * synchronously; the caller keeps ownership of the tensors. `floatDtype: 'F16'` stores float32 tensors as
+ * IEEE halves (round to nearest even), half the bytes, for weights shipped in a repository.
  */
-export function writeSafetensors(tensors: Record<string, Writable>, metadata: Record<string, string> = {}): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, Writable>,
+  metadata: Record<string, string> = {},
+  options: { floatDtype?: 'F32' | 'F16' } = {},
+): Uint8Array {
+  const floatDtype = assertOneOf('writeSafetensors', 'options.floatDtype', options.floatDtype ?? 'F32', ['F32', 'F16']);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const blocks: Uint8Array[] = [];
@@ -142,7 +149,10 @@ export function writeSafetensors(tensors: Record<string, Writable>, metadata: Re
       t instanceof tf.Tensor ? { dtype: t.dtype, shape: t.shape, values: t.dataSync() } : t;
     let block: Uint8Array;
     let stored: StoredDtype;
-    if (dtype === 'float32') {
+    if (dtype === 'float32' && floatDtype === 'F16') {
+      stored = 'F16';
+      block = new Uint8Array(Uint16Array.from(values as Float32Array, floatToHalf).buffer);
+    } else if (dtype === 'float32') {
       stored = 'F32';
       block = new Uint8Array(Float32Array.from(values as Float32Array).buffer);
     } else if (dtype === 'int32') {

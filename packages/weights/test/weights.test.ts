@@ -94,6 +94,37 @@ describe('safetensors', () => {
     });
   });
 
+  it('stores float32 as F16 on request: nearest half, ties to even, overflow to infinity', () => {
+    // 1 + 2^-11 is halfway between 1 and 1 + 2^-10 (ties to the even 1); 1 + 3 * 2^-11 rounds up to 1 + 2^-9;
+    // 2^-25 * 3 is halfway between two subnormals; 65520 is past the largest half (65504).
+    const values = [
+      0,
+      -0,
+      1,
+      -2.5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      65504,
+      65520,
+      2 ** -24,
+      3 * 2 ** -25,
+      2 ** -14,
+      0.1,
+    ];
+    const expected = [0, -0, 1, -2.5, 1, 1 + 2 ** -9, 65504, Infinity, 2 ** -24, 2 ** -23, 2 ** -14, 0.0999755859375];
+    const t = tf.tensor1d(values);
+    const bytes = writeSafetensors({ w: t, i: tf.tensor1d([3], 'int32') }, {}, { floatDtype: 'F16' });
+    t.dispose();
+    const back = readSafetensors(bytes, 'half.safetensors');
+    expect(back.tensors.i.values).toEqual(Int32Array.of(3));
+    expect(Array.from(back.tensors.w.values)).toEqual(expected);
+    const zeros = tf.zeros([64]);
+    const size = (floatDtype: 'F32' | 'F16') => writeSafetensors({ zeros }, {}, { floatDtype }).length;
+    expect(size('F32') - size('F16')).toBe(128);
+    zeros.dispose();
+    expect(() => writeSafetensors({}, {}, { floatDtype: 'F8' as 'F16' })).toThrow(/floatDtype/);
+  });
+
   it('reads every supported dtype from a file written by the reference script', () => {
     const expected = JSON.parse(readFileSync(fixture('dtypes.json'), 'utf8')) as Record<string, number[]>;
     const { tensors, metadata } = readSafetensorsFile(fixture('dtypes.safetensors'));

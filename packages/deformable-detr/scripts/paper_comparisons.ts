@@ -1,0 +1,172 @@
+/**
+ * The paper's comparisons at toy scale: Table 1's rows (DETR, single-scale, multi-scale, + iterative box
+ * refinement, + two-stage) trained by the detection app with the same data, schedule and budget for every
+ * seed, AP after every epoch; then mean +- std of the COCO stats, the epochs (and training time) each row
+ * needs to reach a fixed AP that DETR also reaches, AP_S, a markdown table and an SVG plot.
+ *
+ *   npx tsx scripts/paper_comparisons.ts --cli ../../apps/detr/dist/cli.js --seeds 0,1 --out runs/table1 \
+ *     --parallel 2 -- <the app's train flags, the same for every row>
+ *
+ * Runs that finished (their metrics.json has final stats) are not repeated; `--report-only` only aggregates.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { lineChartSvg } from '@deformjs/core/node';
+
+const ROWS = [
+  { name: 'DETR', args: ['--model', 'detr'] },
+  { name: 'single-scale Deformable DETR', args: ['--variant', 'single-scale'] },
+  { name: 'Deformable DETR (multi-scale)', args: ['--variant', 'multiscale'] },
+  { name: '+ iterative box refinement', args: ['--variant', 'refine'] },
+  { name: '++ two-stage', args: ['--variant', 'two-stage'] },
+];
+const STATS = ['AP', 'AP50', 'AP75', 'AP_S', 'AP_M', 'AP_L'];
+
+interface RunMetrics {
+  ap: [number, number, number][];
+  secondsTraining: number;
+  cpuSecondsTraining: number;
+  epochSeconds: [number, number][];
+  final?: { stats: number[] };
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    cli: { type: 'string', default: '../../apps/detr/dist/cli.js' },
+    seeds: { type: 'string', default: '0,1' },
+    rows: { type: 'string' },
+    out: { type: 'string', default: 'runs/table1' },
+    parallel: { type: 'string', default: '1' },
+    'report-only': { type: 'boolean', default: false },
+  },
+});
+const seeds = values.seeds!.split(',').map(Number);
+const rows = values.rows ? ROWS.filter((r) => values.rows!.split(',').includes(r.name)) : ROWS;
+const out = resolve(values.out!);
+const slug = (name: string) =>
+  name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
+const runDir = (row: (typeof ROWS)[number], seed: number) => join(out, `${slug(row.name)}-seed${seed}`);
+const metricsOf = (dir: string): RunMetrics | null =>
+  existsSync(join(dir, 'metrics.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as RunMetrics)
+    : null;
+
+function train(row: (typeof ROWS)[number], seed: number): Promise<void> {
+  const dir = runDir(row, seed);
+  const args = [
+    resolve(values.cli!),
+    'train',
+    ...row.args,
+    '--seed',
+    String(seed),
+    '--eval-every-epoch',
+    '--draw',
+    '0',
+  ];
+  args.push('--out', dir, ...positionals);
+  mkdirSync(dir, { recursive: true });
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log: string[] = [];
+    child.stdout.on('data', (d: Buffer) => log.push(d.toString()));
+    child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
+    child.on('exit', (code) => {
+      writeFileSync(join(dir, 'log.txt'), log.join(''));
+      if (code === 0) done();
+      else fail(new Error(`${row.name} seed ${seed} failed (exit ${code}); see ${join(dir, 'log.txt')}`));
+    });
+  });
+}
+
+if (!values['report-only']) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'command.json'), JSON.stringify({ argv: process.argv.slice(2) }, null, 1) + '\n');
+  const queue = rows.flatMap((row) => seeds.map((seed) => ({ row, seed })));
+  const pending = queue.filter(({ row, seed }) => !metricsOf(runDir(row, seed))?.final);
+  const workers = Array.from({ length: Number(values.parallel) }, async () => {
+    for (let job = pending.shift(); job; job = pending.shift()) {
+      console.log(`training ${job.row.name}, seed ${job.seed}`);
+      await train(job.row, job.seed);
+    }
+  });
+  await Promise.all(workers);
+}
+
+const meanStd = (xs: number[]) => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const s = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  return [m, s];
+};
+const fmt = ([m, s]: number[], digits = 3) => `${m.toFixed(digits)} +- ${s.toFixed(digits)}`;
+const results = rows.map((row) => {
+  const runs = seeds.map((seed) => metricsOf(runDir(row, seed))).filter((m): m is RunMetrics => !!m?.final);
+  const epochs = Math.min(...runs.map((r) => r.ap.length));
+  const curve = Array.from({ length: epochs }, (_, e) => meanStd(runs.map((r) => r.ap[e][1]))[0]);
+  const secondsPerEpoch = meanStd(runs.map((r) => r.secondsTraining / r.ap.length))[0];
+  const cpuPerEpoch = meanStd(runs.map((r) => r.cpuSecondsTraining / r.ap.length))[0];
+  return { row, runs, curve, secondsPerEpoch, cpuPerEpoch };
+});
+if (results.some((r) => r.runs.length === 0)) throw new Error('some rows have no finished run yet');
+
+// The convergence claim: the AP that DETR reaches at its last epoch (mean over seeds), and the first epoch at
+// which each row's mean curve reaches it. An AP that rounds to zero says nothing, so no ratio is stated then.
+const detr = results[0];
+const target = detr.curve[detr.curve.length - 1];
+const detecting = target >= 0.005;
+const reach = (curve: number[]) => (detecting ? curve.findIndex((ap) => ap >= target) + 1 || null : null);
+
+const lines = [
+  `| row | ${STATS.join(' | ')} | epochs to AP ${target.toFixed(3)} | CPU s / epoch |`,
+  `|---|${STATS.map(() => '---').join('|')}|---|---|`,
+  ...results.map(({ row, runs, curve, cpuPerEpoch }) => {
+    const stats = STATS.map((_, i) => fmt(meanStd(runs.map((r) => r.final!.stats[i]))));
+    const e = reach(curve);
+    const reached = e === null ? (detecting ? 'not reached' : '-') : `${e} (${(e * cpuPerEpoch).toFixed(0)} CPU s)`;
+    return `| ${row.name} | ${stats.join(' | ')} | ${reached} | ${cpuPerEpoch.toFixed(0)} |`;
+  }),
+];
+const firstDeformable = results.slice(1).map((r) => reach(r.curve));
+const verdict = !detecting
+  ? `DETR's mean AP after ${detr.curve.length} epochs is ${target.toFixed(3)}: it has not started detecting, so no epoch ratio is stated.`
+  : `DETR reaches AP ${target.toFixed(3)} at epoch ${reach(detr.curve)} (its last); ${results
+      .slice(1)
+      .map((r, i) => `${r.row.name} at ${firstDeformable[i] ?? 'never'}`)
+      .join(', ')}.`;
+const table = [
+  `${seeds.length} seeds (${seeds.join(', ')}), mean +- std; AP after the last epoch on the validation split.`,
+  '',
+  ...lines,
+  '',
+  verdict,
+].join('\n');
+writeFileSync(join(out, 'table.md'), table + '\n');
+writeFileSync(
+  join(out, 'ap.svg'),
+  lineChartSvg({
+    title: 'COCO AP per epoch on the shapes validation split (mean over seeds)',
+    xLabel: 'epoch',
+    yLabel: 'AP',
+    series: results.map((r) => ({ name: r.row.name, points: r.curve.map((ap, e) => [e + 1, ap] as [number, number]) })),
+  }),
+);
+writeFileSync(
+  join(out, 'summary.json'),
+  JSON.stringify(
+    results.map((r) => ({
+      name: r.row.name,
+      curve: r.curve,
+      final: r.runs.map((m) => m.final!.stats),
+      secondsPerEpoch: r.secondsPerEpoch,
+      cpuSecondsPerEpoch: r.cpuPerEpoch,
+    })),
+    null,
+    1,
+  ) + '\n',
+);
+console.log(`${table}\n\nwrote ${join(out, 'table.md')}, ${join(out, 'ap.svg')}`);
