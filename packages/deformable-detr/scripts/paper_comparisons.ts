@@ -104,15 +104,19 @@ const meanStd = (xs: number[]) => {
   return [m, s];
 };
 const fmt = ([m, s]: number[], digits = 3) => `${m.toFixed(digits)} +- ${s.toFixed(digits)}`;
-const results = rows.map((row) => {
-  const runs = seeds.map((seed) => metricsOf(runDir(row, seed))).filter((m): m is RunMetrics => !!m?.final);
-  const epochs = Math.min(...runs.map((r) => r.ap.length));
-  const curve = Array.from({ length: epochs }, (_, e) => meanStd(runs.map((r) => r.ap[e][1]))[0]);
-  const secondsPerEpoch = meanStd(runs.map((r) => r.secondsTraining / r.ap.length))[0];
-  const cpuPerEpoch = meanStd(runs.map((r) => r.cpuSecondsTraining / r.ap.length))[0];
-  return { row, runs, curve, secondsPerEpoch, cpuPerEpoch };
-});
-if (results.some((r) => r.runs.length === 0)) throw new Error('some rows have no finished run yet');
+// Rows are reported from every run that has evaluated at least one epoch: the curve up to the epoch every
+// seed reached, the final stats only from runs that finished (an interrupted study says how far it got).
+const results = rows
+  .map((row) => {
+    const started = seeds.map((seed) => metricsOf(runDir(row, seed))).filter((m): m is RunMetrics => !!m?.ap.length);
+    const runs = started.filter((m) => m.final);
+    const epochs = started.length ? Math.min(...started.map((r) => r.ap.length)) : 0;
+    const curve = Array.from({ length: epochs }, (_, e) => meanStd(started.map((r) => r.ap[e][1]))[0]);
+    const cpuPerEpoch = meanStd(started.map((r) => r.cpuSecondsTraining / r.ap.length))[0];
+    return { row, runs, started, curve, cpuPerEpoch };
+  })
+  .filter((r) => r.started.length > 0);
+if (results[0]?.row !== ROWS[0]) throw new Error('DETR has no evaluated epoch yet: nothing to compare with');
 
 // The convergence claim: the AP that DETR reaches at its last epoch (mean over seeds), and the first epoch at
 // which each row's mean curve reaches it. An AP that rounds to zero says nothing, so no ratio is stated then.
@@ -122,13 +126,14 @@ const detecting = target >= 0.005;
 const reach = (curve: number[]) => (detecting ? curve.findIndex((ap) => ap >= target) + 1 || null : null);
 
 const lines = [
-  `| row | ${STATS.join(' | ')} | epochs to AP ${target.toFixed(3)} | CPU s / epoch |`,
-  `|---|${STATS.map(() => '---').join('|')}|---|---|`,
+  `| row | finished runs | ${STATS.join(' | ')} | AP per epoch (mean) | epochs to AP ${target.toFixed(3)} | CPU s / epoch |`,
+  `|---|---|${STATS.map(() => '---').join('|')}|---|---|---|`,
   ...results.map(({ row, runs, curve, cpuPerEpoch }) => {
-    const stats = STATS.map((_, i) => fmt(meanStd(runs.map((r) => r.final!.stats[i]))));
+    const stats = STATS.map((_, i) => (runs.length ? fmt(meanStd(runs.map((r) => r.final!.stats[i]))) : '-'));
     const e = reach(curve);
     const reached = e === null ? (detecting ? 'not reached' : '-') : `${e} (${(e * cpuPerEpoch).toFixed(0)} CPU s)`;
-    return `| ${row.name} | ${stats.join(' | ')} | ${reached} | ${cpuPerEpoch.toFixed(0)} |`;
+    const perEpoch = curve.map((ap) => ap.toFixed(4)).join(', ');
+    return `| ${row.name} | ${runs.length} | ${stats.join(' | ')} | ${perEpoch} | ${reached} | ${cpuPerEpoch.toFixed(0)} |`;
   }),
 ];
 const firstDeformable = results.slice(1).map((r) => reach(r.curve));
@@ -162,7 +167,7 @@ writeFileSync(
       name: r.row.name,
       curve: r.curve,
       final: r.runs.map((m) => m.final!.stats),
-      secondsPerEpoch: r.secondsPerEpoch,
+      runsStarted: r.started.length,
       cpuSecondsPerEpoch: r.cpuPerEpoch,
     })),
     null,
