@@ -1,5 +1,5 @@
 import { argumentError, assertOneOf } from '@deformjs/core';
-import { linearSumAssignment } from '@deformjs/nn';
+import { linearSumAssignment } from '@deformjs/metrics';
 
 /** One image's ground truth: `boxes` N x 4 normalised (cx, cy, w, h) of the unpadded image, `labels` 0..C-1. */
 export interface DetectionTarget {

@@ -119,11 +119,11 @@ export function clearMot(frames: readonly MotFrame[], options: MotOptions = {}):
       rows.forEach((g, r) =>
         cols.forEach((h, c) => (cost[r * cols.length + c] = valid(g, h) ? dist[g * H + h] : expensive)),
       );
-      const assigned = linearSumAssignment(cost, rows.length, cols.length);
-      rows.forEach((g, r) => {
-        const c = assigned[r];
-        if (c < 0 || !valid(g, cols[c])) return;
-        const h = cols[c];
+      const { rowIndices, colIndices } = linearSumAssignment(cost, rows.length, cols.length);
+      rowIndices.forEach((r, k) => {
+        const g = rows[r];
+        const h = cols[colIndices[k]];
+        if (!valid(g, h)) return;
         const previous = last.get(gts[g].id);
         if (previous !== undefined && previous !== hyps[h].id) switches++;
         match(g, h);

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Rng } from '@deformjs/core';
 import { describe, expect, it } from 'vitest';
-import { clearMot, flowEndPointError, linearSumAssignment, type MotFrame } from '../src';
+import { clearMot, flowEndPointError, type MotFrame } from '../src';
 
 const box = (x: number, w = 10): number[] => [x, 0, w, 10];
 
@@ -121,46 +120,6 @@ describe('CLEAR MOT', () => {
         },
       ]),
     ).toThrow(/frames\[0\]\.hypotheses\[1\] \(id 1\)\.id' expected an id used once per frame/);
-  });
-});
-
-describe('linearSumAssignment', () => {
-  function bruteForce(cost: Float64Array, n: number, m: number): number {
-    let best = Infinity;
-    const used = new Array(m).fill(false);
-    const walk = (i: number, sum: number) => {
-      if (i === n) return void (best = Math.min(best, sum));
-      for (let j = 0; j < m; j++) {
-        if (used[j]) continue;
-        used[j] = true;
-        walk(i + 1, sum + cost[i * m + j]);
-        used[j] = false;
-      }
-    };
-    walk(0, 0);
-    return best;
-  }
-
-  it('finds the optimum of random square and wide matrices (and tall ones by transposition)', () => {
-    const rng = new Rng(11);
-    for (const [n, m] of [
-      [3, 3],
-      [4, 6],
-      [5, 5],
-      [6, 4],
-      [1, 4],
-    ]) {
-      for (let trial = 0; trial < 20; trial++) {
-        const cost = Float64Array.from({ length: n * m }, () => Math.round(rng.uniform(0, 10) * 4) / 4);
-        const assignment = linearSumAssignment(cost, n, m);
-        const cols = [...assignment].filter((c) => c >= 0);
-        expect(new Set(cols).size).toBe(Math.min(n, m));
-        const total = [...assignment].reduce((s, c, i) => (c >= 0 ? s + cost[i * m + c] : s), 0);
-        const transposed = new Float64Array(n * m);
-        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) transposed[j * n + i] = cost[i * m + j];
-        expect(total).toBeCloseTo(n <= m ? bruteForce(cost, n, m) : bruteForce(transposed, m, n), 10);
-      }
-    }
   });
 });
 

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
 import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/core/node';
-import { AdamW, createSegmenter, linearSumAssignment, resnet, type ResNet } from '../src/index';
+import { linearSumAssignment } from '@deformjs/metrics';
+import { AdamW, createSegmenter, resnet, type ResNet } from '../src/index';
 
 const WARMUP = 2;
 const RUNS = 7;

@@ -1,12 +1,11 @@
-"""Makes the @deformjs/nn test fixtures with the PyTorch / torchvision / scipy references.
-Run with /usr/bin/python3 from the package folder (python3-scipy needed for the matching fixtures)."""
+"""Makes the @deformjs/nn test fixtures with the PyTorch / torchvision references.
+Run with /usr/bin/python3 from the package folder."""
 import collections
 import json
 import math
 import os
 
 import numpy as np
-import scipy.optimize
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -123,21 +122,6 @@ for step in range(total):
     opt.step()
     traj.append([flat(p) for p in (p0, p1, p2)])
 dump('adamw.json', {'init': init, 'x': flat(xs), 't': flat(ts), 'lrs': lrs, 'norms': norms, 'trajectory': traj, 'baseLr': base_lr, 'warmup': warmup, 'total': total})
-
-# ---- Hungarian matching: scipy's optimal costs ----
-rng = np.random.default_rng(4)
-cases = []
-for shape, kind in [((7, 5), 'float'), ((5, 7), 'float'), ((40, 15), 'float'), ((15, 40), 'int'), ((12, 12), 'int'), ((10, 6), 'inf')]:
-    if kind == 'float':
-        c = rng.random(shape)
-    elif kind == 'int':
-        c = rng.integers(0, 4, shape).astype(float)  # many ties
-    else:
-        c = rng.random(shape)
-        c[rng.random(shape) < 0.3] = np.inf
-    r, k = scipy.optimize.linear_sum_assignment(c)
-    cases.append({'shape': list(shape), 'cost': [None if math.isinf(v) else v for v in c.reshape(-1).tolist()], 'rows': r.tolist(), 'cols': k.tolist(), 'total': float(c[r, k].sum())})
-dump('matching.json', cases)
 
 # ---- Box ops: generalized IoU values and gradients ----
 torch.manual_seed(5)
