@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '@deformjs/core';
+import { DeformConv2d, ModulatedDeformConv2d } from '@deformjs/dcn';
+import { FPN, ResNet, plainConv3x3, type Conv3x3Factory } from '@deformjs/nn';
+import type { FasterRcnnConfig } from './config';
+
+// TEMPORARY until @deformjs/dcn's deformConv3x3 lands on main (h14core): same signature.
+function deformConv3x3(options: { stages: string[]; version: 1 | 2; deformGroups: number }): Conv3x3Factory {
+  const Layer = options.version === 1 ? DeformConv2d : ModulatedDeformConv2d;
+  return (context) => {
+    const { rng, stage, inChannels, outChannels, stride, dilation } = context;
+    if (!options.stages.includes(`C${stage + 1}`)) return plainConv3x3(context);
+    return new Layer(rng, inChannels, outChannels, 3, {
+      stride,
+      padding: dilation,
+      dilation,
+      deformGroups: options.deformGroups,
+      bias: false,
+    });
+  };
+}
+
+/** FPN level strides of P2..P6 ('0', '1', '2', '3', 'pool' in torchvision). */
+export const LEVEL_STRIDES = [4, 8, 16, 32, 64];
+
+/**
+ * torchvision's BackboneWithFPN (resnet_fpn_backbone): the ResNet under `body` returning C2..C5, and `fpn` with
+ * LastLevelMaxPool, giving P2..P6 with `fpnChannels` channels. DCN stages swap the 3x3 convs of layer2..layer4
+ * for deformable ones (mmdet's keys: `body.layer2.0.conv2.conv_offset.weight`).
+ */
+export class BackboneWithFPN extends Module {
+  readonly body: ResNet;
+  readonly fpn: FPN;
+
+  constructor(config: FasterRcnnConfig) {
+    super();
+    const { backbone, dcn, seed } = config;
+    const conv3x3 =
+      dcn.stages === 'none'
+        ? plainConv3x3
+        : deformConv3x3({ stages: ['C3', 'C4', 'C5'], version: dcn.version, deformGroups: dcn.deformGroups });
+    this.body = this.addModule(
+      'body',
+      new ResNet({ depth: backbone.depth, width: backbone.width, norm: backbone.norm, conv3x3, seed }),
+    );
+    const channels = (['C2', 'C3', 'C4', 'C5'] as const).map((f) => this.body.channels[f]);
+    this.fpn = this.addModule('fpn', new FPN(channels, config.fpnChannels, { lastLevelMaxPool: true, seed: seed + 1 }));
+  }
+
+  /** NHWC images [N, H, W, 3] -> P2..P6. */
+  forward(images: tf.Tensor): tf.Tensor[] {
+    return tf.tidy(() => {
+      const c = this.body.forward(images);
+      const p = this.fpn.forward({ C2: c.C2!, C3: c.C3!, C4: c.C4!, C5: c.C5! });
+      return [p.C2, p.C3, p.C4, p.C5, p.pool];
+    });
+  }
+}
