@@ -3,7 +3,7 @@
  * (AdamW, linear warmup, 10x drop at 80%), evaluates COCO AP on the validation split, times training and
  * inference, and for DCN variants measures where the last C4 deformable conv samples (inside the object's mask
  * or not). Writes `<out>/<variant>-s<seed>.json`. Usage:
- *   nice -n 10 npx tsx scripts/ablation.ts --variant dcnv2-mdpool --seed 0 --steps 600 --out runs/ablation
+ *   nice -n 10 npx tsx scripts/ablation.ts --variant dcnv2-mdpool --seed 0 --steps 600 --size 128 --out runs/ablation
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,24 +15,9 @@ import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch } from
 import { evaluateCoco, type CocoDataset, type CocoDetection } from '@deformjs/metrics';
 import { AdamW, convNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
 import { readFileSync } from 'node:fs';
-import { FASTER_RCNN_SMALL, FasterRCNN, trainStep, type FasterRcnnConfig } from '../src/index';
+import { FASTER_RCNN_SMALL, FasterRCNN, trainStep } from '../src/index';
+import { VARIANTS } from './variants';
 
-export const VARIANTS: Record<string, (c: FasterRcnnConfig) => FasterRcnnConfig> = {
-  plain: (c) => c,
-  'dcnv1-c3c5': (c) => ({ ...c, dcn: { stages: 'c3-c5', version: 1, deformGroups: 1 } }),
-  'dcnv2-c3c5': (c) => ({ ...c, dcn: { stages: 'c3-c5', version: 2, deformGroups: 1 } }),
-  'dcnv2-mdpool': (c) => ({
-    ...c,
-    dcn: { stages: 'c3-c5', version: 2, deformGroups: 1 },
-    roi: { ...c.roi, pooling: 'mdpool' },
-  }),
-  'dcnv2-mdpool-mimic': (c) => ({
-    ...c,
-    dcn: { stages: 'c3-c5', version: 2, deformGroups: 1 },
-    roi: { ...c.roi, pooling: 'mdpool' },
-    mimic: { cropSize: 64, roisPerImage: 4, lossWeight: 1 },
-  }),
-};
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +30,7 @@ const { values } = parseArgs({
     cache: { type: 'string', default: 'runs/data' },
     'train-count': { type: 'string', default: '400' },
     'val-count': { type: 'string', default: '80' },
+    size: { type: 'string', default: '128' },
   },
 });
 
@@ -142,7 +128,7 @@ async function main() {
     seed: 0,
     count: Number(values['train-count']),
     valCount: Number(values['val-count']),
-    size: 128,
+    size: Number(values.size),
   });
   const train = loadCoco(cocoPaths(root, 'train'));
   const valPaths = cocoPaths(root, 'val');

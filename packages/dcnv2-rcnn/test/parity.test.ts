@@ -46,7 +46,7 @@ function fixtureConfig(): FasterRcnnConfig {
 }
 
 const nhwc = (x: number[][][][]) => tf.tidy(() => tf.transpose(tf.tensor4d(x), [0, 2, 3, 1]));
-const close = (actual: tf.Tensor, expected: tf.Tensor | number[], name: string) =>
+const close = (actual: tf.Tensor, expected: tf.Tensor | number[] | number[][], name: string) =>
   assertAllClose(actual, expected instanceof tf.Tensor ? expected : tf.tensor(expected), {
     atol: 1e-4,
     rtol: 1e-4,
