@@ -92,7 +92,11 @@ async function main(): Promise<void> {
   const batch = batchOf(new Rng(0));
   const plain = ours(FASTER_RCNN_SMALL, batch);
   const dcn = ours(
-    { ...FASTER_RCNN_SMALL, dcn: { stages: 'c3-c5', version: 2, deformGroups: 1 }, roi: { ...FASTER_RCNN_SMALL.roi, pooling: 'mdpool' } },
+    {
+      ...FASTER_RCNN_SMALL,
+      dcn: { stages: 'c3-c5', version: 2, deformGroups: 1 },
+      roi: { ...FASTER_RCNN_SMALL.roi, pooling: 'mdpool' },
+    },
     batch,
   );
   const workers = hasTorch() ? [new TorchWorker(1), new TorchWorker(2)] : [];
@@ -148,7 +152,10 @@ async function main(): Promise<void> {
       ratioMax: null,
     },
   ]);
-  reportBench('dcnv2-rcnn', [...rows, { case: `load average before / after: ${loadBefore} / ${loadAfter}`, rounds: ROUNDS }]);
+  reportBench('dcnv2-rcnn', [
+    ...rows,
+    { case: `load average before / after: ${loadBefore} / ${loadAfter}`, rounds: ROUNDS },
+  ]);
   console.log(
     `tensor count over ${LEAK_STEPS} training steps: first ${counts[0]}, last ${counts[counts.length - 1]} (${flat ? 'flat' : 'NOT FLAT'})`,
   );

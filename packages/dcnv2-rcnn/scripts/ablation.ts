@@ -18,7 +18,6 @@ import { readFileSync } from 'node:fs';
 import { FASTER_RCNN_SMALL, FasterRCNN, trainStep } from '../src/index';
 import { VARIANTS } from './variants';
 
-
 const { values } = parseArgs({
   options: {
     variant: { type: 'string', default: 'plain' },

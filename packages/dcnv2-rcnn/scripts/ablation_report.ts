@@ -27,11 +27,14 @@ const runs = readdirSync(dir)
   .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Run);
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0);
+const std = (xs: number[]) =>
+  xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0;
 const cell = (xs: number[], scale = 100, digits = 1) =>
   xs.some((x) => x < 0) ? 'n/a' : `${(mean(xs) * scale).toFixed(digits)} ± ${(std(xs) * scale).toFixed(digits)}`;
 
-console.log('| variant | seeds | AP | AP50 | AP_S | AP_M | AP_L | train it/s | infer img/s | weight inside mask (grid) |');
+console.log(
+  '| variant | seeds | AP | AP50 | AP_S | AP_M | AP_L | train it/s | infer img/s | weight inside mask (grid) |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 const series = [];
 for (const [variant, label] of Object.entries(VARIANT_LABELS)) {
@@ -43,7 +46,15 @@ for (const [variant, label] of Object.entries(VARIANT_LABELS)) {
     ? `${cell(inside.map((r) => r.samplingInsideMask!.deformable))} % (${cell(inside.map((r) => r.samplingInsideMask!.grid))} %)`
     : '-';
   console.log(
-    `| ${label} | ${group.map((r) => r.seed).join(', ')} | ${cell(stat(0))} | ${cell(stat(1))} | ${cell(stat(3))} | ${cell(stat(4))} | ${cell(stat(5))} | ${cell(group.map((r) => r.trainItPerSec), 1, 2)} | ${cell(group.map((r) => r.inferImagesPerSec), 1, 2)} | ${share} |`,
+    `| ${label} | ${group.map((r) => r.seed).join(', ')} | ${cell(stat(0))} | ${cell(stat(1))} | ${cell(stat(3))} | ${cell(stat(4))} | ${cell(stat(5))} | ${cell(
+      group.map((r) => r.trainItPerSec),
+      1,
+      2,
+    )} | ${cell(
+      group.map((r) => r.inferImagesPerSec),
+      1,
+      2,
+    )} | ${share} |`,
   );
   const steps = Math.min(...group.map((r) => r.loss.length));
   const points: [number, number][] = [];
@@ -54,6 +65,12 @@ for (const [variant, label] of Object.entries(VARIANT_LABELS)) {
 }
 writeFileAtomic(
   'docs/ablation.svg',
-  lineChartSvg({ title: 'DCNv2 ablation on the shapes world: training loss (mean over seeds)', xLabel: 'step', yLabel: 'loss', series, logY: true }),
+  lineChartSvg({
+    title: 'DCNv2 ablation on the shapes world: training loss (mean over seeds)',
+    xLabel: 'step',
+    yLabel: 'loss',
+    series,
+    logY: true,
+  }),
 );
 console.log('wrote docs/ablation.svg');
