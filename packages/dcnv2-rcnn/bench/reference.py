@@ -4,6 +4,7 @@ float32, on one image. Reads commands from stdin, one per line ("train" or "infe
 milliseconds as a JSON line. Usage: OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/reference.py <threads> <size>
 """
 import json
+import os
 import sys
 import time
 
@@ -13,33 +14,20 @@ from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.resnet import BasicBlock, ResNet
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+from torch_resnet import NarrowResNet  # noqa: E402
 
 threads, size = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
-class NarrowResNet(ResNet):
-    def __init__(self, width):
-        nn.Module.__init__(self)
-        self._norm_layer = nn.BatchNorm2d
-        self.inplanes, self.dilation, self.groups, self.base_width = width, 1, 1, 64
-        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(BasicBlock, width, 2)
-        self.layer2 = self._make_layer(BasicBlock, width * 2, 2, stride=2)
-        self.layer3 = self._make_layer(BasicBlock, width * 4, 2, stride=2)
-        self.layer4 = self._make_layer(BasicBlock, width * 8, 2, stride=2)
-
-
 width, fpn, hidden, classes = 16, 64, 256, 5
 backbone = BackboneWithFPN(
-    NarrowResNet(width),
+    NarrowResNet(width, nn.BatchNorm2d),
     {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
     [width, width * 2, width * 4, width * 8],
     fpn,

@@ -20,11 +20,12 @@ from torchvision.models.detection._utils import Matcher
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.resnet import BasicBlock, ResNet
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 from torchvision.ops.poolers import LevelMapper
+
+from torch_resnet import NarrowResNet
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(0)
@@ -38,28 +39,8 @@ RATIOS = [0.5, 1.0, 2.0]
 CANONICAL_SCALE = 20
 
 
-class NarrowResNet(ResNet):
-    """torchvision's ResNet with every stage's width scaled (64 -> WIDTH): same modules, same state_dict keys."""
-
-    def __init__(self, width):
-        nn.Module.__init__(self)
-        self._norm_layer = FrozenBatchNorm2d
-        self.inplanes = width
-        self.dilation = 1
-        self.groups = 1
-        self.base_width = 64
-        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = FrozenBatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(BasicBlock, width, 2)
-        self.layer2 = self._make_layer(BasicBlock, width * 2, 2, stride=2)
-        self.layer3 = self._make_layer(BasicBlock, width * 4, 2, stride=2)
-        self.layer4 = self._make_layer(BasicBlock, width * 8, 2, stride=2)
-
-
 def build():
-    body = NarrowResNet(WIDTH)
+    body = NarrowResNet(WIDTH, FrozenBatchNorm2d)
     backbone = BackboneWithFPN(
         body,
         return_layers={"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
