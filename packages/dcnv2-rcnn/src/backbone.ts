@@ -1,24 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module } from '@deformjs/core';
-import { DeformConv2d, ModulatedDeformConv2d } from '@deformjs/dcn';
-import { FPN, ResNet, plainConv3x3, type Conv3x3Factory } from '@deformjs/nn';
+import { Module, plainConv3x3 } from '@deformjs/core';
+import { deformConv3x3 } from '@deformjs/dcn';
+import { FPN, ResNet } from '@deformjs/nn';
 import type { FasterRcnnConfig } from './config';
-
-// TEMPORARY until @deformjs/dcn's deformConv3x3 lands on main (h14core): same signature.
-function deformConv3x3(options: { stages: string[]; version: 1 | 2; deformGroups: number }): Conv3x3Factory {
-  const Layer = options.version === 1 ? DeformConv2d : ModulatedDeformConv2d;
-  return (context) => {
-    const { rng, stage, inChannels, outChannels, stride, dilation } = context;
-    if (!options.stages.includes(`C${stage + 1}`)) return plainConv3x3(context);
-    return new Layer(rng, inChannels, outChannels, 3, {
-      stride,
-      padding: dilation,
-      dilation,
-      deformGroups: options.deformGroups,
-      bias: false,
-    });
-  };
-}
 
 /** FPN level strides of P2..P6 ('0', '1', '2', '3', 'pool' in torchvision). */
 export const LEVEL_STRIDES = [4, 8, 16, 32, 64];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, argumentError } from '@deformjs/core';
+import { type Rng, argumentError } from '@deformjs/core';
 import { boxIou } from '@deformjs/nn';
 
 /** Match value of a prediction whose best IoU is below the low threshold (background). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Linear, Module, Rng } from '@deformjs/core';
+import { Linear, Module, type Rng } from '@deformjs/core';
 import { ModulatedDeformRoIPoolPack } from '@deformjs/dcn';
 import { BoxCoder, ModuleList, batchedNms, roiAlign } from '@deformjs/nn';
 import { LEVEL_STRIDES } from './backbone';

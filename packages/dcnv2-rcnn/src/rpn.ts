@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng } from '@deformjs/core';
+import { Module, type Rng } from '@deformjs/core';
 import { AnchorGenerator, BoxCoder, Conv2d, ReLU, Sequential, batchedNms } from '@deformjs/nn';
 import type { FasterRcnnConfig } from './config';
 import { binaryCrossEntropyWithLogits, smoothL1Sum } from './losses';
@@ -188,8 +188,15 @@ export class RegionProposalNetwork extends Module {
         matchedBoxes.push(...target.boxes.subarray(4 * matches[a], 4 * matches[a] + 4));
         positiveAnchors.push(...anchors.subarray(4 * a, 4 * a + 4));
       }
-      for (const a of picked.positive) (sampled.push(b * numAnchors + a), sampledLabels.push(1));
-      for (const a of picked.negative) (sampled.push(b * numAnchors + a), sampledLabels.push(0));
+      for (const [indices, label] of [
+        [picked.positive, 1],
+        [picked.negative, 0],
+      ] as const) {
+        for (const a of indices) {
+          sampled.push(b * numAnchors + a);
+          sampledLabels.push(label);
+        }
+      }
     });
     return tf.tidy(() => {
       if (sampled.length === 0) return { lossObjectness: tf.scalar(0), lossRpnBoxReg: tf.scalar(0) };

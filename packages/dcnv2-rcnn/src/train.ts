@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, clipGradNorm } from '@deformjs/nn';
+import { type AdamW, clipGradNorm } from '@deformjs/nn';
 import type { FasterRCNN, FasterRcnnTarget } from './faster_rcnn';
 
 export interface FasterRcnnBatch {

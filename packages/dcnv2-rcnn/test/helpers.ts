@@ -1,4 +1,4 @@
-import { Rng } from '@deformjs/core';
+import { type Rng } from '@deformjs/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { FASTER_RCNN_SMALL, type FasterRcnnConfig, type FasterRcnnBatch } from '../src/index';
 

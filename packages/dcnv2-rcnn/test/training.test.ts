@@ -95,7 +95,10 @@ describe('FasterRCNN training and inference', () => {
     const weights = withMimic.stateDict();
     const extra = Object.keys(weights).filter((k) => k.startsWith('rcnn_cls_score.'));
     expect(extra).toEqual(['rcnn_cls_score.weight', 'rcnn_cls_score.bias']);
-    for (const k of extra) (weights[k].dispose(), delete weights[k]);
+    for (const k of extra) {
+      weights[k].dispose();
+      delete weights[k];
+    }
     plain.loadStateDict(weights);
     tf.dispose(Object.values(weights));
     withMimic.eval();
