@@ -35,8 +35,8 @@ export class FasterRCNN extends Module {
   readonly roiHeads: RoIHeads;
   /** The R-CNN branch's classifier (feature mimicking only; unused at inference). */
   readonly rcnnClsScore: Linear | null;
-  /** Draws the RPN's and RoI heads' samples; its state goes into checkpoints. */
-  readonly sampling: Rng;
+  /** Draws the RPN's and RoI heads' samples; checkpoints save its `state()` and resume with `new Rng(state)`. */
+  sampling: Rng;
 
   constructor(config: FasterRcnnConfig) {
     super();
