@@ -14,3 +14,4 @@ export type { LinearOptions } from './linear';
 export { Conv2d, conv2dNhwc, plainConv3x3 } from './conv2d';
 export type { Conv2dOptions, Conv3x3Context, Conv3x3Factory } from './conv2d';
 export { addBias, transpose2d } from './matmul';
+export { stopGradient } from './stop_gradient';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, type Rng, xavierUniform } from '@deformjs/core';
+import { Module, type Rng, stopGradient, xavierUniform } from '@deformjs/core';
 import { MSDeformAttn } from '@deformjs/msda';
 import { Dropout, LayerNorm, Linear, type MLP, ModuleList, MultiheadAttention, type NoiseSource } from '@deformjs/nn';
 import type { DeformableDetrConfig } from './config';
@@ -14,12 +14,6 @@ export interface Levels {
   /** [N, S] bool, true at padding. */
   paddingMask: tf.Tensor;
 }
-
-/** x.detach(): the value, with no gradient flowing back (iterative refinement detaches between layers). */
-export const detach = tf.customGrad(((x: tf.Tensor) => ({
-  value: tf.clone(x),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** DeformableTransformerEncoderLayer: deformable self-attention over all levels, then the FFN, post-norm. */
 export class DeformableEncoderLayer extends Module {
@@ -203,7 +197,7 @@ export class DeformableDecoder extends Module {
                   -1,
                 ),
               );
-          reference = detach(refined);
+          reference = stopGradient(refined);
         }
         hs.push(output);
         references.push(tf.clone(reference));

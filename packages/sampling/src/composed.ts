@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from '@deformjs/core';
 import { checkGatherArguments } from './validate';
 import type { BilinearGatherOptions, CheckedGather, LevelStartIndexLike, SpatialShapesLike } from './validate';
 
@@ -69,38 +70,30 @@ export function composedGather(
       tf.mul(tf.mul(ly, lx), tf.mul(bottom, right)),
     ]);
 
-    const indices = withoutGradient(() => {
-      const clampTo = (t: tf.Tensor, size: tf.Tensor) =>
-        tf.cast(tf.minimum(tf.maximum(t, 0), tf.sub(size, 1)), 'int32');
-      const xs = [clampTo(x0, W), clampTo(tf.add(x0, 1), W)];
-      const ys = [clampTo(y0, H), clampTo(tf.add(y0, 1), H)];
-      const batch = tf.reshape(tf.range(0, B * S, S, 'int32'), [B, 1, 1, 1, 1]);
-      const group = tf.reshape(tf.range(0, G, 1, 'int32'), [1, 1, G, 1, 1]);
-      const levelBase = tf.add(batch, perLevel(levels.starts, 'int32'));
-      const Wi = perLevel(widths, 'int32');
-      const at = (yc: tf.Tensor, xc: tf.Tensor) =>
-        tf.add(tf.mul(tf.add(tf.add(levelBase, tf.mul(yc, Wi)), xc), tf.scalar(G, 'int32')), group);
-      return tf.stack([at(ys[0], xs[0]), at(ys[0], xs[1]), at(ys[1], xs[0]), at(ys[1], xs[1])]);
-    });
+    const clampTo = (t: tf.Tensor, size: tf.Tensor) => tf.cast(tf.minimum(tf.maximum(t, 0), tf.sub(size, 1)), 'int32');
+    const xs = [clampTo(x0, W), clampTo(tf.add(x0, 1), W)];
+    const ys = [clampTo(y0, H), clampTo(tf.add(y0, 1), H)];
+    const batch = tf.reshape(tf.range(0, B * S, S, 'int32'), [B, 1, 1, 1, 1]);
+    const group = tf.reshape(tf.range(0, G, 1, 'int32'), [1, 1, G, 1, 1]);
+    const levelBase = tf.add(batch, perLevel(levels.starts, 'int32'));
+    const Wi = perLevel(widths, 'int32');
+    const at = (yc: tf.Tensor, xc: tf.Tensor) =>
+      tf.add(tf.mul(tf.add(tf.add(levelBase, tf.mul(yc, Wi)), xc), tf.scalar(G, 'int32')), group);
+    // The corners' flat indices, cut from the tape: integer indices derived from the differentiated locations
+    // would make backprop fail (GatherV2 hands its indices back as their "gradient").
+    const indices = stopGradient(tf.stack([at(ys[0], xs[0]), at(ys[0], xs[1]), at(ys[1], xs[0]), at(ys[1], xs[1])]));
 
-    const corners = tf.reshape(
-      tf.gather(tf.reshape(value, [B * S * G, C]), tf.cast(tf.reshape(indices, [-1]), 'int32')),
-      [4, B, Q, G, L, P, C],
-    );
+    const corners = tf.reshape(tf.gather(tf.reshape(value, [B * S * G, C]), tf.reshape(indices, [-1])), [
+      4,
+      B,
+      Q,
+      G,
+      L,
+      P,
+      C,
+    ]);
     const weighted = tf.mul(corners, tf.expandDims(tf.mul(cornerWeights, scale), -1));
     const samples = tf.reshape(tf.sum(weighted, 0), [B, Q, G, L * P, C]);
     return options.reduce === 'sum' ? tf.sum(samples, 3) : tf.transpose(samples, [0, 1, 3, 2, 4]);
   });
-}
-
-/**
- * Computes `fn` off the gradient tape. tfjs has no stop_gradient, and integer gather indices derived from a
- * differentiated input make backprop fail (GatherV2 hands its int32 indices back as their "gradient"). Ops run
- * inside a customGrad forward are not recorded, and a constant anchor as its only input keeps the node itself
- * off every path from the inputs.
- */
-function withoutGradient(fn: () => tf.Tensor): tf.Tensor {
-  const anchor = tf.scalar(0);
-  // customGrad hands its value back as float32 whatever its dtype; callers cast.
-  return tf.customGrad(() => ({ value: fn(), gradFunc: () => tf.zerosLike(anchor) }))(anchor);
 }
