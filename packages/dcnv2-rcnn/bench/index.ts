@@ -131,6 +131,7 @@ async function main(): Promise<void> {
   }
   const flat = counts.every((c) => c === counts[0]);
 
+  const load = `${loadBefore} / ${loadAfter}`;
   const rows = cases.flatMap((c) => [
     ...workers.map((w) => {
       const ratios = times[`ratio${w.threads} ${c}`];
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
         ratio: round(median(ratios)),
         ratioMin: round(Math.min(...ratios)),
         ratioMax: round(Math.max(...ratios)),
+        load,
       };
     }),
     {
@@ -150,12 +152,11 @@ async function main(): Promise<void> {
       ratio: null,
       ratioMin: null,
       ratioMax: null,
+      load,
     },
   ]);
-  reportBench('dcnv2-rcnn', [
-    ...rows,
-    { case: `load average before / after: ${loadBefore} / ${loadAfter}`, rounds: ROUNDS },
-  ]);
+  reportBench('dcnv2-rcnn', rows);
+  console.log(`${ROUNDS} rounds; load average (1, 5, 15 min) before / after: ${load}`);
   console.log(
     `tensor count over ${LEAK_STEPS} training steps: first ${counts[0]}, last ${counts[counts.length - 1]} (${flat ? 'flat' : 'NOT FLAT'})`,
   );
