@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, checkShapes } from '@deformjs/core';
-import { bilinearGatherChecked, checkGatherArguments } from '@deformjs/sampling';
-import type { LevelStartIndexLike, SpatialShapesLike } from '@deformjs/sampling';
+import {
+  bilinearGatherChecked,
+  checkGatherArgumentsResolved,
+  resolveLevels,
+  type LevelStartIndexLike,
+  type ResolvedLevels,
+  type SpatialShapesLike,
+} from '@deformjs/sampling';
 
 const OP = 'msDeformAttn';
 const NAMES = {
@@ -25,6 +31,24 @@ export function msDeformAttn(
   samplingLocations: tf.Tensor,
   attentionWeights: tf.Tensor,
 ): tf.Tensor {
+  return msDeformAttnResolved(
+    value,
+    resolveLevels(OP, spatialShapes, levelStartIndex, NAMES),
+    samplingLocations,
+    attentionWeights,
+  );
+}
+
+/**
+ * `msDeformAttn` on a level layout resolved (read and validated) once by the caller, as `MSDeformAttn.forward`
+ * does: the tensors are still checked, the layout is not read again.
+ */
+export function msDeformAttnResolved(
+  value: tf.Tensor,
+  levels: ResolvedLevels,
+  samplingLocations: tf.Tensor,
+  attentionWeights: tf.Tensor,
+): tf.Tensor {
   for (const [name, t] of [
     ['value', value],
     ['samplingLocations', samplingLocations],
@@ -38,11 +62,10 @@ export function msDeformAttn(
     { name: 'samplingLocations', shape: samplingLocations.shape, expected: ['N', 'Lq', 'M', 'L', 'P', 2] },
     { name: 'attentionWeights', shape: attentionWeights.shape, expected: ['N', 'Lq', 'M', 'L', 'P'] },
   ]);
-  const checked = checkGatherArguments(
+  const checked = checkGatherArgumentsResolved(
     OP,
     value,
-    spatialShapes,
-    levelStartIndex,
+    levels,
     samplingLocations,
     attentionWeights,
     { normalized: true, reduce: 'sum' },

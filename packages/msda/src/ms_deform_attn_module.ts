@@ -12,7 +12,7 @@ import {
 } from '@deformjs/core';
 import { resolveLevels } from '@deformjs/sampling';
 import type { LevelStartIndexLike, SpatialShapesLike } from '@deformjs/sampling';
-import { msDeformAttn } from './ms_deform_attn';
+import { msDeformAttnResolved } from './ms_deform_attn';
 
 export interface MSDeformAttnOptions {
   dModel?: number;
@@ -128,7 +128,7 @@ export class MSDeformAttn extends Module {
         const [xy, boxWh] = tf.split(tf.reshape(referencePoints, [N, Lq, 1, L, 1, 4]), 2, 5);
         locations = tf.add(xy, tf.mul(tf.div(offsets, P), tf.mul(boxWh, 0.5)));
       }
-      const sampled = msDeformAttn(value, inputSpatialShapes, inputLevelStartIndex, locations, attention);
+      const sampled = msDeformAttnResolved(value, levels, locations, attention);
       return this.outputProj.forward(sampled);
     });
   }

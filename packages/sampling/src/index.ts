@@ -1,6 +1,6 @@
 export { bilinearGather, bilinearGatherChecked } from './bilinear_gather';
 export { bilinearGatherComposed } from './composed';
-export { checkGatherArguments, resolveLevels, GATHER_ARGUMENT_NAMES } from './validate';
+export { checkGatherArguments, checkGatherArgumentsResolved, resolveLevels, GATHER_ARGUMENT_NAMES } from './validate';
 export type {
   BilinearGatherOptions,
   CheckedGather,

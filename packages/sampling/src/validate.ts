@@ -144,6 +144,43 @@ export function checkGatherArguments(
   options: BilinearGatherOptions,
   names: GatherArgumentNames = GATHER_ARGUMENT_NAMES,
 ): CheckedGather {
+  checkGatherInputs(op, value, locations, weights, options, names);
+  return checkGatherShapes(
+    op,
+    value,
+    resolveLevels(op, spatialShapes, levelStartIndex, names),
+    locations,
+    weights,
+    options,
+    names,
+  );
+}
+
+/**
+ * `checkGatherArguments` for a caller that resolved the level layout already (`resolveLevels`, once for many
+ * gathers): checks the tensors and options against it without reading the layout again.
+ */
+export function checkGatherArgumentsResolved(
+  op: string,
+  value: tf.Tensor,
+  levels: ResolvedLevels,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  options: BilinearGatherOptions,
+  names: GatherArgumentNames = GATHER_ARGUMENT_NAMES,
+): CheckedGather {
+  checkGatherInputs(op, value, locations, weights, options, names);
+  return checkGatherShapes(op, value, levels, locations, weights, options, names);
+}
+
+function checkGatherInputs(
+  op: string,
+  value: tf.Tensor,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  options: BilinearGatherOptions,
+  names: GatherArgumentNames,
+): void {
   if (!(value instanceof tf.Tensor)) throw argumentError(op, names.value, 'a tensor', value);
   if (!(locations instanceof tf.Tensor)) throw argumentError(op, names.locations, 'a tensor', locations);
   if (weights !== null && !(weights instanceof tf.Tensor))
@@ -156,7 +193,17 @@ export function checkGatherArguments(
   assertDtype(op, names.value, value.dtype, ['float32']);
   assertDtype(op, names.locations, locations.dtype, ['float32']);
   if (weights) assertDtype(op, names.weights, weights.dtype, ['float32']);
-  const levels = resolveLevels(op, spatialShapes, levelStartIndex, names);
+}
+
+function checkGatherShapes(
+  op: string,
+  value: tf.Tensor,
+  levels: ResolvedLevels,
+  locations: tf.Tensor,
+  weights: tf.Tensor | null,
+  options: BilinearGatherOptions,
+  names: GatherArgumentNames,
+): CheckedGather {
   const L = levels.shapes.length / 2;
   const checks = [
     { name: names.value, shape: value.shape, expected: ['B', 'S', 'G', 'Cg'] },
