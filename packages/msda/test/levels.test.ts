@@ -6,7 +6,7 @@ import { MSDeformAttn } from '../src/index';
 
 // Count how often the level layout is read and validated: once per MSDeformAttn.forward.
 vi.mock('@deformjs/sampling', async (importOriginal) => {
-  const original = await importOriginal<typeof import('@deformjs/sampling')>();
+  const original = await importOriginal<typeof sampling>();
   return {
     ...original,
     resolveLevels: vi.fn(original.resolveLevels),
