@@ -146,6 +146,43 @@ export function evaluateVid(
   detections: readonly VidDetection[],
   options: VidEvalOptions = {},
 ): VidEvalResult {
+  const { numClasses, window, tolerance, defaultThr, motionRanges } = readVidOptions(options);
+  const frameIndex = checkVidFrames(frames, numClasses);
+  const perFrame = detectionsPerFrame(frames, detections, frameIndex, numClasses);
+  const computed = vidMotionIou(frames, window);
+  const motionIou = frames.map((frame, f) => frame.objects.map((obj, o) => obj.motionIou ?? computed[f][o]));
+  const allMotion = motionIou.flat();
+  const thresholds = frames.map((frame) =>
+    frame.objects.map((obj) => {
+      const w = obj.bbox[2] - obj.bbox[0] + 1;
+      const h = obj.bbox[3] - obj.bbox[1] + 1;
+      return Math.min((w * h) / ((w + tolerance) * (h + tolerance)), defaultThr);
+    }),
+  );
+  const overlaps = frames.map((frame, f) =>
+    perFrame[f].map((n) => frame.objects.map((obj) => vidBoxIou(detections[n].bbox, obj.bbox))),
+  );
+
+  // All detections in (descending score, frame, rank) order, for the per-class precision/recall curves.
+  const ranked: [number, number][] = [];
+  perFrame.forEach((list, f) => list.forEach((_, j) => ranked.push([f, j])));
+  ranked.sort(
+    ([fa, ja], [fb, jb]) =>
+      detections[perFrame[fb][jb]].score - detections[perFrame[fa][ja]].score || fa - fb || ja - jb,
+  );
+
+  const scored: ScoredFrames = { frames, detections, perFrame, motionIou, allMotion, thresholds, overlaps, ranked };
+  const ranges = motionRanges.map(({ label, range }) => evaluateMotionRange(scored, numClasses, label, range));
+  return { ranges, motionIou };
+}
+
+function readVidOptions(options: VidEvalOptions): {
+  numClasses: number;
+  window: number;
+  tolerance: number;
+  defaultThr: number;
+  motionRanges: { label: string; range: [number, number] }[];
+} {
   const numClasses = assertInteger(OP, 'options.numClasses', options.numClasses ?? 30, 1);
   const window = assertInteger(OP, 'options.motionWindow', options.motionWindow ?? 10, 1);
   const tolerance = nonNegativeField(OP, { pixelTolerance: options.pixelTolerance ?? 10 }, 'options', 'pixelTolerance');
@@ -164,7 +201,11 @@ export function evaluateVid(
     }
     return { label: r.label, range: [r.range[0], r.range[1]] as [number, number] };
   });
+  return { numClasses, window, tolerance, defaultThr, motionRanges };
+}
 
+/** Checks every frame and its objects; returns each frameId's index in `frames`. */
+function checkVidFrames(frames: readonly VidFrame[], numClasses: number): Map<number | string, number> {
   const frameIndex = new Map<number | string, number>();
   const positions = new Set<string>();
   requireArray(OP, 'frames', frames).forEach((value, f) => {
@@ -206,8 +247,16 @@ export function evaluateVid(
       }
     });
   });
+  return frameIndex;
+}
 
-  // Detections per frame, by descending score (ties in input order).
+/** Checks the detections; returns each frame's detection indices by descending score (ties in input order). */
+function detectionsPerFrame(
+  frames: readonly VidFrame[],
+  detections: readonly VidDetection[],
+  frameIndex: Map<number | string, number>,
+  numClasses: number,
+): number[][] {
   const perFrame: number[][] = frames.map(() => []);
   requireArray(OP, 'detections', detections).forEach((value, n) => {
     const det = requireRecord(OP, `detections[${n}]`, value);
@@ -220,95 +269,91 @@ export function evaluateVid(
     perFrame[f].push(n);
   });
   for (const list of perFrame) list.sort((x, y) => detections[y].score - detections[x].score || x - y);
+  return perFrame;
+}
 
-  const computed = vidMotionIou(frames, window);
-  const motionIou = frames.map((frame, f) => frame.objects.map((obj, o) => obj.motionIou ?? computed[f][o]));
-  const allMotion = motionIou.flat();
-  const thresholds = frames.map((frame) =>
-    frame.objects.map((obj) => {
-      const w = obj.bbox[2] - obj.bbox[0] + 1;
-      const h = obj.bbox[3] - obj.bbox[1] + 1;
-      return Math.min((w * h) / ((w + tolerance) * (h + tolerance)), defaultThr);
-    }),
-  );
-  const overlaps = frames.map((frame, f) =>
-    perFrame[f].map((n) => frame.objects.map((obj) => vidBoxIou(detections[n].bbox, obj.bbox))),
-  );
+/** What every motion range's evaluation shares: detections per frame, motion IoUs, match thresholds, overlaps. */
+interface ScoredFrames {
+  frames: readonly VidFrame[];
+  detections: readonly VidDetection[];
+  perFrame: number[][];
+  motionIou: number[][];
+  allMotion: number[];
+  thresholds: number[][];
+  overlaps: number[][][];
+  ranked: [number, number][];
+}
 
-  // All detections in (descending score, frame, rank) order, for the per-class precision/recall curves.
-  const ranked: [number, number][] = [];
-  perFrame.forEach((list, f) => list.forEach((_, j) => ranked.push([f, j])));
-  ranked.sort(
-    ([fa, ja], [fb, jb]) =>
-      detections[perFrame[fb][jb]].score - detections[perFrame[fa][ja]].score || fa - fb || ja - jb,
-  );
-
-  const ranges = motionRanges.map(({ label, range: [lo, hi] }) => {
-    const emptyWeight = allMotion.length ? allMotion.filter((m) => m >= lo && m <= hi).length / allMotion.length : 0;
-    const npos = new Float64Array(numClasses);
-    const tp = perFrame.map((list) => new Float64Array(list.length));
-    const fp = perFrame.map((list) => new Float64Array(list.length));
-    frames.forEach((frame, f) => {
-      const objects = frame.objects;
-      const ignored = motionIou[f].map((m) => m < lo || m > hi);
-      objects.forEach((obj, k) => {
-        if (!ignored[k]) npos[obj.label]++;
-      });
-      const detected = new Uint8Array(objects.length);
-      perFrame[f].forEach((n, j) => {
-        const det = detections[n];
-        let ovmax = -1;
-        let kmax = -1;
-        let ovmaxIgnored = -1;
-        let ovmaxKept = -1;
-        for (let k = 0; k < objects.length; k++) {
-          const ov = overlaps[f][j][k];
-          if (ov >= thresholds[f][k] && ov > ovmax && !detected[k] && det.label === objects[k].label) {
-            ovmax = ov;
-            kmax = k;
-          }
-          if (ignored[k] && ov > ovmaxIgnored) ovmaxIgnored = ov;
-          if (!ignored[k] && ov > ovmaxKept) ovmaxKept = ov;
-        }
-        if (kmax >= 0) {
-          detected[kmax] = 1;
-          if (!ignored[kmax]) tp[f][j] = 1;
-        } else if (ovmaxKept > ovmaxIgnored) {
-          fp[f][j] = 1;
-        } else if (ovmaxIgnored > ovmaxKept) {
-          fp[f][j] = 0;
-        } else if (objects.length === 0) {
-          // FGFA weighs an unmatched detection in a frame without ground truth by the share of all ground
-          // truth that falls in this speed range.
-          fp[f][j] = emptyWeight;
-        } else {
-          fp[f][j] = ignored.filter(Boolean).length / objects.length;
-        }
-      });
+/** Per-class AP and mAP over the ground truth whose motion IoU lies in [lo, hi] (the rest is ignored). */
+function evaluateMotionRange(
+  { frames, detections, perFrame, motionIou, allMotion, thresholds, overlaps, ranked }: ScoredFrames,
+  numClasses: number,
+  label: string,
+  [lo, hi]: [number, number],
+): VidRangeResult {
+  const emptyWeight = allMotion.length ? allMotion.filter((m) => m >= lo && m <= hi).length / allMotion.length : 0;
+  const npos = new Float64Array(numClasses);
+  const tp = perFrame.map((list) => new Float64Array(list.length));
+  const fp = perFrame.map((list) => new Float64Array(list.length));
+  frames.forEach((frame, f) => {
+    const objects = frame.objects;
+    const ignored = motionIou[f].map((m) => m < lo || m > hi);
+    objects.forEach((obj, k) => {
+      if (!ignored[k]) npos[obj.label]++;
     });
-
-    const ap = new Array<number>(numClasses).fill(-1);
-    const tpSum = new Float64Array(numClasses);
-    const fpSum = new Float64Array(numClasses);
-    const rec: number[][] = Array.from({ length: numClasses }, () => []);
-    const prec: number[][] = Array.from({ length: numClasses }, () => []);
-    for (const [f, j] of ranked) {
-      const c = detections[perFrame[f][j]].label;
-      tpSum[c] += tp[f][j];
-      fpSum[c] += fp[f][j];
-      rec[c].push(tpSum[c] / npos[c]);
-      prec[c].push(tpSum[c] / Math.max(tpSum[c] + fpSum[c], Number.EPSILON));
-    }
-    for (let c = 0; c < numClasses; c++) if (npos[c] > 0) ap[c] = vocAp(rec[c], prec[c]);
-    const valid = ap.filter((v) => v >= 0);
-    const positives = npos.reduce((s, v) => s + v, 0);
-    return {
-      label,
-      range: [lo, hi] as [number, number],
-      ap,
-      mAP: valid.length ? pairwiseSum(valid) / valid.length : -1,
-      positives,
-    };
+    const detected = new Uint8Array(objects.length);
+    perFrame[f].forEach((n, j) => {
+      const det = detections[n];
+      let ovmax = -1;
+      let kmax = -1;
+      let ovmaxIgnored = -1;
+      let ovmaxKept = -1;
+      for (let k = 0; k < objects.length; k++) {
+        const ov = overlaps[f][j][k];
+        if (ov >= thresholds[f][k] && ov > ovmax && !detected[k] && det.label === objects[k].label) {
+          ovmax = ov;
+          kmax = k;
+        }
+        if (ignored[k] && ov > ovmaxIgnored) ovmaxIgnored = ov;
+        if (!ignored[k] && ov > ovmaxKept) ovmaxKept = ov;
+      }
+      if (kmax >= 0) {
+        detected[kmax] = 1;
+        if (!ignored[kmax]) tp[f][j] = 1;
+      } else if (ovmaxKept > ovmaxIgnored) {
+        fp[f][j] = 1;
+      } else if (ovmaxIgnored > ovmaxKept) {
+        fp[f][j] = 0;
+      } else if (objects.length === 0) {
+        // FGFA weighs an unmatched detection in a frame without ground truth by the share of all ground
+        // truth that falls in this speed range.
+        fp[f][j] = emptyWeight;
+      } else {
+        fp[f][j] = ignored.filter(Boolean).length / objects.length;
+      }
+    });
   });
-  return { ranges, motionIou };
+
+  const ap = new Array<number>(numClasses).fill(-1);
+  const tpSum = new Float64Array(numClasses);
+  const fpSum = new Float64Array(numClasses);
+  const rec: number[][] = Array.from({ length: numClasses }, () => []);
+  const prec: number[][] = Array.from({ length: numClasses }, () => []);
+  for (const [f, j] of ranked) {
+    const c = detections[perFrame[f][j]].label;
+    tpSum[c] += tp[f][j];
+    fpSum[c] += fp[f][j];
+    rec[c].push(tpSum[c] / npos[c]);
+    prec[c].push(tpSum[c] / Math.max(tpSum[c] + fpSum[c], Number.EPSILON));
+  }
+  for (let c = 0; c < numClasses; c++) if (npos[c] > 0) ap[c] = vocAp(rec[c], prec[c]);
+  const valid = ap.filter((v) => v >= 0);
+  const positives = npos.reduce((s, v) => s + v, 0);
+  return {
+    label,
+    range: [lo, hi] as [number, number],
+    ap,
+    mAP: valid.length ? pairwiseSum(valid) / valid.length : -1,
+    positives,
+  };
 }
