@@ -190,7 +190,74 @@ export function evaluateCoco(
   const imgIndex = new Map(imgIds.map((id, i) => [id, i]));
   const catIndex = new Map(catIds.map((id, k) => [id, k]));
 
-  // Ground truth, validated in full, then the evaluated part laid out in typed arrays.
+  const { gtGroup, gtBox, gtArea, gtCrowd } = groundTruthArrays(
+    annotations,
+    knownImages,
+    knownCats,
+    imgIndex,
+    catIndex,
+  );
+
+  const { dtGroup, dtBox, dtScore } = detectionArrays(dets, knownImages, knownCats, imgIndex, catIndex);
+
+  // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
+  // concatenates them.
+  const groups = K * I;
+  const gtArrays: GroundTruthArrays = { box: gtBox, area: gtArea, crowd: gtCrowd, ...groupBy(gtGroup, groups) };
+  const dtArrays: DetectionArrays = { box: dtBox, score: dtScore, ...groupBy(dtGroup, groups) };
+  const matched = evaluateGroups(gtArrays, dtArrays, K, I, iouThrs, areaRanges, maxDets[M - 1]);
+  const { precision, recall, scores } = accumulate(
+    matched,
+    dtScore,
+    K,
+    iouThrs.length,
+    recThrs,
+    areaRanges.length,
+    maxDets,
+  );
+  const T = iouThrs.length;
+  const R = recThrs.length;
+  const A = areaRanges.length;
+  const counts: [number, number, number, number, number] = [T, R, K, A, M];
+
+  const { stats, perCategory } = summarizeCoco(
+    precision,
+    recall,
+    counts,
+    iouThrs,
+    maxDets,
+    areaRanges,
+    catIds,
+    catNames,
+  );
+
+  return {
+    stats,
+    perCategory,
+    counts,
+    precision,
+    recall,
+    scores,
+    params: {
+      iouThrs,
+      recThrs,
+      maxDets,
+      areaRanges: areaRanges.map((r) => ({ label: r.label, range: [r.range[0], r.range[1]] as const })),
+      imgIds,
+      catIds,
+    },
+  };
+}
+
+/** Checks every annotation (all of them, evaluated or not) and lays out the evaluated ones in typed arrays. */
+function groundTruthArrays(
+  annotations: unknown[],
+  knownImages: Set<number>,
+  knownCats: Set<number>,
+  imgIndex: Map<number, number>,
+  catIndex: Map<number, number>,
+): { gtGroup: Int32Array; gtBox: Float64Array; gtArea: Float64Array; gtCrowd: Uint8Array } {
+  const I = imgIndex.size;
   const gtGroup = new Int32Array(annotations.length).fill(-1);
   const gtBox = new Float64Array(4 * annotations.length);
   const gtArea = new Float64Array(annotations.length);
@@ -221,7 +288,18 @@ export function evaluateCoco(
     const k = catIndex.get(catId);
     if (i !== undefined && k !== undefined) gtGroup[n] = k * I + i;
   });
+  return { gtGroup, gtBox, gtArea, gtCrowd };
+}
 
+/** Checks every detection and lays them out in typed arrays, group -1 for those not evaluated. */
+function detectionArrays(
+  dets: unknown[],
+  knownImages: Set<number>,
+  knownCats: Set<number>,
+  imgIndex: Map<number, number>,
+  catIndex: Map<number, number>,
+): { dtGroup: Int32Array; dtBox: Float64Array; dtScore: Float64Array } {
+  const I = imgIndex.size;
   const dtGroup = new Int32Array(dets.length).fill(-1);
   const dtBox = new Float64Array(4 * dets.length);
   const dtScore = new Float64Array(dets.length);
@@ -253,30 +331,22 @@ export function evaluateCoco(
     const k = catIndex.get(det.category_id);
     if (i !== undefined && k !== undefined) dtGroup[n] = k * I + i;
   }
+  return { dtGroup, dtBox, dtScore };
+}
 
-  // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
-  // concatenates them.
-  const groups = K * I;
-  const gtArrays: GroundTruthArrays = { box: gtBox, area: gtArea, crowd: gtCrowd, ...groupBy(gtGroup, groups) };
-  const dtArrays: DetectionArrays = { box: dtBox, score: dtScore, ...groupBy(dtGroup, groups) };
-  const matched = evaluateGroups(gtArrays, dtArrays, K, I, iouThrs, areaRanges, maxDets[M - 1]);
-  const { precision, recall, scores } = accumulate(
-    matched,
-    dtScore,
-    K,
-    iouThrs.length,
-    recThrs,
-    areaRanges.length,
-    maxDets,
-  );
-  const T = iouThrs.length;
-  const R = recThrs.length;
-  const A = areaRanges.length;
-
-  // summarize()
+/** COCOeval.summarize(): the 12 standard stats and each category's AP, AP50, AP75 and AR. */
+function summarizeCoco(
+  precision: Float64Array,
+  recall: Float64Array,
+  [, R, K, A, M]: [number, number, number, number, number],
+  iouThrs: number[],
+  maxDets: number[],
+  areaRanges: CocoAreaRange[],
+  catIds: number[],
+  catNames: Map<number, string | undefined>,
+): Pick<CocoEvalResult, 'stats' | 'perCategory'> {
   const areaIndex = (label: string) => areaRanges.findIndex((r) => r.label === label);
   const iouIndex = (thr: number) => iouThrs.indexOf(thr);
-  const counts: [number, number, number, number, number] = [T, R, K, A, M];
   const summarize = (ap: boolean, iouThr: number | null, area: string, md: number, cats: number[]) => {
     const a = areaIndex(area);
     const m = maxDets.lastIndexOf(md);
@@ -318,23 +388,7 @@ export function evaluateCoco(
     ap75: summarize(true, 0.75, 'all', m2, [k]),
     ar: summarize(false, null, 'all', m2, [k]),
   }));
-
-  return {
-    stats,
-    perCategory,
-    counts,
-    precision,
-    recall,
-    scores,
-    params: {
-      iouThrs,
-      recThrs,
-      maxDets,
-      areaRanges: areaRanges.map((r) => ({ label: r.label, range: [r.range[0], r.range[1]] as const })),
-      imgIds,
-      catIds,
-    },
-  };
+  return { stats, perCategory };
 }
 
 /**
