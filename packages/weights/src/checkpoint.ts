@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, Rng } from '@deformjs/core';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import { toTensors } from './tensor_data';
+import { emptyRecord, toTensors } from './tensor_data';
 
 /** An optimizer's state for a checkpoint: its tensors (moments) and JSON-serialisable rest (step counts, hyper-parameters). */
 export interface OptimizerState {
@@ -91,7 +91,7 @@ export function decodeCheckpoint(
   if (meta.format !== FORMAT)
     throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
   const pick = (prefix: string) => {
-    const out: Record<string, tf.Tensor> = {};
+    const out = emptyRecord<tf.Tensor>();
     for (const [k, v] of Object.entries(
       toTensors(Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)))),
     ))

@@ -1,6 +1,7 @@
 export { readSafetensors, writeSafetensors } from './safetensors';
 export type { SafetensorsContents, Writable } from './safetensors';
 export { readPth, stateDictOf } from './pth';
+export type { ReadPthOptions } from './budget';
 export { unpickle, GlobalRef, isDict } from './pickle';
 export type { PickleValue, PickleDict, AllowedGlobal, UnpickleOptions } from './pickle';
 export { renameKeys, loadWeights, STRIP_MODULE_PREFIX } from './rename';

@@ -10,6 +10,7 @@ import {
 } from './checkpoint';
 import type { Module } from '@deformjs/core';
 import { readPth } from './pth';
+import type { ReadPthOptions } from './budget';
 import { readSafetensors, writeSafetensors, type SafetensorsContents, type Writable } from './safetensors';
 import type { PickleValue } from './pickle';
 
@@ -31,8 +32,8 @@ export function writeSafetensorsFile(
   writeFileAtomic(path, writeSafetensors(tensors, metadata));
 }
 
-export function readPthFile(path: string): PickleValue {
-  return readPth(read(path), basename(path));
+export function readPthFile(path: string, options: ReadPthOptions = {}): PickleValue {
+  return readPth(read(path), basename(path), options);
 }
 
 /** Saves a training checkpoint atomically: a crash leaves the previous file intact. */

@@ -33,7 +33,13 @@ export interface UnpickleOptions {
   allowed: Record<string, AllowedGlobal>;
   /** Resolves a persistent id (torch's storages); without it, BINPERSID is refused. */
   persistentLoad?: (pid: PickleValue) => PickleValue;
+  /** The deepest nesting of lists, tuples and dicts accepted (default 1000; checkpoints nest fewer than 10). */
+  maxDepth?: number;
 }
+
+const MAX_DEPTH = 1000;
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 export function newDict(): PickleDict {
   return Object.create(null) as PickleDict;
@@ -53,7 +59,7 @@ export function unpickleAt(
   start: number,
   options: UnpickleOptions,
 ): { value: PickleValue; end: number } {
-  const { fileName, allowed, persistentLoad } = options;
+  const { fileName, allowed, persistentLoad, maxDepth = MAX_DEPTH } = options;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: PickleValue[] = [];
   const marks: number[] = [];
@@ -111,17 +117,23 @@ export function unpickleAt(
   };
   const asLong = (raw: Uint8Array) => {
     if (raw.length === 0) return 0;
-    let value = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]);
-    if (raw[raw.length - 1] & 0x80) value -= 1n << BigInt(8 * raw.length);
+    // Hex digits, most significant byte first, then one BigInt parse: linear in the length (a BigInt shift
+    // per byte is quadratic, and a hostile LONG4 can be megabytes long).
+    const hex = new Array<string>(raw.length);
+    for (let i = 0; i < raw.length; i++) hex[i] = HEX_BYTE[raw[raw.length - 1 - i]];
+    const value = BigInt.asIntN(8 * raw.length, BigInt(`0x${hex.join('')}`));
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   };
   const setItems = (target: PickleValue, items: PickleValue[]) => {
     if (!isDict(target)) throw fail(`SETITEM(S) on a non-dict at byte ${pos - 1}`);
     for (let i = 0; i + 1 < items.length; i += 2) target[keyOf(items[i])] = items[i + 1];
   };
-  const keyOf = (k: PickleValue) =>
-    typeof k === 'string' ? k : Array.isArray(k) ? JSON.stringify(k.map(String)) : String(k);
+  const keyOf = (k: PickleValue): string => {
+    if (typeof k === 'string') return k;
+    if (Array.isArray(k) && k.every((v) => v === null || typeof v !== 'object')) return JSON.stringify(k.map(String));
+    if (k !== null && typeof k === 'object') throw fail(`a dict key that is a container at byte ${pos - 1}`);
+    return String(k);
+  };
   const call = (callable: PickleValue, args: PickleValue, opcode: string) => {
     if (!(callable instanceof GlobalRef))
       throw fail(`${opcode} of something that is not an allowed global at byte ${pos - 1}`);
@@ -144,6 +156,7 @@ export function unpickleAt(
         break;
       case 0x2e: // STOP
         if (stack.length !== 1) throw fail(`STOP with ${stack.length} values on the stack`);
+        checkNesting(stack[0], maxDepth, fail);
         return { value: stack[0], end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
@@ -297,7 +310,7 @@ export function unpickleAt(
         const items = popMark();
         const list = top();
         if (!Array.isArray(list)) throw fail('APPENDS to a non-list');
-        list.push(...items);
+        for (const item of items) list.push(item);
         break;
       }
       case 0x63: {
@@ -352,5 +365,45 @@ export function unpickleAt(
           `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${pos - 1}`,
         );
     }
+  }
+}
+
+/**
+ * Refuses a result nested deeper than `maxDepth` or holding a cycle (the memo lets a pickle put a container
+ * inside itself), so code that walks it recursively (stateDictOf, JSON, a caller's own) cannot overflow the
+ * stack. Iterative, and each container is expanded once however often the memo shares it: linear in the size.
+ */
+function checkNesting(root: PickleValue, maxDepth: number, fail: (what: string) => Error): void {
+  const depthOf = new Map<object, number>(); // finished containers: the depth of their deepest descendant + 1
+  const onPath = new Set<object>();
+  const children = (value: object): PickleValue[] =>
+    Array.isArray(value) ? value : isDict(value) ? Object.values(value) : [];
+  const frames: { node: object; next: number; items: PickleValue[] }[] = [];
+  const enter = (node: PickleValue): void => {
+    if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node) || depthOf.has(node)) return;
+    if (onPath.has(node)) throw fail('the structure contains itself (a cycle)');
+    if (frames.length >= maxDepth) throw fail(`nesting deeper than ${maxDepth} levels`);
+    onPath.add(node);
+    frames.push({ node, next: 0, items: children(node) });
+  };
+  enter(root);
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1];
+    if (frame.next < frame.items.length) {
+      const child = frame.items[frame.next++];
+      const known = child !== null && typeof child === 'object' ? depthOf.get(child) : undefined;
+      if (known !== undefined && frames.length + known > maxDepth)
+        throw fail(`nesting deeper than ${maxDepth} levels`);
+      enter(child);
+      continue;
+    }
+    frames.pop();
+    onPath.delete(frame.node);
+    let deepest = 0;
+    for (const child of frame.items) {
+      const d = child !== null && typeof child === 'object' ? (depthOf.get(child) ?? 0) : 0;
+      if (d > deepest) deepest = d;
+    }
+    depthOf.set(frame.node, deepest + 1);
   }
 }

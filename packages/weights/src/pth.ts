@@ -9,7 +9,8 @@ import {
   type PickleDict,
   type PickleValue,
 } from './pickle';
-import { isTensorData, type TensorData } from './tensor_data';
+import { emptyRecord, isTensorData, type TensorData } from './tensor_data';
+import { memoryBudget, type MemoryBudget, type ReadPthOptions } from './budget';
 import { readZip } from './zip';
 
 /** torch's storage classes, as named in a checkpoint's persistent ids, and their element types. */
@@ -41,10 +42,11 @@ interface Storage {
  * an error naming it; nothing is ever executed. Tensors come back as `TensorData` (dtype rule in `dtypes.ts`),
  * with strided views and storage offsets resolved; dicts as prototype-less objects.
  */
-export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleValue {
+export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth', options: ReadPthOptions = {}): PickleValue {
+  const budget = memoryBudget(bytes.length, fileName, options);
   const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-  if (!isZip && bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, fileName);
-  const entries = readZip(bytes, fileName);
+  if (!isZip && bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, fileName, budget);
+  const entries = readZip(bytes, fileName, budget);
   const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickles.length !== 1)
     throw new Error(`${fileName}: expected one '<archive>/data.pkl' in the zip, found ${pickles.length}`);
@@ -59,8 +61,8 @@ export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleV
       throw new Error(`${fileName}: unsupported persistent id ${JSON.stringify(String(pid))}`);
     const [, type, key, , numel] = pid as [string, PickleValue, PickleValue, PickleValue, PickleValue];
     const dtype = storageDtype(type, fileName);
-    if (typeof key !== 'string' || typeof numel !== 'number')
-      throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    if (typeof key !== 'string' || !isCount(numel))
+      throw new Error(`${fileName}: malformed storage id for key ${String(key)} (element count ${String(numel)})`);
     const cached = storages.get(key);
     if (cached) return cached;
     const data = entries.get(`${prefix}data/${key}`);
@@ -73,7 +75,7 @@ export function readPth(bytes: Uint8Array, fileName = 'checkpoint.pth'): PickleV
   };
   return unpickle(entries.get(pickles[0]) as Uint8Array, {
     fileName,
-    allowed: tensorGlobals(fileName),
+    allowed: tensorGlobals(fileName, budget),
     persistentLoad,
   });
 }
@@ -86,7 +88,7 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
  * order as an int64 element count followed by its bytes. The storages come after the pickle that uses them,
  * so the object pickle is read twice: once to find where it ends, once with the storages in hand.
  */
-function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
+function readLegacy(bytes: Uint8Array, fileName: string, budget: MemoryBudget): PickleValue {
   const plain = { fileName, allowed: {} };
   const magic = unpickleAt(bytes, 0, plain);
   if (magic.value !== LEGACY_MAGIC)
@@ -111,14 +113,14 @@ function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
       PickleValue,
     ];
     if (view !== null) throw new Error(`${fileName}: storage views (legacy view_metadata) are not supported`);
-    if (typeof key !== 'string' || typeof numel !== 'number')
-      throw new Error(`${fileName}: malformed storage id for key ${String(key)}`);
+    if (typeof key !== 'string' || !isCount(numel))
+      throw new Error(`${fileName}: malformed storage id for key ${String(key)} (element count ${String(numel)})`);
     declared.set(key, { dtype: storageDtype(type, fileName), numel });
     return null;
   };
   const skipped = unpickleAt(bytes, sysInfo.end, {
     fileName,
-    allowed: placeholderGlobals(fileName),
+    allowed: placeholderGlobals(fileName, budget),
     persistentLoad: placeholder,
   });
   const keys = unpickleAt(bytes, skipped.end, plain);
@@ -142,7 +144,7 @@ function readLegacy(bytes: Uint8Array, fileName: string): PickleValue {
   }
   const persistentLoad = (pid: PickleValue): PickleValue =>
     storages.get((pid as PickleValue[])[2] as string) as unknown as PickleValue;
-  return unpickleAt(bytes, sysInfo.end, { fileName, allowed: tensorGlobals(fileName), persistentLoad }).value;
+  return unpickleAt(bytes, sysInfo.end, { fileName, allowed: tensorGlobals(fileName, budget), persistentLoad }).value;
 }
 
 function storageDtype(type: PickleValue, fileName: string): StoredDtype {
@@ -154,10 +156,10 @@ function storageDtype(type: PickleValue, fileName: string): StoredDtype {
 }
 
 /** The globals a checkpoint may name: tensor rebuilding, OrderedDict, storage types, argparse records. */
-function tensorGlobals(fileName: string): Record<string, AllowedGlobal> {
+function tensorGlobals(fileName: string, budget: MemoryBudget): Record<string, AllowedGlobal> {
   const rebuild = (args: PickleValue[]): TensorData => {
     const [storage, offset, size, stride] = args;
-    return viewOf(storage as unknown as Storage, offset, size, stride, fileName);
+    return viewOf(storage as unknown as Storage, offset, size, stride, fileName, budget);
   };
   const allowed: Record<string, AllowedGlobal> = {
     'torch._utils._rebuild_tensor_v2': { call: rebuild },
@@ -188,11 +190,16 @@ function tensorGlobals(fileName: string): Record<string, AllowedGlobal> {
 }
 
 /** The same globals, with tensor rebuilding returning null placeholders: the legacy format's first pass reads only structure. */
-function placeholderGlobals(fileName: string): Record<string, AllowedGlobal> {
-  const allowed = tensorGlobals(fileName);
+function placeholderGlobals(fileName: string, budget: MemoryBudget): Record<string, AllowedGlobal> {
+  const allowed = tensorGlobals(fileName, budget);
   for (const name of ['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor'])
     allowed[name] = { call: () => null };
   return allowed;
+}
+
+/** A non-negative safe integer: an element count, offset, size or stride (NaN and 2^53 are not). */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function viewOf(
@@ -201,34 +208,38 @@ function viewOf(
   size: PickleValue,
   stride: PickleValue,
   fileName: string,
+  budget: MemoryBudget,
 ): TensorData {
-  const where = `${fileName}: tensor on storage '${storage?.key}'`;
   if (!storage || typeof storage !== 'object' || !('bytes' in storage))
     throw new Error(`${fileName}: a tensor rebuild without a storage`);
-  const ints = (v: PickleValue) =>
-    Array.isArray(v) && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
-    throw new Error(`${where}: bad storage offset ${String(offset)}`);
+  const where = `${fileName}: tensor on storage '${storage.key}'`;
+  if (!isCount(offset)) throw new Error(`${where}: bad storage offset ${String(offset)}`);
+  const ints = (v: PickleValue) => Array.isArray(v) && v.every(isCount);
   if (!ints(size) || !ints(stride) || (size as number[]).length !== (stride as number[]).length) {
     throw new Error(`${where}: bad size/stride ${JSON.stringify(size)} / ${JSON.stringify(stride)}`);
   }
   const shape = size as number[];
   const strides = stride as number[];
-  const count = shape.reduce((a, b) => a * b, 1);
   const dtype = tfDtypeOf(storage.dtype);
-  if (count === 0) return { dtype, shape, values: convertStored(new Uint8Array(0), storage.dtype, null, where) };
-  const last = offset + shape.reduce((acc, d, i) => acc + (d - 1) * strides[i], 0);
-  if (last >= storage.numel)
+  if (shape.includes(0)) return { dtype, shape, values: convertStored(new Uint8Array(0), storage.dtype, null, where) };
+  // Every element addressed lies in the storage exactly when the last one does (strides are >= 0); the sums
+  // are checked one term at a time so no product overflows past 2^53 unnoticed.
+  let last = offset;
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    last += (shape[i] - 1) * strides[i];
+    count *= shape[i];
+    if (!Number.isSafeInteger(last) || !Number.isSafeInteger(count)) break;
+  }
+  if (!Number.isSafeInteger(last) || last >= storage.numel)
     throw new Error(
       `${where}: view (offset ${offset}, size [${shape}], stride [${strides}]) reaches element ${last} of a ${storage.numel}-element storage`,
     );
+  if (!Number.isSafeInteger(count)) throw new Error(`${where}: size [${shape}] has more than 2^53 elements`);
+  const outBytes = count * (dtype === 'bool' ? 1 : 4);
+  budget.take(contiguousView(shape, strides) ? outBytes : outBytes + 8 * count, `a [${shape}] ${storage.dtype} tensor`);
   const itemSize = ITEM_SIZE[storage.dtype];
-  let contiguous = true;
-  for (let i = shape.length - 1, expected = 1; i >= 0; i--) {
-    if (shape[i] !== 1 && strides[i] !== expected) contiguous = false;
-    expected *= shape[i];
-  }
-  if (contiguous) {
+  if (contiguousView(shape, strides)) {
     return {
       dtype,
       shape,
@@ -257,6 +268,14 @@ function viewOf(
   return { dtype, shape, values: convertStored(storage.bytes, storage.dtype, indices, where) };
 }
 
+function contiguousView(shape: number[], strides: number[]): boolean {
+  for (let i = shape.length - 1, expected = 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
 /**
  * The tensors of a loaded checkpoint flattened to dotted names. With `key`, starts from that entry
  * (`'model'`, `'state_dict'`); without, uses `model` or `state_dict` when the top level has one and is
@@ -278,7 +297,7 @@ export function stateDictOf(checkpoint: PickleValue, key?: string): Record<strin
       }
     }
   }
-  const out: Record<string, TensorData> = {};
+  const out = emptyRecord<TensorData>();
   const walk = (value: PickleValue, prefix: string) => {
     if (isTensorData(value)) out[prefix.slice(0, -1)] = value;
     else if (isDict(value)) for (const [k, v] of Object.entries(value)) walk(v, `${prefix}${k}.`);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
-import { isTensorData, toTensor, type TensorData } from './tensor_data';
+import { emptyRecord, isTensorData, toTensor, type TensorData } from './tensor_data';
 
 /** A key-renaming rule: every match of `pattern` in a key is replaced (String.replace semantics, `$1` works). */
 export type RenameRule = readonly [pattern: RegExp | string, replacement: string];
@@ -16,8 +16,8 @@ export function renameKeys<T>(dict: Record<string, T>, rules: readonly RenameRul
   const compiled = rules.map(
     ([pattern, replacement]) => [typeof pattern === 'string' ? new RegExp(pattern) : pattern, replacement] as const,
   );
-  const out: Record<string, T> = {};
-  const source: Record<string, string> = {};
+  const out = emptyRecord<T>();
+  const source = emptyRecord<string>();
   for (const [key, value] of Object.entries(dict)) {
     const renamed = compiled.reduce((k, [pattern, replacement]) => k.replace(pattern, replacement), key);
     if (renamed in source) throw new Error(`renameKeys: '${key}' and '${source[renamed]}' both become '${renamed}'`);
@@ -61,7 +61,7 @@ export function loadWeights(
   const ignored = Object.keys(renamed).filter((k) => ignore.some((pattern) => pattern.test(k)));
   const kept = Object.keys(renamed).filter((k) => !ignored.includes(k));
   const created: tf.Tensor[] = [];
-  const tensors: Record<string, tf.Tensor> = {};
+  const tensors = emptyRecord<tf.Tensor>();
   for (const key of kept) {
     const value = renamed[key];
     if (isTensorData(value)) {

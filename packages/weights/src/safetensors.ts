@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOneOf } from '@deformjs/core';
 import { ITEM_SIZE, STORED_DTYPES, convertStored, floatToHalf, tfDtypeOf, type StoredDtype } from './dtypes';
-import type { TensorData } from './tensor_data';
+import { emptyRecord, type TensorData } from './tensor_data';
 
 /** The header of a safetensors file can hold at most this many bytes (the reference reader's limit). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -30,7 +30,7 @@ interface Entry {
 export function readSafetensors(bytes: Uint8Array, fileName = 'safetensors'): SafetensorsContents {
   const entries = parseHeader(bytes, fileName);
   const dataStart = 8 + headerLength(bytes, fileName);
-  const tensors: Record<string, TensorData> = {};
+  const tensors = emptyRecord<TensorData>();
   for (const e of entries.entries) {
     const slice = bytes.subarray(dataStart + e.begin, dataStart + e.end);
     tensors[e.name] = {
@@ -70,7 +70,7 @@ function parseHeader(bytes: Uint8Array, fileName: string): { entries: Entry[]; m
   if (header === null || typeof header !== 'object' || Array.isArray(header))
     throw new Error(`${fileName}: the header must be a JSON object`);
   const dataLength = bytes.length - 8 - length;
-  const metadata: Record<string, string> = {};
+  const metadata = emptyRecord<string>();
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -138,7 +138,7 @@ export function writeSafetensors(
   options: { floatDtype?: 'F32' | 'F16' } = {},
 ): Uint8Array {
   const floatDtype = assertOneOf('writeSafetensors', 'options.floatDtype', options.floatDtype ?? 'F32', ['F32', 'F16']);
-  const header: Record<string, unknown> = {};
+  const header = emptyRecord<unknown>();
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const blocks: Uint8Array[] = [];
   let offset = 0;

@@ -21,13 +21,21 @@ export function isTensorData(value: unknown): value is TensorData {
   );
 }
 
+/**
+ * An empty record without a prototype: names read from files ('__proto__', 'constructor') are plain keys
+ * in it, never a prototype to replace or an inherited property.
+ */
+export function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export function toTensor(data: TensorData): tf.Tensor {
   return tf.tensor(data.values, data.shape, data.dtype);
 }
 
 /** Converts a record of TensorData to tfjs tensors (the caller owns and disposes them). */
 export function toTensors(record: Record<string, TensorData>): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
+  const out = emptyRecord<tf.Tensor>();
   for (const [name, data] of Object.entries(record)) out[name] = toTensor(data);
   return out;
 }

@@ -1,9 +1,14 @@
+import { Inflate } from 'fflate';
+import type { MemoryBudget } from './budget';
+
 /**
- * A minimal reader for the zip archives `torch.save` writes: entries stored uncompressed (method 0), with
- * ZIP64 records for large files. Compressed entries are refused with a clear error (torch never writes them).
- * Every offset is bounds-checked against the archive.
+ * A reader for the zip archives `torch.save` writes: entries stored uncompressed (method 0, returned as views
+ * of `bytes`, no copy), with ZIP64 records for large files, and deflated entries (method 8), which torch never
+ * writes but a checkpoint re-zipped by other tools holds. Every offset is bounds-checked against the archive,
+ * and an inflated entry must have exactly its declared size, which counts against `budget` before any
+ * inflating; inflation stops as soon as it passes that size (a zip bomb costs at most its declared size).
  */
-export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8Array> {
+export function readZip(bytes: Uint8Array, fileName: string, budget: MemoryBudget): Map<string, Uint8Array> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (what: string) => new Error(`${fileName}: corrupt zip archive: ${what}`);
   const u16 = (at: number) => checked(at, 2) && view.getUint16(at, true);
@@ -73,17 +78,43 @@ export function readZip(bytes: Uint8Array, fileName: string): Map<string, Uint8A
       }
       e += 4 + length;
     }
-    if (method !== 0)
+    if (method !== 0 && method !== 8)
       throw new Error(
-        `${fileName}: zip entry '${name}' is compressed (method ${method}); only stored entries, as torch.save writes them, are supported`,
+        `${fileName}: zip entry '${name}' uses compression method ${method}; only stored (0) and deflated (8) entries are supported`,
       );
-    if (compressedSize !== size)
+    if (method === 0 && compressedSize !== size)
       throw fail(`stored entry '${name}' has compressed size ${compressedSize} != size ${size}`);
     if (u32(localOffset) !== 0x04034b50) throw fail(`entry '${name}' points at no local header`);
     const dataStart = localOffset + 30 + (u16(localOffset + 26) as number) + (u16(localOffset + 28) as number);
-    checked(dataStart, size);
-    entries.set(name, bytes.subarray(dataStart, dataStart + size));
+    checked(dataStart, compressedSize);
+    const data = bytes.subarray(dataStart, dataStart + compressedSize);
+    if (method === 0) entries.set(name, data);
+    else {
+      budget.take(size, `inflating zip entry '${name}'`);
+      entries.set(name, inflateExactly(data, size, (what) => fail(`deflated entry '${name}' ${what}`)));
+    }
     at += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
+}
+
+/** Inflates raw deflate data that must come to exactly `size` bytes, fed in slices so an overrun stops early. */
+function inflateExactly(data: Uint8Array, size: number, fail: (what: string) => Error): Uint8Array {
+  const out = new Uint8Array(size);
+  let written = 0;
+  let overrun: Error | null = null;
+  const inflater = new Inflate((chunk) => {
+    if (written + chunk.length > size) throw (overrun = fail(`inflates past its declared size of ${size} bytes`));
+    out.set(chunk, written);
+    written += chunk.length;
+  });
+  const SLICE = 1 << 14;
+  try {
+    for (let at = 0; at < data.length || at === 0; at += SLICE)
+      inflater.push(data.subarray(at, at + SLICE), at + SLICE >= data.length);
+  } catch (error) {
+    throw overrun ?? fail(`is not valid deflate data (${(error as Error).message})`);
+  }
+  if (written !== size) throw fail(`inflates to ${written} bytes, not its declared ${size}`);
+  return out;
 }
