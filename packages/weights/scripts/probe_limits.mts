@@ -1,10 +1,12 @@
-// Measures hostile-input cases (issue 15): `npx tsx scripts/probe_limits.mts <case> [src dir]`, from the package folder.
+// Measures hostile-input cases (issue 15): `node --import tsx scripts/probe_limits.mts <case> [src dir]`, from the package folder.
 // Crafts one file, reads it, prints file size, time, RSS and the outcome; run_limits.sh adds peak RSS.
 import { zipSync } from 'fflate';
-const [, , which, src = new URL("../src", import.meta.url).pathname] = process.argv;
+const [, , which, src = new URL('../src', import.meta.url).pathname] = process.argv;
 const w = await import(`${src}/index.ts`);
 function cat(parts: (number | string | Uint8Array)[]): Uint8Array {
-  const chunks = parts.map((p) => (typeof p === 'number' ? Uint8Array.of(p) : typeof p === 'string' ? Uint8Array.from(p, (c) => c.charCodeAt(0)) : p));
+  const chunks = parts.map((p) =>
+    typeof p === 'number' ? Uint8Array.of(p) : typeof p === 'string' ? Uint8Array.from(p, (c) => c.charCodeAt(0)) : p,
+  );
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) (out.set(c, at), (at += c.length));
@@ -15,9 +17,28 @@ const st = (s: string) => cat([0x8c, s.length, s]);
 const int = (n: number) => cat([0x4a, u32(n)]);
 const tup = (...x: Uint8Array[]) => cat([0x28, ...x, 0x74]);
 function pth(numel: Uint8Array, size: number[], stride: number[]) {
-  const pickle = cat([0x80, 2, 0x7d, st('w'), 'ctorch._utils\n_rebuild_tensor_v2\n',
-    tup(tup(st('storage'), 'ctorch\nFloatStorage\n', st('0'), st('cpu'), numel), cat([0x51]), int(0), tup(...size.map(int)), tup(...stride.map(int)), cat([0x89, 0x7d])), 0x52, 0x73, 0x2e]);
-  return zipSync({ 'archive/data.pkl': pickle, 'archive/data/0': new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer) }, { level: 0 });
+  const pickle = cat([
+    0x80,
+    2,
+    0x7d,
+    st('w'),
+    'ctorch._utils\n_rebuild_tensor_v2\n',
+    tup(
+      tup(st('storage'), 'ctorch\nFloatStorage\n', st('0'), st('cpu'), numel),
+      cat([0x51]),
+      int(0),
+      tup(...size.map(int)),
+      tup(...stride.map(int)),
+      cat([0x89, 0x7d]),
+    ),
+    0x52,
+    0x73,
+    0x2e,
+  ]);
+  return zipSync(
+    { 'archive/data.pkl': pickle, 'archive/data/0': new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer) },
+    { level: 0 },
+  );
 }
 const opts = { fileName: 'x.pkl', allowed: {} };
 let file: Uint8Array;
@@ -32,15 +53,22 @@ switch (which) {
     break;
   }
   case 'stride0': {
-    const nan = new Uint8Array(9); nan[0] = 0x47; new DataView(nan.buffer).setFloat64(1, NaN, false);
+    const nan = new Uint8Array(9);
+    nan[0] = 0x47;
+    new DataView(nan.buffer).setFloat64(1, NaN, false);
     file = pth(int(4), [20000, 20000], [0, 0]);
     run = () => w.stateDictOf(w.readPth(file, 'bomb.pth')).w.shape;
     break;
   }
   case 'nan-numel': {
-    const nan = new Uint8Array(9); nan[0] = 0x47; new DataView(nan.buffer).setFloat64(1, NaN, false);
+    const nan = new Uint8Array(9);
+    nan[0] = 0x47;
+    new DataView(nan.buffer).setFloat64(1, NaN, false);
     file = pth(nan, [1000], [1]);
-    run = () => { const t = w.stateDictOf(w.readPth(file, 'nan.pth')).w; return `shape [${t.shape}] with ${t.values.length} values`; };
+    run = () => {
+      const t = w.stateDictOf(w.readPth(file, 'nan.pth')).w;
+      return `shape [${t.shape}] with ${t.values.length} values`;
+    };
     break;
   }
   case 'nested-100k': {
@@ -82,4 +110,6 @@ try {
 } catch (e) {
   outcome = `error: ${(e as Error).message.slice(0, 160)}`;
 }
-console.log(`${which}\tfile ${file.length} B\t${((performance.now() - t0) / 1000).toFixed(2)} s\trss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\t${outcome}`);
+console.log(
+  `${which}\tfile ${file.length} B\t${((performance.now() - t0) / 1000).toFixed(2)} s\trss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\t${outcome}`,
+);

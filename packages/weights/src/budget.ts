@@ -26,4 +26,3 @@ export function memoryBudget(fileBytes: number, fileName: string, options: ReadP
     },
   };
 }
-

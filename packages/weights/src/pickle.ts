@@ -392,8 +392,7 @@ function checkNesting(root: PickleValue, maxDepth: number, fail: (what: string) 
     if (frame.next < frame.items.length) {
       const child = frame.items[frame.next++];
       const known = child !== null && typeof child === 'object' ? depthOf.get(child) : undefined;
-      if (known !== undefined && frames.length + known > maxDepth)
-        throw fail(`nesting deeper than ${maxDepth} levels`);
+      if (known !== undefined && frames.length + known > maxDepth) throw fail(`nesting deeper than ${maxDepth} levels`);
       enter(child);
       continue;
     }

@@ -91,7 +91,10 @@ export function readZip(bytes: Uint8Array, fileName: string, budget: MemoryBudge
     if (method === 0) entries.set(name, data);
     else {
       budget.take(size, `inflating zip entry '${name}'`);
-      entries.set(name, inflateExactly(data, size, (what) => fail(`deflated entry '${name}' ${what}`)));
+      entries.set(
+        name,
+        inflateExactly(data, size, (what) => fail(`deflated entry '${name}' ${what}`)),
+      );
     }
     at += 46 + nameLength + extraLength + commentLength;
   }

@@ -61,7 +61,11 @@ function craftedPth(storage: Float32Array, numel: Uint8Array, size: number[], st
     0x2e,
   );
   return zipSync(
-    { 'archive/data.pkl': pickle, 'archive/data/0': new Uint8Array(storage.buffer), 'archive/byteorder': bytes('little') },
+    {
+      'archive/data.pkl': pickle,
+      'archive/data/0': new Uint8Array(storage.buffer),
+      'archive/byteorder': bytes('little'),
+    },
     { level: 0 },
   );
 }
