@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { assertOneOf } from '@deformjs/core';
 import { checkBox } from './boxes';
 import { formatError } from './errors';
-import { arrayField, readJson, RecordReader, requireFile } from './files';
+import { arrayField, pathInside, readJson, RecordReader, requireFile } from './files';
 import type { CocoSegmentation } from './formats/mask';
 import { loadSample, type LoadSampleOptions } from './sample';
 import type { ImageRecord, Sample } from './types';
@@ -83,7 +83,7 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
     const named = new RecordReader(file, where, img);
     if (images.has(id)) named.fail('duplicate image id');
     const fileName = named.string('file_name');
-    const imagePath = join(imageDir, fileName);
+    const imagePath = pathInside(imageDir, fileName, file, where);
     requireFile(imagePath, file, `${where}, file_name ${JSON.stringify(fileName)}`);
     const record: ImageRecord = {
       id,

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { formatError } from './errors';
 
 /** Reads a text file, or throws naming it. */
@@ -26,6 +27,18 @@ export function readJson(file: string): unknown {
       `malformed or truncated JSON (${(error as Error).message}; file has ${text.length} characters)`,
     );
   }
+}
+
+/**
+ * `name` (a file name read from an annotation) joined to `root`, refused when it points outside `root`
+ * (`../`, an absolute path): a dataset file must not make a loader read anywhere else.
+ */
+export function pathInside(root: string, name: string, annotationFile: string, record: string): string {
+  const path = join(root, name);
+  const rel = relative(root, path);
+  if (isAbsolute(name) || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+    throw formatError(annotationFile, record, `file name ${JSON.stringify(name)} points outside ${root}`);
+  return path;
 }
 
 /** Throws, naming the annotation file and the record, when a referenced file does not exist. */

@@ -3,8 +3,17 @@ import sharp from 'sharp';
 import { formatError } from './errors';
 import type { RgbImage } from './types';
 
-/** Decodes any image sharp reads (JPEG, PNG, WebP, ...) to HWC RGB uint8; errors name the file. */
-export async function decodeImage(path: string, record = ''): Promise<RgbImage> {
+/**
+ * Decodes any image sharp reads (JPEG, PNG, WebP, ...) to HWC RGB uint8; errors name the file. With `expected`
+ * (the annotation's size and file), the header is read first and a size that disagrees is refused before any
+ * pixel is decoded. Corrupt data is an error, not a silently damaged image: sharp fails on decoder warnings
+ * too (a JPEG with garbage in its scan, a PNG chunk with a bad CRC).
+ */
+export async function decodeImage(
+  path: string,
+  record = '',
+  expected?: { width: number; height: number; source: string },
+): Promise<RgbImage> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -15,8 +24,22 @@ export async function decodeImage(path: string, record = ''): Promise<RgbImage> 
       `cannot read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
   }
+  if (expected) {
+    let header: { width?: number; height?: number };
+    try {
+      header = await sharp(bytes).metadata();
+    } catch (error) {
+      throw formatError(path, record, `cannot decode the image (${(error as Error).message})`);
+    }
+    if (header.width !== expected.width || header.height !== expected.height)
+      throw formatError(
+        path,
+        record,
+        `decoded size ${header.width}x${header.height} differs from the annotated ${expected.width}x${expected.height} (in ${expected.source})`,
+      );
+  }
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'truncated' })
+    const { data, info } = await sharp(bytes, { failOn: 'warning' })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()

@@ -17,14 +17,7 @@ export interface LoadSampleOptions {
  */
 export async function loadSample(record: ImageRecord, options: LoadSampleOptions = {}): Promise<Sample> {
   const where = `image ${JSON.stringify(record.id)}`;
-  const image = await decodeImage(record.imagePath, where);
-  if (image.width !== record.width || image.height !== record.height) {
-    throw formatError(
-      record.imagePath,
-      where,
-      `decoded size ${image.width}x${image.height} differs from the annotated ${record.width}x${record.height} (in ${record.source})`,
-    );
-  }
+  const image = await decodeImage(record.imagePath, where, record);
   const sample: Sample = {
     id: record.id,
     image: image.data,
@@ -73,10 +66,7 @@ async function loadLabelMap(
       `cannot read the label map (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
   }
-  const png = decodeLabelPng(bytes, path);
-  if (png.width !== width || png.height !== height) {
-    throw formatError(path, where, `label map is ${png.width}x${png.height}, the image ${width}x${height}`);
-  }
+  const png = decodeLabelPng(bytes, path, { expected: { width, height } });
   if (encoding === 'cityscapes-labelids') return png.data.map((id) => CITYSCAPES_TRAIN_IDS[id]);
   const bad = png.data.findIndex((v) => v >= numClasses && v !== 255);
   if (bad >= 0) {

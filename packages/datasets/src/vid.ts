@@ -108,8 +108,8 @@ export interface VidLoadOptions {
  * Loads an ImageNet VID split: every folder under Annotations/VID/<split> that holds %06d.xml frames is a
  * video (nested folders, as in the train split, are found too); frames are Data/VID/<split>/<video>/%06d.JPEG.
  * Boxes are taken as continuous xyxy exactly as written (as mmtracking converts them), with per-box track
- * ids, `occluded` and `generated`. Bad XML, unknown names, missing frames and boxes outside the image
- * throw naming the file and the object.
+ * ids, `occluded` and `generated`. Bad XML, unknown names, missing frames (an annotation without its image or
+ * an image without its annotation) and boxes outside the image throw naming the file and the object.
  */
 export function loadImagenetVid({ root, split, classes = VID_CLASSES }: VidLoadOptions): VidDataset {
   const annotationRoot = join(root, 'Annotations', 'VID', split);
@@ -123,12 +123,25 @@ export function loadImagenetVid({ root, split, classes = VID_CLASSES }: VidLoadO
       .filter((f) => f.endsWith('.xml'))
       .sort();
     const video: VidVideo = { name, frames: [] };
+    // Every frame image needs its annotation: a frame without one would vanish from its video silently.
+    const imageDir = join(root, 'Data', 'VID', split, name);
+    const annotated = new Set(frames.map((f) => f.slice(0, -4)));
+    const unannotated = existsSync(imageDir)
+      ? readdirSync(imageDir).filter((f) => f.endsWith('.JPEG') && !annotated.has(f.slice(0, -5)))
+      : [];
+    if (unannotated.length > 0) {
+      throw formatError(
+        join(dir, `${unannotated[0].slice(0, -5)}.xml`),
+        `video ${name}`,
+        `annotation missing for the frame image ${join(imageDir, unannotated[0])}${unannotated.length > 1 ? ` (and ${unannotated.length - 1} more frames)` : ''}`,
+      );
+    }
     for (const frameFile of frames) {
       const frame = Number(frameFile.slice(0, -4));
       const file = join(dir, frameFile);
       if (!/^\d+$/.test(frameFile.slice(0, -4)))
         throw formatError(file, '', 'frame annotations must be named by frame number (%06d.xml)');
-      const imagePath = join(root, 'Data', 'VID', split, name, `${frameFile.slice(0, -4)}.JPEG`);
+      const imagePath = join(imageDir, `${frameFile.slice(0, -4)}.JPEG`);
       requireFile(imagePath, file, `video ${name}, frame ${frame}`);
       video.frames.push(records.length);
       records.push(readVidFrame(file, name, frame, imagePath, labelOf));

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { checkBox } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
-import { readText, requireFile } from './files';
+import { pathInside, readText, requireFile } from './files';
 import { childrenNamed, numberChild, optionalChild, parseAnnotation, requiredChild } from './formats/xml';
 import { loadSample } from './sample';
 import type { ImageRecord } from './types';
@@ -60,7 +60,7 @@ export function loadVoc({ root, split, task, classes = VOC_CLASSES }: VocLoadOpt
   const records: ImageRecord[] = ids.map((id, line) => {
     if (/\s/.test(id))
       throw formatError(listFile, `line ${line + 1}`, `expected one image id per line, got ${JSON.stringify(id)}`);
-    const imagePath = join(root, 'JPEGImages', `${id}.jpg`);
+    const imagePath = pathInside(join(root, 'JPEGImages'), `${id}.jpg`, listFile, `line ${line + 1}`);
     requireFile(imagePath, listFile, `line ${line + 1} (${id})`);
     const record = readVocAnnotation(join(root, 'Annotations', `${id}.xml`), id, imagePath, labelOf, listFile, line);
     if (task === 'segmentation') {

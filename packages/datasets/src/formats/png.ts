@@ -68,11 +68,21 @@ export function encodeLabelPng({ width, height, data, palette }: LabelPng): Uint
   return out;
 }
 
+export interface DecodeLabelPngOptions {
+  /** The size the annotation gives: a header that disagrees is refused before any pixel is inflated. */
+  expected?: { width: number; height: number };
+  /** The most pixels a header may declare (default 2^28, sharp's default limit). */
+  maxPixels?: number;
+}
+
 /**
  * Decodes a palette (bit depth 1, 2, 4 or 8) or 8-bit grayscale PNG to its raw indices. Other colour types,
- * interlacing, bad CRCs and truncation throw naming the file.
+ * interlacing, bad CRCs and truncation throw naming the file. Memory is bounded by the header: the size is
+ * checked (against `expected` and `maxPixels`) before inflating, and inflation stops at the bytes that size
+ * needs, so a small file cannot inflate to gigabytes.
  */
-export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
+export function decodeLabelPng(bytes: Uint8Array, file: string, options: DecodeLabelPngOptions = {}): LabelPng {
+  const { expected, maxPixels = 2 ** 28 } = options;
   const fail = (problem: string): never => {
     throw formatError(file, 'PNG', problem);
   };
@@ -95,12 +105,16 @@ export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
     if (crc32(bytes.subarray(offset + 4, offset + 8 + length)) !== view.getUint32(offset + 8 + length))
       fail(`bad CRC in ${type} chunk`);
     if (type === 'IHDR') {
+      if (length !== 13) fail(`IHDR chunk of ${length} bytes, expected 13`);
       const h = new DataView(body.buffer, body.byteOffset, body.byteLength);
       width = h.getUint32(0);
       height = h.getUint32(4);
       bitDepth = body[8];
       colorType = body[9];
       if (body[12] !== 0) fail('interlaced label PNGs are not supported');
+      if (expected && (width !== expected.width || height !== expected.height))
+        fail(`header declares ${width}x${height}, the annotation ${expected.width}x${expected.height}`);
+      if (width * height > maxPixels) fail(`header declares ${width}x${height}, more than ${maxPixels} pixels`);
     } else if (type === 'PLTE') palette = body.slice();
     else if (type === 'IDAT') idat.push(body);
     else if (type === 'IEND') ended = true;
@@ -113,15 +127,17 @@ export function decodeLabelPng(bytes: Uint8Array, file: string): LabelPng {
   if (colorType !== 0 && colorType !== 3)
     fail(`a label PNG must be palette (colour type 3) or grayscale (0), got colour type ${colorType}`);
   if (colorType === 3 && !palette) fail('palette PNG without a PLTE chunk');
+  const stride = Math.ceil((width * bitDepth) / 8);
+  const declared = height * (stride + 1);
   let raw: Uint8Array;
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: declared });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      return fail(`image data inflates past the ${declared} bytes its ${width}x${height} header declares`);
     return fail(`corrupt image data (${(error as Error).message})`);
   }
-  const stride = Math.ceil((width * bitDepth) / 8);
-  if (raw.length < height * (stride + 1))
-    fail(`image data holds ${raw.length} bytes, expected ${height * (stride + 1)}`);
+  if (raw.length < declared) fail(`image data holds ${raw.length} bytes, expected ${declared}`);
   const rows = unfilter(raw, height, stride, fail);
   const data = new Uint8Array(width * height);
   if (bitDepth === 8) {

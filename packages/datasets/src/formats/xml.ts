@@ -10,10 +10,15 @@ export interface XmlElement {
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
+/** Annotation files nest 4 levels; a bound keeps a crafted file from overflowing the parser's stack. */
+const MAX_DEPTH = 1000;
+
 /**
  * A small strict XML parser for annotation files (PASCAL VOC, ImageNet VID): elements, attributes, text,
- * comments, CDATA, processing instructions and the five named plus numeric entities. Anything malformed
- * (unclosed or mismatched tags, stray text after the root, bad entities) throws naming the file, line and column.
+ * comments, CDATA, processing instructions, a DOCTYPE (its internal subset is skipped: entities it declares
+ * are not expanded, so a reference to one is an error, and no entity can expand exponentially) and the five
+ * named plus numeric entities. Anything malformed (unclosed or mismatched tags, stray text after the root, bad
+ * entities, nesting deeper than 1000 elements) throws naming the file, line and column. Linear in the size.
  */
 export function parseXml(source: string, file: string): XmlElement {
   let pos = 0;
@@ -35,11 +40,32 @@ export function parseXml(source: string, file: string): XmlElement {
         if (end < 0) fail('unterminated comment');
         pos = end + 3;
       } else if (source.startsWith('<!DOCTYPE', pos)) {
-        const end = source.indexOf('>', pos);
-        if (end < 0) fail('unterminated DOCTYPE');
-        pos = end + 1;
+        skipDoctype();
       } else return;
     }
+  };
+  // `<!DOCTYPE name ["a>b" [<!ENTITY x "]>"> <!-- ]> -->]>`: quoted strings and comments may hold ] and >.
+  const skipDoctype = () => {
+    const start = pos;
+    let inSubset = false;
+    for (pos += '<!DOCTYPE'.length; pos < source.length; pos++) {
+      const c = source[pos];
+      if (c === '"' || c === "'") {
+        const end = source.indexOf(c, pos + 1);
+        if (end < 0) break;
+        pos = end;
+      } else if (inSubset && source.startsWith('<!--', pos)) {
+        const end = source.indexOf('-->', pos);
+        if (end < 0) break;
+        pos = end + 2;
+      } else if (c === '[' && !inSubset) inSubset = true;
+      else if (c === ']' && inSubset) inSubset = false;
+      else if (c === '>' && !inSubset) {
+        pos++;
+        return;
+      }
+    }
+    fail('unterminated DOCTYPE', start);
   };
   const decode = (raw: string, at: number): string =>
     raw.replace(/&([^;&\s<]*);?/g, (match, name: string) => {
@@ -61,8 +87,9 @@ export function parseXml(source: string, file: string): XmlElement {
     pos += m![0].length;
     return m![0];
   };
-  const parseElement = (): XmlElement => {
+  const parseElement = (depth: number): XmlElement => {
     if (source[pos] !== '<') fail('expected an element');
+    if (depth > MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH} levels`);
     pos++;
     const name = readName();
     const attributes: Record<string, string> = {};
@@ -118,7 +145,7 @@ export function parseXml(source: string, file: string): XmlElement {
         if (end < 0) fail('unterminated processing instruction');
         pos = end + 2;
       } else if (source[pos] === '<') {
-        children.push(parseElement());
+        children.push(parseElement(depth + 1));
       } else {
         const end = source.indexOf('<', pos);
         const stop = end < 0 ? source.length : end;
@@ -130,7 +157,7 @@ export function parseXml(source: string, file: string): XmlElement {
   if (source.charCodeAt(0) === 0xfeff) pos = 1;
   skipMisc();
   if (pos >= source.length) fail('no root element');
-  const root = parseElement();
+  const root = parseElement(1);
   skipMisc();
   if (pos < source.length) fail('content after the root element');
   return root;
