@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, checkShapes, rngOption } from '@deformjs/core';
 import { Conv2d, Linear, resizeBilinear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 
@@ -93,7 +93,7 @@ export class GeneralizedAttention extends Module implements Layer {
     }
     this.headDim = Math.floor(inChannels / this.numHeads);
     const width = this.headDim * this.numHeads;
-    const rng = options.rng instanceof Rng ? options.rng : new Rng(options.rng ?? 0);
+    const rng = rngOption(OP, options.rng);
 
     // Registration order follows mmcv's state_dict: own parameters first, then the convs and linears.
     const stdv = 1 / Math.sqrt(this.headDim * 2);

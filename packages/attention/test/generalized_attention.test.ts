@@ -286,6 +286,14 @@ describe('GeneralizedAttention argument errors', () => {
     expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, kvStride: 0 })).toThrow(
       /'kvStride' expected an integer >= 1, got 0/,
     );
+    // A bad rng is refused before any parameter exists: nothing leaks.
+    for (const rng of ['7', {}, 1.5, [1, 2, 3, 4]]) {
+      await assertNoTensorLeak(() => {
+        expect(() => new GeneralizedAttention({ inChannels: 8, numHeads: 2, rng: rng as never })).toThrow(
+          /GeneralizedAttention: argument 'rng' expected an Rng or an integer seed/,
+        );
+      });
+    }
     const module = new GeneralizedAttention({ inChannels: 8, numHeads: 2, attentionType: '0010' });
     const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
     expect(() => module.forward(x)).toThrow(/argument 'x' expected .*dimension 3 = 8.*got "shape \[1, 4, 4, 6\]"/);

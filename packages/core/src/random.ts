@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { argumentError } from './errors';
 
 /**
  * A small seeded generator (sfc32) whose whole state can be saved in a checkpoint and restored, so
@@ -100,6 +101,19 @@ export class Rng {
   normalTensor(shape: number[], mean = 0, std = 1): tf.Tensor {
     return tf.tensor(this.normalArray(sizeOf(shape), mean, std), shape);
   }
+}
+
+/**
+ * A module's `rng` option: an Rng to draw from, or an integer seed for a new one (`fallbackSeed` when
+ * absent). Anything else is refused here, before the module allocates a tensor, rather than failing later
+ * with a TypeError halfway through its parameters.
+ */
+export function rngOption(op: string, value: unknown, fallbackSeed = 0): Rng {
+  if (value instanceof Rng) return value;
+  if (value === undefined) return new Rng(fallbackSeed);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw argumentError(op, 'rng', 'an Rng or an integer seed', value);
+  return new Rng(value);
 }
 
 export function sizeOf(shape: readonly number[]): number {

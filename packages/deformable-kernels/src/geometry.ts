@@ -58,6 +58,8 @@ export function resolveGeometry(
   ]);
   if (N < 1) throw argumentError(op, 'input', 'a batch of at least 1 image', input.shape);
   const kernel = pair(op, 'kernelSize', options.kernelSize);
+  if (sH < kernel[0] || sW < kernel[1])
+    throw argumentError(op, 'weight', `a scope [scopeH, scopeW, C, 1] at least kernelSize [${kernel}]`, weight.shape);
   const stride = pair(op, 'stride', options.stride ?? 1);
   const padding = pair(op, 'padding', options.padding ?? 0, 0);
   const dilation = pair(op, 'dilation', options.dilation ?? 1);

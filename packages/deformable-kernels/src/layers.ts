@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes, pair } from '@deformjs/core';
+import { Module, Rng, argumentError, assertInteger, checkShapes, pair, rngOption } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
 import { clampDeltasToScope } from './sampling';
@@ -34,10 +34,6 @@ function checkInput(op: string, x: tf.Tensor, channels: number): void {
   checkShapes(op, [{ name: 'x', shape: x.shape, expected: ['N', 'H', 'W', channels] }]);
 }
 
-function rngOf(rng: Rng | number | undefined): Rng {
-  return rng instanceof Rng ? rng : new Rng(rng ?? 0);
-}
-
 /** The official SampleDepthwise init: U(+-1/sqrt(kh*kw)) (the effective kernel's fan-in, not the scope's). */
 function scopeKernelInit(rng: Rng, scope: [number, number], channels: number, kernel: [number, number]): tf.Tensor {
   const bound = 1 / Math.sqrt(kernel[0] * kernel[1]);
@@ -67,7 +63,7 @@ interface Resolved {
 function resolve(op: string, options: DeformKernelLayerOptions): Resolved {
   if (options === null || typeof options !== 'object')
     throw argumentError(op, 'options', '{ channels, scope, kernelSize, ... }', options);
-  return {
+  const resolved = {
     channels: assertInteger(op, 'channels', options.channels, 1),
     scope: pair(op, 'scope', options.scope),
     kernel: pair(op, 'kernelSize', options.kernelSize),
@@ -75,6 +71,10 @@ function resolve(op: string, options: DeformKernelLayerOptions): Resolved {
     padding: pair(op, 'padding', options.padding ?? 0, 0),
     dilation: pair(op, 'dilation', options.dilation ?? 1),
   };
+  const { scope, kernel } = resolved;
+  if (scope[0] < kernel[0] || scope[1] < kernel[1])
+    throw argumentError(op, 'scope', `at least kernelSize [${kernel}] in each dimension`, scope);
+  return resolved;
 }
 
 /** The official modules' `inner_conv`: just the scope kernel, so state_dict keys read `inner_conv.weight`. */
@@ -110,7 +110,7 @@ export class LocalDeformKernel2d extends Module implements Layer {
       throw argumentError(op, 'rotationClip', "'scope', [min, max] with min <= max, or null", clip);
     }
     this.config = { ...base, rotationGroups, rotationClip: clip };
-    const rng = rngOf(options.rng);
+    const rng = rngOption(op, options.rng);
     const [kh, kw] = base.kernel;
     this.rotationConv = this.addModule(
       'rotation_conv',
@@ -167,7 +167,7 @@ export class GlobalDeformKernel2d extends Module implements Layer {
   constructor(options: DeformKernelLayerOptions) {
     super();
     this.config = resolve('GlobalDeformKernel2d', options);
-    const rng = rngOf(options.rng);
+    const rng = rngOption('GlobalDeformKernel2d', options.rng);
     const { channels, scope, kernel } = this.config;
     this.weight = this.addParameter('weight', scopeKernelInit(rng, scope, channels, kernel), 'depthwise');
     this.fc = this.addModule('fc', zeroed(new Linear(rng, channels, kernel[0] * kernel[1] * 2)));
@@ -197,7 +197,7 @@ export class DeformKernelConv2d extends Module implements Layer {
   constructor(options: DeformKernelLayerOptions) {
     super();
     this.config = resolve('DeformKernelConv2d', options);
-    const rng = rngOf(options.rng);
+    const rng = rngOption('DeformKernelConv2d', options.rng);
     const { channels, scope, kernel, stride, padding, dilation } = this.config;
     this.offsetConv = this.addModule(
       'offset_conv',

@@ -3,7 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, fromTorchLayout, initBackend, type Module } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
-import { DeformKernel2d, DeformKernelConv2d, GlobalDeformKernel2d, LocalDeformKernel2d } from '../src/index';
+import {
+  DeformKernel2d,
+  DeformKernelConv2d,
+  GlobalDeformKernel2d,
+  LocalDeformKernel2d,
+  deformKernelDepthwise,
+} from '../src/index';
 
 interface Entry {
   shape: number[];
@@ -261,6 +267,23 @@ describe('Deformable Kernels layers: argument errors', () => {
     expect(() => new DeformKernelConv2d({ channels: 2, scope: [4], kernelSize: 3 } as never)).toThrow(
       /DeformKernelConv2d: argument 'scope'/,
     );
+    expect(() => new LocalDeformKernel2d({ channels: 2, scope: [4, 2], kernelSize: 3 })).toThrow(
+      /LocalDeformKernel2d: argument 'scope' expected at least kernelSize \[3,3\] in each dimension, got \[4, 2\]/,
+    );
+    const small = tf.zeros([2, 2, 2, 1]);
+    const input = tf.zeros([1, 5, 5, 2]);
+    expect(() => deformKernelDepthwise(input, small, null, { kernelSize: 3 })).toThrow(
+      /deformKernelDepthwise: argument 'weight' expected a scope \[scopeH, scopeW, C, 1\] at least kernelSize \[3,3\], got \[2, 2, 2, 1\]/,
+    );
+    tf.dispose([small, input]);
+    // A bad rng is refused before any parameter exists: nothing leaks.
+    for (const Layer of [LocalDeformKernel2d, GlobalDeformKernel2d, DeformKernelConv2d]) {
+      await assertNoTensorLeak(() => {
+        expect(() => new Layer({ channels: 2, scope: 4, kernelSize: 3, rng: 'seed' as never })).toThrow(
+          new RegExp(`${Layer.name}: argument 'rng' expected an Rng or an integer seed, got "seed"`),
+        );
+      });
+    }
     const layer = new DeformKernelConv2d({ channels: 2, scope: 4, kernelSize: 3 });
     const x = tf.zeros([1, 5, 5, 3]);
     expect(() => layer.forward(x)).toThrow(

@@ -826,6 +826,8 @@ function areas(ranges: readonly CocoAreaRange[]): CocoAreaRange[] {
     ) {
       throw argumentError(OP, `options.areaRanges[${n}]`, '{label: string, range: [min, max]}', value);
     }
+    if (!(range[0] <= range[1]))
+      throw argumentError(OP, `options.areaRanges[${n}].range`, '[min, max] with min <= max', range);
     return { label: r.label, range: [range[0], range[1]] as const };
   });
 }

@@ -114,6 +114,13 @@ describe('evaluateCoco: hand-computed cases', () => {
     expect(evaluateCoco(moved, [det(1, [0, 0, 10, 10], 0.9)]).stats.slice(3, 6)).toEqual(near([-1, 1, 0]));
   });
 
+  it('refuses an area range whose minimum exceeds its maximum', () => {
+    const gt = dataset([ann(1, [0, 0, 10, 10])]);
+    expect(() => evaluateCoco(gt, [], { areaRanges: [{ label: 'all', range: [10, 1] }] })).toThrow(
+      /evaluateCoco: argument 'options\.areaRanges\[0\]\.range' expected \[min, max\] with min <= max, got \[10, 1\]/,
+    );
+  });
+
   it('empty images and unrelated categories change nothing', () => {
     const base = dataset([ann(1, [0, 0, 50, 50])]);
     const results = [det(1, [0, 0, 50, 45], 0.9), det(1, [60, 60, 20, 20], 0.3)];

@@ -8,6 +8,7 @@ import {
   Linear,
   Module,
   Rng,
+  rngOption,
   xavierUniform,
 } from '@deformjs/core';
 import { resolveLevels } from '@deformjs/sampling';
@@ -19,8 +20,8 @@ export interface MSDeformAttnOptions {
   nLevels?: number;
   nHeads?: number;
   nPoints?: number;
-  /** Draws value_proj and output_proj's xavier init; defaults to `new Rng(0)`. */
-  rng?: Rng;
+  /** Draws value_proj and output_proj's xavier init: an Rng or an integer seed (default 0). */
+  rng?: Rng | number;
 }
 
 const OP = 'MSDeformAttn';
@@ -41,9 +42,10 @@ export class MSDeformAttn extends Module {
 
   constructor(options: MSDeformAttnOptions = {}) {
     super();
-    const { dModel = 256, nLevels = 4, nHeads = 8, nPoints = 4, rng = new Rng(0) } = options;
+    const { dModel = 256, nLevels = 4, nHeads = 8, nPoints = 4 } = options;
     for (const [name, v] of Object.entries({ dModel, nLevels, nHeads, nPoints })) assertInteger(OP, name, v, 1);
     assertDivides(OP, 'nHeads', nHeads, dModel, 'dModel');
+    const rng = rngOption(OP, options.rng);
     this.dModel = dModel;
     this.nLevels = nLevels;
     this.nHeads = nHeads;

@@ -228,7 +228,26 @@ describe.each(TEST_BACKENDS)('MSDeformAttn on %s', (backend) => {
     expect(() => new MSDeformAttn({ dModel: 10, nHeads: 4 })).toThrow(
       /MSDeformAttn: argument 'nHeads' expected a positive integer dividing dModel = 10/,
     );
+    // A level of 2^32 + 2 rows must not act as one of 2 (the int32 copy wraps).
+    tf.tidy(() => {
+      const q = tf.zeros([1, 3, 8]);
+      const x = tf.zeros([1, 16, 8]);
+      const shapes = [
+        [2 ** 32 + 2, 4],
+        [2, 2],
+      ];
+      expect(() => module.forward(q, tf.zeros([1, 3, 2, 2]), x, shapes, [0, 12])).toThrow(
+        /MSDeformAttn: argument 'inputSpatialShapes' expected positive integer rows \(H, W\) up to 2147483647, got \[\[4294967298, 4\], \[2, 2\]\]/,
+      );
+    });
     module.dispose();
+    // A seed is an rng; anything else is refused before any parameter exists, so nothing leaks.
+    new MSDeformAttn({ dModel: 8, nLevels: 1, nHeads: 2, nPoints: 1, rng: 3 }).dispose();
+    await assertNoTensorLeak(() => {
+      expect(() => new MSDeformAttn({ dModel: 8, rng: {} as never })).toThrow(
+        /MSDeformAttn: argument 'rng' expected an Rng or an integer seed, got \[object Object\]/,
+      );
+    });
   });
 
   it('trains: the loss falls and the tensor count stays flat', async () => {

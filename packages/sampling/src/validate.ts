@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertDtype, assertOneOf, checkShapes } from '@deformjs/core';
 
+const INT32_MAX = 2 ** 31 - 1;
+
 /** A level layout given as an int32 tensor or as plain numbers. */
 export type SpatialShapesLike = tf.Tensor | readonly (readonly number[])[];
 export type LevelStartIndexLike = tf.Tensor | readonly number[];
@@ -47,9 +49,15 @@ export function resolveLevels(
     levelStartIndex instanceof tf.Tensor
       ? Int32Array.from(levelStartIndex.dataSync() as Int32Array)
       : Int32Array.from(levelStartIndex);
+  // Checked before trusting the int32 copy: 2^32 + 2 would wrap to 2 there.
   const given = spatialShapes instanceof tf.Tensor ? Array.from(shapes) : spatialShapes.flat();
-  if (!given.every((v) => Number.isInteger(v) && v >= 1)) {
-    throw argumentError(op, names.spatialShapes, 'positive integer rows (H, W)', toRows(shapes));
+  if (!given.every((v) => Number.isInteger(v) && v >= 1 && v <= INT32_MAX)) {
+    throw argumentError(
+      op,
+      names.spatialShapes,
+      `positive integer rows (H, W) up to ${INT32_MAX}`,
+      spatialShapes instanceof tf.Tensor ? toRows(shapes) : spatialShapes,
+    );
   }
   const givenStarts = levelStartIndex instanceof tf.Tensor ? Array.from(starts) : [...levelStartIndex];
   let total = 0;
@@ -64,6 +72,8 @@ export function resolveLevels(
       );
     }
     total += shapes[2 * l] * shapes[2 * l + 1];
+    if (total > INT32_MAX)
+      throw argumentError(op, names.spatialShapes, `levels of at most ${INT32_MAX} positions in all`, toRows(shapes));
   }
   return { shapes, starts, total };
 }

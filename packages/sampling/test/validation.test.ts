@@ -58,6 +58,39 @@ describe('bilinearGather argument checks', () => {
     );
   });
 
+  it('refuses level sizes that do not fit in int32 instead of wrapping them', () => {
+    expectError(
+      () =>
+        bilinearGather(
+          value(),
+          [
+            [2 ** 32 + 2, 3],
+            [1, 2],
+          ],
+          STARTS,
+          locations(),
+          weights(),
+          OPTIONS,
+        ),
+      /bilinearGather: argument 'spatialShapes' expected positive integer rows \(H, W\) up to 2147483647, got \[\[4294967298, 3\], \[1, 2\]\]/,
+    );
+    expectError(
+      () =>
+        bilinearGather(
+          value(),
+          [
+            [65536, 65536],
+            [1, 2],
+          ],
+          [0, 2 ** 32],
+          locations(),
+          weights(),
+          OPTIONS,
+        ),
+      /argument 'spatialShapes' expected levels of at most 2147483647 positions in all/,
+    );
+  });
+
   it('names group and level-count mismatches', () => {
     expectError(
       () => bilinearGather(value(), LEVELS, STARTS, tf.zeros([2, 5, 4, 2, 4, 2]), null, OPTIONS),

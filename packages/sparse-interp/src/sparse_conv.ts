@@ -93,8 +93,11 @@ function readIndices(indices: ActiveIndices, size: number, what: string): Int32A
     assertDtype(OP, 'indices', indices.dtype, ['int32']);
     flat = indices.dataSync() as Int32Array;
   } else if (indices instanceof Int32Array || Array.isArray(indices)) {
+    // Checked before the int32 copy, which would wrap 2^32 + 1 to 1.
+    const bad = Array.prototype.findIndex.call(indices, (v: number) => !Number.isInteger(v) || v < 0 || v >= size);
+    if (bad >= 0)
+      throw argumentError(OP, 'indices', `integers in [0, ${size}) (flat positions of ${what})`, `${indices[bad]} at ${bad}`);
     flat = Int32Array.from(indices);
-    if (!Array.prototype.every.call(indices, Number.isInteger)) throw argumentError(OP, 'indices', 'integers', indices);
   } else {
     throw argumentError(OP, 'indices', 'an int32 tensor, an Int32Array or an array of integers', indices);
   }

@@ -146,6 +146,10 @@ for (const backend of TEST_BACKENDS) {
       expect(() => sparseConv2d(x, w, [16], { pad: 1 })).toThrow(/sparseConv2d.*indices.*\[0, 16\)/);
       expect(() => sparseConv2d(x, w, [3, 2], { pad: 1 })).toThrow(/sparseConv2d.*indices.*increasing/);
       expect(() => sparseConv2d(x, w, [0.5], { pad: 1 })).toThrow(/sparseConv2d.*indices.*integers/);
+      // 2^32 + 1 must not wrap to position 1 in the int32 copy.
+      expect(() => sparseConv2d(x, w, [0, 2 ** 32 + 1], { pad: 1 })).toThrow(
+        /sparseConv2d: argument 'indices' expected integers in \[0, 16\).*got "4294967297 at 1"/,
+      );
       expect(() => sparseConv2d(x, w, tf.tensor1d([0], 'float32'))).toThrow(/sparseConv2d.*indices/);
       expect(() => sparseConv2d(x, w, [0], { bias: tf.zeros([4]) })).toThrow(/sparseConv2d.*bias/);
       expect(() => sparseConv2d(tf.zeros([1, 2, 2, 2]), w, [0])).toThrow(/sparseConv2d.*filter.*padded input/);
