@@ -96,7 +96,12 @@ function readIndices(indices: ActiveIndices, size: number, what: string): Int32A
     // Checked before the int32 copy, which would wrap 2^32 + 1 to 1.
     const bad = Array.prototype.findIndex.call(indices, (v: number) => !Number.isInteger(v) || v < 0 || v >= size);
     if (bad >= 0)
-      throw argumentError(OP, 'indices', `integers in [0, ${size}) (flat positions of ${what})`, `${indices[bad]} at ${bad}`);
+      throw argumentError(
+        OP,
+        'indices',
+        `integers in [0, ${size}) (flat positions of ${what})`,
+        `${indices[bad]} at ${bad}`,
+      );
     flat = Int32Array.from(indices);
   } else {
     throw argumentError(OP, 'indices', 'an int32 tensor, an Int32Array or an array of integers', indices);
