@@ -1,8 +1,18 @@
 export { initBackend, BACKEND_NAMES, BACKEND_ENV, WASM_PATHS_ENV } from './backend';
 export type { BackendName, InitBackendOptions } from './backend';
-export { DeformjsArgumentError, argumentError } from './errors';
-export { checkShapes, assertInteger, assertPositive, assertOneOf, assertDivides, assertDtype, pair } from './validate';
-export type { Dim, ShapeCheck } from './validate';
+// The checks live in @deformjs/validate (no tensors, no dependencies) so tensor-free packages share them.
+export {
+  DeformjsArgumentError,
+  argumentError,
+  checkShapes,
+  assertInteger,
+  assertPositive,
+  assertOneOf,
+  assertDivides,
+  assertDtype,
+  pair,
+} from '@deformjs/validate';
+export type { Dim, ShapeCheck } from '@deformjs/validate';
 export { Rng, rngOption, sizeOf, xavierUniform, torchDefaultUniform, kaimingNormalFanOut } from './random';
 export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from './fused';
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';

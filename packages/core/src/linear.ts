@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, checkShapes } from './validate';
+import { assertInteger, checkShapes } from '@deformjs/validate';
 import { addBias } from './matmul';
 import { Module } from './module';
 import { type Rng, torchDefaultUniform } from './random';

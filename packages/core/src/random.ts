@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError } from './errors';
+import { argumentError } from '@deformjs/validate';
 
 /**
  * A small seeded generator (sfc32) whose whole state can be saved in a checkpoint and restored, so

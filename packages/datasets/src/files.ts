@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { isRecord } from '@deformjs/validate';
 import { formatError } from './errors';
 
 /** Reads a text file, or throws naming it. */
@@ -47,13 +48,9 @@ export function requireFile(path: string, annotationFile: string, record: string
     throw formatError(annotationFile, record, `referenced file not found: ${path}`);
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** The array field `key` of a parsed JSON object, or an error naming the file. */
 export function arrayField(json: unknown, key: string, file: string): unknown[] {
-  if (!isObject(json)) throw formatError(file, '', `expected a JSON object at the top level`);
+  if (!isRecord(json)) throw formatError(file, '', `expected a JSON object at the top level`);
   const value = json[key];
   if (!Array.isArray(value))
     throw formatError(file, '', `expected an array "${key}", got ${value === undefined ? 'nothing' : typeof value}`);
@@ -67,7 +64,7 @@ export class RecordReader {
     readonly record: string,
     readonly value: unknown,
   ) {
-    if (!isObject(value)) throw formatError(file, record, `expected an object, got ${JSON.stringify(value)}`);
+    if (!isRecord(value)) throw formatError(file, record, `expected an object, got ${JSON.stringify(value)}`);
   }
 
   private get fields(): Record<string, unknown> {

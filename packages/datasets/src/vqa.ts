@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { formatError } from './errors';
-import { arrayField, isObject, readJson, RecordReader, requireFile } from './files';
+import { isRecord } from '@deformjs/validate';
+import { arrayField, readJson, RecordReader, requireFile } from './files';
 import { decodeImage } from './image';
 import type { RgbImage } from './types';
 
@@ -47,7 +48,7 @@ export interface VqaLoadOptions {
 export function loadVqa({ questionsFile, annotationsFile, imageDir }: VqaLoadOptions): VqaDataset {
   const questionsJson = readJson(questionsFile);
   const subtype =
-    isObject(questionsJson) && typeof questionsJson.data_subtype === 'string' ? questionsJson.data_subtype : '';
+    isRecord(questionsJson) && typeof questionsJson.data_subtype === 'string' ? questionsJson.data_subtype : '';
   if (!subtype)
     throw formatError(questionsFile, '', 'missing "data_subtype" (e.g. "train2014"), which names the images');
   const byId = new Map<number, VqaRecord>();

@@ -1,6 +1,12 @@
-import { argumentError } from '@deformjs/core';
+import {
+  argumentError,
+  finiteField,
+  nonNegativeField,
+  requireArray,
+  requireRecord,
+  xywhField,
+} from '@deformjs/validate';
 import { pairwiseSum } from './numeric';
-import { finiteField, nonNegativeField, requireArray, requireRecord, xywhField } from './records';
 
 /**
  * COCO box detection evaluation, the algorithm of pycocotools' COCOeval (iouType 'bbox') step for step:

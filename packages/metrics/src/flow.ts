@@ -1,4 +1,4 @@
-import { argumentError } from '@deformjs/core';
+import { argumentError } from '@deformjs/validate';
 
 export interface FlowErrorResult {
   /** Mean end-point error ||pred - gt||_2 over counted pixels. */

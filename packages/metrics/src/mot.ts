@@ -1,6 +1,5 @@
-import { argumentError } from '@deformjs/core';
+import { argumentError, requireArray, requireRecord } from '@deformjs/validate';
 import { linearSumAssignment } from './assignment';
-import { requireArray, requireRecord } from './records';
 
 /**
  * CLEAR MOT (Bernardin & Stiefelhagen 2008) with IoU distances, as py-motmetrics accumulates it: in each

@@ -1,4 +1,4 @@
-import { argumentError, assertInteger } from '@deformjs/core';
+import { argumentError, assertInteger } from '@deformjs/validate';
 
 /**
  * Semantic segmentation metrics over a stream of label maps: a confusion matrix (rows ground truth, columns

@@ -1,6 +1,13 @@
-import { argumentError, assertInteger } from '@deformjs/core';
+import {
+  argumentError,
+  assertInteger,
+  finiteField,
+  nonNegativeField,
+  requireArray,
+  requireRecord,
+  xyxyBox,
+} from '@deformjs/validate';
 import { pairwiseSum } from './numeric';
-import { finiteField, nonNegativeField, requireArray, requireRecord, xyxyBox } from './records';
 
 /**
  * ImageNet VID detection mAP with the motion-speed breakdown, as FGFA's imagenet_vid_eval_motion.py

@@ -1,5 +1,4 @@
-import { argumentError } from '@deformjs/core';
-import { requireArray, requireRecord } from './records';
+import { argumentError, requireArray, requireRecord } from '@deformjs/validate';
 
 /**
  * VQA accuracy as the official evaluation (GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py)

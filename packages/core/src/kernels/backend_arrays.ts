@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { argumentError } from '../errors';
+import { argumentError } from '@deformjs/validate';
 import type { ConvGeometry } from './conv_impl';
 
 /**

@@ -1,5 +1,5 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { argumentError } from '../errors';
+import { argumentError } from '@deformjs/validate';
 import { sizeOf, type ArrayBackend } from './backend_arrays';
 import { unsortedSegmentSum as segmentSumImpl } from './unsorted_segment_sum_impl';
 

@@ -15,8 +15,16 @@ export function argumentError(op: string, argument: string, expected: string, ac
   return new DeformjsArgumentError(op, argument, expected, describe(actual));
 }
 
-export function describe(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+/** How many elements of an array an error shows: a million bad indices make one readable line, not megabytes. */
+const SHOWN_ELEMENTS = 32;
+
+export function describe(value: unknown, depth = 0): string {
+  if (Array.isArray(value)) {
+    if (depth >= 4) return `[${value.length} elements]`;
+    const shown = value.slice(0, SHOWN_ELEMENTS).map((v) => describe(v, depth + 1));
+    if (value.length > SHOWN_ELEMENTS) shown.push(`... ${value.length - SHOWN_ELEMENTS} more`);
+    return `[${shown.join(', ')}]`;
+  }
   if (typeof value === 'string') return JSON.stringify(value);
   if (value !== null && typeof value === 'object' && 'shape' in value) {
     return `a tensor of shape ${describe((value as { shape: unknown }).shape)}`;

@@ -1,4 +1,4 @@
-import { argumentError } from '@deformjs/core';
+import { argumentError } from './errors';
 
 /**
  * Checks on single records of a dataset or result list. Every error names the op, the record (its index

@@ -1,0 +1,4 @@
+export { DeformjsArgumentError, argumentError, describe } from './errors';
+export { checkShapes, assertInteger, assertPositive, assertOneOf, assertDivides, assertDtype, pair } from './shapes';
+export type { Dim, ShapeCheck } from './shapes';
+export { isRecord, requireArray, requireRecord, finiteField, nonNegativeField, xywhField, xyxyBox } from './records';
