@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes, rngOption } from '@deformjs/core';
+import { Module, type Rng, argumentError, assertInteger, checkShapes, rngOption } from '@deformjs/core';
 import { Conv2d, Linear, resizeBilinear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
 

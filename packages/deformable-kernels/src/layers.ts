@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Rng, argumentError, assertInteger, checkShapes, pair, rngOption } from '@deformjs/core';
+import { Module, type Rng, argumentError, assertInteger, checkShapes, pair, rngOption } from '@deformjs/core';
 import { Conv2d, Linear, type Layer } from '@deformjs/nn';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
 import { clampDeltasToScope } from './sampling';

@@ -7,7 +7,7 @@ import {
   checkShapes,
   Linear,
   Module,
-  Rng,
+  type Rng,
   rngOption,
   xavierUniform,
 } from '@deformjs/core';
