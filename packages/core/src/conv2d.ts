@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, pair } from './validate';
+import { assertInteger, pair } from '@deformjs/validate';
 import { addBias } from './matmul';
 import { Module, type Layer } from './module';
 import { type Rng, kaimingNormalFanOut, torchDefaultUniform } from './random';

@@ -4,7 +4,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCoco } from '../src/coco';
-import { decodeLabelPng, vocPalette } from '../src/formats/png';
+import { decodeLabelPng, pngChunk, vocPalette } from '../src/formats/png';
 import { parseXml } from '../src/formats/xml';
 import { decodeImage } from '../src/image';
 import { loadSample } from '../src/sample';
@@ -21,38 +21,20 @@ import { tempDir, thrown } from './helpers';
 
 const dir = tempDir('hostile');
 
-/** A PNG from its IHDR fields and raw (filtered) scanline bytes; chunk CRCs computed by re-encoding. */
+/** A PNG from its IHDR fields and its IDAT bytes, with correct chunk CRCs. */
 function png(width: number, height: number, colorType: number, idat: Uint8Array, palette?: Uint8Array): Uint8Array {
-  // encodeLabelPng writes correct chunks; splice our IHDR and IDAT into that layout.
-  const chunks: [string, Uint8Array][] = [];
   const header = new Uint8Array(13);
   new DataView(header.buffer).setUint32(0, width);
   new DataView(header.buffer).setUint32(4, height);
   header[8] = 8;
   header[9] = colorType;
-  chunks.push(['IHDR', header]);
-  if (palette) chunks.push(['PLTE', palette]);
-  chunks.push(['IDAT', idat], ['IEND', new Uint8Array(0)]);
-  const parts = [Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10])];
-  for (const [type, data] of chunks) {
-    const chunk = new Uint8Array(12 + data.length);
-    const view = new DataView(chunk.buffer);
-    view.setUint32(0, data.length);
-    for (let i = 0; i < 4; i++) chunk[4 + i] = type.charCodeAt(i);
-    chunk.set(data, 8);
-    view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
-}
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
+  return Buffer.concat([
+    Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    pngChunk('IHDR', header),
+    ...(palette ? [pngChunk('PLTE', palette)] : []),
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 function record(imagePath: string, width: number, height: number, extra: Partial<ImageRecord> = {}): ImageRecord {

@@ -1,48 +1,9 @@
 // Measures hostile-input cases (issue 15): `node --import tsx scripts/probe_limits.mts <case> [src dir]`, from the package folder.
 // Crafts one file, reads it, prints file size, time, RSS and the outcome; run_limits.sh adds peak RSS.
-import { zipSync } from 'fflate';
+import { bytes, craftedPth, float, int, shortText, u32 } from '../test/craft';
 const [, , which, src = new URL('../src', import.meta.url).pathname] = process.argv;
 const w = await import(`${src}/index.ts`);
-function cat(parts: (number | string | Uint8Array)[]): Uint8Array {
-  const chunks = parts.map((p) =>
-    typeof p === 'number' ? Uint8Array.of(p) : typeof p === 'string' ? Uint8Array.from(p, (c) => c.charCodeAt(0)) : p,
-  );
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-const u32 = (n: number) => cat([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
-const st = (s: string) => cat([0x8c, s.length, s]);
-const int = (n: number) => cat([0x4a, u32(n)]);
-const tup = (...x: Uint8Array[]) => cat([0x28, ...x, 0x74]);
-function pth(numel: Uint8Array, size: number[], stride: number[]) {
-  const pickle = cat([
-    0x80,
-    2,
-    0x7d,
-    st('w'),
-    'ctorch._utils\n_rebuild_tensor_v2\n',
-    tup(
-      tup(st('storage'), 'ctorch\nFloatStorage\n', st('0'), st('cpu'), numel),
-      cat([0x51]),
-      int(0),
-      tup(...size.map(int)),
-      tup(...stride.map(int)),
-      cat([0x89, 0x7d]),
-    ),
-    0x52,
-    0x73,
-    0x2e,
-  ]);
-  return zipSync(
-    { 'archive/data.pkl': pickle, 'archive/data/0': new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer) },
-    { level: 0 },
-  );
-}
+const four = Float32Array.from([1, 2, 3, 4]);
 const opts = { fileName: 'x.pkl', allowed: {} };
 let file: Uint8Array;
 let run: () => unknown;
@@ -51,23 +12,17 @@ switch (which) {
   case 'long4-1m': {
     const n = which === 'long4-1m' ? 1 << 20 : 256 << 10;
     const body = new Uint8Array(n).fill(0x5a);
-    file = cat([0x80, 2, 0x8b, u32(n), body, 0x2e]);
+    file = bytes(0x80, 2, 0x8b, u32(n), body, 0x2e);
     run = () => typeof w.unpickle(file, opts);
     break;
   }
   case 'stride0': {
-    const nan = new Uint8Array(9);
-    nan[0] = 0x47;
-    new DataView(nan.buffer).setFloat64(1, NaN, false);
-    file = pth(int(4), [20000, 20000], [0, 0]);
+    file = craftedPth(four, int(4), [20000, 20000], [0, 0]);
     run = () => w.stateDictOf(w.readPth(file, 'bomb.pth')).w.shape;
     break;
   }
   case 'nan-numel': {
-    const nan = new Uint8Array(9);
-    nan[0] = 0x47;
-    new DataView(nan.buffer).setFloat64(1, NaN, false);
-    file = pth(nan, [1000], [1]);
+    file = craftedPth(four, float(NaN), [1000], [1]);
     run = () => {
       const t = w.stateDictOf(w.readPth(file, 'nan.pth')).w;
       return `shape [${t.shape}] with ${t.values.length} values`;
@@ -75,17 +30,16 @@ switch (which) {
     break;
   }
   case 'nested-100k': {
-    const parts: (number | Uint8Array)[] = [0x80, 2];
-    for (let i = 0; i < 100000; i++) parts.push(0x7d, st('a'));
-    parts.push(0x7d);
-    for (let i = 0; i < 100000; i++) parts.push(0x73);
-    parts.push(0x2e);
-    file = cat(parts);
+    const parts: Uint8Array[] = [bytes(0x80, 2)];
+    for (let i = 0; i < 100000; i++) parts.push(bytes(0x7d), shortText('a'));
+    parts.push(bytes(0x7d));
+    for (let i = 0; i < 100000; i++) parts.push(bytes(0x73));
+    file = bytes(parts, 0x2e);
     run = () => Object.keys(w.stateDictOf(w.unpickle(file, { fileName: 'deep.pkl', allowed: {} }))).length;
     break;
   }
   case 'cycle': {
-    file = cat([0x80, 2, 0x7d, 0x94, st('self'), 0x68, 0, 0x73, 0x2e]);
+    file = bytes(0x80, 2, 0x7d, 0x94, shortText('self'), 0x68, 0, 0x73, 0x2e);
     run = () => Object.keys(w.stateDictOf(w.unpickle(file, { fileName: 'cycle.pkl', allowed: {} }))).length;
     break;
   }

@@ -3,6 +3,7 @@ import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { readPth, readSafetensors, stateDictOf, unpickle, writeSafetensors, type PickleDict } from '../src/index';
 import { readPthFile } from '../src/node';
+import { bytes, craftedPth, float, int, shortText, u32 } from './craft';
 
 /**
  * Files crafted to cost time, memory or stack out of proportion to their size (issue 15, items 7 to 9 and 12):
@@ -10,65 +11,6 @@ import { readPthFile } from '../src/node';
  */
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
-
-/** Pickle bytes: numbers are bytes, strings are latin-1 text, arrays are spliced in. */
-function bytes(...parts: (number | string | Uint8Array | Uint8Array[])[]): Uint8Array {
-  const flat = parts.flat();
-  const chunks = flat.map((part) =>
-    typeof part === 'number'
-      ? Uint8Array.of(part)
-      : typeof part === 'string'
-        ? Uint8Array.from(part, (c) => c.charCodeAt(0))
-        : part,
-  );
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-const u32 = (n: number) => bytes(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
-const shortText = (s: string) => bytes(0x8c, s.length, s);
-const int = (n: number) => bytes(0x4a, u32(n)); // BININT
-const float = (x: number) => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setFloat64(0, x, false);
-  return bytes(0x47, b); // BINFLOAT
-};
-const tuple = (...items: (number | string | Uint8Array)[]) => bytes(0x28, ...items, 0x74);
-
-/** A zip checkpoint holding one float tensor `w` = rebuild(storage of `numel` floats, offset, size, stride). */
-function craftedPth(storage: Float32Array, numel: Uint8Array, size: number[], stride: number[]): Uint8Array {
-  const pickle = bytes(
-    0x80,
-    0x02,
-    0x7d, // EMPTY_DICT
-    shortText('w'),
-    'ctorch._utils\n_rebuild_tensor_v2\n',
-    tuple(
-      tuple(shortText('storage'), 'ctorch\nFloatStorage\n', shortText('0'), shortText('cpu'), numel),
-      0x51, // BINPERSID
-      int(0),
-      tuple(...size.map(int)),
-      tuple(...stride.map(int)),
-      0x89, // False
-      0x7d,
-    ),
-    0x52, // REDUCE
-    0x73, // SETITEM
-    0x2e,
-  );
-  return zipSync(
-    {
-      'archive/data.pkl': pickle,
-      'archive/data/0': new Uint8Array(storage.buffer),
-      'archive/byteorder': bytes('little'),
-    },
-    { level: 0 },
-  );
-}
 
 const opts = { fileName: 'x.pkl', allowed: {} };
 

@@ -28,13 +28,14 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-function crc32(bytes: Uint8Array): number {
+export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** One PNG chunk: length, type, data and the CRC over type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);
@@ -56,9 +57,9 @@ export function encodeLabelPng({ width, height, data, palette }: LabelPng): Uint
   header[9] = palette ? 3 : 0;
   const rows = new Uint8Array(height * (width + 1));
   for (let y = 0; y < height; y++) rows.set(data.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  const parts = [SIGNATURE, chunk('IHDR', header)];
-  if (palette) parts.push(chunk('PLTE', palette));
-  parts.push(chunk('IDAT', deflateSync(rows)), chunk('IEND', new Uint8Array(0)));
+  const parts = [SIGNATURE, pngChunk('IHDR', header)];
+  if (palette) parts.push(pngChunk('PLTE', palette));
+  parts.push(pngChunk('IDAT', deflateSync(rows)), pngChunk('IEND', new Uint8Array(0)));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
