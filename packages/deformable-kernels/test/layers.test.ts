@@ -272,10 +272,11 @@ describe('Deformable Kernels layers: argument errors', () => {
     );
     const small = tf.zeros([2, 2, 2, 1]);
     const input = tf.zeros([1, 5, 5, 2]);
-    expect(() => deformKernelDepthwise(input, small, null, { kernelSize: 3 })).toThrow(
+    const deltas = tf.zeros([1, 3, 3, 18]);
+    expect(() => deformKernelDepthwise(input, small, deltas, { kernelSize: 3 })).toThrow(
       /deformKernelDepthwise: argument 'weight' expected a scope \[scopeH, scopeW, C, 1\] at least kernelSize \[3,3\], got \[2, 2, 2, 1\]/,
     );
-    tf.dispose([small, input]);
+    tf.dispose([small, input, deltas]);
     // A bad rng is refused before any parameter exists: nothing leaks.
     for (const Layer of [LocalDeformKernel2d, GlobalDeformKernel2d, DeformKernelConv2d]) {
       await assertNoTensorLeak(() => {
