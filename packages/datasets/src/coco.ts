@@ -51,6 +51,43 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
   assertOneOf('loadCoco', 'crowd', crowd, ['keep', 'drop']);
   const json = readJson(annotationFile);
   const file = annotationFile;
+  const { categories, labelOf } = readCategories(json, file);
+  const images = readImages(json, file, imageDir);
+  const dropped = readAnnotations(json, file, images, categories, labelOf, crowd);
+  const records = [...images.values()]
+    .map((p) => {
+      const record = {
+        ...p.record,
+        boxes: Float32Array.from(p.boxes),
+        labels: Int32Array.from(p.labels),
+        iscrowd: Uint8Array.from(p.iscrowd),
+        area: Float32Array.from(p.area),
+      };
+      return p.hasAllSegmentations ? { ...record, segmentations: p.segmentations } : record;
+    })
+    .sort((a, b) => compareIds(a.id, b.id));
+  return {
+    classes: categories.map((c) => c.name),
+    categories,
+    records,
+    dropped,
+    get: (index, options) => loadSample(records[index], options),
+  };
+}
+
+/** An image's record while its annotations are read. */
+interface Pending {
+  record: ImageRecord;
+  boxes: number[];
+  labels: number[];
+  iscrowd: number[];
+  area: number[];
+  segmentations: CocoSegmentation[];
+  hasAllSegmentations: boolean;
+}
+
+/** Categories by ascending id, and each id's label (its index in that order). */
+function readCategories(json: unknown, file: string): { categories: CocoCategory[]; labelOf: Map<number, number> } {
   const categories: CocoCategory[] = arrayField(json, 'categories', file).map((c, i) => {
     const r = new RecordReader(file, `categories[${i}]`, c);
     return {
@@ -65,16 +102,10 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
     if (labelOf.has(c.id)) throw formatError(file, `categories (id ${c.id})`, 'duplicate category id');
     labelOf.set(c.id, label);
   });
+  return { categories, labelOf };
+}
 
-  interface Pending {
-    record: ImageRecord;
-    boxes: number[];
-    labels: number[];
-    iscrowd: number[];
-    area: number[];
-    segmentations: CocoSegmentation[];
-    hasAllSegmentations: boolean;
-  }
+function readImages(json: unknown, file: string, imageDir: string): Map<number | string, Pending> {
   const images = new Map<number | string, Pending>();
   arrayField(json, 'images', file).forEach((img, i) => {
     const r = new RecordReader(file, `images[${i}]`, img);
@@ -106,7 +137,18 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
       hasAllSegmentations: true,
     });
   });
+  return images;
+}
 
+/** Adds each annotation to its image; returns the annotations left out for an empty box. */
+function readAnnotations(
+  json: unknown,
+  file: string,
+  images: Map<number | string, Pending>,
+  categories: CocoCategory[],
+  labelOf: Map<number, number>,
+  crowd: 'keep' | 'drop',
+): CocoDataset['dropped'] {
   const dropped: CocoDataset['dropped'] = [];
   const annotationIds = new Set<number | string>();
   arrayField(json, 'annotations', file).forEach((ann, i) => {
@@ -147,26 +189,7 @@ export function loadCoco({ annotationFile, imageDir, crowd = 'keep' }: CocoLoadO
       pending.segmentations.push(segmentation as CocoSegmentation);
     }
   });
-
-  const records = [...images.values()]
-    .map((p) => {
-      const record = {
-        ...p.record,
-        boxes: Float32Array.from(p.boxes),
-        labels: Int32Array.from(p.labels),
-        iscrowd: Uint8Array.from(p.iscrowd),
-        area: Float32Array.from(p.area),
-      };
-      return p.hasAllSegmentations ? { ...record, segmentations: p.segmentations } : record;
-    })
-    .sort((a, b) => compareIds(a.id, b.id));
-  return {
-    classes: categories.map((c) => c.name),
-    categories,
-    records,
-    dropped,
-    get: (index, options) => loadSample(records[index], options),
-  };
+  return dropped;
 }
 
 function compareIds(a: number | string, b: number | string): number {
