@@ -5,18 +5,29 @@ import { dirname, join, basename } from 'node:path';
 
 /**
  * Writes a file so that a crash never leaves it half-written: the data goes to a temporary file in the same
- * folder, which is then renamed over the target.
+ * folder (named so `isAtomicTemp` recognises it), which is then renamed over the target.
+ * `afterTempWrite` runs between the two (fault-injection tests kill the process there).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { afterTempWrite?: () => void } = {},
+): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
     writeFileSync(tmp, data);
+    options.afterTempWrite?.();
     renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
   }
+}
+
+/** Whether a file name is one of `writeFileAtomic`'s temporaries (left behind only by a killed process). */
+export function isAtomicTemp(name: string): boolean {
+  return /^\..+\.\d+\.\d+\.tmp$/.test(name);
 }
 
 export interface BenchResult {
@@ -163,3 +174,6 @@ export async function peakTensorMB(f: () => tf.Tensor | tf.Tensor[]): Promise<nu
   tf.dispose(info.result as tf.Tensor[]);
   return Math.round((info.peakBytes / 2 ** 20) * 10) / 10;
 }
+
+export { UsageError, parseCli, runCli } from './cli';
+export type { CliSpec, Flags, ParsedCli } from './cli';

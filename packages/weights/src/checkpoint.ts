@@ -25,6 +25,11 @@ export interface TrainingState {
   rngs?: Record<string, Rng>;
   /** The run's configuration, any JSON value. */
   config?: unknown;
+  /**
+   * The training record up to this step (losses, evaluations, options), any JSON value: saved in the same file
+   * as the weights, so a kill can never leave a checkpoint and its record out of step.
+   */
+  record?: unknown;
 }
 
 export interface RestoredState {
@@ -33,6 +38,8 @@ export interface RestoredState {
   /** Each saved generator's state: `new Rng(rngStates.data)` continues the sequence. */
   rngStates: Record<string, number[]>;
   config: unknown;
+  /** The record saved with the checkpoint (null when none was). */
+  record: unknown;
 }
 
 const METADATA_KEY = 'deformjs.checkpoint';
@@ -58,6 +65,7 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
       epoch: state.epoch,
       rngStates,
       config: state.config ?? null,
+      record: state.record ?? null,
       optimizer: optimizer ? optimizer.meta : null,
     };
     return writeSafetensors(tensors, { [METADATA_KEY]: JSON.stringify(meta) });
@@ -65,6 +73,30 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
     tf.dispose(Object.values(model));
     tf.dispose(Object.values(optimizer?.tensors ?? {}));
   }
+}
+
+interface StoredMeta extends RestoredState {
+  format: number;
+  optimizer: unknown;
+}
+
+function parseMeta(metadata: Record<string, string>, fileName: string): StoredMeta {
+  const raw = metadata[METADATA_KEY];
+  if (raw === undefined)
+    throw new Error(`${fileName}: not a deformjs training checkpoint (no '${METADATA_KEY}' metadata)`);
+  const meta = JSON.parse(raw) as StoredMeta;
+  if (meta.format !== FORMAT)
+    throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
+  return { ...meta, record: meta.record ?? null };
+}
+
+/**
+ * A checkpoint's step, epoch, generators, config and record without loading any tensor into a model: read the
+ * config (and validate it) before building the model it describes.
+ */
+export function readCheckpointInfo(bytes: Uint8Array, fileName = 'checkpoint'): RestoredState {
+  const { step, epoch, rngStates, config, record } = parseMeta(readSafetensors(bytes, fileName).metadata, fileName);
+  return { step, epoch, rngStates, config, record };
 }
 
 /**
@@ -77,19 +109,7 @@ export function decodeCheckpoint(
   fileName = 'checkpoint',
 ): RestoredState {
   const { tensors, metadata } = readSafetensors(bytes, fileName);
-  const raw = metadata[METADATA_KEY];
-  if (raw === undefined)
-    throw new Error(`${fileName}: not a deformjs training checkpoint (no '${METADATA_KEY}' metadata)`);
-  const meta = JSON.parse(raw) as {
-    format: number;
-    step: number;
-    epoch: number;
-    rngStates: Record<string, number[]>;
-    config: unknown;
-    optimizer: unknown;
-  };
-  if (meta.format !== FORMAT)
-    throw new Error(`${fileName}: checkpoint format ${meta.format}, this reader knows ${FORMAT}`);
+  const meta = parseMeta(metadata, fileName);
   const pick = (prefix: string) => {
     const out = emptyRecord<tf.Tensor>();
     for (const [k, v] of Object.entries(
@@ -113,5 +133,6 @@ export function decodeCheckpoint(
       tf.dispose(Object.values(optimizer));
     }
   }
-  return { step: meta.step, epoch: meta.epoch, rngStates: meta.rngStates, config: meta.config };
+  const { step, epoch, rngStates, config, record } = meta;
+  return { step, epoch, rngStates, config, record };
 }

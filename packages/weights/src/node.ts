@@ -36,9 +36,16 @@ export function readPthFile(path: string, options: ReadPthOptions = {}): PickleV
   return readPth(read(path), basename(path), options);
 }
 
-/** Saves a training checkpoint atomically: a crash leaves the previous file intact. */
-export function saveCheckpoint(path: string, state: TrainingState): void {
-  writeFileAtomic(path, encodeCheckpoint(state));
+/**
+ * Saves a training checkpoint atomically: a crash leaves the previous file intact. `afterTempWrite` runs
+ * between the temporary file's write and its rename (fault-injection tests kill the process there).
+ */
+export function saveCheckpoint(
+  path: string,
+  state: TrainingState,
+  options: { afterTempWrite?: () => void } = {},
+): void {
+  writeFileAtomic(path, encodeCheckpoint(state), options);
 }
 
 export function loadCheckpoint(
@@ -47,3 +54,6 @@ export function loadCheckpoint(
 ): RestoredState {
   return decodeCheckpoint(read(path), target, basename(path));
 }
+
+export { RunFolder, fingerprintDifferences } from './run_folder';
+export type { RunFolderOptions } from './run_folder';

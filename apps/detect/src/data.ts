@@ -1,15 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  cocoPaths,
-  ensureShapesDataset,
-  loadCoco,
-  type Batch,
-  type CocoDataset,
-  type TransformSpec,
-} from '@deformjs/datasets';
+import { cocoPaths, ensureShapesDataset, loadCoco, type CocoDataset, type TransformSpec } from '@deformjs/datasets';
 import type { CocoDataset as CocoGroundTruth } from '@deformjs/metrics';
-import type { DetectionTarget } from '@deformjs/deformable-detr';
 
 export interface DataOptions {
   /** A COCO-format root (annotations/instances_<split>.json, <split>/); default: the synthetic shapes world. */
@@ -38,7 +30,11 @@ export interface DetectionData {
   classes: string[];
   trainTransforms: TransformSpec[];
   evalTransforms: TransformSpec[];
+  /** For `detect` on images of any size: as evaluation, brought to the training images' scale. */
+  detectTransforms: TransformSpec[];
   root: string;
+  /** What identifies the training data: a resumed run must see the same (checked field by field). */
+  fingerprint: Record<string, unknown>;
 }
 
 export async function loadDetectionData(o: DataOptions): Promise<DetectionData> {
@@ -56,6 +52,10 @@ export async function loadDetectionData(o: DataOptions): Promise<DetectionData> 
   const valPaths = cocoPaths(root, valSplit);
   const val = loadCoco(valPaths);
   const resize: TransformSpec[] = o.resize > 0 ? [{ type: 'resize', size: o.resize, maxSize: o.maxSize }] : [];
+  const trainAnnotations = readFileSync(cocoPaths(root, trainSplit).annotationFile);
+  const source = o.coco
+    ? { coco: o.coco, trainSplit, resize: o.resize, maxSize: o.maxSize }
+    : { shapes: { size: o.size, trainCount: o.trainCount, dataSeed: o.dataSeed } };
   return {
     train,
     val,
@@ -64,28 +64,16 @@ export async function loadDetectionData(o: DataOptions): Promise<DetectionData> 
     classes: train.classes,
     trainTransforms: [{ type: 'horizontalFlip', p: 0.5 }, ...resize, { type: 'normalize' }],
     evalTransforms: [...resize, { type: 'normalize' }],
+    detectTransforms: [
+      ...(o.coco ? resize : [{ type: 'resize', size: o.size, maxSize: o.size } as const]),
+      { type: 'normalize' },
+    ],
     root,
+    fingerprint: {
+      ...source,
+      trainImages: train.records.length,
+      classes: train.classes,
+      annotationsSha256: createHash('sha256').update(trainAnnotations).digest('hex'),
+    },
   };
-}
-
-/**
- * A loader batch as model inputs: NHWC images, DETR's padding mask (true at padding) and the targets without
- * crowd regions (DETR trains on iscrowd = 0 only; the evaluator still sees them).
- */
-export function toModelInputs(batch: Batch): { images: tf.Tensor4D; mask: tf.Tensor3D; targets: DetectionTarget[] } {
-  const { batchSize: b, height: h, width: w } = batch;
-  const images = tf.tensor4d(batch.images, [b, h, w, 3]);
-  const mask = tf.tensor3d(
-    Uint8Array.from(batch.pixelMask, (v) => (v ? 0 : 1)),
-    [b, h, w],
-    'bool',
-  );
-  const targets = batch.targets.map((t) => {
-    const keep = Array.from(t.iscrowd, (c, i) => (c ? -1 : i)).filter((i) => i >= 0);
-    return {
-      labels: Int32Array.from(keep, (i) => t.labels[i]),
-      boxes: Float32Array.from(keep.flatMap((i) => Array.from(t.boxes.subarray(4 * i, 4 * i + 4)))),
-    };
-  });
-  return { images, mask, targets };
 }

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@deformjs/core/node';
 import {
@@ -10,21 +9,13 @@ import {
   type TransformSpec,
 } from '@deformjs/datasets';
 import { evaluateCoco, type CocoDataset, type CocoDetection, type CocoEvalResult } from '@deformjs/metrics';
-import {
-  disposeOutputs,
-  postProcess,
-  toCocoResults,
-  type ClassificationKind,
-  type DetectionModel,
-  type Detections,
-} from '@deformjs/deformable-detr';
-import { toModelInputs } from './data';
+import { toCocoResults } from '@deformjs/deformable-detr';
+import type { Detections, Detector } from './detector';
 
 export interface EvalOptions {
   records: readonly ImageRecord[];
   groundTruth: CocoDataset;
   categoryIds: number[];
-  classification: ClassificationKind;
   transforms: TransformSpec[];
   batchSize: number;
   workers: number;
@@ -32,10 +23,10 @@ export interface EvalOptions {
 
 /** Runs the model over the validation records and scores the top-100 detections per image with COCOeval's numbers. */
 export async function evaluate(
-  model: DetectionModel,
+  detector: Detector,
   o: EvalOptions,
 ): Promise<{ result: CocoEvalResult; detections: Map<number, Detections> }> {
-  model.eval();
+  detector.model.eval();
   const loader = new DataLoader(o.records, {
     batchSize: o.batchSize,
     transforms: o.transforms,
@@ -46,15 +37,7 @@ export async function evaluate(
   const results: CocoDetection[] = [];
   const detections = new Map<number, Detections>();
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
-    const { images, mask } = toModelInputs(batch);
-    const out = model.forward(images, mask);
-    const dets = postProcess(
-      out,
-      batch.targets.map((t) => t.origSize),
-      { kind: o.classification },
-    );
-    disposeOutputs(out);
-    tf.dispose([images, mask]);
+    const dets = detector.detect(batch);
     batch.targets.forEach((t, i) => {
       detections.set(Number(t.id), dets[i]);
       results.push(...toCocoResults(dets[i], Number(t.id), o.categoryIds));
@@ -94,27 +77,30 @@ function drawBox(image: RgbImage, [x1, y1, x2, y2]: number[], color: [number, nu
 }
 
 /**
- * Draws detections scoring at least `threshold`, and at least the `minBoxes` best of each image (a young model
- * scores low), colour by class, on the first `count` images, as PNGs in `dir`.
+ * Draws on `image` the detections scoring at least `threshold`, and at least the `minBoxes` best (a young
+ * model scores low), colour by class.
  */
+export function drawBoxes(image: RgbImage, det: Detections, threshold = 0.5, minBoxes = 3): void {
+  const floor = [...det.scores].sort((a, b) => b - a)[Math.min(minBoxes, det.scores.length) - 1] ?? Infinity;
+  det.scores.forEach((score, i) => {
+    if (score >= Math.min(threshold, floor))
+      drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
+  });
+}
+
+/** Draws detections on the first `count` records' images, as `detections-<id>.png` in `dir`. */
 export async function drawDetections(
   records: readonly ImageRecord[],
   detections: Map<number, Detections>,
   dir: string,
   count: number,
-  threshold = 0.5,
-  minBoxes = 3,
 ): Promise<string[]> {
   const written: string[] = [];
   for (const record of records.slice(0, count)) {
     const det = detections.get(Number(record.id));
     if (!det) continue;
     const image = await decodeImage(record.imagePath, String(record.id));
-    const floor = [...det.scores].sort((a, b) => b - a)[Math.min(minBoxes, det.scores.length) - 1] ?? Infinity;
-    det.scores.forEach((score, i) => {
-      if (score >= Math.min(threshold, floor))
-        drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
-    });
+    drawBoxes(image, det);
     const path = join(dir, `detections-${record.id}.png`);
     writeFileAtomic(path, await encodeImage(image, 'png'));
     written.push(path);

@@ -1,0 +1,253 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { DataLoader } from '@deformjs/datasets';
+import { formatCocoSummary } from '@deformjs/metrics';
+import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
+import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
+import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import type { CheckpointConfig } from './checkpoint';
+import type { DetectionData } from './data';
+import type { DetectorKind } from './detector';
+import { drawDetections, evaluate } from './evaluate';
+
+/** The options a training segment runs with (recorded in metrics.json for every segment). */
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  lrBackbone: number;
+  lrLinearProj: number;
+  freezeStem: boolean;
+  weightDecay: number;
+  clipMaxNorm: number;
+  warmupSteps: number;
+  /** Epoch at whose start the learning rate drops 10x (paper: 40 of 50). */
+  lrDropEpoch: number;
+  checkpointEvery: number;
+  /** Evaluate on the validation split after every epoch (AP per epoch), not only at the end. */
+  evalEveryEpoch: boolean;
+  drawCount: number;
+  workers: number;
+  seed: number;
+}
+
+/** What the trainer must be told besides the recorded options. */
+export interface RunOptions {
+  kind: DetectorKind;
+  /** The detector's configuration (from `kind.config`). */
+  config: unknown;
+  /** The opened (locked) output folder. */
+  folder: RunFolder;
+  /** Fault-injection tests kill the process at these points of a checkpoint write. */
+  onWritePoint?: (point: WritePoint) => void;
+}
+
+export type WritePoint = 'before-temp-write' | 'after-temp-write' | 'after-rename' | 'after-record-write';
+
+/** The training record: saved inside every checkpoint (one atomic unit) and mirrored to metrics.json. */
+export interface Metrics {
+  detector: string;
+  config: unknown;
+  /** What a resumed run must match: the detector's config, the training data and the batch size. */
+  fingerprint: { detector: string; config: unknown; data: unknown; batchSize: number };
+  /** One entry per start of the trainer: from which step it ran, with which options. */
+  segments: { fromStep: number; options: TrainOptions }[];
+  /** [step, loss] for every step, each exactly once. */
+  loss: [number, number][];
+  /** [epoch, AP, AP50] after each evaluated epoch (1-based epochs). */
+  ap: [number, number, number][];
+  stepsPerEpoch: number;
+  secondsTraining: number;
+  final?: { stats: number[]; summary: string };
+}
+
+export const CHECKPOINT = 'checkpoint.safetensors';
+export const METRICS = 'metrics.json';
+const LOSS_PLOT = 'loss.svg';
+
+/** The files `train` writes in `--out` (what `--fresh` may discard). */
+export function ownedByTrainer(name: string): boolean {
+  return [CHECKPOINT, METRICS, LOSS_PLOT].includes(name) || /^detections-.+\.png$/.test(name);
+}
+
+export class DivergedError extends Error {}
+
+/**
+ * The training loop, the same for every detector: AdamW over the detector's parameter groups, linear warmup
+ * then a 10x drop, gradient clipping, a checkpoint (weights, optimizer, generators and the training record in
+ * one atomic file) every `checkpointEvery` steps and at every epoch end, resumed from `<out>` when present,
+ * AP per epoch if asked, and at the end the COCO summary and drawn detections.
+ */
+export async function runTraining(data: DetectionData, o: TrainOptions, run: RunOptions): Promise<Metrics> {
+  const { kind, folder } = run;
+  const checkpointPath = folder.path(CHECKPOINT);
+  const loader = new DataLoader(data.train.records, {
+    batchSize: o.batchSize,
+    transforms: data.trainTransforms,
+    seed: o.seed,
+    dropLast: true,
+    workers: o.workers,
+  });
+  const stepsPerEpoch = loader.stepsPerEpoch;
+  const fingerprint = { detector: kind.name, config: run.config, data: data.fingerprint, batchSize: o.batchSize };
+  let metrics: Metrics = {
+    detector: kind.name,
+    config: run.config,
+    fingerprint,
+    segments: [],
+    loss: [],
+    ap: [],
+    stepsPerEpoch,
+    secondsTraining: 0,
+  };
+  let bytes: Uint8Array | undefined;
+  if (existsSync(checkpointPath)) {
+    bytes = new Uint8Array(readFileSync(checkpointPath));
+    const saved = readCheckpointInfo(bytes, checkpointPath).record as Metrics | null;
+    const differences = saved ? fingerprintDifferences(saved.fingerprint, fingerprint) : ['no training record'];
+    if (differences.length > 0)
+      throw new Error(
+        `${checkpointPath} was trained on something else:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
+      );
+    metrics = saved!;
+  }
+
+  const detector = kind.build(run.config);
+  const groups = detector.paramGroups(o);
+  const variables = groups.flatMap((g) => g.params);
+  const optimizer = new AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay });
+  let step = 0;
+  if (bytes) {
+    const state = decodeCheckpoint(bytes, { model: detector.model, optimizer }, checkpointPath);
+    detector.restoreRngs(state.rngStates);
+    step = state.step;
+    console.log(`resuming ${folder.dir} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
+  }
+  metrics.segments.push({ fromStep: step, options: o });
+  // metrics.json mirrors the checkpoint's record: rewriting it now repairs a kill between the two writes.
+  writeRecord(folder, metrics, kind.label);
+
+  const totalSteps = o.epochs * stepsPerEpoch;
+  const schedule = linearWarmup(
+    stepSchedule(o.lr, [Math.max(0, o.lrDropEpoch * stepsPerEpoch - o.warmupSteps)]),
+    o.warmupSteps,
+  );
+  const evalOptions = {
+    records: data.val.records,
+    groundTruth: data.valGroundTruth,
+    categoryIds: data.categoryIds,
+    transforms: data.evalTransforms,
+    batchSize: o.batchSize,
+    workers: o.workers,
+  };
+  const save = () => {
+    run.onWritePoint?.('before-temp-write');
+    saveCheckpoint(
+      checkpointPath,
+      {
+        model: detector.model,
+        optimizer,
+        step,
+        epoch: Math.floor(step / stepsPerEpoch),
+        rngs: detector.rngs(),
+        config: {
+          detector: kind.name,
+          config: run.config,
+          classes: data.classes,
+          categoryIds: data.categoryIds,
+          detectTransforms: data.detectTransforms,
+        } satisfies CheckpointConfig,
+        record: metrics,
+      },
+      { afterTempWrite: () => run.onWritePoint?.('after-temp-write') },
+    );
+    run.onWritePoint?.('after-rename');
+    writeRecord(folder, metrics, kind.label);
+    run.onWritePoint?.('after-record-write');
+  };
+
+  console.log(
+    `${kind.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`,
+  );
+  const progress = createProgress({ total: totalSteps, label: kind.label });
+  let started = performance.now();
+  if (step < totalSteps) {
+    for await (const batch of loader.batches({
+      epoch: Math.floor(step / stepsPerEpoch),
+      step: step % stepsPerEpoch,
+      untilEpoch: o.epochs,
+    })) {
+      optimizer.lr = schedule(step);
+      step += 1;
+      detector.model.train();
+      let loss = NaN;
+      let grads: Record<string, tf.Tensor>;
+      try {
+        const result = tf.variableGrads(() => {
+          const out = detector.loss(batch);
+          return out.loss;
+        }, variables);
+        loss = result.value.dataSync()[0];
+        result.value.dispose();
+        grads = result.grads;
+      } catch (error) {
+        // A diverged model's NaN predictions fail inside the loss (the Hungarian matcher refuses NaN costs).
+        if (variables.some((v) => !tf.tidy(() => tf.all(tf.isFinite(v)).dataSync()[0]))) diverged(step);
+        throw error;
+      }
+      const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
+      if (!Number.isFinite(loss) || (clipped && !Number.isFinite(clipped.totalNorm))) {
+        tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
+        diverged(step, loss);
+      }
+      optimizer.step(clipped ? clipped.grads : grads);
+      tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
+      metrics.loss.push([step, loss]);
+      progress.update(step, { loss, lr: optimizer.lr });
+      const epochEnd = step % stepsPerEpoch === 0;
+      if (epochEnd && o.evalEveryEpoch) {
+        metrics.secondsTraining += (performance.now() - started) / 1000;
+        const { result } = await evaluate(detector, evalOptions);
+        metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
+        process.stderr.write(
+          `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
+        );
+        started = performance.now();
+      }
+      if (epochEnd || step % o.checkpointEvery === 0) {
+        metrics.secondsTraining += (performance.now() - started) / 1000;
+        started = performance.now();
+        save();
+      }
+    }
+  }
+  progress.done();
+  await loader.close();
+  const { result, detections } = await evaluate(detector, evalOptions);
+  metrics.final = { stats: result.stats, summary: formatCocoSummary(result) };
+  save();
+  await drawDetections(data.val.records, detections, folder.dir, o.drawCount);
+  optimizer.dispose();
+  detector.model.dispose();
+  return metrics;
+}
+
+function diverged(step: number, loss = NaN): never {
+  throw new DivergedError(`training diverged at step ${step} (loss ${loss})`);
+}
+
+/** metrics.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
+function writeRecord(folder: RunFolder, metrics: Metrics, label: string): void {
+  writeFileAtomic(folder.path(METRICS), JSON.stringify(metrics, null, 1) + '\n');
+  writeFileAtomic(
+    folder.path(LOSS_PLOT),
+    lineChartSvg({
+      title: `${label}: training loss`,
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [{ name: 'loss', points: metrics.loss }],
+      logY: true,
+    }),
+  );
+}
