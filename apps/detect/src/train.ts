@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
-import { DataLoader } from '@deformjs/datasets';
+import { DataLoader, type Batch } from '@deformjs/datasets';
 import { formatCocoSummary } from '@deformjs/metrics';
 import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
 import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
 import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import type { DetectionData } from './data';
-import type { DetectorKind } from './detector';
+import type { Detector, DetectorKind } from './detector';
 import { drawDetections, evaluate } from './evaluate';
 
 /** The options a training segment runs with (recorded in metrics.json for every segment). */
@@ -193,7 +193,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
         grads = result.grads;
       } catch (error) {
         // A diverged model's NaN predictions fail inside the loss (the Hungarian matcher refuses NaN costs).
-        if (variables.some((v) => !tf.tidy(() => tf.all(tf.isFinite(v)).dataSync()[0]))) diverged(step);
+        if (predictsNaN(detector, batch)) diverged(step);
         throw error;
       }
       const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
@@ -231,6 +231,18 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
   optimizer.dispose();
   detector.model.dispose();
   return metrics;
+}
+
+/** Whether the detector's predictions on `batch` hold NaN or infinite scores or boxes. */
+function predictsNaN(detector: Detector, batch: Batch): boolean {
+  try {
+    detector.model.eval();
+    return detector
+      .detect(batch)
+      .some((d) => d.scores.some((v) => !Number.isFinite(v)) || d.boxes.some((v) => !Number.isFinite(v)));
+  } catch {
+    return false;
+  }
 }
 
 function diverged(step: number, loss = NaN): never {

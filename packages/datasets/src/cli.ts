@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { UsageError, runCli } from '@deformjs/core/node';
 import { generateShapes, SHAPES_KINDS, type ShapesKind } from './shapes/generate';
 
 const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--format jpeg|png]
@@ -17,58 +17,52 @@ Writes a synthetic shapes-world dataset in a real dataset's format:
   --val-count  validation images or videos (default count / 5, at least 2)
   --size       longest image side in pixels (default 256)
   --frames     frames per video (video only, default 16)
-  --format     image encoding (detection only, default jpeg)`;
+  --format     image encoding (detection only, default jpeg)
+  -h, --help   this text;  --version  the package version
 
-function integer(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  return Number(value);
-}
+exit codes: 0 done, 1 runtime error, 2 usage error`;
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      count: { type: 'string' },
-      'val-count': { type: 'string' },
-      size: { type: 'string' },
-      frames: { type: 'string' },
-      format: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+const OPTIONS = {
+  out: { type: 'string' },
+  seed: { type: 'string' },
+  count: { type: 'string' },
+  'val-count': { type: 'string' },
+  size: { type: 'string' },
+  frames: { type: 'string' },
+  format: { type: 'string' },
+} as const;
+
+const SPEC = {
+  name: 'deformjs-shapes',
+  usage: USAGE,
+  packageJson: new URL('../package.json', import.meta.url),
+  options: OPTIONS,
+};
+
+runCli(SPEC, process.argv.slice(2), async ({ values, positionals, flags }) => {
   const kind = positionals[0];
   if (positionals.length !== 1 || !(SHAPES_KINDS as readonly string[]).includes(kind))
-    throw new Error(`expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`);
-  if (!values.out) throw new Error('--out DIR is required');
+    throw new UsageError(
+      `deformjs-shapes: expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`,
+    );
+  if (!values.out) throw new UsageError('deformjs-shapes: --out DIR is required');
   if (values.frames !== undefined && kind !== 'video')
-    throw new Error(`--frames applies to 'video' only, not ${JSON.stringify(kind)}`);
+    throw new UsageError(`deformjs-shapes: --frames applies to 'video' only, not ${JSON.stringify(kind)}`);
   if (values.format !== undefined && kind !== 'detection')
-    throw new Error(`--format applies to 'detection' only, not ${JSON.stringify(kind)}`);
-  if (values.format !== undefined && values.format !== 'jpeg' && values.format !== 'png')
-    throw new Error(`--format must be jpeg or png, got ${JSON.stringify(values.format)}`);
+    throw new UsageError(`deformjs-shapes: --format applies to 'detection' only, not ${JSON.stringify(kind)}`);
   const options = {
     out: values.out,
-    seed: integer('seed', values.seed),
-    count: integer('count', values.count),
-    valCount: integer('val-count', values['val-count']),
-    size: integer('size', values.size),
-    frames: integer('frames', values.frames),
-    format: values.format,
+    seed: flags.optionalInt('seed'),
+    count: flags.optionalInt('count', 1),
+    valCount: flags.optionalInt('val-count'),
+    size: flags.optionalInt('size', 32, 8192),
+    frames: flags.optionalInt('frames', 1),
+    format: values.format === undefined ? undefined : flags.oneOf('format', ['jpeg', 'png'] as const),
   };
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;
   const start = performance.now();
   await generateShapes(kind as ShapesKind, defined);
   console.log(`wrote ${kind} to ${values.out} in ${((performance.now() - start) / 1000).toFixed(1)} s`);
-}
-
-main().catch((error: unknown) => {
-  console.error(`deformjs-shapes: ${(error as Error).message}\n\n${USAGE}`);
-  process.exitCode = 1;
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -49,22 +49,41 @@ describe('deformjs-shapes CLI', () => {
     expect(vid.videos.map((v) => v.frames.length)).toEqual([3]);
   });
 
-  it('explains bad usage', () => {
+  it('explains bad usage with exit code 2, before writing anything', () => {
     const unknown = cli('pictures', '--out', dir);
-    expect(unknown.status).toBe(1);
+    expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(
       /deformjs-shapes: expected one kind \(detection, segmentation, cityscapes, video, vqa, captions\), got \["pictures"\]/,
     );
-    expect(unknown.stderr).toContain('usage: deformjs-shapes <kind> --out DIR');
-    expect(cli('detection', '--out', dir, '--count', 'many').stderr).toMatch(
-      /--count must be a non-negative integer, got "many"/,
+    expect(unknown.stderr).toContain('deformjs-shapes --help shows the usage');
+    const usage = (...args: string[]) => {
+      const run = cli(...args);
+      expect(run.status).toBe(2);
+      return run.stderr;
+    };
+    const untouched = join(dir, 'untouched');
+    expect(usage('detection', '--out', untouched, '--count', 'many')).toMatch(
+      /--count expects an integer >= 1, got "many"/,
     );
-    expect(cli('detection').stderr).toMatch(/--out DIR is required/);
-    expect(cli('detection', '--out', dir, '--frames', '3').stderr).toMatch(/--frames applies to 'video' only/);
-    expect(cli('detection', '--out', dir, '--format', 'gif').stderr).toMatch(/--format must be jpeg or png, got "gif"/);
-    expect(cli('detection', '--out', dir, '--size', '8').stderr).toMatch(
-      /generateDetection: argument 'size' expected an integer >= 32, got 8/,
+    expect(usage('detection', '--out', untouched, '--size', '8')).toMatch(
+      /--size expects an integer in \[32, 8192\], got "8"/,
     );
+    expect(usage('detection')).toMatch(/--out DIR is required/);
+    expect(usage('detection', '--out', untouched, '--frames', '3')).toMatch(/--frames applies to 'video' only/);
+    expect(usage('detection', '--out', untouched, '--format', 'gif')).toMatch(
+      /--format expects one of jpeg, png, got "gif"/,
+    );
+    expect(usage('detection', '--out', untouched, '--colour')).toMatch(/Unknown option '--colour'/);
+    expect(readdirSync(dir)).not.toContain('untouched');
+  });
+
+  it('-h and --version exit 0', () => {
+    const help = cli('-h');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: deformjs-shapes <kind> --out DIR');
+    const version = cli('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^deformjs-shapes \d+\.\d+\.\d+/);
   });
 });
 
