@@ -18,7 +18,6 @@ const common = ['--cache', cache, '--size', '48', '--train-count', '4', '--val-c
 const run = [...common, '--preset', 'tiny', '--epochs', '2', '--checkpoint-every', '1', '--warmup', '2'];
 const fast = ['--backend', 'cpu', '--workers', '0', '--draw', '1'];
 const reference = join(dir, 'reference');
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const testDir = fileURLToPath(new URL('.', import.meta.url));
 
 function quiet() {
@@ -71,10 +70,14 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     'killed at %s of the second checkpoint, resumes at step %i and ends as the uninterrupted run',
     async (point, resumeStep) => {
       const out = join(dir, `killed-${point}`);
-      const child = spawnSync(tsx, ['fault_child.ts', point, '2', 'train', '--out', out, ...run, ...fast], {
-        cwd: testDir,
-        encoding: 'utf8',
-      });
+      const child = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'fault_child.ts', point, '2', 'train', '--out', out, ...run, ...fast],
+        {
+          cwd: testDir,
+          encoding: 'utf8',
+        },
+      );
       expect(child.signal, child.stderr).toBe('SIGKILL');
       expect(existsSync(join(out, '.lock'))).toBe(true); // left behind by the kill: stale, must not block
       if (point === 'after-temp-write') expect(readdirSync(out).some((name) => name.endsWith('.tmp'))).toBe(true);
