@@ -117,120 +117,123 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
   const groups = detector.paramGroups(o);
   const variables = groups.flatMap((g) => g.params);
   const optimizer = new AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay });
-  let step = 0;
-  if (bytes) {
-    const state = decodeCheckpoint(bytes, { model: detector.model, optimizer }, checkpointPath);
-    detector.restoreRngs(state.rngStates);
-    step = state.step;
-    console.log(`resuming ${folder.dir} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
-  }
-  metrics.segments.push({ fromStep: step, options: o });
-  // metrics.json mirrors the checkpoint's record: rewriting it now repairs a kill between the two writes.
-  writeRecord(folder, metrics, kind.label);
-
-  const totalSteps = o.epochs * stepsPerEpoch;
-  const schedule = linearWarmup(
-    stepSchedule(o.lr, [Math.max(0, o.lrDropEpoch * stepsPerEpoch - o.warmupSteps)]),
-    o.warmupSteps,
-  );
-  const evalOptions = {
-    records: data.val.records,
-    groundTruth: data.valGroundTruth,
-    categoryIds: data.categoryIds,
-    transforms: data.evalTransforms,
-    batchSize: o.batchSize,
-    workers: o.workers,
-  };
-  const save = () => {
-    run.onWritePoint?.('before-temp-write');
-    saveCheckpoint(
-      checkpointPath,
-      {
-        model: detector.model,
-        optimizer,
-        step,
-        epoch: Math.floor(step / stepsPerEpoch),
-        rngs: detector.rngs(),
-        config: {
-          detector: kind.name,
-          config: run.config,
-          classes: data.classes,
-          categoryIds: data.categoryIds,
-          detectTransforms: data.detectTransforms,
-        } satisfies CheckpointConfig,
-        record: metrics,
-      },
-      { afterTempWrite: () => run.onWritePoint?.('after-temp-write') },
-    );
-    run.onWritePoint?.('after-rename');
+  try {
+    let step = 0;
+    if (bytes) {
+      const state = decodeCheckpoint(bytes, { model: detector.model, optimizer }, checkpointPath);
+      detector.restoreRngs(state.rngStates);
+      step = state.step;
+      console.log(`resuming ${folder.dir} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
+    }
+    metrics.segments.push({ fromStep: step, options: o });
+    // metrics.json mirrors the checkpoint's record: rewriting it now repairs a kill between the two writes.
     writeRecord(folder, metrics, kind.label);
-    run.onWritePoint?.('after-record-write');
-  };
 
-  console.log(
-    `${kind.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`,
-  );
-  const progress = createProgress({ total: totalSteps, label: kind.label });
-  let started = performance.now();
-  if (step < totalSteps) {
-    for await (const batch of loader.batches({
-      epoch: Math.floor(step / stepsPerEpoch),
-      step: step % stepsPerEpoch,
-      untilEpoch: o.epochs,
-    })) {
-      optimizer.lr = schedule(step);
-      step += 1;
-      detector.model.train();
-      let loss = NaN;
-      let grads: Record<string, tf.Tensor>;
-      try {
-        const result = tf.variableGrads(() => {
-          const out = detector.loss(batch);
-          return out.loss;
-        }, variables);
-        loss = result.value.dataSync()[0];
-        result.value.dispose();
-        grads = result.grads;
-      } catch (error) {
-        // A diverged model's NaN predictions fail inside the loss (the Hungarian matcher refuses NaN costs).
-        if (predictsNaN(detector, batch)) diverged(step);
-        throw error;
-      }
-      const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
-      if (!Number.isFinite(loss) || (clipped && !Number.isFinite(clipped.totalNorm))) {
+    const totalSteps = o.epochs * stepsPerEpoch;
+    const schedule = linearWarmup(
+      stepSchedule(o.lr, [Math.max(0, o.lrDropEpoch * stepsPerEpoch - o.warmupSteps)]),
+      o.warmupSteps,
+    );
+    const evalOptions = {
+      records: data.val.records,
+      groundTruth: data.valGroundTruth,
+      categoryIds: data.categoryIds,
+      transforms: data.evalTransforms,
+      batchSize: o.batchSize,
+      workers: o.workers,
+    };
+    const save = () => {
+      run.onWritePoint?.('before-temp-write');
+      saveCheckpoint(
+        checkpointPath,
+        {
+          model: detector.model,
+          optimizer,
+          step,
+          epoch: Math.floor(step / stepsPerEpoch),
+          rngs: detector.rngs(),
+          config: {
+            detector: kind.name,
+            config: run.config,
+            classes: data.classes,
+            categoryIds: data.categoryIds,
+            detectTransforms: data.detectTransforms,
+          } satisfies CheckpointConfig,
+          record: metrics,
+        },
+        { afterTempWrite: () => run.onWritePoint?.('after-temp-write') },
+      );
+      run.onWritePoint?.('after-rename');
+      writeRecord(folder, metrics, kind.label);
+      run.onWritePoint?.('after-record-write');
+    };
+
+    console.log(
+      `${kind.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`,
+    );
+    const progress = createProgress({ total: totalSteps, label: kind.label });
+    let started = performance.now();
+    if (step < totalSteps) {
+      for await (const batch of loader.batches({
+        epoch: Math.floor(step / stepsPerEpoch),
+        step: step % stepsPerEpoch,
+        untilEpoch: o.epochs,
+      })) {
+        optimizer.lr = schedule(step);
+        step += 1;
+        detector.model.train();
+        let loss = NaN;
+        let grads: Record<string, tf.Tensor>;
+        try {
+          const result = tf.variableGrads(() => {
+            const out = detector.loss(batch);
+            return out.loss;
+          }, variables);
+          loss = result.value.dataSync()[0];
+          result.value.dispose();
+          grads = result.grads;
+        } catch (error) {
+          // A diverged model's NaN predictions fail inside the loss (the Hungarian matcher refuses NaN costs).
+          if (predictsNaN(detector, batch)) diverged(step);
+          throw error;
+        }
+        const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
+        if (!Number.isFinite(loss) || (clipped && !Number.isFinite(clipped.totalNorm))) {
+          tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
+          diverged(step, loss);
+        }
+        optimizer.step(clipped ? clipped.grads : grads);
         tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
-        diverged(step, loss);
-      }
-      optimizer.step(clipped ? clipped.grads : grads);
-      tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
-      metrics.loss.push([step, loss]);
-      progress.update(step, { loss, lr: optimizer.lr });
-      const epochEnd = step % stepsPerEpoch === 0;
-      if (epochEnd && o.evalEveryEpoch) {
-        metrics.secondsTraining += (performance.now() - started) / 1000;
-        const { result } = await evaluate(detector, evalOptions);
-        metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
-        process.stderr.write(
-          `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
-        );
-        started = performance.now();
-      }
-      if (epochEnd || step % o.checkpointEvery === 0) {
-        metrics.secondsTraining += (performance.now() - started) / 1000;
-        started = performance.now();
-        save();
+        metrics.loss.push([step, loss]);
+        progress.update(step, { loss, lr: optimizer.lr });
+        const epochEnd = step % stepsPerEpoch === 0;
+        if (epochEnd && o.evalEveryEpoch) {
+          metrics.secondsTraining += (performance.now() - started) / 1000;
+          const { result } = await evaluate(detector, evalOptions);
+          metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
+          process.stderr.write(
+            `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
+          );
+          started = performance.now();
+        }
+        if (epochEnd || step % o.checkpointEvery === 0) {
+          metrics.secondsTraining += (performance.now() - started) / 1000;
+          started = performance.now();
+          save();
+        }
       }
     }
+    progress.done();
+    const { result, detections } = await evaluate(detector, evalOptions);
+    metrics.final = { stats: result.stats, summary: formatCocoSummary(result) };
+    save();
+    await drawDetections(data.val.records, detections, folder.dir, o.drawCount);
+    return metrics;
+  } finally {
+    await loader.close();
+    optimizer.dispose();
+    detector.model.dispose();
   }
-  progress.done();
-  await loader.close();
-  const { result, detections } = await evaluate(detector, evalOptions);
-  metrics.final = { stats: result.stats, summary: formatCocoSummary(result) };
-  save();
-  await drawDetections(data.val.records, detections, folder.dir, o.drawCount);
-  optimizer.dispose();
-  detector.model.dispose();
-  return metrics;
 }
 
 /** Whether the detector's predictions on `batch` hold NaN or infinite scores or boxes. */

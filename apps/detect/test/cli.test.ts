@@ -58,6 +58,16 @@ describe('detect CLI errors', () => {
     expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
 
+  it('a --cache that cannot be created exits 1 with a message, and releases --out', async () => {
+    const file = join(dir, 'notes.txt');
+    const { err } = capture();
+    const out = join(dir, 'cache-out');
+    const argv = ['train', '--out', out, '--cache', join(file, 'data'), '--backend', 'cpu', '--preset', 'tiny'];
+    expect(await main(argv)).toBe(1);
+    expect(err.join('\n')).toMatch(/^detect: .*notes\.txt\/data/m);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it('refuses a checkpoint whose configuration is out of bounds before building the model', async () => {
     await initBackend('cpu');
     const crafted = join(dir, 'crafted.safetensors');
