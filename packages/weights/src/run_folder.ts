@@ -36,13 +36,8 @@ export class RunFolder {
    */
   static open(dir: string, options: RunFolderOptions): RunFolder {
     const { program, owns, fresh = false } = options;
-    let isDir = false;
-    try {
-      isDir = statSync(dir).isDirectory();
-      if (!isDir) throw new Error(`${program}: --out ${dir} is a file, not a folder`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false)
+      throw new Error(`${program}: --out ${dir} is a file, not a folder`);
     mkdirSync(dir, { recursive: true });
     try {
       accessSync(dir, constants.W_OK);

@@ -2,9 +2,9 @@ import type { DetectorKind } from '../detector';
 import { deformableDetr, detr } from './detr';
 
 /** Every detector the app trains, by `--model` name (the first is the default). Add a detector here. */
-export const DETECTORS: readonly DetectorKind<any>[] = [deformableDetr, detr];
+export const DETECTORS: readonly DetectorKind[] = [deformableDetr, detr];
 
-export function detectorKind(name: string): DetectorKind<unknown> {
+export function detectorKind(name: string): DetectorKind {
   const kind = DETECTORS.find((d) => d.name === name);
   if (!kind)
     throw new Error(`unknown detector ${JSON.stringify(name)}: one of ${DETECTORS.map((d) => d.name).join(', ')}`);
