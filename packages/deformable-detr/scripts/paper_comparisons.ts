@@ -4,7 +4,7 @@
  * seed, AP after every epoch; then mean +- std of the COCO stats, the epochs (and training time) each row
  * needs to reach a fixed AP that DETR also reaches, AP_S, a markdown table and an SVG plot.
  *
- *   npx tsx scripts/paper_comparisons.ts --cli ../../apps/detr/dist/cli.js --seeds 0,1 --out runs/table1 \
+ *   npx tsx scripts/paper_comparisons.ts --cli ../../apps/detect/dist/cli.js --seeds 0,1 --out runs/table1 \
  *     --parallel 2 -- <the app's train flags, the same for every row>
  *
  * Runs that finished (their metrics.json has final stats) are not repeated; `--report-only` only aggregates.
@@ -35,7 +35,7 @@ interface RunMetrics {
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    cli: { type: 'string', default: '../../apps/detr/dist/cli.js' },
+    cli: { type: 'string', default: '../../apps/detect/dist/cli.js' },
     seeds: { type: 'string', default: '0,1' },
     rows: { type: 'string' },
     out: { type: 'string', default: 'runs/table1' },
