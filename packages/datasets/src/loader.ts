@@ -199,46 +199,59 @@ function workerEntry(): { script: string | URL; eval: boolean; env: NodeJS.Proce
  */
 const TASKS_PER_WORKER = 2;
 
-/** A fixed set of decode threads; each takes the next task when it finishes one. */
+interface PoolJob {
+  task: Omit<DecodeTask, 'id'>;
+  resolve: (s: Sample) => void;
+  reject: (e: Error) => void;
+  /** Workers that died while running it: a task that kills two is failed, not retried forever. */
+  crashes: number;
+}
+
+/**
+ * A set of decode threads; each takes the next task when it finishes one. A worker that dies (an uncaught
+ * error, a native crash, being terminated) is replaced, and its tasks go to another worker once; a task that
+ * kills a second worker fails with the error. Replacements are bounded (a worker that cannot start would
+ * otherwise be restarted forever): past them the pool shrinks, and fails its queue when no worker is left.
+ */
 class WorkerPool {
-  private readonly workers: Worker[] = [];
+  readonly workers: Worker[] = [];
   /** One entry per free task slot. */
   private readonly idle: Worker[] = [];
   private readonly inFlight = new Map<Worker, number>();
-  private readonly queue: { task: Omit<DecodeTask, 'id'>; resolve: (s: Sample) => void; reject: (e: Error) => void }[] =
-    [];
-  private readonly running = new Map<
-    number,
-    { worker: Worker; resolve: (s: Sample) => void; reject: (e: Error) => void }
-  >();
+  private readonly queue: PoolJob[] = [];
+  private readonly running = new Map<number, { worker: Worker; job: PoolJob }>();
+  private readonly entry = workerEntry();
+  private replacementsLeft: number;
   private nextId = 0;
   private closing = false;
 
   constructor(count: number) {
-    const entry = workerEntry();
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(entry.script, { eval: entry.eval, env: entry.env });
-      worker.on('message', (message: { id: number; sample?: Sample; error?: SerializedError }) => {
-        const job = this.running.get(message.id)!;
-        this.running.delete(message.id);
-        if (message.error) job.reject(deserializeError(message.error));
-        else job.resolve(message.sample!);
-        this.release(worker);
-      });
-      worker.on('error', (error) => this.retire(worker, error));
-      worker.on('exit', (code) => this.retire(worker, new Error(`exited with code ${code}`)));
-      // An idle pool must not keep the process alive; a busy one must.
-      worker.unref();
-      this.workers.push(worker);
-      this.inFlight.set(worker, 0);
-    }
+    this.replacementsLeft = 2 * count + 2;
+    for (let i = 0; i < count; i++) this.workers.push(this.spawn());
     // Slot-major, so the first tasks spread over all workers.
     for (let slot = 0; slot < TASKS_PER_WORKER; slot++) this.idle.push(...this.workers);
   }
 
+  private spawn(): Worker {
+    const worker = new Worker(this.entry.script, { eval: this.entry.eval, env: this.entry.env });
+    worker.on('message', (message: { id: number; sample?: Sample; error?: SerializedError }) => {
+      const run = this.running.get(message.id)!;
+      this.running.delete(message.id);
+      if (message.error) run.job.reject(deserializeError(message.error));
+      else run.job.resolve(message.sample!);
+      this.release(worker);
+    });
+    worker.on('error', (error) => this.retire(worker, error));
+    worker.on('exit', (code) => this.retire(worker, new Error(`exited with code ${code}`)));
+    // An idle pool must not keep the process alive; a busy one must.
+    worker.unref();
+    this.inFlight.set(worker, 0);
+    return worker;
+  }
+
   run(task: Omit<DecodeTask, 'id'>): Promise<Sample> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ task, resolve, reject });
+      this.queue.push({ task, resolve, reject, crashes: 0 });
       this.dispatch();
     });
   }
@@ -246,13 +259,13 @@ class WorkerPool {
   private dispatch(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop()!;
-      const { task, resolve, reject } = this.queue.shift()!;
+      const job = this.queue.shift()!;
       const id = this.nextId++;
-      this.running.set(id, { worker, resolve, reject });
+      this.running.set(id, { worker, job });
       const busy = this.inFlight.get(worker)! + 1;
       this.inFlight.set(worker, busy);
       if (busy === 1) worker.ref();
-      worker.postMessage({ ...task, id });
+      worker.postMessage({ ...job.task, id });
     }
   }
 
@@ -264,18 +277,30 @@ class WorkerPool {
     this.dispatch();
   }
 
-  /** Takes a crashed worker out of the pool, failing its tasks; the rest carry on, or fail too if none is left. */
+  /** Replaces a dead worker and hands its tasks to the others (once per task), or fails them. */
   private retire(worker: Worker, error: Error): void {
     if (this.closing || !this.workers.includes(worker)) return;
     this.workers.splice(this.workers.indexOf(worker), 1);
+    this.inFlight.delete(worker);
     for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i] === worker) this.idle.splice(i, 1);
     const failure = new Error(`decode worker failed: ${error.message}`);
-    for (const [id, job] of this.running) {
-      if (job.worker !== worker) continue;
+    const retried: PoolJob[] = [];
+    for (const [id, run] of this.running) {
+      if (run.worker !== worker) continue;
       this.running.delete(id);
-      job.reject(failure);
+      run.job.crashes++;
+      if (run.job.crashes < 2) retried.push(run.job);
+      else run.job.reject(failure);
+    }
+    this.queue.unshift(...retried);
+    if (this.replacementsLeft > 0) {
+      this.replacementsLeft--;
+      const replacement = this.spawn();
+      this.workers.push(replacement);
+      for (let slot = 0; slot < TASKS_PER_WORKER; slot++) this.idle.push(replacement);
     }
     if (this.workers.length === 0) for (const job of this.queue.splice(0)) job.reject(failure);
+    this.dispatch();
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@deformjs/core';
 import { assertNoTensorLeak } from '@deformjs/core/testing';
@@ -179,6 +180,21 @@ describe('DataLoader', () => {
     expect(seen).toEqual([0]);
     expect(error.name).toBe('DatasetFormatError');
     expect(error.message).toMatch(/gone\.jpg: image 5: cannot read the image \(ENOENT\)/);
+  });
+
+  it('replaces a worker that dies and retries its tasks elsewhere: the batches come out unchanged', async () => {
+    const expected = (await take(makeLoader({ workers: 0 }), {}, 5)).map(fingerprint);
+    const loader = makeLoader({ workers: 2, prefetch: 3 });
+    const pool = () => (loader as unknown as { pool: { workers: Worker[] } }).pool;
+    const seen: LoaderBatch[] = [];
+    for await (const batch of loader.batches()) {
+      seen.push(batch);
+      // Kill a worker while later batches are in flight on it (terminate is what a native crash looks like).
+      if (seen.length === 1) await pool().workers[0].terminate();
+      if (seen.length === 5) break;
+    }
+    expect(seen.map(fingerprint)).toEqual(expected);
+    expect(pool().workers).toHaveLength(2);
   });
 
   it('carries masks and label maps through the workers, and restarts after close', async () => {
