@@ -79,7 +79,7 @@ export function loadConceptualCaptions({ tsvFile, featureDir, imageDir }: Captio
     });
   return {
     records,
-    regions: (index) => readRegions(featureDir, records[index]),
+    regions: (index) => loadRegions(featureDir, records[index].key, records[index].url),
     image: (index) => {
       if (!imageDir)
         throw argumentError('loadConceptualCaptions', 'imageDir', 'the images folder (to decode images)', imageDir);
@@ -90,10 +90,14 @@ export function loadConceptualCaptions({ tsvFile, featureDir, imageDir }: Captio
   };
 }
 
-function readRegions(featureDir: string, record: CaptionRecord): CaptionRegions {
-  const jsonFile = join(featureDir, `${record.key}.json`);
-  const binFile = join(featureDir, `${record.key}.bin`);
-  const r = new RecordReader(jsonFile, `regions of ${record.url}`, readJson(jsonFile));
+/**
+ * Reads and checks one image's regions, `<featureDir>/<key>.json` and `.bin` in the format above (shared by
+ * the captions, the synthetic VQA and the referring-expression sets). `source` names the image in messages.
+ */
+export function loadRegions(featureDir: string, key: string, source = key): CaptionRegions {
+  const jsonFile = join(featureDir, `${key}.json`);
+  const binFile = join(featureDir, `${key}.bin`);
+  const r = new RecordReader(jsonFile, `regions of ${source}`, readJson(jsonFile));
   const width = r.number('image_w', { integer: true, min: 1 });
   const height = r.number('image_h', { integer: true, min: 1 });
   const n = r.number('num_boxes', { integer: true, min: 0 });
@@ -124,7 +128,7 @@ function readRegions(featureDir: string, record: CaptionRecord): CaptionRegions 
   if (bytes.byteLength !== n * featureDim * 4) {
     throw formatError(
       binFile,
-      `features of ${record.url}`,
+      `features of ${source}`,
       `holds ${bytes.byteLength} bytes, expected num_boxes ${n} x feature_dim ${featureDim} x 4`,
     );
   }
@@ -132,7 +136,7 @@ function readRegions(featureDir: string, record: CaptionRecord): CaptionRegions 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < features.length; i++) features[i] = view.getFloat32(4 * i, true);
   if (features.some((v) => !Number.isFinite(v)))
-    throw formatError(binFile, `features of ${record.url}`, 'holds non-finite values');
+    throw formatError(binFile, `features of ${source}`, 'holds non-finite values');
   return classes
     ? { width, height, boxes, features, featureDim, classes }
     : { width, height, boxes, features, featureDim };

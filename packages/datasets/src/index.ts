@@ -15,7 +15,9 @@ export { loadImagenetVid, VID_CLASSES, VID_CLASS_NAMES } from './vid';
 export type { VidDataset, VidFrameRecord, VidLoadOptions, VidVideo } from './vid';
 export { loadVqa } from './vqa';
 export type { VqaAnswer, VqaDataset, VqaLoadOptions, VqaRecord } from './vqa';
-export { loadConceptualCaptions, captionKey } from './captions';
+export { loadConceptualCaptions, loadRegions, captionKey } from './captions';
+export { loadRefexp } from './refexp';
+export type { RefexpDataset, RefexpLoadOptions, RefexpRecord } from './refexp';
 export type { CaptionRecord, CaptionRegions, CaptionsDataset, CaptionsLoadOptions } from './captions';
 
 export { decodeLabelPng, encodeLabelPng, vocPalette } from './formats/png';
@@ -56,7 +58,12 @@ export { generateCityscapes, generateSegmentation, SHAPE_SEGMENTATION_CLASSES } 
 export type { CityscapesDatasetFiles, SegmentationGenerateOptions, VocDatasetFiles } from './shapes/segmentation';
 export { generateVideo } from './shapes/video';
 export type { VidDatasetFiles, VideoGenerateOptions } from './shapes/video';
-export { generateCaptions, generateVqa } from './shapes/language';
-export type { CaptionsDatasetFiles, LanguageGenerateOptions, VqaDatasetFiles } from './shapes/language';
+export { generateCaptions, generateVqa, generateRefexp, languageVocabulary } from './shapes/language';
+export type {
+  CaptionsDatasetFiles,
+  LanguageGenerateOptions,
+  RefexpDatasetFiles,
+  VqaDatasetFiles,
+} from './shapes/language';
 export { ensureShapesDataset, SHAPES_KINDS } from './shapes/generate';
 export type { ShapesKind } from './shapes/generate';

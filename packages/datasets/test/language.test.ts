@@ -1,8 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConceptualCaptions } from '../src/captions';
-import { generateCaptions, generateVqa, type CaptionsDatasetFiles, type VqaDatasetFiles } from '../src/shapes/language';
+import { loadConceptualCaptions, loadRegions } from '../src/captions';
+import { loadRefexp } from '../src/refexp';
+import {
+  generateCaptions,
+  generateRefexp,
+  generateVqa,
+  languageVocabulary,
+  type CaptionsDatasetFiles,
+  type RefexpDatasetFiles,
+  type VqaDatasetFiles,
+} from '../src/shapes/language';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '../src/shapes/raster';
 import { loadVqa } from '../src/vqa';
 import { tempDir, thrown } from './helpers';
@@ -10,6 +19,7 @@ import { tempDir, thrown } from './helpers';
 const dir = tempDir('lang');
 let vqa: VqaDatasetFiles;
 let captions: CaptionsDatasetFiles;
+let refexp: RefexpDatasetFiles;
 
 beforeAll(async () => {
   vqa = await generateVqa({ out: join(dir, 'vqa'), seed: 11, count: 12, valCount: 3, size: 80 });
@@ -21,6 +31,7 @@ beforeAll(async () => {
     size: 80,
     featureDim: 32,
   });
+  refexp = await generateRefexp({ out: join(dir, 'ref'), seed: 13, count: 10, valCount: 2, size: 80 });
 });
 
 describe('VQA v2', () => {
@@ -127,5 +138,65 @@ describe('Conceptual Captions with precomputed regions', () => {
       ),
     );
     writeFileSync(bin, bytes);
+  });
+});
+
+describe('the synthetic sets close the VL-BERT data gaps', () => {
+  it('VQA images have regions (boxes and classes of every object) in the captions format', () => {
+    for (const g of vqa.images.filter((i) => i.split === 'train')) {
+      const regions = loadRegions(vqa.train.featureDir, String(g.id));
+      expect(Array.from(regions.boxes)).toEqual(g.boxes.flat());
+      expect(Array.from(regions.classes!)).toEqual(g.shapes);
+      expect([regions.width, regions.height]).toEqual([g.width, g.height]);
+    }
+  });
+
+  it('languageVocabulary holds every word of the questions, answers and captions', () => {
+    const vocabulary = new Set(languageVocabulary());
+    const texts = [
+      ...loadVqa(vqa.train).records.flatMap((r) => [r.question, ...r.answers!.map((a) => a.answer)]),
+      ...loadConceptualCaptions(captions.train).records.map((r) => r.caption),
+    ];
+    for (const text of texts)
+      for (const word of text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean)) expect(vocabulary.has(word), word).toBe(true);
+  });
+
+  it('referring expressions name exactly one object of their scene', async () => {
+    const ds = loadRefexp(refexp.train);
+    expect(ds.records.length).toBeGreaterThan(10);
+    const vocabulary = new Set(languageVocabulary());
+    for (const [i, r] of ds.records.entries()) {
+      const scene = refexp.images.find((g) => g.id === r.imageKey)!;
+      const k = scene.boxes.findIndex((b) => b.every((v, j) => v === r.box[j]));
+      expect(k, `${r.sentence} in ${r.imageKey}`).toBeGreaterThanOrEqual(0);
+      for (const word of r.sentence.split(' ')) expect(vocabulary.has(word), word).toBe(true);
+      const m = r.sentence.match(/^the (?:(leftmost|rightmost) )?(?:(\w+) )?(\w+)$/)!;
+      const fits = scene.shapes
+        .map((s, j) => j)
+        .filter((j) => SHAPE_CLASSES[scene.shapes[j]] === m[3] && (!m[2] || SHAPE_COLORS[scene.colors[j]].name === m[2]));
+      expect(fits).toContain(k);
+      if (!m[1]) expect(fits).toEqual([k]);
+      else {
+        const centre = (j: number) => scene.boxes[j][0] + scene.boxes[j][2];
+        const sign = m[1] === 'leftmost' ? 1 : -1;
+        expect(fits.every((j) => j === k || sign * (centre(j) - centre(k)) > 0)).toBe(true);
+      }
+      expect(Array.from(ds.regions(i).boxes)).toEqual(scene.boxes.flat());
+    }
+    const image = await ds.image(0);
+    expect(image.data.length).toBe(image.width * image.height * 3);
+  });
+
+  it('a referring-expression file with a bad box or key names the ref', async () => {
+    const json = JSON.parse(readFileSync(refexp.val.refsFile, 'utf8'));
+    json.refs[0].box = [10, 10, 5, 12];
+    const bad = join(dir, 'bad_refs.json');
+    writeFileSync(bad, JSON.stringify(json));
+    expect((await thrown(() => loadRefexp({ ...refexp.val, refsFile: bad }))).message).toMatch(
+      /bad_refs\.json: refs\[0\]: box: box \[10, 10, 5, 12\] \(xyxy\) has negative width/,
+    );
+    json.refs[0].image_key = '../x';
+    writeFileSync(bad, JSON.stringify(json));
+    expect((await thrown(() => loadRefexp({ ...refexp.val, refsFile: bad }))).message).toMatch(/image_key.*plain file name/);
   });
 });

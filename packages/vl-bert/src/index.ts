@@ -12,3 +12,5 @@ export {
   BERT_TIED_KEYS,
 } from './bert';
 export type { BertConfig, BertOutputs } from './bert';
+export { WordPieceTokenizer, syntheticWorldTokenizer, SPECIAL_TOKENS } from './tokenizer';
+export type { EncodedText, SpecialToken } from './tokenizer';

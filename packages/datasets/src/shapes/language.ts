@@ -111,81 +111,8 @@ function humanAnswers(rng: Rng, q: VqaQuestion): { answer: string; answer_confid
 export interface LanguageGenerateOptions extends GenerateOptions {
   /** Questions per image (VQA); default 4. */
   questionsPerImage?: number;
-  /** RoI feature length (captions); default 64. */
+  /** Length of the stand-in RoI features written beside every image's boxes; default 64. */
   featureDim?: number;
-}
-
-export interface VqaDatasetFiles {
-  root: string;
-  train: { questionsFile: string; annotationsFile: string; imageDir: string };
-  val: { questionsFile: string; annotationsFile: string; imageDir: string };
-  images: GeneratedImage[];
-}
-
-/**
- * Writes VQA v2 files about shapes scenes: v2_OpenEnded_mscoco_<subtype>_questions.json,
- * v2_mscoco_<subtype>_annotations.json and images <subtype>/COCO_<subtype>_%012d.jpg for the subtypes
- * train2014 and val2014. Answers (counts, colours, shapes, yes/no) follow from the scene.
- */
-export async function generateVqa(options: LanguageGenerateOptions): Promise<VqaDatasetFiles> {
-  const { out, seed, count, valCount, size } = resolveOptions('generateVqa', options);
-  const { questionsPerImage = 4 } = options;
-  const rngs = splitRngs(seed);
-  const images: GeneratedImage[] = [];
-  const queue = new WriteQueue();
-  const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
-  for (const [split, subtype, rng, n] of [
-    ['train', 'train2014', rngs.train, count],
-    ['val', 'val2014', rngs.val, valCount],
-  ] as const) {
-    const questions: object[] = [];
-    const annotations: object[] = [];
-    const imageDir = join(out, subtype);
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
-      const imageId = (split === 'train' ? 0 : 500000) + i + 1;
-      images.push(generatedImage(split, imageId, scene));
-      sceneQuestions(imageRng, scene, questionsPerImage).forEach((q, k) => {
-        const questionId = imageId * 1000 + k;
-        questions.push({ image_id: imageId, question: q.question, question_id: questionId });
-        annotations.push({
-          question_id: questionId,
-          image_id: imageId,
-          question_type: q.questionType,
-          answer_type: q.answerType,
-          multiple_choice_answer: q.answer,
-          answers: humanAnswers(imageRng, q),
-        });
-      });
-      await queue.add(
-        writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'),
-      );
-    }
-    const questionsFile = join(out, `v2_OpenEnded_mscoco_${subtype}_questions.json`);
-    const annotationsFile = join(out, `v2_mscoco_${subtype}_annotations.json`);
-    const info = { description: 'deformjs shapes world VQA (synthetic)', version: '2.0' };
-    writeJson(questionsFile, {
-      info,
-      task_type: 'Open-Ended',
-      data_type: 'mscoco',
-      license: {},
-      data_subtype: subtype,
-      questions,
-    });
-    writeJson(annotationsFile, { info, license: {}, data_subtype: subtype, data_type: 'mscoco', annotations });
-    files[split] = { questionsFile, annotationsFile, imageDir };
-  }
-  await queue.drain();
-  return { root: out, ...files, images };
-}
-
-export interface CaptionsDatasetFiles {
-  root: string;
-  train: { tsvFile: string; featureDir: string; imageDir: string };
-  val: { tsvFile: string; featureDir: string; imageDir: string };
-  images: GeneratedImage[];
 }
 
 /**
@@ -221,6 +148,107 @@ function roiFeature(
   return f;
 }
 
+/** Writes `<featureDir>/<key>.{json,bin}`: the scene's boxes, shape classes and stand-in RoI features. */
+function writeRegions(featureDir: string, key: string, rng: Rng, scene: RenderedScene, featureDim: number): void {
+  const features = new Float32Array(scene.objects.length * featureDim);
+  scene.objects.forEach((o, k) => features.set(roiFeature(rng, scene, o, featureDim), k * featureDim));
+  writeJson(join(featureDir, `${key}.json`), {
+    image_w: scene.width,
+    image_h: scene.height,
+    num_boxes: scene.objects.length,
+    feature_dim: featureDim,
+    boxes: scene.objects.map((o) => o.box),
+    classes: scene.objects.map((o) => o.shape),
+  });
+  const bytes = new Uint8Array(features.length * 4);
+  const view = new DataView(bytes.buffer);
+  features.forEach((v, j) => view.setFloat32(4 * j, v, true));
+  writeFileAtomic(join(featureDir, `${key}.bin`), bytes);
+}
+
+function resolveFeatureDim(op: string, options: LanguageGenerateOptions): number {
+  const { featureDim = 64 } = options;
+  assertInteger(op, 'featureDim', featureDim, SHAPE_CLASSES.length + SHAPE_COLORS.length + 7);
+  return featureDim;
+}
+
+export interface VqaDatasetFiles {
+  root: string;
+  train: { questionsFile: string; annotationsFile: string; imageDir: string; featureDir: string };
+  val: { questionsFile: string; annotationsFile: string; imageDir: string; featureDir: string };
+  images: GeneratedImage[];
+}
+
+/**
+ * Writes VQA v2 files about shapes scenes: v2_OpenEnded_mscoco_<subtype>_questions.json,
+ * v2_mscoco_<subtype>_annotations.json and images <subtype>/COCO_<subtype>_%012d.jpg for the subtypes
+ * train2014 and val2014. Answers (counts, colours, shapes, yes/no) follow from the scene. Each image's regions
+ * (boxes, classes, stand-in features; `loadRegions` reads them) are in features/<image_id>.{json,bin}.
+ */
+export async function generateVqa(options: LanguageGenerateOptions): Promise<VqaDatasetFiles> {
+  const { out, seed, count, valCount, size } = resolveOptions('generateVqa', options);
+  const { questionsPerImage = 4 } = options;
+  const featureDim = resolveFeatureDim('generateVqa', options);
+  const featureDir = join(out, 'features');
+  const rngs = splitRngs(seed);
+  const images: GeneratedImage[] = [];
+  const queue = new WriteQueue();
+  const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
+  for (const [split, subtype, rng, n] of [
+    ['train', 'train2014', rngs.train, count],
+    ['val', 'val2014', rngs.val, valCount],
+  ] as const) {
+    const questions: object[] = [];
+    const annotations: object[] = [];
+    const imageDir = join(out, subtype);
+    for (let i = 0; i < n; i++) {
+      const imageRng = rng.fork();
+      const { width, height } = sampleImageSize(imageRng, size);
+      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
+      const imageId = (split === 'train' ? 0 : 500000) + i + 1;
+      images.push(generatedImage(split, imageId, scene));
+      sceneQuestions(imageRng, scene, questionsPerImage).forEach((q, k) => {
+        const questionId = imageId * 1000 + k;
+        questions.push({ image_id: imageId, question: q.question, question_id: questionId });
+        annotations.push({
+          question_id: questionId,
+          image_id: imageId,
+          question_type: q.questionType,
+          answer_type: q.answerType,
+          multiple_choice_answer: q.answer,
+          answers: humanAnswers(imageRng, q),
+        });
+      });
+      writeRegions(featureDir, String(imageId), imageRng, scene, featureDim);
+      await queue.add(
+        writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'),
+      );
+    }
+    const questionsFile = join(out, `v2_OpenEnded_mscoco_${subtype}_questions.json`);
+    const annotationsFile = join(out, `v2_mscoco_${subtype}_annotations.json`);
+    const info = { description: 'deformjs shapes world VQA (synthetic)', version: '2.0' };
+    writeJson(questionsFile, {
+      info,
+      task_type: 'Open-Ended',
+      data_type: 'mscoco',
+      license: {},
+      data_subtype: subtype,
+      questions,
+    });
+    writeJson(annotationsFile, { info, license: {}, data_subtype: subtype, data_type: 'mscoco', annotations });
+    files[split] = { questionsFile, annotationsFile, imageDir, featureDir };
+  }
+  await queue.drain();
+  return { root: out, ...files, images };
+}
+
+export interface CaptionsDatasetFiles {
+  root: string;
+  train: { tsvFile: string; featureDir: string; imageDir: string };
+  val: { tsvFile: string; featureDir: string; imageDir: string };
+  images: GeneratedImage[];
+}
+
 /**
  * Writes Conceptual Captions style data about shapes scenes: {train,val}.tsv (`caption<TAB>url`, no header),
  * images/<key>.jpg and features/<key>.{json,bin} (boxes of the objects and their RoI features, the format
@@ -228,9 +256,7 @@ function roiFeature(
  */
 export async function generateCaptions(options: LanguageGenerateOptions): Promise<CaptionsDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateCaptions', options);
-  const { featureDim = 64 } = options;
-  const minDim = SHAPE_CLASSES.length + SHAPE_COLORS.length + 7;
-  assertInteger('generateCaptions', 'featureDim', featureDim, minDim);
+  const featureDim = resolveFeatureDim('generateCaptions', options);
   const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
@@ -250,20 +276,7 @@ export async function generateCaptions(options: LanguageGenerateOptions): Promis
       const key = captionKey(url);
       images.push(generatedImage(split, key, scene));
       lines.push(`${describeScene(scene)}\t${url}\n`);
-      const features = new Float32Array(scene.objects.length * featureDim);
-      scene.objects.forEach((o, k) => features.set(roiFeature(imageRng, scene, o, featureDim), k * featureDim));
-      writeJson(join(featureDir, `${key}.json`), {
-        image_w: width,
-        image_h: height,
-        num_boxes: scene.objects.length,
-        feature_dim: featureDim,
-        boxes: scene.objects.map((o) => o.box),
-        classes: scene.objects.map((o) => o.shape),
-      });
-      const bytes = new Uint8Array(features.length * 4);
-      const view = new DataView(bytes.buffer);
-      features.forEach((v, j) => view.setFloat32(4 * j, v, true));
-      writeFileAtomic(join(featureDir, `${key}.bin`), bytes);
+      writeRegions(featureDir, key, imageRng, scene, featureDim);
       await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
     }
     const tsvFile = join(out, `${split}.tsv`);
@@ -272,4 +285,103 @@ export async function generateCaptions(options: LanguageGenerateOptions): Promis
   }
   await queue.drain();
   return { root: out, ...files, images };
+}
+
+/** An object named so that no other object in its scene fits the words. */
+export interface ReferringExpression {
+  sentence: string;
+  /** Index into the scene's objects (and so into the regions' boxes). */
+  object: number;
+}
+
+/**
+ * Referring expressions that pick out one object: "the red circle" when colour and shape are unique, "the
+ * circle" when the shape alone is, else "the leftmost/rightmost red circle" among same-looking objects.
+ * Crowds are never referents.
+ */
+export function sceneExpressions(rng: Rng, scene: RenderedScene, count: number): ReferringExpression[] {
+  const objects = scene.objects;
+  const candidates: ReferringExpression[] = [];
+  objects.forEach((o, k) => {
+    if (o.iscrowd) return;
+    const shape = SHAPE_CLASSES[o.shape];
+    const color = SHAPE_COLORS[o.color].name;
+    const twins = objects.filter((p) => p.shape === o.shape && p.color === o.color);
+    if (objects.filter((p) => p.shape === o.shape).length === 1) candidates.push({ sentence: `the ${shape}`, object: k });
+    if (twins.length === 1) {
+      candidates.push({ sentence: `the ${color} ${shape}`, object: k });
+      return;
+    }
+    const centre = (p: (typeof objects)[number]) => (p.box[0] + p.box[2]) / 2;
+    const others = twins.filter((p) => p !== o).map(centre);
+    if (twins.some((p) => p.iscrowd)) return;
+    if (others.every((x) => centre(o) < x - 4)) candidates.push({ sentence: `the leftmost ${color} ${shape}`, object: k });
+    if (others.every((x) => centre(o) > x + 4)) candidates.push({ sentence: `the rightmost ${color} ${shape}`, object: k });
+  });
+  return rng.shuffle(candidates).slice(0, count);
+}
+
+export interface RefexpDatasetFiles {
+  root: string;
+  train: { refsFile: string; featureDir: string; imageDir: string };
+  val: { refsFile: string; featureDir: string; imageDir: string };
+  images: GeneratedImage[];
+}
+
+/**
+ * Writes a referring-expression set about shapes scenes (RefCOCO's task): refs_{train,val}.json
+ * (`{"refs": [{"ref_id", "image_key", "sentence", "box": [x0, y0, x1, y1]}]}`, the box of the object
+ * referred to, in pixels), images/<key>.jpg and the regions features/<key>.{json,bin} (`loadRegions`).
+ * `questionsPerImage` sets the expressions per image (default 4, fewer when the scene has fewer).
+ */
+export async function generateRefexp(options: LanguageGenerateOptions): Promise<RefexpDatasetFiles> {
+  const { out, seed, count, valCount, size } = resolveOptions('generateRefexp', options);
+  const { questionsPerImage = 4 } = options;
+  assertInteger('generateRefexp', 'questionsPerImage', questionsPerImage, 1);
+  const featureDim = resolveFeatureDim('generateRefexp', options);
+  const rngs = splitRngs(seed);
+  const images: GeneratedImage[] = [];
+  const queue = new WriteQueue();
+  const featureDir = join(out, 'features');
+  const imageDir = join(out, 'images');
+  const files = {} as Pick<RefexpDatasetFiles, 'train' | 'val'>;
+  for (const [split, rng, n] of [
+    ['train', rngs.train, count],
+    ['val', rngs.val, valCount],
+  ] as const) {
+    const refs: object[] = [];
+    for (let i = 0; i < n; i++) {
+      const imageRng = rng.fork();
+      const { width, height } = sampleImageSize(imageRng, size);
+      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
+      const key = `${split}_${String(i).padStart(7, '0')}`;
+      images.push(generatedImage(split, key, scene));
+      for (const e of sceneExpressions(imageRng, scene, questionsPerImage)) {
+        refs.push({ ref_id: refs.length, image_key: key, sentence: e.sentence, box: scene.objects[e.object].box });
+      }
+      writeRegions(featureDir, key, imageRng, scene, featureDim);
+      await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
+    }
+    const refsFile = join(out, `refs_${split}.json`);
+    writeJson(refsFile, { info: { description: 'deformjs shapes world referring expressions (synthetic)' }, refs });
+    files[split] = { refsFile, featureDir, imageDir };
+  }
+  await queue.drain();
+  return { root: out, ...files, images };
+}
+
+/** Every word the language generators write (captions, questions, answers, referring expressions). */
+export function languageVocabulary(): string[] {
+  const shapes = SHAPE_CLASSES.flatMap((_, s) => [SHAPE_CLASSES[s], plural(s, 2)]);
+  const template = 'a an and on background how many are there is what color shape the object leftmost rightmost yes';
+  return [
+    ...new Set([
+      ...template.split(' '),
+      ...NUMBER_WORDS,
+      ...NUMBER_WORDS.map((_, n) => String(n)),
+      ...shapes,
+      ...SHAPE_COLORS.map((c) => c.name),
+      ...BACKGROUND_TONES.map((t) => t.name),
+    ]),
+  ];
 }
