@@ -33,7 +33,8 @@ export function loadRefexp({ refsFile, featureDir, imageDir }: RefexpLoadOptions
   const records = arrayField(readJson(refsFile), 'refs', refsFile).map((raw, i) => {
     const r = new RecordReader(refsFile, `refs[${i}]`, raw);
     const imageKey = r.string('image_key');
-    if (!/^[A-Za-z0-9_-]+$/.test(imageKey)) r.fail(`"image_key" must be a plain file name, got ${JSON.stringify(imageKey)}`);
+    if (!/^[A-Za-z0-9_-]+$/.test(imageKey))
+      r.fail(`"image_key" must be a plain file name, got ${JSON.stringify(imageKey)}`);
     const imagePath = join(imageDir, `${imageKey}.jpg`);
     requireFile(imagePath, refsFile, `refs[${i}]`);
     requireFile(join(featureDir, `${imageKey}.json`), refsFile, `refs[${i}] regions`);

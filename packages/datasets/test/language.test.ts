@@ -158,7 +158,11 @@ describe('the synthetic sets close the VL-BERT data gaps', () => {
       ...loadConceptualCaptions(captions.train).records.map((r) => r.caption),
     ];
     for (const text of texts)
-      for (const word of text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean)) expect(vocabulary.has(word), word).toBe(true);
+      for (const word of text
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter(Boolean))
+        expect(vocabulary.has(word), word).toBe(true);
   });
 
   it('referring expressions name exactly one object of their scene', async () => {
@@ -173,7 +177,9 @@ describe('the synthetic sets close the VL-BERT data gaps', () => {
       const m = r.sentence.match(/^the (?:(leftmost|rightmost) )?(?:(\w+) )?(\w+)$/)!;
       const fits = scene.shapes
         .map((s, j) => j)
-        .filter((j) => SHAPE_CLASSES[scene.shapes[j]] === m[3] && (!m[2] || SHAPE_COLORS[scene.colors[j]].name === m[2]));
+        .filter(
+          (j) => SHAPE_CLASSES[scene.shapes[j]] === m[3] && (!m[2] || SHAPE_COLORS[scene.colors[j]].name === m[2]),
+        );
       expect(fits).toContain(k);
       if (!m[1]) expect(fits).toEqual([k]);
       else {
@@ -197,6 +203,8 @@ describe('the synthetic sets close the VL-BERT data gaps', () => {
     );
     json.refs[0].image_key = '../x';
     writeFileSync(bad, JSON.stringify(json));
-    expect((await thrown(() => loadRefexp({ ...refexp.val, refsFile: bad }))).message).toMatch(/image_key.*plain file name/);
+    expect((await thrown(() => loadRefexp({ ...refexp.val, refsFile: bad }))).message).toMatch(
+      /image_key.*plain file name/,
+    );
   });
 });

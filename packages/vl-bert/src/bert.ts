@@ -38,7 +38,9 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 /** BERT's init: weights N(0, 0.02) (truncated at 2 std), biases zero, norms one/zero. */
 function bertLinear(rng: Rng, inFeatures: number, outFeatures: number, std: number): Linear {
   return new Linear(rng, inFeatures, outFeatures, {
-    init: { weight: tf.tidy(() => tf.clipByValue(rng.normalTensor([inFeatures, outFeatures], 0, std), -2 * std, 2 * std)) },
+    init: {
+      weight: tf.tidy(() => tf.clipByValue(rng.normalTensor([inFeatures, outFeatures], 0, std), -2 * std, 2 * std)),
+    },
   });
 }
 
@@ -261,12 +263,12 @@ export class BertPooler extends Module {
   }
 }
 
-export interface BertOutputs {
+export type BertOutputs = {
   /** numHiddenLayers + 1 tensors [B, L, H]: the embeddings' output, then each layer's. */
   hiddenStates: tf.Tensor[];
   lastHiddenState: tf.Tensor;
   pooled: tf.Tensor;
-}
+};
 
 /** BertModel: `embeddings.*`, `encoder.layer.N.*`, `pooler.dense.*` as in Hugging Face's state_dict. */
 export class BertModel extends Module {
@@ -295,7 +297,12 @@ export class BertModel extends Module {
       { name: 'attentionMask', shape: attentionMask.shape, expected: ['B', 'L'] },
     ]);
     if (L > this.config.maxPositionEmbeddings)
-      throw argumentError(op, 'inputIds', `at most maxPositionEmbeddings = ${this.config.maxPositionEmbeddings} tokens`, L);
+      throw argumentError(
+        op,
+        'inputIds',
+        `at most maxPositionEmbeddings = ${this.config.maxPositionEmbeddings} tokens`,
+        L,
+      );
     return tf.tidy(() => this.encode(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask));
   }
 
@@ -310,7 +317,7 @@ export class BertModel extends Module {
 }
 
 /** BertPredictionHeadTransform: dense, GELU, LayerNorm. */
-class BertPredictionHeadTransform extends Module {
+export class BertPredictionHeadTransform extends Module {
   readonly dense: Linear;
   readonly LayerNorm: LayerNorm;
   constructor(rng: Rng, c: ResolvedBertConfig) {

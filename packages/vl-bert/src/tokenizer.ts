@@ -58,12 +58,23 @@ export class WordPieceTokenizer {
     if (lines[lines.length - 1] === '') lines.pop();
     const vocab: Record<string, number> = {};
     lines.forEach((token, id) => {
-      if (token === '') throw argumentError('WordPieceTokenizer.fromVocab', 'vocabText', 'a token on every line', `an empty line ${id + 1}`);
+      if (token === '')
+        throw argumentError(
+          'WordPieceTokenizer.fromVocab',
+          'vocabText',
+          'a token on every line',
+          `an empty line ${id + 1}`,
+        );
       if (!(token in vocab)) vocab[token] = id;
     });
     for (const token of ['[UNK]', '[CLS]', '[SEP]', '[MASK]', '[PAD]'])
       if (!(token in vocab))
-        throw argumentError('WordPieceTokenizer.fromVocab', 'vocabText', `a vocabulary holding ${token}`, `${lines.length} tokens without it`);
+        throw argumentError(
+          'WordPieceTokenizer.fromVocab',
+          'vocabText',
+          `a vocabulary holding ${token}`,
+          `${lines.length} tokens without it`,
+        );
     return new WordPieceTokenizer(bertTokenizerJson(vocab, lowercase), vocab);
   }
 
@@ -72,7 +83,12 @@ export class WordPieceTokenizer {
     const op = 'WordPieceTokenizer.fromTokenizerJson';
     const model = (json as { model?: { type?: unknown; vocab?: unknown } } | null)?.model;
     if (!model || model.type !== 'WordPiece' || typeof model.vocab !== 'object' || model.vocab === null)
-      throw argumentError(op, 'json', 'a tokenizer.json with a WordPiece model and its vocab', model?.type ?? typeof json);
+      throw argumentError(
+        op,
+        'json',
+        'a tokenizer.json with a WordPiece model and its vocab',
+        model?.type ?? typeof json,
+      );
     return new WordPieceTokenizer(json as TokenizerJson, model.vocab as Record<string, number>);
   }
 

@@ -42,7 +42,11 @@ for (const backend of TEST_BACKENDS) {
       const model = new BertForMaskedLM(tinyConfig());
       const report = loadWeights(model, weights, { strict: true, ignore: BERT_TIED_KEYS });
       expect(report.missing).toEqual([]);
-      expect(report.ignored.sort()).toEqual(['cls.predictions.decoder.weight', 'cls.seq_relationship.bias', 'cls.seq_relationship.weight']);
+      expect(report.ignored.sort()).toEqual([
+        'cls.predictions.decoder.weight',
+        'cls.seq_relationship.bias',
+        'cls.seq_relationship.weight',
+      ]);
       expect(report.loaded.length + report.ignored.length).toBe(fixture.keys.length);
       model.eval();
       const ids = tf.tensor2d(fixture.input_ids, undefined, 'int32');
@@ -52,7 +56,9 @@ for (const backend of TEST_BACKENDS) {
       await assertNoTensorLeak(() => {
         const out = model.bert.forward(ids, types, mask);
         expect(out.hiddenStates).toHaveLength(fixture.hidden_states.length);
-        out.hiddenStates.forEach((h, i) => assertAllClose(h, fixture.hidden_states[i].flat(2), { ...tol, name: `hidden_states[${i}]` }));
+        out.hiddenStates.forEach((h, i) =>
+          assertAllClose(h, fixture.hidden_states[i].flat(2), { ...tol, name: `hidden_states[${i}]` }),
+        );
         assertAllClose(out.pooled, fixture.pooled.flat(), { ...tol, name: 'pooled' });
         const logits = model.cls.predictions.forward(out.lastHiddenState);
         assertAllClose(logits, fixture.mlm_logits.flat(2), { ...tol, name: 'mlm_logits' });
@@ -60,7 +66,10 @@ for (const backend of TEST_BACKENDS) {
       });
       // The ignored decoder weight really is the word embedding matrix (tied), so ignoring it loses nothing.
       const decoder = toTensor(weights['cls.predictions.decoder.weight']);
-      assertAllClose(model.bert.embeddings.word_embeddings.weight, decoder.dataSync(), { atol: 1e-7, name: 'tied decoder' });
+      assertAllClose(model.bert.embeddings.word_embeddings.weight, decoder.dataSync(), {
+        atol: 1e-7,
+        name: 'tied decoder',
+      });
       decoder.dispose();
       tf.dispose([ids, types, mask]);
       model.dispose();
@@ -82,7 +91,9 @@ describe('BERT layers', () => {
   it('a strict load names missing and unexpected keys', async () => {
     await initBackend('cpu');
     const model = new BertForMaskedLM(tinyConfig());
-    expect(() => loadWeights(model, weights, { strict: true })).toThrow(/unexpected keys \[.*cls\.seq_relationship\.weight/);
+    expect(() => loadWeights(model, weights, { strict: true })).toThrow(
+      /unexpected keys \[.*cls\.seq_relationship\.weight/,
+    );
     model.dispose();
   });
 

@@ -3,9 +3,34 @@ import { SPECIAL_TOKENS, WordPieceTokenizer, syntheticWorldTokenizer } from '../
 
 // A bert-base-uncased style vocab.txt: specials, whole words, word pieces, CJK characters.
 const VOCAB = [
-  '[PAD]', '[unused0]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
-  'the', 'red', 'circle', 'cafe', 'naive', 'un', '##aff', '##able', 'play', '##ing', '.', ',', '!', '?', "'", 's',
-  '日', '本', 'e', '##e', 'x', '##x',
+  '[PAD]',
+  '[unused0]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'the',
+  'red',
+  'circle',
+  'cafe',
+  'naive',
+  'un',
+  '##aff',
+  '##able',
+  'play',
+  '##ing',
+  '.',
+  ',',
+  '!',
+  '?',
+  "'",
+  's',
+  '日',
+  '本',
+  'e',
+  '##e',
+  'x',
+  '##x',
 ].join('\n');
 
 const tokens = (t: WordPieceTokenizer, ids: number[]) => ids.map((id) => t.token(id));
@@ -15,7 +40,22 @@ describe('WordPieceTokenizer', () => {
 
   it('lower-cases, strips accents, splits punctuation and CJK characters, greedy longest-match pieces', () => {
     const { ids, wordIds } = t.tokenize('The RED Circle, unaffable PLAYING! Café naïve 日本');
-    expect(tokens(t, ids)).toEqual(['the', 'red', 'circle', ',', 'un', '##aff', '##able', 'play', '##ing', '!', 'cafe', 'naive', '日', '本']);
+    expect(tokens(t, ids)).toEqual([
+      'the',
+      'red',
+      'circle',
+      ',',
+      'un',
+      '##aff',
+      '##able',
+      'play',
+      '##ing',
+      '!',
+      'cafe',
+      'naive',
+      '日',
+      '本',
+    ]);
     // Whole-word masking groups pieces by word: un ##aff ##able is one word.
     expect(wordIds).toEqual([0, 1, 2, 3, 4, 4, 4, 5, 5, 6, 7, 8, 9, 10]);
   });
@@ -45,7 +85,15 @@ describe('WordPieceTokenizer', () => {
     expect(tokens(t, long.ids)).toEqual(['[CLS]', 'the', 'red', 'circle', '[SEP]', 'red', 'red', '[SEP]']);
     expect(long.truncated).toEqual([3, 0]);
     // Equal lengths: a loses first, then b, alternately.
-    expect(tokens(t, t.encode('the red circle', 'the red circle', 7).ids)).toEqual(['[CLS]', 'the', 'red', '[SEP]', 'the', 'red', '[SEP]']);
+    expect(tokens(t, t.encode('the red circle', 'the red circle', 7).ids)).toEqual([
+      '[CLS]',
+      'the',
+      'red',
+      '[SEP]',
+      'the',
+      'red',
+      '[SEP]',
+    ]);
     const single = t.encode('the red circle red', null, 4);
     expect(tokens(t, single.ids)).toEqual(['[CLS]', 'the', 'red', '[SEP]']);
     expect(single.truncated).toEqual([2, 0]);
@@ -56,11 +104,23 @@ describe('WordPieceTokenizer', () => {
     const json = {
       version: '1.0',
       added_tokens: [],
-      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+      normalizer: {
+        type: 'BertNormalizer',
+        clean_text: true,
+        handle_chinese_chars: true,
+        strip_accents: null,
+        lowercase: true,
+      },
       pre_tokenizer: { type: 'BertPreTokenizer' },
       post_processor: null,
       decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+      model: {
+        type: 'WordPiece',
+        unk_token: '[UNK]',
+        continuing_subword_prefix: '##',
+        max_input_chars_per_word: 100,
+        vocab,
+      },
     };
     const fromJson = WordPieceTokenizer.fromTokenizerJson(json);
     const text = 'Unaffable café, the red circle!';
@@ -70,7 +130,9 @@ describe('WordPieceTokenizer', () => {
   it('errors name the argument', () => {
     expect(() => WordPieceTokenizer.fromVocab('[PAD]\n[CLS]\n[SEP]\n[MASK]\nthe')).toThrow(/vocabText.*\[UNK\]/);
     expect(() => WordPieceTokenizer.fromVocab('[PAD]\n\n[UNK]')).toThrow(/vocabText.*empty line 2/);
-    expect(() => WordPieceTokenizer.fromTokenizerJson({ model: { type: 'BPE', vocab: {} } })).toThrow(/json.*WordPiece.*BPE/);
+    expect(() => WordPieceTokenizer.fromTokenizerJson({ model: { type: 'BPE', vocab: {} } })).toThrow(
+      /json.*WordPiece.*BPE/,
+    );
     expect(() => t.encode('the', 'red', 3)).toThrow(/maxLength.*3/);
     expect(() => t.id('zebra')).toThrow(/token.*zebra/);
   });
@@ -79,7 +141,21 @@ describe('WordPieceTokenizer', () => {
     const world = syntheticWorldTokenizer();
     for (const s of SPECIAL_TOKENS) expect(world.id(s)).toBeLessThan(SPECIAL_TOKENS.length);
     const e = world.tokenize('How many triangles are there? two orange crosses on a slate background');
-    expect(tokens(world, e.ids)).toEqual(['how', 'many', 'triangles', 'are', 'there', '?', 'two', 'orange', 'crosses', 'on', 'a', 'slate', 'background']);
+    expect(tokens(world, e.ids)).toEqual([
+      'how',
+      'many',
+      'triangles',
+      'are',
+      'there',
+      '?',
+      'two',
+      'orange',
+      'crosses',
+      'on',
+      'a',
+      'slate',
+      'background',
+    ]);
     // Out-of-world words fall back to characters, not [UNK].
     expect(tokens(world, world.tokenize('zebra').ids)).toEqual(['z', '##e', '##b', '##r', '##a']);
   });

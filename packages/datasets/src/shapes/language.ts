@@ -307,7 +307,8 @@ export function sceneExpressions(rng: Rng, scene: RenderedScene, count: number):
     const shape = SHAPE_CLASSES[o.shape];
     const color = SHAPE_COLORS[o.color].name;
     const twins = objects.filter((p) => p.shape === o.shape && p.color === o.color);
-    if (objects.filter((p) => p.shape === o.shape).length === 1) candidates.push({ sentence: `the ${shape}`, object: k });
+    if (objects.filter((p) => p.shape === o.shape).length === 1)
+      candidates.push({ sentence: `the ${shape}`, object: k });
     if (twins.length === 1) {
       candidates.push({ sentence: `the ${color} ${shape}`, object: k });
       return;
@@ -315,8 +316,10 @@ export function sceneExpressions(rng: Rng, scene: RenderedScene, count: number):
     const centre = (p: (typeof objects)[number]) => (p.box[0] + p.box[2]) / 2;
     const others = twins.filter((p) => p !== o).map(centre);
     if (twins.some((p) => p.iscrowd)) return;
-    if (others.every((x) => centre(o) < x - 4)) candidates.push({ sentence: `the leftmost ${color} ${shape}`, object: k });
-    if (others.every((x) => centre(o) > x + 4)) candidates.push({ sentence: `the rightmost ${color} ${shape}`, object: k });
+    if (others.every((x) => centre(o) < x - 4))
+      candidates.push({ sentence: `the leftmost ${color} ${shape}`, object: k });
+    if (others.every((x) => centre(o) > x + 4))
+      candidates.push({ sentence: `the rightmost ${color} ${shape}`, object: k });
   });
   return rng.shuffle(candidates).slice(0, count);
 }

@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '@deformjs/core';
+import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
+import { AdamW } from '@deformjs/nn';
+import {
+  boxGeometryEmbedding,
+  collate,
+  disposeBatch,
+  groundingLoss,
+  groundingScores,
+  pretrainingLosses,
+  trainStep,
+  vqaLogits,
+  vqaLoss,
+  zeroBoxes,
+} from '../src/index';
+import { SIZE, TINY, tinyBatch, tinyExamples, tinyModel, tokenizer } from './helpers';
+
+describe('visual feature embedding', () => {
+  it('box geometry: sine/cosine of (cx, cy, w, h) / image x 100 over 1000^(i/dim), as upstream', async () => {
+    await initBackend('cpu');
+    const box = [4, 6, 20, 10];
+    const [H, W] = [16, 32];
+    const dim = 3;
+    const position = [
+      ((box[0] + box[2]) / 2 / W) * 100,
+      ((box[1] + box[3]) / 2 / H) * 100,
+      ((box[2] - box[0]) / W) * 100,
+      ((box[3] - box[1]) / H) * 100,
+    ];
+    const expected = position.flatMap((p) => {
+      const angles = [0, 1, 2].map((i) => p / 1000 ** (i / dim));
+      return [...angles.map(Math.sin), ...angles.map(Math.cos)];
+    });
+    const e = boxGeometryEmbedding(tf.tensor2d([box]), [H, W], dim);
+    expect(e.shape).toEqual([1, 8 * dim]);
+    assertAllClose(e, expected, { atol: 1e-5, name: 'geometry' });
+    e.dispose();
+  });
+
+  it('shapes: [CLS] text [SEP] + RoIs + [END] in one sequence; whole image for text, one per RoI', async () => {
+    await initBackend('cpu');
+    const model = tinyModel();
+    model.eval();
+    const batch = tinyBatch();
+    const [B, T] = batch.textIds.shape;
+    const R = batch.boxes.shape[1]!;
+    expect([B, R]).toEqual([2, 3]);
+    await assertNoTensorLeak(() => {
+      const v = model.visualFeatures(batch.images, batch.boxes);
+      expect(v.image.shape).toEqual([B, TINY.visualDim]);
+      expect(v.rois.shape).toEqual([B, R, TINY.visualDim]);
+      const out = model.forward(batch);
+      expect(out.hiddenStates.map((h) => h.shape)).toEqual([
+        [B, T + R + 1, 16],
+        [B, T + R + 1, 16],
+      ]);
+      expect(out.text.shape).toEqual([B, T, 16]);
+      expect(out.rois.shape).toEqual([B, R, 16]);
+      tf.dispose([v.image, v.rois, ...out.hiddenStates, out.pooled, out.text, out.rois]);
+    });
+    disposeBatch(batch);
+    model.dispose();
+  });
+
+  it('all RoIs share one position: reordering the boxes reorders the RoI outputs and leaves the text alone', async () => {
+    await initBackend('cpu');
+    const model = tinyModel();
+    model.eval();
+    const examples = tinyExamples();
+    const a = collate(examples, SIZE, 0);
+    const swapped = collate(
+      [{ ...examples[0], boxes: [examples[0].boxes[2], examples[0].boxes[1], examples[0].boxes[0]] }, examples[1]],
+      SIZE,
+      0,
+    );
+    const outA = model.forward(a);
+    const outB = model.forward(swapped);
+    const rowsA = (await outA.rois.array()) as number[][][];
+    const rowsB = (await outB.rois.array()) as number[][][];
+    assertAllClose(tf.tensor(rowsB[0][2]), rowsA[0][0], { atol: 1e-4, name: 'roi 0 -> 2' });
+    assertAllClose(tf.tensor(rowsB[0][0]), rowsA[0][2], { atol: 1e-4, name: 'roi 2 -> 0' });
+    assertAllClose(outB.text, await outA.text.data(), { atol: 1e-4, name: 'text' });
+    tf.dispose([outA, outB] as never);
+    disposeBatch(a);
+    disposeBatch(swapped);
+    model.dispose();
+  });
+
+  it("visual 'zeroed' and 'none' take the image out: text outputs no longer depend on the pixels", async () => {
+    await initBackend('cpu');
+    const model = tinyModel();
+    model.eval();
+    const a = tinyBatch(0);
+    const b = { ...tinyBatch(0), images: tf.randomNormal([2, SIZE, SIZE, 3], 0, 1, 'float32', 7) };
+    const text = (batch: typeof a, visual: 'real' | 'zeroed' | 'none') =>
+      tf.tidy(() => model.forward({ ...batch, visual }).text);
+    const diff = (visual: 'real' | 'zeroed' | 'none') =>
+      tf.tidy(() => tf.max(tf.abs(tf.sub(text(a, visual), text(b, visual)))).dataSync()[0]);
+    expect(diff('real')).toBeGreaterThan(1e-3);
+    expect(diff('zeroed')).toBe(0);
+    expect(diff('none')).toBe(0);
+    disposeBatch(a);
+    disposeBatch(b);
+    model.dispose();
+  });
+
+  it('zeroBoxes zeroes exactly the pixels inside masked boxes', () => {
+    const image = new Float32Array(4 * 4 * 3).fill(1);
+    zeroBoxes(image, 4, [[1, 0, 3, 2]]);
+    const zeroed = [...Array(16).keys()].filter((p) => image[3 * p] === 0 && image[3 * p + 2] === 0);
+    expect(zeroed).toEqual([1, 2, 5, 6]);
+  });
+});
+
+for (const backend of TEST_BACKENDS) {
+  describe(`training on ${backend}`, () => {
+    it('pre-training, VQA and grounding steps keep the tensor count flat and lower their loss on one batch', async () => {
+      await initBackend(backend);
+      const model = tinyModel({ numAnswers: 3, grounding: true });
+      const optimizer = new AdamW(model.trainingVariables(), { lr: 3e-3, weightDecay: 0 });
+      const batch = tinyBatch();
+      const scores = tf.tensor2d([
+        [1, 0.3, 0],
+        [0, 0, 1],
+      ]);
+      const targets = tf.tensor2d([
+        [0, 1, 0],
+        [1, 0, 0],
+      ]);
+      const maskPositions = [1, 1 * batch.textIds.shape[1]! + 3];
+      const objective = () =>
+        tf.tidy(() => {
+          const p = pretrainingLosses(model, batch);
+          const vqa = vqaLoss(vqaLogits(model, batch, maskPositions), scores);
+          const ground = groundingLoss(groundingScores(model, batch), targets, batch.roiMask);
+          return tf.addN([p.loss, vqa, ground]) as tf.Scalar;
+        });
+      const first = trainStep(model, optimizer, objective);
+      const losses = [first.loss];
+      await assertNoTensorLeak(() => {
+        for (let i = 0; i < 6; i++) losses.push(trainStep(model, optimizer, objective).loss);
+      });
+      expect(losses.every(Number.isFinite)).toBe(true);
+      expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+      tf.dispose([scores, targets]);
+      disposeBatch(batch);
+      model.dispose();
+    });
+  });
+}
+
+describe('a frozen backbone', () => {
+  it('is left out of training and stays unchanged by a step', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ trainBackbone: false });
+    const names = new Set(model.trainingVariables().map((v) => v.name));
+    const backbone = model.namedParameters().filter(([n, p]) => n.startsWith('backbone.') && p.trainable);
+    expect(backbone.length).toBeGreaterThan(0);
+    expect(backbone.some(([, p]) => names.has(p.variable.name))).toBe(false);
+    const before = backbone.map(([, p]) => p.variable.dataSync().slice());
+    const optimizer = new AdamW(model.trainingVariables(), { lr: 1e-2 });
+    const batch = tinyBatch();
+    trainStep(model, optimizer, () => pretrainingLosses(model, batch).loss);
+    backbone.forEach(([name, p], i) => expect(Array.from(p.variable.dataSync()), name).toEqual(Array.from(before[i])));
+    disposeBatch(batch);
+    model.dispose();
+  });
+});
+
+describe('errors name the argument', () => {
+  it('config and inputs', async () => {
+    await initBackend('cpu');
+    expect(() => tinyModel({ roiSize: 0 })).toThrow(/config\.roiSize/);
+    expect(() => tinyModel({ imgTokenId: 10_000 })).toThrow(/config\.imgTokenId/);
+    const model = tinyModel();
+    const batch = tinyBatch();
+    expect(() => model.forward({ ...batch, boxes: tf.zeros([2, 3, 5]) })).toThrow(/boxes/);
+    expect(() => model.forward({ ...batch, visual: 'blurred' as 'real' })).toThrow(/visual.*blurred/);
+    expect(() => vqaLogits(model, batch, [0, 1])).toThrow(/model.*numAnswers/);
+    expect(() => collate([], SIZE, 0)).toThrow(/examples/);
+    expect(() => collate([{ ...tinyExamples()[0], image: new Float32Array(5) }], SIZE, 0)).toThrow(
+      /examples\[0\]\.image.*5/,
+    );
+    disposeBatch(batch);
+    model.dispose();
+    expect(tokenizer.id('[MASK]')).toBe(4);
+  });
+});
