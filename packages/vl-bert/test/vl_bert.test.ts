@@ -119,7 +119,7 @@ for (const backend of TEST_BACKENDS) {
     it('pre-training, VQA and grounding steps keep the tensor count flat and lower their loss on one batch', async () => {
       await initBackend(backend);
       const model = tinyModel({ numAnswers: 3, grounding: true });
-      const optimizer = new AdamW(model.trainingVariables(), { lr: 3e-3, weightDecay: 0 });
+      const optimizer = new AdamW(model.trainingVariables(), { lr: 1e-2, weightDecay: 0 });
       const batch = tinyBatch();
       const scores = tf.tensor2d([
         [1, 0.3, 0],
@@ -140,7 +140,7 @@ for (const backend of TEST_BACKENDS) {
       const first = trainStep(model, optimizer, objective);
       const losses = [first.loss];
       await assertNoTensorLeak(() => {
-        for (let i = 0; i < 6; i++) losses.push(trainStep(model, optimizer, objective).loss);
+        for (let i = 0; i < 3; i++) losses.push(trainStep(model, optimizer, objective).loss);
       });
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
