@@ -1,0 +1,293 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@deformjs/core';
+import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { evaluateVqa } from '@deformjs/metrics';
+import { AdamW, cosineSchedule, linearWarmup } from '@deformjs/nn';
+import {
+  IGNORE,
+  VLBert,
+  collate,
+  disposeBatch,
+  groundingLoss,
+  groundingScores,
+  maskSelectedWords,
+  maskWords,
+  pretrainingLosses,
+  trainStep,
+  vqaLogits,
+  vqaLoss,
+  xyxyIou,
+  zeroBoxes,
+  type VLBatch,
+  type VLBertConfig,
+  type VLExample,
+  type WordPieceTokenizer,
+} from '@deformjs/vl-bert';
+import { decodeCheckpoint, encodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
+import type { CaptionItem, RefItem, VLData, VqaItem } from './data';
+
+export const TASKS = ['pretrain', 'vqa', 'grounding'] as const;
+export type Task = (typeof TASKS)[number];
+
+export interface RunOptions {
+  task: Task;
+  out: string;
+  model: VLBertConfig;
+  steps: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  /** Pre-training: every n-th step is a text-only MLM batch (0: never). */
+  textOnlyEvery: number;
+  /** Fine-tuning: start from this pre-training checkpoint (else from scratch). */
+  init?: string;
+  maxText: number;
+  checkpointEvery: number;
+  seed: number;
+  fresh: boolean;
+  label: string;
+}
+
+export interface RunRecord {
+  options: RunOptions;
+  loss: [number, number][];
+  secondsTraining: number;
+  evaluation?: Record<string, unknown>;
+}
+
+const COLOR_WORDS = new Set<string>(SHAPE_COLORS.map((c) => c.name));
+const SHAPE_WORDS = new Set<string>(SHAPE_CLASSES.flatMap((s) => [s, s.endsWith('s') ? `${s}es` : `${s}s`]));
+
+/** The model of a task: pre-training heads always, the task's head when fine-tuning. */
+export function buildModel(o: Pick<RunOptions, 'task' | 'model'>, data: VLData): VLBert {
+  return new VLBert({
+    ...o.model,
+    numAnswers: o.task === 'vqa' ? data.vqa.answers.length : 0,
+    grounding: o.task === 'grounding',
+  });
+}
+
+/** Loads the encoder, embeddings, backbone and pre-training heads of a pre-training checkpoint. */
+function initFromPretrained(model: VLBert, path: string): void {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(path)), path);
+  const weights = Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([k]) => k.startsWith('model.'))
+      .map(([k, v]) => [k.slice('model.'.length), v]),
+  );
+  const report = loadWeights(model, weights, { torchLayout: false });
+  const unexpectedMissing = report.missing.filter((k) => !/^(vqa_head|grounding_head)\./.test(k));
+  if (unexpectedMissing.length > 0 || report.unexpected.length > 0)
+    throw new Error(`${path}: not a pre-training checkpoint of this model (missing ${unexpectedMissing.join(', ')})`);
+}
+
+function pretrainExample(
+  rng: Rng,
+  item: CaptionItem,
+  tokenizer: WordPieceTokenizer,
+  o: RunOptions,
+  imageSize: number,
+  textOnly: boolean,
+): VLExample {
+  const text = tokenizer.encode(item.caption, null, o.maxText);
+  const { ids, labels } = maskWords(rng, text, tokenizer);
+  if (textOnly) return { image: item.image, boxes: [], ids, segmentIds: text.segmentIds, textLabels: labels };
+  // 15% of RoIs masked: their pixels zeroed before the backbone sees them, their class the target.
+  const masked = item.boxes.map(() => rng.next() < 0.15);
+  const image = item.image.slice();
+  zeroBoxes(image, imageSize, item.boxes.filter((_, r) => masked[r]));
+  const roiLabels = item.classes.map((c, r) => (masked[r] ? c : IGNORE));
+  return { image, boxes: item.boxes, ids, segmentIds: text.segmentIds, textLabels: labels, roiLabels };
+}
+
+/** VQA's soft score of each answer: min(1, annotators who gave it / 3). */
+function vqaScores(item: VqaItem, answers: readonly string[]): number[] {
+  return answers.map((a) => Math.min(1, item.answers.filter((x) => x === a).length / 3));
+}
+
+function vqaExample(item: VqaItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample & { mask: number } {
+  const text = tokenizer.encode(item.question, '[MASK]', o.maxText);
+  return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds, mask: text.ids.indexOf(tokenizer.id('[MASK]')) };
+}
+
+function refExample(item: RefItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample {
+  const text = tokenizer.encode(item.sentence, null, o.maxText);
+  return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds };
+}
+
+/** The loss of one training step for the task, on examples drawn with `rng`. */
+function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o: RunOptions, rng: Rng, step: number) {
+  const pad = tokenizer.id('[PAD]');
+  const draw = <T>(items: T[]) => Array.from({ length: o.batch }, () => items[rng.int(items.length)]);
+  if (o.task === 'pretrain') {
+    const textOnly = o.textOnlyEvery > 0 && step % o.textOnlyEvery === o.textOnlyEvery - 1;
+    const batch = collate(
+      draw(data.captions.train).map((item) => pretrainExample(rng, item, tokenizer, o, data.imageSize, textOnly)),
+      data.imageSize,
+      pad,
+    );
+    return { batch: textOnly ? { ...batch, visual: 'none' as const } : batch, loss: (b: VLBatch) => pretrainingLosses(model, b).loss };
+  }
+  if (o.task === 'vqa') {
+    const items = draw(data.vqa.train);
+    const examples = items.map((item) => vqaExample(item, tokenizer, o));
+    const batch = collate(examples, data.imageSize, pad);
+    const T = batch.textIds.shape[1]!;
+    const positions = examples.map((e, b) => b * T + e.mask);
+    const scores = items.map((item) => vqaScores(item, data.vqa.answers));
+    return {
+      batch,
+      loss: (b: VLBatch) => tf.tidy(() => vqaLoss(vqaLogits(model, b, positions), tf.tensor2d(scores))),
+    };
+  }
+  const items = draw(data.refexp.train);
+  const batch = collate(items.map((item) => refExample(item, tokenizer, o)), data.imageSize, pad);
+  const R = batch.boxes.shape[1]!;
+  const targets = items.map((item) => Array.from({ length: R }, (_, r) => (r < item.boxes.length && xyxyIou(item.boxes[r], item.box) > 0.5 ? 1 : 0)));
+  return {
+    batch,
+    loss: (b: VLBatch) => tf.tidy(() => groundingLoss(groundingScores(model, b), tf.tensor2d(targets), b.roiMask)),
+  };
+}
+
+/**
+ * Trains one task: AdamW, linear warmup into a cosine decay, gradient clipping at 1, an atomic checkpoint
+ * (model, optimizer, step, data and dropout generators) every `checkpointEvery` steps and at the end,
+ * resumed from `<out>/checkpoint.safetensors` unless `fresh`; `run.json` and `loss.svg` kept current.
+ * Then evaluates on the validation split.
+ */
+export async function runTask(data: VLData, tokenizer: WordPieceTokenizer, o: RunOptions): Promise<RunRecord> {
+  const checkpointPath = join(o.out, 'checkpoint.safetensors');
+  const recordPath = join(o.out, 'run.json');
+  if (o.fresh) rmSync(o.out, { recursive: true, force: true });
+  const model = buildModel(o, data);
+  if (o.init && o.task !== 'pretrain') initFromPretrained(model, o.init);
+  const optimizer = new AdamW(model.trainingVariables(), { lr: o.lr, weightDecay: 0.01 });
+  const schedule = linearWarmup(cosineSchedule(o.lr, Math.max(1, o.steps - o.warmup)), o.warmup);
+  let rng = new Rng(o.seed);
+  let record: RunRecord = { options: o, loss: [], secondsTraining: 0 };
+  let step = 0;
+  if (existsSync(checkpointPath)) {
+    const state = decodeCheckpoint(new Uint8Array(readFileSync(checkpointPath)), { model, optimizer }, checkpointPath);
+    const { steps: _s, fresh: _f, ...same } = o;
+    const saved = state.config as RunOptions;
+    const { steps: _s2, fresh: _f2, ...savedSame } = saved;
+    if (JSON.stringify(same) !== JSON.stringify(savedSame))
+      throw new Error(`${checkpointPath} belongs to another run (${JSON.stringify(saved)}); pass --fresh or another --out`);
+    rng = new Rng(state.rngStates.data);
+    model.bert.noise.restore(state.rngStates.noise);
+    step = state.step;
+    record = JSON.parse(readFileSync(recordPath, 'utf8')) as RunRecord;
+    record.options = o;
+    record.loss = record.loss.filter(([s]) => s <= step);
+    if (step < o.steps) console.log(`${o.label}: resuming at step ${step}`);
+  }
+  const save = () => {
+    writeFileAtomic(
+      checkpointPath,
+      encodeCheckpoint({ model, optimizer, step, epoch: 0, rngs: { data: rng, noise: model.bert.noise.rng }, config: o }),
+    );
+    writeFileAtomic(recordPath, JSON.stringify(record, null, 1) + '\n');
+    writeFileAtomic(
+      join(o.out, 'loss.svg'),
+      lineChartSvg({ title: `${o.label}: training loss`, xLabel: 'step', yLabel: 'loss', series: [{ name: o.task, points: record.loss }], logY: true }),
+    );
+  };
+  const progress = createProgress({ total: o.steps, label: o.label });
+  const started = performance.now();
+  while (step < o.steps) {
+    optimizer.lr = schedule(step);
+    const { batch, loss } = stepLoss(model, data, tokenizer, o, rng, step);
+    const result = trainStep(model, optimizer, () => loss(batch));
+    disposeBatch(batch);
+    step += 1;
+    record.loss.push([step, result.loss]);
+    progress.update(step, { loss: result.loss, lr: optimizer.lr });
+    if (step % o.checkpointEvery === 0 && step < o.steps) save();
+  }
+  progress.done();
+  record.secondsTraining += (performance.now() - started) / 1000;
+  record.evaluation = evaluateTask(model, data, tokenizer, o);
+  save();
+  optimizer.dispose();
+  model.dispose();
+  return record;
+}
+
+/** Evaluation batches of the validation split, in order. */
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/**
+ * Validation metrics of a task. Pre-training: accuracy of masked colour and shape words (every such word of a
+ * caption masked at once) with real vs zeroed visual features. VQA: VQA accuracy overall and per answer type.
+ * Grounding: the share of expressions whose best-scored RoI overlaps the referred box at IoU > 0.5.
+ */
+export function evaluateTask(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'task' | 'maxText' | 'batch'>): Record<string, unknown> {
+  model.eval();
+  const pad = tokenizer.id('[PAD]');
+  const size = Math.max(o.batch, 16);
+  if (o.task === 'pretrain') {
+    const result: Record<string, number> = {};
+    for (const [name, words] of [['color', COLOR_WORDS], ['shape', SHAPE_WORDS]] as const) {
+      for (const visual of ['real', 'zeroed'] as const) {
+        let correct = 0;
+        let total = 0;
+        for (const items of chunks(data.captions.val, size)) {
+          const examples = items.map((item) => {
+            const text = tokenizer.encode(item.caption, null, o.maxText);
+            const { ids, labels } = maskSelectedWords(text, tokenizer, (w) => words.has(w));
+            return { image: item.image, boxes: item.boxes, ids, segmentIds: text.segmentIds, textLabels: labels };
+          });
+          const batch = collate(examples, data.imageSize, pad);
+          const predicted = tf.tidy(() => {
+            const out = model.forward({ ...batch, visual });
+            const [B, T, H] = out.text.shape;
+            return tf.argMax(model.cls.predictions.forward(tf.reshape(out.text, [B * T, H])), -1).dataSync();
+          });
+          batch.textLabels.forEach((label, i) => {
+            if (label === IGNORE) return;
+            total++;
+            if (predicted[i] === label) correct++;
+          });
+          disposeBatch(batch);
+        }
+        result[`${name}_${visual}`] = total > 0 ? correct / total : NaN;
+        result[`${name}_count`] = total;
+      }
+    }
+    return result;
+  }
+  if (o.task === 'vqa') {
+    const predictions: { question_id: number; answer: string }[] = [];
+    for (const items of chunks(data.vqa.val, size)) {
+      const examples = items.map((item) => vqaExample(item, tokenizer, o));
+      const batch = collate(examples, data.imageSize, pad);
+      const T = batch.textIds.shape[1]!;
+      const best = tf.tidy(() => tf.argMax(vqaLogits(model, batch, examples.map((e, b) => b * T + e.mask)), -1).dataSync());
+      items.forEach((item, b) => predictions.push({ question_id: item.questionId, answer: data.vqa.answers[best[b]] }));
+      disposeBatch(batch);
+    }
+    const annotations = data.vqa.val.map((q) => ({ question_id: q.questionId, answers: q.answers, answer_type: q.answerType, question_type: q.questionType }));
+    const r = evaluateVqa(annotations, predictions);
+    return { overall: r.overall, perAnswerType: r.perAnswerType, questions: predictions.length };
+  }
+  let correct = 0;
+  for (const items of chunks(data.refexp.val, size)) {
+    const batch = collate(items.map((item) => refExample(item, tokenizer, o)), data.imageSize, pad);
+    const scores = tf.tidy(() => {
+      const s = groundingScores(model, batch);
+      return tf.add(s, tf.mul(tf.sub(batch.roiMask, 1), 1e9)).arraySync() as number[][];
+    });
+    items.forEach((item, b) => {
+      const r = scores[b].indexOf(Math.max(...scores[b]));
+      if (r < item.boxes.length && xyxyIou(item.boxes[r], item.box) > 0.5) correct++;
+    });
+    disposeBatch(batch);
+  }
+  return { accuracy: correct / data.refexp.val.length, expressions: data.refexp.val.length };
+}
