@@ -86,7 +86,14 @@ function modelConfig(values: Values, vocabSize: number, ids: { img: number; end:
   };
 }
 
-function runOptions(values: Values, task: Task, out: string, model: VLBertConfig, seed: number, init?: string): RunOptions {
+function runOptions(
+  values: Values,
+  task: Task,
+  out: string,
+  model: VLBertConfig,
+  seed: number,
+  init?: string,
+): RunOptions {
   return {
     task,
     out,
@@ -110,7 +117,8 @@ function summarize(record: RunRecord): string {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const std = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
 const cell = (xs: number[]) => `${(100 * mean(xs)).toFixed(1)} ± ${(100 * std(xs)).toFixed(1)}`;
 
 async function main(): Promise<void> {
@@ -147,7 +155,18 @@ async function main(): Promise<void> {
       throw new Error(`--task: expected vqa or grounding, got '${values.task}'`);
     const data = await loadAll();
     const out = (values.out as string | undefined) ?? join('runs', task);
-    const record = await runTask(data, tokenizer, runOptions(values, task, out, modelConfig(values, tokenizer.vocabSize, ids, seed), seed, values.init as string | undefined));
+    const record = await runTask(
+      data,
+      tokenizer,
+      runOptions(
+        values,
+        task,
+        out,
+        modelConfig(values, tokenizer.vocabSize, ids, seed),
+        seed,
+        values.init as string | undefined,
+      ),
+    );
     console.log(summarize(record));
     return;
   }
@@ -166,7 +185,8 @@ async function main(): Promise<void> {
   }
   if (command === 'compare') {
     const seeds = (values.seeds as string).split(',').map((s) => Number(s));
-    if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds: expected integers like 0,1,2, got '${values.seeds}'`);
+    if (seeds.some((s) => !Number.isInteger(s) || s < 0))
+      throw new Error(`--seeds: expected integers like 0,1,2, got '${values.seeds}'`);
     const data = await loadAll();
     const root = (values.out as string | undefined) ?? 'runs/compare';
     const results: Record<string, RunRecord[]> = {};
@@ -180,8 +200,22 @@ async function main(): Promise<void> {
       add('pretrain', await runTask(data, tokenizer, runOptions(values, 'pretrain', pretrainOut, config, s)));
       const init = join(pretrainOut, 'checkpoint.safetensors');
       for (const task of ['vqa', 'grounding'] as const) {
-        add(`${task} pre-trained`, await runTask(data, tokenizer, runOptions(values, task, join(root, `seed${s}`, `${task}-pretrained`), config, s, init)));
-        add(`${task} scratch`, await runTask(data, tokenizer, runOptions(values, task, join(root, `seed${s}`, `${task}-scratch`), config, s)));
+        add(
+          `${task} pre-trained`,
+          await runTask(
+            data,
+            tokenizer,
+            runOptions(values, task, join(root, `seed${s}`, `${task}-pretrained`), config, s, init),
+          ),
+        );
+        add(
+          `${task} scratch`,
+          await runTask(
+            data,
+            tokenizer,
+            runOptions(values, task, join(root, `seed${s}`, `${task}-scratch`), config, s),
+          ),
+        );
       }
     }
     writeFileAtomic(join(root, 'results.json'), JSON.stringify(results, null, 1) + '\n');
@@ -190,7 +224,10 @@ async function main(): Promise<void> {
       const series = [`${task} pre-trained`, `${task} scratch`].flatMap((key) =>
         results[key].map((r) => ({ name: `${key} ${r.options.seed}`, points: r.loss })),
       );
-      writeFileAtomic(join(root, `${task}-loss.svg`), lineChartSvg({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: true }));
+      writeFileAtomic(
+        join(root, `${task}-loss.svg`),
+        lineChartSvg({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: true }),
+      );
     }
     console.log(readFileSync(join(root, 'results.md'), 'utf8'));
     return;

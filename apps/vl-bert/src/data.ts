@@ -103,7 +103,11 @@ export async function loadData(o: DataOptions): Promise<VLData> {
       imageDir: join(dirs.captions, 'images'),
     });
     for (const [i, r] of captions.records.entries()) {
-      const item = await cached(r.key, () => captions.image(i), () => captions.regions(i));
+      const item = await cached(
+        r.key,
+        () => captions.image(i),
+        () => captions.regions(i),
+      );
       data.captions[split].push({ ...item, caption: r.caption });
     }
     const subtype = split === 'train' ? 'train2014' : 'val2014';
@@ -114,7 +118,11 @@ export async function loadData(o: DataOptions): Promise<VLData> {
       imageDir: join(dirs.vqa, subtype),
     });
     for (const [i, r] of vqa.records.entries()) {
-      const item = await cached(String(r.imageId), () => vqa.image(i), () => loadRegions(vqaFeatures, String(r.imageId)));
+      const item = await cached(
+        String(r.imageId),
+        () => vqa.image(i),
+        () => loadRegions(vqaFeatures, String(r.imageId)),
+      );
       data.vqa[split].push({
         ...item,
         questionId: r.questionId,
@@ -130,7 +138,11 @@ export async function loadData(o: DataOptions): Promise<VLData> {
       imageDir: join(dirs.refexp, 'images'),
     });
     for (const [i, r] of refexp.records.entries()) {
-      const item = await cached(r.imageKey, () => refexp.image(i), () => refexp.regions(i));
+      const item = await cached(
+        r.imageKey,
+        () => refexp.image(i),
+        () => refexp.regions(i),
+      );
       data.refexp[split].push({ ...item, sentence: r.sentence, box: scaleBox(r.box, refexp.regions(i), o.imageSize) });
     }
   }

@@ -98,7 +98,11 @@ function pretrainExample(
   // 15% of RoIs masked: their pixels zeroed before the backbone sees them, their class the target.
   const masked = item.boxes.map(() => rng.next() < 0.15);
   const image = item.image.slice();
-  zeroBoxes(image, imageSize, item.boxes.filter((_, r) => masked[r]));
+  zeroBoxes(
+    image,
+    imageSize,
+    item.boxes.filter((_, r) => masked[r]),
+  );
   const roiLabels = item.classes.map((c, r) => (masked[r] ? c : IGNORE));
   return { image, boxes: item.boxes, ids, segmentIds: text.segmentIds, textLabels: labels, roiLabels };
 }
@@ -108,9 +112,19 @@ function vqaScores(item: VqaItem, answers: readonly string[]): number[] {
   return answers.map((a) => Math.min(1, item.answers.filter((x) => x === a).length / 3));
 }
 
-function vqaExample(item: VqaItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample & { mask: number } {
+function vqaExample(
+  item: VqaItem,
+  tokenizer: WordPieceTokenizer,
+  o: Pick<RunOptions, 'maxText'>,
+): VLExample & { mask: number } {
   const text = tokenizer.encode(item.question, '[MASK]', o.maxText);
-  return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds, mask: text.ids.indexOf(tokenizer.id('[MASK]')) };
+  return {
+    image: item.image,
+    boxes: item.boxes,
+    ids: text.ids,
+    segmentIds: text.segmentIds,
+    mask: text.ids.indexOf(tokenizer.id('[MASK]')),
+  };
 }
 
 function refExample(item: RefItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample {
@@ -129,7 +143,10 @@ function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o:
       data.imageSize,
       pad,
     );
-    return { batch: textOnly ? { ...batch, visual: 'none' as const } : batch, loss: (b: VLBatch) => pretrainingLosses(model, b).loss };
+    return {
+      batch: textOnly ? { ...batch, visual: 'none' as const } : batch,
+      loss: (b: VLBatch) => pretrainingLosses(model, b).loss,
+    };
   }
   if (o.task === 'vqa') {
     const items = draw(data.vqa.train);
@@ -144,9 +161,15 @@ function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o:
     };
   }
   const items = draw(data.refexp.train);
-  const batch = collate(items.map((item) => refExample(item, tokenizer, o)), data.imageSize, pad);
+  const batch = collate(
+    items.map((item) => refExample(item, tokenizer, o)),
+    data.imageSize,
+    pad,
+  );
   const R = batch.boxes.shape[1]!;
-  const targets = items.map((item) => Array.from({ length: R }, (_, r) => (r < item.boxes.length && xyxyIou(item.boxes[r], item.box) > 0.5 ? 1 : 0)));
+  const targets = items.map((item) =>
+    Array.from({ length: R }, (_, r) => (r < item.boxes.length && xyxyIou(item.boxes[r], item.box) > 0.5 ? 1 : 0)),
+  );
   return {
     batch,
     loss: (b: VLBatch) => tf.tidy(() => groundingLoss(groundingScores(model, b), tf.tensor2d(targets), b.roiMask)),
@@ -176,7 +199,9 @@ export async function runTask(data: VLData, tokenizer: WordPieceTokenizer, o: Ru
     const saved = state.config as RunOptions;
     const { steps: _s2, fresh: _f2, ...savedSame } = saved;
     if (JSON.stringify(same) !== JSON.stringify(savedSame))
-      throw new Error(`${checkpointPath} belongs to another run (${JSON.stringify(saved)}); pass --fresh or another --out`);
+      throw new Error(
+        `${checkpointPath} belongs to another run (${JSON.stringify(saved)}); pass --fresh or another --out`,
+      );
     rng = new Rng(state.rngStates.data);
     model.bert.noise.restore(state.rngStates.noise);
     step = state.step;
@@ -188,12 +213,25 @@ export async function runTask(data: VLData, tokenizer: WordPieceTokenizer, o: Ru
   const save = () => {
     writeFileAtomic(
       checkpointPath,
-      encodeCheckpoint({ model, optimizer, step, epoch: 0, rngs: { data: rng, noise: model.bert.noise.rng }, config: o }),
+      encodeCheckpoint({
+        model,
+        optimizer,
+        step,
+        epoch: 0,
+        rngs: { data: rng, noise: model.bert.noise.rng },
+        config: o,
+      }),
     );
     writeFileAtomic(recordPath, JSON.stringify(record, null, 1) + '\n');
     writeFileAtomic(
       join(o.out, 'loss.svg'),
-      lineChartSvg({ title: `${o.label}: training loss`, xLabel: 'step', yLabel: 'loss', series: [{ name: o.task, points: record.loss }], logY: true }),
+      lineChartSvg({
+        title: `${o.label}: training loss`,
+        xLabel: 'step',
+        yLabel: 'loss',
+        series: [{ name: o.task, points: record.loss }],
+        logY: true,
+      }),
     );
   };
   const progress = createProgress({ total: o.steps, label: o.label });
@@ -227,13 +265,21 @@ function* chunks<T>(items: T[], size: number): Generator<T[]> {
  * caption masked at once) with real vs zeroed visual features. VQA: VQA accuracy overall and per answer type.
  * Grounding: the share of expressions whose best-scored RoI overlaps the referred box at IoU > 0.5.
  */
-export function evaluateTask(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'task' | 'maxText' | 'batch'>): Record<string, unknown> {
+export function evaluateTask(
+  model: VLBert,
+  data: VLData,
+  tokenizer: WordPieceTokenizer,
+  o: Pick<RunOptions, 'task' | 'maxText' | 'batch'>,
+): Record<string, unknown> {
   model.eval();
   const pad = tokenizer.id('[PAD]');
   const size = Math.max(o.batch, 16);
   if (o.task === 'pretrain') {
     const result: Record<string, number> = {};
-    for (const [name, words] of [['color', COLOR_WORDS], ['shape', SHAPE_WORDS]] as const) {
+    for (const [name, words] of [
+      ['color', COLOR_WORDS],
+      ['shape', SHAPE_WORDS],
+    ] as const) {
       for (const visual of ['real', 'zeroed'] as const) {
         let correct = 0;
         let total = 0;
@@ -268,17 +314,37 @@ export function evaluateTask(model: VLBert, data: VLData, tokenizer: WordPieceTo
       const examples = items.map((item) => vqaExample(item, tokenizer, o));
       const batch = collate(examples, data.imageSize, pad);
       const T = batch.textIds.shape[1]!;
-      const best = tf.tidy(() => tf.argMax(vqaLogits(model, batch, examples.map((e, b) => b * T + e.mask)), -1).dataSync());
+      const best = tf.tidy(() =>
+        tf
+          .argMax(
+            vqaLogits(
+              model,
+              batch,
+              examples.map((e, b) => b * T + e.mask),
+            ),
+            -1,
+          )
+          .dataSync(),
+      );
       items.forEach((item, b) => predictions.push({ question_id: item.questionId, answer: data.vqa.answers[best[b]] }));
       disposeBatch(batch);
     }
-    const annotations = data.vqa.val.map((q) => ({ question_id: q.questionId, answers: q.answers, answer_type: q.answerType, question_type: q.questionType }));
+    const annotations = data.vqa.val.map((q) => ({
+      question_id: q.questionId,
+      answers: q.answers,
+      answer_type: q.answerType,
+      question_type: q.questionType,
+    }));
     const r = evaluateVqa(annotations, predictions);
     return { overall: r.overall, perAnswerType: r.perAnswerType, questions: predictions.length };
   }
   let correct = 0;
   for (const items of chunks(data.refexp.val, size)) {
-    const batch = collate(items.map((item) => refExample(item, tokenizer, o)), data.imageSize, pad);
+    const batch = collate(
+      items.map((item) => refExample(item, tokenizer, o)),
+      data.imageSize,
+      pad,
+    );
     const scores = tf.tidy(() => {
       const s = groundingScores(model, batch);
       return tf.add(s, tf.mul(tf.sub(batch.roiMask, 1), 1e9)).arraySync() as number[][];

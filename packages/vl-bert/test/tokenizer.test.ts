@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SPECIAL_TOKENS, WordPieceTokenizer, syntheticWorldTokenizer } from '../src/index';
+import { Rng } from '@deformjs/core';
+import { IGNORE, SPECIAL_TOKENS, WordPieceTokenizer, maskWords, syntheticWorldTokenizer } from '../src/index';
 
 // A bert-base-uncased style vocab.txt: specials, whole words, word pieces, CJK characters.
 const VOCAB = [
@@ -158,5 +159,43 @@ describe('WordPieceTokenizer', () => {
     ]);
     // Out-of-world words fall back to characters, not [UNK].
     expect(tokens(world, world.tokenize('zebra').ids)).toEqual(['z', '##e', '##b', '##r', '##a']);
+  });
+});
+
+describe('whole-word masking', () => {
+  it('masks whole words at the given rate, 80% [MASK] / 10% random / 10% kept, labels only there', () => {
+    const t = WordPieceTokenizer.fromVocab(VOCAB);
+    const text = t.encode('unaffable playing the red circle cafe naive unaffable', null, 32);
+    const rng = new Rng(1);
+    const counts = { words: 0, masked: 0, mask: 0, kept: 0, random: 0 };
+    const specials = new Set(SPECIAL_TOKENS.map((s) => t.id(s)));
+    for (let trial = 0; trial < 2000; trial++) {
+      const { ids, labels } = maskWords(rng, text, t, 0.15);
+      const byWord = new Map<number, boolean[]>();
+      text.wordIds.forEach((w, i) => {
+        if (w < 0) return expect(labels[i]).toBe(IGNORE);
+        byWord.set(w, [...(byWord.get(w) ?? []), labels[i] !== IGNORE]);
+        if (labels[i] === IGNORE) return expect(ids[i]).toBe(text.ids[i]);
+        expect(labels[i]).toBe(text.ids[i]);
+        if (ids[i] === t.id('[MASK]')) counts.mask++;
+        else if (ids[i] === text.ids[i]) counts.kept++;
+        else {
+          expect(specials.has(ids[i])).toBe(false);
+          counts.random++;
+        }
+      });
+      for (const flags of byWord.values()) {
+        expect(new Set(flags).size).toBe(1); // every piece of a word or none
+        counts.words++;
+        if (flags[0]) counts.masked++;
+      }
+    }
+    const pieces = counts.mask + counts.kept + counts.random;
+    expect(counts.masked / counts.words).toBeGreaterThan(0.13);
+    expect(counts.masked / counts.words).toBeLessThan(0.17);
+    expect(counts.mask / pieces).toBeGreaterThan(0.76);
+    expect(counts.mask / pieces).toBeLessThan(0.84);
+    expect(counts.random / pieces).toBeGreaterThan(0.07);
+    expect(counts.random / pieces).toBeLessThan(0.13);
   });
 });
