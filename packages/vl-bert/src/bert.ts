@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertDivides, assertInteger, checkShapes, Linear, Module, Rng } from '@deformjs/core';
-import { Dropout, LayerNorm, ModuleList, NoiseSource } from '@deformjs/nn';
+import { Dropout, Embedding, LayerNorm, ModuleList, NoiseSource } from '@deformjs/nn';
 
 /** Hugging Face's BertConfig fields (bert-base-uncased: 30522, 768, 12, 12, 3072, 512, 2). */
 export interface BertConfig {
@@ -44,21 +44,11 @@ function bertLinear(rng: Rng, inFeatures: number, outFeatures: number, std: numb
   });
 }
 
-/** nn.Embedding: weight [num, dim], looked up with tf.gather (its gradient is a segment sum on every backend). */
-export class Embedding extends Module {
-  readonly weight: tf.Variable;
-  constructor(
-    rng: Rng,
-    readonly num: number,
-    readonly dim: number,
-    std: number,
-  ) {
-    super();
-    this.weight = this.addParameter('weight', rng.normalTensor([num, dim], 0, std));
-  }
-  forward(ids: tf.Tensor): tf.Tensor {
-    return tf.gather(this.weight, tf.cast(ids, 'int32'));
-  }
+/** nn's Embedding (a gather whose gradient is a segment sum on every backend) with BERT's N(0, std) init. */
+function bertEmbedding(rng: Rng, num: number, dim: number, std: number): Embedding {
+  const embedding = new Embedding(rng, num, dim);
+  tf.tidy(() => embedding.weight.assign(tf.mul(embedding.weight, std)));
+  return embedding;
 }
 
 /** The resolved config every BERT module reads (defaults filled in). */
@@ -99,14 +89,14 @@ export class BertEmbeddings extends Module {
   constructor(rng: Rng, noise: NoiseSource, c: ResolvedBertConfig) {
     super();
     const std = c.initializerRange;
-    this.word_embeddings = this.addModule('word_embeddings', new Embedding(rng, c.vocabSize, c.hiddenSize, std));
+    this.word_embeddings = this.addModule('word_embeddings', bertEmbedding(rng, c.vocabSize, c.hiddenSize, std));
     this.position_embeddings = this.addModule(
       'position_embeddings',
-      new Embedding(rng, c.maxPositionEmbeddings, c.hiddenSize, std),
+      bertEmbedding(rng, c.maxPositionEmbeddings, c.hiddenSize, std),
     );
     this.token_type_embeddings = this.addModule(
       'token_type_embeddings',
-      new Embedding(rng, c.typeVocabSize, c.hiddenSize, std),
+      bertEmbedding(rng, c.typeVocabSize, c.hiddenSize, std),
     );
     this.LayerNorm = this.addModule('LayerNorm', new LayerNorm(c.hiddenSize, c.layerNormEps));
     this.dropout = this.addModule('dropout', new Dropout(c.hiddenDropoutProb, noise));
@@ -120,8 +110,8 @@ export class BertEmbeddings extends Module {
     return tf.tidy(() => {
       const positions = positionIds ?? tf.range(0, inputIds.shape[1]!, 1, 'int32');
       let x = tf.add(
-        tf.add(this.word_embeddings.forward(inputIds), this.position_embeddings.forward(positions)),
-        this.token_type_embeddings.forward(tokenTypeIds),
+        tf.add(this.word_embeddings.forward(tf.cast(inputIds, 'int32')), this.position_embeddings.forward(positions)),
+        this.token_type_embeddings.forward(tf.cast(tokenTypeIds, 'int32')),
       );
       if (extra) x = tf.add(x, extra);
       return this.dropout.forward(this.LayerNorm.forward(x));
@@ -353,7 +343,7 @@ export class BertLMPredictionHead extends Module {
       const h = this.transform.forward(hidden);
       const flat = tf.reshape(h, [-1, h.shape[h.shape.length - 1]]) as tf.Tensor2D;
       const logits = tf.add(tf.matMul(flat, this.wordEmbeddings.weight, false, true), this.bias);
-      return tf.reshape(logits, [...hidden.shape.slice(0, -1), this.wordEmbeddings.num]);
+      return tf.reshape(logits, [...hidden.shape.slice(0, -1), this.wordEmbeddings.weight.shape[0]]);
     });
   }
 }

@@ -6,7 +6,6 @@ export {
   BertLayer,
   BertSelfAttention,
   BertLMPredictionHead,
-  Embedding,
   gelu,
   BERT_BASE_UNCASED,
   BERT_TIED_KEYS,
