@@ -26,6 +26,12 @@ export interface VLBertConfig extends Omit<BertConfig, 'typeVocabSize'> {
   geometryDim?: number;
   /** Width of the visual feature embedding before its projection to hiddenSize (upstream 2048); default 128. */
   visualDim?: number;
+  /**
+   * Initial gain of `visual_ln_text` / `visual_ln_object` (upstream's VISUAL_SCALE_{TEXT,OBJECT}_INIT, 0 in its
+   * configs): the visual feature embedding starts at zero and grows as it learns, so a fresh image pathway does
+   * not drown the words' embeddings (at BERT's 0.02 init a unit-gain visual term is 50 times larger).
+   */
+  visualScaleInit?: number;
   /** Classes of masked RoI classification (the detector's; the shapes world's 5 by default). */
   numRoiClasses?: number;
   /** Answer vocabulary size: adds `vqa_head` when > 0. */
@@ -128,6 +134,7 @@ export class VLBert extends Module {
       roiSize: 4,
       geometryDim: 16,
       visualDim: 128,
+      visualScaleInit: 0,
       numRoiClasses: 5,
       numAnswers: 0,
       grounding: false,
@@ -165,6 +172,8 @@ export class VLBert extends Module {
     this.visual_1x1_object = this.addModule('visual_1x1_object', new Linear(rng, c.visualDim, H));
     this.visual_ln_text = this.addModule('visual_ln_text', new LayerNorm(H, c.layerNormEps));
     this.visual_ln_object = this.addModule('visual_ln_object', new LayerNorm(H, c.layerNormEps));
+    for (const norm of [this.visual_ln_text, this.visual_ln_object])
+      tf.tidy(() => norm.weight.assign(tf.fill([H], c.visualScaleInit)));
     this.cls = this.addModule('cls', new BertPreTrainingHeads(rng, c, this.bert.embeddings.word_embeddings));
     this.mvrc_head = this.addModule('mvrc_head', new RoiClassificationHead(rng, c, c.numRoiClasses));
     this.vqa_head =

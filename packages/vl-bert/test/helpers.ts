@@ -15,6 +15,8 @@ export const TINY: VLBertConfig = {
   roiSize: 2,
   geometryDim: 4,
   visualDim: 16,
+  // Unit gain on the visual LayerNorms so the image matters from the start (upstream's 0 is tested apart).
+  visualScaleInit: 1,
   imgTokenId: tokenizer.id('[IMG]'),
   endTokenId: tokenizer.id('[END]'),
   seed: 3,

@@ -106,6 +106,23 @@ describe('visual feature embedding', () => {
     model.dispose();
   });
 
+  it('by default (upstream: visual scale 0) the visual feature embedding starts at zero', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ visualScaleInit: undefined });
+    model.eval();
+    const batch = tinyBatch();
+    const real = model.forward(batch);
+    const zeroed = model.forward({ ...batch, visual: 'zeroed' });
+    assertAllClose(real.lastHiddenState, await zeroed.lastHiddenState.data(), {
+      atol: 1e-6,
+      name: 'real = zeroed at init',
+    });
+    expect(Array.from(model.visual_ln_text.weight.dataSync())).toEqual(new Array(16).fill(0));
+    tf.dispose([real, zeroed] as never);
+    disposeBatch(batch);
+    model.dispose();
+  });
+
   it('zeroBoxes zeroes exactly the pixels inside masked boxes', () => {
     const image = new Float32Array(4 * 4 * 3).fill(1);
     zeroBoxes(image, 4, [[1, 0, 3, 2]]);
