@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/core';
-import { AdamW, clipGradNorm } from '@deformjs/nn';
+import { clipGradNorm, type AdamW } from '@deformjs/nn';
 import { binaryCrossEntropyWithLogits } from './losses';
 import type { VLBatch } from './pretraining';
 import type { VLBert } from './vl_bert';
