@@ -23,7 +23,7 @@ const USAGE = `vl-bert: VL-BERT pre-training, fine-tuning and evaluation on the 
 data     --data runs/data (generated once)  --count 300 (training images per set)  --size 64 (generated side)
          --image-size 48 (model input side)  --data-seed 0
 model    --hidden 64  --layers 2  --heads 4  --backbone-width 8  --frozen-backbone
-training --steps 300 (per task)  --batch 16  --lr 5e-4  --warmup 30  --text-only-every 4  --max-text 24
+training --steps 300 (per task; compare: --pretrain-steps for the pre-training run)  --batch 16  --lr 5e-4  --warmup 30  --text-only-every 4  --max-text 24
          --checkpoint-every 50  --seed 0  --fresh (discard <out>'s checkpoint)
 common   --backend wasm|cpu|auto (default wasm)
 Every run folder holds checkpoint.safetensors (resumed when present), run.json and loss.svg.`;
@@ -45,6 +45,7 @@ const OPTIONS = {
   'backbone-width': { type: 'string', default: '8' },
   'frozen-backbone': { type: 'boolean', default: false },
   steps: { type: 'string', default: '300' },
+  'pretrain-steps': { type: 'string' },
   batch: { type: 'string', default: '16' },
   lr: { type: 'string', default: '5e-4' },
   warmup: { type: 'string', default: '30' },
@@ -197,7 +198,9 @@ async function main(): Promise<void> {
     for (const s of seeds) {
       const config = modelConfig(values, tokenizer.vocabSize, ids, s);
       const pretrainOut = join(root, `seed${s}`, 'pretrain');
-      add('pretrain', await runTask(data, tokenizer, runOptions(values, 'pretrain', pretrainOut, config, s)));
+      const pretrain = runOptions(values, 'pretrain', pretrainOut, config, s);
+      if (values['pretrain-steps'] !== undefined) pretrain.steps = number(values, 'pretrain-steps', 1);
+      add('pretrain', await runTask(data, tokenizer, pretrain));
       const init = join(pretrainOut, 'checkpoint.safetensors');
       for (const task of ['vqa', 'grounding'] as const) {
         add(
