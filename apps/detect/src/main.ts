@@ -14,7 +14,7 @@ import { ownedByTrainer, runTraining, type Metrics, type TrainOptions, type Writ
 
 const USAGE = `detect: train, evaluate, compare and run object detectors (TensorFlow.js)
 
-  pnpm start                  a short training of the small Deformable DETR from scratch on the synthetic
+  pnpm start                  8 epochs of the small two-stage Deformable DETR from scratch on the synthetic
                               shapes world, then its COCO AP (apps/detect/runs/start)
   detect train   [--model ${DETECTORS.map((d) => d.name).join('|')}] [--preset small|r50] [--variant V]
                  [--epochs 12] [--out runs/train] [--fresh] ...   (run again to resume)
