@@ -16,14 +16,14 @@ const USAGE = `detect: train, evaluate, compare and run object detectors (Tensor
 
   pnpm start                  8 epochs of the small two-stage Deformable DETR from scratch on the synthetic
                               shapes world, then its COCO AP (apps/detect/runs/start)
-  detect train   [--model ${DETECTORS.map((d) => d.name).join('|')}] [--preset small|r50] [--variant V]
+  detect train   [--model ${DETECTORS.map((d) => d.name).join('|')}] [--preset P] [--variant V]
                  [--epochs 12] [--out runs/train] [--fresh] ...   (run again to resume)
   detect eval    --checkpoint runs/train/checkpoint.safetensors [--draw 8]   (on the validation split)
   detect detect  --checkpoint <file> --images <folder of JPEG/PNG> [--out runs/detect] [--draw 8]
   detect compare [--models ${DETECTORS.map((d) => d.name).join(',')}] [--epochs 12] [--out runs/compare]
                  every detector with the same data and budget, AP after every epoch: table.md and ap.svg
 
-models   ${DETECTORS.map((d) => `${d.name} (variants ${d.variants.join(', ')})`).join('\n         ')}
+models   ${DETECTORS.map((d) => `${d.name} (presets ${d.presets.join(', ')}; variants ${d.variants.join(', ')})`).join('\n         ')}
 data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>/; default: shapes world)
          --train-split train  --val-split val  --resize 0 (shorter side; 0 = as stored)  --max-size 1333
          --size 128 (shapes: longest side)  --train-count 400  --val-count 80  --data-seed 0  --cache runs/data
