@@ -183,22 +183,3 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     );
   });
 });
-
-describe('detect trains and evaluates a Faster R-CNN through the same trainer', () => {
-  afterEach(() => vi.restoreAllMocks());
-
-  it('two steps of the small preset, then eval scores its checkpoint', async () => {
-    const out = join(dir, 'faster-rcnn');
-    const model = ['--model', 'faster-rcnn', '--preset', 'small'];
-    quiet();
-    expect(await main(['train', '--out', out, ...common, ...model, '--epochs', '1', '--warmup', '1', ...fast])).toBe(0);
-    const metrics = record(out);
-    expect(metrics.loss.map(([step]) => step)).toEqual([1, 2]);
-    expect(metrics.loss.every(([, loss]) => Number.isFinite(loss))).toBe(true);
-    const printed: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((text: string) => void printed.push(String(text)));
-    const checkpoint = join(out, 'checkpoint.safetensors');
-    expect(await main(['eval', '--checkpoint', checkpoint, ...common, ...fast])).toBe(0);
-    expect(printed.join('\n')).toContain('Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]');
-  });
-});
