@@ -53,6 +53,7 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     expect(metrics.loss.every(([, loss]) => Number.isFinite(loss))).toBe(true);
     expect(metrics.segments).toEqual([{ fromStep: 0, options: expect.objectContaining({ epochs: 2, batchSize: 2 }) }]);
     expect(metrics.final?.stats).toHaveLength(12);
+    expect(metrics.cpuSecondsTraining).toBeGreaterThan(0);
     expect(readdirSync(reference).sort()).toEqual([
       'checkpoint.safetensors',
       'detections-1.png',
