@@ -32,14 +32,17 @@ describe('detect CLI errors', () => {
     [['train', '--epochs', 'abc'], '--epochs expects an integer in [1, 100000], got "abc"'],
     [['train', '--lr', '1e-3x'], '--lr expects a number >= 0, got "1e-3x"'],
     [['train', '--batch', '0'], '--batch expects an integer in [1, 4096], got "0"'],
-    [['train', '--model', 'yolo'], '--model expects one of deformable-detr, detr, got "yolo"'],
+    [['train', '--model', 'yolo'], '--model expects one of deformable-detr, detr, faster-rcnn, got "yolo"'],
     [['train', '--preset', 'huge'], '--preset expects one of small, r50, tiny, got "huge"'],
     [['train', '--backend', 'gpu'], '--backend expects one of'],
     [['train', '--frobnicate'], "Unknown option '--frobnicate'"],
     [['fly'], 'expected one command (train, eval, detect, compare), got ["fly"]'],
     [[], 'expected one command'],
     [['detect', '--images', dir], '--checkpoint <file> is required'],
-    [['compare', '--models', 'detr,yolo'], '--models expects names among deformable-detr, detr, got "yolo"'],
+    [
+      ['compare', '--models', 'detr,yolo'],
+      '--models expects names among deformable-detr, detr, faster-rcnn, got "yolo"',
+    ],
   ])('%j: usage error (exit 2) before any work', async (argv, message) => {
     const { err } = capture();
     expect(await main([...argv, ...paths])).toBe(2);
