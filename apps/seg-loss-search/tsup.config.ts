@@ -1,10 +1,6 @@
 import { defineConfig } from 'tsup';
 
-/**
- * The CLI as one ESM file for Node. tfjs-core's gradients exist only in its extensionless ESM build
- * (dist/register_all_gradients.js), which Node cannot load directly: esbuild bundles that one subtree here;
- * it registers into tfjs's global registry, shared with the packaged tfjs-core everything else uses.
- */
+/** The CLI as one ESM file for Node; the packages stay external (initBackend registers tfjs's gradients). */
 export default defineConfig({
   entry: ['src/cli.ts'],
   format: ['esm'],
@@ -12,5 +8,4 @@ export default defineConfig({
   target: 'es2022',
   sourcemap: true,
   clean: true,
-  noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
 });

@@ -1,4 +1,3 @@
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@deformjs/core';
@@ -6,8 +5,6 @@ import { bench, compareRow, reportBench, runReferenceScript } from '@deformjs/co
 import { autoSegLoss, VOC_PRESETS, type TargetMetric } from '../src';
 
 /** Loss forward + backward to the logits, ours (wasm) against the official PyTorch loss (CPU, 2 threads). */
-register('./node_gradients.mjs', import.meta.url);
-await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
 const CASES: Array<{ name: string; metric: TargetMetric; shape: [number, number, number, number]; tolerance: number }> =
   [

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
 import { bezierForward } from './bezier_impl';
+import { name, version } from '../package.json';
 
 /**
  * The floor under the square root that inverts x(t). The root reaches 0 only where a control point's x
@@ -38,6 +39,7 @@ function registerBezierKernel(): void {
   bezierRegistered = true;
   registerFusedKernel<{ points: number[] }>({
     kernelName: BEZIER_KERNEL,
+    owner: `${name}@${version}`,
     outputs: ([shape]) => [{ shape }, { shape }],
     compute: ([x], [y, slope], _, { points }) => bezierForward(x, y, slope, points, ROOT_FLOOR),
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
 import { windowMaxBackward, windowMaxForward } from './window_max_impl';
+import { name, version } from '../package.json';
 
 const FORWARD = 'DeformjsWindowMax';
 const BACKWARD = 'DeformjsWindowMaxGrad';
@@ -13,14 +14,15 @@ let registered = false;
 
 function register(): void {
   if (registered) return;
-  registered = true;
   registerFusedKernel<WindowAttrs>({
     kernelName: FORWARD,
+    owner: `${name}@${version}`,
     outputs: ([shape]) => [{ shape }, { shape, dtype: 'int32' }],
     compute: ([x], [y, argmax], [shape], { radius }) => windowMaxForward(x, y, argmax, shape, radius),
   });
   registerFusedKernel<Record<string, never>>({
     kernelName: BACKWARD,
+    owner: `${name}@${version}`,
     outputs: ([shape]) => [{ shape }],
     compute: ([dy, argmax], [dx]) => windowMaxBackward(dy, argmax, dx),
   });
@@ -32,6 +34,7 @@ function register(): void {
       return { x: () => runFused(BACKWARD, { dy: grad, argmax: saved[0] }, {})[0] };
     },
   });
+  registered = true;
 }
 
 /**

@@ -18,6 +18,8 @@ export interface OutputSpec {
  */
 export interface FusedKernel<A extends object> {
   kernelName: string;
+  /** `name@version` of the package that defines the kernel (from its package.json). */
+  owner: string;
   outputs(inputShapes: number[][], attrs: A): OutputSpec[];
   compute(inputs: KernelArray[], outputs: KernelArray[], inputShapes: number[][], attrs: A): void;
 }
@@ -32,15 +34,30 @@ interface WasmLike extends KernelBackend {
   typedArrayFromHeap(info: TensorInfo): KernelArray;
 }
 
-const registered = new Set<string>();
+// Which package version registered each kernel name. tfjs's kernel registry is one per process, and so is this
+// record (on globalThis: a second copy of core shares it), so two versions of a package cannot both register.
+const owners: Map<string, string> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('@deformjs/core/fused-kernel-owners')
+] ??= new Map<string, string>()) as Map<string, string>;
 
 /**
  * Registers a fused kernel on the cpu and wasm backends (once; later calls are free), so an op can call it
- * lazily and the package stays free of import-time side effects.
+ * lazily and the package stays free of import-time side effects. Another version of the same package (the
+ * same kernel name, another owner) is refused: its kernel would silently run the first version's code.
  */
 export function registerFusedKernel<A extends object>(kernel: FusedKernel<A>): void {
-  if (registered.has(kernel.kernelName)) return;
-  registered.add(kernel.kernelName);
+  const owner = owners.get(kernel.kernelName);
+  if (owner === kernel.owner) return;
+  if (owner !== undefined) {
+    const name = kernel.owner.slice(0, kernel.owner.lastIndexOf('@'));
+    throw new Error(
+      `registerFusedKernel: kernel '${kernel.kernelName}' is already registered by ${owner}, and ${kernel.owner} ` +
+        `registers a kernel of the same name: two versions of ${name} are loaded in one process, and tfjs's ` +
+        `kernel registry holds one kernel per name. Install a single version (\`npm ls ${name}\` shows who needs ` +
+        `which; update them, or pin one with npm overrides / pnpm.overrides).`,
+    );
+  }
+  owners.set(kernel.kernelName, kernel.owner);
   tf.registerKernel({
     kernelName: kernel.kernelName,
     backendName: 'cpu',

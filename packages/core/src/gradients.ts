@@ -1,6 +1,7 @@
 // tfjs-core registers its op gradients only from extensionless ESM files, which plain Node cannot load (its
-// CommonJS main has no gradients). Core's build bundles them (tsup.config.ts), so autodiff works the same in
-// Node ESM and CJS, in bundlers and in tests; the registries are global, so this copy serves every tfjs-core.
+// CommonJS main has no gradients). Core's build bundles those gradient definitions alone, importing everything
+// else from the public tfjs-core entry (tfjs_gradients_plugin.ts), so autodiff works the same in Node ESM and
+// CJS, in bundlers and in tests, with one tfjs-core in the process.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { registerGradient } from '@tensorflow/tfjs-core';
 import { batchMatMulGradConfig } from './matmul_grad';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hasFusedKernels, registerFusedKernel, runFused } from './fused';
 import { transpose2d as transpose2dImpl } from './kernels/conv_impl';
+import { name, version } from '../package.json';
 
 const TRANSPOSE_2D = 'DeformjsTranspose2d';
 
@@ -9,6 +10,7 @@ export function transpose2d(a: tf.Tensor2D): tf.Tensor2D {
   if (!hasFusedKernels()) return tf.transpose(a);
   registerFusedKernel<object>({
     kernelName: TRANSPOSE_2D,
+    owner: `${name}@${version}`,
     outputs: ([[M, N]]) => [{ shape: [N, M] }],
     compute: ([values], [out], [[M, N]]) => transpose2dImpl(values as Float32Array, M, N, out as Float32Array),
   });

@@ -396,9 +396,9 @@ class DeformableDETR(nn.Module):
         in_channels = num_channels[-1]
         for l in range(self.num_feature_levels):
             if l < len(num_channels):
-                input_proj.append(nn.Sequential(nn.Conv2d(num_channels[l], d, 1), nn.GroupNorm(32, d)))
+                input_proj.append(nn.Sequential(nn.Conv2d(num_channels[l], d, 1), nn.GroupNorm(cfg.get('group_norm_groups', 32), d)))
             else:
-                input_proj.append(nn.Sequential(nn.Conv2d(in_channels, d, 3, 2, 1), nn.GroupNorm(32, d)))
+                input_proj.append(nn.Sequential(nn.Conv2d(in_channels, d, 3, 2, 1), nn.GroupNorm(cfg.get('group_norm_groups', 32), d)))
                 in_channels = d
         self.input_proj = nn.ModuleList(input_proj)
         num_pred = cfg['dec_layers'] + (1 if self.two_stage else 0)

@@ -3,6 +3,7 @@ import { registerFusedKernel, runFused } from '@deformjs/core';
 import type { KernelArray } from '@deformjs/core';
 import { bilinearGatherBackwardImpl, bilinearGatherForwardImpl } from './bilinear_gather_impl';
 import type { GatherDims, GatherFlags } from './bilinear_gather_impl';
+import { name, version } from '../package.json';
 
 export const BILINEAR_GATHER = 'DeformjsBilinearGather';
 export const BILINEAR_GATHER_GRAD = 'DeformjsBilinearGatherGrad';
@@ -26,9 +27,9 @@ let registered = false;
 /** Registers the forward and backward kernels on cpu and wasm and the gradient; idempotent. */
 export function registerBilinearGatherKernels(): void {
   if (registered) return;
-  registered = true;
   registerFusedKernel<GatherAttrs>({
     kernelName: BILINEAR_GATHER,
+    owner: `${name}@${version}`,
     outputs: (shapes, attrs) => [{ shape: outputShape(dimsOf(shapes), attrs.reduce) }],
     compute: ([value, spatialShapes, starts, locations, weights], [out], shapes, attrs) =>
       bilinearGatherForwardImpl(
@@ -44,6 +45,7 @@ export function registerBilinearGatherKernels(): void {
   });
   registerFusedKernel<GatherAttrs>({
     kernelName: BILINEAR_GATHER_GRAD,
+    owner: `${name}@${version}`,
     outputs: (shapes) => [{ shape: shapes[0] }, { shape: shapes[3] }, { shape: shapes[4] }],
     compute: (inputs: KernelArray[], [gradValue, gradLocations, gradWeights], shapes, attrs) => {
       const [value, spatialShapes, starts, locations, weights, gradOut] = inputs;
@@ -83,4 +85,5 @@ export function registerBilinearGatherKernels(): void {
       };
     },
   });
+  registered = true;
 }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
+import { name, version } from '../package.json';
 import { sampleEvalMaskImpl } from './mask_impl';
 import {
   col2imRowsImpl,
@@ -30,36 +31,42 @@ type WidthAttrs = { rows: number };
 function registerSparseKernels(): void {
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_IM2COL,
+    owner: `${name}@${version}`,
     outputs: ([, [A]], { geometry: g }) => [{ shape: [A, g.kernel[0] * g.kernel[1] * g.inChannels] }],
     compute: ([x, indices], [columns], _shapes, { geometry }) =>
       im2colRowsImpl(x as Float32Array, indices as Int32Array, columns as Float32Array, geometry),
   });
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_COL2IM,
+    owner: `${name}@${version}`,
     outputs: (_shapes, { geometry: g }) => [{ shape: [g.batch, g.inHeight, g.inWidth, g.inChannels] }],
     compute: ([columns, indices], [dx], _shapes, { geometry }) =>
       col2imRowsImpl(columns as Float32Array, indices as Int32Array, dx as Float32Array, geometry),
   });
   registerFusedKernel<WidthAttrs>({
     kernelName: SCATTER_ROWS,
+    owner: `${name}@${version}`,
     outputs: ([[, width]], { rows }) => [{ shape: [rows, width] }],
     compute: ([rows, indices], [out], [[, width]]) =>
       scatterRowsImpl(rows as Float32Array, indices as Int32Array, out as Float32Array, width),
   });
   registerFusedKernel<object>({
     kernelName: GATHER_ROWS,
+    owner: `${name}@${version}`,
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
     compute: ([source, indices], [out], [[, width]]) =>
       gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
   });
   registerFusedKernel<TapSumAttrs>({
     kernelName: TAP_SUM,
+    owner: `${name}@${version}`,
     outputs: ([[N]], { geometry: g }) => [{ shape: [N, g.outHeight, g.outWidth, 1] }],
     compute: ([products], [out], [[N, H, W, P]], { offset, geometry }) =>
       tapSumImpl(products as Float32Array, out as Float32Array, N, H, W, P, offset, geometry),
   });
   registerFusedKernel<{ interval: number; temperature: number }>({
     kernelName: SAMPLE_EVAL_MASK,
+    owner: `${name}@${version}`,
     outputs: ([shape]) => [{ shape }, { shape }],
     compute: ([logits, noise], [soft, mask], [[, H, W]], { interval, temperature }) =>
       sampleEvalMaskImpl(
@@ -75,6 +82,7 @@ function registerSparseKernels(): void {
   });
   registerFusedKernel<object>({
     kernelName: INTERPOLATE_SAMPLED,
+    owner: `${name}@${version}`,
     outputs: ([shape]) => [{ shape }],
     compute: ([features, mask, kernel], [out], [[N, H, W, C], , [k]]) =>
       interpolateImpl(

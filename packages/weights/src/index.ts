@@ -1,4 +1,5 @@
 export { readSafetensors, writeSafetensors } from './safetensors';
+export { encodeTorchStateDict } from './torch_export';
 export type { SafetensorsContents, Writable } from './safetensors';
 export { readPth, stateDictOf } from './pth';
 export type { ReadPthOptions } from './budget';

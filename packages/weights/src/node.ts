@@ -13,6 +13,7 @@ import { readPth } from './pth';
 import type { ReadPthOptions } from './budget';
 import { readSafetensors, writeSafetensors, type SafetensorsContents, type Writable } from './safetensors';
 import type { PickleValue } from './pickle';
+import { encodeTorchStateDict } from './torch_export';
 
 function read(path: string): Uint8Array {
   const buffer = readFileSync(path);
@@ -30,6 +31,11 @@ export function writeSafetensorsFile(
   metadata: Record<string, string> = {},
 ): void {
   writeFileAtomic(path, writeSafetensors(tensors, metadata));
+}
+
+/** Saves a Module's state_dict in PyTorch's names and layouts as safetensors, atomically (`encodeTorchStateDict`). */
+export function saveTorchStateDict(path: string, module: Module, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeTorchStateDict(module, metadata));
 }
 
 export function readPthFile(path: string, options: ReadPthOptions = {}): PickleValue {
