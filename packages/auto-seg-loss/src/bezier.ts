@@ -1,14 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, hasFusedKernels, registerFusedKernel, runFused } from '@deformjs/core';
-import { bezierForward } from './bezier_impl';
-import { name, version } from '../package.json';
-
-/**
- * The floor under the square root that inverts x(t). The root reaches 0 only where a control point's x
- * coincides with its piece's start (at x = start) or end (at x = end), where the curve has a vertical tangent;
- * the floor keeps the gradient finite there and moves g by at most about 1e-6.
- */
-const ROOT_FLOOR = 1e-12;
+import { argumentError, hasFusedKernels } from '@deformjs/core';
+import { bezierComposed } from './composed';
+import { bezierKernel } from './kernels';
 
 /**
  * g: [0, 1] -> [0, 1], a piecewise quadratic Bezier curve from (0, 0) to (1, 1) (the truth-table endpoints).
@@ -19,65 +12,8 @@ const ROOT_FLOOR = 1e-12;
  */
 export function bezier(x: tf.Tensor, controlPoints: readonly number[]): tf.Tensor {
   const points = bezierPoints('bezier', controlPoints);
-  if (hasFusedKernels() && x.dtype === 'float32') {
-    registerBezierKernel();
-    return tf.tidy(() => {
-      const [y, slope] = runFused(BEZIER_KERNEL, { x }, { points: points.flat() });
-      slope.dispose();
-      return y;
-    });
-  }
+  if (hasFusedKernels() && x.dtype === 'float32') return bezierKernel(x, points.flat());
   return bezierComposed(x, points);
-}
-
-const BEZIER_KERNEL = 'DeformjsBezier';
-let bezierRegistered = false;
-
-/** One pass computing g and g' (kept for the gradient, dy * g'), instead of a dozen tf ops per piece. */
-function registerBezierKernel(): void {
-  if (bezierRegistered) return;
-  bezierRegistered = true;
-  registerFusedKernel<{ points: number[] }>({
-    kernelName: BEZIER_KERNEL,
-    owner: `${name}@${version}`,
-    outputs: ([shape]) => [{ shape }, { shape }],
-    compute: ([x], [y, slope], _, { points }) => bezierForward(x, y, slope, points, ROOT_FLOOR),
-  });
-  tf.registerGradient({
-    kernelName: BEZIER_KERNEL,
-    outputsToSave: [false, true],
-    gradFunc: (dy, saved) => ({ x: () => tf.mul(Array.isArray(dy) ? dy[0] : dy, saved[0]) }),
-  });
-}
-
-/** The composed version, from tf ops with gradients on every backend (and the fused kernel's reference). */
-export function bezierComposed(x: tf.Tensor, points: ReadonlyArray<readonly [number, number]>): tf.Tensor {
-  return tf.tidy(() => {
-    let y: tf.Tensor | null = null;
-    for (let i = 0; i + 2 < points.length; i += 2) {
-      const [xs, ys] = points[i];
-      const [xc, yc] = points[i + 1];
-      const [xe, ye] = points[i + 2];
-      const width = xe - xs;
-      if (width <= 0) continue; // a piece of zero width covers no x
-      // On a piece, x' = (x - xs) / width solves x' = 2t(1-t)c + t^2 with c the control's relative x; the root
-      // t = (c - sqrt(c^2 + (1-2c)x')) / (2c - 1) is rewritten as x' / (c + sqrt(...)), exact for c = 1/2 too
-      // and free of cancellation near it.
-      // Under the root, c^2 + (1-2c)x' is written as a sum of two non-negative terms (the second form for
-      // c >= 1/2), so float32 keeps its relative accuracy where it approaches 0.
-      const c = (xc - xs) / width;
-      const u = tf.clipByValue(tf.div(tf.sub(x, xs), width), 0, 1);
-      const radicand =
-        c < 0.5 ? tf.add(tf.mul(u, 1 - 2 * c), c * c) : tf.add(tf.mul(tf.sub(1, u), 2 * c - 1), (1 - c) * (1 - c));
-      const root = tf.sqrt(tf.maximum(radicand, ROOT_FLOOR));
-      const t = tf.div(u, tf.add(root, c));
-      // The piece's rise above its start, y(t) - ys = 2t(yc - ys) + t^2(ys - 2yc + ye): clipping u makes every
-      // piece left of x contribute its whole rise and every piece right of x nothing, so g is their sum.
-      const rise = tf.mul(t, tf.add(tf.mul(t, ys - 2 * yc + ye), 2 * (yc - ys)));
-      y = y === null ? rise : tf.add(y, rise);
-    }
-    return y as tf.Tensor;
-  });
 }
 
 /**

@@ -1,4 +1,11 @@
 /**
+ * The floor under the square root that inverts x(t). The root reaches 0 only where a control point's x
+ * coincides with its piece's start (at x = start) or end (at x = end), where the curve has a vertical tangent;
+ * the floor keeps the gradient finite there and moves g by at most about 1e-6.
+ */
+export const ROOT_FLOOR = 1e-12;
+
+/**
  * g and g' elementwise for a piecewise quadratic Bezier curve given as its full point list
  * [x0, y0, x1, y1, ..., x2n, y2n] (P0 = (0, 0), P2n = (1, 1)); the same arithmetic as the composed `bezier`
  * (see there), evaluated in float64. A piece contributes its derivative where x lies in [start, end],

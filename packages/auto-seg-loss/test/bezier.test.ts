@@ -3,7 +3,8 @@ import { initBackend, Rng, DeformjsArgumentError } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
 import { describe, expect, it } from 'vitest';
 import { bezier, controlPointsFromTheta, identityTheta, VOC_PRESETS, identityControlPoints } from '../src';
-import { bezierComposed, bezierPoints } from '../src/bezier';
+import { bezierPoints } from '../src/bezier';
+import { bezierComposed } from '../src/composed';
 
 /** x on a fine grid including both ends. */
 const GRID = Array.from({ length: 201 }, (_, i) => i / 200);

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { describe, it } from 'vitest';
-import { windowMax, windowMaxComposed } from '../src/window_max';
+import { windowMax } from '../src/window_max';
+import { windowMaxComposed } from '../src/composed';
 
 describe.each(TEST_BACKENDS)('windowMax on %s', (backend) => {
   it.each([[1], [2], [3]])('matches max-pooling with padding, forward and gradient (radius %i)', async (radius) => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, pair } from '@deformjs/validate';
-import { addBias } from './matmul';
+import { addBias } from './add_bias';
+import { convOutputSize } from './conv_geometry';
 import { Module, type Layer } from './module';
 import { type Rng, kaimingNormalFanOut, torchDefaultUniform } from './random';
 
@@ -103,9 +104,7 @@ export function conv2dNhwc(
     // Pad each axis to a multiple of its dilation, so every phase of the space-to-batch grid is complete.
     const extraH = (dh - ((h + 2 * ph) % dh)) % dh;
     const extraW = (dw - ((w + 2 * pw) % dw)) % dw;
-    if ((h + 2 * ph + extraH) / dh - (kh - 1) <= 0 || (w + 2 * pw + extraW) / dw - (kw - 1) <= 0) {
-      throw new Error(`Conv2d: input ${h}x${w} with padding ${padding} is smaller than the dilated kernel`);
-    }
+    convOutputSize('conv2dNhwc', 'x', x.shape, [h, w], [kh, kw], stride, padding, dilation);
     const phases = tf.spaceToBatchND(
       x,
       [dh, dw],

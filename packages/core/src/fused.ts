@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { arraysOf } from './backend_arrays';
 
 /** The backends that run deformjs's fused typed-array kernels. Other backends use each op's composed path. */
 export const FUSED_BACKENDS = ['cpu', 'wasm'] as const;
@@ -22,16 +23,6 @@ export interface FusedKernel<A extends object> {
   owner: string;
   outputs(inputShapes: number[][], attrs: A): OutputSpec[];
   compute(inputs: KernelArray[], outputs: KernelArray[], inputShapes: number[][], attrs: A): void;
-}
-
-interface CpuLike extends KernelBackend {
-  data: { get(dataId: object): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: DataType, values: unknown): TensorInfo;
-}
-
-interface WasmLike extends KernelBackend {
-  makeOutput(shape: number[], dtype: DataType): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): KernelArray;
 }
 
 // Which package version registered each kernel name. tfjs's kernel registry is one per process, and so is this
@@ -58,53 +49,29 @@ export function registerFusedKernel<A extends object>(kernel: FusedKernel<A>): v
     );
   }
   owners.set(kernel.kernelName, kernel.owner);
-  tf.registerKernel({
-    kernelName: kernel.kernelName,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const cpu = backend as CpuLike;
-      const infos = Object.values(inputs) as TensorInfo[];
-      const arrays = infos.map((t) => cpu.data.get(t.dataId).values as KernelArray);
-      const specs = kernel.outputs(
-        infos.map((t) => t.shape),
-        attrs as unknown as A,
-      );
-      const outArrays = specs.map((s) =>
-        s.dtype === 'int32' ? new Int32Array(size(s.shape)) : new Float32Array(size(s.shape)),
-      );
-      kernel.compute(
-        arrays,
-        outArrays,
-        infos.map((t) => t.shape),
-        attrs as unknown as A,
-      );
-      const outs = specs.map((s, i) => cpu.makeTensorInfo(s.shape, s.dtype ?? 'float32', outArrays[i]));
-      return outs.length === 1 ? outs[0] : outs;
-    },
-  });
-  tf.registerKernel({
-    kernelName: kernel.kernelName,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const wasm = backend as WasmLike;
-      const infos = Object.values(inputs) as TensorInfo[];
-      const specs = kernel.outputs(
-        infos.map((t) => t.shape),
-        attrs as unknown as A,
-      );
-      // Allocate every output before taking views: an allocation may grow the heap and detach older views.
-      const outs = specs.map((s) => wasm.makeOutput(s.shape, s.dtype ?? 'float32'));
-      const outArrays = outs.map((o) => wasm.typedArrayFromHeap(o));
-      outArrays.forEach((a) => a.fill(0));
-      kernel.compute(
-        infos.map((t) => wasm.typedArrayFromHeap(t)),
-        outArrays,
-        infos.map((t) => t.shape),
-        attrs as unknown as A,
-      );
-      return outs.length === 1 ? outs[0] : outs;
-    },
-  });
+  for (const backendName of FUSED_BACKENDS) {
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const arrays = arraysOf(backendName, backend);
+        const infos = Object.values(inputs) as TensorInfo[];
+        const shapes = infos.map((t) => t.shape);
+        const specs = kernel.outputs(shapes, attrs as unknown as A);
+        // Allocate every output before taking views: on wasm an allocation may grow the heap and detach older views.
+        const outs = specs.map((s) => arrays.alloc(s.shape, s.dtype ?? 'float32'));
+        const outArrays = outs.map((o) => arrays.values(o));
+        outArrays.forEach((a) => a.fill(0));
+        kernel.compute(
+          infos.map((t) => arrays.values(t)),
+          outArrays,
+          shapes,
+          attrs as unknown as A,
+        );
+        return outs.length === 1 ? outs[0] : outs;
+      },
+    });
+  }
 }
 
 /** True when the active backend runs fused kernels; ops use their composed fallback otherwise. */
@@ -118,8 +85,4 @@ export function runFused(kernelName: string, inputs: Record<string, tf.Tensor>, 
     .engine()
     .runKernel(kernelName, inputs as unknown as tf.NamedTensorMap, attrs as unknown as NamedAttrMap);
   return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
-}
-
-function size(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }

@@ -11,9 +11,10 @@ export {
   assertDivides,
   assertDtype,
   pair,
+  sizeOf,
 } from '@deformjs/validate';
 export type { Dim, ShapeCheck } from '@deformjs/validate';
-export { Rng, rngOption, sizeOf, xavierUniform, torchDefaultUniform, kaimingNormalFanOut } from './random';
+export { Rng, rngOption, xavierUniform, torchDefaultUniform, kaimingNormalFanOut } from './random';
 export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from './fused';
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { registerTrainingKernels } from './kernels/register';
@@ -23,5 +24,7 @@ export { Linear } from './linear';
 export type { LinearOptions } from './linear';
 export { Conv2d, conv2dNhwc, plainConv3x3 } from './conv2d';
 export type { Conv2dOptions, Conv3x3Context, Conv3x3Factory } from './conv2d';
-export { addBias, transpose2d } from './matmul';
+export { addBias } from './add_bias';
+export { transpose2d } from './transpose2d';
+export { convOutputSize, convTapGrid } from './conv_geometry';
 export { stopGradient } from './stop_gradient';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, checkShapes } from '@deformjs/validate';
-import { addBias } from './matmul';
+import { addBias } from './add_bias';
 import { Module } from './module';
 import { type Rng, torchDefaultUniform } from './random';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { transpose2d } from './matmul';
+import { transpose2d } from './transpose2d';
 
 /** Swaps the last two axes (a matrix through the tiled fused transpose). */
 function transposeLast(x: tf.Tensor): tf.Tensor {

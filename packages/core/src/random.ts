@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError } from '@deformjs/validate';
+import { argumentError, sizeOf } from '@deformjs/validate';
 
 /**
  * A small seeded generator (sfc32) whose whole state can be saved in a checkpoint and restored, so
@@ -114,10 +114,6 @@ export function rngOption(op: string, value: unknown, fallbackSeed = 0): Rng {
   if (typeof value !== 'number' || !Number.isSafeInteger(value))
     throw argumentError(op, 'rng', 'an Rng or an integer seed', value);
   return new Rng(value);
-}
-
-export function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** PyTorch's xavier_uniform_: U(-a, a) with a = gain * sqrt(6 / (fanIn + fanOut)). */

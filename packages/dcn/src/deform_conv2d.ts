@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, assertInteger, checkShapes, pair, addBias } from '@deformjs/core';
+import {
+  addBias,
+  argumentError,
+  assertDtype,
+  assertInteger,
+  checkShapes,
+  convOutputSize,
+  convTapGrid,
+  pair,
+} from '@deformjs/core';
 import { bilinearGather } from '@deformjs/sampling';
 
 const OP = 'deformConv2d';
@@ -88,18 +97,16 @@ export function checkDeformConv2dArguments(
   if (kh < 1 || kw < 1 || O < 1 || C < 1)
     throw argumentError(OP, 'weight', 'a kernel, input channels and output channels of at least 1', weight.shape);
 
-  const extentH = dilations[0] * (kh - 1) + 1;
-  const extentW = dilations[1] * (kw - 1) + 1;
-  const Ho = Math.floor((H + 2 * pad[0] - extentH) / strides[0]) + 1;
-  const Wo = Math.floor((W + 2 * pad[1] - extentW) / strides[1]) + 1;
-  if (Ho < 1 || Wo < 1) {
-    throw argumentError(
-      OP,
-      'weight',
-      `a dilated kernel (${extentH} x ${extentW}) no bigger than the padded input (${H + 2 * pad[0]} x ${W + 2 * pad[1]})`,
-      `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
-    );
-  }
+  const [Ho, Wo] = convOutputSize(
+    OP,
+    'weight',
+    `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
+    [H, W],
+    [kh, kw],
+    strides,
+    pad,
+    dilations,
+  );
 
   const K = kh * kw;
   checkShapes(OP, [{ name: 'offset', shape: offset.shape, expected: ['N', 'Ho', 'Wo', null] }], { N, Ho, Wo });
@@ -233,36 +240,12 @@ function deformableColumns(
   const value = tf.reshape(input, [N, H * W, G, C / G]);
   // Offsets come as (dy, dx) per tap; the gather takes (x, y).
   const shift = tf.reverse(tf.reshape(offset, [N, Q, G, K, 2]), 4);
-  const locations = tf.reshape(tf.add(shift, tapGrid(geometry)), [N, Q, G, 1, K, 2]);
+  const { strides, pad, dilations } = geometry;
+  const grid = tf.tensor(convTapGrid([Ho, Wo], [kh, kw], strides, pad, dilations), [1, Q, 1, K, 2]);
+  const locations = tf.reshape(tf.add(shift, grid), [N, Q, G, 1, K, 2]);
   const weights = mask ? tf.reshape(mask, [N, Q, G, 1, K]) : null;
   const samples = bilinearGather(value, [[H, W]], [0], locations, weights, { normalized: false, reduce: 'none' });
   return tf.reshape(samples, [N * Q, K * C]);
-}
-
-/** Undeformed sampling positions (x, y) of every tap of every output pixel: [1, Ho*Wo, 1, K, 2]. */
-function tapGrid({
-  outHeight: Ho,
-  outWidth: Wo,
-  kernel: [kh, kw],
-  strides,
-  pad,
-  dilations,
-}: DeformConv2dGeometry): tf.Tensor {
-  const K = kh * kw;
-  const grid = new Float32Array(Ho * Wo * K * 2);
-  for (let ho = 0; ho < Ho; ho++) {
-    for (let wo = 0; wo < Wo; wo++) {
-      const base = (ho * Wo + wo) * K * 2;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const k = i * kw + j;
-          grid[base + 2 * k] = wo * strides[1] - pad[1] + j * dilations[1];
-          grid[base + 2 * k + 1] = ho * strides[0] - pad[0] + i * dilations[0];
-        }
-      }
-    }
-  }
-  return tf.tensor(grid, [1, Ho * Wo, 1, K, 2]);
 }
 
 /** columns [N*Q, K*C] times the HWIO weight, one matmul per weight group: [N*Q, O]. */

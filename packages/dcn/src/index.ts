@@ -4,5 +4,5 @@ export { DeformConv2d, ModulatedDeformConv2d, deformConv3x3 } from './layers';
 export type { DeformConvLayerOptions, DeformConv3x3Options, DeformStage } from './layers';
 export { deformRoIPool } from './deform_roi_pool';
 export type { DeformRoIPoolOptions } from './deform_roi_pool';
-export { ModulatedDeformRoIPoolPack } from './roi_pool_pack';
-export type { ModulatedDeformRoIPoolPackOptions } from './roi_pool_pack';
+export { ModulatedDeformRoIPoolPack } from './layers';
+export type { ModulatedDeformRoIPoolPackOptions } from './layers';

@@ -192,7 +192,7 @@ describe('deformable conv layer errors', () => {
       /DeformConv2d: argument 'x' expected shape \[N=1, H=5, W=5, 3\] \(dimension 3 = 3\), got "shape \[1, 5, 5, 4\]"/,
     );
     expect(() => tf.tidy(() => layer.forward(tf.zeros([1, 2, 5, 3]) as tf.Tensor4D))).toThrow(
-      /argument 'x' expected a padded size of at least the dilated kernel 3 x 3, got "2 x 5 \(shape \[1, 2, 5, 3\], padding \[0, 0\]\)"/,
+      /argument 'x' expected a dilated kernel \(3 x 3\) no bigger than the padded input \(2 x 5\), got "shape \[1, 2, 5, 3\], padding \[0, 0\]"/,
     );
     layer.dispose();
   });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, checkShapes, pair } from '@deformjs/core';
+import { argumentError, assertDtype, checkShapes, convOutputSize, pair } from '@deformjs/core';
 
 /** The convolution attributes every Deformable Kernels op takes (PyTorch's names; padding is symmetric, explicit). */
 export interface DeformKernelOptions {
@@ -63,17 +63,7 @@ export function resolveGeometry(
   const stride = pair(op, 'stride', options.stride ?? 1);
   const padding = pair(op, 'padding', options.padding ?? 0, 0);
   const dilation = pair(op, 'dilation', options.dilation ?? 1);
-  const extent = [dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1];
-  const outHeight = Math.floor((H + 2 * padding[0] - extent[0]) / stride[0]) + 1;
-  const outWidth = Math.floor((W + 2 * padding[1] - extent[1]) / stride[1]) + 1;
-  if (outHeight < 1 || outWidth < 1) {
-    throw argumentError(
-      op,
-      'input',
-      `a padded size (${H + 2 * padding[0]} x ${W + 2 * padding[1]}) at least the dilated kernel's (${extent[0]} x ${extent[1]})`,
-      input.shape,
-    );
-  }
+  const [outHeight, outWidth] = convOutputSize(op, 'input', input.shape, [H, W], kernel, stride, padding, dilation);
   return {
     batch: N,
     height: H,

@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, type Rng, argumentError, assertInteger, checkShapes, pair, rngOption } from '@deformjs/core';
-import { Conv2d, Linear, type Layer } from '@deformjs/nn';
+import {
+  Conv2d,
+  Linear,
+  Module,
+  type Rng,
+  argumentError,
+  assertInteger,
+  checkShapes,
+  pair,
+  rngOption,
+  type Layer,
+} from '@deformjs/core';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
-import { clampDeltasToScope } from './sampling';
+import { clampDeltasToScope } from './resampling';
 
 export interface DeformKernelLayerOptions {
   /** in_planes = out_planes = groups: Deformable Kernels are depthwise. */

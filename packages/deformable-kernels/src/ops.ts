@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertDtype, checkShapes } from '@deformjs/core';
 import { checkDeltas, resolveGeometry, type DeformKernelGeometry, type DeformKernelOptions } from './geometry';
-import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from './sampling';
+import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from './resampling';
 
 /**
  * Deformable Kernels, local variant (hangg7/deformable-kernels `SampleDepthwise`), NHWC. Every output position

@@ -309,7 +309,7 @@ describe('Deformable Kernels ops: argument errors', () => {
       // A scope of 7 x 7 so that the kernel fits its scope and the input size is what is refused.
       expect(() =>
         deformKernelDepthwise(x, tf.zeros([7, 7, 4, 1]), tf.zeros([1, 5, 5, 18]), { kernelSize: 7 }),
-      ).toThrow(/argument 'input' expected a padded size \(5 x 5\) at least the dilated kernel's \(7 x 7\)/);
+      ).toThrow(/argument 'input' expected a dilated kernel \(7 x 7\) no bigger than the padded input \(5 x 5\)/);
       expect(() => deformKernelDepthwise(x, w, tf.zeros([1, 5, 5, 18]), { kernelSize: 3, stride: 0 })).toThrow(
         /argument 'stride' expected an integer >= 1, got 0/,
       );

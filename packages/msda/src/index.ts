@@ -1,3 +1,3 @@
 export { msDeformAttn } from './ms_deform_attn';
-export { MSDeformAttn } from './ms_deform_attn_module';
-export type { MSDeformAttnOptions } from './ms_deform_attn_module';
+export { MSDeformAttn } from './layers';
+export type { MSDeformAttnOptions } from './layers';

@@ -28,7 +28,12 @@ type TapSumAttrs = {
 type GeometryAttrs = { geometry: SparseConvGeometry };
 type WidthAttrs = { rows: number };
 
-function registerSparseKernels(): void {
+let registered = false;
+
+/** Registers the package's kernels on cpu and wasm, lazily from the ops; idempotent. */
+export function registerSparseKernels(): void {
+  if (registered) return;
+  registered = true;
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_IM2COL,
     owner: `${name}@${version}`,
@@ -56,6 +61,22 @@ function registerSparseKernels(): void {
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
     compute: ([source, indices], [out], [[, width]]) =>
       gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
+  });
+  tf.registerGradient({
+    kernelName: SPARSE_IM2COL,
+    inputsToSave: ['indices'],
+    gradFunc: (dy, [indices], attrs) => ({
+      x: () => col2imRows(dy as tf.Tensor, indices, (attrs as unknown as GeometryAttrs).geometry),
+      indices: () => tf.zeros(indices.shape),
+    }),
+  });
+  tf.registerGradient({
+    kernelName: SCATTER_ROWS,
+    inputsToSave: ['indices'],
+    gradFunc: (dy, [indices]) => ({
+      rows: () => gatherRows(dy as tf.Tensor, indices),
+      indices: () => tf.zeros(indices.shape),
+    }),
   });
   registerFusedKernel<TapSumAttrs>({
     kernelName: TAP_SUM,
@@ -99,7 +120,7 @@ function registerSparseKernels(): void {
   });
 }
 
-/** [A, kh*kw*C] im2col rows of the active output positions of x [N, H, W, C]. Not differentiable by itself. */
+/** [A, kh*kw*C] im2col rows of the active output positions of x [N, H, W, C]; its gradient is `col2imRows`. */
 export function im2colRows(x: tf.Tensor, indices: tf.Tensor, geometry: SparseConvGeometry): tf.Tensor2D {
   registerSparseKernels();
   return runFused(SPARSE_IM2COL, { x, indices }, { geometry })[0] as tf.Tensor2D;
@@ -111,7 +132,7 @@ export function col2imRows(columns: tf.Tensor, indices: tf.Tensor, geometry: Spa
   return runFused(SPARSE_COL2IM, { columns, indices }, { geometry })[0] as tf.Tensor4D;
 }
 
-/** rows [A, D] placed at `indices` of a zero [numRows, D] matrix. */
+/** rows [A, D] placed at `indices` of a zero [numRows, D] matrix; its gradient is `gatherRows`. */
 export function scatterRows(rows: tf.Tensor, indices: tf.Tensor, numRows: number): tf.Tensor2D {
   registerSparseKernels();
   return runFused(SCATTER_ROWS, { rows, indices }, { rows: numRows })[0] as tf.Tensor2D;

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, checkShapes, hasFusedKernels, pair } from '@deformjs/core';
-import { conv2dNhwc } from '@deformjs/nn';
-import { col2imRows, gatherRows, im2colRows, scatterRows } from './kernels';
+import {
+  addBias,
+  argumentError,
+  assertDtype,
+  checkShapes,
+  conv2dNhwc,
+  convOutputSize,
+  hasFusedKernels,
+  pair,
+} from '@deformjs/core';
+import { im2colRows, scatterRows } from './kernels';
 import type { SparseConvGeometry } from './sparse_impl';
 
 const OP = 'sparseConv2d';
@@ -60,16 +68,16 @@ export function checkSparseConv2dArguments(
     if (!(bias instanceof tf.Tensor)) throw argumentError(OP, 'bias', 'a tensor or null', bias);
     checkShapes(OP, [{ name: 'bias', shape: bias.shape, expected: ['O'] }], { O });
   }
-  const Ho = Math.floor((H + 2 * pad[0] - dilations[0] * (kh - 1) - 1) / strides[0]) + 1;
-  const Wo = Math.floor((W + 2 * pad[1] - dilations[1] * (kw - 1) - 1) / strides[1]) + 1;
-  if (Ho < 1 || Wo < 1) {
-    throw argumentError(
-      OP,
-      'filter',
-      `a dilated kernel no bigger than the padded input (${H + 2 * pad[0]} x ${W + 2 * pad[1]})`,
-      `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
-    );
-  }
+  const [Ho, Wo] = convOutputSize(
+    OP,
+    'filter',
+    `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
+    [H, W],
+    [kh, kw],
+    strides,
+    pad,
+    dilations,
+  );
   const flat = readIndices(indices, N * Ho * Wo, `[${N}, ${Ho}, ${Wo}] (the output)`);
   const geometry: SparseConvGeometry = {
     batch: N,
@@ -147,34 +155,12 @@ function fusedSparseConv(
   g: SparseConvGeometry,
   O: number,
 ): tf.Tensor4D {
+  // Every step has a gradient: the row kernels' (kernels.ts) and tfjs's (matMul, core's addBias).
   const indices = tf.tensor1d(flat, 'int32');
   const K = g.kernel[0] * g.kernel[1] * g.inChannels;
-  const M = g.batch * g.outHeight * g.outWidth;
-  const A = flat.length;
-  const outShape = [g.batch, g.outHeight, g.outWidth, O];
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [input, w, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const columns = im2colRows(input, indices, g);
-    const w2 = tf.reshape(w, [K, O]);
-    // With no rows the wasm matmul leaves its (empty) output alone: nothing to multiply.
-    const rows = A === 0 ? tf.zeros([0, O]) : tf.add(tf.matMul(columns, w2), b);
-    // Saved, so the backward pass still has the indices after the caller's tidy has freed the original.
-    save([columns, w2, indices]);
-    return {
-      value: tf.reshape(scatterRows(rows, indices, M), outShape),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [cols, weight2, savedIndices] = saved;
-        if (A === 0) return [tf.zerosLike(input), tf.zerosLike(w), tf.zerosLike(b)];
-        const dRows = gatherRows(tf.reshape(dy, [M, O]), savedIndices);
-        // Explicit transposes: the wasm backend multiplies transposed operands outside XNNPACK, far slower.
-        const dColumns = tf.matMul(dRows, tf.transpose(weight2));
-        const dw = tf.reshape(tf.matMul(tf.transpose(cols), dRows), w.shape);
-        const db = tf.matMul(tf.ones([1, A]), dRows);
-        return [col2imRows(dColumns, savedIndices, g), dw, tf.reshape(db, [O])];
-      },
-    };
-  }) as (input: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-  return op(x, filter, bias ?? tf.zeros([O])) as tf.Tensor4D;
+  const rows = tf.matMul(im2colRows(x, indices, g), tf.reshape(filter, [K, O]) as tf.Tensor2D);
+  const scattered = scatterRows(bias ? addBias(rows, bias) : rows, indices, g.batch * g.outHeight * g.outWidth);
+  return tf.reshape(scattered, [g.batch, g.outHeight, g.outWidth, O]) as tf.Tensor4D;
 }
 
 /**

@@ -1,4 +1,13 @@
 export { DeformjsArgumentError, argumentError, describe } from './errors';
-export { checkShapes, assertInteger, assertPositive, assertOneOf, assertDivides, assertDtype, pair } from './shapes';
+export {
+  checkShapes,
+  assertInteger,
+  assertPositive,
+  assertOneOf,
+  assertDivides,
+  assertDtype,
+  pair,
+  sizeOf,
+} from './shapes';
 export type { Dim, ShapeCheck } from './shapes';
 export { isRecord, requireArray, requireRecord, finiteField, nonNegativeField, xywhField, xyxyBox } from './records';

@@ -104,3 +104,8 @@ export function pair(op: string, name: string, value: number | readonly [number,
   both.forEach((v) => assertInteger(op, name, v, min));
   return both;
 }
+
+/** The number of elements of a tensor of this shape. */
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -1,12 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import {
-  checkGradientShapes,
-  checkRank4,
-  convGeometry,
-  type ArrayBackend,
-  type PadAttr,
-  type RoundingAttr,
-} from './backend_arrays';
+import type { ArrayBackend } from '../backend_arrays';
+import { checkGradientShapes, checkRank4, convGeometry, type PadAttr, type RoundingAttr } from './conv_info';
 import {
   addInto,
   col2imAdd,

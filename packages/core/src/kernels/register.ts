@@ -8,6 +8,28 @@ import { wasmDepthwiseConv2dNativeBackpropInput } from './wasm/DepthwiseConv2dNa
 import { wasmMaxPoolGrad } from './wasm/MaxPoolGrad';
 import { wasmUnsortedSegmentSum } from './wasm/UnsortedSegmentSum';
 import { guardMatMulCache, isGuardedMatMul, isMatMulGuard } from './wasm/matmul_cache_guard';
+import { registerFusedKernel } from '../fused';
+import { transpose2d } from './conv_impl';
+import { name, version } from '../../package.json';
+
+export const TRANSPOSE_2D = 'DeformjsTranspose2d';
+
+let registered = false;
+
+/**
+ * Registers core's own fused kernels (the tiled 2-d transpose, which has no gradient: it runs inside gradient
+ * functions): lazily from the op, once, idempotently, like every package's `kernels.ts`.
+ */
+export function registerCoreKernels(): void {
+  if (registered) return;
+  registerFusedKernel<object>({
+    kernelName: TRANSPOSE_2D,
+    owner: `${name}@${version}`,
+    outputs: ([[M, N]]) => [{ shape: [N, M] }],
+    compute: ([values], [out], [[M, N]]) => transpose2d(values as Float32Array, M, N, out as Float32Array),
+  });
+  registered = true;
+}
 
 /** The kernels deformjs adds or replaces, by backend. */
 export const TRAINING_KERNELS: readonly KernelConfig[] = [

@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { argumentError } from '@deformjs/validate';
-import { sizeOf, type ArrayBackend } from './backend_arrays';
+import { argumentError, sizeOf } from '@deformjs/validate';
+import type { ArrayBackend } from '../backend_arrays';
 import { unsortedSegmentSum as segmentSumImpl } from './unsorted_segment_sum_impl';
 
 /**

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { cpuArrays } from '../backend_arrays';
+import { cpuArrays } from '../../backend_arrays';
 import { conv2dBackpropFilter, type Conv2DBackpropAttrs } from '../conv2d_backprop';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { wasmArrays } from '../backend_arrays';
+import { wasmArrays } from '../../backend_arrays';
 import { depthwiseConv2dBackpropInput, type DepthwiseBackpropAttrs } from '../depthwise_backprop';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>

@@ -1,6 +1,6 @@
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { wasmArrays } from '../backend_arrays';
+import { wasmArrays } from '../../backend_arrays';
 import { maxPoolGradImpl } from '../max_pool_grad_impl';
 
 interface MaxPoolGradAttrs {

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { wasmArrays } from '../backend_arrays';
+import { wasmArrays } from '../../backend_arrays';
 import { unsortedSegmentSum } from '../unsorted_segment_sum';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>

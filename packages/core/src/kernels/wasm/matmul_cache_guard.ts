@@ -1,4 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmArrays } from '../../backend_arrays';
 
 /**
  * tfjs-backend-wasm caches its XNNPACK matmul operator under the id of the second operand's buffer (with the
@@ -8,12 +9,6 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
  */
 const GUARDED_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const guards = new WeakSet<KernelFunc>();
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-  disposeData(dataId: object): boolean;
-}
 
 export function isGuardedMatMul(kernelName: string): boolean {
   return (GUARDED_KERNELS as readonly string[]).includes(kernelName);
@@ -31,13 +26,13 @@ export function guardMatMulCache(stock: KernelConfig): KernelConfig {
     const seen = firstShape.get(b.dataId);
     if (seen === undefined) firstShape.set(b.dataId, key);
     if (seen === undefined || seen === key) return stock.kernelFunc(args);
-    const backend = args.backend as unknown as WasmBackendLike;
-    const copy = backend.makeOutput([...b.shape], 'float32');
-    backend.typedArrayFromHeap(copy).set(backend.typedArrayFromHeap(b));
+    const arrays = wasmArrays(args.backend);
+    const copy = arrays.alloc([...b.shape]);
+    arrays.view(copy).set(arrays.view(b));
     try {
       return stock.kernelFunc({ ...args, inputs: { ...args.inputs, b: copy } });
     } finally {
-      backend.disposeData(copy.dataId);
+      arrays.dispose(copy);
     }
   };
   guards.add(kernelFunc);

@@ -9,6 +9,7 @@
  * contiguous blocks, [R, C/R] (group g, slot j) for channel j*R + g, and the output is permuted back.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { convTapGrid } from '@deformjs/core';
 import { bilinearGather } from '@deformjs/sampling';
 import type { DeformKernelGeometry } from './geometry';
 
@@ -43,34 +44,6 @@ function kernelTapGrid(g: DeformKernelGeometry): Float32Array {
     for (let j = 0; j < kw; j++) {
       grid[2 * (i * kw + j)] = j + (sW - kw) / 2;
       grid[2 * (i * kw + j) + 1] = i + (sH - kh) / 2;
-    }
-  }
-  return grid;
-}
-
-/**
- * Image-space positions (x, y) of every tap of every output pixel, [Ho*Wo, kh*kw, 2]: tap (i, j) of (ho, wo)
- * reads (wo*sw - pw + j*dw, ho*sh - ph + i*dh).
- */
-function imageTapGrid(g: DeformKernelGeometry): Float32Array {
-  const {
-    outHeight: Ho,
-    outWidth: Wo,
-    kernel: [kh, kw],
-    stride,
-    padding,
-    dilation,
-  } = g;
-  const grid = new Float32Array(Ho * Wo * kh * kw * 2);
-  for (let ho = 0; ho < Ho; ho++) {
-    for (let wo = 0; wo < Wo; wo++) {
-      const base = (ho * Wo + wo) * kh * kw * 2;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          grid[base + 2 * (i * kw + j)] = wo * stride[1] - padding[1] + j * dilation[1];
-          grid[base + 2 * (i * kw + j) + 1] = ho * stride[0] - padding[0] + i * dilation[0];
-        }
-      }
     }
   }
   return grid;
@@ -151,7 +124,7 @@ export function imageColumns(
   const K = g.kernel[0] * g.kernel[1];
   const Q = Ho * Wo;
   const value = tf.reshape(toGroupBlocks(input, groups), [N, H * W, groups, C / groups]);
-  const grid = tf.tensor(imageTapGrid(g), [1, Q, 1, K, 2]);
+  const grid = tf.tensor(convTapGrid([Ho, Wo], g.kernel, g.stride, g.padding, g.dilation), [1, Q, 1, K, 2]);
   const positions = offsets ? tf.add(swapToXY(tf.reshape(offsets, [N, Q, 1, K, 2])), grid) : grid;
   // Every rotation group samples the same positions. (Adding zeros broadcasts with a gradient at any rank;
   // tf.broadcastTo runs Tile, whose gradient stops at rank 4.)

@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { argumentError } from '@deformjs/validate';
-import type { ConvGeometry } from './conv_impl';
+import { sizeOf } from '@deformjs/validate';
 
 /**
- * The few things the training kernels need from a backend, over typed arrays: fresh buffers, views of them,
- * the backend's own matmul, and disposal. One implementation per backend, so each kernel's algorithm is written
- * once.
+ * The one adapter between deformjs's typed-array kernels (fused kernels, training kernels, the wasm matmul
+ * guard) and the cpu and wasm backends: fresh buffers, views of them, the backend's own matmul, and disposal.
+ * One implementation per backend, so each kernel's algorithm is written once.
  */
 export interface ArrayBackend {
   /** A new tensor buffer. On cpu it arrives zero-filled; on wasm its contents are unspecified. */
@@ -15,6 +14,8 @@ export interface ArrayBackend {
   /** A view of a tensor's values. On wasm it is a heap view: take views after the last `alloc`/`matMul`. */
   view(info: TensorInfo): Float32Array;
   viewInt(info: TensorInfo): Int32Array;
+  /** A view of a float32 or int32 tensor's values in its own dtype. */
+  values(info: TensorInfo): Float32Array | Int32Array;
   /** [M, K] x [K, N] -> [M, N] with the backend's BatchMatMul kernel (XNNPACK on wasm). */
   matMul(a: TensorInfo, aShape: [number, number], b: TensorInfo, bShape: [number, number]): TensorInfo;
   /**
@@ -92,6 +93,7 @@ export function wasmArrays(kernelBackend: object): ArrayBackend {
     alloc: (shape, dtype = 'float32') => wasm.makeOutput(shape, dtype),
     view: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'float32' }) as Float32Array,
     viewInt: (info) => wasm.typedArrayFromHeap({ ...info, dtype: 'int32' }) as Int32Array,
+    values: (info) => wasm.typedArrayFromHeap(info),
     matMul: (a, aShape, b, bShape) => runMatMul('wasm', backend, a, aShape, b, bShape),
     conv2d: (x, filter, dilations, pad) =>
       runKernelFunc(
@@ -125,79 +127,13 @@ export function cpuArrays(kernelBackend: object): ArrayBackend {
       ),
     view: (info) => cpu.data.get(info.dataId).values as Float32Array,
     viewInt: (info) => cpu.data.get(info.dataId).values as Int32Array,
+    values: (info) => cpu.data.get(info.dataId).values as Float32Array | Int32Array,
     matMul: (a, aShape, b, bShape) => runMatMul('cpu', backend, a, aShape, b, bShape),
     dispose: (info) => void backend.disposeData(info.dataId),
   };
 }
 
-export function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-type Pair = number | [number, number];
-export type PadAttr = 'same' | 'valid' | number | backend_util.ExplicitPadding;
-export type RoundingAttr = 'floor' | 'round' | 'ceil' | undefined;
-
-/** Resolves tfjs conv attrs the way tfjs's own kernels do (`backend_util.computeConv2DInfo`). */
-export function convGeometry(
-  inShape: [number, number, number, number],
-  filterShape: [number, number, number, number],
-  strides: Pair,
-  dilations: Pair | undefined,
-  pad: PadAttr,
-  dimRoundingMode: RoundingAttr,
-  depthwise: boolean,
-  dataFormat: 'NHWC' | 'NCHW' = 'NHWC',
-): ConvGeometry {
-  const info = backend_util.computeConv2DInfo(
-    inShape,
-    filterShape,
-    strides,
-    dilations ?? 1,
-    pad,
-    dimRoundingMode,
-    depthwise,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
-  return {
-    batch: info.batchSize,
-    inHeight: info.inHeight,
-    inWidth: info.inWidth,
-    inChannels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-    channelsLast: info.dataFormat === 'channelsLast',
-  };
-}
-
-/** The dy shape a geometry implies, in its data format. */
-export function outputShape(g: ConvGeometry): number[] {
-  return g.channelsLast
-    ? [g.batch, g.outHeight, g.outWidth, g.outChannels]
-    : [g.batch, g.outChannels, g.outHeight, g.outWidth];
-}
-
-export function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
-  return shape as [number, number, number, number];
-}
-
-/** The filter's in-channels must be the input's, and dy must have the convolution's output shape. */
-export function checkGradientShapes(op: string, g: ConvGeometry, dy: TensorInfo, filterShape: readonly number[]): void {
-  if (filterShape[2] !== g.inChannels) {
-    throw argumentError(op, 'filter', `in-channels (dimension 2) = ${g.inChannels}, the input's channels`, filterShape);
-  }
-  const expected = outputShape(g);
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
-    throw argumentError(op, 'dy', `shape [${expected.join(', ')}] (the convolution's output)`, dy.shape);
-  }
+/** The adapter of a fused backend ('cpu' or 'wasm'), from what tfjs hands a kernel function. */
+export function arraysOf(backendName: 'cpu' | 'wasm', kernelBackend: object): ArrayBackend {
+  return backendName === 'wasm' ? wasmArrays(kernelBackend) : cpuArrays(kernelBackend);
 }
