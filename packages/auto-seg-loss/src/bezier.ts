@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError, hasFusedKernels } from '@deformjs/core';
 import { bezierComposed } from './composed';
 import { bezierKernel } from './kernels';

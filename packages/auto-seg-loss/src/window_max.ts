@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { hasFusedKernels } from '@deformjs/core';
 import { windowMaxComposed } from './composed';
 import { windowMaxKernel } from './kernels';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util } from '@tensorflow/tfjs-core';
-import type { DataType, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, NamedAttrMap, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { sizeOf } from '@deformjs/validate';
 
 /**
