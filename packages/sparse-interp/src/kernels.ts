@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
 import { name, version } from '../package.json';
