@@ -2,7 +2,7 @@
 // against the built packages, every ts block type-checks, and a package README imports only what its install
 // line installs. The release test runs the same runnable blocks in an empty folder after a real install.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,11 +10,12 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { readmeBlocks, readmeProblems, runnableFile } from './readme-blocks.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const readmes = [
-  ...readdirSync(join(root, 'packages')).map((p) => `packages/${p}/README.md`),
-  ...readdirSync(join(root, 'apps')).map((p) => `apps/${p}/README.md`),
-  'README.md',
-];
+// Every workspace package (a folder with a package.json); a leftover folder of build output is not one.
+const workspaceReadmes = (dir: string) =>
+  readdirSync(join(root, dir))
+    .filter((name) => existsSync(join(root, dir, name, 'package.json')))
+    .map((name) => `${dir}/${name}/README.md`);
+const readmes = [...workspaceReadmes('packages'), ...workspaceReadmes('apps'), 'README.md'];
 // Blocks live under the repository so `@deformjs/*` resolves to the workspace packages (root devDependencies).
 const runDir = join(root, '.readme-run');
 rmSync(runDir, { recursive: true, force: true });
