@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
-import { type AdamW, clipGradNorm, type NoiseSource, type ParamGroup } from '@deformjs/nn';
+import { type AdamW, optimizationStep, type NoiseSource, type ParamGroup } from '@deformjs/nn';
 import type { SetCriterion } from './criterion';
 import type { DetectionOutputs } from './misc';
 import type { DetectionTarget } from './matcher';
@@ -73,28 +73,10 @@ export function trainStep(
 ): StepResult {
   const { clipMaxNorm = 0.1, variables = model.trainableVariables() } = options;
   model.train();
-  let components: Record<string, tf.Scalar> = {};
-  const { value, grads } = tf.variableGrads(() => {
-    const outputs = model.forward(batch.images, batch.mask);
-    const result = criterion.forward(outputs, batch.targets);
-    components = result.components;
-    return result.loss;
-  }, variables);
-  let gradNorm = NaN;
-  let applied = grads;
-  if (clipMaxNorm > 0) {
-    const clipped = clipGradNorm(grads, clipMaxNorm);
-    gradNorm = clipped.totalNorm;
-    applied = clipped.grads;
-  }
-  optimizer.step(applied);
-  const loss = value.dataSync()[0];
-  const numbers = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v.dataSync()[0]]));
-  tf.dispose([
-    value,
-    ...Object.values(grads),
-    ...(applied === grads ? [] : Object.values(applied)),
-    ...Object.values(components),
-  ]);
-  return { loss, components: numbers, gradNorm };
+  return optimizationStep(
+    () => criterion.forward(model.forward(batch.images, batch.mask), batch.targets),
+    variables,
+    optimizer,
+    clipMaxNorm,
+  );
 }

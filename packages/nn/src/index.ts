@@ -20,8 +20,8 @@ export type { Layer, Conv2dOptions } from './layers';
 export { GroupNorm } from './group_norm';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
 export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
-export { AdamW, clipGradNorm, stepSchedule, cosineSchedule, linearWarmup } from './optim';
-export type { ParamGroup, AdamWOptions, OptimizerState, LrSchedule } from './optim';
+export { AdamW, clipGradNorm, optimizationStep, stepSchedule, cosineSchedule, linearWarmup } from './optim';
+export type { ParamGroup, AdamWOptions, OptimizerState, LrSchedule, OptimizationStep } from './optim';
 export {
   boxCxcywhToXyxy,
   boxXyxyToCxcywh,

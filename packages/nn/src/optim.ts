@@ -188,6 +188,51 @@ export function clipGradNorm(
   return { grads: out, totalNorm };
 }
 
+/** What one optimisation step reports: the minimised loss, its named terms and the gradient norm before clipping. */
+export interface OptimizationStep {
+  loss: number;
+  components: Record<string, number>;
+  /** NaN when no clipping was asked for (the norm is then not computed). */
+  gradNorm: number;
+}
+
+/**
+ * One optimisation step, the same for every trainer: gradients of `computeLosses().loss` with respect to
+ * `variables`, clipped to `clipMaxNorm` (0 = no clipping), then `optimizer.step`. The reported terms are kept
+ * past the gradient scope to be read; every tensor the step made is released.
+ */
+export function optimizationStep(
+  computeLosses: () => { loss: tf.Scalar; components: Record<string, tf.Scalar> },
+  variables: tf.Variable[],
+  optimizer: AdamW,
+  clipMaxNorm: number,
+): OptimizationStep {
+  let components: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const result = computeLosses();
+    components = result.components;
+    Object.values(components).forEach((t) => tf.keep(t));
+    return result.loss;
+  }, variables);
+  let gradNorm = NaN;
+  let applied = grads;
+  if (clipMaxNorm > 0) {
+    const clipped = clipGradNorm(grads, clipMaxNorm);
+    gradNorm = clipped.totalNorm;
+    applied = clipped.grads;
+  }
+  optimizer.step(applied);
+  const loss = value.dataSync()[0];
+  const numbers = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v.dataSync()[0]]));
+  tf.dispose([
+    value,
+    ...Object.values(grads),
+    ...(applied === grads ? [] : Object.values(applied)),
+    ...Object.values(components),
+  ]);
+  return { loss, components: numbers, gradNorm };
+}
+
 /** A learning rate as a function of the (0-based) step. */
 export type LrSchedule = (step: number) => number;
 
