@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BACKEND_NAMES, initBackend } from '@deformjs/core';
-import { UsageError, runCli } from '@deformjs/core/node';
+import { UsageError, runCli, type Flags, type ParsedCli } from '@deformjs/core/node';
 import { RunFolder } from '@deformjs/weights/node';
 import { TARGET_METRICS, VOC_PRESETS, type TargetMetric } from '@deformjs/auto-seg-loss';
-import { LOSS_KINDS, runComparison, type LossKind } from './compare';
+import { LOSS_KINDS, runComparison, type CompareConfig, type LossKind } from './compare';
 import { loadShapesData } from './data';
-import { SEARCH_PRESETS, runSearch, type SearchPreset, type SearchResults } from './search';
+import type { TrainOptions } from './train';
+import { SEARCH_PRESETS, runSearch, type SearchConfig, type SearchPreset, type SearchResults } from './search';
 
 const USAGE = `seg-loss-search: Auto Seg-Loss on the synthetic shapes segmentation set
 
@@ -66,6 +67,19 @@ const SPEC = {
   options: OPTIONS,
 };
 
+type Values = ParsedCli<typeof OPTIONS>['values'];
+
+/** The settings both commands share, read from the flags. */
+interface Common {
+  command: 'search' | 'compare';
+  metric: TargetMetric;
+  backendName: (typeof BACKEND_NAMES)[number];
+  data: CompareConfig['data'];
+  train: Omit<TrainOptions, 'seed' | 'steps'>;
+  seed: number;
+  out: string;
+}
+
 runCli(SPEC, process.argv.slice(2), async ({ positionals, values, flags }) => {
   const command = positionals[0];
   if (command === undefined) {
@@ -75,10 +89,18 @@ runCli(SPEC, process.argv.slice(2), async ({ positionals, values, flags }) => {
   }
   if (positionals.length !== 1 || (command !== 'search' && command !== 'compare'))
     throw new UsageError(`seg-loss-search: expected one command (search, compare), got ${JSON.stringify(positionals)}`);
-  // Every flag is read and checked here, before the backend starts or a file is written.
+  // Every flag is read and checked before the backend starts or a file is written.
+  const common = readCommonFlags(command, values, flags);
+  if (command === 'search') await search(common, readSearchFlags(common, flags), values);
+  else await compare(common, readCompareFlags(common, values, flags), values);
+}).then((code) => {
+  process.exitCode = code;
+});
+
+function readCommonFlags(command: Common['command'], values: Values, flags: Flags): Common {
   const metric = flags.oneOf('metric', TARGET_METRICS) as TargetMetric;
   const backendName = flags.oneOf('backend', BACKEND_NAMES);
-  const dataConfig = {
+  const data = {
     size: flags.int('size', 32),
     trainCount: flags.int('train-count', 1),
     valCount: flags.int('val-count', 1),
@@ -87,58 +109,33 @@ runCli(SPEC, process.argv.slice(2), async ({ positionals, values, flags }) => {
   const lr = flags.number('lr');
   if (!(lr > 0)) throw new UsageError(`seg-loss-search: --lr expects a number > 0, got ${JSON.stringify(values.lr)}`);
   const train = { batchSize: flags.int('batch', 1), crop: flags.int('crop', 8), lr, tolerance: flags.int('tolerance') };
-  if (train.crop > Math.round(0.75 * dataConfig.size))
+  if (train.crop > Math.round(0.75 * data.size))
     throw new UsageError(
-      `seg-loss-search: --crop ${train.crop} exceeds the shortest image side of --size ${dataConfig.size} (${Math.round(0.75 * dataConfig.size)})`,
+      `seg-loss-search: --crop ${train.crop} exceeds the shortest image side of --size ${data.size} (${Math.round(0.75 * data.size)})`,
     );
   const seed = flags.int('seed');
   const out = resolve(values.out ?? join('runs', `${command}-${metric}`));
-  const log = (line: string) => console.error(line);
+  return { command, metric, backendName, data, train, seed, out };
+}
 
-  if (command === 'search') {
-    const preset = SEARCH_PRESETS[flags.oneOf('preset', Object.keys(SEARCH_PRESETS) as SearchPreset[])];
-    const pick = (name: 'rounds' | 'samples' | 'updates' | 'proxy-steps', fallback: number, min: number) =>
-      flags.optionalInt(name, min) ?? fallback;
-    const options = {
-      metric,
-      pieces: flags.optionalInt('pieces', 1) ?? (metric === 'BF1' ? 1 : 2),
-      rounds: pick('rounds', preset.rounds, 1),
-      samplesPerRound: pick('samples', preset.samplesPerRound, 2),
-      updatesPerRound: pick('updates', preset.updatesPerRound, 1),
-      seed,
-      proxy: { ...train, steps: pick('proxy-steps', preset.proxySteps, 1), seed },
-      data: dataConfig,
-    };
-    const folder = RunFolder.open(out, {
-      program: 'search',
-      owns: (name) => OWNED.includes(name),
-      fresh: values.fresh,
-    });
-    try {
-      const data = await start(backendName, out, values.cache, dataConfig, log);
-      // The first Ctrl-C finishes the current proxy training and saves; a second one exits at once.
-      let stopRequested = false;
-      process.on('SIGINT', () => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
-        log('stopping after the current proxy training (Ctrl-C again to quit now)');
-      });
-      const results = await runSearch(options, data, out, log, () => stopRequested);
-      if (results.stopped) return;
-      console.log(
-        JSON.stringify(
-          { metric, final: results.final, best: results.best, baselinePerRound: results.rounds.map((r) => r.baseline) },
-          null,
-          2,
-        ),
-      );
-      log(`wrote ${join(out, 'results.json')} and ${join(out, 'rewards.svg')}`);
-    } finally {
-      folder.release();
-    }
-    return;
-  }
+function readSearchFlags(common: Common, flags: Flags): SearchConfig {
+  const preset = SEARCH_PRESETS[flags.oneOf('preset', Object.keys(SEARCH_PRESETS) as SearchPreset[])];
+  const pick = (name: 'rounds' | 'samples' | 'updates' | 'proxy-steps', fallback: number, min: number) =>
+    flags.optionalInt(name, min) ?? fallback;
+  const { metric, seed, train, data } = common;
+  return {
+    metric,
+    pieces: flags.optionalInt('pieces', 1) ?? (metric === 'BF1' ? 1 : 2),
+    rounds: pick('rounds', preset.rounds, 1),
+    samplesPerRound: pick('samples', preset.samplesPerRound, 2),
+    updatesPerRound: pick('updates', preset.updatesPerRound, 1),
+    seed,
+    proxy: { ...train, steps: pick('proxy-steps', preset.proxySteps, 1), seed },
+    data,
+  };
+}
 
+function readCompareFlags(common: Common, values: Values, flags: Flags): CompareConfig {
   const losses = values.losses.split(',').map((s) => s.trim()) as LossKind[];
   for (const loss of losses)
     if (!(LOSS_KINDS as readonly string[]).includes(loss))
@@ -150,47 +147,68 @@ runCli(SPEC, process.argv.slice(2), async ({ positionals, values, flags }) => {
     throw new UsageError(
       `seg-loss-search: --seeds expects a list of integers >= 0, got ${JSON.stringify(values.seeds)}`,
     );
-  const pickKind = flags.oneOf('pick', ['final', 'best'] as const);
+  const pick = flags.oneOf('pick', ['final', 'best'] as const);
   const steps = flags.int('steps', 1);
-  let controlPoints: number[];
-  let source: string;
-  if (values.theta === 'voc') {
-    controlPoints = Array.from(VOC_PRESETS[metric]);
-    source = 'VOC preset';
-  } else {
-    const results = JSON.parse(readFileSync(values.theta, 'utf8')) as SearchResults;
-    if (results.metric !== metric)
-      throw new Error(`seg-loss-search: ${values.theta} is a search for ${results.metric}, not --metric ${metric}`);
-    if (pickKind === 'best' && !results.best)
-      throw new Error(`seg-loss-search: ${values.theta} has no finished round yet`);
-    controlPoints = pickKind === 'best' ? results.best!.controlPoints : results.final.controlPoints;
-    source = pickKind === 'best' ? 'searched, best sample' : 'searched, final mean';
-  }
-  const folder = RunFolder.open(out, { program: 'compare', owns: (name) => OWNED.includes(name), fresh: values.fresh });
+  const { metric, train, data } = common;
+  return { metric, ...surrogate(values.theta, pick, metric), losses, seeds, train: { ...train, steps }, data };
+}
+
+/** The surrogate's control points: VOC's preset, or a search's final mean or best sample. */
+function surrogate(theta: string, pick: 'final' | 'best', metric: TargetMetric) {
+  if (theta === 'voc') return { controlPoints: Array.from(VOC_PRESETS[metric]), source: 'VOC preset' };
+  const results = JSON.parse(readFileSync(theta, 'utf8')) as SearchResults;
+  if (results.metric !== metric)
+    throw new Error(`seg-loss-search: ${theta} is a search for ${results.metric}, not --metric ${metric}`);
+  if (pick === 'final') return { controlPoints: results.final.controlPoints, source: 'searched, final mean' };
+  if (!results.best) throw new Error(`seg-loss-search: ${theta} has no finished round yet`);
+  return { controlPoints: results.best.controlPoints, source: 'searched, best sample' };
+}
+
+async function search(common: Common, config: SearchConfig, values: Values) {
+  const { out } = common;
+  const folder = openRunFolder(common, values);
   try {
-    const data = await start(backendName, out, values.cache, dataConfig, log);
-    const table = await runComparison(
-      { metric, controlPoints, source, losses, seeds, train: { ...train, steps }, data: dataConfig },
-      data,
-      out,
-      log,
-    );
-    console.log(table);
+    const data = await start(common, values.cache);
+    // The first Ctrl-C finishes the current proxy training and saves; a second one exits at once.
+    let stopRequested = false;
+    process.on('SIGINT', () => {
+      if (stopRequested) process.exit(130);
+      stopRequested = true;
+      log('stopping after the current proxy training (Ctrl-C again to quit now)');
+    });
+    const results = await runSearch(config, data, out, log, () => stopRequested);
+    if (results.stopped) return;
+    const { metric, final, best } = results;
+    const baselinePerRound = results.rounds.map((r) => r.baseline);
+    console.log(JSON.stringify({ metric, final, best, baselinePerRound }, null, 2));
+    log(`wrote ${join(out, 'results.json')} and ${join(out, 'rewards.svg')}`);
+  } finally {
+    folder.release();
+  }
+}
+
+async function compare(common: Common, config: CompareConfig, values: Values) {
+  const { out } = common;
+  const folder = openRunFolder(common, values);
+  try {
+    const data = await start(common, values.cache);
+    console.log(await runComparison(config, data, out, log));
     log(`wrote ${join(out, 'comparison.json')} and ${join(out, 'comparison.md')}`);
   } finally {
     folder.release();
   }
-}).then((code) => {
-  process.exitCode = code;
-});
+}
 
-async function start(
-  backendName: (typeof BACKEND_NAMES)[number],
-  out: string,
-  cache: string,
-  dataConfig: { size: number; trainCount: number; valCount: number; seed: number },
-  log: (line: string) => void,
-) {
+function openRunFolder({ command, out }: Common, values: Values): RunFolder {
+  return RunFolder.open(out, { program: command, owns: (name) => OWNED.includes(name), fresh: values.fresh });
+}
+
+/** Progress goes to stderr; stdout holds only the results. */
+function log(line: string) {
+  console.error(line);
+}
+
+async function start({ backendName, out, data: dataConfig }: Common, cache: string) {
   const backend = await initBackend(backendName);
   log(`backend ${backend}; output ${out}`);
   const data = await loadShapesData({ cacheDir: resolve(cache), ...dataConfig });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, type Rng } from '@deformjs/core';
-import { Conv2d, ReLU, Sequential } from '@deformjs/nn';
+import { Conv2d, ReLU, Sequential, resizeBilinear } from '@deformjs/nn';
 
 /**
  * Conv + ReLU, without batch norm: on tfjs-backend-wasm the BatchNorm gradient spends most of a training step
@@ -16,8 +16,8 @@ function convRelu(rng: Rng, cin: number, cout: number, options: { stride?: numbe
 
 /**
  * A tiny DeepLabV3+-shaped segmenter for 48-96 px images on a CPU: a stride-4 encoder with a context block,
- * a decoder that adds back the stride-2 features, and logits resized to the input
- * (align_corners: tfjs's ResizeBilinearGrad ignores half-pixel centres). NHWC in, NHWC logits [B, H, W, K] out.
+ * a decoder that adds back the stride-2 features, and logits resized to the input (nn's resize, F.interpolate
+ * with align_corners=True, the setting of the runs the README reports). NHWC in, NHWC logits [B, H, W, K] out.
  */
 export class TinySegmenter extends Module {
   readonly stem: Sequential;
@@ -48,10 +48,10 @@ export class TinySegmenter extends Module {
       const [, height, width] = images.shape;
       const s2 = this.stem.forward(images) as tf.Tensor4D;
       const s4 = this.context.forward(this.down.forward(s2)) as tf.Tensor4D;
-      const up = tf.image.resizeBilinear(s4, [s2.shape[1], s2.shape[2]], true);
+      const up = resizeBilinear(s4, [s2.shape[1], s2.shape[2]], { alignCorners: true });
       const fused = this.fuse.forward(tf.concat([up, this.lowLevel.forward(s2)], 3));
       const logits = this.classifier.forward(fused) as tf.Tensor4D;
-      return tf.image.resizeBilinear(logits, [height, width], true);
+      return resizeBilinear(logits, [height, width], { alignCorners: true });
     });
   }
 }

@@ -6,6 +6,7 @@ import { initBackend, Rng } from '@deformjs/core';
 import { assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SegmentationImage, ShapesData } from '../src/data';
+import { TinySegmenter } from '../src/model';
 import { runSearch, type SearchConfig } from '../src/search';
 import { crossEntropy, evaluateSegmenter, trainSegmenter } from '../src/train';
 
@@ -59,6 +60,27 @@ describe('seg-loss-search', () => {
       model.dispose();
     });
     expect(losses.every(Number.isFinite)).toBe(true);
+  });
+
+  it('the segmenter has the same gradients on cpu and wasm for a non-square image', async () => {
+    // 14 x 10 px: the stride-4 features are 4 x 3, so both resizes are non-square (tfjs's cpu
+    // ResizeBilinearGrad throws for those; nn.resizeBilinear is built from gathers that differentiate everywhere).
+    const gradients: Float32Array[][] = [];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await initBackend(backend);
+      const model = new TinySegmenter(new Rng(3), 3, 8);
+      const images = new Rng(4).normalTensor([1, 14, 10, 3]) as tf.Tensor4D;
+      const weights = new Rng(5).normalTensor([1, 14, 10, 3]);
+      const variables = model.trainableVariables();
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(model.forward(images), weights)) as tf.Scalar,
+        variables,
+      );
+      gradients.push(variables.map((v) => grads[v.name].dataSync() as Float32Array));
+      tf.dispose([value, images, weights, ...Object.values(grads)]);
+      model.dispose();
+    }
+    gradients[0].forEach((wasm, i) => assertAllClose(gradients[1][i], wasm, { atol: 1e-3, name: `gradient ${i}` }));
   });
 
   it('a stopped and resumed search ends exactly as an uninterrupted one', async () => {
