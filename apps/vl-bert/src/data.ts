@@ -33,6 +33,8 @@ export type VqaItem = ImageItem & {
 export type RefItem = ImageItem & { sentence: string; box: number[] };
 
 export interface VLData {
+  /** What identifies the data (a resumed run must match it): the generators' options and the input side. */
+  fingerprint: Omit<DataOptions, 'dir'>;
   imageSize: number;
   captions: { train: CaptionItem[]; val: CaptionItem[] };
   vqa: { train: VqaItem[]; val: VqaItem[]; answers: string[] };
@@ -40,7 +42,7 @@ export interface VLData {
 }
 
 export interface DataOptions {
-  /** Where the three synthetic sets are generated once (reused when present). */
+  /** Where the synthetic sets are generated once per setting (reused when present). */
   dir: string;
   seed: number;
   /** Training images per set (validation: a fifth). */
@@ -85,11 +87,15 @@ async function ensure(dir: string, generate: () => Promise<unknown>): Promise<vo
 /** Generates (once) and loads the captions, VQA and referring-expression sets into memory. */
 export async function loadData(o: DataOptions): Promise<VLData> {
   const common = { seed: o.seed, count: o.count, valCount: Math.max(2, Math.round(o.count / 5)), size: o.size };
-  const dirs = { captions: join(o.dir, 'captions'), vqa: join(o.dir, 'vqa'), refexp: join(o.dir, 'refexp') };
+  // One folder per generator setting, so other options never reuse data generated for these.
+  const root = join(o.dir, `shapes-seed${o.seed}-count${o.count}-size${o.size}`);
+  const dirs = { captions: join(root, 'captions'), vqa: join(root, 'vqa'), refexp: join(root, 'refexp') };
   await ensure(dirs.captions, () => generateCaptions({ ...common, out: dirs.captions }));
   await ensure(dirs.vqa, () => generateVqa({ ...common, seed: o.seed + 1, out: dirs.vqa }));
   await ensure(dirs.refexp, () => generateRefexp({ ...common, seed: o.seed + 2, out: dirs.refexp }));
+  const { dir: _dir, ...fingerprint } = o;
   const data = {
+    fingerprint,
     imageSize: o.imageSize,
     captions: { train: [], val: [] },
     vqa: { train: [], val: [], answers: [] },

@@ -1,5 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@deformjs/core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
@@ -25,7 +24,8 @@ import {
   type VLExample,
   type WordPieceTokenizer,
 } from '@deformjs/vl-bert';
-import { decodeCheckpoint, encodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { decodeCheckpoint, loadWeights, readCheckpointInfo, readSafetensors } from '@deformjs/weights';
+import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
 import type { CaptionItem, RefItem, VLData, VqaItem } from './data';
 
@@ -47,14 +47,21 @@ export interface RunOptions {
   maxText: number;
   checkpointEvery: number;
   seed: number;
-  fresh: boolean;
   label: string;
 }
 
+/** The training record: saved inside every checkpoint (one atomic unit) and mirrored to run.json. */
 export interface RunRecord {
+  /** The options of the latest start (`report` reads seed, task and init here). */
   options: RunOptions;
+  fingerprint: ReturnType<typeof runFingerprint>;
+  /** One entry per start of the trainer: from which step, with which schedule. */
+  segments: { fromStep: number; options: Pick<RunOptions, 'steps' | 'lr' | 'warmup' | 'checkpointEvery'> }[];
+  /** [step, loss] for every step, each exactly once. */
   loss: [number, number][];
   secondsTraining: number;
+  /** Process CPU seconds (user + system) spent training. */
+  cpuSecondsTraining: number;
   evaluation?: Record<string, unknown>;
 }
 
@@ -176,83 +183,130 @@ function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o:
   };
 }
 
+/** The files a trainer writes in its run folder (what `--fresh` may discard). */
+export const CHECKPOINT = 'checkpoint.safetensors';
+export const RECORD = 'run.json';
+const LOSS_PLOT = 'loss.svg';
+export function ownedByTrainer(name: string): boolean {
+  return [CHECKPOINT, RECORD, LOSS_PLOT].includes(name);
+}
+
+/** What the checkpoint's `config` holds: enough to rebuild the model and evaluate it alone. */
+export interface CheckpointConfig {
+  task: Task;
+  model: VLBertConfig;
+  label: string;
+  maxText: number;
+}
+
 /**
- * Trains one task: AdamW, linear warmup into a cosine decay, gradient clipping at 1, an atomic checkpoint
- * (model, optimizer, step, data and dropout generators) every `checkpointEvery` steps and at the end,
- * resumed from `<out>/checkpoint.safetensors` unless `fresh`; `run.json` and `loss.svg` kept current.
- * Then evaluates on the validation split.
+ * Trains one task in an opened (locked) run folder: AdamW, linear warmup into a cosine decay, gradient clipping
+ * at 1, an atomic checkpoint (model, optimizer, step, data and dropout generators and the training record in
+ * one file) every `checkpointEvery` steps and at the end, resumed when the folder holds one for the same run
+ * (else refused, saying what differs); `run.json` and `loss.svg` mirror the record. Then evaluates on the
+ * validation split. `onCheckpoint` runs after each checkpoint write (tests interrupt a run there).
  */
-export async function runTask(data: VLData, tokenizer: WordPieceTokenizer, o: RunOptions): Promise<RunRecord> {
-  const checkpointPath = join(o.out, 'checkpoint.safetensors');
-  const recordPath = join(o.out, 'run.json');
-  if (o.fresh) rmSync(o.out, { recursive: true, force: true });
-  const model = buildModel(o, data);
-  if (o.init && o.task !== 'pretrain') initFromPretrained(model, o.init);
-  const optimizer = new AdamW(model.trainingVariables(), { lr: o.lr, weightDecay: 0.01 });
-  const schedule = linearWarmup(cosineSchedule(o.lr, Math.max(1, o.steps - o.warmup)), o.warmup);
-  let rng = new Rng(o.seed);
-  let record: RunRecord = { options: o, loss: [], secondsTraining: 0 };
-  let step = 0;
-  if (existsSync(checkpointPath)) {
-    const state = decodeCheckpoint(new Uint8Array(readFileSync(checkpointPath)), { model, optimizer }, checkpointPath);
-    const { steps: _s, fresh: _f, ...same } = o;
-    const saved = state.config as RunOptions;
-    const { steps: _s2, fresh: _f2, ...savedSame } = saved;
-    if (JSON.stringify(same) !== JSON.stringify(savedSame))
-      throw new Error(
-        `${checkpointPath} belongs to another run (${JSON.stringify(saved)}); pass --fresh or another --out`,
-      );
-    rng = new Rng(state.rngStates.data);
-    model.bert.noise.restore(state.rngStates.noise);
-    step = state.step;
-    record = JSON.parse(readFileSync(recordPath, 'utf8')) as RunRecord;
-    record.options = o;
-    record.loss = record.loss.filter(([s]) => s <= step);
-    if (step < o.steps) console.log(`${o.label}: resuming at step ${step}`);
-  }
-  const save = () => {
-    writeFileAtomic(
-      checkpointPath,
-      encodeCheckpoint({
-        model,
-        optimizer,
-        step,
-        epoch: 0,
-        rngs: { data: rng, noise: model.bert.noise.rng },
-        config: o,
-      }),
-    );
-    writeFileAtomic(recordPath, JSON.stringify(record, null, 1) + '\n');
-    writeFileAtomic(
-      join(o.out, 'loss.svg'),
-      lineChartSvg({
-        title: `${o.label}: training loss`,
-        xLabel: 'step',
-        yLabel: 'loss',
-        series: [{ name: o.task, points: record.loss }],
-        logY: true,
-      }),
-    );
+export async function runTask(
+  data: VLData,
+  tokenizer: WordPieceTokenizer,
+  o: RunOptions,
+  folder: RunFolder,
+  hooks: { onCheckpoint?: (step: number) => void } = {},
+): Promise<RunRecord> {
+  const checkpointPath = folder.path(CHECKPOINT);
+  const fingerprint = runFingerprint(o, data);
+  let record: RunRecord = {
+    options: o,
+    fingerprint,
+    segments: [],
+    loss: [],
+    secondsTraining: 0,
+    cpuSecondsTraining: 0,
   };
-  const progress = createProgress({ total: o.steps, label: o.label });
-  const started = performance.now();
-  while (step < o.steps) {
-    optimizer.lr = schedule(step);
-    const { batch, loss } = stepLoss(model, data, tokenizer, o, rng, step);
-    const result = trainStep(model, optimizer, () => loss(batch));
-    disposeBatch(batch);
-    step += 1;
-    record.loss.push([step, result.loss]);
-    progress.update(step, { loss: result.loss, lr: optimizer.lr });
-    if (step % o.checkpointEvery === 0 && step < o.steps) save();
+  let bytes: Uint8Array | undefined;
+  if (existsSync(checkpointPath)) {
+    bytes = new Uint8Array(readFileSync(checkpointPath));
+    const saved = readCheckpointInfo(bytes, checkpointPath).record as RunRecord | null;
+    const differences = saved ? fingerprintDifferences(saved.fingerprint, fingerprint) : ['no training record'];
+    if (differences.length > 0)
+      throw new Error(
+        `${checkpointPath} belongs to another run:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
+      );
+    record = { ...saved!, options: o };
   }
-  progress.done();
-  record.secondsTraining += (performance.now() - started) / 1000;
-  record.evaluation = evaluateTask(model, data, tokenizer, o);
-  save();
-  optimizer.dispose();
-  model.dispose();
-  return record;
+  const model = buildModel(o, data);
+  const optimizer = new AdamW(model.trainingVariables(), { lr: o.lr, weightDecay: 0.01 });
+  try {
+    let rng = new Rng(o.seed);
+    let step = 0;
+    if (bytes) {
+      const state = decodeCheckpoint(bytes, { model, optimizer }, checkpointPath);
+      rng = new Rng(state.rngStates.data);
+      model.bert.noise.restore(state.rngStates.noise);
+      step = state.step;
+      if (step < o.steps) console.log(`${o.label}: resuming ${folder.dir} at step ${step}`);
+    } else if (o.init && o.task !== 'pretrain') initFromPretrained(model, o.init);
+    const { steps, lr, warmup, checkpointEvery } = o;
+    record.segments.push({ fromStep: step, options: { steps, lr, warmup, checkpointEvery } });
+    // run.json mirrors the checkpoint's record: rewriting it now repairs a kill between the two writes.
+    writeRecord(folder, record);
+    const schedule = linearWarmup(cosineSchedule(o.lr, Math.max(1, o.steps - o.warmup)), o.warmup);
+    const save = () => {
+      const config: CheckpointConfig = { task: o.task, model: o.model, label: o.label, maxText: o.maxText };
+      const rngs = { data: rng, noise: model.bert.noise.rng };
+      saveCheckpoint(checkpointPath, { model, optimizer, step, epoch: 0, rngs, config, record });
+      writeRecord(folder, record);
+      hooks.onCheckpoint?.(step);
+    };
+    const progress = createProgress({ total: o.steps, label: o.label });
+    const started = performance.now();
+    const cpuStarted = process.cpuUsage();
+    while (step < o.steps) {
+      optimizer.lr = schedule(step);
+      const { batch, loss } = stepLoss(model, data, tokenizer, o, rng, step);
+      let result;
+      try {
+        result = trainStep(model, optimizer, () => loss(batch));
+      } finally {
+        disposeBatch(batch);
+      }
+      step += 1;
+      record.loss.push([step, result.loss]);
+      progress.update(step, { loss: result.loss, lr: optimizer.lr });
+      if (step % o.checkpointEvery === 0 && step < o.steps) save();
+    }
+    progress.done();
+    record.secondsTraining += (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStarted);
+    record.cpuSecondsTraining += (cpu.user + cpu.system) / 1e6;
+    record.evaluation = evaluateTask(model, data, tokenizer, o);
+    save();
+    return record;
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/** What a resumed run must match: the task, model, data, batch composition, initialisation and seed. */
+function runFingerprint(o: RunOptions, data: VLData) {
+  const { task, model, batch, textOnlyEvery, maxText, seed, init } = o;
+  return { task, model, data: data.fingerprint, batch, textOnlyEvery, maxText, seed, init: init ?? null };
+}
+
+/** run.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
+function writeRecord(folder: RunFolder, record: RunRecord): void {
+  writeFileAtomic(folder.path(RECORD), JSON.stringify(record, null, 1) + '\n');
+  writeFileAtomic(
+    folder.path(LOSS_PLOT),
+    lineChartSvg({
+      title: `${record.options.label}: training loss`,
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [{ name: record.options.task, points: record.loss }],
+      logY: true,
+    }),
+  );
 }
 
 /** Evaluation batches of the validation split, in order. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/core';
-import { clipGradNorm, type AdamW } from '@deformjs/nn';
+import { optimizationStep, type AdamW, type OptimizationStep } from '@deformjs/nn';
 import { binaryCrossEntropyWithLogits } from './losses';
 import type { VLBatch } from './pretraining';
 import type { VLBert } from './vl_bert';
@@ -42,27 +42,18 @@ export function xyxyIou(a: readonly number[], b: readonly number[]): number {
   return union > 0 ? inter / union : 0;
 }
 
-export interface StepResult {
-  loss: number;
-  gradNorm: number;
-}
+export type StepResult = OptimizationStep;
 
 /**
- * One optimisation step over `model.trainingVariables()` (the backbone left out when frozen): gradients of
- * `lossFn`, clipped to `clipMaxNorm` (0 = none), then AdamW.
+ * One optimisation step over `model.trainingVariables()` (the backbone left out when frozen): nn's
+ * `optimizationStep` (gradients of `lossFn`, clipped to `clipMaxNorm` (0 = none), then AdamW).
  */
 export function trainStep(model: VLBert, optimizer: AdamW, lossFn: () => tf.Scalar, clipMaxNorm = 1): StepResult {
   model.train();
-  const { value, grads } = tf.variableGrads(lossFn, model.trainingVariables());
-  let gradNorm = NaN;
-  let applied = grads;
-  if (clipMaxNorm > 0) {
-    const clipped = clipGradNorm(grads, clipMaxNorm);
-    gradNorm = clipped.totalNorm;
-    applied = clipped.grads;
-  }
-  optimizer.step(applied);
-  const loss = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads), ...(applied === grads ? [] : Object.values(applied))]);
-  return { loss, gradNorm };
+  return optimizationStep(
+    () => ({ loss: lossFn(), components: {} }),
+    model.trainingVariables(),
+    optimizer,
+    clipMaxNorm,
+  );
 }

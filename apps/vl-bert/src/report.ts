@@ -1,0 +1,144 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@deformjs/core/node';
+
+export const RESULTS_JSON = 'results.json';
+export const RESULTS_MD = 'results.md';
+
+/** One finished run of a compare folder (`seed<N>/<name>/run.json`), reduced to what the table needs. */
+export interface CompareRun {
+  seed: number;
+  /** pretrain, vqa-pretrained, vqa-scratch, grounding-pretrained, ... */
+  name: string;
+  task: string;
+  init: 'pre-trained' | 'scratch' | null;
+  steps: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; backbone?: { width?: number } };
+  evaluation: Record<string, unknown>;
+}
+
+export interface CompareResults {
+  root: string;
+  runs: CompareRun[];
+}
+
+/** Reads every finished run (a run.json with an evaluation) of a compare folder, in seed and name order. */
+export function readCompareRuns(root: string): CompareResults {
+  if (!existsSync(root)) throw new Error(`report: ${root} does not exist`);
+  const seeds = readdirSync(root)
+    .filter((name) => /^seed\d+$/.test(name))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const runs: CompareRun[] = [];
+  for (const seedDir of seeds) {
+    for (const name of readdirSync(join(root, seedDir)).sort()) {
+      const file = join(root, seedDir, name, 'run.json');
+      if (!existsSync(file)) continue;
+      const record = JSON.parse(readFileSync(file, 'utf8')) as {
+        options?: Record<string, unknown>;
+        evaluation?: Record<string, unknown>;
+      };
+      const o = record.options;
+      if (!o || typeof o.task !== 'string' || typeof o.seed !== 'number')
+        throw new Error(`report: ${file} is not a run record of this app (no options.task / options.seed)`);
+      if (!record.evaluation) continue; // not finished
+      runs.push({
+        seed: o.seed,
+        name,
+        task: o.task,
+        init: o.task === 'pretrain' ? null : o.init ? 'pre-trained' : 'scratch',
+        steps: o.steps as number,
+        batch: o.batch as number,
+        lr: o.lr as number,
+        warmup: o.warmup as number,
+        model: o.model as CompareRun['model'],
+        evaluation: record.evaluation,
+      });
+    }
+  }
+  if (runs.length === 0)
+    throw new Error(`report: no finished run (seed<N>/<run>/run.json with an evaluation) in ${root}`);
+  return { root, runs };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Sample standard deviation (n - 1), 0 for one value. */
+const std = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
+const cell = (xs: number[]) =>
+  xs.length === 0 ? '-' : `${(100 * mean(xs)).toFixed(1)} ± ${(100 * std(xs)).toFixed(1)}`;
+
+/** A markdown table with padded columns, as Prettier formats it (so `pnpm format` leaves the README alone). */
+function markdownTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => `| ${cells.map((x, c) => x.padEnd(widths[c])).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+const distinct = (xs: unknown[]) => [...new Set(xs.map((x) => JSON.stringify(x)))].join(' / ');
+
+/**
+ * The results table as markdown, mean ± std over seeds in %: VQA (overall and per answer type) and grounding
+ * fine-tuned from the pre-trained model vs from scratch, and masked colour/shape-word accuracy with real vs
+ * zeroed visual features after pre-training; with the settings read from the records.
+ */
+export function resultsTable(results: CompareResults): string {
+  const runs = (task: string, init: CompareRun['init']) =>
+    results.runs.filter((r) => r.task === task && r.init === init);
+  const metric = (task: string, init: CompareRun['init'], read: (e: Record<string, unknown>) => unknown) =>
+    runs(task, init)
+      .map((r) => read(r.evaluation))
+      .filter((v): v is number => typeof v === 'number');
+  const perType = (type: string) => (e: Record<string, unknown>) =>
+    (e.perAnswerType as Record<string, number> | undefined)?.[type];
+  const seeds = [...new Set(results.runs.map((r) => r.seed))];
+  const pretrain = runs('pretrain', null);
+  const finetune = results.runs.filter((r) => r.init !== null);
+  const m = results.runs[0].model;
+  const lines = [
+    `Seeds ${seeds.join(', ')}; mean ± std (sample, n - 1) in %, validation split. Model: hidden ${m.hiddenSize}, ` +
+      `${m.numHiddenLayers} layers, ${m.numAttentionHeads} heads, ResNet-18 width ${m.backbone?.width ?? '?'}. ` +
+      `Pre-training ${distinct(pretrain.map((r) => r.steps))} steps, fine-tuning ${distinct(finetune.map((r) => r.steps))} ` +
+      `steps (each task), batch ${distinct(results.runs.map((r) => r.batch))}, lr ${distinct(results.runs.map((r) => r.lr))}, ` +
+      `warmup ${distinct(results.runs.map((r) => r.warmup))}.`,
+    '',
+    ...markdownTable(
+      ['fine-tuned from', 'VQA overall', 'yes/no', 'number', 'other', 'grounding (IoU > 0.5)', 'runs'],
+      (['pre-trained', 'scratch'] as const).map((init) => [
+        init,
+        cell(metric('vqa', init, (e) => e.overall)),
+        cell(metric('vqa', init, perType('yes/no'))),
+        cell(metric('vqa', init, perType('number'))),
+        cell(metric('vqa', init, perType('other'))),
+        cell(metric('grounding', init, (e) => e.accuracy)),
+        `${runs('vqa', init).length} + ${runs('grounding', init).length}`,
+      ]),
+    ),
+    '',
+    ...markdownTable(
+      ['masked words, after pre-training', 'real visual features', 'zeroed visual features', 'runs'],
+      (['color', 'shape'] as const).map((w) => [
+        `${w === 'color' ? 'colour' : 'shape'} words`,
+        cell(metric('pretrain', null, (e) => e[`${w}_real`])),
+        cell(metric('pretrain', null, (e) => e[`${w}_zeroed`])),
+        String(pretrain.length),
+      ]),
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export const README_START = '<!-- results:start (written by `vl-bert report`) -->';
+export const README_END = '<!-- results:end -->';
+
+/** Replaces what stands between the README's results markers with `table`. */
+export function updateReadme(path: string, table: string): void {
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start)
+    throw new Error(`report: ${path} has no results markers (${README_START} ... ${README_END})`);
+  writeFileAtomic(path, `${text.slice(0, start + README_START.length)}\n\n${table}\n${text.slice(end)}`);
+}
