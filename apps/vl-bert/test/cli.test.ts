@@ -17,6 +17,8 @@ const data = ['--data', join(dir, 'data'), '--count', '4', '--size', '32', '--im
 const model = ['--hidden', '16', '--layers', '1', '--heads', '2', '--backbone-width', '4', '--max-text', '20'];
 const training = ['--steps', '3', '--batch', '2', '--warmup', '1', '--checkpoint-every', '1', '--lr', '1e-3'];
 const tiny = [...data, ...model, ...training, '--backend', 'cpu'];
+// Seconds each on an idle machine; minutes when the tests run at low priority beside trainings.
+const SLOW = { timeout: 900_000 };
 
 function capture() {
   const out: string[] = [];
@@ -83,14 +85,14 @@ describe('vl-bert CLI errors', () => {
   });
 });
 
-describe('vl-bert pretrain, resume, finetune, evaluate and report on a tiny world', () => {
+describe('vl-bert pretrain, resume, finetune, evaluate and report on a tiny world', SLOW, () => {
   afterEach(() => vi.restoreAllMocks());
   const reference = join(dir, 'pretrain');
   beforeAll(async () => {
     capture();
     expect(await main(['pretrain', '--out', reference, ...tiny])).toBe(0);
     vi.restoreAllMocks();
-  });
+  }, SLOW.timeout);
 
   it('records every step once and writes the checkpoint (with its record), run.json and loss.svg', () => {
     const r = record(reference);
@@ -177,7 +179,7 @@ describe('vl-bert pretrain, resume, finetune, evaluate and report on a tiny worl
   });
 });
 
-describe('compare and report', () => {
+describe('compare and report', SLOW, () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('compare trains every run per seed and writes the table, whose cells are mean ± std over seeds', async () => {
