@@ -2,7 +2,8 @@
 import { UsageError, runCli } from '@deformjs/core/node';
 import { generateShapes, SHAPES_KINDS, type ShapesKind } from './shapes/generate';
 
-const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--format jpeg|png]
+const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--motion-blur E] [--flow-offsets D,D]
+                       [--format jpeg|png]
 
 Writes a synthetic shapes-world dataset in a real dataset's format:
   detection     COCO (annotations/instances_{train,val}.json, train/, val/)
@@ -17,6 +18,9 @@ Writes a synthetic shapes-world dataset in a real dataset's format:
   --val-count  validation images or videos (default count / 5, at least 2)
   --size       longest image side in pixels (default 256)
   --frames     frames per video (video only, default 16)
+  --motion-blur   exposure as a fraction of the frame interval, 0..1 (video only, default 0: sharp)
+  --flow-offsets  comma-separated frame offsets d: ground-truth flow from every frame t to t + d, written
+               to Motion/VID/<split>/<video>/<t>_<t+d>.flo with a valid-mask PNG (video only; write --flow-offsets=-1,5 when the first is negative)
   --format     image encoding (detection only, default jpeg)
   -h, --help   this text;  --version  the package version
 
@@ -29,6 +33,8 @@ const OPTIONS = {
   'val-count': { type: 'string' },
   size: { type: 'string' },
   frames: { type: 'string' },
+  'motion-blur': { type: 'string' },
+  'flow-offsets': { type: 'string' },
   format: { type: 'string' },
 } as const;
 
@@ -46,8 +52,16 @@ runCli(SPEC, process.argv.slice(2), async ({ values, positionals, flags }) => {
       `deformjs-shapes: expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`,
     );
   if (!values.out) throw new UsageError('deformjs-shapes: --out DIR is required');
-  if (values.frames !== undefined && kind !== 'video')
-    throw new UsageError(`deformjs-shapes: --frames applies to 'video' only, not ${JSON.stringify(kind)}`);
+  for (const flag of ['frames', 'motion-blur', 'flow-offsets'] as const)
+    if (values[flag] !== undefined && kind !== 'video')
+      throw new UsageError(`deformjs-shapes: --${flag} applies to 'video' only, not ${JSON.stringify(kind)}`);
+  const flowOffsets = values['flow-offsets']?.split(',').map((d) => {
+    if (!/^\s*-?\d+\s*$/.test(d) || Number(d) === 0)
+      throw new UsageError(
+        `deformjs-shapes: --flow-offsets expects non-zero integers like -1,5, got ${JSON.stringify(values['flow-offsets'])}`,
+      );
+    return Number(d);
+  });
   if (values.format !== undefined && kind !== 'detection')
     throw new UsageError(`deformjs-shapes: --format applies to 'detection' only, not ${JSON.stringify(kind)}`);
   const options = {
@@ -57,6 +71,8 @@ runCli(SPEC, process.argv.slice(2), async ({ values, positionals, flags }) => {
     valCount: flags.optionalInt('val-count'),
     size: flags.optionalInt('size', 32, 8192),
     frames: flags.optionalInt('frames', 1),
+    motionBlur: values['motion-blur'] === undefined ? undefined : flags.number('motion-blur', 0, 1),
+    flowOffsets,
     format: values.format === undefined ? undefined : flags.oneOf('format', ['jpeg', 'png'] as const),
   };
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;

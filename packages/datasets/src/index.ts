@@ -49,6 +49,11 @@ export { batchToTensors, collate } from './batch';
 export type { Batch, BatchTarget, BatchTensors } from './batch';
 export { DataLoader } from './loader';
 export type { DataLoaderOptions, IterateOptions, LoaderBatch } from './loader';
+export { ClipSampler } from './clips';
+export type { Clip, ClipSamplerOptions, ClipSpec } from './clips';
+export { decodeFlo, encodeFlo } from './formats/flo';
+export type { DecodeFloOptions, FlowField } from './formats/flo';
+export { loadGroundTruthFlow, loadVideoMotion } from './motion';
 
 export { SHAPE_CLASSES, SHAPE_COLORS } from './shapes/raster';
 export type { GeneratedImage, GenerateOptions } from './shapes/common';
@@ -57,7 +62,10 @@ export type { DetectionDatasetFiles, DetectionGenerateOptions } from './shapes/d
 export { generateCityscapes, generateSegmentation, SHAPE_SEGMENTATION_CLASSES } from './shapes/segmentation';
 export type { CityscapesDatasetFiles, SegmentationGenerateOptions, VocDatasetFiles } from './shapes/segmentation';
 export { generateVideo } from './shapes/video';
-export type { VidDatasetFiles, VideoGenerateOptions } from './shapes/video';
+export type { VidDatasetFiles, VideoGenerateOptions, VideoMotion, VideoTrack } from './shapes/video';
+export { groundTruthFlow } from './shapes/flow';
+export type { FlowFrame, GroundTruthFlow } from './shapes/flow';
+export type { ShapePose } from './shapes/raster';
 export { generateCaptions, generateVqa, generateRefexp, languageVocabulary } from './shapes/language';
 export type {
   CaptionsDatasetFiles,

@@ -47,7 +47,7 @@ export interface IterateOptions {
 }
 
 /** murmur3's 32-bit finaliser over a few words: independent seeds per (seed, epoch, item). */
-function mixSeed(...words: number[]): number {
+export function mixSeed(...words: number[]): number {
   let h = 0x811c9dc5;
   for (const w of words) {
     h = Math.imul(h ^ (w >>> 0), 0x9e3779b1);
@@ -60,8 +60,8 @@ function mixSeed(...words: number[]): number {
   return h >>> 0;
 }
 
-const ORDER_STREAM = 1;
-const AUGMENT_STREAM = 2;
+export const ORDER_STREAM = 1;
+export const AUGMENT_STREAM = 2;
 
 /**
  * Decodes, augments and batches image records ahead of the consumer, on worker threads. The order of every

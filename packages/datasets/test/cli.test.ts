@@ -43,10 +43,18 @@ describe('deformjs-shapes CLI', () => {
     ).toMatch(/000000000001\.png$/);
     const video = join(dir, 'vid');
     expect(
-      cli('video', '--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48').status,
+      cli(
+        'video',
+        ...['--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48'],
+        ...['--motion-blur', '0.5', '--flow-offsets=-1,2'],
+      ).status,
     ).toBe(0);
     const vid = loadImagenetVid({ root: video, split: 'train', classes: SHAPE_CLASSES });
     expect(vid.videos.map((v) => v.frames.length)).toEqual([3]);
+    const motion = join(video, 'Motion', 'VID', 'train', vid.videos[0].name);
+    expect(readdirSync(motion).sort()).toEqual(
+      ['000000_000002', '000001_000000', '000002_000001'].flatMap((n) => [`${n}.flo`, `${n}.png`]).concat('poses.json'),
+    );
   });
 
   it('explains bad usage with exit code 2, before writing anything', () => {
@@ -70,6 +78,12 @@ describe('deformjs-shapes CLI', () => {
     );
     expect(usage('detection')).toMatch(/--out DIR is required/);
     expect(usage('detection', '--out', untouched, '--frames', '3')).toMatch(/--frames applies to 'video' only/);
+    expect(usage('video', '--out', untouched, '--motion-blur', '2')).toMatch(
+      /--motion-blur expects a number in \[0, 1\], got "2"/,
+    );
+    expect(usage('video', '--out', untouched, '--flow-offsets', '1,0')).toMatch(
+      /--flow-offsets expects non-zero integers like -1,5, got "1,0"/,
+    );
     expect(usage('detection', '--out', untouched, '--format', 'gif')).toMatch(
       /--format expects one of jpeg, png, got "gif"/,
     );

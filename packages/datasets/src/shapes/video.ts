@@ -1,6 +1,8 @@
 import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
-import { assertInteger, type Rng } from '@deformjs/core';
+import { argumentError, assertInteger, type Rng } from '@deformjs/core';
+import { encodeFlo } from '../formats/flo';
+import { encodeLabelPng } from '../formats/png';
 import { el, writeXml } from '../formats/xml';
 import {
   generatedImage,
@@ -9,6 +11,7 @@ import {
   splitRngs,
   WriteQueue,
   writeImage,
+  writeJson,
   type GeneratedImage,
   type GenerateOptions,
 } from './common';
@@ -23,13 +26,36 @@ import {
   type PaintStyle,
   type ShapePose,
 } from './raster';
+import { groundTruthFlow, type FlowFrame } from './flow';
 import { renderScene, type RenderedScene, type SceneObject } from './scene';
 
 export interface VideoGenerateOptions extends GenerateOptions {
-  /** Frames per video; default 16. */
+  /** Frames per video; default 16 (DFF's key interval 10 and FGFA's +-9 references need 20 or more). */
   frames?: number;
   /** Objects per video, 1..maxObjects; default 3. */
   maxObjects?: number;
+  /**
+   * Motion blur: the exposure as a fraction of the frame interval (0 = sharp, the default; 1 = the shutter is
+   * open the whole interval). Each frame averages renders at poses spread over the exposure, centred on the
+   * frame's pose, so a track's blur is its speed times the exposure: fast tracks smear, slow ones stay sharp.
+   * Annotations, owner maps and flow are those of the centre pose.
+   */
+  motionBlur?: number;
+  /**
+   * Ground-truth flow files to write: for every frame t and offset d with t + d inside the video, the backward
+   * flow from frame t to frame t + d (`groundTruthFlow`) as `Motion/VID/<split>/<video>/<t>_<t+d>.flo` and its
+   * valid mask as `<t>_<t+d>.png`. Default none.
+   */
+  flowOffsets?: readonly number[];
+}
+
+/** Per video: its size and every track's pose in every frame (`poses[frame][trackId]`). */
+export interface VideoMotion {
+  split: 'train' | 'val';
+  video: string;
+  width: number;
+  height: number;
+  poses: ShapePose[][];
 }
 
 export interface VidDatasetFiles {
@@ -37,8 +63,19 @@ export interface VidDatasetFiles {
   classes: readonly string[];
   /** One entry per frame, id `<video>/<frame %06d>`, with track ids. */
   images: GeneratedImage[];
-  /** Per video and track: the motion kind it was given. */
-  tracks: { video: string; trackId: number; shape: number; speed: 'slow' | 'medium' | 'fast' }[];
+  /** Per video and track: the motion kind it was given and its speed (centre pixels per frame). */
+  tracks: VideoTrack[];
+  /** Per video: the recorded poses (also written as `Motion/VID/<split>/<video>/poses.json`). */
+  videos: VideoMotion[];
+}
+
+export interface VideoTrack {
+  video: string;
+  trackId: number;
+  shape: number;
+  speed: 'slow' | 'medium' | 'fast';
+  /** The speed of the centre in pixels per frame (constant: bounces only turn it). */
+  pixelsPerFrame: number;
 }
 
 interface Track {
@@ -87,14 +124,58 @@ function sampleTrack(rng: Rng, width: number, height: number, scale: number): Tr
   };
 }
 
-function poseAt(track: Track, t: number): ShapePose {
+/** The pose at frame t, or `dt` frames after it along the current velocity (for motion blur). */
+function poseAt(track: Track, t: number, dt = 0): ShapePose {
+  const time = t + dt;
   return {
     shape: track.shape,
-    cx: track.cx,
-    cy: track.cy,
-    radius: track.radius * (1 + track.pulse * Math.sin(track.phase + (2 * Math.PI * t) / track.period)),
-    angle: track.angle + track.spin * t,
+    cx: track.cx + track.vx * dt,
+    cy: track.cy + track.vy * dt,
+    radius: track.radius * (1 + track.pulse * Math.sin(track.phase + (2 * Math.PI * time) / track.period)),
+    angle: track.angle + track.spin * time,
   };
+}
+
+function sceneObjects(
+  motion: readonly Track[],
+  poses: readonly ShapePose[],
+  width: number,
+  height: number,
+): SceneObject[] {
+  return motion.map((track, j) => ({
+    shape: track.shape,
+    color: track.color,
+    style: track.style,
+    iscrowd: false,
+    polygons: [clipPolygon(shapePolygon(poses[j]), width, height)].filter((p) => p.length >= 6),
+    pose: poses[j],
+  }));
+}
+
+/**
+ * The frame seen through a shutter open for `exposure` frame intervals: the mean of renders at poses spread
+ * evenly over it, as many as the fastest point (centre speed plus rotation at the rim) needs to move about one
+ * pixel between renders (at most 16).
+ */
+function blurredImage(
+  rng: Rng,
+  motion: readonly Track[],
+  t: number,
+  exposure: number,
+  width: number,
+  height: number,
+  background: { image: Uint8Array; tone: number },
+): Uint8Array {
+  const fastest = Math.max(...motion.map((m) => Math.hypot(m.vx, m.vy) + Math.abs(m.spin) * m.radius));
+  const renders = Math.min(16, Math.max(1, Math.ceil(fastest * exposure)));
+  const sum = new Float64Array(width * height * 3);
+  for (let s = 0; s < renders; s++) {
+    const dt = exposure * ((s + 0.5) / renders - 0.5);
+    const poses = motion.map((track) => poseAt(track, t, dt));
+    const { image } = renderScene(rng, width, height, background, sceneObjects(motion, poses, width, height));
+    for (let i = 0; i < sum.length; i++) sum[i] += image[i];
+  }
+  return Uint8Array.from(sum, (v) => Math.round(v / renders));
 }
 
 /** Moves a track one frame, bouncing off the image borders. */
@@ -116,16 +197,28 @@ function step(track: Track, width: number, height: number): void {
  * Annotations/VID/{train,val}/<video>/%06d.xml with per-object trackid, name (the shape), bndbox (continuous
  * xyxy), occluded and generated. Each video holds shapes moving slowly or fast, rotating and pulsing in size,
  * bouncing off the borders, occluding each other, with stable track ids; an object is annotated in a frame
- * while at least a fifth of it (and 16 pixels) is visible.
+ * while at least a fifth of it (and 16 pixels) is visible. Every video's poses go to
+ * Motion/VID/{split}/<video>/poses.json, with the ground-truth flow of `flowOffsets` beside them; `motionBlur`
+ * smears each frame over its exposure.
  */
 export async function generateVideo(options: VideoGenerateOptions): Promise<VidDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateVideo', options);
-  const { frames = 16, maxObjects = 3 } = options;
+  const { frames = 16, maxObjects = 3, motionBlur = 0, flowOffsets = [] } = options;
   assertInteger('generateVideo', 'frames', frames, 1);
+  if (!(typeof motionBlur === 'number' && motionBlur >= 0 && motionBlur <= 1))
+    throw argumentError(
+      'generateVideo',
+      'motionBlur',
+      'an exposure in [0, 1] (fraction of the frame interval)',
+      motionBlur,
+    );
+  if (!Array.isArray(flowOffsets) || flowOffsets.some((d) => !Number.isInteger(d) || d === 0))
+    throw argumentError('generateVideo', 'flowOffsets', 'an array of non-zero integer frame offsets', flowOffsets);
   const rngs = splitRngs(seed);
   const queue = new WriteQueue();
   const images: GeneratedImage[] = [];
-  const tracks: VidDatasetFiles['tracks'] = [];
+  const tracks: VideoTrack[] = [];
+  const videos: VideoMotion[] = [];
   for (const [split, rng, n] of [
     ['train', rngs.train, count],
     ['val', rngs.val, valCount],
@@ -139,20 +232,20 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
       const motion = Array.from({ length: 1 + videoRng.int(maxObjects) }, () =>
         sampleTrack(videoRng, width, height, size / 256),
       );
-      motion.forEach((t, trackId) => tracks.push({ video, trackId, shape: t.shape, speed: t.speed }));
+      motion.forEach((t, trackId) =>
+        tracks.push({ video, trackId, shape: t.shape, speed: t.speed, pixelsPerFrame: Math.hypot(t.vx, t.vy) }),
+      );
+      const recorded: VideoMotion = { split, video, width, height, poses: [] };
+      const flowFrames: FlowFrame[] = [];
       for (let f = 0; f < frames; f++) {
-        const objects: SceneObject[] = motion.map((track) => {
-          const pose = poseAt(track, f);
-          return {
-            shape: track.shape,
-            color: track.color,
-            style: track.style,
-            iscrowd: false,
-            polygons: [clipPolygon(shapePolygon(pose), width, height)].filter((p) => p.length >= 6),
-            pose,
-          };
-        });
-        const scene = renderScene(videoRng, width, height, background, objects);
+        const poses = motion.map((track) => poseAt(track, f));
+        const sharp = renderScene(videoRng, width, height, background, sceneObjects(motion, poses, width, height));
+        const scene =
+          motionBlur > 0
+            ? { ...sharp, image: blurredImage(videoRng, motion, f, motionBlur, width, height, background) }
+            : sharp;
+        recorded.poses.push(poses);
+        flowFrames.push({ poses, owner: scene.owner });
         const annotated = scene.objects.filter((o) => o.area >= 16 && o.area >= 0.2 * o.fullArea);
         const frameName = String(f).padStart(6, '0');
         writeFileAtomic(
@@ -166,10 +259,22 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
         await queue.add(writeImage(join(out, 'Data', 'VID', split, video, `${frameName}.JPEG`), scene, 'jpeg'));
         motion.forEach((track) => step(track, width, height));
       }
+      const motionDir = join(out, 'Motion', 'VID', split, video);
+      writeJson(join(motionDir, 'poses.json'), recorded);
+      for (let t = 0; t < frames; t++) {
+        for (const d of flowOffsets) {
+          if (t + d < 0 || t + d >= frames) continue;
+          const { flow, valid } = groundTruthFlow(flowFrames[t], flowFrames[t + d], width, height);
+          const name = `${String(t).padStart(6, '0')}_${String(t + d).padStart(6, '0')}`;
+          writeFileAtomic(join(motionDir, `${name}.flo`), encodeFlo({ width, height, flow }));
+          writeFileAtomic(join(motionDir, `${name}.png`), encodeLabelPng({ width, height, data: valid }));
+        }
+      }
+      videos.push(recorded);
     }
   }
   await queue.drain();
-  return { root: out, classes: SHAPE_CLASSES, images, tracks };
+  return { root: out, classes: SHAPE_CLASSES, images, tracks, videos };
 }
 
 function vidFrameXml(video: string, frame: string, scene: RenderedScene, objects: RenderedScene['objects']): string {
