@@ -135,6 +135,62 @@ export const FASTER_RCNN_SMALL: FasterRcnnConfig = {
   seed: 0,
 };
 
+/**
+ * The smallest model that still has every part (ResNet-18 at width 4, FPN 8, a few dozen proposals and RoIs, a
+ * 16-wide head): for smoke tests of the trainers, not for results.
+ */
+export const FASTER_RCNN_TINY: FasterRcnnConfig = {
+  ...FASTER_RCNN_SMALL,
+  backbone: { depth: 18, width: 4, norm: 'batch' },
+  fpnChannels: 8,
+  rpn: {
+    ...FASTER_RCNN_SMALL.rpn,
+    preNmsTopNTrain: 64,
+    preNmsTopNTest: 32,
+    postNmsTopNTrain: 32,
+    postNmsTopNTest: 16,
+    batchSizePerImage: 32,
+  },
+  roi: {
+    ...FASTER_RCNN_SMALL.roi,
+    deformFcChannels: 8,
+    batchSizePerImage: 16,
+    representationSize: 16,
+    detectionsPerImage: 20,
+  },
+};
+
+/** DCNv2's ablation rows (the paper's Table 1 at our scale): name -> label. */
+export const ABLATION_VARIANTS = {
+  plain: 'plain (RoIAlign)',
+  'dcnv1-c3c5': 'DCNv1 c3-c5',
+  'dcnv2-c3c5': 'DCNv2 c3-c5',
+  'dcnv2-mdpool': 'DCNv2 c3-c5 + mdpool',
+  'dcnv2-mdpool-mimic': 'DCNv2 c3-c5 + mdpool + mimicking',
+} as const;
+export type AblationVariant = keyof typeof ABLATION_VARIANTS;
+
+/**
+ * `base` turned into an ablation row: deformable convs (v1 or v2, one deformable group) in every 3x3 conv of
+ * conv3-conv5, mdpool in the box head, R-CNN feature mimicking with 64 px crops (see the README for why 64).
+ */
+export function withAblationVariant(base: FasterRcnnConfig, variant: AblationVariant): FasterRcnnConfig {
+  if (!(variant in ABLATION_VARIANTS))
+    throw argumentError(
+      'withAblationVariant',
+      'variant',
+      `one of ${Object.keys(ABLATION_VARIANTS).join(', ')}`,
+      variant,
+    );
+  if (variant === 'plain') return base;
+  return {
+    ...base,
+    dcn: { stages: 'c3-c5', version: variant === 'dcnv1-c3c5' ? 1 : 2, deformGroups: 1 },
+    roi: { ...base.roi, pooling: variant.includes('mdpool') ? 'mdpool' : base.roi.pooling },
+    mimic: variant.endsWith('mimic') ? { cropSize: 64, roisPerImage: 4, lossWeight: 1 } : null,
+  };
+}
+
 /** Throws an error naming the field when `config` cannot build a model. */
 export function validateFasterRcnnConfig(config: FasterRcnnConfig): FasterRcnnConfig {
   const op = 'FasterRCNN';

@@ -1,5 +1,12 @@
-export { FASTER_RCNN_R50_FPN, FASTER_RCNN_SMALL, validateFasterRcnnConfig } from './config';
-export type { FasterRcnnConfig, DcnStages } from './config';
+export {
+  ABLATION_VARIANTS,
+  FASTER_RCNN_R50_FPN,
+  FASTER_RCNN_SMALL,
+  FASTER_RCNN_TINY,
+  validateFasterRcnnConfig,
+  withAblationVariant,
+} from './config';
+export type { AblationVariant, FasterRcnnConfig, DcnStages } from './config';
 export { BackboneWithFPN, LEVEL_STRIDES } from './backbone';
 export { RPNHead, RegionProposalNetwork } from './rpn';
 export type { DetectionTarget } from './rpn';

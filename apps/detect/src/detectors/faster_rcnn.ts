@@ -2,28 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@deformjs/core';
 import type { Batch } from '@deformjs/datasets';
 import {
+  ABLATION_VARIANTS,
   FASTER_RCNN_R50_FPN,
   FASTER_RCNN_SMALL,
+  FASTER_RCNN_TINY,
   FasterRCNN,
   validateFasterRcnnConfig,
+  withAblationVariant,
+  type AblationVariant,
   type FasterRcnnConfig,
 } from '@deformjs/dcnv2-rcnn';
 import { checkBounds, type Detector, type DetectorKind } from '../detector';
-
-/** DCNv2's ablation rows (the paper's Table 1 at our scale). */
-const VARIANTS = ['plain', 'dcnv1-c3c5', 'dcnv2-c3c5', 'dcnv2-mdpool', 'dcnv2-mdpool-mimic'] as const;
-
-function withVariant(base: FasterRcnnConfig, variant: string): FasterRcnnConfig {
-  if (variant === 'plain') return base;
-  const dcn = {
-    stages: 'c3-c5' as const,
-    version: variant === 'dcnv1-c3c5' ? (1 as const) : (2 as const),
-    deformGroups: 1 as const,
-  };
-  const pooling = variant.includes('mdpool') ? ('mdpool' as const) : base.roi.pooling;
-  const mimic = variant.endsWith('mimic') ? { cropSize: 64, roisPerImage: 4, lossWeight: 1 } : null;
-  return { ...base, dcn, roi: { ...base.roi, pooling }, mimic };
-}
 
 /** The loader batch as Faster R-CNN's inputs: NHWC images, each image's valid size, xyxy pixel targets with crowd flags. */
 function inputs(batch: Batch) {
@@ -66,11 +55,13 @@ function fasterRcnnDetector(model: FasterRCNN): Detector {
 export const fasterRcnn: DetectorKind<FasterRcnnConfig> = {
   name: 'faster-rcnn',
   label: 'Faster R-CNN',
-  presets: ['small', 'r50'],
-  variants: VARIANTS,
+  presets: ['small', 'r50', 'tiny'],
+  variants: Object.keys(ABLATION_VARIANTS),
   defaults: { lr: 1e-3, lrBackbone: 1, clip: 10 },
-  config: ({ preset, variant, numClasses, seed }) =>
-    withVariant({ ...(preset === 'r50' ? FASTER_RCNN_R50_FPN : FASTER_RCNN_SMALL), numClasses, seed }, variant),
+  config: ({ preset, variant, numClasses, seed }) => {
+    const base = { r50: FASTER_RCNN_R50_FPN, tiny: FASTER_RCNN_TINY }[preset] ?? FASTER_RCNN_SMALL;
+    return withAblationVariant({ ...base, numClasses, seed }, variant as AblationVariant);
+  },
   validate: (config, source) => {
     if (config === null || typeof config !== 'object' || Array.isArray(config))
       throw new Error(`FasterRCNN (${source}): config must be an object, got ${JSON.stringify(config)}`);
