@@ -6,7 +6,7 @@
  * regular grid moved by its conv_offset). Each point weighs its modulation (v2) or 1 (v1); the share of the weight
  * whose point lands inside the object's mask is averaged over the cells of an object, then over objects. The same
  * share for the regular grid (no offsets) is the baseline. Inference: `detect` on the validation split (one wasm
- * thread), images per second. Writes `<run>/analysis.json`. Usage (the data flags of the run):
+ * thread, after one untimed warm-up batch), images per second. Writes `<run>/analysis.json`. Usage (the data flags of the run):
  *   npx tsx scripts/sampling_analysis.ts --run runs/ablation/dcnv2-c3c5-s0 --size 64 --train-count 100 --val-count 80
  */
 import { readFileSync } from 'node:fs';
@@ -158,11 +158,11 @@ async function main() {
   let images = 0;
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
     const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+    const sizes = batch.targets.map((t) => t.size);
+    // The first call also compiles and allocates (wasm kernels, memory growth): warm up untimed.
+    if (images === 0) model.detect(x, sizes);
     const t0 = performance.now();
-    model.detect(
-      x,
-      batch.targets.map((t) => t.size),
-    );
+    model.detect(x, sizes);
     inferSeconds += (performance.now() - t0) / 1000;
     images += batch.batchSize;
     if (deformable) measure(model, batch, x, shares);
