@@ -88,6 +88,29 @@ describe('FasterRCNN training and inference', () => {
     model.dispose();
   });
 
+  it("mimicking's crops leave batch norm's running statistics where the image pass put them", () => {
+    const batch = toyBatch(new Rng(7));
+    const model = new FasterRCNN(tinyConfig({ mimic: { cropSize: 32, roisPerImage: 2, lossWeight: 1 } }));
+    model.train();
+    const buffers = () =>
+      model.backbone
+        .namedParameters()
+        .filter(([name]) => name.endsWith('running_mean') || name.endsWith('running_var'))
+        .map(([, p]) => Array.from(p.variable.dataSync()));
+    const before = model.stateDict();
+    const initial = buffers();
+    // The image pass alone: what the running statistics must be after a training step.
+    tf.dispose(model.features(batch.images).features);
+    const imagePassOnly = buffers();
+    expect(imagePassOnly).not.toEqual(initial);
+    model.loadStateDict(before);
+    const terms = model.loss(batch.images, batch.imageSizes, batch.targets);
+    expect(terms.loss_mimic.dataSync()[0]).toBeGreaterThan(0); // the crops did go through the backbone
+    expect(buffers()).toEqual(imagePassOnly);
+    tf.dispose([...Object.values(terms), ...Object.values(before), batch.images]);
+    model.dispose();
+  });
+
   it('mimicking changes nothing at inference: the same weights give the same detections without it', () => {
     const batch = toyBatch(new Rng(6));
     const withMimic = new FasterRCNN(tinyConfig({ mimic: { cropSize: 32, roisPerImage: 2, lossWeight: 1 } }));
