@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '@deformjs/core';
-import { readSafetensors } from '@deformjs/weights';
 import { main } from '../src/main';
-import type { Metrics } from '../src/train';
+import { modelTensors, quiet, record } from './run_folder';
 
 // Faster R-CNN through the shared trainer: the tiny preset with every DCNv2 addition (deformable convs, mdpool,
 // feature mimicking) on two 48 px shapes images, batch 2, so one step per epoch and a checkpoint after each.
@@ -20,23 +19,6 @@ const train = (out: string, epochs: number, hooks = {}) =>
   main(['train', '--out', out, ...data, ...model, ...schedule, ...fast, '--epochs', String(epochs)], hooks);
 const reference = join(dir, 'reference');
 const resumed = join(dir, 'resumed');
-
-function quiet() {
-  vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-}
-
-const record = (out: string) => JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
-
-function modelTensors(out: string): Record<string, number[]> {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
-  return Object.fromEntries(
-    Object.entries(tensors)
-      .filter(([name]) => name.startsWith('model.'))
-      .map(([name, t]) => [name, Array.from(t.values as Float32Array)]),
-  );
-}
 
 describe('detect with Faster R-CNN (DCNv2 + mdpool + mimicking): train, resume, eval, detect', () => {
   // Tensors alive after each checkpoint of the uninterrupted run: after steps 1, 2, 3 and after the evaluation.

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readSafetensors } from '@deformjs/weights';
 import { RunFolder } from '@deformjs/weights/node';
 import { loadDetector } from '../src/checkpoint';
 import { main } from '../src/main';
-import type { Metrics, WritePoint } from '../src/train';
+import { modelTensors, quiet, record } from './run_folder';
+import type { WritePoint } from '../src/train';
 
 // A tiny detector on a tiny shapes world: 4 training images of 48 px, batch 2, 2 epochs = 4 steps, a
 // checkpoint after every step. Small enough that training, four killed runs and their resumes stay fast.
@@ -19,25 +19,6 @@ const run = [...common, '--preset', 'tiny', '--epochs', '2', '--checkpoint-every
 const fast = ['--backend', 'cpu', '--workers', '0', '--draw', '1'];
 const reference = join(dir, 'reference');
 const testDir = fileURLToPath(new URL('.', import.meta.url));
-
-function quiet() {
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  vi.spyOn(console, 'error').mockImplementation((text: string) => void err.push(String(text)));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  return err;
-}
-
-const record = (out: string) => JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
-
-function modelTensors(out: string): Record<string, number[]> {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
-  return Object.fromEntries(
-    Object.entries(tensors)
-      .filter(([name]) => name.startsWith('model.'))
-      .map(([name, t]) => [name, Array.from(t.values as Float32Array)]),
-  );
-}
 
 describe('detect train, resume, eval and detect on a tiny shapes set', () => {
   afterEach(() => vi.restoreAllMocks());
