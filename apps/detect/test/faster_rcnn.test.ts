@@ -21,6 +21,7 @@ const reference = join(dir, 'reference');
 const resumed = join(dir, 'resumed');
 
 describe('detect with Faster R-CNN (DCNv2 + mdpool + mimicking): train, resume, eval, detect', () => {
+  // Timeouts: training on the cpu backend beside the session's trainings (load average 20) takes minutes.
   // Tensors alive after each checkpoint of the uninterrupted run: after steps 1, 2, 3 and after the evaluation.
   const tensorsAtCheckpoint: number[] = [];
   afterEach(() => vi.restoreAllMocks());
@@ -34,7 +35,7 @@ describe('detect with Faster R-CNN (DCNv2 + mdpool + mimicking): train, resume, 
     expect(await train(reference, 3, { onWritePoint })).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     vi.restoreAllMocks();
-  });
+  }, 600_000);
 
   it('trains with finite losses by their torchvision names, and the tensor count stays flat over steps and evaluation', () => {
     const metrics = record(reference);
@@ -65,7 +66,7 @@ describe('detect with Faster R-CNN (DCNv2 + mdpool + mimicking): train, resume, 
     expect(metrics.segments.map((s) => s.fromStep)).toEqual([0, 2]);
     expect(metrics.loss).toEqual(record(reference).loss);
     expect(modelTensors(resumed)).toEqual(modelTensors(reference));
-  });
+  }, 600_000);
 
   it('eval scores the checkpoint, detect writes COCO results inside each image', async () => {
     const out: string[] = [];
@@ -96,5 +97,5 @@ describe('detect with Faster R-CNN (DCNv2 + mdpool + mimicking): train, resume, 
       expect(r.bbox[0] + r.bbox[2]).toBeLessThanOrEqual(image.width + 0.5);
       expect(r.bbox[1] + r.bbox[3]).toBeLessThanOrEqual(image.height + 0.5);
     }
-  });
+  }, 600_000);
 });

@@ -7,9 +7,10 @@ import { FASTER_RCNN_R50_FPN, FasterRCNN, trainStep, validateFasterRcnnConfig } 
 import { tinyConfig, toyBatch } from './helpers';
 
 describe('FasterRCNN training and inference', () => {
+  // Starting wasm took over two minutes beside the session's trainings (load average 20): a generous timeout.
   beforeAll(async () => {
     await initBackend('wasm');
-  });
+  }, 600_000);
 
   it('keeps tf.memory().numTensors flat over training steps and detection (DCNv2, mdpool, mimicking)', async () => {
     const config = tinyConfig({
