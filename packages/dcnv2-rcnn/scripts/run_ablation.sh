@@ -1,7 +1,7 @@
 #!/bin/sh
-# The DCNv2 ablation of the README through the shared detection trainer (apps/detect), one run at a time (each
-# gets the CPU to itself, so its it/s means something), seed by seed so that every variant has a run before any
-# has three. Resumable: a run whose metrics.json holds its final evaluation is skipped, an interrupted one
+# The DCNv2 ablation of the README through the shared detection trainer (apps/detect), one run at a time (the
+# trainer records wall and CPU seconds; on a shared machine it/s follows the load, CPU seconds per step much less),
+# seed by seed so that every variant has a run before any has three. Resumable: a run whose metrics.json holds its final evaluation is skipped, an interrupted one
 # continues from its checkpoint. After each run, scripts/sampling_analysis.ts times inference and measures where
 # the deformable convs sample. Then: npx tsx scripts/ablation_report.ts
 # Usage (in packages/dcnv2-rcnn, after pnpm build at the root): sh scripts/run_ablation.sh [seeds...]

@@ -6,7 +6,8 @@
  * regular grid moved by its conv_offset). Each point weighs its modulation (v2) or 1 (v1); the share of the weight
  * whose point lands inside the object's mask is averaged over the cells of an object, then over objects. The same
  * share for the regular grid (no offsets) is the baseline. Inference: `detect` on the validation split (one wasm
- * thread, after one untimed warm-up batch), images per second. Writes `<run>/analysis.json`. Usage (the data flags of the run):
+ * thread, after one untimed warm-up batch), images per second. Writes `<run>/analysis.json`. Usage (the data flags
+ * of the run):
  *   npx tsx scripts/sampling_analysis.ts --run runs/ablation/dcnv2-c3c5-s0 --size 64 --train-count 100 --val-count 80
  */
 import { readFileSync } from 'node:fs';
