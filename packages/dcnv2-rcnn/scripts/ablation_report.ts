@@ -25,6 +25,9 @@ interface Run {
     inferImagesPerSec: number;
     loadavgBefore: string;
     loadavgAfter: string;
+    lossTerms: Record<string, number>;
+    detectionsPerImage: number;
+    meanTopScore: number;
     samplingInsideMask: Record<'C3' | 'C4' | 'C5', { deformable: number; grid: number; objects: number }> | null;
   } | null;
   load: number[];
@@ -68,6 +71,18 @@ lines.push(
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 );
 const shareLines = ['| variant | seeds | conv3 (C3) | conv4 (C4) | conv5 (C5) |', '| --- | --- | --- | --- | --- |'];
+const TERMS = [
+  'loss_objectness',
+  'loss_rpn_box_reg',
+  'loss_classifier',
+  'loss_box_reg',
+  'loss_mimic',
+  'loss_rcnn_cls',
+] as const;
+const termLines = [
+  `| variant | seeds | ${TERMS.join(' | ')} | detections / image | top score |`,
+  `| --- | --- | ${TERMS.map(() => '---').join(' | ')} | --- | --- |`,
+];
 const series = [];
 let grid: Record<string, number[]> = {};
 for (const [variant, label] of Object.entries(ABLATION_VARIANTS)) {
@@ -89,6 +104,23 @@ for (const [variant, label] of Object.entries(ABLATION_VARIANTS)) {
       analysed.map((r) => r.analysis!.inferImagesPerSec),
       1,
       1,
+    )} |`,
+  );
+  termLines.push(
+    `| ${label} | ${analysed.map((r) => r.seed).join(', ')} | ${TERMS.map((t) =>
+      cell(
+        analysed.map((r) => r.analysis!.lossTerms[t]),
+        1,
+        3,
+      ),
+    ).join(' | ')} | ${cell(
+      analysed.map((r) => r.analysis!.detectionsPerImage),
+      1,
+      1,
+    )} | ${cell(
+      analysed.map((r) => r.analysis!.meanTopScore),
+      1,
+      3,
     )} |`,
   );
   const sampled = group.filter((r) => r.analysis?.samplingInsideMask);
@@ -122,6 +154,10 @@ const section = [
   'Share of the sampling weight inside the object mask, % (mean ± std over seeds; modulation-weighted for v2, every point weighs 1 for v1):',
   '',
   ...shareLines,
+  '',
+  "Loss terms of the trained models (training mode, the first 10 training batches without augmentation), detections above the 0.05 score threshold per validation image and the mean of each image's top score (mean ± std over seeds):",
+  '',
+  ...termLines,
   '',
   '![training loss of the ablation](https://github.com/deformjs/deformjs/raw/main/packages/dcnv2-rcnn/docs/ablation.svg)',
   '',

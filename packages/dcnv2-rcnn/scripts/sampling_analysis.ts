@@ -6,8 +6,8 @@
  * regular grid moved by its conv_offset). Each point weighs its modulation (v2) or 1 (v1); the share of the weight
  * whose point lands inside the object's mask is averaged over the cells of an object, then over objects. The same
  * share for the regular grid (no offsets) is the baseline. Inference: `detect` on the validation split (one wasm
- * thread, after one untimed warm-up batch), images per second. Writes `<run>/analysis.json`. Usage (the data flags
- * of the run):
+ * thread, after one untimed warm-up batch), images per second, with the detections per image and each image's top
+ * score. And the loss terms the trained model has on the first training batches. Writes `<run>/analysis.json`. Usage (the data flags of the run):
  *   npx tsx scripts/sampling_analysis.ts --run runs/ablation/dcnv2-c3c5-s0 --size 64 --train-count 100 --val-count 80
  */
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
-import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch } from '@deformjs/datasets';
+import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch, type ImageRecord } from '@deformjs/datasets';
 import { DeformConv2d, ModulatedDeformConv2d } from '@deformjs/dcn';
 import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
 import { FasterRCNN, validateFasterRcnnConfig, type FasterRcnnConfig } from '../src/index';
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '2' },
   },
 });
+
+const LOSS_BATCHES = 10;
 
 const STAGES = [
   { name: 'C3', layer: 1, stride: 8 },
@@ -126,6 +128,39 @@ function measure(model: FasterRCNN, batch: Batch, images: tf.Tensor4D, shares: S
   });
 }
 
+/**
+ * The trained model's loss terms (torchvision's names, plus the mimicking terms) in training mode on the first
+ * LOSS_BATCHES training batches, in order and without augmentation: which terms a row ends training with.
+ */
+async function trainingLossTerms(model: FasterRCNN, records: ImageRecord[]): Promise<Record<string, number>> {
+  const loader = new DataLoader(records, {
+    batchSize: Number(values.batch),
+    transforms: [{ type: 'normalize' }],
+    seed: 0,
+    shuffle: false,
+    workers: 1,
+  });
+  const sums: Record<string, number> = {};
+  let batches = 0;
+  model.train();
+  for await (const batch of loader.batches({ untilEpoch: 1 })) {
+    if (batches === LOSS_BATCHES) break;
+    const terms = tf.tidy(() =>
+      model.loss(
+        tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]),
+        batch.targets.map((t) => t.size),
+        batch.targets.map((t) => ({ boxes: t.boxesXyxy, labels: t.labels, iscrowd: t.iscrowd })),
+      ),
+    );
+    for (const [name, value] of Object.entries(terms)) sums[name] = (sums[name] ?? 0) + value.dataSync()[0];
+    tf.dispose(Object.values(terms));
+    batches += 1;
+  }
+  await loader.close();
+  model.eval();
+  return Object.fromEntries(Object.entries(sums).map(([name, sum]) => [name, sum / batches]));
+}
+
 async function main() {
   if (!values.run) throw new Error('--run: the run folder (holding checkpoint.safetensors) is required');
   await initBackend('wasm');
@@ -156,6 +191,8 @@ async function main() {
   const shares: Share[] = STAGES.map(() => ({ deformable: [], grid: [] }));
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').trim();
   let inferSeconds = 0;
+  let detectionCount = 0;
+  const topScores: number[] = [];
   let images = 0;
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
     const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
@@ -163,19 +200,28 @@ async function main() {
     // The first call also compiles and allocates (wasm kernels, memory growth): warm up untimed.
     if (images === 0) model.detect(x, sizes);
     const t0 = performance.now();
-    model.detect(x, sizes);
+    const detections = model.detect(x, sizes);
     inferSeconds += (performance.now() - t0) / 1000;
+    for (const d of detections) {
+      detectionCount += d.scores.length;
+      topScores.push(d.scores.length > 0 ? Math.max(...d.scores) : 0);
+    }
     images += batch.batchSize;
     if (deformable) measure(model, batch, x, shares);
     x.dispose();
   }
   await loader.close();
+  const lossTerms = await trainingLossTerms(model, loadCoco(cocoPaths(root, 'train')).records);
   const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const analysis = {
     inferImagesPerSec: images / inferSeconds,
     images,
     loadavgBefore: loadBefore,
     loadavgAfter: readFileSync('/proc/loadavg', 'utf8').trim(),
+    // Detections above the score threshold (0.05) per image, and each image's highest score, averaged.
+    detectionsPerImage: detectionCount / images,
+    meanTopScore: mean(topScores),
+    lossTerms,
     samplingInsideMask: deformable
       ? Object.fromEntries(
           STAGES.map((stage, s) => [

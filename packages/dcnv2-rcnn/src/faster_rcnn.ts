@@ -144,9 +144,8 @@ export class FasterRCNN extends Module {
   /**
    * Runs `fn` and puts the backbone's buffers (batch norm's running statistics) back as they were. The R-CNN
    * branch's crops are upscaled close-ups of objects, not images: with trainable batch norm they are normalised by
-   * their own batch statistics, but moving the running statistics that inference uses toward theirs breaks
-   * detection (measured: AP 0 after 200 steps of the shapes ablation). The paper's backbone has frozen batch
-   * norm, where the crops cannot touch any statistic either.
+   * their own batch statistics, but the running statistics that inference normalises images with stay those of
+   * images. The paper's backbone has frozen batch norm, where the crops cannot move any statistic either.
    */
   private withRunningStatisticsKept<T>(fn: () => T): T {
     const buffers = this.backbone
