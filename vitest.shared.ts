@@ -18,6 +18,10 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // One wasm thread per test process unless DEFORMJS_THREADS says otherwise: turbo runs several packages' suites
+    // at once, each in its own fork, so threaded XNNPACK pools would oversubscribe the cores (CI has 2) while the
+    // small test shapes gain nothing from a second thread, and every threaded start costs 8 pthread workers.
+    env: { DEFORMJS_THREADS: process.env.DEFORMJS_THREADS ?? '1' },
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,

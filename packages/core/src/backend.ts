@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels/register';
+import { requestedThreads, setWasmBackendWithThreads, THREADS_ENV, WasmThreadsError } from './wasm_threads';
 
 export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -15,6 +16,13 @@ export interface InitBackendOptions {
    * found from the installed package, so bundled code starts too; in a browser bundle, pass it.
    */
   wasmPaths?: string;
+  /**
+   * The wasm backend's thread count in Node (XNNPACK's pool: matMul, conv2d and the other dense kernels), from 1
+   * to 8. Default: the environment variable `DEFORMJS_THREADS`, else every available core (at most 8). `1` opts
+   * out: tfjs's stock single-threaded SIMD build. Fixed when wasm first starts in a process. Results do not
+   * depend on it (XNNPACK splits work without changing the order of any sum).
+   */
+  threads?: number;
 }
 
 /** The optional native backends, in the order `auto` tries them. */
@@ -55,7 +63,8 @@ async function startAuto(options: InitBackendOptions): Promise<string> {
   }
   try {
     return await startNamed('wasm', options);
-  } catch {
+  } catch (error) {
+    if (error instanceof WasmThreadsError) throw error;
     return startNamed('cpu', options);
   }
 }
@@ -67,7 +76,7 @@ async function startNamed(name: Exclude<BackendName, 'auto'>, options: InitBacke
       break;
     case 'wasm':
       await prepareWasm(options);
-      break;
+      return startWasm(options);
     case 'tensorflow':
       await importNative();
       break;
@@ -79,13 +88,22 @@ async function startNamed(name: Exclude<BackendName, 'auto'>, options: InitBacke
       break;
   }
   if (!(await tf.setBackend(name))) {
-    throw new Error(
-      `initBackend: tf.setBackend('${name}') returned false: the backend failed to start` +
-        (name === 'wasm' ? ` (are the .wasm files where ${WASM_PATHS_ENV} or options.wasmPaths say?)` : ''),
-    );
+    throw new Error(`initBackend: tf.setBackend('${name}') returned false: the backend failed to start`);
   }
   await tf.ready();
   return name;
+}
+
+async function startWasm(options: InitBackendOptions): Promise<string> {
+  const threads = await requestedThreads(options.threads);
+  if (!(await setWasmBackendWithThreads(threads))) {
+    throw new Error(
+      `initBackend: tf.setBackend('wasm') returned false: the backend failed to start (are the .wasm files where ` +
+        `${WASM_PATHS_ENV} or options.wasmPaths say? ${THREADS_ENV}=1 starts the single-threaded build)`,
+    );
+  }
+  await tf.ready();
+  return 'wasm';
 }
 
 async function prepareWasm(options: InitBackendOptions): Promise<void> {

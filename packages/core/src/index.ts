@@ -1,4 +1,5 @@
 export { initBackend, BACKEND_NAMES, BACKEND_ENV, WASM_PATHS_ENV } from './backend';
+export { wasmThreads, THREADS_ENV, THREADED_WASM_VERSION, WasmThreadsError } from './wasm_threads';
 export type { BackendName, InitBackendOptions } from './backend';
 // The checks live in @deformjs/validate (no tensors, no dependencies) so tensor-free packages share them.
 export {

@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'tsup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, wasmThreads } from '../src/index';
+import { checkWasmVersion, requestedThreads } from '../src/wasm_threads';
+import { tfjsGradients } from '../tfjs_gradients_plugin';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+// A command-line app with core built by the rule of its own build (tfjs-core and the backends from node_modules, as
+// a package installed from the registry loads them). It prints the thread count
+// and the exact bits of dense, fused and training-kernel results, then simply ends: the test checks that the
+// process exits by itself (pthreadpool's workers never finish their loop).
+const APP = `
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { initBackend, wasmThreads } from '@deformjs/core';
+
+function seeded(shape: number[], seed: number): tf.Tensor {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  let s = seed >>> 0;
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 4294967296 - 0.5;
+  }
+  return tf.tensor(values, shape);
+}
+const bits = (t: tf.Tensor) => createHash('sha256').update(new Uint8Array(t.dataSync().buffer)).digest('hex');
+
+const backend = await initBackend('wasm');
+const a = seeded([300, 500], 1) as tf.Tensor2D;
+const b = seeded([500, 200], 2) as tf.Tensor2D;
+const bias = seeded([200], 3);
+const x = seeded([2, 20, 20, 32], 4) as tf.Tensor4D;
+const w = seeded([3, 3, 32, 48], 5) as tf.Tensor4D;
+const convGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'));
+const [dx, dw] = convGrads([x, w]);
+console.log(JSON.stringify({
+  backend,
+  threads: wasmThreads(),
+  matMul: bits(tf.matMul(a, b)),
+  conv2d: bits(tf.conv2d(x, w, 1, 'same')),
+  fusedMatMul: bits(tf.fused.matMul({ a, b, bias, activation: 'relu' })),
+  fusedConv2d: bits(tf.fused.conv2d({ x, filter: w, strides: 2, pad: 'same', bias: seeded([48], 6), activation: 'relu' })),
+  conv2dInputGradient: bits(dx),
+  conv2dFilterGradient: bits(dw),
+}));
+`;
+
+describe('wasm threads in Node', () => {
+  let dir = '';
+  let app = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(packageDir, '.threads-test-'));
+    writeFileSync(join(dir, 'app.ts'), APP);
+    await build({
+      entry: { app: join(dir, 'app.ts') },
+      outDir: join(dir, 'out'),
+      format: ['esm'],
+      platform: 'node',
+      target: 'node20',
+      external: [/^@tensorflow\/tfjs-(core|backend-cpu|backend-wasm)$/],
+      noExternal: [/^@deformjs\//, /^@tensorflow\/tfjs-core\/dist\/register_all_gradients/],
+      esbuildPlugins: [tfjsGradients()],
+      dts: false,
+      config: false,
+      silent: true,
+      esbuildOptions(options) {
+        options.alias = { '@deformjs/core': join(packageDir, 'src', 'index.ts') };
+      },
+    });
+    app = join(dir, 'out', 'app.js');
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const runApp = (threads: string) => {
+    const result = spawnSync(process.execPath, [app], {
+      encoding: 'utf8',
+      cwd: packageDir,
+      env: { ...process.env, DEFORMJS_THREADS: threads },
+      timeout: 90_000,
+    });
+    // A process kept alive by its workers would be killed by the timeout: signal set, status null.
+    expect({ signal: result.signal, status: result.status, stderr: result.stderr }).toEqual({
+      signal: null,
+      status: 0,
+      stderr: '',
+    });
+    return JSON.parse(result.stdout.trim().split('\n').pop()!);
+  };
+
+  it('gives results bit-identical to one thread, and the process exits by itself', () => {
+    const one = runApp('1');
+    const two = runApp('2');
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(2);
+    expect({ ...two, threads: 1 }).toEqual(one);
+  });
+
+  it('starts two threads inside a vitest worker', async () => {
+    expect(await initBackend('wasm', { threads: 2 })).toBe('wasm');
+    expect(wasmThreads()).toBe(2);
+    const y = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
+    expect(Array.from(y.dataSync().slice(0, 3))).toEqual([64, 64, 64]);
+    tf.dispose(y);
+    // The count is fixed at the first start: asking for another one says so; DEFORMJS_THREADS (1 in the test
+    // config) and the default take the running backend as it is.
+    await expect(initBackend('wasm', { threads: 1 })).rejects.toThrow(/already runs 2 thread\(s\) and 1 were asked/);
+    expect(await initBackend('wasm')).toBe('wasm');
+    expect(wasmThreads()).toBe(2);
+  });
+});
+
+describe('thread requests', () => {
+  it('takes the option, then DEFORMJS_THREADS, then every core', async () => {
+    const saved = process.env.DEFORMJS_THREADS;
+    try {
+      process.env.DEFORMJS_THREADS = '3';
+      expect(await requestedThreads(2)).toEqual({ count: 2, source: 'option' });
+      expect(await requestedThreads(undefined)).toEqual({ count: 3, source: 'env' });
+      delete process.env.DEFORMJS_THREADS;
+      const auto = await requestedThreads(undefined);
+      expect(auto.source).toBe('default');
+      expect(auto.count).toBeGreaterThanOrEqual(1);
+      expect(auto.count).toBeLessThanOrEqual(8);
+    } finally {
+      if (saved === undefined) delete process.env.DEFORMJS_THREADS;
+      else process.env.DEFORMJS_THREADS = saved;
+    }
+  });
+
+  it('rejects bad counts naming the option or the variable', async () => {
+    await expect(initBackend('wasm', { threads: 0 })).rejects.toThrow(
+      /options.threads must be an integer from 1 to 8 .*got 0/,
+    );
+    const saved = process.env.DEFORMJS_THREADS;
+    process.env.DEFORMJS_THREADS = 'two';
+    try {
+      await expect(initBackend('auto')).rejects.toThrow(/DEFORMJS_THREADS must be an integer from 1 to 8 .*got "two"/);
+    } finally {
+      if (saved === undefined) delete process.env.DEFORMJS_THREADS;
+      else process.env.DEFORMJS_THREADS = saved;
+    }
+  });
+
+  it('refuses another tfjs-backend-wasm version with what to do', () => {
+    expect(() => checkWasmVersion('4.22.0')).not.toThrow();
+    expect(() => checkWasmVersion('4.23.0')).toThrow(
+      /internals of @tensorflow\/tfjs-backend-wasm 4\.22\.0 .*but 4\.23\.0 is loaded.*threads: 1 .*DEFORMJS_THREADS=1/,
+    );
+  });
+});
