@@ -14,7 +14,6 @@
  * it was written against and refuses any other with an error saying what to do.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type * as TfjsWasm from '@tensorflow/tfjs-backend-wasm';
 import type * as NodeFs from 'node:fs';
 import type * as NodeOs from 'node:os';
 import type * as NodePath from 'node:path';
@@ -80,8 +79,8 @@ export function isNode(): boolean {
  * differs throws, a later default or DEFORMJS_THREADS takes the running backend as it is.
  */
 export async function setWasmBackendWithThreads(request: ThreadRequest): Promise<boolean> {
-  const wasm = (wasmModule = await import('@tensorflow/tfjs-backend-wasm'));
-  if (tf.findBackend('wasm') !== null || request.count === 1 || !isNode()) {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (startedWasm() || request.count === 1 || !isNode()) {
     // Already started (the thread count is fixed at the first start), one thread, or a browser (tfjs uses its
     // threaded build by itself in a cross-origin-isolated page).
     if (request.count === 1 && isNode()) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -189,9 +188,18 @@ async function threadedBuild(loadedVersion: string): Promise<ThreadedBuild | str
 
 /**
  * The thread count of the running wasm backend (XNNPACK's pool: 1 on tfjs's single-threaded build), or null when
- * `initBackend` has not started wasm.
+ * wasm has not started. Read from the backend itself, so every entry point of this package (each bundles its own
+ * copy of this module) answers the same.
  */
 export function wasmThreads(): number | null {
-  return wasmModule && tf.findBackend('wasm') !== null ? wasmModule.getThreadsCount() : null;
+  return startedWasm()?.wasm.tfjs.getThreadsCount() ?? null;
 }
-let wasmModule: typeof TfjsWasm | undefined;
+
+/**
+ * The engine's wasm backend if it has started. (Not tf.findBackend: that starts a registered backend that has not
+ * started, here before the thread flags are set.)
+ */
+function startedWasm(): { wasm: { tfjs: { getThreadsCount(): number } } } | undefined {
+  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  return registry.wasm as { wasm: { tfjs: { getThreadsCount(): number } } } | undefined;
+}
