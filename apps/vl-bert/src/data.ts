@@ -6,10 +6,12 @@ import {
   IMAGENET_STD,
   generateCaptions,
   generateRefexp,
+  generateVcr,
   generateVqa,
   loadConceptualCaptions,
   loadRefexp,
   loadRegions,
+  loadVcr,
   loadVqa,
   resizeImage,
   type CaptionRegions,
@@ -31,6 +33,13 @@ export type VqaItem = ImageItem & {
   questionType: string;
 };
 export type RefItem = ImageItem & { sentence: string; box: number[] };
+export type VcrItem = ImageItem & {
+  question: string;
+  answerChoices: string[];
+  answerLabel: number;
+  rationaleChoices: string[];
+  rationaleLabel: number;
+};
 
 export interface VLData {
   /** What identifies the data (a resumed run must match it): the generators' options and the input side. */
@@ -39,6 +48,7 @@ export interface VLData {
   captions: { train: CaptionItem[]; val: CaptionItem[] };
   vqa: { train: VqaItem[]; val: VqaItem[]; answers: string[] };
   refexp: { train: RefItem[]; val: RefItem[] };
+  vcr: { train: VcrItem[]; val: VcrItem[] };
 }
 
 export interface DataOptions {
@@ -89,10 +99,16 @@ export async function loadData(o: DataOptions): Promise<VLData> {
   const common = { seed: o.seed, count: o.count, valCount: Math.max(2, Math.round(o.count / 5)), size: o.size };
   // One folder per generator setting, so other options never reuse data generated for these.
   const root = join(o.dir, `shapes-seed${o.seed}-count${o.count}-size${o.size}`);
-  const dirs = { captions: join(root, 'captions'), vqa: join(root, 'vqa'), refexp: join(root, 'refexp') };
+  const dirs = {
+    captions: join(root, 'captions'),
+    vqa: join(root, 'vqa'),
+    refexp: join(root, 'refexp'),
+    vcr: join(root, 'vcr'),
+  };
   await ensure(dirs.captions, () => generateCaptions({ ...common, out: dirs.captions }));
   await ensure(dirs.vqa, () => generateVqa({ ...common, seed: o.seed + 1, out: dirs.vqa }));
   await ensure(dirs.refexp, () => generateRefexp({ ...common, seed: o.seed + 2, out: dirs.refexp }));
+  await ensure(dirs.vcr, () => generateVcr({ ...common, seed: o.seed + 3, out: dirs.vcr }));
   const { dir: _dir, ...fingerprint } = o;
   const data = {
     fingerprint,
@@ -100,6 +116,7 @@ export async function loadData(o: DataOptions): Promise<VLData> {
     captions: { train: [], val: [] },
     vqa: { train: [], val: [], answers: [] },
     refexp: { train: [], val: [] },
+    vcr: { train: [], val: [] },
   } as VLData;
   for (const split of ['train', 'val'] as const) {
     const cached = imageCache(o.imageSize);
@@ -150,6 +167,21 @@ export async function loadData(o: DataOptions): Promise<VLData> {
         () => refexp.regions(i),
       );
       data.refexp[split].push({ ...item, sentence: r.sentence, box: scaleBox(r.box, refexp.regions(i), o.imageSize) });
+    }
+    const vcr = loadVcr({
+      file: join(dirs.vcr, `${split}.jsonl`),
+      featureDir: join(dirs.vcr, 'features'),
+      imageDir: join(dirs.vcr, 'images'),
+    });
+    for (const [i, r] of vcr.records.entries()) {
+      // The refexp images have the same kind of keys: keep the two sets apart in the cache.
+      const item = await cached(
+        `vcr/${r.imageKey}`,
+        () => vcr.image(i),
+        () => vcr.regions(i),
+      );
+      const { question, answerChoices, answerLabel, rationaleChoices, rationaleLabel } = r;
+      data.vcr[split].push({ ...item, question, answerChoices, answerLabel, rationaleChoices, rationaleLabel });
     }
   }
   // The answer vocabulary: every training answer given by at least one annotator (upstream: the top 3129).

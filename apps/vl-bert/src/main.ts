@@ -14,11 +14,12 @@ const USAGE = `vl-bert: VL-BERT pre-training, fine-tuning and evaluation on the 
   vl-bert pretrain  [--steps 300] [--out runs/pretrain]
                     MLM with visual clues + masked RoI classification (+ text-only MLM every 4th step);
                     then masked colour/shape-word accuracy with real vs zeroed visual features
-  vl-bert finetune  --task vqa|grounding [--init runs/pretrain/checkpoint.safetensors] [--steps 300]
-                    then VQA accuracy (overall, per answer type) or grounding accuracy (IoU > 0.5)
+  vl-bert finetune  --task vqa|grounding|vcr [--init runs/pretrain/checkpoint.safetensors] [--steps 300]
+                    then VQA accuracy (overall, per answer type), grounding accuracy (IoU > 0.5) or
+                    VCR-style 4-way accuracies (Q->A, QA->R, Q->AR)
   vl-bert evaluate  --checkpoint <run>/checkpoint.safetensors
   vl-bert compare   [--seeds 0,1,2] [--out runs/compare]
-                    per seed: pre-train, then VQA and grounding fine-tuned from it and from scratch
+                    per seed: pre-train, then VQA, grounding and VCR fine-tuned from it and from scratch
                     with equal steps; results.md (mean and std), results.json and the loss curves
   vl-bert report    --runs runs/compare [--readme README.md]
                     the results table (mean +- std over seeds) from a compare folder's run.json files,
@@ -185,7 +186,7 @@ export function main(argv: string[], hooks: Hooks = {}): Promise<number> {
         await initBackend(backend);
         const loaded = await loadData(data);
         console.log(
-          `data: ${loaded.captions.train.length} captions, ${loaded.vqa.train.length} questions (${loaded.vqa.answers.length} answers), ${loaded.refexp.train.length} expressions for training`,
+          `data: ${loaded.captions.train.length} captions, ${loaded.vqa.train.length} questions (${loaded.vqa.answers.length} answers), ${loaded.refexp.train.length} expressions, ${loaded.vcr.train.length} VCR questions for training`,
         );
         return loaded;
       };
@@ -222,7 +223,8 @@ export function main(argv: string[], hooks: Hooks = {}): Promise<number> {
       const pretrainSteps = flags.optionalInt('pretrain-steps', 1, 10_000_000) ?? training.steps;
       const root = values.out ?? 'runs/compare';
       const owns = (name: string) =>
-        [RESULTS_JSON, RESULTS_MD, 'vqa-loss.svg', 'grounding-loss.svg'].includes(name) || /^seed\d+$/.test(name);
+        [RESULTS_JSON, RESULTS_MD, ...FINETUNE_TASKS.map((t) => `${t}-loss.svg`)].includes(name) ||
+        /^seed\d+$/.test(name);
       const folder = RunFolder.open(root, { program: 'vl-bert compare', owns, fresh: values.fresh });
       try {
         const loaded = await loadAll();

@@ -79,8 +79,8 @@ function markdownTable(header: string[], rows: string[][]): string[] {
 const distinct = (xs: unknown[]) => [...new Set(xs.map((x) => JSON.stringify(x)))].join(' / ');
 
 /**
- * The results table as markdown, mean ± std over seeds in %: VQA (overall and per answer type) and grounding
- * fine-tuned from the pre-trained model vs from scratch, and masked colour/shape-word accuracy with real vs
+ * The results table as markdown, mean ± std over seeds in %: VQA (overall and per answer type), grounding and
+ * (when run) VCR-style choice fine-tuned from the pre-trained model vs from scratch, and masked colour/shape-word accuracy with real vs
  * zeroed visual features after pre-training; with the settings read from the records.
  */
 export function resultsTable(results: CompareResults): string {
@@ -115,6 +115,21 @@ export function resultsTable(results: CompareResults): string {
         `${runs('vqa', init).length} + ${runs('grounding', init).length}`,
       ]),
     ),
+    ...(runs('vcr', 'pre-trained').length + runs('vcr', 'scratch').length === 0
+      ? []
+      : [
+          '',
+          ...markdownTable(
+            ['fine-tuned from', 'VCR Q->A', 'QA->R', 'Q->AR', 'runs'],
+            (['pre-trained', 'scratch'] as const).map((init) => [
+              init,
+              cell(metric('vcr', init, (e) => e.qa)),
+              cell(metric('vcr', init, (e) => e.qar)),
+              cell(metric('vcr', init, (e) => e.qToAr)),
+              String(runs('vcr', init).length),
+            ]),
+          ),
+        ]),
     '',
     ...markdownTable(
       ['masked words, after pre-training', 'real visual features', 'zeroed visual features', 'runs'],

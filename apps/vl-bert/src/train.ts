@@ -2,12 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@deformjs/core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
-import { evaluateVqa } from '@deformjs/metrics';
+import { evaluateVqa, vcrAccuracy, type VcrPrediction } from '@deformjs/metrics';
 import { AdamW, cosineSchedule, linearWarmup } from '@deformjs/nn';
 import {
   IGNORE,
   VLBert,
   collate,
+  crossEntropy,
   disposeBatch,
   groundingLoss,
   groundingScores,
@@ -15,6 +16,7 @@ import {
   maskWords,
   pretrainingLosses,
   trainStep,
+  vcrLogits,
   vqaLogits,
   vqaLoss,
   xyxyIou,
@@ -27,9 +29,9 @@ import {
 import { decodeCheckpoint, loadWeights, readCheckpointInfo, readSafetensors } from '@deformjs/weights';
 import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
-import type { CaptionItem, RefItem, VLData, VqaItem } from './data';
+import type { CaptionItem, RefItem, VLData, VcrItem, VqaItem } from './data';
 
-export const TASKS = ['pretrain', 'vqa', 'grounding'] as const;
+export const TASKS = ['pretrain', 'vqa', 'grounding', 'vcr'] as const;
 export type Task = (typeof TASKS)[number];
 
 export interface RunOptions {
@@ -74,6 +76,7 @@ export function buildModel(o: Pick<RunOptions, 'task' | 'model'>, data: VLData):
     ...o.model,
     numAnswers: o.task === 'vqa' ? data.vqa.answers.length : 0,
     grounding: o.task === 'grounding',
+    vcr: o.task === 'vcr',
   });
 }
 
@@ -86,9 +89,11 @@ function initFromPretrained(model: VLBert, path: string): void {
       .map(([k, v]) => [k.slice('model.'.length), v]),
   );
   const report = loadWeights(model, weights, { torchLayout: false });
-  const unexpectedMissing = report.missing.filter((k) => !/^(vqa_head|grounding_head)\./.test(k));
+  const unexpectedMissing = report.missing.filter((k) => !/^(vqa_head|grounding_head|vcr_head)\./.test(k));
   if (unexpectedMissing.length > 0 || report.unexpected.length > 0)
-    throw new Error(`${path}: not a pre-training checkpoint of this model (missing ${unexpectedMissing.join(', ')})`);
+    throw new Error(
+      `${path}: not a pre-training checkpoint of this model (missing: ${unexpectedMissing.join(', ') || 'none'}; unexpected: ${report.unexpected.join(', ') || 'none'})`,
+    );
 }
 
 function pretrainExample(
@@ -139,6 +144,22 @@ function refExample(item: RefItem, tokenizer: WordPieceTokenizer, o: Pick<RunOpt
   return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds };
 }
 
+/**
+ * A VCR question's 8 sequences, as upstream scores them: Q->A `[CLS] question [SEP] answer_i [SEP]` for the 4
+ * answers, then QA->R `[CLS] question answer [SEP] rationale_i [SEP]` (the right answer) for the 4 rationales.
+ */
+function vcrExamples(item: VcrItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample[] {
+  const answer = item.answerChoices[item.answerLabel];
+  const pairs = [
+    ...item.answerChoices.map((a) => [item.question, a]),
+    ...item.rationaleChoices.map((r) => [`${item.question} ${answer}`, r]),
+  ];
+  return pairs.map(([a, b]) => {
+    const text = tokenizer.encode(a, b, o.maxText);
+    return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds };
+  });
+}
+
 /** The loss of one training step for the task, on examples drawn with `rng`. */
 function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o: RunOptions, rng: Rng, step: number) {
   const pad = tokenizer.id('[PAD]');
@@ -166,6 +187,17 @@ function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o:
       batch,
       loss: (b: VLBatch) => tf.tidy(() => vqaLoss(vqaLogits(model, b, positions), tf.tensor2d(scores))),
     };
+  }
+  if (o.task === 'vcr') {
+    const items = draw(data.vcr.train);
+    const batch = collate(
+      items.flatMap((item) => vcrExamples(item, tokenizer, o)),
+      data.imageSize,
+      pad,
+    );
+    // Rows of vcrLogits: each question's Q->A choice, then its QA->R choice.
+    const labels = items.flatMap((item) => [item.answerLabel, item.rationaleLabel]);
+    return { batch, loss: (b: VLBatch) => crossEntropy(vcrLogits(model, b), labels) };
   }
   const items = draw(data.refexp.train);
   const batch = collate(
@@ -317,7 +349,8 @@ function* chunks<T>(items: T[], size: number): Generator<T[]> {
 /**
  * Validation metrics of a task. Pre-training: accuracy of masked colour and shape words (every such word of a
  * caption masked at once) with real vs zeroed visual features. VQA: VQA accuracy overall and per answer type.
- * Grounding: the share of expressions whose best-scored RoI overlaps the referred box at IoU > 0.5.
+ * Grounding: the share of expressions whose best-scored RoI overlaps the referred box at IoU > 0.5. VCR:
+ * @deformjs/metrics' `vcrAccuracy` (Q->A, QA->R given the right answer, and Q->AR: both right).
  */
 export function evaluateTask(
   model: VLBert,
@@ -391,6 +424,21 @@ export function evaluateTask(
     }));
     const r = evaluateVqa(annotations, predictions);
     return { overall: r.overall, perAnswerType: r.perAnswerType, questions: predictions.length };
+  }
+  if (o.task === 'vcr') {
+    const predictions: VcrPrediction[] = [];
+    for (const items of chunks(data.vcr.val, Math.max(1, size / 8))) {
+      const batch = collate(
+        items.flatMap((item) => vcrExamples(item, tokenizer, o)),
+        data.imageSize,
+        pad,
+      );
+      const best = tf.tidy(() => tf.argMax(vcrLogits(model, batch), -1).dataSync());
+      items.forEach((_, q) => predictions.push({ answer: best[2 * q], rationale: best[2 * q + 1] }));
+      disposeBatch(batch);
+    }
+    const labels = data.vcr.val.map((item) => ({ answer: item.answerLabel, rationale: item.rationaleLabel }));
+    return { ...vcrAccuracy(predictions, labels), questions: labels.length };
   }
   let correct = 0;
   for (const items of chunks(data.refexp.val, size)) {

@@ -56,7 +56,7 @@ describe('vl-bert CLI errors', () => {
     [['pretrain', '--frobnicate'], "Unknown option '--frobnicate'"],
     [['pretrain', '--init', 'x.safetensors'], '--init is for finetune'],
     [['finetune'], '--task vqa|grounding'],
-    [['finetune', '--task', 'captioning'], '--task expects one of vqa, grounding'],
+    [['finetune', '--task', 'captioning'], '--task expects one of vqa, grounding, vcr'],
     [['evaluate'], '--checkpoint <file> is required'],
     [['compare', '--seeds', '0,x'], '--seeds expects integers like 0,1,2, got "0,x"'],
     [['report'], '--runs <compare folder> is required'],
@@ -137,6 +137,11 @@ describe('vl-bert pretrain, resume, finetune, evaluate and report on a tiny worl
     const grounding = join(dir, 'grounding');
     expect(await main(['finetune', '--task', 'grounding', '--out', grounding, ...tiny])).toBe(0);
     expect(record(grounding).evaluation).toMatchObject({ accuracy: expect.any(Number) });
+    const vcr = join(dir, 'vcr');
+    expect(await main(['finetune', '--task', 'vcr', '--init', init, '--out', vcr, ...tiny])).toBe(0);
+    const e = record(vcr).evaluation!;
+    expect(e).toMatchObject({ qa: expect.any(Number), qar: expect.any(Number), qToAr: expect.any(Number) });
+    expect(e.qToAr as number).toBeLessThanOrEqual(Math.min(e.qa as number, e.qar as number));
     out.length = 0;
     const checkpoint = join(vqa, 'checkpoint.safetensors');
     expect(await main(['evaluate', '--checkpoint', checkpoint, ...data, '--backend', 'cpu'])).toBe(0);
@@ -188,9 +193,11 @@ describe('compare and report', SLOW, () => {
       'results.md',
       'seed0',
       'seed1',
+      'vcr-loss.svg',
       'vqa-loss.svg',
     ]);
-    const runs = ['grounding-pretrained', 'grounding-scratch', 'pretrain', 'vqa-pretrained', 'vqa-scratch'];
+    const runs = ['grounding-pretrained', 'grounding-scratch', 'pretrain', 'vcr-pretrained', 'vcr-scratch'];
+    runs.push('vqa-pretrained', 'vqa-scratch');
     expect(readdirSync(join(root, 'seed1')).sort()).toEqual(runs);
     const overall = [0, 1].map((s) => record(join(root, `seed${s}`, 'vqa-pretrained')).evaluation!.overall as number);
     const mean = (overall[0] + overall[1]) / 2;
@@ -198,6 +205,7 @@ describe('compare and report', SLOW, () => {
     const table = readFileSync(join(root, 'results.md'), 'utf8');
     expect(table).toContain(`| pre-trained     | ${(100 * mean).toFixed(1)} ± ${(100 * std).toFixed(1)}`);
     expect(table).toContain('Pre-training 2 steps, fine-tuning 1 steps');
+    expect(table).toContain('| fine-tuned from | VCR Q->A');
     expect(out.join('\n')).toContain(table);
 
     // report rewrites the table from the run folders alone, and into a README's markers.

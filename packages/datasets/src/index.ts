@@ -18,6 +18,8 @@ export type { VqaAnswer, VqaDataset, VqaLoadOptions, VqaRecord } from './vqa';
 export { loadConceptualCaptions, loadRegions, captionKey } from './captions';
 export { loadRefexp } from './refexp';
 export type { RefexpDataset, RefexpLoadOptions, RefexpRecord } from './refexp';
+export { loadVcr } from './vcr';
+export type { VcrDataset, VcrLoadOptions, VcrRecord } from './vcr';
 export type { CaptionRecord, CaptionRegions, CaptionsDataset, CaptionsLoadOptions } from './captions';
 
 export { decodeLabelPng, encodeLabelPng, vocPalette } from './formats/png';
@@ -66,11 +68,12 @@ export type { VidDatasetFiles, VideoGenerateOptions, VideoMotion, VideoTrack } f
 export { groundTruthFlow } from './shapes/flow';
 export type { FlowFrame, GroundTruthFlow } from './shapes/flow';
 export type { ShapePose } from './shapes/raster';
-export { generateCaptions, generateVqa, generateRefexp, languageVocabulary } from './shapes/language';
+export { generateCaptions, generateVqa, generateRefexp, generateVcr, languageVocabulary } from './shapes/language';
 export type {
   CaptionsDatasetFiles,
   LanguageGenerateOptions,
   RefexpDatasetFiles,
+  VcrDatasetFiles,
   VqaDatasetFiles,
 } from './shapes/language';
 export { ensureShapesDataset, SHAPES_KINDS } from './shapes/generate';

@@ -17,7 +17,7 @@ export {
   VLBert,
   RoiClassificationHead,
   VqaHead,
-  GroundingHead,
+  ScoreHead,
   boxGeometryEmbedding,
   SEGMENT_A,
   SEGMENT_B,
@@ -36,5 +36,5 @@ export {
   pretrainingLosses,
 } from './pretraining';
 export type { VLExample, VLBatch, PretrainingLosses } from './pretraining';
-export { vqaLogits, groundingScores, groundingLoss, xyxyIou, trainStep } from './tasks';
+export { vqaLogits, groundingScores, groundingLoss, vcrLogits, xyxyIou, trainStep } from './tasks';
 export type { StepResult } from './tasks';

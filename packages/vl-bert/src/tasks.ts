@@ -28,6 +28,22 @@ export function groundingScores(model: VLBert, batch: VLBatch): tf.Tensor {
   return tf.tidy(() => head.forward(model.forward(batch).rois));
 }
 
+/**
+ * VCR-style choice scores [B, C]: the batch holds each question's C candidate sequences one after the other
+ * (`[CLS] question [SEP] answer [SEP]`, or for rationales `[CLS] question answer [SEP] rationale [SEP]`), each
+ * scored from its [CLS] hidden state by `vcr_head`, as upstream. Train with `crossEntropy` over the C choices.
+ */
+export function vcrLogits(model: VLBert, batch: VLBatch, choices = 4): tf.Tensor {
+  const head = requireHead(model.vcr_head, 'vcrLogits', 'vcr');
+  const B = batch.textIds.shape[0]!;
+  if (B % choices !== 0)
+    throw argumentError('vcrLogits', 'batch', `a multiple of ${choices} sequences (${choices} per question)`, B);
+  return tf.tidy(() => {
+    const cls = tf.squeeze(tf.slice(model.forward(batch).text, [0, 0, 0], [B, 1, -1]), [1]);
+    return tf.reshape(head.forward(cls), [B / choices, choices]);
+  });
+}
+
 /** Upstream RefCOCO's loss: BCE per real RoI, target 1 where the RoI overlaps the referred box at IoU > 0.5. */
 export function groundingLoss(scores: tf.Tensor, targets: tf.Tensor, roiMask: tf.Tensor): tf.Scalar {
   return binaryCrossEntropyWithLogits(scores, targets, roiMask);

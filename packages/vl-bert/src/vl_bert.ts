@@ -38,6 +38,8 @@ export interface VLBertConfig extends Omit<BertConfig, 'typeVocabSize'> {
   numAnswers?: number;
   /** Adds `grounding_head` (one score per RoI) for referring expressions. */
   grounding?: boolean;
+  /** Adds `vcr_head` (one score per sequence, from [CLS]) for VCR-style multiple choice. */
+  vcr?: boolean;
   /** Vocabulary ids of [IMG] and [END] (`tokenizer.id('[IMG]')`); default 5 and 6, the synthetic world's. */
   imgTokenId?: number;
   endTokenId?: number;
@@ -119,7 +121,8 @@ export class VLBert extends Module {
   readonly cls: BertPreTrainingHeads;
   readonly mvrc_head: RoiClassificationHead;
   readonly vqa_head: VqaHead | null;
-  readonly grounding_head: GroundingHead | null;
+  readonly grounding_head: ScoreHead | null;
+  readonly vcr_head: ScoreHead | null;
   private readonly appearanceDim: number;
   private readonly stride: number;
 
@@ -138,6 +141,7 @@ export class VLBert extends Module {
       numRoiClasses: 5,
       numAnswers: 0,
       grounding: false,
+      vcr: false,
       imgTokenId: 5,
       endTokenId: 6,
       ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
@@ -178,9 +182,8 @@ export class VLBert extends Module {
     this.mvrc_head = this.addModule('mvrc_head', new RoiClassificationHead(rng, c, c.numRoiClasses));
     this.vqa_head =
       c.numAnswers > 0 ? this.addModule('vqa_head', new VqaHead(rng, this.bert.noise, H, c.numAnswers)) : null;
-    this.grounding_head = c.grounding
-      ? this.addModule('grounding_head', new GroundingHead(rng, this.bert.noise, H))
-      : null;
+    this.grounding_head = c.grounding ? this.addModule('grounding_head', new ScoreHead(rng, this.bert.noise, H)) : null;
+    this.vcr_head = c.vcr ? this.addModule('vcr_head', new ScoreHead(rng, this.bert.noise, H)) : null;
   }
 
   /** What an optimiser should update: everything, less the backbone when it is frozen. */
@@ -312,8 +315,11 @@ export class VqaHead extends Module {
   }
 }
 
-/** Upstream's RefCOCO final_mlp: dropout, linear, ReLU, dropout, linear to one score per RoI. */
-export class GroundingHead extends Module {
+/**
+ * Upstream's final_mlp of RefCOCO (one score per RoI) and of VCR (one score per answer sequence, on [CLS]): dropout,
+ * linear, ReLU, dropout, linear to one score.
+ */
+export class ScoreHead extends Module {
   readonly final_mlp: Sequential;
   constructor(rng: Rng, noise: VLBert['bert']['noise'], hidden: number) {
     super();
@@ -328,8 +334,8 @@ export class GroundingHead extends Module {
       ),
     );
   }
-  /** rois [B, R, H] -> scores [B, R]. */
-  forward(rois: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.squeeze(this.final_mlp.forward(rois), [-1]));
+  /** [..., H] -> scores [...]. */
+  forward(hidden: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.squeeze(this.final_mlp.forward(hidden), [-1]));
   }
 }

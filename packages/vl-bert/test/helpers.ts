@@ -57,3 +57,17 @@ export function tinyExamples(seed = 0): VLExample[] {
 export function tinyBatch(seed = 0) {
   return collate(tinyExamples(seed), SIZE, tokenizer.id('[PAD]'));
 }
+
+/** VCR-style batches: per question its 4 answers, one sequence each over the same image and RoIs. */
+export const ANSWERS = ['red', 'blue', 'two', 'a green star'];
+export function vcrBatch(questions: string[][] = [ANSWERS]) {
+  const [example] = tinyExamples();
+  return collate(
+    questions.flat().map((answer) => {
+      const text = tokenizer.encode('what color is the circle?', answer, 16);
+      return { image: example.image, boxes: example.boxes, ids: text.ids, segmentIds: text.segmentIds };
+    }),
+    SIZE,
+    tokenizer.id('[PAD]'),
+  );
+}

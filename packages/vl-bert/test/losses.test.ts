@@ -2,7 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { assertAllClose } from '@deformjs/core/testing';
-import { binaryCrossEntropyWithLogits, crossEntropy, groundingLoss, softCrossEntropy, vqaLoss } from '../src/index';
+import {
+  IGNORE,
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  disposeBatch,
+  groundingLoss,
+  pretrainingLosses,
+  softCrossEntropy,
+  vcrLogits,
+  vqaLoss,
+} from '../src/index';
+import { ANSWERS, TINY, tinyBatch, tinyModel, vcrBatch } from './helpers';
 
 // float64 references written out from the definitions (log-sum-exp and log(1 + e^x) in double precision).
 const logSoftmax = (row: number[]) => {
@@ -75,5 +86,52 @@ describe('losses against float64 references', () => {
     assertAllClose(grad, expected, { atol: 1e-6, name: 'd bce / d logits' });
     expect(() => binaryCrossEntropyWithLogits(l, tf.zeros([3, 3]))).toThrow(/targets/);
     tf.dispose([l, s, w, weighted, ground, vqa, grad]);
+  });
+});
+
+describe('the model objectives against float64 references over their own logits', () => {
+  const hardCe = (logits: number[][], labels: number[]) =>
+    -logits.reduce((s, row, i) => s + logSoftmax(row)[labels[i]], 0) / logits.length;
+
+  it('pre-training: MLM over the labelled words + masked RoI classification over the labelled RoIs', async () => {
+    await initBackend('cpu');
+    const model = tinyModel();
+    model.eval();
+    const batch = tinyBatch();
+    const losses = pretrainingLosses(model, batch);
+    const out = model.forward(batch);
+    const H = TINY.hiddenSize;
+    const wordLogits = tf.tidy(() => model.cls.predictions.forward(tf.reshape(out.text, [-1, H])).arraySync());
+    const roiLogits = tf.tidy(() => model.mvrc_head.forward(tf.reshape(out.rois, [-1, H])).arraySync());
+    const labelled = (labels: Int32Array, rows: number[][]) => {
+      const kept = [...labels.keys()].filter((i) => labels[i] !== IGNORE);
+      expect(kept.length).toBeGreaterThan(0);
+      return hardCe(
+        kept.map((i) => rows[i]),
+        kept.map((i) => labels[i]),
+      );
+    };
+    const mlm = labelled(batch.textLabels, wordLogits as number[][]);
+    const mvrc = labelled(batch.roiLabels, roiLogits as number[][]);
+    expect(losses.mlm.dataSync()[0]).toBeCloseTo(mlm, 4);
+    expect(losses.mvrc.dataSync()[0]).toBeCloseTo(mvrc, 4);
+    expect(losses.loss.dataSync()[0]).toBeCloseTo(mlm + mvrc, 4);
+    tf.dispose([losses, out] as never);
+    disposeBatch(batch);
+    model.dispose();
+  });
+
+  it('VCR: softmax cross-entropy over each question’s 4 choice scores', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ vcr: true });
+    model.eval();
+    const batch = vcrBatch([ANSWERS, ['one', 'no', 'three', 'yes']]);
+    const logits = vcrLogits(model, batch);
+    expect(logits.shape).toEqual([2, 4]);
+    const loss = crossEntropy(logits, [1, 3]);
+    expect(loss.dataSync()[0]).toBeCloseTo(hardCe(logits.arraySync() as number[][], [1, 3]), 5);
+    tf.dispose([logits, loss]);
+    disposeBatch(batch);
+    model.dispose();
   });
 });

@@ -10,12 +10,14 @@ import {
   groundingLoss,
   groundingScores,
   pretrainingLosses,
+  crossEntropy,
   trainStep,
+  vcrLogits,
   vqaLogits,
   vqaLoss,
   zeroBoxes,
 } from '../src/index';
-import { SIZE, TINY, tinyBatch, tinyExamples, tinyModel, tokenizer } from './helpers';
+import { ANSWERS, SIZE, TINY, tinyBatch, tinyExamples, tinyModel, tokenizer, vcrBatch } from './helpers';
 
 describe('visual feature embedding', () => {
   it('box geometry: sine/cosine of (cx, cy, w, h) / image x 100 over 1000^(i/dim), as upstream', async () => {
@@ -133,9 +135,10 @@ describe('visual feature embedding', () => {
 
 for (const backend of TEST_BACKENDS) {
   describe(`training on ${backend}`, () => {
-    it('pre-training, VQA and grounding steps keep the tensor count flat and lower their loss on one batch', async () => {
+    it('pre-training, VQA, grounding and VCR steps keep the tensor count flat and lower their loss on one batch', async () => {
       await initBackend(backend);
-      const model = tinyModel({ numAnswers: 3, grounding: true });
+      const model = tinyModel({ numAnswers: 3, grounding: true, vcr: true });
+      const choices = vcrBatch();
       const optimizer = new AdamW(model.trainingVariables(), { lr: 1e-2, weightDecay: 0 });
       const batch = tinyBatch();
       const scores = tf.tensor2d([
@@ -152,7 +155,8 @@ for (const backend of TEST_BACKENDS) {
           const p = pretrainingLosses(model, batch);
           const vqa = vqaLoss(vqaLogits(model, batch, maskPositions), scores);
           const ground = groundingLoss(groundingScores(model, batch), targets, batch.roiMask);
-          return tf.addN([p.loss, vqa, ground]) as tf.Scalar;
+          const vcr = crossEntropy(vcrLogits(model, choices), [2]);
+          return tf.addN([p.loss, vqa, ground, vcr]) as tf.Scalar;
         });
       const first = trainStep(model, optimizer, objective);
       const losses = [first.loss];
@@ -163,10 +167,36 @@ for (const backend of TEST_BACKENDS) {
       expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
       tf.dispose([scores, targets]);
       disposeBatch(batch);
+      disposeBatch(choices);
       model.dispose();
     });
   });
 }
+
+describe('VCR-style choice', () => {
+  it('scores each candidate sequence from its [CLS] hidden state, one row of 4 per question', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ vcr: true });
+    model.eval();
+    const batch = vcrBatch();
+    const logits = vcrLogits(model, batch);
+    expect(logits.shape).toEqual([1, 4]);
+    const cls = tf.tidy(() => model.vcr_head!.forward(tf.slice(model.forward(batch).text, [0, 0, 0], [4, 1, -1])));
+    assertAllClose(logits, await cls.data(), { atol: 1e-6 });
+    // Each choice is scored apart: reordering the answers reorders the scores.
+    const swapped = vcrBatch([[3, 1, 2, 0].map((i) => ANSWERS[i])]);
+    const reordered = vcrLogits(model, swapped);
+    assertAllClose(
+      reordered,
+      [3, 1, 2, 0].map((i) => logits.dataSync()[i]),
+      { atol: 1e-5 },
+    );
+    tf.dispose([logits, cls, reordered]);
+    disposeBatch(batch);
+    disposeBatch(swapped);
+    model.dispose();
+  });
+});
 
 describe('a frozen backbone', () => {
   it('is left out of training and stays unchanged by a step', async () => {
@@ -196,6 +226,10 @@ describe('errors name the argument', () => {
     expect(() => model.forward({ ...batch, boxes: tf.zeros([2, 3, 5]) })).toThrow(/boxes/);
     expect(() => model.forward({ ...batch, visual: 'blurred' as 'real' })).toThrow(/visual.*blurred/);
     expect(() => vqaLogits(model, batch, [0, 1])).toThrow(/model.*numAnswers/);
+    expect(() => vcrLogits(model, batch)).toThrow(/vcrLogits.*model.*config\.vcr/);
+    const withVcr = tinyModel({ vcr: true });
+    expect(() => vcrLogits(withVcr, batch)).toThrow(/vcrLogits.*batch.*multiple of 4.*2/);
+    withVcr.dispose();
     expect(() => collate([], SIZE, 0)).toThrow(/examples/);
     expect(() => collate([{ ...tinyExamples()[0], image: new Float32Array(5) }], SIZE, 0)).toThrow(
       /examples\[0\]\.image.*5/,

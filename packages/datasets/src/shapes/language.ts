@@ -46,6 +46,8 @@ export interface VqaQuestion {
   answerType: 'yes/no' | 'number' | 'other';
   /** Plausible wrong answers a careless annotator might give. */
   distractors: string[];
+  /** Indices of the scene's objects the answer is about (none for an absent shape). */
+  evidence: number[];
 }
 
 /**
@@ -57,14 +59,17 @@ export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): V
   const shapeCount = SHAPE_CLASSES.map((_, s) => objects.filter((o) => o.shape === s).length);
   const colorCount = SHAPE_COLORS.map((_, c) => objects.filter((o) => o.color === c).length);
   const candidates: VqaQuestion[] = [];
+  const indices = (keep: (o: (typeof objects)[number]) => boolean) => objects.flatMap((o, k) => (keep(o) ? [k] : []));
   SHAPE_CLASSES.forEach((name, s) => {
     const n = shapeCount[s];
+    const evidence = indices((o) => o.shape === s);
     candidates.push({
       question: `How many ${plural(s, 2)} are there?`,
       answer: String(n),
       questionType: 'how many',
       answerType: 'number',
       distractors: [String(n + 1), String(Math.max(0, n - 1))],
+      evidence,
     });
     candidates.push({
       question: `Is there a ${name}?`,
@@ -72,6 +77,7 @@ export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): V
       questionType: 'is there a',
       answerType: 'yes/no',
       distractors: [n > 0 ? 'no' : 'yes'],
+      evidence,
     });
     if (n === 1) {
       const color = objects.find((o) => o.shape === s)!.color;
@@ -81,6 +87,7 @@ export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): V
         questionType: 'what color is the',
         answerType: 'other',
         distractors: SHAPE_COLORS.filter((_, c) => c !== color).map((c) => c.name),
+        evidence,
       });
     }
   });
@@ -93,6 +100,7 @@ export function sceneQuestions(rng: Rng, scene: RenderedScene, count: number): V
       questionType: 'what',
       answerType: 'other',
       distractors: SHAPE_CLASSES.filter((_, s) => s !== shape) as unknown as string[],
+      evidence: indices((o) => o.color === c),
     });
   });
   return rng.shuffle(candidates).slice(0, count);
@@ -338,39 +346,168 @@ export interface RefexpDatasetFiles {
  * `questionsPerImage` sets the expressions per image (default 4, fewer when the scene has fewer).
  */
 export async function generateRefexp(options: LanguageGenerateOptions): Promise<RefexpDatasetFiles> {
-  const { out, seed, count, valCount, size } = resolveOptions('generateRefexp', options);
   const { questionsPerImage = 4 } = options;
   assertInteger('generateRefexp', 'questionsPerImage', questionsPerImage, 1);
-  const featureDim = resolveFeatureDim('generateRefexp', options);
+  const set = await generateKeyedScenes('generateRefexp', options, (rng, scene, key) =>
+    sceneExpressions(rng, scene, questionsPerImage).map((e) => ({
+      image_key: key,
+      sentence: e.sentence,
+      box: scene.objects[e.object].box,
+    })),
+  );
+  const files = {} as Pick<RefexpDatasetFiles, 'train' | 'val'>;
+  for (const split of ['train', 'val'] as const) {
+    const refsFile = join(set.out, `refs_${split}.json`);
+    writeJson(refsFile, {
+      info: { description: 'deformjs shapes world referring expressions (synthetic)' },
+      refs: set.texts[split].map((ref, ref_id) => ({ ref_id, ...ref })),
+    });
+    files[split] = { refsFile, featureDir: set.featureDir, imageDir: set.imageDir };
+  }
+  return { root: set.out, ...files, images: set.images };
+}
+
+/**
+ * The scenes of a language set keyed by file name (refexp, VCR): per split and image a scene drawn from the
+ * image's own generator and keyed `<split>_<i>`, handed to `describe` (which draws its texts from that same
+ * generator), then written as images/<key>.jpg with its regions features/<key>.{json,bin}. Returns each
+ * split's texts in order.
+ */
+async function generateKeyedScenes<T>(
+  op: string,
+  options: LanguageGenerateOptions,
+  describe: (rng: Rng, scene: RenderedScene, key: string) => T[],
+): Promise<{
+  out: string;
+  featureDir: string;
+  imageDir: string;
+  images: GeneratedImage[];
+  texts: Record<'train' | 'val', T[]>;
+}> {
+  const { out, seed, count, valCount, size } = resolveOptions(op, options);
+  const featureDim = resolveFeatureDim(op, options);
   const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
   const featureDir = join(out, 'features');
   const imageDir = join(out, 'images');
-  const files = {} as Pick<RefexpDatasetFiles, 'train' | 'val'>;
+  const texts: Record<'train' | 'val', T[]> = { train: [], val: [] };
   for (const [split, rng, n] of [
     ['train', rngs.train, count],
     ['val', rngs.val, valCount],
   ] as const) {
-    const refs: object[] = [];
     for (let i = 0; i < n; i++) {
       const imageRng = rng.fork();
       const { width, height } = sampleImageSize(imageRng, size);
       const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
       const key = `${split}_${String(i).padStart(7, '0')}`;
       images.push(generatedImage(split, key, scene));
-      for (const e of sceneExpressions(imageRng, scene, questionsPerImage)) {
-        refs.push({ ref_id: refs.length, image_key: key, sentence: e.sentence, box: scene.objects[e.object].box });
-      }
+      texts[split].push(...describe(imageRng, scene, key));
       writeRegions(featureDir, key, imageRng, scene, featureDim);
       await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
     }
-    const refsFile = join(out, `refs_${split}.json`);
-    writeJson(refsFile, { info: { description: 'deformjs shapes world referring expressions (synthetic)' }, refs });
-    files[split] = { refsFile, featureDir, imageDir };
   }
   await queue.drain();
-  return { root: out, ...files, images };
+  return { out, featureDir, imageDir, images, texts };
+}
+
+/** A VCR-style question: 4 answers (one right) and 4 rationales of the right answer (one right). */
+export interface VcrQuestion {
+  question: string;
+  answerType: 'number' | 'other';
+  answerChoices: string[];
+  answerLabel: number;
+  rationaleChoices: string[];
+  rationaleLabel: number;
+}
+
+const QUADRANTS = ['top left', 'top right', 'bottom left', 'bottom right'];
+
+/**
+ * VCR-style 4-way questions from the VQA questions of a scene. Answers: the right one and three of the VQA
+ * generator's distractors (counts get n + 2 and n + 3 as further wrong counts; yes/no questions, with one
+ * possible wrong answer, are left out). Rationale: where one object the answer is about lies, "the red circle is
+ * at the top left", against the three other quadrants; that object's colour and shape are unique in the scene
+ * (so every other quadrant is false) and its centre is at least 8% of the image away from both midlines (so its
+ * quadrant is clear). Questions without such an object are left out.
+ */
+export function sceneVcr(rng: Rng, scene: RenderedScene, count: number): VcrQuestion[] {
+  const objects = scene.objects;
+  const margin = (o: (typeof objects)[number]) =>
+    Math.min(
+      Math.abs((o.box[0] + o.box[2]) / 2 - scene.width / 2) / scene.width,
+      Math.abs((o.box[1] + o.box[3]) / 2 - scene.height / 2) / scene.height,
+    );
+  const items: VcrQuestion[] = [];
+  for (const q of sceneQuestions(rng, scene, objects.length * 4 + SHAPE_CLASSES.length * 2)) {
+    if (items.length === count) break;
+    if (q.answerType === 'yes/no') continue;
+    const n = Number(q.answer);
+    const extra = q.answerType === 'number' ? [String(n + 2), String(n + 3)] : [];
+    const wrong = [...new Set([...q.distractors, ...extra])].filter((d) => d !== q.answer);
+    const candidates = q.evidence
+      .map((k) => objects[k])
+      .filter(
+        (o) =>
+          !o.iscrowd &&
+          margin(o) >= 0.08 &&
+          objects.filter((p) => p.shape === o.shape && p.color === o.color).length === 1,
+      );
+    if (wrong.length < 3 || candidates.length === 0) continue;
+    const o = candidates.reduce((best, c) => (margin(c) > margin(best) ? c : best));
+    const quadrant =
+      ((o.box[1] + o.box[3]) / 2 < scene.height / 2 ? 0 : 2) + ((o.box[0] + o.box[2]) / 2 < scene.width / 2 ? 0 : 1);
+    const answers = rng.shuffle([q.answer, ...rng.shuffle(wrong).slice(0, 3)]);
+    const places = rng.shuffle([...QUADRANTS]);
+    const subject = `the ${SHAPE_COLORS[o.color].name} ${SHAPE_CLASSES[o.shape]}`;
+    items.push({
+      question: q.question,
+      answerType: q.answerType as VcrQuestion['answerType'],
+      answerChoices: answers,
+      answerLabel: answers.indexOf(q.answer),
+      rationaleChoices: places.map((p) => `${subject} is at the ${p}`),
+      rationaleLabel: places.indexOf(QUADRANTS[quadrant]),
+    });
+  }
+  return items;
+}
+
+export interface VcrDatasetFiles {
+  root: string;
+  train: { file: string; featureDir: string; imageDir: string };
+  val: { file: string; featureDir: string; imageDir: string };
+  images: GeneratedImage[];
+}
+
+/**
+ * Writes a VCR-style 4-way choice set about shapes scenes: {train,val}.jsonl, one question a line with VCR's
+ * field names (`annot_id`, `question`, `answer_choices`, `answer_label`, `rationale_choices`,
+ * `rationale_label`; text as plain strings, not VCR's token lists with object references) and `image_key`,
+ * `answer_type`; images/<key>.jpg and the regions features/<key>.{json,bin} (`loadRegions`). Built by
+ * `sceneVcr` from the VQA generator's questions and distractors; up to `questionsPerImage` (default 4) per image.
+ */
+export async function generateVcr(options: LanguageGenerateOptions): Promise<VcrDatasetFiles> {
+  const { questionsPerImage = 4 } = options;
+  assertInteger('generateVcr', 'questionsPerImage', questionsPerImage, 1);
+  const set = await generateKeyedScenes('generateVcr', options, (rng, scene, key) =>
+    sceneVcr(rng, scene, questionsPerImage).map((q) => ({
+      image_key: key,
+      question: q.question,
+      answer_type: q.answerType,
+      answer_choices: q.answerChoices,
+      answer_label: q.answerLabel,
+      rationale_choices: q.rationaleChoices,
+      rationale_label: q.rationaleLabel,
+    })),
+  );
+  const files = {} as Pick<VcrDatasetFiles, 'train' | 'val'>;
+  for (const split of ['train', 'val'] as const) {
+    const file = join(set.out, `${split}.jsonl`);
+    const lines = set.texts[split].map((q, k) => JSON.stringify({ annot_id: `${split}-${k}`, ...q }) + '\n');
+    writeFileAtomic(file, lines.join(''));
+    files[split] = { file, featureDir: set.featureDir, imageDir: set.imageDir };
+  }
+  return { root: set.out, ...files, images: set.images };
 }
 
 /** Every word the language generators write (captions, questions, answers, referring expressions). */
@@ -385,6 +522,8 @@ export function languageVocabulary(): string[] {
       ...shapes,
       ...SHAPE_COLORS.map((c) => c.name),
       ...BACKGROUND_TONES.map((t) => t.name),
+      // VCR-style rationales (appended, so the earlier words keep their order).
+      ...'at top bottom left right'.split(' '),
     ]),
   ];
 }
