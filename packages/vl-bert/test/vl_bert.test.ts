@@ -169,7 +169,7 @@ for (const backend of TEST_BACKENDS) {
       disposeBatch(batch);
       disposeBatch(choices);
       model.dispose();
-    });
+    }, 600_000); // seconds on an idle machine, minutes at low priority beside the session's trainings
   });
 }
 
