@@ -103,15 +103,21 @@ export function compareRow(
   };
 }
 
-/** Prints rows as an aligned table and writes them, with machine facts, to `bench-results/<file>.json`. */
-export function reportBench(file: string, rows: object[], packageDir = process.cwd()): void {
+/**
+ * Prints rows as an aligned table and writes them, with machine facts and `facts` (how it was measured), to
+ * `bench-results/<file>.json`.
+ */
+export function reportBench(file: string, rows: object[], packageDir = process.cwd(), facts: object = {}): void {
   if (rows.length === 0) return;
   const keys = Object.keys(rows[0]);
   const cells = [keys, ...rows.map((r) => keys.map((k) => format((r as Record<string, unknown>)[k])))];
   const widths = keys.map((_, i) => Math.max(...cells.map((row) => String(row[i]).length)));
   for (const row of cells) console.log(row.map((c, i) => String(c).padEnd(widths[i])).join('  '));
   const out = join(packageDir, 'bench-results', `${file}.json`);
-  writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+  writeFileAtomic(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, ...facts, rows }, null, 2) + '\n',
+  );
   console.log(`wrote ${out}`);
 }
 

@@ -1,16 +1,9 @@
-"""Pure-PyTorch multi-scale deformable attention (grid_sample per level), timed on 2 threads.
-
-Prints one JSON line: {case: {forward_ms, forward_backward_ms}} with medians over the runs.
-Usage: /usr/bin/python3 reference.py [--runs 7]
-"""
-import json
-import sys
-import time
-
+"""Pure-PyTorch multi-scale deformable attention (grid_sample per level, Deformable DETR's CPU path), the PyTorch
+side of bench/index.ts for @deformjs/core's interleavedBench (which sets the thread count): decoder (Lq = 300) and
+encoder (Lq = S) cases, forward and forward + backward (gradients of value, locations and weights)."""
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
 LEVELS = [(64, 64), (32, 32), (16, 16), (8, 8)]
 M, D, P = 8, 32, 4
 
@@ -30,19 +23,7 @@ def ms_deform_attn_core_pytorch(value, spatial_shapes, sampling_locations, atten
     return out.transpose(1, 2).contiguous()
 
 
-def median_ms(fn, runs, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return times[len(times) // 2]
-
-
-def case(lq, runs):
+def pair(lq):
     torch.manual_seed(0)
     S = sum(h * w for h, w in LEVELS)
     L = len(LEVELS)
@@ -59,10 +40,14 @@ def case(lq, runs):
         out = ms_deform_attn_core_pytorch(value, LEVELS, loc, attn)
         torch.autograd.grad(out, [value, loc, attn], grad_out)
 
-    return {'forward_ms': median_ms(forward, runs), 'forward_backward_ms': median_ms(forward_backward, runs)}
+    return forward, forward_backward
 
 
-if __name__ == '__main__':
-    runs = int(sys.argv[sys.argv.index('--runs') + 1]) if '--runs' in sys.argv else 7
+def cases():
     S = sum(h * w for h, w in LEVELS)
-    print(json.dumps({'decoder': case(300, runs), 'encoder': case(S, max(3, runs // 2))}))
+    out = {}
+    for name, lq in (('decoder', 300), ('encoder', S)):
+        forward, forward_backward = pair(lq)
+        out[f'{name} forward (Lq={lq})'] = forward
+        out[f'{name} forward+backward (Lq={lq})'] = forward_backward
+    return out

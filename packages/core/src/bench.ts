@@ -1,0 +1,300 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, availableParallelism, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { getBackend } from '@tensorflow/tfjs-core';
+import { REFERENCE_PYTHON, hasTorch, reportBench } from './node';
+import { wasmThreads } from './wasm_threads';
+
+/** Set in the processes `interleavedBench` starts for our side; they serve timings instead of coordinating. */
+const WORKER_ENV = 'DEFORMJS_BENCH_WORKER';
+
+/** One case of a side: runs the work once and returns when it is done (results read back). */
+export type BenchCase = () => unknown | Promise<unknown>;
+
+export interface InterleavedBenchSpec {
+  /** `bench-results/<file>.json`. */
+  file: string;
+  /** One line saying what is measured (printed and stored). */
+  title: string;
+  /** The cases, in the order a round runs them. */
+  cases: string[];
+  /**
+   * Our side, built in each of our worker processes (one per thread count, `DEFORMJS_THREADS` set): start the
+   * backend, make the inputs, return one function per case.
+   */
+  ours: () => Promise<Record<string, BenchCase>>;
+  /**
+   * The PyTorch side: a Python file defining `cases(*args)` that returns `{case name: function}` (a case it lacks
+   * is ours only). It must not set thread counts: the harness does.
+   */
+  reference?: { script: string; args?: string[] };
+  /** Our wasm thread counts; default 1 and every core. */
+  oursThreads?: number[];
+  /** PyTorch's thread counts; default 1 and every core. */
+  referenceThreads?: number[];
+  /** Timed rounds (default 7) after warm-up rounds (default 2). */
+  rounds?: number;
+  warmup?: number;
+}
+
+interface Timing {
+  ms: number;
+  cpuMs: number;
+}
+
+/** A persistent worker process: one case name in, one timing out. */
+interface Side {
+  label: string;
+  kind: 'ours' | 'reference';
+  threads: number;
+  cases: Set<string>;
+  run(caseName: string): Promise<Timing>;
+  close(): void;
+}
+
+/**
+ * A benchmark that cannot mislead: our side and PyTorch each run in persistent worker processes (ours at each
+ * wasm thread count, PyTorch at each thread count with `OMP_WAIT_POLICY=PASSIVE`, so waiting threads do not spin
+ * on a shared machine), one at a time, case by case, with the order of the sides rotating round by round. Every
+ * round yields one ratio ours / PyTorch per pair of sides; the report gives their median with min-max, each
+ * side's median time and CPU time / wall time (how many cores it kept busy), the threads of each side, and the
+ * 1-minute load average of every round. The bench file calls this once; in our worker processes (the same file,
+ * started again) the call serves timings and never returns.
+ */
+export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void> {
+  if (process.env[WORKER_ENV]) return serveOurs(spec);
+  const cores = availableParallelism();
+  const oursThreads = spec.oursThreads ?? distinct([1, cores]);
+  const referenceThreads = spec.referenceThreads ?? distinct([1, cores]);
+  const rounds = spec.rounds ?? 7;
+  const warmup = spec.warmup ?? 2;
+  const sides: Side[] = [];
+  try {
+    for (const threads of oursThreads) sides.push(await startOurs(threads));
+    if (spec.reference && hasTorch()) {
+      for (const threads of referenceThreads) sides.push(await startReference(spec.reference, threads));
+    } else if (spec.reference) console.log('PyTorch is not available here: our side only');
+    console.log(
+      `${spec.title}\n${cpus()[0]?.model ?? 'cpu'}, ${cores} cores; sides: ${sides.map((s) => s.label).join(', ')}`,
+    );
+
+    const times = new Map<string, Timing[]>();
+    const key = (side: Side, caseName: string) => `${side.label}\u0000${caseName}`;
+    const loads: number[] = [];
+    for (let round = -warmup; round < rounds; round++) {
+      const load = loadavg()[0];
+      // Rotate which side goes first, so that none always follows the same neighbour.
+      const shift = (((round + warmup) % sides.length) + sides.length) % sides.length;
+      const order = [...sides.slice(shift), ...sides.slice(0, shift)];
+      const line: string[] = [];
+      for (const caseName of spec.cases) {
+        for (const side of order) {
+          if (!side.cases.has(caseName)) continue;
+          const timing = await side.run(caseName);
+          if (round >= 0) {
+            const k = key(side, caseName);
+            times.set(k, [...(times.get(k) ?? []), timing]);
+          }
+          line.push(`${side.label} ${timing.ms.toFixed(0)}`);
+        }
+      }
+      if (round >= 0) loads.push(load);
+      console.log(
+        `${round < 0 ? 'warm-up' : `round ${round + 1}/${rounds}`}, load ${load.toFixed(2)}: ${line.join(', ')} ms`,
+      );
+    }
+
+    const rows: object[] = [];
+    for (const caseName of spec.cases) {
+      const ours = sides.filter((s) => s.kind === 'ours' && s.cases.has(caseName));
+      const references = sides.filter((s) => s.kind === 'reference' && s.cases.has(caseName));
+      const summary = (side: Side) => {
+        const t = times.get(key(side, caseName))!;
+        return {
+          ms: median(t.map((x) => x.ms)),
+          cpuPerWall: median(t.map((x) => x.cpuMs / x.ms)),
+        };
+      };
+      const bestReference = references.length
+        ? references.reduce((a, b) => (summary(a).ms <= summary(b).ms ? a : b))
+        : undefined;
+      for (const mine of ours) {
+        const m = summary(mine);
+        if (references.length === 0) {
+          rows.push({
+            case: caseName,
+            ours: mine.label,
+            reference: null,
+            oursMs: round2(m.ms),
+            referenceMs: null,
+            ratio: null,
+            ratioMin: null,
+            ratioMax: null,
+            oursCpuPerWall: round2(m.cpuPerWall),
+            referenceCpuPerWall: null,
+          });
+        }
+        for (const reference of references) {
+          const r = summary(reference);
+          const mineTimes = times.get(key(mine, caseName))!;
+          const theirTimes = times.get(key(reference, caseName))!;
+          const ratios = mineTimes.map((t, i) => t.ms / theirTimes[i].ms);
+          rows.push({
+            case: caseName,
+            ours: mine.label,
+            reference: reference.label + (reference === bestReference ? ' (best)' : ''),
+            oursMs: round2(m.ms),
+            referenceMs: round2(r.ms),
+            ratio: round3(median(ratios)),
+            ratioMin: round3(Math.min(...ratios)),
+            ratioMax: round3(Math.max(...ratios)),
+            oursCpuPerWall: round2(m.cpuPerWall),
+            referenceCpuPerWall: round2(r.cpuPerWall),
+          });
+        }
+      }
+    }
+    console.log('ratio = ours / PyTorch, median of the per-round ratios (min-max); cpuPerWall = CPU time / wall time');
+    reportBench(spec.file, rows, process.cwd(), {
+      title: spec.title,
+      rounds,
+      warmupRounds: warmup,
+      cpu: cpus()[0]?.model,
+      cores,
+      loadAverage1mPerRound: loads.map(round2),
+      sides: sides.map((s) => s.label),
+    });
+    const sorted = [...loads].sort((a, b) => a - b);
+    console.log(
+      `load average (1 min) over the rounds: min ${round2(sorted[0])}, median ${round2(median(loads))}, max ${round2(sorted[sorted.length - 1])}`,
+    );
+  } finally {
+    sides.forEach((s) => s.close());
+  }
+}
+
+/** Our side, in a worker process: build the cases, report the backend and threads, then time on request. */
+async function serveOurs(spec: InterleavedBenchSpec): Promise<never> {
+  const cases = await spec.ours();
+  const send = (message: object) => process.send!(message);
+  process.on('message', async (message: { case: string }) => {
+    const run = cases[message.case];
+    const cpuStart = process.cpuUsage();
+    const start = performance.now();
+    await run();
+    const ms = performance.now() - start;
+    const cpu = process.cpuUsage(cpuStart);
+    send({ ms, cpuMs: (cpu.user + cpu.system) / 1000 });
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ ready: true, backend: getBackend(), threads: wasmThreads() ?? 1, cases: Object.keys(cases) });
+  return new Promise<never>(() => {});
+}
+
+async function startOurs(threads: number): Promise<Side> {
+  const child = fork(process.argv[1], process.argv.slice(2), {
+    env: { ...process.env, [WORKER_ENV]: '1', DEFORMJS_THREADS: String(threads) },
+    execArgv: process.execArgv,
+  });
+  const pending: { resolve: (message: unknown) => void; reject: (error: Error) => void }[] = [];
+  child.on('message', (message) => pending.shift()?.resolve(message));
+  child.on('exit', (code) => {
+    for (const p of pending.splice(0)) p.reject(new Error(`our bench worker (${threads} threads) exited with ${code}`));
+  });
+  const next = () => new Promise<unknown>((resolve, reject) => pending.push({ resolve, reject }));
+  const hello = (await next()) as { backend: string; threads: number; cases: string[] };
+  if (hello.backend === 'wasm' && hello.threads !== threads) {
+    closeChild(child);
+    throw new Error(`our bench worker asked for ${threads} wasm threads and got ${hello.threads}`);
+  }
+  return {
+    label: `ours ${hello.backend} ${hello.threads}t`,
+    kind: 'ours',
+    threads: hello.threads,
+    cases: new Set(hello.cases),
+    run: (caseName) => {
+      const reply = next() as Promise<Timing>;
+      child.send({ case: caseName });
+      return reply;
+    },
+    close: () => closeChild(child),
+  };
+}
+
+/**
+ * The Python side of the line protocol: imports the reference file after fixing the thread count, prints a
+ * hello line, then for each case name read from stdin runs it once and prints its wall and CPU milliseconds.
+ */
+const DRIVER = `
+import importlib.util, json, os, sys, time
+import torch
+threads = int(os.environ['DEFORMJS_BENCH_TORCH_THREADS'])
+torch.set_num_threads(threads)
+protocol, sys.stdout = sys.stdout, sys.stderr
+path = sys.argv[1]
+sys.argv = sys.argv[1:]
+spec = importlib.util.spec_from_file_location('reference', path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+cases = module.cases(*sys.argv[1:])
+if torch.get_num_threads() != threads:
+    raise SystemExit(f'{path} changed the thread count to {torch.get_num_threads()}: the harness sets it')
+def send(message):
+    protocol.write(json.dumps(message) + '\\n')
+    protocol.flush()
+send({'ready': True, 'threads': torch.get_num_threads(), 'torch': torch.__version__, 'cases': list(cases)})
+for line in sys.stdin:
+    fn = cases[line.strip()]
+    cpu, start = time.process_time(), time.perf_counter()
+    fn()
+    send({'ms': (time.perf_counter() - start) * 1000, 'cpuMs': (time.process_time() - cpu) * 1000})
+`;
+
+async function startReference(reference: { script: string; args?: string[] }, threads: number): Promise<Side> {
+  const child = spawn(REFERENCE_PYTHON, ['-c', DRIVER, reference.script, ...(reference.args ?? [])], {
+    env: {
+      ...process.env,
+      DEFORMJS_BENCH_TORCH_THREADS: String(threads),
+      OMP_NUM_THREADS: String(threads),
+      MKL_NUM_THREADS: String(threads),
+      OMP_WAIT_POLICY: 'PASSIVE',
+    },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`${reference.script} (${threads} threads) exited`);
+    return JSON.parse(value) as Record<string, unknown>;
+  };
+  const hello = (await next()) as { threads: number; torch: string; cases: string[] };
+  return {
+    label: `torch ${hello.torch.split('+')[0]} ${hello.threads}t`,
+    kind: 'reference',
+    threads: hello.threads,
+    cases: new Set(hello.cases),
+    run: async (caseName) => {
+      child.stdin!.write(`${caseName}\n`);
+      return (await next()) as unknown as Timing;
+    },
+    close: () => closeChild(child),
+  };
+}
+
+function closeChild(child: ChildProcess): void {
+  if (child.connected) child.disconnect();
+  child.stdin?.end();
+}
+
+function distinct(values: number[]): number[] {
+  return [...new Set(values)];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
