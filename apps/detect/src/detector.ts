@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError, type Module, type Rng } from '@deformjs/core';
 import type { Batch } from '@deformjs/datasets';
 import type { ParamGroup } from '@deformjs/nn';
+import type { BackboneConfig } from '@deformjs/deformable-detr';
 
 /** One image's detections: K scores, labels (0-based contiguous classes) and K x 4 xyxy boxes in stored pixels. */
 export interface Detections {
@@ -66,6 +67,11 @@ export interface DetectorKind<Config = unknown> {
   /** Training defaults that differ from the app's (the detector's published recipe); flags override them. */
   defaults?: Partial<Record<'lr' | 'lrBackbone' | 'lrLinearProj' | 'weightDecay' | 'clip' | 'warmup', number>>;
   config(options: ConfigOptions): Config;
+  /**
+   * Where the detector keeps a torchvision ResNet that `pretrain-backbone` files load into (`--backbone-weights`):
+   * its state_dict prefix and its shape in a configuration. Absent: the detector takes no backbone file.
+   */
+  backbone?: { prefix: string; shape(config: Config): BackboneConfig };
   /**
    * Checks a configuration read from a file (a checkpoint: untrusted) before anything is allocated: every
    * field present with the right type and within sane bounds. Throws naming the field; returns it typed.

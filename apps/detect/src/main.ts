@@ -7,9 +7,10 @@ import { RunFolder } from '@deformjs/weights/node';
 import { loadDetector } from './checkpoint';
 import { loadDetectionData, type DataOptions } from './data';
 import { detectImages } from './detect';
-import type { DetectorKind } from './detector';
+import type { ConfigOptions, DetectorKind } from './detector';
 import { DETECTORS, detectorKind } from './detectors';
 import { drawDetections, evaluate } from './evaluate';
+import { pretrainBackbone } from './pretrain';
 import { ownedByTrainer, runTraining, type Metrics, type TrainOptions, type WritePoint } from './train';
 
 const USAGE = `detect: train, evaluate, compare and run object detectors (TensorFlow.js)
@@ -22,6 +23,9 @@ const USAGE = `detect: train, evaluate, compare and run object detectors (Tensor
   detect detect  --checkpoint <file> --images <folder of JPEG/PNG> [--out runs/detect] [--draw 8]
   detect compare [--models ${DETECTORS.map((d) => d.name).join(',')}] [--epochs 12] [--out runs/compare]
                  every detector with the same data and budget, AP after every epoch: table.md and ap.svg
+  detect pretrain-backbone [--model M] [--preset P] [--steps 150] [--out runs/backbone.safetensors]
+                 the detector's ResNet (batch norm) learns dense cell classes on the training images;
+                 load it with train --backbone-weights <file> (batch 8, lr 2e-3, warmup 20 unless given)
 
 models   ${DETECTORS.map((d) => `${d.name} (presets ${d.presets.join(', ')}; variants ${d.variants.join(', ')})`).join('\n         ')}
 data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>/; default: shapes world)
@@ -31,6 +35,8 @@ training --batch 4  --lr 1e-3  --lr-backbone 0.1  --lr-linear-proj 0.1 (multipli
          recipe may change these defaults)  --freeze-stem  --weight-decay 1e-4  --clip 0.1  --warmup 50 (steps)
          --lr-drop <epoch> (default: 4/5 of --epochs)  --checkpoint-every 200  --eval-every-epoch  --seed 0
          --fresh (discard the run in --out; refused if --out holds files the trainer did not write)
+         --backbone-weights <file> (from pretrain-backbone)
+model    --set field=value,... (the preset's configuration, e.g. numQueries=16,dropout=0,decLayers=2)
 common   --backend wasm|cpu|auto (default wasm)  --workers 1 (decode threads)  --draw 8 (PNG detections)
          -h, --help  --version
 exit     0 done, 1 runtime error, 2 usage error`;
@@ -70,9 +76,12 @@ const OPTIONS = {
   backend: { type: 'string', default: 'wasm' },
   workers: { type: 'string', default: '1' },
   draw: { type: 'string', default: '8' },
+  set: { type: 'string' },
+  'backbone-weights': { type: 'string' },
+  steps: { type: 'string', default: '150' },
 } as const;
 
-const COMMANDS = ['train', 'eval', 'detect', 'compare'] as const;
+const COMMANDS = ['train', 'eval', 'detect', 'compare', 'pretrain-backbone'] as const;
 
 /** The app's training defaults; a detector's `defaults` (its published recipe) override them, flags override both. */
 const TRAIN_DEFAULTS = { lr: 1e-3, lrBackbone: 0.1, lrLinearProj: 0.1, weightDecay: 1e-4, clip: 0.1, warmup: 50 };
@@ -116,7 +125,42 @@ function trainOptions(flags: Flags, values: Record<string, unknown>, kind: Detec
     drawCount: flags.int('draw'),
     workers: flags.int('workers', 0, 64),
     seed: flags.int('seed'),
+    backboneWeights: (values['backbone-weights'] as string | undefined) ?? null,
   };
+}
+
+/**
+ * `--set numQueries=16,dropout=0,backbone.width=12`: fields of the preset's configuration replaced by numbers
+ * or true/false. Only fields the configuration has can be set; the result passes the detector's own checks.
+ */
+function configOverrides(text: string | undefined): [string[], number | boolean][] {
+  if (text === undefined) return [];
+  return text.split(',').map((item) => {
+    const match = /^([A-Za-z][\w.]*)=(.+)$/.exec(item.trim());
+    const value = match ? (match[2] === 'true' ? true : match[2] === 'false' ? false : Number(match[2])) : NaN;
+    if (!match || (typeof value === 'number' && !Number.isFinite(value)))
+      throw new UsageError(
+        `detect: --set expects field=number or field=true|false, comma-separated, got ${JSON.stringify(item)}`,
+      );
+    return [match[1].split('.'), value];
+  });
+}
+
+function configured(kind: DetectorKind, options: ConfigOptions, overrides: [string[], number | boolean][]): unknown {
+  const config = structuredClone(kind.config(options)) as Record<string, unknown>;
+  for (const [path, value] of overrides) {
+    let parent = config;
+    for (const key of path.slice(0, -1)) parent = parent[key] as Record<string, unknown>;
+    const last = path[path.length - 1];
+    if (parent === null || typeof parent !== 'object' || !(last in parent) || typeof parent[last] === 'object')
+      throw new UsageError(`detect: --set ${path.join('.')}: ${kind.label}'s configuration has no such number or flag`);
+    parent[last] = value;
+  }
+  try {
+    return kind.validate(config, '--set');
+  } catch (error) {
+    throw new UsageError(`detect: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function modelChoice(flags: Flags, values: { model?: string; preset?: string; variant?: string }, kind: DetectorKind) {
@@ -203,7 +247,8 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
         return;
       }
 
-      if (command === 'train') {
+      const overrides = configOverrides(values.set);
+      if (command === 'train' || command === 'pretrain-backbone') {
         const kind =
           values.model === undefined
             ? DETECTORS[0]
@@ -215,12 +260,42 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
               );
         const choice = modelChoice(flags, values, kind);
         const options = trainOptions(flags, values, kind);
+        // The class count is the data's, known once it is loaded; every other field is checked now.
+        const configFor = (numClasses: number) =>
+          configured(kind, { ...choice, numClasses, seed: options.seed }, overrides);
+        configFor(1);
+        if (options.backboneWeights !== null) {
+          if (!kind.backbone) throw new UsageError(`detect: ${kind.label} takes no --backbone-weights`);
+          if (!statSync(options.backboneWeights, { throwIfNoEntry: false })?.isFile())
+            throw new UsageError(`detect: --backbone-weights ${options.backboneWeights} is not a file`);
+        }
+        if (command === 'pretrain-backbone') {
+          if (!kind.backbone) throw new UsageError(`detect: ${kind.label} has no backbone to pretrain`);
+          const steps = flags.int('steps', 1, 1_000_000);
+          const out = values.out ?? 'runs/backbone.safetensors';
+          await initBackend(backend);
+          const loaded = await loadDetectionData(data);
+          const result = await pretrainBackbone(loaded.train, loaded.trainTransforms, {
+            backbone: kind.backbone.shape(configFor(loaded.categoryIds.length)),
+            out,
+            steps,
+            batchSize: values.batch === undefined ? 8 : batchSize,
+            lr: values.lr === undefined ? 2e-3 : options.lr,
+            warmupSteps: values.warmup === undefined ? 20 : options.warmupSteps,
+            seed: options.seed,
+            workers,
+          });
+          console.log(
+            `backbone pretrained in ${result.seconds.toFixed(0)} s (dense cell loss ${result.firstLoss.toFixed(3)} -> ${result.finalLoss.toFixed(3)}): ${out}`,
+          );
+          return;
+        }
         const out = values.out ?? 'runs/train';
         const folder = RunFolder.open(out, { program: 'train', owns: ownedByTrainer, fresh: values.fresh });
         try {
           await initBackend(backend);
           const loaded = await loadDetectionData(data);
-          const config = kind.config({ ...choice, numClasses: loaded.categoryIds.length, seed: options.seed });
+          const config = configFor(loaded.categoryIds.length);
           const metrics = await runTraining(loaded, options, { kind, config, folder, ...hooks });
           console.log(
             `\n${kind.label}: COCO bbox evaluation on the validation split (${metrics.secondsTraining.toFixed(0)} s of training)`,
@@ -248,22 +323,25 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
       const owns = (name: string) => ['table.md', 'compare.json', 'ap.svg'].includes(name) || names.includes(name);
       const folder = RunFolder.open(out, { program: 'compare', owns, fresh: values.fresh });
       try {
-        const runs = kinds.map((kind) => ({
-          kind,
-          choice: modelChoice(flags, { preset: values.preset }, kind),
-          options: { ...trainOptions(flags, values, kind), evalEveryEpoch: true },
-        }));
+        const runs = kinds.map((kind) => {
+          const choice = modelChoice(flags, { preset: values.preset }, kind);
+          const options = { ...trainOptions(flags, values, kind), evalEveryEpoch: true };
+          const configFor = (numClasses: number) =>
+            configured(kind, { ...choice, numClasses, seed: options.seed }, overrides);
+          configFor(1);
+          return { kind, options, configFor };
+        });
         await initBackend(backend);
         const loaded = await loadDetectionData(data);
         const results: { kind: DetectorKind; metrics: Metrics }[] = [];
-        for (const { kind, choice, options } of runs) {
+        for (const { kind, options, configFor } of runs) {
           const sub = RunFolder.open(folder.path(kind.name), {
             program: 'compare',
             owns: ownedByTrainer,
             fresh: values.fresh,
           });
           try {
-            const config = kind.config({ ...choice, numClasses: loaded.categoryIds.length, seed: options.seed });
+            const config = configFor(loaded.categoryIds.length);
             results.push({
               kind,
               metrics: await runTraining(loaded, options, { kind, config, folder: sub, ...hooks }),

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
 import { DataLoader, type Batch } from '@deformjs/datasets';
@@ -10,6 +11,7 @@ import type { CheckpointConfig } from './checkpoint';
 import type { DetectionData } from './data';
 import type { Detector, DetectorKind } from './detector';
 import { drawDetections, evaluate } from './evaluate';
+import { loadBackboneWeights } from './pretrain';
 
 /** The options a training segment runs with (recorded in metrics.json for every segment). */
 export interface TrainOptions {
@@ -30,6 +32,8 @@ export interface TrainOptions {
   drawCount: number;
   workers: number;
   seed: number;
+  /** A `pretrain-backbone` file loaded into the detector's ResNet before the first step (not on resume). */
+  backboneWeights: string | null;
 }
 
 /** What the trainer must be told besides the recorded options. */
@@ -63,6 +67,8 @@ export interface Metrics {
   cpuSecondsTraining: number;
   /** [epoch, training wall seconds so far] after each evaluated epoch. */
   epochSeconds: [number, number][];
+  /** [epoch, the machine's 1-minute load average] after each evaluated epoch: wall times mean little without it. */
+  loadAverage?: [number, number][];
   final?: { stats: number[]; summary: string };
 }
 
@@ -130,6 +136,9 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
       detector.restoreRngs(state.rngStates);
       step = state.step;
       console.log(`resuming ${folder.dir} at step ${step} (epoch ${Math.floor(step / stepsPerEpoch) + 1})`);
+    } else if (o.backboneWeights) {
+      if (!kind.backbone) throw new Error(`${kind.label} takes no --backbone-weights`);
+      loadBackboneWeights(detector.model, kind.backbone.prefix, kind.backbone.shape(run.config), o.backboneWeights);
     }
     metrics.segments.push({ fromStep: step, options: o });
     // metrics.json mirrors the checkpoint's record: rewriting it now repairs a kill between the two writes.
@@ -229,6 +238,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
           const { result } = await evaluate(detector, evalOptions);
           metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
           metrics.epochSeconds.push([step / stepsPerEpoch, metrics.secondsTraining]);
+          (metrics.loadAverage ??= []).push([step / stepsPerEpoch, loadavg()[0]]);
           process.stderr.write(
             `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
           );

@@ -36,7 +36,19 @@ describe('detect CLI errors', () => {
     [['train', '--preset', 'huge'], '--preset expects one of small, r50, tiny, got "huge"'],
     [['train', '--backend', 'gpu'], '--backend expects one of'],
     [['train', '--frobnicate'], "Unknown option '--frobnicate'"],
-    [['fly'], 'expected one command (train, eval, detect, compare), got ["fly"]'],
+    [['fly'], 'expected one command (train, eval, detect, compare, pretrain-backbone), got ["fly"]'],
+    [
+      ['train', '--set', 'numQueries'],
+      '--set expects field=number or field=true|false, comma-separated, got "numQueries"',
+    ],
+    [['train', '--set', 'numQuerys=16'], "--set numQuerys: Deformable DETR's configuration has no such number or flag"],
+    [['train', '--set', 'backbone=16'], "--set backbone: Deformable DETR's configuration has no such number or flag"],
+    [['train', '--set', 'numQueries=0'], 'config.numQueries'],
+    [
+      ['train', '--backbone-weights', join(dir, 'none.safetensors')],
+      `--backbone-weights ${join(dir, 'none.safetensors')} is not a file`,
+    ],
+    [['pretrain-backbone', '--model', 'faster-rcnn'], 'Faster R-CNN has no backbone to pretrain'],
     [[], 'expected one command'],
     [['detect', '--images', dir], '--checkpoint <file> is required'],
     [

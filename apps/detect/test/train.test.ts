@@ -97,6 +97,30 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     expect(err.join('\n')).toMatch(/training diverged at step \d+ \(loss (NaN|Infinity)\)/);
   });
 
+  it('pretrain-backbone writes a backbone that train --backbone-weights loads, and one of another width is refused', async () => {
+    const err = quiet();
+    const backbone = join(dir, 'backbone.safetensors');
+    const pretrain = ['pretrain-backbone', '--out', backbone, ...common, '--preset', 'tiny', '--steps', '2', ...fast];
+    expect(await main(pretrain)).toBe(0);
+    const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(backbone)));
+    expect(Object.keys(tensors)).toContain('layer4.1.bn2.running_var');
+    expect(Object.keys(tensors).some((k) => k.startsWith('head') || k.endsWith('num_batches_tracked'))).toBe(false);
+    expect(JSON.parse(metadata['deformjs.backbone']).backbone).toEqual({ depth: 18, width: 4 });
+
+    const out = join(dir, 'pretrained');
+    expect(await main(['train', '--out', out, ...run, ...fast, '--epochs', '1', '--backbone-weights', backbone])).toBe(
+      0,
+    );
+    expect(record(out).segments[0].options.backboneWeights).toBe(backbone);
+    // The first step starts from the file's weights: the stem's convolution before the update is the file's.
+    expect(modelTensors(out)['model.backbone.0.body.bn1.running_var']).toEqual(
+      Array.from(tensors['bn1.running_var'].values as Float32Array),
+    );
+    const wider = ['train', '--out', join(dir, 'wider'), ...run, ...fast, '--set', 'backbone.width=8'];
+    expect(await main([...wider, '--backbone-weights', backbone])).toBe(1);
+    expect(err.join('\n')).toContain("a ResNet-18 of width 4, the detector's is ResNet-18 of width 8");
+  });
+
   it('eval scores the checkpoint on the validation split', async () => {
     const out: string[] = [];
     quiet();

@@ -13,6 +13,7 @@ import {
   postProcess,
   validateDeformableDetrConfig,
   validateDetrConfig,
+  type BackboneConfig,
   type ClassificationKind,
   type DeformableDetrConfig,
   type DetectionTarget,
@@ -82,6 +83,12 @@ function detrInputs(batch: Batch): { images: tf.Tensor4D; mask: tf.Tensor3D; tar
   return { images, mask, targets };
 }
 
+/** Both DETRs keep their ResNet under `backbone.0.body` (upstream's Joiner of backbone and position embedding). */
+const DETR_BACKBONE = {
+  prefix: 'backbone.0.body.',
+  shape: (config: { backbone: BackboneConfig }) => config.backbone,
+};
+
 function detrDetector(model: DeformableDETR | DETR, numClasses: number, kind: ClassificationKind): Detector {
   const criterion = new SetCriterion({ numClasses, kind });
   return {
@@ -134,6 +141,7 @@ export const deformableDetr: DetectorKind<DeformableDetrConfig> = {
     validateDeformableDetrConfig(
       checkStored(`DeformableDETR (${source})`, config, { ...BOUNDS, ...DEFORMABLE_BOUNDS }),
     ),
+  backbone: DETR_BACKBONE,
   numClasses: (config) => config.numClasses,
   build: (config) => detrDetector(new DeformableDETR(config), config.numClasses, 'focal'),
 };
@@ -149,6 +157,7 @@ export const detr: DetectorKind<DetrConfig> = {
     seed,
   }),
   validate: (config, source) => validateDetrConfig(checkStored(`DETR (${source})`, config, BOUNDS)),
+  backbone: DETR_BACKBONE,
   numClasses: (config) => config.numClasses,
   build: (config) => detrDetector(new DETR(config), config.numClasses, 'softmax'),
 };

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { Conv2d, Module, Rng } from '@deformjs/core';
+import { createProgress, writeFileAtomic } from '@deformjs/core/node';
+import { DataLoader, type Batch, type CocoDataset, type TransformSpec } from '@deformjs/datasets';
+import { AdamW, ResNet, cosineSchedule, linearWarmup, optimizationStep, type FeatureName } from '@deformjs/nn';
+import type { BackboneConfig } from '@deformjs/deformable-detr';
+import { readSafetensors, toTensor, writeSafetensors } from '@deformjs/weights';
+
+export interface PretrainOptions {
+  backbone: BackboneConfig;
+  out: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  seed: number;
+  workers: number;
+}
+
+const LEVELS: FeatureName[] = ['C3', 'C4', 'C5'];
+const METADATA_KEY = 'deformjs.backbone';
+
+/**
+ * The shapes world's stand-in for ImageNet pretraining: a ResNet with trainable batch norm learns to label
+ * every cell of C3, C4 and C5 with the class of the smallest object whose box contains the cell's centre (or
+ * background), one 1x1 classifier per level. Dense labels teach the stages both what and where, which is
+ * what DETR's frozen-batch-norm backbone expects to be given.
+ */
+class DenseClassifier extends Module {
+  readonly body: ResNet;
+  readonly heads: Conv2d[];
+  constructor(backbone: BackboneConfig, numClasses: number, seed: number) {
+    super();
+    this.body = this.addModule('body', new ResNet({ ...backbone, norm: 'batch', returnFeatures: LEVELS, seed }));
+    const rng = new Rng(seed + 1);
+    this.heads = LEVELS.map((f) =>
+      this.addModule(`head_${f}`, new Conv2d(rng, this.body.channels[f], numClasses + 1, 1)),
+    );
+  }
+}
+
+/** Per level, each cell's label: 0 background, 1 + class of the smallest box containing its centre; -1 padding. */
+export function cellLabels(batch: Batch, stride: number, h: number, w: number): Int32Array {
+  const labels = new Int32Array(batch.batchSize * h * w);
+  batch.targets.forEach((t, b) => {
+    const [validH, validW] = t.size;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const [px, py] = [(x + 0.5) * stride, (y + 0.5) * stride];
+        let label = px < validW && py < validH ? 0 : -1;
+        let smallest = Infinity;
+        for (let k = 0; k < t.labels.length && label >= 0; k++) {
+          const [x1, y1, x2, y2] = t.boxesXyxy.subarray(4 * k, 4 * k + 4);
+          const area = (x2 - x1) * (y2 - y1);
+          if (px >= x1 && px <= x2 && py >= y1 && py <= y2 && area < smallest) {
+            smallest = area;
+            label = 1 + t.labels[k];
+          }
+        }
+        labels[(b * h + y) * w + x] = label;
+      }
+    }
+  });
+  return labels;
+}
+
+/** Mean cross-entropy over the valid cells of one level. */
+function cellLoss(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
+  const c = logits.shape[3]!;
+  const valid = tf.tensor1d(Float32Array.from(labels, (v) => (v >= 0 ? 1 : 0)));
+  const onehot = tf.oneHot(
+    tf.tensor1d(
+      Int32Array.from(labels, (v) => Math.max(v, 0)),
+      'int32',
+    ),
+    c,
+  );
+  const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(tf.reshape(logits, [-1, c])), onehot), 1));
+  return tf.div(tf.sum(tf.mul(nll, valid)), tf.maximum(tf.sum(valid), 1));
+}
+
+/**
+ * Trains the dense classifier and saves its ResNet as a backbone state_dict (torchvision names and layouts,
+ * float16; the running statistics are kept for FrozenBatchNorm2d, num_batches_tracked dropped).
+ */
+export async function pretrainBackbone(
+  train: CocoDataset,
+  transforms: TransformSpec[],
+  o: PretrainOptions,
+): Promise<{ path: string; firstLoss: number; finalLoss: number; seconds: number }> {
+  const numClasses = train.categories.length;
+  const model = new DenseClassifier(o.backbone, numClasses, o.seed);
+  const variables = [...new Set(model.trainableVariables())];
+  const optimizer = new AdamW(variables, { lr: o.lr, weightDecay: 1e-4 });
+  const schedule = linearWarmup(cosineSchedule(o.lr, Math.max(1, o.steps - o.warmupSteps)), o.warmupSteps);
+  const loader = new DataLoader(train.records, {
+    batchSize: o.batchSize,
+    transforms,
+    seed: o.seed,
+    dropLast: true,
+    workers: o.workers,
+  });
+  const started = performance.now();
+  const progress = createProgress({ total: o.steps, label: 'backbone pretraining' });
+  model.train();
+  let step = 0;
+  let [firstLoss, finalLoss] = [NaN, NaN];
+  try {
+    for await (const batch of loader.batches({ untilEpoch: Math.ceil(o.steps / loader.stepsPerEpoch) })) {
+      if (step >= o.steps) break;
+      optimizer.lr = schedule(step);
+      const images = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+      const { loss } = optimizationStep(
+        () => {
+          const features = model.body.forward(images);
+          const losses = LEVELS.map((f, l) => {
+            const logits = model.heads[l].forward(features[f]!);
+            const [, h, w] = logits.shape;
+            return cellLoss(logits, cellLabels(batch, model.body.strides[f], h!, w!));
+          });
+          return { loss: tf.addN(losses) as tf.Scalar, components: {} };
+        },
+        variables,
+        optimizer,
+        0,
+      );
+      images.dispose();
+      if (!Number.isFinite(loss)) throw new Error(`backbone pretraining diverged at step ${step + 1} (loss ${loss})`);
+      if (step === 0) firstLoss = loss;
+      finalLoss = loss;
+      step += 1;
+      progress.update(step, { loss, lr: optimizer.lr });
+    }
+    progress.done();
+    const seconds = (performance.now() - started) / 1000;
+    const state = model.body.stateDict({ torchLayout: true });
+    const kept = Object.fromEntries(Object.entries(state).filter(([k]) => !k.endsWith('num_batches_tracked')));
+    writeFileAtomic(
+      o.out,
+      writeSafetensors(
+        kept,
+        { [METADATA_KEY]: JSON.stringify({ ...o, firstLoss, finalLoss, seconds }) },
+        { floatDtype: 'F16' },
+      ),
+    );
+    tf.dispose(Object.values(state));
+    return { path: o.out, firstLoss, finalLoss, seconds };
+  } finally {
+    await loader.close();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * Loads a `pretrainBackbone` file into the ResNet under `prefix` of a detector (`backbone.0.body.` in both
+ * DETRs): the file must be a backbone of that shape, every backbone tensor must be in it and every tensor of
+ * it must land in the backbone.
+ */
+export function loadBackboneWeights(model: Module, prefix: string, backbone: BackboneConfig, path: string): void {
+  const { tensors: stored, metadata } = readSafetensors(new Uint8Array(readFileSync(path)), path);
+  const saved = metadata[METADATA_KEY] ? (JSON.parse(metadata[METADATA_KEY]) as Partial<PretrainOptions>) : null;
+  if (!saved?.backbone) throw new Error(`${path}: not a backbone file of the pretrain-backbone command`);
+  if (saved.backbone.depth !== backbone.depth || saved.backbone.width !== backbone.width)
+    throw new Error(
+      `${path}: a ResNet-${saved.backbone.depth} of width ${saved.backbone.width}, the detector's is ResNet-${backbone.depth} of width ${backbone.width}`,
+    );
+  const tensors = Object.fromEntries(Object.entries(stored).map(([k, v]) => [prefix + k, toTensor(v)]));
+  try {
+    const { missing, unexpected } = model.loadStateDict(tensors, { torchLayout: true, strict: false });
+    const missingBackbone = missing.filter((k) => k.startsWith(prefix));
+    if (missingBackbone.length > 0 || unexpected.length > 0)
+      throw new Error(
+        `${path}: not a backbone of this detector (missing [${missingBackbone.join(', ')}], unexpected [${unexpected.join(', ')}])`,
+      );
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}
