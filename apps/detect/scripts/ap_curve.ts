@@ -1,8 +1,8 @@
 /**
  * AP against training time for a set of `train` runs: reads each run's metrics.json (written by the trainer
- * with `--eval-every-epoch`) and writes a markdown table (configuration, wall and CPU seconds, it/s, load
- * average, AP / AP50 after every evaluated epoch with the training seconds at that point, the final COCO
- * stats) and two SVG plots (AP and AP50 against training seconds).
+ * with `--eval-every-epoch`) and writes a markdown table (configuration, wall and CPU seconds per epoch, it/s,
+ * load average, AP / AP50 after every evaluated epoch with the training CPU seconds at that point, the final
+ * COCO stats) and two SVG plots (AP and AP50 against training CPU seconds).
  *
  *   npx tsx scripts/ap_curve.ts --out docs/start <label>=<run folder> [<label>=<run folder> ...]
  *
@@ -49,18 +49,32 @@ function describe(m: Metrics): string {
     .join(', ');
 }
 
+/**
+ * Training CPU seconds at each evaluated epoch: what the run takes on an idle core (the wasm backend is single-
+ * threaded), unlike wall seconds on a shared machine. Records older than `epochCpuSeconds` share the total
+ * out by steps (every step costs about the same): marked `~`.
+ */
+function cpuAtEpochs(m: Metrics): { seconds: number[]; exact: boolean } {
+  if (m.epochCpuSeconds?.length === m.ap.length) return { seconds: m.epochCpuSeconds.map(([, s]) => s), exact: true };
+  const steps = m.loss.length;
+  return { seconds: m.ap.map(([epoch]) => (m.cpuSecondsTraining * epoch * m.stepsPerEpoch) / steps), exact: false };
+}
+
 const rows = runs.map(({ label, metrics: m }) => {
   const steps = m.loss.length;
-  const seconds = m.epochSeconds.map(([, s]) => s);
-  const curve = m.ap.map(([epoch, ap, ap50], i) => `${epoch}: ${f3(ap)} / ${f3(ap50)} @ ${seconds[i]?.toFixed(0)} s`);
+  const { seconds, exact } = cpuAtEpochs(m);
+  const curve = m.ap.map(
+    ([epoch, ap, ap50], i) => `${epoch}: ${f3(ap)} / ${f3(ap50)} @ ${exact ? '' : '~'}${seconds[i].toFixed(0)} s`,
+  );
   const load = m.loadAverage?.length ? m.loadAverage.map(([, l]) => l.toFixed(1)).join('-') : '-';
   const final = m.final ? STATS.map((_, i) => f3(m.final!.stats[i])).join(' | ') : STATS.map(() => '-').join(' | ');
-  return `| ${label} | ${describe(m)} | ${steps} | ${(m.secondsTraining / Math.max(1, m.ap.length || steps / m.stepsPerEpoch)).toFixed(0)} | ${(steps / m.secondsTraining).toFixed(2)} | ${m.cpuSecondsTraining.toFixed(0)} | ${load} | ${curve.join('<br>')} | ${final} |`;
+  const epochs = steps / m.stepsPerEpoch;
+  return `| ${label} | ${describe(m)} | ${steps} | ${(m.secondsTraining / epochs).toFixed(0)} | ${(steps / m.secondsTraining).toFixed(2)} | ${(m.cpuSecondsTraining / epochs).toFixed(0)} | ${(steps / m.cpuSecondsTraining).toFixed(2)} | ${load} | ${curve.join('<br>')} | ${final} |`;
 });
 
 const table = [
-  `| run | configuration | steps | s / epoch | it/s | CPU s | load avg | epoch: AP / AP50 @ training s | ${STATS.join(' | ')} |`,
-  `|---|---|---|---|---|---|---|---|${STATS.map(() => '---').join('|')}|`,
+  `| run | configuration | steps | wall s / epoch | it/s (wall) | CPU s / epoch | it/s per CPU s | load avg | epoch: AP / AP50 @ training CPU s | ${STATS.join(' | ')} |`,
+  `|---|---|---|---|---|---|---|---|---|${STATS.map(() => '---').join('|')}|`,
   ...rows,
 ].join('\n');
 
@@ -74,12 +88,12 @@ for (const [index, name] of [
     join(values.out!, `${name.toLowerCase()}.svg`),
     lineChartSvg({
       title: `${values.title} (${name}) against training time`,
-      xLabel: 'training seconds (evaluation excluded)',
+      xLabel: 'training CPU seconds (= seconds on an idle core; evaluation excluded)',
       yLabel: name,
-      series: runs.map(({ label, metrics: m }) => ({
-        name: label,
-        points: m.ap.map((row, i) => [m.epochSeconds[i]?.[1] ?? NaN, row[index]] as [number, number]),
-      })),
+      series: runs.map(({ label, metrics: m }) => {
+        const { seconds } = cpuAtEpochs(m);
+        return { name: label, points: m.ap.map((row, i) => [seconds[i], row[index]] as [number, number]) };
+      }),
     }),
   );
 }

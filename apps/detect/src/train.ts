@@ -67,6 +67,8 @@ export interface Metrics {
   cpuSecondsTraining: number;
   /** [epoch, training wall seconds so far] after each evaluated epoch. */
   epochSeconds: [number, number][];
+  /** [epoch, training CPU seconds so far] after each evaluated epoch: the time it takes on an idle core. */
+  epochCpuSeconds?: [number, number][];
   /** [epoch, the machine's 1-minute load average] after each evaluated epoch: wall times mean little without it. */
   loadAverage?: [number, number][];
   final?: { stats: number[]; summary: string };
@@ -238,6 +240,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
           const { result } = await evaluate(detector, evalOptions);
           metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
           metrics.epochSeconds.push([step / stepsPerEpoch, metrics.secondsTraining]);
+          (metrics.epochCpuSeconds ??= []).push([step / stepsPerEpoch, metrics.cpuSecondsTraining]);
           (metrics.loadAverage ??= []).push([step / stepsPerEpoch, loadavg()[0]]);
           process.stderr.write(
             `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
