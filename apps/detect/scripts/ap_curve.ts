@@ -41,7 +41,8 @@ function describe(m: Metrics): string {
   return [
     m.detector === 'deformable-detr' ? variant : m.detector,
     data ? `${data.size}px x${data.trainCount}` : '',
-    `q${c.numQueries} L${c.encLayers}/${c.decLayers}`,
+    `q${c.numQueries} L${c.encLayers}/${c.decLayers} dropout ${c.dropout}`,
+    o.backboneWeights ? 'pretrained backbone' : 'backbone from scratch',
     `b${o.batchSize} lr ${o.lr} bb x${o.lrBackbone}`,
     `warm ${o.warmupSteps} drop ${o.lrDropEpoch}/${o.epochs}`,
   ]
@@ -66,7 +67,8 @@ const rows = runs.map(({ label, metrics: m }) => {
   const curve = m.ap.map(
     ([epoch, ap, ap50], i) => `${epoch}: ${f3(ap)} / ${f3(ap50)} @ ${exact ? '' : '~'}${seconds[i].toFixed(0)} s`,
   );
-  const load = m.loadAverage?.length ? m.loadAverage.map(([, l]) => l.toFixed(1)).join('-') : '-';
+  const loads = (m.loadAverage ?? []).map(([, l]) => l);
+  const load = loads.length ? `${Math.min(...loads).toFixed(0)}-${Math.max(...loads).toFixed(0)}` : '-';
   const final = m.final ? STATS.map((_, i) => f3(m.final!.stats[i])).join(' | ') : STATS.map(() => '-').join(' | ');
   const epochs = steps / m.stepsPerEpoch;
   return `| ${label} | ${describe(m)} | ${steps} | ${(m.secondsTraining / epochs).toFixed(0)} | ${(steps / m.secondsTraining).toFixed(2)} | ${(m.cpuSecondsTraining / epochs).toFixed(0)} | ${(steps / m.cpuSecondsTraining).toFixed(2)} | ${load} | ${curve.join('<br>')} | ${final} |`;
