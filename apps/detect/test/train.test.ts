@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readSafetensors } from '@deformjs/weights';
 import { RunFolder } from '@deformjs/weights/node';
 import { loadDetector } from '../src/checkpoint';
 import { main } from '../src/main';
@@ -112,7 +113,7 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
       0,
     );
     expect(record(out).segments[0].options.backboneWeights).toBe(backbone);
-    // The first step starts from the file's weights: the stem's convolution before the update is the file's.
+    // Frozen batch norm's statistics are never trained: the checkpoint still holds the file's.
     expect(modelTensors(out)['model.backbone.0.body.bn1.running_var']).toEqual(
       Array.from(tensors['bn1.running_var'].values as Float32Array),
     );
