@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Linear, Module, Rng, argumentError, checkShapes } from '@deformjs/core';
 import { roiAlign } from '@deformjs/nn';
-import { BackboneWithFPN } from './backbone';
+import { BackboneWithFPN, LEVEL_STRIDES } from './backbone';
 import { validateFasterRcnnConfig, type FasterRcnnConfig } from './config';
 import { cosineMimicLoss, crossEntropy } from './losses';
 import { RegionProposalNetwork, type DetectionTarget } from './rpn';
@@ -51,6 +51,11 @@ export class FasterRCNN extends Module {
     this.sampling = rng.fork();
   }
 
+  /** Channels of every feature map (the FPN's). */
+  get featureChannels(): number {
+    return this.config.fpnChannels;
+  }
+
   /** Pads to a multiple of 32 and runs backbone + FPN: P2..P6 and the padded size. */
   features(images: tf.Tensor): { features: tf.Tensor[]; paddedSize: [number, number] } {
     const { H, W } = checkShapes('FasterRCNN', [{ name: 'images', shape: images.shape, expected: ['N', 'H', 'W', 3] }]);
@@ -79,17 +84,53 @@ export class FasterRCNN extends Module {
   ): FasterRcnnLosses {
     const cleanTargets = this.checkInputs('FasterRCNN.loss', images, imageSizes, targets);
     const { features, paddedSize } = this.features(images);
-    const { proposals, losses } = this.rpn.forward(features, paddedSize, imageSizes, cleanTargets, this.sampling);
-    const sample = this.roiHeads.sample(proposals, cleanTargets, this.sampling);
+    const { losses, sample, boxFeatures } = this.headLosses(features, paddedSize, imageSizes, cleanTargets);
+    const mimic = this.mimicLosses(images, sample, boxFeatures);
+    tf.dispose([...features, boxFeatures]);
+    return { ...losses, ...mimic };
+  }
+
+  /**
+   * The task network's training losses (RPN and box head, torchvision's four terms) on feature maps from
+   * `features` (or computed otherwise from them, e.g. warped from another frame), for video detectors that
+   * split the detector into a feature network and a task network. R-CNN feature mimicking needs the images and
+   * is left out here. Call inside tf.variableGrads; the features are not disposed.
+   */
+  taskLoss(
+    features: readonly tf.Tensor[],
+    paddedSize: [number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets: readonly FasterRcnnTarget[],
+  ): Pick<FasterRcnnLosses, 'loss_objectness' | 'loss_rpn_box_reg' | 'loss_classifier' | 'loss_box_reg'> {
+    const op = 'FasterRCNN.taskLoss';
+    const cleanTargets = this.checkTargets(op, this.featureBatch(op, features, paddedSize), imageSizes, targets);
+    const { losses, boxFeatures } = this.headLosses([...features], paddedSize, imageSizes, cleanTargets);
+    boxFeatures.dispose();
+    return losses;
+  }
+
+  private headLosses(
+    features: tf.Tensor[],
+    paddedSize: [number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets: DetectionTarget[],
+  ): {
+    losses: Pick<FasterRcnnLosses, 'loss_objectness' | 'loss_rpn_box_reg' | 'loss_classifier' | 'loss_box_reg'>;
+    sample: RoISample;
+    boxFeatures: tf.Tensor2D;
+  } {
+    const { proposals, losses } = this.rpn.forward(features, paddedSize, imageSizes, targets, this.sampling);
+    const sample = this.roiHeads.sample(proposals, targets, this.sampling);
     const head = this.roiHeads.loss(features, sample);
-    const mimic = this.mimicLosses(images, sample, head.boxFeatures);
-    tf.dispose([...features, head.boxFeatures]);
     return {
-      loss_objectness: losses!.lossObjectness,
-      loss_rpn_box_reg: losses!.lossRpnBoxReg,
-      loss_classifier: head.lossClassifier,
-      loss_box_reg: head.lossBoxReg,
-      ...mimic,
+      losses: {
+        loss_objectness: losses!.lossObjectness,
+        loss_rpn_box_reg: losses!.lossRpnBoxReg,
+        loss_classifier: head.lossClassifier,
+        loss_box_reg: head.lossBoxReg,
+      },
+      sample,
+      boxFeatures: head.boxFeatures,
     };
   }
 
@@ -165,10 +206,48 @@ export class FasterRCNN extends Module {
   detect(images: tf.Tensor, imageSizes: ReadonlyArray<readonly [number, number]>): Detections[] {
     this.checkInputs('FasterRCNN.detect', images, imageSizes, null);
     const { features, paddedSize } = this.features(images);
-    const { proposals } = this.rpn.forward(features, paddedSize, imageSizes, null, this.sampling);
-    const detections = this.roiHeads.detect(features, proposals, imageSizes);
+    const detections = this.detectFromFeatures(features, paddedSize, imageSizes);
     tf.dispose(features);
     return detections;
+  }
+
+  /** The task network alone: detections from P2..P6 feature maps (see `taskLoss`); the features are not disposed. */
+  detectFromFeatures(
+    features: readonly tf.Tensor[],
+    paddedSize: [number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+  ): Detections[] {
+    const op = 'FasterRCNN.detectFromFeatures';
+    this.checkTargets(op, this.featureBatch(op, features, paddedSize), imageSizes, null);
+    const { proposals } = this.rpn.forward([...features], paddedSize, imageSizes, null, this.sampling);
+    return this.roiHeads.detect([...features], proposals, imageSizes);
+  }
+
+  /**
+   * Checks feature maps against the pyramid `features` returns (one [N, H/s, W/s, fpnChannels] map per stride of
+   * LEVEL_STRIDES for the padded size) and returns the batch's [N, H, W].
+   */
+  private featureBatch(
+    op: string,
+    features: readonly tf.Tensor[],
+    paddedSize: [number, number],
+  ): [number, number, number] {
+    const [H, W] = paddedSize;
+    if (!Array.isArray(features) || features.length !== LEVEL_STRIDES.length || !features.every((f) => f instanceof tf.Tensor))
+      throw argumentError(op, 'features', `${LEVEL_STRIDES.length} tensors (P2..P6)`, features);
+    if (!(Number.isInteger(H) && H % SIZE_DIVISIBLE === 0 && Number.isInteger(W) && W % SIZE_DIVISIBLE === 0))
+      throw argumentError(op, 'paddedSize', `[height, width], multiples of ${SIZE_DIVISIBLE}`, paddedSize);
+    const N = features[0].shape[0];
+    features.forEach((f, l) =>
+      checkShapes(op, [
+        {
+          name: `features[${l}]`,
+          shape: f.shape,
+          expected: [N, Math.ceil(H / LEVEL_STRIDES[l]), Math.ceil(W / LEVEL_STRIDES[l]), this.config.fpnChannels],
+        },
+      ]),
+    );
+    return [N, H, W];
   }
 
   private checkInputs(
@@ -179,6 +258,16 @@ export class FasterRCNN extends Module {
   ): DetectionTarget[] {
     if (!(images instanceof tf.Tensor)) throw argumentError(op, 'images', 'a [N, H, W, 3] tensor (NHWC)', images);
     const { N, H, W } = checkShapes(op, [{ name: 'images', shape: images.shape, expected: ['N', 'H', 'W', 3] }]);
+    return this.checkTargets(op, [N, H, W], imageSizes, targets);
+  }
+
+  /** Image sizes within the batch's [N, H, W] and targets with one box per valid label (crowds dropped). */
+  private checkTargets(
+    op: string,
+    [N, H, W]: [number, number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets: readonly FasterRcnnTarget[] | null,
+  ): DetectionTarget[] {
     if (!Array.isArray(imageSizes) || imageSizes.length !== N)
       throw argumentError(op, 'imageSizes', `one [height, width] per image (${N})`, imageSizes);
     imageSizes.forEach(([h, w], i) => {

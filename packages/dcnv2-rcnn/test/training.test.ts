@@ -136,6 +136,37 @@ describe('FasterRCNN training and inference', () => {
     plain.dispose();
   });
 
+  it('feature network + task network (taskLoss, detectFromFeatures) equal loss and detect', () => {
+    const model = new FasterRCNN(tinyConfig());
+    const batch = toyBatch(new Rng(8));
+    const state = model.sampling.state();
+    const whole = tf.tidy(() => model.loss(batch.images, batch.imageSizes, batch.targets));
+    model.sampling = new Rng(state);
+    const { features, paddedSize } = model.features(batch.images);
+    const split = tf.tidy(() => model.taskLoss(features, paddedSize, batch.imageSizes, batch.targets));
+    expect(Object.keys(split)).toEqual(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg']);
+    for (const key of Object.keys(split) as (keyof typeof split)[])
+      expect(split[key].dataSync()[0]).toBeCloseTo(whole[key].dataSync()[0], 5);
+    model.eval();
+    tf.dispose(features);
+    const evalFeatures = model.features(batch.images).features;
+    const a = model.detect(batch.images, batch.imageSizes);
+    const b = model.detectFromFeatures(evalFeatures, paddedSize, batch.imageSizes);
+    expect(b.map((d) => Array.from(d.scores))).toEqual(a.map((d) => Array.from(d.scores)));
+    expect(b.map((d) => Array.from(d.boxes))).toEqual(a.map((d) => Array.from(d.boxes)));
+    expect(() => model.detectFromFeatures(evalFeatures.slice(1), paddedSize, batch.imageSizes)).toThrow(
+      /FasterRCNN.detectFromFeatures.*features.*5 tensors/,
+    );
+    expect(() => model.detectFromFeatures(evalFeatures, [60, 64], batch.imageSizes)).toThrow(
+      /FasterRCNN.detectFromFeatures.*paddedSize.*multiples of 32/,
+    );
+    expect(() => model.detectFromFeatures(evalFeatures, [32, 64], batch.imageSizes)).toThrow(
+      /FasterRCNN.detectFromFeatures.*features\[0\].*\[2, 8, 16, 16\]/,
+    );
+    tf.dispose([batch.images, ...evalFeatures, ...Object.values(whole), ...Object.values(split)]);
+    model.dispose();
+  });
+
   describe('errors name the argument', () => {
     let model: FasterRCNN;
     beforeAll(() => {
