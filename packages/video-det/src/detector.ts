@@ -1,0 +1,30 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Module } from '@deformjs/core';
+
+/**
+ * A per-frame detector split as DFF splits it: a feature network (`features`, run on key frames) and a task
+ * network (`taskLoss` / `detectFromFeatures`, run on every frame's own, propagated or aggregated features).
+ * The video designs only warp, scale and weight the feature maps in between, so they wrap any detector with
+ * these methods. @deformjs/dcnv2-rcnn's `FasterRCNN` is one (P2..P6 FPN maps of `fpnChannels`): the papers use
+ * R-FCN on a single stride-16 map; FPN Faster R-CNN is the detector this repository trains, so each level is
+ * warped with the flow resized to its stride.
+ */
+export interface FrameDetector<Target, Detection> extends Module {
+  /** Channels of every feature map. */
+  readonly featureChannels: number;
+  /** Feature network: maps finest first, and the padded input size their strides refer to. */
+  features(images: tf.Tensor): { features: tf.Tensor[]; paddedSize: [number, number] };
+  /** Task network training losses by name (call inside tf.variableGrads); the features are not disposed. */
+  taskLoss(
+    features: readonly tf.Tensor[],
+    paddedSize: [number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets: readonly Target[],
+  ): Record<string, tf.Scalar>;
+  /** Task network inference; the features are not disposed. */
+  detectFromFeatures(
+    features: readonly tf.Tensor[],
+    paddedSize: [number, number],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+  ): Detection[];
+}

@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
+import type { FrameDetector } from './detector';
+import { FlowNetS, type FlowNetSConfig } from './flownet';
+import { warpPyramid } from './flow_levels';
+
+export interface FgfaConfig {
+  flownet: FlowNetSConfig;
+  /** Width of the embedding network: 1x1 to `embedChannels`, 3x3, 1x1 to 4 x `embedChannels` (512, 512, 2048). */
+  embedChannels: number;
+  seed: number;
+}
+
+/** FGFA's embedding network: 1x1, ReLU, 3x3, ReLU, 1x1 (no activation on the embedding itself). */
+class Embedding extends Module {
+  readonly conv1: Conv2d;
+  readonly conv2: Conv2d;
+  readonly conv3: Conv2d;
+  constructor(rng: Rng, inChannels: number, channels: number) {
+    super();
+    this.conv1 = this.addModule('conv1', new Conv2d(rng, inChannels, channels, 1));
+    this.conv2 = this.addModule('conv2', new Conv2d(rng, channels, channels, 3, { padding: 1 }));
+    this.conv3 = this.addModule('conv3', new Conv2d(rng, channels, 4 * channels, 1));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.conv3.forward(tf.relu(this.conv2.forward(tf.relu(this.conv1.forward(x))))));
+  }
+}
+
+/**
+ * Flow-Guided Feature Aggregation (Zhu et al., ICCV 2017): every frame's features are the weighted sum of its own
+ * and its neighbours' features warped to it by FlowNet-S flow; the weights are, per position and per pyramid
+ * level, a softmax over frames of the cosine similarity between the L2-normalised embeddings of the frame's own
+ * features and of each warped neighbour (the frame itself included, with weight from similarity 1). Trained end
+ * to end with neighbours sampled around each frame; at test time +-K neighbours.
+ */
+export class FGFA<Target, Detection> extends Module {
+  readonly flownet: FlowNetS;
+  readonly embed: Embedding;
+
+  constructor(
+    readonly detector: FrameDetector<Target, Detection>,
+    config: FgfaConfig,
+  ) {
+    super();
+    assertInteger('FGFA', 'config.embedChannels', config.embedChannels, 1);
+    this.addModule('detector', detector);
+    this.flownet = this.addModule('flownet', new FlowNetS(config.flownet));
+    this.embed = this.addModule('embed', new Embedding(new Rng(config.seed), detector.featureChannels, config.embedChannels));
+  }
+
+  /**
+   * Aggregates per level: own features `current` (maps finest first) and the neighbours' maps already warped to
+   * the current frame. Returns the aggregated maps and the weights ([frames, N, h, w, 1] per level, own first).
+   */
+  aggregate(current: readonly tf.Tensor[], warped: readonly (readonly tf.Tensor[])[]): { features: tf.Tensor[]; weights: tf.Tensor[] } {
+    const features: tf.Tensor[] = [];
+    const weights: tf.Tensor[] = [];
+    current.forEach((own, level) =>
+      tf.tidy(() => {
+        const candidates = [own, ...warped.map((w) => w[level])];
+        const embeddings = candidates.map((c) => {
+          const e = this.embed.forward(c);
+          return tf.div(e, tf.add(tf.norm(e, 'euclidean', 3, true), 1e-12));
+        });
+        const similarity = tf.stack(embeddings.map((e) => tf.sum(tf.mul(e, embeddings[0]), 3, true)));
+        const w = tf.softmax(similarity, 0);
+        features.push(tf.keep(tf.sum(tf.mul(w, tf.stack(candidates)), 0)));
+        weights.push(tf.keep(w));
+      }),
+    );
+    return { features, weights };
+  }
+
+  /** `current`'s features aggregated with those of `neighbours` (frames [N, H, W, 3]). */
+  private aggregateFrames(
+    current: tf.Tensor,
+    own: { features: tf.Tensor[]; paddedSize: [number, number] },
+    neighbours: readonly { frame: tf.Tensor; features: tf.Tensor[] }[],
+  ): tf.Tensor[] {
+    const warped = neighbours.map(({ frame, features }) => {
+      const { flow, features: flowFeatures, predictions } = this.flownet.forward(current, frame);
+      const out = warpPyramid(features, flow, own.paddedSize);
+      tf.dispose([flow, flowFeatures, ...predictions]);
+      return out;
+    });
+    const { features, weights } = this.aggregate(own.features, warped);
+    tf.dispose([...warped.flat(), ...weights]);
+    return features;
+  }
+
+  /** Training losses of `current` aggregated with `references` (each [N, H, W, 3]; call inside tf.variableGrads). */
+  loss(
+    current: tf.Tensor,
+    references: readonly tf.Tensor[],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets: readonly Target[],
+  ): Record<string, tf.Scalar> {
+    const own = this.detector.features(current);
+    const neighbours = references.map((frame) => ({ frame, features: this.detector.features(frame).features }));
+    const aggregated = this.aggregateFrames(current, own, neighbours);
+    const losses = this.detector.taskLoss(aggregated, own.paddedSize, imageSizes, targets);
+    tf.dispose([...own.features, ...neighbours.flatMap((n) => n.features), ...aggregated]);
+    return losses;
+  }
+
+  /** Detections for every frame of a clip (frames [1, H, W, 3] in order), each aggregated over +-`radius` frames. */
+  detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], radius: number): Detection[] {
+    assertInteger('FGFA.detectVideo', 'radius', radius, 0);
+    if (!Array.isArray(frames) || frames.length === 0)
+      throw argumentError('FGFA.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    const perFrame = frames.map((frame) => ({ frame, ...this.detector.features(frame) }));
+    const detections = perFrame.map((own, t) => {
+      const neighbours = perFrame.filter((_, j) => j !== t && Math.abs(j - t) <= radius);
+      const aggregated = this.aggregateFrames(own.frame, own, neighbours);
+      const [result] = this.detector.detectFromFeatures(aggregated, own.paddedSize, [imageSize]);
+      tf.dispose(aggregated);
+      return result;
+    });
+    tf.dispose(perFrame.flatMap((f) => f.features));
+    return detections;
+  }
+}
