@@ -233,7 +233,11 @@ export class FasterRCNN extends Module {
     paddedSize: [number, number],
   ): [number, number, number] {
     const [H, W] = paddedSize;
-    if (!Array.isArray(features) || features.length !== LEVEL_STRIDES.length || !features.every((f) => f instanceof tf.Tensor))
+    if (
+      !Array.isArray(features) ||
+      features.length !== LEVEL_STRIDES.length ||
+      !features.every((f) => f instanceof tf.Tensor)
+    )
       throw argumentError(op, 'features', `${LEVEL_STRIDES.length} tensors (P2..P6)`, features);
     if (!(Number.isInteger(H) && H % SIZE_DIVISIBLE === 0 && Number.isInteger(W) && W % SIZE_DIVISIBLE === 0))
       throw argumentError(op, 'paddedSize', `[height, width], multiples of ${SIZE_DIVISIBLE}`, paddedSize);

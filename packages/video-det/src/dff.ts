@@ -67,11 +67,7 @@ export class DFF<Target, Detection> extends Module {
    * Detections for every frame of a clip (frames [1, H, W, 3] in order): frames 0, k, 2k, ... are key frames
    * that run the feature network; the others propagate from the last key frame.
    */
-  detectVideo(
-    frames: readonly tf.Tensor[],
-    imageSize: readonly [number, number],
-    keyInterval: number,
-  ): Detection[] {
+  detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], keyInterval: number): Detection[] {
     assertInteger('DFF.detectVideo', 'keyInterval', keyInterval, 1);
     if (!Array.isArray(frames) || frames.length === 0)
       throw argumentError('DFF.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);

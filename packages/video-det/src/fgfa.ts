@@ -46,14 +46,20 @@ export class FGFA<Target, Detection> extends Module {
     assertInteger('FGFA', 'config.embedChannels', config.embedChannels, 1);
     this.addModule('detector', detector);
     this.flownet = this.addModule('flownet', new FlowNetS(config.flownet));
-    this.embed = this.addModule('embed', new Embedding(new Rng(config.seed), detector.featureChannels, config.embedChannels));
+    this.embed = this.addModule(
+      'embed',
+      new Embedding(new Rng(config.seed), detector.featureChannels, config.embedChannels),
+    );
   }
 
   /**
    * Aggregates per level: own features `current` (maps finest first) and the neighbours' maps already warped to
-   * the current frame. Returns the aggregated maps and the weights ([frames, N, h, w, 1] per level, own first).
+   * the current frame. Returns the aggregated maps and the weights ([N, h, w, frames] per level, own first).
    */
-  aggregate(current: readonly tf.Tensor[], warped: readonly (readonly tf.Tensor[])[]): { features: tf.Tensor[]; weights: tf.Tensor[] } {
+  aggregate(
+    current: readonly tf.Tensor[],
+    warped: readonly (readonly tf.Tensor[])[],
+  ): { features: tf.Tensor[]; weights: tf.Tensor[] } {
     const features: tf.Tensor[] = [];
     const weights: tf.Tensor[] = [];
     current.forEach((own, level) =>
@@ -63,9 +69,13 @@ export class FGFA<Target, Detection> extends Module {
           const e = this.embed.forward(c);
           return tf.div(e, tf.add(tf.norm(e, 'euclidean', 3, true), 1e-12));
         });
-        const similarity = tf.stack(embeddings.map((e) => tf.sum(tf.mul(e, embeddings[0]), 3, true)));
-        const w = tf.softmax(similarity, 0);
-        features.push(tf.keep(tf.sum(tf.mul(w, tf.stack(candidates)), 0)));
+        const similarity = tf.concat(
+          embeddings.map((e) => tf.sum(tf.mul(e, embeddings[0]), 3, true)),
+          3,
+        );
+        const w = tf.softmax(similarity);
+        const sum = tf.addN(candidates.map((c, j) => tf.mul(tf.slice(w, [0, 0, 0, j], [-1, -1, -1, 1]), c)));
+        features.push(tf.keep(sum));
         weights.push(tf.keep(w));
       }),
     );

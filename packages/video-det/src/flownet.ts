@@ -19,7 +19,10 @@ class FlowConv extends Module {
   readonly conv: Conv2d;
   constructor(rng: Rng, inChannels: number, outChannels: number, kernel: number, stride: number) {
     super();
-    this.conv = this.addModule('0', new Conv2d(rng, inChannels, outChannels, kernel, { stride, padding: (kernel - 1) >> 1 }));
+    this.conv = this.addModule(
+      '0',
+      new Conv2d(rng, inChannels, outChannels, kernel, { stride, padding: (kernel - 1) >> 1 }),
+    );
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => tf.leakyRelu(this.conv.forward(x), 0.1));
@@ -93,9 +96,7 @@ export class FlowNetS extends Module {
     const skips = [8 * c, 8 * c, 4 * c, 2 * c];
     const deconvOut = [8 * c, 4 * c, 2 * c, c];
     const concatIn = [16 * c, ...skips.map((s, i) => s + deconvOut[i] + 2)];
-    this.deconvs = deconvOut.map((out, i) =>
-      this.addModule(`deconv${5 - i}`, new FlowDeconv(rng, concatIn[i], out)),
-    );
+    this.deconvs = deconvOut.map((out, i) => this.addModule(`deconv${5 - i}`, new FlowDeconv(rng, concatIn[i], out)));
     this.predictFlows = concatIn.map((channels, i) =>
       this.addModule(`predict_flow${6 - i}`, new Conv2d(rng, channels, 2, 3, { padding: 1 })),
     );

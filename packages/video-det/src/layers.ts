@@ -21,14 +21,25 @@ export class ConvTranspose2d extends Module {
     assertInteger('ConvTranspose2d', 'outChannels', outChannels, 1);
     // PyTorch's default init draws from the weight's fan-in as it sees it: dim 1 (out) x kh x kw.
     const fanIn = outChannels * 16;
-    this.weight = this.addParameter('weight', torchDefaultUniform(rng, [4, 4, outChannels, inChannels], fanIn), 'conv2d');
-    this.bias = options.bias === false ? null : this.addParameter('bias', torchDefaultUniform(rng, [outChannels], fanIn));
+    this.weight = this.addParameter(
+      'weight',
+      torchDefaultUniform(rng, [4, 4, outChannels, inChannels], fanIn),
+      'conv2d',
+    );
+    this.bias =
+      options.bias === false ? null : this.addParameter('bias', torchDefaultUniform(rng, [outChannels], fanIn));
   }
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [N, H, W] = x.shape;
-      const y = tf.conv2dTranspose(x as tf.Tensor4D, this.weight as tf.Tensor4D, [N, 2 * H, 2 * W, this.outChannels], 2, 'same');
+      const y = tf.conv2dTranspose(
+        x as tf.Tensor4D,
+        this.weight as tf.Tensor4D,
+        [N, 2 * H, 2 * W, this.outChannels],
+        2,
+        'same',
+      );
       return this.bias ? addBias(y, this.bias) : y;
     });
   }

@@ -29,7 +29,13 @@ describe('FlowNet-S', () => {
     await initBackend('wasm');
     const net = new FlowNetS({ width: 4, seed: 0 });
     const names = Object.keys(net.stateDict());
-    for (const name of ['conv1.0.weight', 'conv6_1.0.bias', 'deconv5.0.weight', 'predict_flow2.weight', 'upsampled_flow6_to_5.weight'])
+    for (const name of [
+      'conv1.0.weight',
+      'conv6_1.0.bias',
+      'deconv5.0.weight',
+      'predict_flow2.weight',
+      'upsampled_flow6_to_5.weight',
+    ])
       expect(names).toContain(name);
     const a = tf.randomNormal([2, 64, 128, 3], 0, 1, 'float32', 1);
     const out = await assertNoTensorLeak(() => net.forward(a, a));
@@ -59,7 +65,18 @@ describe('FlowNet-S', () => {
     const optimizer = new AdamW([{ params: net.trainableVariables() }], { lr: 2e-3, weightDecay: 0 });
     // The reference is the current frame shifted right by 3 px: the backward flow is (+3, 0) everywhere it is defined.
     const reference = tf.randomUniform([1, 64, 64, 3], -1, 1, 'float32', 2);
-    const current = tf.tidy(() => tf.slice(tf.pad(reference, [[0, 0], [0, 0], [0, 3], [0, 0]]), [0, 0, 3, 0], [1, 64, 64, 3]));
+    const current = tf.tidy(() =>
+      tf.slice(
+        tf.pad(reference, [
+          [0, 0],
+          [0, 0],
+          [0, 3],
+          [0, 0],
+        ]),
+        [0, 0, 3, 0],
+        [1, 64, 64, 3],
+      ),
+    );
     const truth = tf.tidy(() => tf.mul(tf.ones([1, 64, 64, 2]), tf.tensor1d([3, 0])));
     const step = () =>
       optimizationStep(

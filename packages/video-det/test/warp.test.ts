@@ -60,7 +60,9 @@ describe('warp errors', () => {
   it('name the argument, the expected and the actual shape', async () => {
     await initBackend('cpu');
     const features = tf.zeros([1, 4, 5, 3]);
-    expect(() => warp(features, tf.zeros([1, 4, 5, 3]))).toThrow(/warp: argument .flow. expected shape \[N=1, H=4, W=5, 2\].*got "shape \[1, 4, 5, 3\]"/);
+    expect(() => warp(features, tf.zeros([1, 4, 5, 3]))).toThrow(
+      /warp: argument .flow. expected shape \[N=1, H=4, W=5, 2\].*got "shape \[1, 4, 5, 3\]"/,
+    );
     expect(() => warp(features, tf.zeros([1, 4, 6, 2]))).toThrow(/warp.*flow/);
     expect(() => warp(tf.zeros([4, 5, 3]), tf.zeros([1, 4, 5, 2]))).toThrow(/warp.*features/);
     expect(() => warp(features, tf.zeros([1, 4, 5, 2], 'int32'))).toThrow(/warp.*flow.*float32.*int32/);
