@@ -97,9 +97,10 @@ describe('DFF around Faster R-CNN', () => {
 describe('FGFA around Faster R-CNN', () => {
   it('aggregation weights are a softmax over frames; identical frames give back the features', () => {
     const fgfa = new FGFA(tinyDetector(), { flownet: FLOWNET, embedChannels: 8, seed: 4 });
+    const C = fgfa.detector.featureChannels;
     const own = [
-      tf.randomNormal([1, 16, 16, 16], 0, 1, 'float32', 5),
-      tf.randomNormal([1, 8, 8, 16], 0, 1, 'float32', 6),
+      tf.randomNormal([1, 16, 16, C], 0, 1, 'float32', 5),
+      tf.randomNormal([1, 8, 8, C], 0, 1, 'float32', 6),
     ];
     const other = own.map((f) => tf.mul(f, -1));
     const { features, weights } = fgfa.aggregate(own, [own, other]);
