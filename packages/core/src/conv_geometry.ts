@@ -1,6 +1,76 @@
 import { argumentError } from '@deformjs/validate';
 
 /**
+ * Every size of a 2-d convolution over an NHWC input, resolved: the one geometry of deformjs's conv ops (dcn,
+ * sparse-interp, deformable-kernels) and of core's conv gradient kernels. Pairs are [height, width].
+ */
+export interface ConvGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  /** Conv: the filter's output channels. Depthwise: inChannels * channel multiplier. */
+  outChannels: number;
+  kernel: [number, number];
+  stride: [number, number];
+  /**
+   * Zero padding before the first row and column [top, left]. PyTorch pads both sides alike; tfjs's 'same' may
+   * pad one more after, which outHeight and outWidth already count.
+   */
+  padding: [number, number];
+  dilation: [number, number];
+}
+
+/** The conv attributes of `convGeometry`, already resolved to pairs (core's `pair`). */
+export interface ConvAttributes {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+}
+
+/**
+ * Resolves the geometry of a convolution of `input` [N, H, W, C] with a kernel `filter.kernel` giving
+ * `filter.outChannels` channels, symmetric padding. When the dilated kernel is bigger than the padded input the
+ * error blames `op`'s argument `filter.arg`, described by `filter.actual` (by default the kernel and dilation).
+ */
+export function convGeometry(
+  op: string,
+  input: readonly number[],
+  filter: { kernel: readonly [number, number]; outChannels: number; arg: string; actual?: unknown },
+  attrs: ConvAttributes,
+): ConvGeometry {
+  const [batch, inHeight, inWidth, inChannels] = input;
+  const kernel: [number, number] = [filter.kernel[0], filter.kernel[1]];
+  const { stride, padding, dilation } = attrs;
+  const actual = filter.actual ?? `kernel ${kernel[0]} x ${kernel[1]} with dilations [${dilation.join(', ')}]`;
+  const [outHeight, outWidth] = convOutputSize(
+    op,
+    filter.arg,
+    actual,
+    [inHeight, inWidth],
+    kernel,
+    stride,
+    padding,
+    dilation,
+  );
+  return {
+    batch,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels: filter.outChannels,
+    kernel,
+    stride,
+    padding,
+    dilation,
+  };
+}
+
+/**
  * The output size [Ho, Wo] of a 2-d convolution with symmetric zero padding (PyTorch's formula, floor mode):
  * floor((H + 2p - (d(k - 1) + 1)) / s) + 1. Throws, blaming `op`'s argument `arg` (described by `actual`), when
  * the dilated kernel is bigger than the padded input. The one place deformjs's ops compute it.
@@ -32,15 +102,9 @@ export function convOutputSize(
  * The undeformed input positions (x, y) of every tap of every output pixel, [Ho*Wo, kh*kw, 2] row-major: tap
  * (i, j) of output (ho, wo) reads (wo*sw - pw + j*dw, ho*sh - ph + i*dh). What deformable ops add offsets to.
  */
-export function convTapGrid(
-  output: readonly [number, number],
-  kernel: readonly [number, number],
-  stride: readonly [number, number],
-  padding: readonly [number, number],
-  dilation: readonly [number, number],
-): Float32Array {
-  const [Ho, Wo] = output;
-  const [kh, kw] = kernel;
+export function convTapGrid(g: ConvGeometry): Float32Array {
+  const { outHeight: Ho, outWidth: Wo, stride, padding, dilation } = g;
+  const [kh, kw] = g.kernel;
   const K = kh * kw;
   const grid = new Float32Array(Ho * Wo * K * 2);
   for (let ho = 0; ho < Ho; ho++) {

@@ -27,5 +27,6 @@ export { Conv2d, conv2dNhwc, plainConv3x3 } from './conv2d';
 export type { Conv2dOptions, Conv3x3Context, Conv3x3Factory } from './conv2d';
 export { addBias } from './add_bias';
 export { transpose2d } from './transpose2d';
-export { convOutputSize, convTapGrid } from './conv_geometry';
+export { convGeometry, convOutputSize, convTapGrid } from './conv_geometry';
+export type { ConvAttributes, ConvGeometry } from './conv_geometry';
 export { stopGradient } from './stop_gradient';

@@ -5,9 +5,10 @@ import {
   assertDtype,
   assertInteger,
   checkShapes,
-  convOutputSize,
+  convGeometry,
   convTapGrid,
   pair,
+  type ConvGeometry,
 } from '@deformjs/core';
 import { bilinearGather } from '@deformjs/sampling';
 
@@ -28,19 +29,8 @@ export interface DeformConv2dOptions {
   offsetGroups?: number;
 }
 
-/** Every size of a deformable convolution, resolved and checked. */
-export interface DeformConv2dGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  outChannels: number;
-  kernel: [number, number];
-  strides: [number, number];
-  pad: [number, number];
-  dilations: [number, number];
+/** Every size of a deformable convolution, resolved and checked: core's conv geometry and the groups. */
+export interface DeformConv2dGeometry extends ConvGeometry {
   groups: number;
   offsetGroups: number;
 }
@@ -69,7 +59,7 @@ export function checkDeformConv2dArguments(
   if (mask) assertDtype(OP, 'mask', mask.dtype, ['float32']);
   if (bias) assertDtype(OP, 'bias', bias.dtype, ['float32']);
 
-  const { N, H, W, C, kh, kw, O } = checkShapes(OP, [
+  const { N, C, kh, kw, O } = checkShapes(OP, [
     { name: 'input', shape: input.shape, expected: ['N', 'H', 'W', 'C'] },
     { name: 'weight', shape: weight.shape, expected: ['kh', 'kw', null, 'O'] },
   ]);
@@ -97,16 +87,13 @@ export function checkDeformConv2dArguments(
   if (kh < 1 || kw < 1 || O < 1 || C < 1)
     throw argumentError(OP, 'weight', 'a kernel, input channels and output channels of at least 1', weight.shape);
 
-  const [Ho, Wo] = convOutputSize(
+  const conv = convGeometry(
     OP,
-    'weight',
-    `kernel ${kh} x ${kw} with dilations [${dilations.join(', ')}]`,
-    [H, W],
-    [kh, kw],
-    strides,
-    pad,
-    dilations,
+    input.shape,
+    { kernel: [kh, kw], outChannels: O, arg: 'weight' },
+    { stride: strides, padding: pad, dilation: dilations },
   );
+  const { outHeight: Ho, outWidth: Wo } = conv;
 
   const K = kh * kw;
   checkShapes(OP, [{ name: 'offset', shape: offset.shape, expected: ['N', 'Ho', 'Wo', null] }], { N, Ho, Wo });
@@ -145,21 +132,7 @@ export function checkDeformConv2dArguments(
   }
   if (bias) checkShapes(OP, [{ name: 'bias', shape: bias.shape, expected: ['O'] }], { O });
 
-  return {
-    batch: N,
-    inHeight: H,
-    inWidth: W,
-    inChannels: C,
-    outHeight: Ho,
-    outWidth: Wo,
-    outChannels: O,
-    kernel: [kh, kw],
-    strides,
-    pad,
-    dilations,
-    groups,
-    offsetGroups,
-  };
+  return { ...conv, groups, offsetGroups };
 }
 
 /**
@@ -240,8 +213,7 @@ function deformableColumns(
   const value = tf.reshape(input, [N, H * W, G, C / G]);
   // Offsets come as (dy, dx) per tap; the gather takes (x, y).
   const shift = tf.reverse(tf.reshape(offset, [N, Q, G, K, 2]), 4);
-  const { strides, pad, dilations } = geometry;
-  const grid = tf.tensor(convTapGrid([Ho, Wo], [kh, kw], strides, pad, dilations), [1, Q, 1, K, 2]);
+  const grid = tf.tensor(convTapGrid(geometry), [1, Q, 1, K, 2]);
   const locations = tf.reshape(tf.add(shift, grid), [N, Q, G, 1, K, 2]);
   const weights = mask ? tf.reshape(mask, [N, Q, G, 1, K]) : null;
   const samples = bilinearGather(value, [[H, W]], [0], locations, weights, { normalized: false, reduce: 'none' });

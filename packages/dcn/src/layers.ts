@@ -12,7 +12,7 @@ import {
   plainConv3x3,
   torchDefaultUniform,
 } from '@deformjs/core';
-import type { Conv3x3Factory, Rng } from '@deformjs/core';
+import type { ConvAttributes, Conv3x3Factory, Rng } from '@deformjs/core';
 import { deformConv2d } from './deform_conv2d';
 import { deformRoIPool } from './deform_roi_pool';
 
@@ -30,11 +30,8 @@ export interface DeformConvLayerOptions {
 }
 
 /** A deformable conv layer's resolved attributes. */
-interface DeformConvAttrs {
+interface DeformConvAttrs extends ConvAttributes {
   kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
   groups: number;
   deformGroups: number;
 }

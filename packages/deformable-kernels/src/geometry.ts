@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, checkShapes, convOutputSize, pair } from '@deformjs/core';
+import { argumentError, assertDtype, checkShapes, convGeometry, pair, type ConvGeometry } from '@deformjs/core';
 
 /** The convolution attributes every Deformable Kernels op takes (PyTorch's names; padding is symmetric, explicit). */
 export interface DeformKernelOptions {
@@ -11,20 +11,10 @@ export interface DeformKernelOptions {
   dilation?: number | [number, number];
 }
 
-/** Every size of a Deformable Kernels op, resolved and checked. */
-export interface DeformKernelGeometry {
-  batch: number;
-  height: number;
-  width: number;
-  channels: number;
+/** Every size of a Deformable Kernels op, resolved and checked: a depthwise conv geometry and the weight's scope. */
+export interface DeformKernelGeometry extends ConvGeometry {
   /** The weight's spatial size [scopeH, scopeW]. */
   scope: [number, number];
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  outHeight: number;
-  outWidth: number;
 }
 
 /**
@@ -52,7 +42,7 @@ export function resolveGeometry(
       options?.kernelSize,
     );
   }
-  const { N, H, W, C, sH, sW } = checkShapes(op, [
+  const { N, C, sH, sW } = checkShapes(op, [
     { name: 'input', shape: input.shape, expected: ['N', 'H', 'W', 'C'] },
     { name: 'weight', shape: weight.shape, expected: ['sH', 'sW', 'C', 1] },
   ]);
@@ -63,20 +53,8 @@ export function resolveGeometry(
   const stride = pair(op, 'stride', options.stride ?? 1);
   const padding = pair(op, 'padding', options.padding ?? 0, 0);
   const dilation = pair(op, 'dilation', options.dilation ?? 1);
-  const [outHeight, outWidth] = convOutputSize(op, 'input', input.shape, [H, W], kernel, stride, padding, dilation);
-  return {
-    batch: N,
-    height: H,
-    width: W,
-    channels: C,
-    scope: [sH, sW],
-    kernel,
-    stride,
-    padding,
-    dilation,
-    outHeight,
-    outWidth,
-  };
+  const filter = { kernel, outChannels: C, arg: 'input', actual: input.shape };
+  return { ...convGeometry(op, input.shape, filter, { stride, padding, dilation }), scope: [sH, sW] };
 }
 
 /**
@@ -94,11 +72,11 @@ export function checkDeltas(op: string, name: string, deltas: tf.Tensor, g: Defo
   });
   const channels = deltas.shape[3] as number;
   const groups = channels / taps2;
-  if (!Number.isInteger(groups) || groups < 1 || g.channels % groups !== 0) {
+  if (!Number.isInteger(groups) || groups < 1 || g.inChannels % groups !== 0) {
     throw argumentError(
       op,
       name,
-      `channels (dimension 3) R * kh * kw * 2 = R * ${taps2} with R rotation groups dividing C = ${g.channels}`,
+      `channels (dimension 3) R * kh * kw * 2 = R * ${taps2} with R rotation groups dividing C = ${g.inChannels}`,
       deltas.shape,
     );
   }

@@ -9,6 +9,7 @@ import {
   checkShapes,
   pair,
   rngOption,
+  type ConvAttributes,
   type Layer,
 } from '@deformjs/core';
 import { deformKernelConv2d, deformKernelDepthwise, globalDeformKernelDepthwise } from './ops';
@@ -61,13 +62,10 @@ function zeroed<M extends Conv2d | Linear>(layer: M): M {
   return layer;
 }
 
-interface Resolved {
+interface Resolved extends ConvAttributes {
   channels: number;
   scope: [number, number];
   kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
 }
 
 function resolve(op: string, options: DeformKernelLayerOptions): Resolved {

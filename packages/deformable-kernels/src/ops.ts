@@ -102,7 +102,7 @@ export function globalDeformKernelDepthwise(
       1,
       g,
     ); // [1, N, K, 1, C]
-    return perImageDepthwise(input, tf.reshape(kernels, [g.batch, K, g.channels]), g);
+    return perImageDepthwise(input, tf.reshape(kernels, [g.batch, K, g.inChannels]), g);
   });
 }
 
@@ -114,9 +114,9 @@ export function globalDeformKernelDepthwise(
 function perImageDepthwise(input: tf.Tensor, kernels: tf.Tensor, g: DeformKernelGeometry): tf.Tensor4D {
   const {
     batch: N,
-    height: H,
-    width: W,
-    channels: C,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
     kernel: [kh, kw],
     outHeight: Ho,
     outWidth: Wo,

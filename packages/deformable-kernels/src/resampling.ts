@@ -96,7 +96,7 @@ export function resampleKernel(
   g: DeformKernelGeometry,
 ): tf.Tensor {
   const [sH, sW] = g.scope;
-  const C = g.channels;
+  const C = g.inChannels;
   const K = g.kernel[0] * g.kernel[1];
   const value = tf.reshape(toGroupBlocks(tf.reshape(weight, [sH * sW, C]), groups), [1, sH * sW, groups, C / groups]);
   const grid = tf.tensor(kernelTapGrid(g), [K, 2]);
@@ -120,11 +120,11 @@ export function imageColumns(
   groups: number,
   g: DeformKernelGeometry,
 ): tf.Tensor {
-  const { batch: N, height: H, width: W, channels: C, outHeight: Ho, outWidth: Wo } = g;
+  const { batch: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const K = g.kernel[0] * g.kernel[1];
   const Q = Ho * Wo;
   const value = tf.reshape(toGroupBlocks(input, groups), [N, H * W, groups, C / groups]);
-  const grid = tf.tensor(convTapGrid([Ho, Wo], g.kernel, g.stride, g.padding, g.dilation), [1, Q, 1, K, 2]);
+  const grid = tf.tensor(convTapGrid(g), [1, Q, 1, K, 2]);
   const positions = offsets ? tf.add(swapToXY(tf.reshape(offsets, [N, Q, 1, K, 2])), grid) : grid;
   // Every rotation group samples the same positions. (Adding zeros broadcasts with a gradient at any rank;
   // tf.broadcastTo runs Tile, whose gradient stops at rank 4.)
@@ -138,5 +138,5 @@ export function imageColumns(
  */
 export function contractTaps(columns: tf.Tensor, kernels: tf.Tensor, g: DeformKernelGeometry): tf.Tensor4D {
   const out = fromGroupBlocks(tf.sum(tf.mul(columns, kernels), 2));
-  return tf.reshape(out, [g.batch, g.outHeight, g.outWidth, g.channels]) as tf.Tensor4D;
+  return tf.reshape(out, [g.batch, g.outHeight, g.outWidth, g.inChannels]) as tf.Tensor4D;
 }

@@ -7,6 +7,7 @@ import {
   assertOneOf,
   checkShapes,
   hasFusedKernels,
+  convGeometry,
 } from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
 import { interpolate, interpolateSampled } from './interpolate';
@@ -158,14 +159,12 @@ export class SparseBottleneck extends Module implements Layer {
       [N, H, W, 18],
     );
     return [this.conv1_mask, this.conv2_mask].map((conv, k) => {
-      const [s] = conv.stride;
-      const geometry = {
-        kernel: [3, 3] as [number, number],
-        strides: conv.stride,
-        pad: conv.padding,
-        outHeight: Math.floor((H - 1) / s) + 1,
-        outWidth: Math.floor((W - 1) / s) + 1,
-      };
+      const geometry = convGeometry(
+        'SparseBottleneck',
+        x.shape,
+        { kernel: [3, 3], outChannels: 1, arg: 'x' },
+        { stride: conv.stride, padding: conv.padding, dilation: conv.dilation },
+      );
       return tf.add(tapSum(products, 9 * k, geometry), conv.bias!);
     });
   }

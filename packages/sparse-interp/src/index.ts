@@ -1,5 +1,7 @@
-export { sparseConv2d, sparseConv2dComposed, activeIndices, checkSparseConv2dArguments } from './sparse_conv';
-export type { SparseConv2dOptions, ActiveIndices } from './sparse_conv';
+export { sparseConv2d, activeIndices } from './sparse_conv';
+export { sparseConv2dComposed } from './composed';
+export { checkSparseConv2dArguments } from './validate';
+export type { SparseConv2dOptions, ActiveIndices } from './validate';
 export { interpolate, interpolateSampled, gaussianKernel } from './interpolate';
 export {
   gumbelSigmoid,
@@ -12,6 +14,5 @@ export {
 } from './mask';
 export { SparseBottleneck, SparseResLayer } from './bottleneck';
 export type { SparseBottleneckOptions, BlockMasks } from './bottleneck';
-export type { SparseConvGeometry } from './sparse_impl';
 export { SparseResNet } from './resnet';
 export type { SparseResNetOptions } from './resnet';

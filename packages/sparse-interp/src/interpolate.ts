@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertInteger, checkShapes, hasFusedKernels } from '@deformjs/core';
+import { argumentError, assertInteger, hasFusedKernels } from '@deformjs/core';
+import { composedInterpolate } from './composed';
 import { interpolateSampledKernel } from './kernels';
-
-const OP = 'interpolate';
+import { checkInterpolateArguments } from './validate';
 
 /**
  * The paper's Gaussian interpolation kernel, size x size: sigma^2 / (2 pi) * exp(-sigma^2 d^2 / 2), d the
@@ -31,17 +31,8 @@ export function gaussianKernel(sigma: tf.Tensor, size = 7): tf.Tensor2D {
  * features, mask and sigma.
  */
 export function interpolate(features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor, kernelSize = 7): tf.Tensor4D {
-  const C = checkInterpolateArguments(OP, features, mask, sigma);
-  return tf.tidy(() => {
-    const g = gaussianKernel(tf.reshape(sigma, []), kernelSize);
-    const g4 = tf.reshape(g, [kernelSize, kernelSize, 1, 1]) as tf.Tensor4D;
-    const pad = (kernelSize - 1) / 2;
-    const m = mask as tf.Tensor4D;
-    const masked = tf.mul(features, m) as tf.Tensor4D;
-    const numerator = tf.depthwiseConv2d(masked, tf.tile(g4, [1, 1, C, 1]) as tf.Tensor4D, 1, pad);
-    const denominator = tf.add(tf.conv2d(m, g4, 1, pad), 1e-5);
-    return tf.add(masked, tf.mul(tf.sub(1, m), tf.div(numerator, denominator))) as tf.Tensor4D;
-  });
+  checkInterpolateArguments('interpolate', features, mask, sigma);
+  return tf.tidy(() => composedInterpolate(features, mask, gaussianKernel(tf.reshape(sigma, []), kernelSize)));
 }
 
 /**
@@ -56,22 +47,10 @@ export function interpolateSampled(
   kernelSize = 7,
 ): tf.Tensor4D {
   checkInterpolateArguments('interpolateSampled', features, mask, sigma);
-  if (!hasFusedKernels()) return interpolate(features, mask, sigma, kernelSize);
-  return tf.tidy(() => interpolateSampledKernel(features, mask, gaussianKernel(tf.reshape(sigma, []), kernelSize)));
-}
-
-function checkInterpolateArguments(op: string, features: tf.Tensor, mask: tf.Tensor, sigma: tf.Tensor): number {
-  for (const [name, t] of [
-    ['features', features],
-    ['mask', mask],
-    ['sigma', sigma],
-  ] as const) {
-    if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a tensor', t);
-  }
-  const { C } = checkShapes(op, [
-    { name: 'features', shape: features.shape, expected: ['N', 'H', 'W', 'C'] },
-    { name: 'mask', shape: mask.shape, expected: ['N', 'H', 'W', 1] },
-  ]);
-  if (sigma.size !== 1) throw argumentError(op, 'sigma', 'a scalar tensor', sigma.shape);
-  return C;
+  return tf.tidy(() => {
+    const kernel = gaussianKernel(tf.reshape(sigma, []), kernelSize);
+    return hasFusedKernels()
+      ? interpolateSampledKernel(features, mask, kernel)
+      : composedInterpolate(features, mask, kernel);
+  });
 }

@@ -1,16 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedKernel, runFused } from '@deformjs/core';
+import { registerFusedKernel, runFused, type ConvGeometry } from '@deformjs/core';
 import { interpolateImpl } from './interpolate_impl';
 import { name, version } from '../package.json';
 import { sampleEvalMaskImpl } from './mask_impl';
-import {
-  col2imRowsImpl,
-  gatherRowsImpl,
-  im2colRowsImpl,
-  scatterRowsImpl,
-  tapSumImpl,
-  type SparseConvGeometry,
-} from './sparse_impl';
+import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, tapSumImpl } from './sparse_impl';
 
 export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
 export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
@@ -22,10 +15,10 @@ export const SAMPLE_EVAL_MASK = 'DeformjsSampleEvalMask';
 
 type TapSumAttrs = {
   offset: number;
-  geometry: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>;
+  geometry: Pick<ConvGeometry, 'kernel' | 'stride' | 'padding' | 'outHeight' | 'outWidth'>;
 };
 
-type GeometryAttrs = { geometry: SparseConvGeometry };
+type GeometryAttrs = { geometry: ConvGeometry };
 type WidthAttrs = { rows: number };
 
 let registered = false;
@@ -121,13 +114,13 @@ export function registerSparseKernels(): void {
 }
 
 /** [A, kh*kw*C] im2col rows of the active output positions of x [N, H, W, C]; its gradient is `col2imRows`. */
-export function im2colRows(x: tf.Tensor, indices: tf.Tensor, geometry: SparseConvGeometry): tf.Tensor2D {
+export function im2colRows(x: tf.Tensor, indices: tf.Tensor, geometry: ConvGeometry): tf.Tensor2D {
   registerSparseKernels();
   return runFused(SPARSE_IM2COL, { x, indices }, { geometry })[0] as tf.Tensor2D;
 }
 
 /** The input gradient [N, H, W, C] of `im2colRows` from the column gradients [A, kh*kw*C]. */
-export function col2imRows(columns: tf.Tensor, indices: tf.Tensor, geometry: SparseConvGeometry): tf.Tensor4D {
+export function col2imRows(columns: tf.Tensor, indices: tf.Tensor, geometry: ConvGeometry): tf.Tensor4D {
   registerSparseKernels();
   return runFused(SPARSE_COL2IM, { columns, indices }, { geometry })[0] as tf.Tensor4D;
 }

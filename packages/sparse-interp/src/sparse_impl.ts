@@ -1,33 +1,16 @@
 /** Typed-array loops of the sparse convolution: an im2col of the active output rows, its adjoint, and row scatter/gather. */
-
-export interface SparseConvGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  kernel: [number, number];
-  strides: [number, number];
-  pad: [number, number];
-  dilations: [number, number];
-}
+import type { ConvGeometry } from '@deformjs/core';
 
 /**
  * columns[a] = the kh*kw*C input values under output position indices[a] (flat n*Ho*Wo + ho*Wo + wo), ordered
  * (tap, channel) like the rows of an HWIO filter reshaped to [kh*kw*C, O]; taps in the padding stay zero.
  */
-export function im2colRowsImpl(
-  x: Float32Array,
-  indices: Int32Array,
-  columns: Float32Array,
-  g: SparseConvGeometry,
-): void {
+export function im2colRowsImpl(x: Float32Array, indices: Int32Array, columns: Float32Array, g: ConvGeometry): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const [kh, kw] = g.kernel;
-  const [sh, sw] = g.strides;
-  const [ph, pw] = g.pad;
-  const [dh, dw] = g.dilations;
+  const [sh, sw] = g.stride;
+  const [ph, pw] = g.padding;
+  const [dh, dw] = g.dilation;
   const rowLength = kh * kw * C;
   const plane = Ho * Wo;
   for (let a = 0; a < indices.length; a++) {
@@ -55,17 +38,12 @@ export function im2colRowsImpl(
 }
 
 /** The adjoint of `im2colRowsImpl`: dx (zero-filled) accumulates every active row's column gradients. */
-export function col2imRowsImpl(
-  dcolumns: Float32Array,
-  indices: Int32Array,
-  dx: Float32Array,
-  g: SparseConvGeometry,
-): void {
+export function col2imRowsImpl(dcolumns: Float32Array, indices: Int32Array, dx: Float32Array, g: ConvGeometry): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const [kh, kw] = g.kernel;
-  const [sh, sw] = g.strides;
-  const [ph, pw] = g.pad;
-  const [dh, dw] = g.dilations;
+  const [sh, sw] = g.stride;
+  const [ph, pw] = g.padding;
+  const [dh, dw] = g.dilation;
   const rowLength = kh * kw * C;
   const plane = Ho * Wo;
   for (let a = 0; a < indices.length; a++) {
@@ -116,11 +94,11 @@ export function tapSumImpl(
   W: number,
   P: number,
   offset: number,
-  g: Pick<SparseConvGeometry, 'kernel' | 'strides' | 'pad' | 'outHeight' | 'outWidth'>,
+  g: Pick<ConvGeometry, 'kernel' | 'stride' | 'padding' | 'outHeight' | 'outWidth'>,
 ): void {
   const [kh, kw] = g.kernel;
-  const [sh, sw] = g.strides;
-  const [ph, pw] = g.pad;
+  const [sh, sw] = g.stride;
+  const [ph, pw] = g.padding;
   const { outHeight: Ho, outWidth: Wo } = g;
   for (let n = 0; n < N; n++) {
     for (let ho = 0; ho < Ho; ho++) {

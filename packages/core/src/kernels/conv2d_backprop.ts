@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { ArrayBackend } from '../backend_arrays';
-import { checkGradientShapes, checkRank4, convGeometry, type PadAttr, type RoundingAttr } from './conv_info';
+import { backpropGeometry, type FilterGradientAttrs, type InputGradientAttrs } from './conv_info';
 import {
   addInto,
   col2imAdd,
@@ -10,18 +10,8 @@ import {
   stride1InputGradientPadding,
   toPlanes,
   transpose2d,
-  type ConvGeometry,
+  type ConvKernelGeometry,
 } from './conv_impl';
-
-/** The attrs tfjs's conv2DBackpropFilter / conv2DBackpropInput ops pass (plus optional dilations). */
-export interface Conv2DBackpropAttrs {
-  strides: number | [number, number];
-  pad: PadAttr;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: RoundingAttr;
-  /** tfjs's gradients never pass dilations > 1; direct callers may. */
-  dilations?: number | [number, number];
-}
 
 /**
  * Bounds the im2col buffer (in float32 elements): the batch is processed in chunks of whole images so that
@@ -29,8 +19,8 @@ export interface Conv2DBackpropAttrs {
  */
 export const im2colLimits = { maxColumnElements: 1 << 24 };
 
-function imagesPerChunk(g: ConvGeometry): number {
-  const perImage = g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * g.inChannels;
+function imagesPerChunk(g: ConvKernelGeometry): number {
+  const perImage = g.outHeight * g.outWidth * g.kernel[0] * g.kernel[1] * g.inChannels;
   return Math.max(1, Math.floor(im2colLimits.maxColumnElements / Math.max(1, perImage)));
 }
 
@@ -39,7 +29,13 @@ function imagesPerChunk(g: ConvGeometry): number {
  * the wasm backend caches its XNNPACK matmul operator by the id of the second operand, whatever its shape, so a
  * dy buffer that was once a matmul operand under another shape would silently reuse the wrong operator.
  */
-function gradientMatrix(arrays: ArrayBackend, dy: TensorInfo, g: ConvGeometry, n0: number, n1: number): TensorInfo {
+function gradientMatrix(
+  arrays: ArrayBackend,
+  dy: TensorInfo,
+  g: ConvKernelGeometry,
+  n0: number,
+  n1: number,
+): TensorInfo {
   const rows = arrays.alloc([(n1 - n0) * g.outHeight * g.outWidth, g.outChannels]);
   gradientRows(arrays.view(dy), g, n0, n1, arrays.view(rows));
   return rows;
@@ -53,22 +49,11 @@ export function conv2dBackpropFilter(
   arrays: ArrayBackend,
   x: TensorInfo,
   dy: TensorInfo,
-  attrs: Conv2DBackpropAttrs & { filterShape: [number, number, number, number] },
+  attrs: FilterGradientAttrs,
 ): TensorInfo {
-  const op = 'Conv2DBackpropFilter';
-  const filterShape = checkRank4(op, 'filterShape', attrs.filterShape);
-  const g = convGeometry(
-    checkRank4(op, 'x', x.shape),
-    filterShape,
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    attrs.dataFormat,
-  );
-  checkGradientShapes(op, g, dy, filterShape);
-  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const { filterShape } = attrs;
+  const g = backpropGeometry('Conv2DBackpropFilter', ['x', x.shape], ['filterShape', filterShape], dy, attrs, false);
+  const K = g.kernel[0] * g.kernel[1] * g.inChannels;
   const plane = g.outHeight * g.outWidth;
   const chunk = imagesPerChunk(g);
   let dw: TensorInfo | null = null;
@@ -105,37 +90,27 @@ export function conv2dBackpropInput(
   arrays: ArrayBackend,
   dy: TensorInfo,
   filter: TensorInfo,
-  attrs: Conv2DBackpropAttrs & { inputShape: [number, number, number, number] },
+  attrs: InputGradientAttrs,
 ): TensorInfo {
-  const op = 'Conv2DBackpropInput';
-  const inputShape = checkRank4(op, 'inputShape', attrs.inputShape);
-  const g = convGeometry(
-    inputShape,
-    checkRank4(op, 'filter', filter.shape),
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
+  const { inputShape } = attrs;
+  const g = backpropGeometry(
+    'Conv2DBackpropInput',
+    ['inputShape', inputShape],
+    ['filter', filter.shape],
+    dy,
+    attrs,
     false,
-    attrs.dataFormat,
   );
-  checkGradientShapes(op, g, dy, filter.shape);
+  const [kh, kw] = g.kernel;
   const byConv = stride1InputGradientPadding(g);
   if (arrays.conv2d && byConv) {
-    const flipped = arrays.alloc([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels]);
-    flipFilterForInputGradient(
-      arrays.view(filter),
-      g.filterHeight,
-      g.filterWidth,
-      g.inChannels,
-      g.outChannels,
-      arrays.view(flipped),
-    );
-    const dx = arrays.conv2d(dy, flipped, [g.dilationHeight, g.dilationWidth], byConv);
+    const flipped = arrays.alloc([kh, kw, g.outChannels, g.inChannels]);
+    flipFilterForInputGradient(arrays.view(filter), kh, kw, g.inChannels, g.outChannels, arrays.view(flipped));
+    const dx = arrays.conv2d(dy, flipped, g.dilation, byConv);
     arrays.dispose(flipped);
     return { dataId: dx.dataId, shape: [...inputShape], dtype: 'float32' };
   }
-  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const K = kh * kw * g.inChannels;
   const plane = g.outHeight * g.outWidth;
   const chunk = imagesPerChunk(g);
   const dx = arrays.alloc([...inputShape]);

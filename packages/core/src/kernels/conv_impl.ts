@@ -2,27 +2,21 @@
  * The array code behind the conv2d gradients: im2col / col2im and the small layout moves around them. Plain
  * typed-array loops, free of tfjs, shared by the cpu and wasm kernels (on wasm the arrays are heap views).
  */
+import type { ConvGeometry } from '../conv_geometry';
 
-/** Everything a 2-D convolution's index arithmetic needs, resolved from tfjs's conv info. */
-export interface ConvGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  /** Conv2D: the filter's output channels. Depthwise: inChannels * channel multiplier. */
-  outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  padTop: number;
-  padLeft: number;
+/** A convolution's geometry as the gradient kernels take it: also NCHW. */
+export interface ConvKernelGeometry extends ConvGeometry {
   /** NHWC when true, NCHW otherwise; applies to x / dx and dy alike. */
   channelsLast: boolean;
+}
+
+/** The geometry's pairs as the scalars the loops read. */
+export function loopScalars(g: ConvGeometry) {
+  const [filterHeight, filterWidth] = g.kernel;
+  const [strideHeight, strideWidth] = g.stride;
+  const [dilationHeight, dilationWidth] = g.dilation;
+  const [padTop, padLeft] = g.padding;
+  return { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft };
 }
 
 /** Element strides [batch, row, column, channel] of an image tensor with `channels` channels. */
@@ -46,13 +40,14 @@ export function imageStrides(
  */
 export function im2colTransposed(
   planes: Float32Array,
-  g: ConvGeometry,
+  g: ConvKernelGeometry,
   n0: number,
   n1: number,
   colsT: Float32Array,
 ): void {
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+  const { inHeight, inWidth, inChannels, outHeight, outWidth } = g;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
+    loopScalars(g);
   const plane = inHeight * inWidth;
   const columns = (n1 - n0) * outHeight * outWidth;
   for (let i = 0; i < filterHeight; i++) {
@@ -93,7 +88,7 @@ export function im2colTransposed(
  * Images [n0, n1) of `x` channel-major ([n1 - n0, C, H, W]), as `im2colTransposed` reads them: a transpose per
  * image for NHWC, a view (no copy) for NCHW.
  */
-export function toPlanes(x: Float32Array, g: ConvGeometry, n0: number, n1: number): Float32Array {
+export function toPlanes(x: Float32Array, g: ConvKernelGeometry, n0: number, n1: number): Float32Array {
   const image = g.inHeight * g.inWidth * g.inChannels;
   if (!g.channelsLast) return x.subarray(n0 * image, n1 * image);
   const planes = new Float32Array((n1 - n0) * image);
@@ -112,9 +107,10 @@ export function toPlanes(x: Float32Array, g: ConvGeometry, n0: number, n1: numbe
  * Adds the im2col matrix `cols` ([P, K], rows and columns ordered as in `im2colTransposed`) of images [n0, n1)
  * back onto the image `dx`: the adjoint of im2col. `dx` must hold zeros (or what is to be accumulated onto).
  */
-export function col2imAdd(cols: Float32Array, g: ConvGeometry, n0: number, n1: number, dx: Float32Array): void {
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = g;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+export function col2imAdd(cols: Float32Array, g: ConvKernelGeometry, n0: number, n1: number, dx: Float32Array): void {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth } = g;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
+    loopScalars(g);
   const [sN, sH, sW, sC] = imageStrides(inHeight, inWidth, inChannels, g.channelsLast);
   const K = filterHeight * filterWidth * inChannels;
   for (let n = n0; n < n1; n++) {
@@ -148,7 +144,13 @@ export function col2imAdd(cols: Float32Array, g: ConvGeometry, n0: number, n1: n
  * Copies the output gradient of images [n0, n1) into a [P, outChannels] matrix (rows ordered as im2col's
  * columns), converting NCHW to NHWC on the way.
  */
-export function gradientRows(dy: Float32Array, g: ConvGeometry, n0: number, n1: number, rows: Float32Array): void {
+export function gradientRows(
+  dy: Float32Array,
+  g: ConvKernelGeometry,
+  n0: number,
+  n1: number,
+  rows: Float32Array,
+): void {
   const { outHeight, outWidth, outChannels } = g;
   const plane = outHeight * outWidth;
   if (g.channelsLast) {
@@ -223,13 +225,13 @@ export function flipTaps(
  * dilated filter (that would need negative padding).
  */
 export function stride1InputGradientPadding(
-  g: ConvGeometry,
+  g: ConvKernelGeometry,
 ): [[number, number], [number, number], [number, number], [number, number]] | null {
-  if (g.strideHeight !== 1 || g.strideWidth !== 1 || !g.channelsLast) return null;
-  const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;
-  const bottom = g.inHeight - g.outHeight + g.padTop;
-  const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
-  const right = g.inWidth - g.outWidth + g.padLeft;
+  if (g.stride[0] !== 1 || g.stride[1] !== 1 || !g.channelsLast) return null;
+  const top = (g.kernel[0] - 1) * g.dilation[0] - g.padding[0];
+  const bottom = g.inHeight - g.outHeight + g.padding[0];
+  const left = (g.kernel[1] - 1) * g.dilation[1] - g.padding[1];
+  const right = g.inWidth - g.outWidth + g.padding[1];
   if (top < 0 || bottom < 0 || left < 0 || right < 0) return null;
   return [
     [0, 0],

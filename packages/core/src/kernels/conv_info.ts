@@ -1,33 +1,26 @@
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { argumentError } from '@deformjs/validate';
-import type { ConvGeometry } from './conv_impl';
+import type { ConvKernelGeometry } from './conv_impl';
 
 type Pair = number | [number, number];
-export type PadAttr = 'same' | 'valid' | number | backend_util.ExplicitPadding;
-export type RoundingAttr = 'floor' | 'round' | 'ceil' | undefined;
+type Shape4 = [number, number, number, number];
 
-/** Resolves tfjs conv attrs the way tfjs's own kernels do (`backend_util.computeConv2DInfo`). */
-export function convGeometry(
-  inShape: [number, number, number, number],
-  filterShape: [number, number, number, number],
-  strides: Pair,
-  dilations: Pair | undefined,
-  pad: PadAttr,
-  dimRoundingMode: RoundingAttr,
-  depthwise: boolean,
-  dataFormat: 'NHWC' | 'NCHW' = 'NHWC',
-): ConvGeometry {
-  const info = backend_util.computeConv2DInfo(
-    inShape,
-    filterShape,
-    strides,
-    dilations ?? 1,
-    pad,
-    dimRoundingMode,
-    depthwise,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+/** The attrs tfjs's conv2d and depthwise gradient ops pass (dilations and dataFormat where they have them). */
+export interface ConvBackpropAttrs {
+  strides: Pair;
+  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  /** tfjs's conv2d gradients never pass dilations > 1; direct callers may. */
+  dilations?: Pair;
+  /** Conv2D only; depthwise is NHWC. */
+  dataFormat?: 'NHWC' | 'NCHW';
+}
+export type FilterGradientAttrs = ConvBackpropAttrs & { filterShape: Shape4 };
+export type InputGradientAttrs = ConvBackpropAttrs & { inputShape: Shape4 };
+
+/** tfjs's resolved conv or pool info (`backend_util.computeConv2DInfo` / `computePool2DInfo`) as a geometry. */
+export function geometryFromConvInfo(info: backend_util.Conv2DInfo): ConvKernelGeometry {
   return {
     batch: info.batchSize,
     inHeight: info.inHeight,
@@ -36,37 +29,53 @@ export function convGeometry(
     outHeight: info.outHeight,
     outWidth: info.outWidth,
     outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
+    kernel: [info.filterHeight, info.filterWidth],
+    stride: [info.strideHeight, info.strideWidth],
+    padding: [info.padInfo.top, info.padInfo.left],
+    dilation: [info.dilationHeight, info.dilationWidth],
     channelsLast: info.dataFormat === 'channelsLast',
   };
 }
 
-/** The dy shape a geometry implies, in its data format. */
-export function outputShape(g: ConvGeometry): number[] {
-  return g.channelsLast
-    ? [g.batch, g.outHeight, g.outWidth, g.outChannels]
-    : [g.batch, g.outChannels, g.outHeight, g.outWidth];
-}
-
-export function checkRank4(op: string, name: string, shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
-  return shape as [number, number, number, number];
-}
-
-/** The filter's in-channels must be the input's, and dy must have the convolution's output shape. */
-export function checkGradientShapes(op: string, g: ConvGeometry, dy: TensorInfo, filterShape: readonly number[]): void {
+/**
+ * The geometry of a conv gradient kernel, resolved from its attrs the way tfjs's own kernels do, after checking
+ * that the input and filter shapes (each [argument name, shape]) have rank 4, that the filter's in-channels are
+ * the input's and that dy has the convolution's output shape.
+ */
+export function backpropGeometry(
+  op: string,
+  input: [string, readonly number[]],
+  filter: [string, readonly number[]],
+  dy: TensorInfo,
+  attrs: ConvBackpropAttrs,
+  depthwise: boolean,
+): ConvKernelGeometry {
+  const inputShape = checkRank4(op, ...input);
+  const filterShape = checkRank4(op, ...filter);
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+    backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC'),
+  );
+  const g = geometryFromConvInfo(info);
   if (filterShape[2] !== g.inChannels) {
     throw argumentError(op, 'filter', `in-channels (dimension 2) = ${g.inChannels}, the input's channels`, filterShape);
   }
-  const expected = outputShape(g);
+  const expected = g.channelsLast
+    ? [g.batch, g.outHeight, g.outWidth, g.outChannels]
+    : [g.batch, g.outChannels, g.outHeight, g.outWidth];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
     throw argumentError(op, 'dy', `shape [${expected.join(', ')}] (the convolution's output)`, dy.shape);
   }
+  return g;
+}
+
+function checkRank4(op: string, name: string, shape: readonly number[]): Shape4 {
+  if (shape.length !== 4) throw argumentError(op, name, 'rank 4', shape);
+  return shape as Shape4;
 }

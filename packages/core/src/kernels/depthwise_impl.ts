@@ -4,16 +4,18 @@
  * Loops walk output rows outermost, so the few input rows a row of dy touches stay in cache across the taps, and
  * each tap's valid output columns are precomputed, so the inner loops are plain runs over contiguous channels.
  */
-import type { ConvGeometry } from './conv_impl';
+import type { ConvGeometry } from '../conv_geometry';
+import { loopScalars } from './conv_impl';
 
 /** Per filter column j, the output columns [lo[j], hi[j]) whose input column lies inside the image. */
 function validColumns(g: ConvGeometry): { lo: Int32Array; hi: Int32Array } {
-  const lo = new Int32Array(g.filterWidth);
-  const hi = new Int32Array(g.filterWidth);
-  for (let j = 0; j < g.filterWidth; j++) {
-    const offset = j * g.dilationWidth - g.padLeft;
-    lo[j] = Math.min(g.outWidth, Math.max(0, Math.ceil(-offset / g.strideWidth)));
-    hi[j] = Math.max(lo[j], Math.min(g.outWidth, Math.ceil((g.inWidth - offset) / g.strideWidth)));
+  const { filterWidth, dilationWidth, padLeft, strideWidth } = loopScalars(g);
+  const lo = new Int32Array(filterWidth);
+  const hi = new Int32Array(filterWidth);
+  for (let j = 0; j < filterWidth; j++) {
+    const offset = j * dilationWidth - padLeft;
+    lo[j] = Math.min(g.outWidth, Math.max(0, Math.ceil(-offset / strideWidth)));
+    hi[j] = Math.max(lo[j], Math.min(g.outWidth, Math.ceil((g.inWidth - offset) / strideWidth)));
   }
   return { lo, hi };
 }
@@ -23,8 +25,9 @@ function validColumns(g: ConvGeometry): { lo: Int32Array; hi: Int32Array } {
  * padTop + i * dilationHeight (likewise w). Sums in float64 and writes all of `dw` ([fh, fw, C, M]).
  */
 export function depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry, dw: Float32Array): void {
-  const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+  const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels } = g;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
+    loopScalars(g);
   const M = outChannels / C;
   const { lo, hi } = validColumns(g);
   const sums = new Float64Array(dw.length);
@@ -94,8 +97,9 @@ export function depthwiseBackpropInput(
   g: ConvGeometry,
   dx: Float32Array,
 ): void {
-  const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = g;
+  const { batch, inHeight, inWidth, inChannels: C, outHeight, outWidth, outChannels } = g;
+  const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
+    loopScalars(g);
   const M = outChannels / C;
   const { lo, hi } = validColumns(g);
   const xStep = strideWidth * C;

@@ -1,13 +1,14 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { cpuArrays } from '../../backend_arrays';
-import { conv2dBackpropFilter, type Conv2DBackpropAttrs } from '../conv2d_backprop';
+import type { FilterGradientAttrs } from '../conv_info';
+import { conv2dBackpropFilter } from '../conv2d_backprop';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>
   conv2dBackpropFilter(
     cpuArrays(backend),
     inputs.x as TensorInfo,
     inputs.dy as TensorInfo,
-    attrs as unknown as Conv2DBackpropAttrs & { filterShape: [number, number, number, number] },
+    attrs as unknown as FilterGradientAttrs,
   );
 
 /** Replaces the cpu backend's direct loop (about 300 s on a 1x64x64x256 input with 256 3x3 filters). */

@@ -1,13 +1,14 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { wasmArrays } from '../../backend_arrays';
-import { depthwiseConv2dBackpropFilter, type DepthwiseBackpropAttrs } from '../depthwise_backprop';
+import type { FilterGradientAttrs } from '../conv_info';
+import { depthwiseConv2dBackpropFilter } from '../depthwise_backprop';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>
   depthwiseConv2dBackpropFilter(
     wasmArrays(backend),
     inputs.x as TensorInfo,
     inputs.dy as TensorInfo,
-    attrs as unknown as DepthwiseBackpropAttrs & { filterShape: [number, number, number, number] },
+    attrs as unknown as FilterGradientAttrs,
   );
 
 export const wasmDepthwiseConv2dNativeBackpropFilter: KernelConfig = {

@@ -1,13 +1,14 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { wasmArrays } from '../../backend_arrays';
-import { depthwiseConv2dBackpropInput, type DepthwiseBackpropAttrs } from '../depthwise_backprop';
+import type { InputGradientAttrs } from '../conv_info';
+import { depthwiseConv2dBackpropInput } from '../depthwise_backprop';
 
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) =>
   depthwiseConv2dBackpropInput(
     wasmArrays(backend),
     inputs.dy as TensorInfo,
     inputs.filter as TensorInfo,
-    attrs as unknown as DepthwiseBackpropAttrs & { inputShape: [number, number, number, number] },
+    attrs as unknown as InputGradientAttrs,
   );
 
 export const wasmDepthwiseConv2dNativeBackpropInput: KernelConfig = {

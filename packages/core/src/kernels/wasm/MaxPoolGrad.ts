@@ -1,6 +1,7 @@
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { wasmArrays } from '../../backend_arrays';
+import { geometryFromConvInfo } from '../conv_info';
 import { maxPoolGradImpl } from '../max_pool_grad_impl';
 
 interface MaxPoolGradAttrs {
@@ -27,22 +28,7 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const dx = arrays.alloc([...input.shape]);
   const dxValues = arrays.view(dx);
   dxValues.fill(0);
-  maxPoolGradImpl(arrays.view(input), arrays.view(dy), dxValues, {
-    batch: info.batchSize,
-    inHeight: info.inHeight,
-    inWidth: info.inWidth,
-    channels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  });
+  maxPoolGradImpl(arrays.view(input), arrays.view(dy), dxValues, geometryFromConvInfo(info));
   return dx;
 };
 
