@@ -32,3 +32,21 @@ export function xyxyToNormalizedCxcywh(boxes: Float32Array, width: number, heigh
   }
   return out;
 }
+
+/** The area of each xyxy box (rows of 4). */
+export function xyxyAreas(boxes: ArrayLike<number>): Float32Array {
+  const area = new Float32Array(boxes.length / 4);
+  for (let i = 0; i < area.length; i++)
+    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
+  return area;
+}
+
+/** A record's box columns from the xyxy boxes and labels an annotation file lists (none of them crowd). */
+export function boxColumns(boxes: readonly number[], labels: readonly number[]) {
+  return {
+    boxes: Float32Array.from(boxes),
+    labels: Int32Array.from(labels),
+    iscrowd: new Uint8Array(labels.length),
+    area: xyxyAreas(boxes),
+  };
+}

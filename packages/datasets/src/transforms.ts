@@ -1,5 +1,6 @@
 import { argumentError, assertInteger, type Rng } from '@deformjs/core';
 import type { Sample } from './types';
+import { xyxyAreas } from './boxes';
 
 /** ImageNet statistics, as torchvision's Normalize in DETR. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -313,15 +314,14 @@ export function crop(sample: Sample, top: number, left: number, height: number, 
   };
   const n = sample.labels.length;
   const boxes = new Float32Array(4 * n);
-  const area = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const b = sample.boxes.subarray(4 * i, 4 * i + 4);
     boxes[4 * i] = Math.min(Math.max(b[0] - left, 0), width);
     boxes[4 * i + 1] = Math.min(Math.max(b[1] - top, 0), height);
     boxes[4 * i + 2] = Math.min(Math.max(b[2] - left, 0), width);
     boxes[4 * i + 3] = Math.min(Math.max(b[3] - top, 0), height);
-    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
   }
+  const area = xyxyAreas(boxes);
   const out: Sample = { ...sample, image: copyRegion(sample.image, 3, 1, 0), width, height, boxes, area };
   if (sample.segmentation) out.segmentation = copyRegion(sample.segmentation, 1, 1, 255);
   const keep: number[] = [];

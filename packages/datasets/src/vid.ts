@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { checkBox } from './boxes';
+import { boxColumns, checkBox } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
 import { readText, requireFile } from './files';
@@ -198,9 +198,6 @@ function readVidFrame(
     occluded.push(flag('occluded'));
     generated.push(flag('generated'));
   });
-  const area = new Float32Array(labels.length);
-  for (let i = 0; i < labels.length; i++)
-    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
   return {
     id: `${video}/${String(frame).padStart(6, '0')}`,
     video,
@@ -208,10 +205,7 @@ function readVidFrame(
     imagePath,
     width,
     height,
-    boxes: Float32Array.from(boxes),
-    labels: Int32Array.from(labels),
-    iscrowd: new Uint8Array(labels.length),
-    area,
+    ...boxColumns(boxes, labels),
     trackIds: Int32Array.from(trackIds),
     occluded: Uint8Array.from(occluded),
     generated: Uint8Array.from(generated),

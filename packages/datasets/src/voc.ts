@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { checkBox } from './boxes';
+import { boxColumns, checkBox } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
 import { pathInside, readText, requireFile } from './files';
@@ -112,18 +112,12 @@ function readVocAnnotation(
     const flag = optionalChild(object, 'difficult');
     difficult.push(flag && flag.text === '1' ? 1 : 0);
   });
-  const area = new Float32Array(labels.length);
-  for (let i = 0; i < labels.length; i++)
-    area[i] = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
   return {
     id,
     imagePath,
     width,
     height,
-    boxes: Float32Array.from(boxes),
-    labels: Int32Array.from(labels),
-    iscrowd: new Uint8Array(labels.length),
-    area,
+    ...boxColumns(boxes, labels),
     difficult: Uint8Array.from(difficult),
     source: file,
   };

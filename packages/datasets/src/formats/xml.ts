@@ -13,6 +13,8 @@ const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"'
 /** Annotation files nest 4 levels; a bound keeps a crafted file from overflowing the parser's stack. */
 const MAX_DEPTH = 1000;
 
+const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
+
 /**
  * A small strict XML parser for annotation files (PASCAL VOC, ImageNet VID): elements, attributes, text,
  * comments, CDATA, processing instructions, a DOCTYPE (its internal subset is skipped: entities it declares
@@ -21,146 +23,188 @@ const MAX_DEPTH = 1000;
  * entities, nesting deeper than 1000 elements) throws naming the file, line and column. Linear in the size.
  */
 export function parseXml(source: string, file: string): XmlElement {
-  let pos = 0;
-  const fail = (problem: string, at = pos): never => {
-    const before = source.slice(0, at);
+  const reader = new XmlReader(source, file);
+  reader.skipMisc();
+  if (reader.atEnd()) reader.fail('no root element');
+  const root = reader.element(1);
+  reader.skipMisc();
+  if (!reader.atEnd()) reader.fail('content after the root element');
+  return root;
+}
+
+/** The parser's cursor over one document: each method reads one construct from `pos` on, or fails. */
+class XmlReader {
+  private pos: number;
+
+  constructor(
+    private readonly source: string,
+    private readonly file: string,
+  ) {
+    this.pos = source.charCodeAt(0) === 0xfeff ? 1 : 0;
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.source.length;
+  }
+
+  fail(problem: string, at = this.pos): never {
+    const before = this.source.slice(0, at);
     const line = before.split('\n').length;
     const column = at - before.lastIndexOf('\n');
-    throw formatError(file, `line ${line}, column ${column}`, `malformed XML: ${problem}`);
-  };
-  const skipMisc = () => {
+    throw formatError(this.file, `line ${line}, column ${column}`, `malformed XML: ${problem}`);
+  }
+
+  /** White space, comments, processing instructions and a DOCTYPE, as may stand around the root element. */
+  skipMisc(): void {
     for (;;) {
-      while (pos < source.length && /\s/.test(source[pos])) pos++;
-      if (source.startsWith('<?', pos)) {
-        const end = source.indexOf('?>', pos);
-        if (end < 0) fail('unterminated processing instruction');
-        pos = end + 2;
-      } else if (source.startsWith('<!--', pos)) {
-        const end = source.indexOf('-->', pos);
-        if (end < 0) fail('unterminated comment');
-        pos = end + 3;
-      } else if (source.startsWith('<!DOCTYPE', pos)) {
-        skipDoctype();
-      } else return;
+      this.skipSpace();
+      if (this.at('<?')) this.skipPast('?>', 'processing instruction');
+      else if (this.at('<!--')) this.skipPast('-->', 'comment');
+      else if (this.at('<!DOCTYPE')) this.skipDoctype();
+      else return;
     }
-  };
+  }
+
+  /** An element and everything in it, its start tag at `pos`. */
+  element(depth: number): XmlElement {
+    if (this.source[this.pos] !== '<') this.fail('expected an element');
+    if (depth > MAX_DEPTH) this.fail(`elements nested deeper than ${MAX_DEPTH} levels`);
+    this.pos++;
+    const name = this.readName();
+    const { attributes, empty } = this.attributes(name);
+    if (empty) return { name, attributes, children: [], text: '' };
+    return { name, attributes, ...this.content(name, depth) };
+  }
+
+  private at(text: string): boolean {
+    return this.source.startsWith(text, this.pos);
+  }
+
+  private skipSpace(): void {
+    while (/\s/.test(this.source[this.pos] ?? '')) this.pos++;
+  }
+
+  /** Moves past the next `close` (ending a construct called `what`); returns where `close` starts. */
+  private skipPast(close: string, what: string): number {
+    const end = this.source.indexOf(close, this.pos);
+    if (end < 0) this.fail(`unterminated ${what}`);
+    this.pos = end + close.length;
+    return end;
+  }
+
   // `<!DOCTYPE name ["a>b" [<!ENTITY x "]>"> <!-- ]> -->]>`: quoted strings and comments may hold ] and >.
-  const skipDoctype = () => {
-    const start = pos;
+  private skipDoctype(): void {
+    const { source } = this;
+    const start = this.pos;
     let inSubset = false;
-    for (pos += '<!DOCTYPE'.length; pos < source.length; pos++) {
-      const c = source[pos];
+    for (this.pos += '<!DOCTYPE'.length; this.pos < source.length; this.pos++) {
+      const c = source[this.pos];
       if (c === '"' || c === "'") {
-        const end = source.indexOf(c, pos + 1);
+        const end = source.indexOf(c, this.pos + 1);
         if (end < 0) break;
-        pos = end;
-      } else if (inSubset && source.startsWith('<!--', pos)) {
-        const end = source.indexOf('-->', pos);
+        this.pos = end;
+      } else if (inSubset && this.at('<!--')) {
+        const end = source.indexOf('-->', this.pos);
         if (end < 0) break;
-        pos = end + 2;
+        this.pos = end + 2;
       } else if (c === '[' && !inSubset) inSubset = true;
       else if (c === ']' && inSubset) inSubset = false;
       else if (c === '>' && !inSubset) {
-        pos++;
+        this.pos++;
         return;
       }
     }
-    fail('unterminated DOCTYPE', start);
-  };
-  const decode = (raw: string, at: number): string =>
-    raw.replace(/&([^;&\s<]*);?/g, (match, name: string) => {
-      if (!match.endsWith(';')) fail(`'&' not starting an entity`, at);
+    this.fail('unterminated DOCTYPE', start);
+  }
+
+  private decode(raw: string, at: number): string {
+    return raw.replace(/&([^;&\s<]*);?/g, (match, name: string) => {
+      if (!match.endsWith(';')) this.fail(`'&' not starting an entity`, at);
       if (name in ENTITIES) return ENTITIES[name];
       const code = /^#x[0-9a-f]+$/i.test(name)
         ? parseInt(name.slice(2), 16)
         : /^#[0-9]+$/.test(name)
           ? parseInt(name.slice(1), 10)
           : NaN;
-      if (!Number.isFinite(code) || code > 0x10ffff) fail(`unknown entity &${name};`, at);
+      if (!Number.isFinite(code) || code > 0x10ffff) this.fail(`unknown entity &${name};`, at);
       return String.fromCodePoint(code);
     });
-  const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
-  const readName = (): string => {
-    NAME.lastIndex = pos;
-    const m = NAME.exec(source);
-    if (!m) fail('expected a tag name');
-    pos += m![0].length;
+  }
+
+  private readName(): string {
+    NAME.lastIndex = this.pos;
+    const m = NAME.exec(this.source);
+    if (!m) this.fail('expected a tag name');
+    this.pos += m![0].length;
     return m![0];
-  };
-  const parseElement = (depth: number): XmlElement => {
-    if (source[pos] !== '<') fail('expected an element');
-    if (depth > MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH} levels`);
-    pos++;
-    const name = readName();
+  }
+
+  /** The attributes of start tag `<name`, up to and including its `>` (or `/>`: an empty element). */
+  private attributes(name: string): { attributes: Record<string, string>; empty: boolean } {
+    const { source } = this;
     const attributes: Record<string, string> = {};
     for (;;) {
-      while (/\s/.test(source[pos] ?? '')) pos++;
-      if (pos >= source.length) fail(`unexpected end of file inside <${name}>`);
-      if (source.startsWith('/>', pos)) {
-        pos += 2;
-        return { name, attributes, children: [], text: '' };
+      this.skipSpace();
+      if (this.atEnd()) this.fail(`unexpected end of file inside <${name}>`);
+      if (this.at('/>')) {
+        this.pos += 2;
+        return { attributes, empty: true };
       }
-      if (source[pos] === '>') {
-        pos++;
-        break;
+      if (source[this.pos] === '>') {
+        this.pos++;
+        return { attributes, empty: false };
       }
-      const attr = readName();
-      while (/\s/.test(source[pos] ?? '')) pos++;
-      if (source[pos] !== '=') fail(`attribute ${attr} of <${name}> has no value`);
-      pos++;
-      while (/\s/.test(source[pos] ?? '')) pos++;
-      const quote = source[pos];
-      if (quote !== '"' && quote !== "'") fail(`attribute ${attr} of <${name}> is not quoted`);
-      const end = source.indexOf(quote, pos + 1);
-      if (end < 0) fail(`unterminated attribute ${attr} of <${name}>`);
-      attributes[attr] = decode(source.slice(pos + 1, end), pos);
-      pos = end + 1;
+      const attr = this.readName();
+      this.skipSpace();
+      if (source[this.pos] !== '=') this.fail(`attribute ${attr} of <${name}> has no value`);
+      this.pos++;
+      this.skipSpace();
+      const quote = source[this.pos];
+      if (quote !== '"' && quote !== "'") this.fail(`attribute ${attr} of <${name}> is not quoted`);
+      const end = source.indexOf(quote, this.pos + 1);
+      if (end < 0) this.fail(`unterminated attribute ${attr} of <${name}>`);
+      attributes[attr] = this.decode(source.slice(this.pos + 1, end), this.pos);
+      this.pos = end + 1;
     }
+  }
+
+  /** Child elements and text of element `name` up to and including its closing tag. */
+  private content(name: string, depth: number): { children: XmlElement[]; text: string } {
+    const { source } = this;
     const children: XmlElement[] = [];
     let text = '';
     for (;;) {
-      if (pos >= source.length) fail(`unexpected end of file: <${name}> is not closed`);
-      if (source.startsWith('</', pos)) {
-        const at = pos;
-        pos += 2;
-        const closing = readName();
-        if (pos >= source.length) fail(`unexpected end of file in the closing tag of <${name}>`);
-        if (closing !== name) fail(`</${closing}> closes <${name}>`, at);
-        while (/\s/.test(source[pos] ?? '')) pos++;
-        if (source[pos] !== '>') fail(`unterminated closing tag </${closing}>`);
-        pos++;
-        return { name, attributes, children, text: text.trim() };
+      if (this.atEnd()) this.fail(`unexpected end of file: <${name}> is not closed`);
+      if (this.at('</')) {
+        this.closingTag(name);
+        return { children, text: text.trim() };
       }
-      if (source.startsWith('<!--', pos)) {
-        const end = source.indexOf('-->', pos);
-        if (end < 0) fail('unterminated comment');
-        pos = end + 3;
-      } else if (source.startsWith('<![CDATA[', pos)) {
-        const end = source.indexOf(']]>', pos);
-        if (end < 0) fail('unterminated CDATA section');
-        text += source.slice(pos + 9, end);
-        pos = end + 3;
-      } else if (source.startsWith('<?', pos)) {
-        const end = source.indexOf('?>', pos);
-        if (end < 0) fail('unterminated processing instruction');
-        pos = end + 2;
-      } else if (source[pos] === '<') {
-        children.push(parseElement(depth + 1));
-      } else {
-        const end = source.indexOf('<', pos);
+      if (this.at('<!--')) this.skipPast('-->', 'comment');
+      else if (this.at('<![CDATA[')) {
+        const start = this.pos + '<![CDATA['.length;
+        text += source.slice(start, this.skipPast(']]>', 'CDATA section'));
+      } else if (this.at('<?')) this.skipPast('?>', 'processing instruction');
+      else if (source[this.pos] === '<') children.push(this.element(depth + 1));
+      else {
+        const end = source.indexOf('<', this.pos);
         const stop = end < 0 ? source.length : end;
-        text += decode(source.slice(pos, stop), pos);
-        pos = stop;
+        text += this.decode(source.slice(this.pos, stop), this.pos);
+        this.pos = stop;
       }
     }
-  };
-  if (source.charCodeAt(0) === 0xfeff) pos = 1;
-  skipMisc();
-  if (pos >= source.length) fail('no root element');
-  const root = parseElement(1);
-  skipMisc();
-  if (pos < source.length) fail('content after the root element');
-  return root;
+  }
+
+  /** `</name>`, which must close element `name`. */
+  private closingTag(name: string): void {
+    const at = this.pos;
+    this.pos += 2;
+    const closing = this.readName();
+    if (this.atEnd()) this.fail(`unexpected end of file in the closing tag of <${name}>`);
+    if (closing !== name) this.fail(`</${closing}> closes <${name}>`, at);
+    this.skipSpace();
+    if (this.source[this.pos] !== '>') this.fail(`unterminated closing tag </${closing}>`);
+    this.pos++;
+  }
 }
 
 /** The children named `name`. */
