@@ -72,16 +72,18 @@ interface Reference {
   depthwiseForwardBackward: number;
 }
 
+/** Brings a result back from the backend (so the work is done) and frees it. */
+function settle(out: tf.Tensor | tf.Tensor[]): void {
+  for (const t of [out].flat()) t.dataSync();
+  tf.dispose(out);
+}
+
 async function main(): Promise<void> {
   await initBackend('wasm');
   const rng = new Rng(0);
   const x = rng.normalTensor(X_SHAPE) as tf.Tensor4D;
   const w = rng.normalTensor(W_SHAPE, 0, 0.05) as tf.Tensor4D;
   const dy = rng.normalTensor(X_SHAPE) as tf.Tensor4D;
-  const settle = (out: tf.Tensor | tf.Tensor[]) => {
-    for (const t of [out].flat()) t.dataSync();
-    tf.dispose(out);
-  };
   const inputGradient = () =>
     tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
       ...CONV_ATTRS,
@@ -108,22 +110,8 @@ async function main(): Promise<void> {
     input: () => settle(inputGradient()),
     filter: () => settle(filterGradient()),
   });
-  const { forward, forwardBackward, input, filter } = conv;
   const stockInput = interleaved({ stockInput: () => settle(stockInputGradient()) }, 3, 1).stockInput;
-
-  // A MobileNet-like depthwise layer: 8x56x56x128, 3x3, multiplier 1, same.
-  const dx = rng.normalTensor([8, 56, 56, 128]) as tf.Tensor4D;
-  const dw = rng.normalTensor([3, 3, 128, 1], 0, 0.1) as tf.Tensor4D;
-  const depthwiseBoth = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-    tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'),
-  );
-  const depthwise = interleaved({
-    forward: () => settle(tf.depthwiseConv2d(dx, dw, 1, 'same')),
-    forwardBackward: () => settle(depthwiseBoth([dx, dw])),
-  });
-  const depthwiseForward = depthwise.forward;
-  const depthwiseForwardBackward = depthwise.forwardBackward;
-  tf.dispose([dx, dw]);
+  const depthwise = timeDepthwise(rng);
 
   await initBackend('cpu');
   const cpuFilter = interleaved({ cpuFilter: () => settle(filterGradient()) }, 1, 0).cpuFilter;
@@ -131,48 +119,56 @@ async function main(): Promise<void> {
 
   const script = fileURLToPath(new URL('./conv2d_reference.py', import.meta.url));
   const reference = runReferenceScript(script) as Reference | null;
-  const round2 = (v: number) => Math.round(v * 100) / 100;
-  const relativeTo = (base: Timing) => (r: Timing) => ({
-    xForward: round2(r.median / base.median),
-    cpuMs: round2(r.cpuMedian),
-    cpuXForward: round2(r.cpuMedian / base.cpuMedian),
-  });
-  const vsForward = relativeTo(forward);
-  const vsDepthwise = relativeTo(depthwiseForward);
-  const rows = [
-    compareRow('wasm forward', forward, reference?.forward ?? null, vsForward(forward)),
-    compareRow(
-      'wasm forward + backward (tf.grads, dx and dW)',
-      forwardBackward,
-      reference?.forwardBackward ?? null,
-      vsForward(forwardBackward),
-    ),
-    compareRow('wasm input gradient (Conv2DBackpropInput)', input, reference?.inputGrad ?? null, vsForward(input)),
-    compareRow('wasm filter gradient (Conv2DBackpropFilter)', filter, reference?.filterGrad ?? null, vsForward(filter)),
-    compareRow('wasm stock tfjs Conv2DBackpropInput', stockInput, reference?.inputGrad ?? null, vsForward(stockInput)),
-    compareRow(
-      'cpu filter gradient (Conv2DBackpropFilter, 1 run)',
-      cpuFilter,
-      reference?.filterGrad ?? null,
-      vsForward(cpuFilter),
-    ),
-    compareRow(
-      'wasm depthwise 8x56x56x128 3x3 forward',
-      depthwiseForward,
-      reference?.depthwiseForward ?? null,
-      vsDepthwise(depthwiseForward),
-    ),
-    compareRow(
-      'wasm depthwise forward + backward (tf.grads)',
-      depthwiseForwardBackward,
-      reference?.depthwiseForwardBackward ?? null,
-      vsDepthwise(depthwiseForwardBackward),
-    ),
-  ];
   console.log(
     'conv2d 1x64x64x256, 3x3, 256 filters, same; reference: PyTorch (2 threads); ratio = ours / reference; xForward = ours / our wasm forward of the same layer (wall); cpuMs, cpuXForward: the same from process CPU time',
   );
-  reportBench('conv2d-training', rows);
+  reportBench('conv2d-training', benchRows({ ...conv, stockInput, cpuFilter }, depthwise, reference));
+}
+
+/** A MobileNet-like depthwise layer: 8x56x56x128, 3x3, multiplier 1, same; forward and forward + backward. */
+function timeDepthwise(rng: Rng): Record<string, Timing> {
+  const x = rng.normalTensor([8, 56, 56, 128]) as tf.Tensor4D;
+  const w = rng.normalTensor([3, 3, 128, 1], 0, 0.1) as tf.Tensor4D;
+  const both = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'),
+  );
+  const timings = interleaved({
+    forward: () => settle(tf.depthwiseConv2d(x, w, 1, 'same')),
+    forwardBackward: () => settle(both([x, w])),
+  });
+  tf.dispose([x, w]);
+  return timings;
+}
+
+/** The table: each case against PyTorch's time for the same work and against our forward of the same layer. */
+function benchRows(
+  conv: Record<string, Timing>,
+  depthwise: Record<string, Timing>,
+  reference: Reference | null,
+): object[] {
+  const round2 = (v: number) => Math.round(v * 100) / 100;
+  const row = (name: string, ours: Timing, referenceMs: number | undefined, forward: Timing) =>
+    compareRow(name, ours, referenceMs ?? null, {
+      xForward: round2(ours.median / forward.median),
+      cpuMs: round2(ours.cpuMedian),
+      cpuXForward: round2(ours.cpuMedian / forward.cpuMedian),
+    });
+  const { forward, forwardBackward, input, filter, stockInput, cpuFilter } = conv;
+  return [
+    row('wasm forward', forward, reference?.forward, forward),
+    row('wasm forward + backward (tf.grads, dx and dW)', forwardBackward, reference?.forwardBackward, forward),
+    row('wasm input gradient (Conv2DBackpropInput)', input, reference?.inputGrad, forward),
+    row('wasm filter gradient (Conv2DBackpropFilter)', filter, reference?.filterGrad, forward),
+    row('wasm stock tfjs Conv2DBackpropInput', stockInput, reference?.inputGrad, forward),
+    row('cpu filter gradient (Conv2DBackpropFilter, 1 run)', cpuFilter, reference?.filterGrad, forward),
+    row('wasm depthwise 8x56x56x128 3x3 forward', depthwise.forward, reference?.depthwiseForward, depthwise.forward),
+    row(
+      'wasm depthwise forward + backward (tf.grads)',
+      depthwise.forwardBackward,
+      reference?.depthwiseForwardBackward,
+      depthwise.forward,
+    ),
+  ];
 }
 
 await main();

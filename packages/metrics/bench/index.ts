@@ -17,6 +17,22 @@ import { DETS_PER_IMAGE, IMAGES, syntheticCoco } from './coco_data';
  */
 
 async function main(): Promise<void> {
+  const rows = [await benchCoco(), await benchSegmentation()];
+  reportBench('metrics', rows, fileURLToPath(new URL('..', import.meta.url)));
+}
+
+/** Writes `contents` to a temporary file, runs the reference `script` on it (then `args`), removes the file. */
+function runReferenceOnData<T>(name: string, contents: string | Uint8Array, script: string, args: string[]): T | null {
+  const data = join(tmpdir(), `deformjs-metrics-${process.pid}-${name}`);
+  writeFileAtomic(data, contents);
+  try {
+    return runReferenceScript(fileURLToPath(new URL(script, import.meta.url)), [data, ...args]) as T | null;
+  } finally {
+    rmSync(data, { force: true });
+  }
+}
+
+async function benchCoco(): Promise<object> {
   const { gt, results } = syntheticCoco(2024);
   console.log(
     `COCO: ${gt.images.length} images, ${gt.annotations.length} ground-truth boxes, ${results.length} detections`,
@@ -25,37 +41,26 @@ async function main(): Promise<void> {
   const ours = await bench('evaluateCoco', () => (stats = evaluateCoco(gt, results).stats), { warmup: 1, runs: 5 });
   console.log(`ours: AP ${stats[0].toFixed(4)} AP50 ${stats[1].toFixed(4)} AR100 ${stats[8].toFixed(4)}`);
 
-  let referenceMs: number | null = null;
-  let maxStatDiff: number | null = null;
   const cocoeval = process.env.DEFORMJS_COCOEVAL_PATH;
-  if (cocoeval) {
-    const data = join(tmpdir(), `deformjs-metrics-coco-bench-${process.pid}.json`);
-    writeFileAtomic(data, JSON.stringify({ groundTruth: gt, results }));
-    const script = fileURLToPath(new URL('./coco_reference.py', import.meta.url));
-    let reference: { ms: number; stats: number[] } | null;
-    try {
-      reference = runReferenceScript(script, [data, cocoeval]) as { ms: number; stats: number[] } | null;
-    } finally {
-      rmSync(data, { force: true });
-    }
-    if (reference) {
-      referenceMs = reference.ms;
-      maxStatDiff = Math.max(...reference.stats.map((s, i) => Math.abs(s - stats[i])));
-    }
-  }
-  const rows: object[] = [
-    compareRow(`coco bbox ${IMAGES} img x ${DETS_PER_IMAGE} det`, ours, referenceMs, {
-      seconds: ours.median / 1000,
-      referenceSeconds: referenceMs === null ? null : referenceMs / 1000,
-      maxStatDiff,
-    }),
-  ];
+  const reference = cocoeval
+    ? runReferenceOnData<{ ms: number; stats: number[] }>(
+        'coco-bench.json',
+        JSON.stringify({ groundTruth: gt, results }),
+        './coco_reference.py',
+        [cocoeval],
+      )
+    : null;
+  const referenceMs = reference?.ms ?? null;
+  return compareRow(`coco bbox ${IMAGES} img x ${DETS_PER_IMAGE} det`, ours, referenceMs, {
+    seconds: ours.median / 1000,
+    referenceSeconds: referenceMs === null ? null : referenceMs / 1000,
+    maxStatDiff: reference ? Math.max(...reference.stats.map((s, i) => Math.abs(s - stats[i]))) : null,
+  });
+}
 
-  // Segmentation: 20 VOC-sized (500 x 375) maps, 21 classes, with boundary IoU and boundary F1.
-  const rng = new Rng(7);
-  const H = 375;
-  const W = 500;
-  const maps = Array.from({ length: 20 }, () => {
+/** 20 VOC-sized (500 x 375) label-map pairs [prediction, ground truth]: random discs, the prediction shifted. */
+function segmentationMaps(rng: Rng, H: number, W: number): Array<readonly [Uint8Array, Uint8Array]> {
+  return Array.from({ length: 20 }, () => {
     const gtMap = new Uint8Array(H * W);
     const pred = new Uint8Array(H * W);
     const blobs = Array.from({ length: 6 }, () => [
@@ -78,6 +83,13 @@ async function main(): Promise<void> {
     }
     return [pred, gtMap] as const;
   });
+}
+
+/** The segmentation accumulator, 21 classes, with boundary IoU and boundary F1. */
+async function benchSegmentation(): Promise<object> {
+  const H = 375;
+  const W = 500;
+  const maps = segmentationMaps(new Rng(7), H, W);
   let evaluator = new SegmentationEvaluator({ numClasses: 21 });
   const seg = await bench(
     'SegmentationEvaluator',
@@ -88,33 +100,24 @@ async function main(): Promise<void> {
     },
     { warmup: 1, runs: 5 },
   );
-  let segReferenceMs: number | null = null;
-  let segCountDiff: number | null = null;
+  let referenceMs: number | null = null;
+  let countDiff: number | null = null;
   const autoseg = process.env.DEFORMJS_AUTOSEG_UTILS;
   if (autoseg) {
-    const data = join(tmpdir(), `deformjs-metrics-seg-bench-${process.pid}.bin`);
     const bytes = new Uint8Array(2 * maps.length * H * W);
     maps.forEach(([pred, gtMap], i) => {
       bytes.set(pred, 2 * i * H * W);
       bytes.set(gtMap, (2 * i + 1) * H * W);
     });
-    writeFileAtomic(data, bytes);
-    let reference: { ms: number; counts: Record<string, number[]> } | null;
-    try {
-      const script = fileURLToPath(new URL('./segmentation_reference.py', import.meta.url));
-      reference = runReferenceScript(script, [
-        data,
-        autoseg,
-        String(maps.length),
-        String(H),
-        String(W),
-        '21',
-      ]) as typeof reference;
-    } finally {
-      rmSync(data, { force: true });
-    }
+    const args = [autoseg, String(maps.length), String(H), String(W), '21'];
+    const reference = runReferenceOnData<{ ms: number; counts: Record<string, number[]> }>(
+      'seg-bench.bin',
+      bytes,
+      './segmentation_reference.py',
+      args,
+    );
     if (reference) {
-      segReferenceMs = reference.ms;
+      referenceMs = reference.ms;
       const ours: Record<string, Float64Array> = {
         confusion: evaluator.confusion,
         bandConfusion: evaluator.bandConfusion,
@@ -123,20 +126,16 @@ async function main(): Promise<void> {
         matchFg: evaluator.predMatched,
         matchGt: evaluator.gtMatched,
       };
-      segCountDiff = Math.max(
+      countDiff = Math.max(
         ...Object.entries(reference.counts).flatMap(([k, v]) => v.map((x, i) => Math.abs(x - ours[k][i]))),
       );
     }
   }
-  rows.push(
-    compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, segReferenceMs, {
-      seconds: seg.median / 1000,
-      referenceSeconds: segReferenceMs === null ? null : segReferenceMs / 1000,
-      maxStatDiff: segCountDiff,
-    }),
-  );
-
-  reportBench('metrics', rows, fileURLToPath(new URL('..', import.meta.url)));
+  return compareRow('segmentation 20 x 500x375, 21 classes (mIoU+BIoU+BF1)', seg, referenceMs, {
+    seconds: seg.median / 1000,
+    referenceSeconds: referenceMs === null ? null : referenceMs / 1000,
+    maxStatDiff: countDiff,
+  });
 }
 
 void main();
