@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { boxColumns } from './boxes';
 import type { ImageDataset } from './coco';
 import { formatError } from './errors';
 import { requireFile } from './files';
@@ -38,10 +39,7 @@ export function loadCityscapes({ root, split }: CityscapesLoadOptions): ImageDat
         imagePath,
         width,
         height,
-        boxes: new Float32Array(0),
-        labels: new Int32Array(0),
-        iscrowd: new Uint8Array(0),
-        area: new Float32Array(0),
+        ...boxColumns([], []), // segmentation only: no boxes
         labelMap: { path: labelPath, encoding: 'cityscapes-labelids', numClasses: CITYSCAPES_CLASSES.length },
         source: imagePath,
       });

@@ -28,15 +28,7 @@ export function deformKernelDepthwise(
   const op = 'deformKernelDepthwise';
   const g = resolveGeometry(op, input, weight, options);
   const groups = checkDeltas(op, 'deltas', deltas, g);
-  return tf.tidy(() => {
-    const kernels = resampleKernel(
-      weight,
-      tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]),
-      groups,
-      g,
-    );
-    return contractTaps(imageColumns(input, null, groups, g), kernels, g);
-  });
+  return deformedKernelConv(input, weight, null, deltas, groups, g);
 }
 
 /**
@@ -65,13 +57,25 @@ export function deformKernelConv2d(
   });
   if (deltas !== null && !(deltas instanceof tf.Tensor)) throw argumentError(op, 'deltas', 'a tensor or null', deltas);
   const groups = deltas ? checkDeltas(op, 'deltas', deltas, g) : 1;
+  return deformedKernelConv(input, weight, offsets, deltas, groups, g);
+}
+
+/**
+ * The per-position kernels resampled from the scope kernel at `deltas` (or its undeformed taps), applied to
+ * the image read at the taps moved by `offsets` (or not moved).
+ */
+function deformedKernelConv(
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  offsets: tf.Tensor | null,
+  deltas: tf.Tensor | null,
+  groups: number,
+  g: DeformKernelGeometry,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const kernels = resampleKernel(
-      weight,
-      deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, groups * 2 * g.kernel[0] * g.kernel[1]]) : null,
-      groups,
-      g,
-    );
+    const taps2 = groups * 2 * g.kernel[0] * g.kernel[1];
+    const perPosition = deltas ? tf.reshape(deltas, [g.batch, g.outHeight * g.outWidth, taps2]) : null;
+    const kernels = resampleKernel(weight, perPosition, groups, g);
     return contractTaps(imageColumns(input, offsets, groups, g), kernels, g);
   });
 }

@@ -2,7 +2,7 @@ import { argumentError, assertInteger, Rng } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
 import { maskToRuns, runsToString, type CocoSegmentation } from '../formats/mask';
 import { encodeImage } from '../image';
-import type { RenderedScene, VisibleObject } from './scene';
+import { sampleScene, type RenderedScene, type VisibleObject } from './scene';
 
 /** Options every generator takes. */
 export interface GenerateOptions {
@@ -51,6 +51,31 @@ export function sampleImageSize(rng: Rng, size: number): { width: number; height
 export function splitRngs(seed: number): { train: Rng; val: Rng } {
   const root = new Rng(seed);
   return { train: root.fork(), val: root.fork() };
+}
+
+/** One image of a generated set: its split, its index there, its own generator (for what else it draws), its scene. */
+export interface SplitScene {
+  split: 'train' | 'val';
+  index: number;
+  rng: Rng;
+  scene: RenderedScene;
+}
+
+/** The scenes of a generated set, train then val, each image drawing from a generator of its own. */
+export function* splitScenes(
+  seed: number,
+  counts: { train: number; val: number },
+  size: number,
+  maxObjects: number,
+): Generator<SplitScene> {
+  const rngs = splitRngs(seed);
+  for (const split of ['train', 'val'] as const) {
+    for (let index = 0; index < counts[split]; index++) {
+      const rng = rngs[split].fork();
+      const { width, height } = sampleImageSize(rng, size);
+      yield { split, index, rng, scene: sampleScene(rng, { width, height, maxObjects }) };
+    }
+  }
 }
 
 /** Runs async writes with a bounded number in flight (sharp encodes on its own threads meanwhile). */

@@ -5,8 +5,7 @@ import { captionKey } from '../captions';
 import {
   generatedImage,
   resolveOptions,
-  sampleImageSize,
-  splitRngs,
+  splitScenes,
   WriteQueue,
   writeImage,
   writeJson,
@@ -14,7 +13,7 @@ import {
   type GenerateOptions,
 } from './common';
 import { BACKGROUND_TONES, SHAPE_CLASSES, SHAPE_COLORS } from './raster';
-import { sampleScene, type RenderedScene } from './scene';
+import type { RenderedScene } from './scene';
 
 const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
 
@@ -198,40 +197,36 @@ export async function generateVqa(options: LanguageGenerateOptions): Promise<Vqa
   const { questionsPerImage = 4 } = options;
   const featureDim = resolveFeatureDim('generateVqa', options);
   const featureDir = join(out, 'features');
-  const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
-  const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
-  for (const [split, subtype, rng, n] of [
-    ['train', 'train2014', rngs.train, count],
-    ['val', 'val2014', rngs.val, valCount],
-  ] as const) {
-    const questions: object[] = [];
-    const annotations: object[] = [];
-    const imageDir = join(out, subtype);
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
-      const imageId = (split === 'train' ? 0 : 500000) + i + 1;
-      images.push(generatedImage(split, imageId, scene));
-      sceneQuestions(imageRng, scene, questionsPerImage).forEach((q, k) => {
-        const questionId = imageId * 1000 + k;
-        questions.push({ image_id: imageId, question: q.question, question_id: questionId });
-        annotations.push({
-          question_id: questionId,
-          image_id: imageId,
-          question_type: q.questionType,
-          answer_type: q.answerType,
-          multiple_choice_answer: q.answer,
-          answers: humanAnswers(imageRng, q),
-        });
+  const subtypes = { train: 'train2014', val: 'val2014' } as const;
+  const questionsOf = { train: [] as object[], val: [] as object[] };
+  const annotationsOf = { train: [] as object[], val: [] as object[] };
+  for (const { split, index, rng, scene } of splitScenes(seed, { train: count, val: valCount }, size, 6)) {
+    const subtype = subtypes[split];
+    const imageId = (split === 'train' ? 0 : 500000) + index + 1;
+    images.push(generatedImage(split, imageId, scene));
+    sceneQuestions(rng, scene, questionsPerImage).forEach((q, k) => {
+      const questionId = imageId * 1000 + k;
+      questionsOf[split].push({ image_id: imageId, question: q.question, question_id: questionId });
+      annotationsOf[split].push({
+        question_id: questionId,
+        image_id: imageId,
+        question_type: q.questionType,
+        answer_type: q.answerType,
+        multiple_choice_answer: q.answer,
+        answers: humanAnswers(rng, q),
       });
-      writeRegions(featureDir, String(imageId), imageRng, scene, featureDim);
-      await queue.add(
-        writeImage(join(imageDir, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`), scene, 'jpeg'),
-      );
-    }
+    });
+    writeRegions(featureDir, String(imageId), rng, scene, featureDim);
+    const image = join(out, subtype, `COCO_${subtype}_${String(imageId).padStart(12, '0')}.jpg`);
+    await queue.add(writeImage(image, scene, 'jpeg'));
+  }
+  const files = {} as Pick<VqaDatasetFiles, 'train' | 'val'>;
+  for (const split of ['train', 'val'] as const) {
+    const subtype = subtypes[split];
+    const [questions, annotations] = [questionsOf[split], annotationsOf[split]];
+    const imageDir = join(out, subtype);
     const questionsFile = join(out, `v2_OpenEnded_mscoco_${subtype}_questions.json`);
     const annotationsFile = join(out, `v2_mscoco_${subtype}_annotations.json`);
     const info = { description: 'deformjs shapes world VQA (synthetic)', version: '2.0' };
@@ -265,30 +260,23 @@ export interface CaptionsDatasetFiles {
 export async function generateCaptions(options: LanguageGenerateOptions): Promise<CaptionsDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateCaptions', options);
   const featureDim = resolveFeatureDim('generateCaptions', options);
-  const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
   const featureDir = join(out, 'features');
   const imageDir = join(out, 'images');
+  const lines = { train: [] as string[], val: [] as string[] };
+  for (const { split, index, rng, scene } of splitScenes(seed, { train: count, val: valCount }, size, 6)) {
+    const url = `https://shapes.invalid/${split}/${String(index).padStart(7, '0')}.jpg`;
+    const key = captionKey(url);
+    images.push(generatedImage(split, key, scene));
+    lines[split].push(`${describeScene(scene)}\t${url}\n`);
+    writeRegions(featureDir, key, rng, scene, featureDim);
+    await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
+  }
   const files = {} as Pick<CaptionsDatasetFiles, 'train' | 'val'>;
-  for (const [split, rng, n] of [
-    ['train', rngs.train, count],
-    ['val', rngs.val, valCount],
-  ] as const) {
-    const lines: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
-      const url = `https://shapes.invalid/${split}/${String(i).padStart(7, '0')}.jpg`;
-      const key = captionKey(url);
-      images.push(generatedImage(split, key, scene));
-      lines.push(`${describeScene(scene)}\t${url}\n`);
-      writeRegions(featureDir, key, imageRng, scene, featureDim);
-      await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
-    }
+  for (const split of ['train', 'val'] as const) {
     const tsvFile = join(out, `${split}.tsv`);
-    writeFileAtomic(tsvFile, lines.join(''));
+    writeFileAtomic(tsvFile, lines[split].join(''));
     files[split] = { tsvFile, featureDir, imageDir };
   }
   await queue.drain();
@@ -386,26 +374,17 @@ async function generateKeyedScenes<T>(
 }> {
   const { out, seed, count, valCount, size } = resolveOptions(op, options);
   const featureDim = resolveFeatureDim(op, options);
-  const rngs = splitRngs(seed);
   const images: GeneratedImage[] = [];
   const queue = new WriteQueue();
   const featureDir = join(out, 'features');
   const imageDir = join(out, 'images');
   const texts: Record<'train' | 'val', T[]> = { train: [], val: [] };
-  for (const [split, rng, n] of [
-    ['train', rngs.train, count],
-    ['val', rngs.val, valCount],
-  ] as const) {
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects: 6 });
-      const key = `${split}_${String(i).padStart(7, '0')}`;
-      images.push(generatedImage(split, key, scene));
-      texts[split].push(...describe(imageRng, scene, key));
-      writeRegions(featureDir, key, imageRng, scene, featureDim);
-      await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
-    }
+  for (const { split, index, rng, scene } of splitScenes(seed, { train: count, val: valCount }, size, 6)) {
+    const key = `${split}_${String(index).padStart(7, '0')}`;
+    images.push(generatedImage(split, key, scene));
+    texts[split].push(...describe(rng, scene, key));
+    writeRegions(featureDir, key, rng, scene, featureDim);
+    await queue.add(writeImage(join(imageDir, `${key}.jpg`), scene, 'jpeg'));
   }
   await queue.drain();
   return { out, featureDir, imageDir, images, texts };

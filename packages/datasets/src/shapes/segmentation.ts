@@ -6,15 +6,14 @@ import { el, writeXml } from '../formats/xml';
 import {
   generatedImage,
   resolveOptions,
-  sampleImageSize,
-  splitRngs,
+  splitScenes,
   WriteQueue,
   writeImage,
   type GeneratedImage,
   type GenerateOptions,
 } from './common';
 import { SHAPE_CLASSES } from './raster';
-import { sampleScene, type RenderedScene } from './scene';
+import type { RenderedScene } from './scene';
 
 /** Class names of the shapes segmentation sets: background first, then the shapes (label map indices). */
 export const SHAPE_SEGMENTATION_CLASSES = ['background', ...SHAPE_CLASSES] as const;
@@ -86,31 +85,23 @@ export interface VocDatasetFiles {
 export async function generateSegmentation(options: SegmentationGenerateOptions): Promise<VocDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateSegmentation', options);
   const { maxObjects = 5, voidRadius = Math.max(1, Math.round(size / 128)) } = options;
-  const rngs = splitRngs(seed);
   const palette = vocPalette();
   const queue = new WriteQueue();
   const lists: Record<string, string[]> = { train: [], val: [] };
   const images: GeneratedImage[] = [];
   let next = 1;
-  for (const [split, rng, n] of [
-    ['train', rngs.train, count],
-    ['val', rngs.val, valCount],
-  ] as const) {
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects });
-      const id = `2026_${String(next++).padStart(6, '0')}`;
-      lists[split].push(id);
-      images.push(generatedImage(split, id, scene));
-      const labels = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
-      writeFileAtomic(
-        join(out, 'SegmentationClass', `${id}.png`),
-        encodeLabelPng({ width, height, data: labels, palette }),
-      );
-      writeFileAtomic(join(out, 'Annotations', `${id}.xml`), vocAnnotationXml(id, scene));
-      await queue.add(writeImage(join(out, 'JPEGImages', `${id}.jpg`), scene, 'jpeg'));
-    }
+  for (const { split, scene } of splitScenes(seed, { train: count, val: valCount }, size, maxObjects)) {
+    const { width, height } = scene;
+    const id = `2026_${String(next++).padStart(6, '0')}`;
+    lists[split].push(id);
+    images.push(generatedImage(split, id, scene));
+    const labels = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
+    writeFileAtomic(
+      join(out, 'SegmentationClass', `${id}.png`),
+      encodeLabelPng({ width, height, data: labels, palette }),
+    );
+    writeFileAtomic(join(out, 'Annotations', `${id}.xml`), vocAnnotationXml(id, scene));
+    await queue.add(writeImage(join(out, 'JPEGImages', `${id}.jpg`), scene, 'jpeg'));
   }
   await queue.drain();
   for (const set of ['Segmentation', 'Main']) {
@@ -167,30 +158,22 @@ export interface CityscapesDatasetFiles {
 export async function generateCityscapes(options: SegmentationGenerateOptions): Promise<CityscapesDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateCityscapes', options);
   const { maxObjects = 5, voidRadius = Math.max(1, Math.round(size / 128)) } = options;
-  const rngs = splitRngs(seed);
   const queue = new WriteQueue();
   const labelIdOfClass = CITYSCAPES_TRAIN_ID_OF_SHAPE.map(cityscapesLabelId);
   const images: GeneratedImage[] = [];
-  for (const [split, rng, n] of [
-    ['train', rngs.train, count],
-    ['val', rngs.val, valCount],
-  ] as const) {
-    for (let i = 0; i < n; i++) {
-      const imageRng = rng.fork();
-      const { width, height } = sampleImageSize(imageRng, size);
-      const scene = sampleScene(imageRng, { width, height, maxObjects });
-      const city = i % 2 === 0 ? 'shapesburg' : 'polygonstadt';
-      const stem = `${city}_000000_${String(i).padStart(6, '0')}`;
-      images.push(generatedImage(split, stem, scene));
-      const classes = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
-      const labelIds = classes.map((c) => (c === 255 ? 0 : labelIdOfClass[c]));
-      if (imageRng.next() < 0.5) labelIds.fill(EGO_VEHICLE_LABEL_ID, Math.floor(height * 0.94) * width);
-      writeFileAtomic(
-        join(out, 'gtFine', split, city, `${stem}_gtFine_labelIds.png`),
-        encodeLabelPng({ width, height, data: labelIds }),
-      );
-      await queue.add(writeImage(join(out, 'leftImg8bit', split, city, `${stem}_leftImg8bit.png`), scene, 'png'));
-    }
+  for (const { split, index, rng, scene } of splitScenes(seed, { train: count, val: valCount }, size, maxObjects)) {
+    const { width, height } = scene;
+    const city = index % 2 === 0 ? 'shapesburg' : 'polygonstadt';
+    const stem = `${city}_000000_${String(index).padStart(6, '0')}`;
+    images.push(generatedImage(split, stem, scene));
+    const classes = markBoundaries(sceneClassMap(scene), width, height, voidRadius, 255);
+    const labelIds = classes.map((c) => (c === 255 ? 0 : labelIdOfClass[c]));
+    if (rng.next() < 0.5) labelIds.fill(EGO_VEHICLE_LABEL_ID, Math.floor(height * 0.94) * width);
+    writeFileAtomic(
+      join(out, 'gtFine', split, city, `${stem}_gtFine_labelIds.png`),
+      encodeLabelPng({ width, height, data: labelIds }),
+    );
+    await queue.add(writeImage(join(out, 'leftImg8bit', split, city, `${stem}_leftImg8bit.png`), scene, 'png'));
   }
   await queue.drain();
   return { root: out, images };
