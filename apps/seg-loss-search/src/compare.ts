@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createProgress, writeFileAtomic } from '@deformjs/core/node';
 import type { TargetMetric } from '@deformjs/auto-seg-loss';
 import type { ShapesData } from './data';
-import { evaluateSegmenter, trainSegmenter, type LossSpec, type TrainOptions } from './train';
+import { evaluateSegmenter, reportedMetrics, trainSegmenter, type LossSpec, type TrainOptions } from './train';
 
 /** What each compared loss is: cross-entropy, the surrogate alone (as the paper retrains), or their sum. */
 export const LOSS_KINDS = ['ce', 'asl', 'ce+asl'] as const;
@@ -77,15 +77,8 @@ export async function runComparison(
       );
       const result = evaluateSegmenter(model, data.val, numClasses, config.train.tolerance);
       model.dispose();
-      const metrics = {
-        mIoU: result.mIoU,
-        FWIoU: result.fwIoU,
-        mAcc: result.mAcc,
-        gAcc: result.gAcc,
-        BIoU: result.bIoU,
-        BF1: result.bF1,
-      };
-      progress.done({ [config.metric]: metrics[config.metric as keyof typeof metrics] });
+      const metrics = reportedMetrics(result);
+      progress.done({ [config.metric]: metrics[config.metric] });
       runs.push({ loss, seed, metrics, seconds: (performance.now() - start) / 1000 });
       writeFileAtomic(path, JSON.stringify({ config, runs } satisfies CompareFile, null, 2) + '\n');
     }

@@ -116,8 +116,8 @@ export function evaluateSegmenter(
   return evaluator.result();
 }
 
-/** The result field of each target metric. */
-export function metricValue(result: SegmentationResult, metric: TargetMetric): number {
+/** Every metric the comparison reports, under the names of its table (and of the target metrics). */
+export function reportedMetrics(result: SegmentationResult) {
   return {
     mIoU: result.mIoU,
     FWIoU: result.fwIoU,
@@ -125,5 +125,10 @@ export function metricValue(result: SegmentationResult, metric: TargetMetric): n
     gAcc: result.gAcc,
     BIoU: result.bIoU,
     BF1: result.bF1,
-  }[metric];
+  };
+}
+
+/** The result field of each target metric. */
+export function metricValue(result: SegmentationResult, metric: TargetMetric): number {
+  return reportedMetrics(result)[metric];
 }
