@@ -4,39 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
 import { DETR, disposeOutputs, type DetrConfig } from '../src/index';
-import { fixturePath, loadPth, nhwc, type ParityFixture } from './helpers';
+import { fixturePath, loadPth, nhwc, sharedConfigOf, type ParityFixture, type SharedFixtureConfig } from './helpers';
 
 interface DetrFixture extends Pick<
   ParityFixture,
   'images_nchw' | 'mask' | 'pred_logits' | 'pred_boxes' | 'aux_logits' | 'aux_boxes'
 > {
-  config: {
-    backbone_width: number;
-    hidden_dim: number;
-    nheads: number;
-    enc_layers: number;
-    dec_layers: number;
-    dim_feedforward: number;
-    num_queries: number;
-    num_classes: number;
-  };
+  config: SharedFixtureConfig;
 }
 
 const fixture = JSON.parse(readFileSync(fixturePath('parity-detr.json'), 'utf8')) as DetrFixture;
 
-function configOf({ config: c }: DetrFixture): DetrConfig {
-  return {
-    backbone: { depth: 18, width: c.backbone_width },
-    hiddenDim: c.hidden_dim,
-    nHeads: c.nheads,
-    encLayers: c.enc_layers,
-    decLayers: c.dec_layers,
-    dimFeedforward: c.dim_feedforward,
-    dropout: 0.1,
-    numQueries: c.num_queries,
-    numClasses: c.num_classes,
-    seed: 0,
-  };
+function configOf({ config }: DetrFixture): DetrConfig {
+  return sharedConfigOf(config);
 }
 
 // scripts/make_detr_parity_fixture.py: facebookresearch/detr's structure (C5, 1x1 input_proj, sine embedding

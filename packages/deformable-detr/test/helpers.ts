@@ -40,26 +40,46 @@ export function parityFixture(variant: string): ParityFixture {
   return JSON.parse(readFileSync(fixturePath(`parity-${variant}.json`), 'utf8')) as ParityFixture;
 }
 
-/** The fixture script's configuration as ours (its GroupNorm is upstream's 32 groups). */
-export function configOf(f: ParityFixture): DeformableDetrConfig {
-  const c = f.config;
+/** The configuration fields both fixture scripts (DETR and Deformable DETR) write. */
+export type SharedFixtureConfig = Pick<
+  ParityFixture['config'],
+  | 'backbone_width'
+  | 'hidden_dim'
+  | 'nheads'
+  | 'enc_layers'
+  | 'dec_layers'
+  | 'dim_feedforward'
+  | 'num_queries'
+  | 'num_classes'
+>;
+
+/** The shared fields as our configs name them. */
+export function sharedConfigOf(c: SharedFixtureConfig) {
   return {
-    backbone: { depth: 18, width: c.backbone_width },
+    backbone: { depth: 18 as const, width: c.backbone_width },
     hiddenDim: c.hidden_dim,
     nHeads: c.nheads,
     encLayers: c.enc_layers,
     decLayers: c.dec_layers,
     dimFeedforward: c.dim_feedforward,
     dropout: 0.1,
+    numQueries: c.num_queries,
+    numClasses: c.num_classes,
+    seed: 0,
+  };
+}
+
+/** The fixture script's configuration as ours (its GroupNorm is upstream's 32 groups). */
+export function configOf(f: ParityFixture): DeformableDetrConfig {
+  const c = f.config;
+  return {
+    ...sharedConfigOf(c),
     numFeatureLevels: c.num_feature_levels,
     encNPoints: c.enc_n_points,
     decNPoints: c.dec_n_points,
-    numQueries: c.num_queries,
-    numClasses: c.num_classes,
     withBoxRefine: c.with_box_refine,
     twoStage: c.two_stage,
     groupNormGroups: 32,
-    seed: 0,
   };
 }
 
