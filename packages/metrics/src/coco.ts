@@ -196,15 +196,9 @@ export function evaluateCoco(
   const imgIndex = new Map(imgIds.map((id, i) => [id, i]));
   const catIndex = new Map(catIds.map((id, k) => [id, k]));
 
-  const { gtGroup, gtBox, gtArea, gtCrowd } = groundTruthArrays(
-    annotations,
-    knownImages,
-    knownCats,
-    imgIndex,
-    catIndex,
-  );
-
-  const { dtGroup, dtBox, dtScore } = detectionArrays(dets, knownImages, knownCats, imgIndex, catIndex);
+  const ids: CocoIds = { knownImages, knownCats, imgIndex, catIndex };
+  const { gtGroup, gtBox, gtArea, gtCrowd } = groundTruthArrays(annotations, ids);
+  const { dtGroup, dtBox, dtScore } = detectionArrays(dets, ids);
 
   // Groups are category-major, so one category's groups are contiguous and in image order, as accumulate
   // concatenates them.
@@ -255,16 +249,28 @@ export function evaluateCoco(
   };
 }
 
+/** The ids of the ground truth's images and categories, and the index of each evaluated one. */
+interface CocoIds {
+  knownImages: Set<number>;
+  knownCats: Set<number>;
+  imgIndex: Map<number, number>;
+  catIndex: Map<number, number>;
+}
+
+/** The (category, image) group of an annotation or detection, -1 when its image or category is not evaluated. */
+function groupOf({ imgIndex, catIndex }: CocoIds, imageId: number, catId: number): number {
+  const i = imgIndex.get(imageId);
+  const k = catIndex.get(catId);
+  return i !== undefined && k !== undefined ? k * imgIndex.size + i : -1;
+}
+
 /** Checks every annotation (all of them, evaluated or not) and lays out the evaluated ones in typed arrays. */
 function groundTruthArrays(
   annotations: unknown[],
-  knownImages: Set<number>,
-  knownCats: Set<number>,
-  imgIndex: Map<number, number>,
-  catIndex: Map<number, number>,
+  ids: CocoIds,
 ): { gtGroup: Int32Array; gtBox: Float64Array; gtArea: Float64Array; gtCrowd: Uint8Array } {
-  const I = imgIndex.size;
-  const gtGroup = new Int32Array(annotations.length).fill(-1);
+  const { knownImages, knownCats } = ids;
+  const gtGroup = new Int32Array(annotations.length);
   const gtBox = new Float64Array(4 * annotations.length);
   const gtArea = new Float64Array(annotations.length);
   const gtCrowd = new Uint8Array(annotations.length);
@@ -290,9 +296,7 @@ function groundTruthArrays(
     }
     gtCrowd[n] = crowd ? 1 : 0;
     gtBox.set(box, 4 * n);
-    const i = imgIndex.get(imageId);
-    const k = catIndex.get(catId);
-    if (i !== undefined && k !== undefined) gtGroup[n] = k * I + i;
+    gtGroup[n] = groupOf(ids, imageId, catId);
   });
   return { gtGroup, gtBox, gtArea, gtCrowd };
 }
@@ -300,13 +304,10 @@ function groundTruthArrays(
 /** Checks every detection and lays them out in typed arrays, group -1 for those not evaluated. */
 function detectionArrays(
   dets: unknown[],
-  knownImages: Set<number>,
-  knownCats: Set<number>,
-  imgIndex: Map<number, number>,
-  catIndex: Map<number, number>,
+  ids: CocoIds,
 ): { dtGroup: Int32Array; dtBox: Float64Array; dtScore: Float64Array } {
-  const I = imgIndex.size;
-  const dtGroup = new Int32Array(dets.length).fill(-1);
+  const { knownImages, knownCats } = ids;
+  const dtGroup = new Int32Array(dets.length);
   const dtBox = new Float64Array(4 * dets.length);
   const dtScore = new Float64Array(dets.length);
   for (let n = 0; n < dets.length; n++) {
@@ -333,9 +334,7 @@ function detectionArrays(
     dtBox[4 * n + 2] = box[2];
     dtBox[4 * n + 3] = box[3];
     dtScore[n] = det.score;
-    const i = imgIndex.get(det.image_id);
-    const k = catIndex.get(det.category_id);
-    if (i !== undefined && k !== undefined) dtGroup[n] = k * I + i;
+    dtGroup[n] = groupOf(ids, det.image_id, det.category_id);
   }
   return { dtGroup, dtBox, dtScore };
 }
