@@ -4,20 +4,14 @@ import { xyxyToNormalizedCxcywh } from './boxes';
 import type { Sample } from './types';
 
 /** One image's targets in a batch, in DETR's conventions plus pixel boxes. */
-export interface BatchTarget {
-  id: number | string;
+export interface BatchTarget extends Pick<
+  Sample,
+  'id' | 'labels' | 'iscrowd' | 'area' | 'trackIds' | 'difficult' | 'masks'
+> {
   /** N x 4 normalised (cx, cy, w, h) relative to this image's unpadded size, as DETR's criterion takes them. */
   boxes: Float32Array;
   /** N x 4 xyxy pixels in the (unpadded) transformed image. */
   boxesXyxy: Float32Array;
-  labels: Int32Array;
-  iscrowd: Uint8Array;
-  area: Float32Array;
-  trackIds?: Int32Array;
-  /** VOC `difficult` flags, when the dataset has them. */
-  difficult?: Uint8Array;
-  /** N x H x W masks of the unpadded image, when loaded. */
-  masks?: Uint8Array;
   /** [height, width] after transforms (the valid region of the padded image). */
   size: [number, number];
   /** [height, width] as stored, for mapping predictions back. */

@@ -55,8 +55,9 @@ export interface Sample {
   iscrowd: Uint8Array;
   area: Float32Array;
   trackIds?: Int32Array;
+  /** VOC `difficult` flags, when the dataset has them. */
   difficult?: Uint8Array;
-  /** N x H x W binary instance masks (when asked for). */
+  /** N x H x W binary instance masks (when asked for; in a batch, of the unpadded image). */
   masks?: Uint8Array;
   /** H x W class map, 255 = void (segmentation datasets). */
   segmentation?: Uint8Array;
