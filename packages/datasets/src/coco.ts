@@ -3,7 +3,7 @@ import { assertOneOf } from '@deformjs/core';
 import { checkBox } from './boxes';
 import { formatError } from './errors';
 import { arrayField, pathInside, readJson, RecordReader, requireFile } from './files';
-import type { CocoSegmentation } from './formats/mask';
+import { isPolygon, type CocoSegmentation } from './formats/mask';
 import { loadSample, type LoadSampleOptions } from './sample';
 import type { ImageRecord, Sample } from './types';
 
@@ -201,15 +201,7 @@ function compareIds(a: number | string, b: number | string): number {
 function checkSegmentationShape(segmentation: unknown, width: number, height: number, r: RecordReader): void {
   if (Array.isArray(segmentation)) {
     segmentation.forEach((poly, k) => {
-      // Real COCO holds a few degenerate two-point polygons; pycocotools accepts them (they cover no pixel).
-      if (
-        !Array.isArray(poly) ||
-        poly.length < 4 ||
-        poly.length % 2 !== 0 ||
-        poly.some((v) => typeof v !== 'number' || !Number.isFinite(v))
-      ) {
-        r.fail(`segmentation polygon ${k} must be a list of at least 2 finite x, y pairs`);
-      }
+      if (!isPolygon(poly)) r.fail(`segmentation polygon ${k} must be a list of at least 2 finite x, y pairs`);
     });
     return;
   }

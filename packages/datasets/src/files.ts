@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { isRecord } from '@deformjs/validate';
+import { describe, isFiniteNumber, isFiniteNumbers, isRecord } from '@deformjs/validate';
 import { formatError } from './errors';
 
 /** Reads a text file, or throws naming it. */
@@ -57,14 +57,18 @@ export function arrayField(json: unknown, key: string, file: string): unknown[] 
   return value;
 }
 
-/** Field checks for one JSON record, all errors naming the file and the record. */
+/**
+ * Field checks for one JSON record, all errors naming the file and the record. The checks are
+ * @deformjs/validate's (`isRecord`, `isFiniteNumber`, `isFiniteNumbers`, `describe` for the value shown, which
+ * keeps a huge hostile array to one short line); the errors are dataset errors, naming the file.
+ */
 export class RecordReader {
   constructor(
     readonly file: string,
     readonly record: string,
     readonly value: unknown,
   ) {
-    if (!isRecord(value)) throw formatError(file, record, `expected an object, got ${JSON.stringify(value)}`);
+    if (!isRecord(value)) throw formatError(file, record, `expected an object, got ${describe(value)}`);
   }
 
   private get fields(): Record<string, unknown> {
@@ -85,8 +89,7 @@ export class RecordReader {
 
   number(key: string, options: { integer?: boolean; min?: number; fallback?: number } = {}): number {
     const value = this.fields[key] ?? options.fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value))
-      this.fail(`"${key}" must be a finite number, got ${JSON.stringify(value)}`);
+    if (!isFiniteNumber(value)) this.fail(`"${key}" must be a finite number, got ${describe(value)}`);
     if (options.integer && !Number.isInteger(value)) this.fail(`"${key}" must be an integer, got ${value}`);
     if (options.min !== undefined && value < options.min) this.fail(`"${key}" must be >= ${options.min}, got ${value}`);
     return value;
@@ -94,26 +97,20 @@ export class RecordReader {
 
   string(key: string): string {
     const value = this.fields[key];
-    if (typeof value !== 'string') this.fail(`"${key}" must be a string, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string') this.fail(`"${key}" must be a string, got ${describe(value)}`);
     return value;
   }
 
   /** A string or a number (COCO and VQA ids are numbers; other datasets use strings). */
   id(key: string): number | string {
     const value = this.fields[key];
-    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return value;
-    return this.fail(`"${key}" must be a number or a string, got ${JSON.stringify(value)}`);
+    if (typeof value === 'string' || isFiniteNumber(value)) return value;
+    return this.fail(`"${key}" must be a number or a string, got ${describe(value)}`);
   }
 
   numbers(key: string, length: number): number[] {
     const value = this.fields[key];
-    if (
-      !Array.isArray(value) ||
-      value.length !== length ||
-      value.some((v) => typeof v !== 'number' || !Number.isFinite(v))
-    ) {
-      this.fail(`"${key}" must be ${length} finite numbers, got ${JSON.stringify(value)}`);
-    }
-    return value as number[];
+    if (!isFiniteNumbers(value, length)) this.fail(`"${key}" must be ${length} finite numbers, got ${describe(value)}`);
+    return value;
   }
 }

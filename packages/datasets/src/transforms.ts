@@ -1,4 +1,5 @@
 import { argumentError, assertInteger, type Rng } from '@deformjs/core';
+import { isFiniteNumbers } from '@deformjs/validate';
 import type { Sample } from './types';
 import { xyxyAreas } from './boxes';
 
@@ -453,12 +454,7 @@ export function validateTransforms(specs: readonly TransformSpec[], op = 'transf
       case 'normalize':
         for (const key of ['mean', 'std'] as const) {
           const v = spec[key];
-          if (
-            v !== undefined &&
-            (!Array.isArray(v) ||
-              v.length !== 3 ||
-              v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (key === 'std' && x <= 0)))
-          ) {
+          if (v !== undefined && (!isFiniteNumbers(v, 3) || (key === 'std' && v.some((x) => x <= 0)))) {
             throw argumentError(op, `${name}.${key}`, `3 finite numbers${key === 'std' ? ' > 0' : ''}`, v);
           }
         }

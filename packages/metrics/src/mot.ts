@@ -1,4 +1,4 @@
-import { argumentError, requireArray, requireRecord } from '@deformjs/validate';
+import { argumentError, isFiniteNumbers, requireArray, requireRecord } from '@deformjs/validate';
 import { linearSumAssignment } from './assignment';
 
 /**
@@ -56,13 +56,7 @@ function checkBoxes(list: unknown, name: string): MotBox[] {
     if (ids.has(id)) throw argumentError(OP, `${name}[${n}] (id ${id}).id`, 'an id used once per frame', id);
     ids.add(id);
     const b = box.bbox;
-    if (
-      !Array.isArray(b) ||
-      b.length !== 4 ||
-      !b.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
-      b[2] < 0 ||
-      b[3] < 0
-    ) {
+    if (!isFiniteNumbers(b, 4) || b[2] < 0 || b[3] < 0) {
       throw argumentError(OP, `${name}[${n}] (id ${id}).bbox`, '[x, y, w, h] of finite numbers with w, h >= 0', b);
     }
     return box as unknown as MotBox;

@@ -10,4 +10,14 @@ export {
   sizeOf,
 } from './shapes';
 export type { Dim, ShapeCheck } from './shapes';
-export { isRecord, requireArray, requireRecord, finiteField, nonNegativeField, xywhField, xyxyBox } from './records';
+export {
+  isRecord,
+  isFiniteNumber,
+  isFiniteNumbers,
+  requireArray,
+  requireRecord,
+  finiteField,
+  nonNegativeField,
+  xywhField,
+  xyxyBox,
+} from './records';

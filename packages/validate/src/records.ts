@@ -9,6 +9,16 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** A number that is neither NaN nor infinite (what every coordinate, size and score in a record must be). */
+export function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** An array of finite numbers; of exactly `length` elements when `length` is given. */
+export function isFiniteNumbers(value: unknown, length?: number): value is number[] {
+  return Array.isArray(value) && (length === undefined || value.length === length) && value.every(isFiniteNumber);
+}
+
 export function requireArray(op: string, name: string, value: unknown): unknown[] {
   if (!Array.isArray(value))
     throw argumentError(op, name, 'an array', typeof value === 'object' ? value : typeof value);
@@ -22,7 +32,7 @@ export function requireRecord(op: string, name: string, value: unknown): Record<
 
 export function finiteField(op: string, record: Record<string, unknown>, name: string, field: string): number {
   const value = record[field];
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
+  if (!isFiniteNumber(value)) {
     throw argumentError(
       op,
       `${name}.${field}`,
@@ -47,7 +57,7 @@ export function xywhField(
   field = 'bbox',
 ): [number, number, number, number] {
   const box = record[field];
-  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  if (!isFiniteNumbers(box, 4)) {
     throw argumentError(
       op,
       `${name}.${field}`,
@@ -61,7 +71,7 @@ export function xywhField(
 
 /** A corner box [x1, y1, x2, y2] of finite numbers with x2 >= x1 and y2 >= y1. */
 export function xyxyBox(op: string, name: string, box: unknown): [number, number, number, number] {
-  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  if (!isFiniteNumbers(box, 4)) {
     throw argumentError(op, name, '[x1, y1, x2, y2] of 4 finite numbers', box);
   }
   if (box[2] < box[0] || box[3] < box[1])

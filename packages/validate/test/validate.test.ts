@@ -6,6 +6,8 @@ import {
   checkShapes,
   describe,
   finiteField,
+  isFiniteNumber,
+  isFiniteNumbers,
   pair,
   requireRecord,
   xywhField,
@@ -49,5 +51,17 @@ group('@deformjs/validate', () => {
     let deep: unknown = [];
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(describe(deep)).toBe('[[[[[1 elements]]]]]');
+  });
+
+  it('tells finite numbers and fixed-length lists of them from everything else', () => {
+    expect([0, -1.5, 1e308].every(isFiniteNumber)).toBe(true);
+    expect([NaN, Infinity, -Infinity, '1', null, undefined, [1]].some(isFiniteNumber)).toBe(false);
+    expect(isFiniteNumbers([1, 2, 3])).toBe(true);
+    expect(isFiniteNumbers([])).toBe(true);
+    expect(isFiniteNumbers([1, 2, 3, 4], 4)).toBe(true);
+    expect(isFiniteNumbers([1, 2, 3], 4)).toBe(false);
+    expect(isFiniteNumbers([1, NaN, 3, 4], 4)).toBe(false);
+    expect(isFiniteNumbers([1, '2', 3, 4], 4)).toBe(false);
+    expect(isFiniteNumbers({ length: 4, 0: 1, 1: 2, 2: 3, 3: 4 }, 4)).toBe(false);
   });
 });

@@ -3,12 +3,19 @@
  * uncompressed (`counts: number[]`) and compressed (`counts: string`, pycocotools' 6-bits-per-char
  * LEB128-like code with differences from the run two back) forms, and polygons.
  */
+import { isFiniteNumbers } from '@deformjs/validate';
+
 export interface Rle {
   size: [number, number];
   counts: number[] | string;
 }
 
 export type CocoSegmentation = number[][] | Rle;
+
+/** A COCO polygon: a flat list of at least 2 finite x, y pairs (real COCO holds a few degenerate two-point ones). */
+export function isPolygon(value: unknown): value is number[] {
+  return isFiniteNumbers(value) && value.length >= 4 && value.length % 2 === 0;
+}
 
 /** Run lengths of a row-major H x W binary mask, read column-major as COCO does. */
 export function maskToRuns(mask: Uint8Array, height: number, width: number): number[] {
@@ -141,17 +148,7 @@ export function decodeSegmentation(
   fail: (problem: string) => never,
 ): Uint8Array {
   if (Array.isArray(segmentation)) {
-    if (
-      segmentation.some(
-        (p) =>
-          !Array.isArray(p) ||
-          p.length < 4 ||
-          p.length % 2 !== 0 ||
-          p.some((v) => typeof v !== 'number' || !Number.isFinite(v)),
-      )
-    ) {
-      fail(`a polygon must be a list of at least 2 finite x, y pairs`);
-    }
+    if (!segmentation.every(isPolygon)) fail(`a polygon must be a list of at least 2 finite x, y pairs`);
     return polygonsToMask(segmentation, height, width);
   }
   if (segmentation === null || typeof segmentation !== 'object' || !Array.isArray(segmentation.size)) {
