@@ -1,83 +1,163 @@
-/* global process, console, fetch, URL, setTimeout, clearTimeout */
-// The release as a user meets it. Starts a local registry (verdaccio on 127.0.0.1, no uplink for @deformjs),
-// publishes every package with the project's own release command from a scratch copy of the repository, then
-// for each package, in an empty folder, installs it alone with npm and with pnpm (the README's install line,
-// verbatim) and runs the README's runnable blocks there. Checks: no `workspace:` range and one tfjs-core in
-// the install, no Node built-in in browser entry points, CommonJS entries load, publint --strict and
-// @arethetypeswrong/cli on every packed package, and two versions of @deformjs/sampling side by side (msda
-// 0.1.0 with dcn 0.1.1) refused with an error naming both. Prints install size and package count per package.
+/* global process, console, fetch, URL, setTimeout, clearTimeout, Buffer */
+// The release as a user meets it. Starts a local registry (verdaccio on 127.0.0.1; @deformjs has no uplink, so
+// every @deformjs package installed here is one this run published; other packages come through the npm
+// registry), publishes every package with the project's own release command (`pnpm release`, after
+// `changeset version`) from a scratch copy of the repository, then checks, for EVERY non-private workspace
+// package (found, not listed):
+// - the published tarball: LICENSE, README.md and CHANGELOG.md inside; publint --strict; @arethetypeswrong/cli;
+// - installed alone with npm and with pnpm in an empty folder (the README's install line): no `workspace:` range
+//   in any installed @deformjs package, exactly one @tensorflow/tfjs-core (none for packages without tensors),
+//   the CommonJS entry loads, the README's runnable blocks run as written; the browser entry ("." import
+//   condition, bundled by esbuild for the browser) reaches no Node built-in unless the package is Node-only;
+// - two versions of @deformjs/sampling side by side (msda pinned to the first, dcn on a second) are refused with
+//   an error naming both.
+// Prints install size and package count per package and manager; `--write-sizes FILE` writes them as markdown.
 //
-//   node scripts/release-test.mjs [--keep] [--only msda,dcn]
+//   node scripts/release-test.mjs [--keep] [--only msda,dcn] [--jobs 3] [--write-sizes docs/install-sizes.md]
+//
+// Third-party tarballs come from the local npm cache and pnpm store when present (looked up by integrity, so they
+// are byte for byte what the registry serves); @deformjs packuments are always fetched from the local registry.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installedPackages, readmeBlocks, runnableFile } from './readme-blocks.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const args = process.argv.slice(2);
-const keep = args.includes('--keep');
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null;
-const work = mkdtempSync(join(tmpdir(), 'deformjs-release-'));
+const options = parseOptions(process.argv.slice(2));
 const bin = (name) => join(repo, 'node_modules/.bin', name);
 const results = [];
+const installs = [];
+const running = new Set();
+const started = Date.now();
+let work = '';
 let registryProcess = null;
+let finished = false;
 
-function log(message) {
-  process.stdout.write(`[release] ${message}\n`);
+// Generous: a shared 2-core machine under load installs 60 MB of tfjs an order of magnitude slower than idle.
+const INSTALL_TIMEOUT = 400_000;
+
+// Packages for Node alone (files, sharp, worker threads); a package depending on one is Node-only too.
+const NODE_ONLY_ROOTS = new Set(['@deformjs/datasets']);
+
+function parseOptions(args) {
+  const value = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
+  const known = new Set(['--keep', '--only', '--jobs', '--write-sizes', '--timeout']);
+  for (const arg of args) {
+    if (arg.startsWith('--') && !known.has(arg)) {
+      console.error(`release-test: unknown option ${arg} (known: ${[...known].join(', ')})`);
+      process.exit(2);
+    }
+  }
+  const jobs = Number(value('--jobs', '3'));
+  const timeout = Number(value('--timeout', '2700'));
+  if (!Number.isInteger(jobs) || jobs < 1) usage(`--jobs expects a positive integer, got ${value('--jobs')}`);
+  if (!(timeout > 0)) usage(`--timeout expects seconds > 0, got ${value('--timeout')}`);
+  return {
+    keep: args.includes('--keep'),
+    only: args.includes('--only') ? value('--only').split(',') : null,
+    jobs,
+    timeout,
+    writeSizes: value('--write-sizes', null),
+  };
 }
 
-/** Runs a command; resolves with its output, rejects with the command, exit status and the output's tail. */
-function run(command, commandArgs, { cwd, env = {}, timeout = 300_000, input } = {}) {
+function usage(message) {
+  console.error(`release-test: ${message}`);
+  process.exit(2);
+}
+
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+
+function log(message) {
+  process.stdout.write(`[release ${elapsed().padStart(5)}] ${message}\n`);
+}
+
+/**
+ * Environment for a child: the npm_* and pnpm_* variables of the `pnpm test:release` invocation removed (a user's
+ * shell has none), except the network settings (proxies, certificates) a CI machine may need.
+ */
+function childEnv(extra = {}) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(npm|pnpm)_/i.test(key) || /proxy|cafile|_ca$|strict_ssl/i.test(key)) env[key] = value;
+  }
+  return { ...env, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false', ...extra };
+}
+
+/**
+ * Runs a command in its own process group; resolves with its output, rejects with the command, the folder, why
+ * it stopped and the output's tail. A timeout kills the whole group (pnpm -> turbo -> tsup, not just pnpm).
+ */
+function run(command, commandArgs, { cwd, env = childEnv(), timeout = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, commandArgs, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, commandArgs, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.add(child);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('error', (error) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, timeout);
+    const done = () => {
       clearTimeout(timer);
-      reject(error);
+      running.delete(child);
+    };
+    child.on('error', (error) => {
+      done();
+      reject(new Error(`${command} ${commandArgs.join(' ')} could not start: ${error.message}`));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(output);
-      else {
-        const why = signal === 'SIGKILL' ? `timed out after ${timeout / 1000} s` : `exited with ${code ?? signal}`;
-        reject(new Error(`${command} ${commandArgs.join(' ')} (in ${cwd}) ${why}:\n${output.slice(-4000)}`));
-      }
+      done();
+      if (code === 0 && !timedOut) return resolve(output);
+      const why = timedOut ? `timed out after ${timeout / 1000} s` : `exited with ${code ?? signal}`;
+      const where = cwd ? ` (in ${relative(work, cwd) || cwd})` : '';
+      reject(new Error(`\`${command} ${commandArgs.join(' ')}\`${where} ${why}:\n${output.slice(-3000)}`));
     });
   });
 }
 
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 async function check(name, fn) {
+  const t0 = Date.now();
   try {
     const detail = await fn();
     results.push({ name, ok: true });
-    log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
+    log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(0)} s)${detail ? `: ${detail}` : ''}`);
+    return true;
   } catch (error) {
     results.push({ name, ok: false });
-    log(`FAIL ${name}\n${String(error?.message ?? error).replace(/^/gm, '       ')}`);
+    log(`FAIL ${name} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n${indent(error?.message ?? String(error))}`);
+    return false;
   }
 }
+
+const indent = (text) => text.replace(/^/gm, '       ');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -92,11 +172,10 @@ function freePort() {
 
 async function startRegistry() {
   const port = await freePort();
-  // The uplink is the registry npm is configured with on this machine.
-  const uplink = (await run('npm', ['config', 'get', 'registry'], { cwd: repo })).trim();
+  // The uplink for everything but @deformjs: the registry npm is configured with here (CI may use a mirror).
+  const uplink = (await run('npm', ['config', 'get', 'registry'], { cwd: repo, env: process.env })).trim();
   const dir = join(work, 'registry');
   mkdirSync(dir);
-  // @deformjs comes only from this registry (no proxy); everything else through the npm registry.
   writeFileSync(
     join(dir, 'config.yaml'),
     [
@@ -104,56 +183,62 @@ async function startRegistry() {
       'auth:',
       '  htpasswd:',
       `    file: ${join(dir, 'htpasswd')}`,
-      '    max_users: 100',
+      '    max_users: 10',
       'uplinks:',
-      '  upstream:',
+      '  npmjs:',
       `    url: ${uplink}`,
       '    timeout: 60s',
+      '    max_fails: 5',
+      '    fail_timeout: 10s',
+      'max_body_size: 200mb',
       'packages:',
+      // No `proxy` line: an @deformjs package is served only when this run published it.
       "  '@deformjs/*':",
       '    access: $all',
       '    publish: $authenticated',
       "  '**':",
       '    access: $all',
       '    publish: $authenticated',
-      '    proxy: upstream',
-      'log: { type: stdout, format: pretty, level: error }',
+      '    proxy: npmjs',
+      'log: { type: stdout, format: pretty, level: warn }',
       '',
     ].join('\n'),
   );
   registryProcess = spawn(bin('verdaccio'), ['--config', join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: childEnv(),
   });
   let output = '';
-  registryProcess.stdout.on('data', (d) => (output += d));
-  registryProcess.stderr.on('data', (d) => (output += d));
+  registryProcess.stdout.on('data', (d) => (output = (output + d).slice(-20_000)));
+  registryProcess.stderr.on('data', (d) => (output = (output + d).slice(-20_000)));
   const url = `http://127.0.0.1:${port}/`;
-  for (let waited = 0; ; waited += 250) {
+  for (const t0 = Date.now(); ;) {
     if (registryProcess.exitCode !== null) throw new Error(`verdaccio exited:\n${output}`);
     try {
       if ((await fetch(`${url}-/ping`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (waited > 60_000) throw new Error(`verdaccio did not answer on ${url} within 60 s:\n${output}`);
+    if (Date.now() - t0 > 90_000) throw new Error(`verdaccio did not answer on ${url} within 90 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  // A user to publish as; its token goes into the scratch copy's .npmrc.
   const response = await fetch(`${url}-/user/org.couchdb.user:release-test`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'release-test', password: 'release-test-password' }),
   });
   const { token } = await response.json();
-  if (!token) throw new Error(`verdaccio refused the test user (${response.status})`);
-  return { url, port, token };
+  if (!token) throw new Error(`verdaccio refused the test user (HTTP ${response.status})`);
+  return { url, port, token, log: () => output };
 }
 
-function stopRegistry() {
-  if (registryProcess && registryProcess.exitCode === null) registryProcess.kill('SIGTERM');
+function stopEverything() {
+  for (const child of running) killGroup(child);
+  if (registryProcess) killGroup(registryProcess);
 }
 
-/** The repository's files (tracked and untracked, not ignored) copied into an empty folder. */
+/** The repository's files (tracked, and untracked but not ignored) copied into an empty folder, committed. */
 async function scratchCopy() {
   const dest = join(work, 'repo');
   const files = (await run('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repo }))
@@ -171,74 +256,116 @@ async function scratchCopy() {
   return dest;
 }
 
-const workspacePackages = (root) =>
-  readdirSync(join(root, 'packages'))
-    .map((dir) => ({
-      dir: join(root, 'packages', dir),
-      json: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')),
-    }))
-    .filter((p) => !p.json.private);
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
-async function publishAll(scratch, registry) {
-  const env = { npm_config_registry: registry.url, CI: '1' };
-  await run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'], { cwd: scratch, env, timeout: 300_000 });
-  await run('pnpm', ['changeset', 'version'], { cwd: scratch, env });
-  return run('pnpm', ['release'], { cwd: scratch, env, timeout: 1_500_000 });
+function workspacePackages(root) {
+  return readdirSync(join(root, 'packages'))
+    .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
+    .map((dir) => ({ dir: join(root, 'packages', dir), json: readJson(join(root, 'packages', dir, 'package.json')) }))
+    .filter((p) => !p.json.private);
 }
 
-function packageCount(nodeModules) {
-  // Every folder holding a package.json under node_modules (scoped ones included), pnpm's store layout too.
-  let count = 0;
+/** Node-only packages: the roots and every package depending on one (directly or through another). */
+function nodeOnlyPackages(packages) {
+  const nodeOnly = new Set(NODE_ONLY_ROOTS);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of packages) {
+      const deps = Object.keys(p.json.dependencies ?? {});
+      if (!nodeOnly.has(p.json.name) && deps.some((d) => nodeOnly.has(d))) {
+        nodeOnly.add(p.json.name);
+        grew = true;
+      }
+    }
+  }
+  return nodeOnly;
+}
+
+async function publishAll(scratch, registry) {
+  // The workspace's own dependencies, from the pnpm store (the same lockfile the repository installed).
+  await run('pnpm', ['install', '--frozen-lockfile', '--offline'], { cwd: scratch, timeout: 300_000 }).catch(() =>
+    run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'], { cwd: scratch, timeout: 600_000 }),
+  );
+  const env = childEnv({ npm_config_registry: registry.url, CI: '1' });
+  await run('pnpm', ['changeset', 'version'], { cwd: scratch, env, timeout: 120_000 });
+  await run('pnpm', ['release'], { cwd: scratch, env, timeout: 900_000 });
+}
+
+/** A package's packument from the local registry, or null when it is not there. */
+async function packument(registry, name) {
+  const response = await fetch(`${registry.url}${name.replace('/', '%2f')}`);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`${name}: the registry answered HTTP ${response.status}`);
+  return response.json();
+}
+
+/** The tarball the registry serves for name@version, checked against the packument's integrity. */
+async function publishedTarball(registry, name, version, dest) {
+  const doc = await packument(registry, name);
+  const dist = doc?.versions?.[version]?.dist;
+  if (!dist) throw new Error(`${name}@${version} is not on the local registry`);
+  const response = await fetch(dist.tarball);
+  if (!response.ok) throw new Error(`${dist.tarball}: HTTP ${response.status}`);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const [algorithm, expected] = dist.integrity.split('-');
+  const actual = createHash(algorithm).update(bytes).digest('base64');
+  if (actual !== expected) throw new Error(`${name}@${version}: tarball integrity ${actual} != ${expected}`);
+  const file = join(dest, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+async function lintTarball(pkg, registry, tarballs) {
+  const tgz = await publishedTarball(registry, pkg.json.name, pkg.json.version, tarballs);
+  const listing = (await run('tar', ['-tzf', tgz])).split('\n');
+  const missing = ['package/LICENSE', 'package/README.md', 'package/CHANGELOG.md'].filter((f) => !listing.includes(f));
+  if (missing.length) throw new Error(`not in the published tarball: ${missing.join(', ')}`);
+  await run(bin('publint'), ['run', '--strict', tgz], { cwd: tarballs });
+  await run(bin('attw'), [tgz, '--format', 'ascii'], { cwd: tarballs, timeout: 240_000 });
+  return `${listing.length - 1} files`;
+}
+
+/** Every folder under node_modules holding a package.json, resolved (pnpm's links counted once). */
+function installedPackageDirs(nodeModules) {
+  const dirs = new Map();
   const visit = (dir, depth) => {
-    if (depth > 12 || !existsSync(dir)) return;
+    if (depth > 20 || !existsSync(dir)) return;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory() || entry.name === '.bin') continue;
+      if (entry.name === '.bin' || entry.name === '.cache') continue;
       const path = join(dir, entry.name);
-      if (entry.name.startsWith('@') || entry.name === '.pnpm') visit(path, depth + 1);
-      else if (existsSync(join(path, 'package.json'))) {
-        count++;
+      if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
+      if (entry.name === '.pnpm') {
+        for (const inner of readdirSync(path)) visit(join(path, inner, 'node_modules'), depth + 1);
+      } else if (entry.name.startsWith('@')) {
+        visit(path, depth + 1);
+      } else if (existsSync(join(path, 'package.json'))) {
+        const real = realpathSync(path);
+        if (dirs.has(real)) continue;
+        const json = readJson(join(real, 'package.json'));
+        dirs.set(real, json);
         visit(join(path, 'node_modules'), depth + 1);
-      } else if (entry.name === 'node_modules') visit(path, depth + 1);
+      }
     }
   };
   visit(nodeModules, 0);
-  return count;
+  return dirs;
 }
 
+/** Bytes of the regular files under a folder (symbolic links not followed, hard links counted as found). */
 function diskUsage(path) {
   let bytes = 0;
-  const visit = (p) => {
-    const stat = statSync(p, { throwIfNoEntry: false });
-    if (!stat || stat.isSymbolicLink()) return;
-    if (stat.isDirectory()) for (const entry of readdirSync(p)) visit(join(p, entry));
+  const stack = [path];
+  while (stack.length) {
+    const p = stack.pop();
+    const stat = lstatSync(p, { throwIfNoEntry: false });
+    if (!stat || stat.isSymbolicLink()) continue;
+    if (stat.isDirectory()) for (const entry of readdirSync(p)) stack.push(join(p, entry));
     else bytes += stat.size;
-  };
-  visit(path);
+  }
   return bytes;
 }
 
-/** Every installed copy of a package: package.json paths under node_modules, npm's nesting and pnpm's store. */
-function copiesOf(nodeModules, name) {
-  const found = new Set();
-  const visit = (dir, depth) => {
-    if (depth > 12 || !existsSync(dir)) return;
-    const candidate = join(dir, name, 'package.json');
-    if (existsSync(candidate)) found.add(JSON.parse(readFileSync(candidate, 'utf8')).version + ' ' + candidate);
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const path = join(dir, entry.name);
-      if (entry.name === '.pnpm')
-        for (const inner of readdirSync(path)) visit(join(path, inner, 'node_modules'), depth + 1);
-      else if (entry.name.startsWith('@'))
-        for (const inner of readdirSync(path)) visit(join(path, inner, 'node_modules'), depth + 1);
-      else visit(join(path, 'node_modules'), depth + 1);
-    }
-  };
-  visit(nodeModules, 0);
-  return [...found];
-}
-
-/** Node built-ins reached from a package's browser entry point ("." import condition), bundled for the browser. */
+/** The Node built-ins (and unresolvable imports) reached from a package's browser entry, bundled for the browser. */
 async function builtinsInBrowserEntry(folder, name) {
   const { build } = await import(esbuildPath);
   const result = await build({
@@ -248,120 +375,143 @@ async function builtinsInBrowserEntry(folder, name) {
     write: false,
     metafile: true,
     logLevel: 'silent',
-    external: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-*'],
   }).catch((error) => ({ errors: error.errors }));
-  if (result.errors?.length) return result.errors.map((e) => e.text);
-  return Object.keys(result.metafile.inputs).filter((input) =>
-    /^(node:|fs$|path$|os$|url$|worker_threads$)/.test(input),
-  );
+  if (result.errors?.length) return [...new Set(result.errors.map((e) => e.text))];
+  return Object.keys(result.metafile.inputs).filter((input) => input.startsWith('node:'));
 }
 
 let esbuildPath = '';
-// Packages for Node alone (file loaders, image decoding with sharp, worker threads): no browser entry to check.
-const NODE_ONLY = new Set(['@deformjs/datasets']);
 
-async function userInstall(manager, pkg, registry, readme) {
-  const folder = join(work, 'users', `${pkg.json.name.replace('@deformjs/', '')}-${manager}`);
+function usesTfjs(json) {
+  return Boolean(json.peerDependencies?.['@tensorflow/tfjs-core'] ?? json.dependencies?.['@tensorflow/tfjs-core']);
+}
+
+async function userInstall(manager, pkg, registry, { nodeOnly }) {
+  const name = pkg.json.name;
+  const folder = join(work, 'users', `${name.replace('@deformjs/', '')}-${manager}`);
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'user', version: '1.0.0', private: true }));
+  const readme = readFileSync(join(pkg.dir, 'README.md'), 'utf8');
   const blocks = readmeBlocks(readme);
-  const installBlock = blocks.find((b) => b.tags.has('install'));
-  const packages = installBlock && installedPackages(installBlock);
-  if (!packages) throw new Error(`${pkg.json.name}: README has no \`\`\`sh install line`);
-  const env = {
-    npm_config_registry: registry.url,
-    npm_config_audit: 'false',
-    npm_config_fund: 'false',
-    npm_config_update_notifier: 'false',
-  };
-  const started = Date.now();
-  if (manager === 'npm') await run('npm', ['install', ...packages], { cwd: folder, env, timeout: 240_000 });
-  else
-    await run('pnpm', ['add', ...packages], {
-      cwd: folder,
-      env: { ...env, npm_config_store_dir: pnpmStore },
-      timeout: 240_000,
-    });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const nodeModules = join(folder, 'node_modules');
-  const size = diskUsage(nodeModules);
-  const count = packageCount(nodeModules);
+  const installBlock = blocks.filter((b) => b.tags.has('install'));
+  const packages = installBlock.length === 1 ? installedPackages(installBlock[0]) : null;
+  if (!packages) throw new Error(`${name}: the README needs one \`\`\`sh install block \`npm install <packages>\``);
+  if (!packages.includes(name)) throw new Error(`${name}: the README's install line does not install ${name}`);
 
-  for (const copy of copiesOf(nodeModules, '@deformjs/core').concat(
-    ...workspaceNames.map((n) => copiesOf(nodeModules, n)),
-  )) {
-    const file = copy.slice(copy.indexOf(' ') + 1);
-    if (readFileSync(file, 'utf8').includes('workspace:')) throw new Error(`a workspace: range in ${file}`);
+  // Tarballs from the machine's npm cache and pnpm store when there, looked up by integrity (the registry's
+  // bytes); every packument from this run's registry: npm revalidates, pnpm gets an empty metadata cache.
+  const t0 = Date.now();
+  if (manager === 'npm') {
+    const env = childEnv({ npm_config_registry: registry.url, npm_config_prefer_online: 'true' });
+    await run('npm', ['install', '--no-package-lock', ...packages], { cwd: folder, env, timeout: INSTALL_TIMEOUT });
+  } else {
+    const env = childEnv({
+      npm_config_registry: registry.url,
+      npm_config_store_dir: pnpmStore,
+      npm_config_cache_dir: join(work, 'pnpm-metadata'),
+    });
+    await run('pnpm', ['add', ...packages], { cwd: folder, env, timeout: INSTALL_TIMEOUT });
   }
-  const tfjs = copiesOf(nodeModules, '@tensorflow/tfjs-core');
-  if (tfjs.length > 1) throw new Error(`more than one @tensorflow/tfjs-core:\n${tfjs.join('\n')}`);
-  const builtins = NODE_ONLY.has(pkg.json.name) ? [] : await builtinsInBrowserEntry(folder, pkg.json.name);
-  if (builtins.length)
-    throw new Error(`${pkg.json.name}'s browser entry reaches Node built-ins: ${builtins.join(', ')}`);
-  for (const name of packages.filter((p) => p.startsWith('@deformjs/'))) {
-    await run(
-      'node',
-      ['-e', `const m = require('${name}'); if (!Object.keys(m).length) throw new Error('empty CommonJS exports');`],
-      {
-        cwd: folder,
-      },
+  const seconds = (Date.now() - t0) / 1000;
+
+  const problems = [];
+  const nodeModules = join(folder, 'node_modules');
+  const installed = installedPackageDirs(nodeModules);
+  for (const [dir, json] of installed) {
+    if (!json.name?.startsWith('@deformjs/')) continue;
+    const ranges = { ...json.dependencies, ...json.peerDependencies, ...json.optionalDependencies };
+    for (const [dep, range] of Object.entries(ranges)) {
+      if (String(range).startsWith('workspace:')) problems.push(`${dep}@${range} in ${join(dir, 'package.json')}`);
+    }
+  }
+  const tfjsCopies = [...installed].filter(([, json]) => json.name === '@tensorflow/tfjs-core').map(([dir]) => dir);
+  const expected = usesTfjs(pkg.json) ? 1 : 0;
+  if (tfjsCopies.length !== expected) {
+    problems.push(
+      `expected ${expected} @tensorflow/tfjs-core, found ${tfjsCopies.length}${tfjsCopies.map((d) => `\n  ${d}`).join('')}`,
+    );
+  }
+  if (manager === 'npm' && !nodeOnly.has(name)) {
+    const builtins = await builtinsInBrowserEntry(folder, name);
+    if (builtins.length) problems.push(`the browser entry reaches Node built-ins: ${builtins.join(', ')}`);
+  }
+  for (const dep of packages.filter((p) => p.startsWith('@deformjs/'))) {
+    const code = `const m = require('${dep}'); if (!Object.keys(m).length) throw new Error('empty CommonJS exports');`;
+    await run('node', ['-e', code], { cwd: folder }).catch((error) =>
+      problems.push(`require('${dep}'): ${error.message}`),
     );
   }
   let ran = 0;
   for (const block of blocks.filter((b) => b.tags.has('runnable'))) {
     const { file, code } = await runnableFile(block, `readme-${block.line}`);
     writeFileSync(join(folder, file), code);
-    await run('node', [file], { cwd: folder, timeout: 240_000 }).catch((error) => {
-      throw new Error(`README block at line ${block.line}: ${error.message}`);
-    });
-    ran++;
+    await run('node', [file], { cwd: folder, timeout: 180_000 }).then(
+      () => ran++,
+      (error) => problems.push(`README block at line ${block.line}: ${error.message}`),
+    );
   }
-  installs.push({ name: pkg.json.name, manager, size, count, seconds });
-  return `${packages.join(' ')}: ${(size / 1e6).toFixed(1)} MB, ${count} packages, ${seconds} s; ${ran} README blocks ran`;
+  const size = diskUsage(nodeModules);
+  // Removed now, beside the other jobs, rather than all at the end.
+  if (!options.keep) await rm(folder, { recursive: true, force: true, maxRetries: 3 });
+  if (problems.length) throw new Error(problems.join('\n'));
+  installs.push({ name, manager, size, count: installed.size, seconds });
+  return `${formatSize(size)}, ${installed.size} packages, install ${seconds.toFixed(1)} s; ${ran} README blocks ran`;
 }
 
-let pnpmStore = '';
-let workspaceNames = [];
-const installs = [];
+const formatSize = (bytes) => (bytes < 1e6 ? `${(bytes / 1e3).toFixed(0)} KB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
-/** A pool of `width` workers over the jobs, in order. */
+let pnpmStore = '';
+
+/** Runs the jobs, at most `width` at a time, in order. */
 async function pool(jobs, width) {
   let next = 0;
   await Promise.all(
-    Array.from({ length: width }, async () => {
+    Array.from({ length: Math.min(width, jobs.length) }, async () => {
       while (next < jobs.length) await jobs[next++]();
     }),
   );
 }
 
+/** Publishes a second minor of sampling and a dcn patch on it, then loads msda (first sampling) and dcn together. */
 async function twoVersions(scratch, registry) {
-  // sampling gets a new minor; changesets patches its dependents (msda, dcn, ...) to depend on ^0.2.0.
-  writeFileSync(
-    join(scratch, '.changeset/release-test-sampling.md'),
-    '---\n"@deformjs/sampling": minor\n---\n\nA second version.\n',
-  );
-  const env = { npm_config_registry: registry.url, CI: '1' };
-  await run('pnpm', ['changeset', 'version'], { cwd: scratch, env });
-  await run('pnpm', ['release'], { cwd: scratch, env, timeout: 1_500_000 });
-  const dcn = JSON.parse(readFileSync(join(scratch, 'packages/dcn/package.json'), 'utf8'));
-  const msda = '0.1.0';
+  const samplingFile = join(scratch, 'packages/sampling/package.json');
+  const dcnFile = join(scratch, 'packages/dcn/package.json');
+  const msda = readJson(join(scratch, 'packages/msda/package.json')).version;
+  const sampling = readJson(samplingFile);
+  const dcn = readJson(dcnFile);
+  const [major, minor] = sampling.version.split('.').map(Number);
+  const [dMajor, dMinor, dPatch] = dcn.version.split('.').map(Number);
+  writeFileSync(samplingFile, JSON.stringify({ ...sampling, version: `${major}.${minor + 1}.0` }, null, 2));
+  writeFileSync(dcnFile, JSON.stringify({ ...dcn, version: `${dMajor}.${dMinor}.${dPatch + 1}` }, null, 2));
+  const env = childEnv({ npm_config_registry: registry.url, CI: '1' });
+  await run('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@deformjs/sampling', '--filter=@deformjs/dcn'], {
+    cwd: scratch,
+    env,
+    timeout: 600_000,
+  });
+  // pnpm publish turns dcn's `workspace:^` into ^ the new sampling version.
+  for (const dir of ['sampling', 'dcn']) {
+    await run('pnpm', ['publish', '--no-git-checks'], { cwd: join(scratch, 'packages', dir), env, timeout: 120_000 });
+  }
+  const newDcn = `${dMajor}.${dMinor}.${dPatch + 1}`;
   const folder = join(work, 'users', 'two-versions');
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'user', version: '1.0.0', private: true }));
   await run(
     'npm',
-    ['install', `@deformjs/msda@${msda}`, `@deformjs/dcn@${dcn.version}`, '@deformjs/core', '@tensorflow/tfjs-core'],
+    ['install', `@deformjs/msda@${msda}`, `@deformjs/dcn@${newDcn}`, '@deformjs/core', '@tensorflow/tfjs-core'],
     {
       cwd: folder,
-      env: { npm_config_registry: registry.url, npm_config_audit: 'false', npm_config_fund: 'false' },
-      timeout: 240_000,
+      env: childEnv({ npm_config_registry: registry.url, npm_config_prefer_online: 'true' }),
+      timeout: INSTALL_TIMEOUT,
     },
   );
-  const samplings = copiesOf(join(folder, 'node_modules'), '@deformjs/sampling')
-    .map((c) => c.split(' ')[0])
+  const samplings = [...installedPackageDirs(join(folder, 'node_modules')).values()]
+    .filter((json) => json.name === '@deformjs/sampling')
+    .map((json) => json.version)
     .sort();
   if (samplings.length !== 2)
-    throw new Error(`expected two versions of @deformjs/sampling, found ${samplings.join(', ')}`);
+    throw new Error(`expected two versions of @deformjs/sampling, found ${samplings.join(', ') || 'none'}`);
   writeFileSync(
     join(folder, 'both.mjs'),
     `import * as tf from '@tensorflow/tfjs-core';
@@ -378,17 +528,50 @@ try {
 }
 `,
   );
-  const output = await run('node', ['both.mjs'], { cwd: folder, timeout: 120_000 });
+  const output = await run('node', ['both.mjs'], { cwd: folder });
   for (const version of samplings) {
-    if (!output.includes(`@deformjs/sampling@${version}`)) {
+    if (!output.includes(`@deformjs/sampling@${version}`))
       throw new Error(`the error does not name @deformjs/sampling@${version}:\n${output}`);
-    }
   }
-  return `sampling ${samplings.join(' and ')} side by side: ${output.trim().split('\n').pop().slice(0, 200)}`;
+  return `msda ${msda} and dcn ${newDcn} (sampling ${samplings.join(' and ')}): ${output.trim().split('\n').pop().slice(0, 160)}...`;
+}
+
+function sizeTable(names) {
+  const rows = names.map((name) => {
+    const cell = (manager) => {
+      const i = installs.find((x) => x.name === name && x.manager === manager);
+      return i ? [formatSize(i.size), String(i.count)] : ['failed', '-'];
+    };
+    return [`\`${name}\``, ...cell('npm'), ...cell('pnpm')];
+  });
+  return [
+    '| package | npm size | npm packages | pnpm size | pnpm packages |',
+    '|---|--:|--:|--:|--:|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+async function writeSizes(file, names) {
+  const versions = async (cmd) => (await run(cmd, ['--version'], { cwd: repo })).trim();
+  const text = `# Install size and package count
+
+Each package installed alone into an empty folder from a local registry, with its README's install line (the
+package and what its examples import; \`@tensorflow/tfjs-core\` included where the package uses tensors).
+Size: bytes of the files under \`node_modules\` (pnpm: the links into its store, each file once per path);
+packages: installed package folders, each counted once.
+
+Written by \`node scripts/release-test.mjs --write-sizes ${file}\` on ${new Date().toISOString().slice(0, 10)}
+(Node ${process.version}, npm ${await versions('npm')}, pnpm ${await versions('pnpm')}, ${process.platform}-${process.arch}).
+
+${sizeTable(names)}
+`;
+  mkdirSync(dirname(join(repo, file)), { recursive: true });
+  writeFileSync(join(repo, file), text);
+  log(`wrote ${file}`);
 }
 
 async function main() {
-  const started = Date.now();
+  work = mkdtempSync(join(tmpdir(), 'deformjs-release-'));
   log(`working in ${work}`);
   esbuildPath = createRequire(import.meta.resolve('tsup')).resolve('esbuild');
   pnpmStore = (await run('pnpm', ['store', 'path'], { cwd: repo })).trim();
@@ -396,90 +579,97 @@ async function main() {
   log(`registry ${registry.url}`);
   const scratch = await scratchCopy();
   writeFileSync(join(scratch, '.npmrc'), `//127.0.0.1:${registry.port}/:_authToken=${registry.token}\n`);
+  log(`scratch copy ${scratch}`);
 
-  let published = false;
-  await check('publish every package with `pnpm release` (changeset version, build, changeset publish)', async () => {
-    const output = await publishAll(scratch, registry);
-    published = true;
-    const count = (output.match(/New tag:/g) ?? []).length;
-    return `${count} packages tagged`;
-  });
-  if (!published) return finish(started);
-  const packages = workspacePackages(scratch).filter(
-    (p) => !only || only.includes(p.json.name.replace('@deformjs/', '')),
+  let packages = workspacePackages(scratch);
+  const published = await check(
+    `publish every package with \`pnpm release\` (after \`changeset version\`) from a scratch copy`,
+    async () => {
+      await publishAll(scratch, registry);
+      packages = workspacePackages(scratch);
+      const missing = [];
+      for (const p of packages) {
+        const doc = await packument(registry, p.json.name);
+        if (!doc?.versions?.[p.json.version]) missing.push(`${p.json.name}@${p.json.version}`);
+      }
+      if (missing.length) throw new Error(`not on the registry after \`pnpm release\`: ${missing.join(', ')}`);
+      return `${packages.length} packages: ${packages.map((p) => `${p.json.name.slice('@deformjs/'.length)}@${p.json.version}`).join(' ')}`;
+    },
   );
-  workspaceNames = packages.map((p) => p.json.name);
+  if (!published) return;
 
   await check('changesets gave no version or CHANGELOG to private apps', async () => {
     for (const app of readdirSync(join(scratch, 'apps'))) {
-      const json = JSON.parse(readFileSync(join(scratch, 'apps', app, 'package.json'), 'utf8'));
+      const file = join(scratch, 'apps', app, 'package.json');
+      if (!existsSync(file)) continue;
+      const json = readJson(file);
       if (json.version !== '0.0.0') throw new Error(`${json.name} was versioned ${json.version}`);
       if (existsSync(join(scratch, 'apps', app, 'CHANGELOG.md'))) throw new Error(`${json.name} got a CHANGELOG.md`);
     }
   });
 
+  const selected = packages.filter(
+    (p) => !options.only || options.only.includes(p.json.name.replace('@deformjs/', '')),
+  );
+  const nodeOnly = nodeOnlyPackages(packages);
+  log(`Node-only (no browser entry check): ${[...nodeOnly].join(', ')}`);
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  const lintJobs = packages.map((pkg) => async () => {
-    await check(`${pkg.json.name}: publint --strict and attw on the packed package`, async () => {
-      const out = await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: pkg.dir });
-      const tgz = out.trim().split('\n').pop().trim();
-      const listing = await run('tar', ['-tzf', tgz], { cwd: tarballs });
-      for (const file of ['package/LICENSE', 'package/README.md', 'package/CHANGELOG.md']) {
-        if (!listing.split('\n').includes(file)) throw new Error(`${file} is not in ${tgz}`);
-      }
-      await run(bin('publint'), ['run', '--strict', tgz], { cwd: tarballs });
-      await run(bin('attw'), [tgz, '--format', 'ascii', '--profile', 'node16'], { cwd: tarballs });
-    });
-  });
-  await pool(lintJobs, 2);
+  const jobs = selected.flatMap((pkg) => [
+    () =>
+      check(`${pkg.json.name}: published tarball, publint --strict, attw`, () => lintTarball(pkg, registry, tarballs)),
+    ...['npm', 'pnpm'].map(
+      (manager) => () =>
+        check(`${pkg.json.name}: installed alone with ${manager}, README blocks run`, () =>
+          userInstall(manager, pkg, registry, { nodeOnly }),
+        ),
+    ),
+  ]);
+  await pool(jobs, options.jobs);
 
-  const installJobs = packages.flatMap((pkg) =>
-    ['npm', 'pnpm'].map((manager) => async () => {
-      const readme = readFileSync(join(pkg.dir, 'README.md'), 'utf8');
-      await check(`${pkg.json.name}: installed alone with ${manager}, README example run`, () =>
-        userInstall(manager, pkg, registry, readme),
-      );
-    }),
-  );
-  await pool(installJobs, 3);
-
-  if (!only || (only.includes('msda') && only.includes('dcn'))) {
-    await check('two versions of @deformjs/sampling in one process are refused with both versions named', () =>
+  if (!options.only || (options.only.includes('msda') && options.only.includes('dcn'))) {
+    await check('two versions of @deformjs/sampling in one process are refused naming both', () =>
       twoVersions(scratch, registry),
     );
   }
 
-  log('install size and package count (npm | pnpm):');
-  for (const name of workspaceNames) {
-    const row = ['npm', 'pnpm'].map((m) => installs.find((i) => i.name === name && i.manager === m));
-    const cell = (i) => (i ? `${(i.size / 1e6).toFixed(1)} MB, ${i.count} packages` : 'failed');
-    log(`  ${name.padEnd(28)} ${cell(row[0]).padEnd(26)} | ${cell(row[1])}`);
-  }
-  finish(started);
+  const names = selected.map((p) => p.json.name);
+  log(`install size and package count:\n${sizeTable(names)}`);
+  if (options.writeSizes) await writeSizes(options.writeSizes, names);
 }
 
-function finish(started) {
+function finish(exitCode) {
+  if (finished) return;
+  finished = true;
+  stopEverything();
+  if (work && !options.keep) rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+  else if (work) log(`kept ${work}`);
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
-  log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
-  stopRegistry();
-  if (!keep) rmSync(work, { recursive: true, force: true });
-  else log(`kept ${work}`);
+  log(`done in ${elapsed()}`);
   console.log(`release: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  process.exit(exitCode ?? (failed ? 1 : 0));
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
-    stopRegistry();
-    if (!keep) rmSync(work, { recursive: true, force: true });
-    process.exit(130);
+    log(`stopped by ${signal}`);
+    finish(130);
   });
 }
 
-main().catch((error) => {
-  log(`FAIL ${error.stack ?? error}`);
-  results.push({ name: 'setup', ok: false });
-  finish(Date.now());
-});
+const deadline = setTimeout(() => {
+  results.push({ name: 'deadline', ok: false });
+  log(`FAIL the whole test took longer than --timeout ${options.timeout} s; stopping`);
+  finish(1);
+}, options.timeout * 1000);
+deadline.unref();
+
+main().then(
+  () => finish(),
+  (error) => {
+    results.push({ name: 'setup', ok: false });
+    log(`FAIL ${error?.stack ?? error}`);
+    finish(1);
+  },
+);
