@@ -365,8 +365,11 @@ function diskUsage(path) {
   return bytes;
 }
 
-/** The Node built-ins (and unresolvable imports) reached from a package's browser entry, bundled for the browser. */
-async function builtinsInBrowserEntry(folder, name) {
+/**
+ * A package's browser entry ("." import condition) bundled for the browser with everything it imports: problems
+ * are Node built-ins or imports that do not resolve, and tfjs-core modules from more than one copy.
+ */
+async function browserBundleProblems(folder, name) {
   const { build } = await import(esbuildPath);
   const result = await build({
     stdin: { contents: `export * from '${name}';`, resolveDir: folder },
@@ -376,8 +379,18 @@ async function builtinsInBrowserEntry(folder, name) {
     metafile: true,
     logLevel: 'silent',
   }).catch((error) => ({ errors: error.errors }));
-  if (result.errors?.length) return [...new Set(result.errors.map((e) => e.text))];
-  return Object.keys(result.metafile.inputs).filter((input) => input.startsWith('node:'));
+  if (result.errors?.length) {
+    return [`the browser entry does not bundle: ${[...new Set(result.errors.map((e) => e.text))].join('; ')}`];
+  }
+  const inputs = Object.keys(result.metafile.inputs);
+  const problems = [];
+  const builtins = inputs.filter((input) => input.startsWith('node:'));
+  if (builtins.length) problems.push(`the browser entry reaches Node built-ins: ${builtins.join(', ')}`);
+  const tfjsCopies = new Set(
+    inputs.map((input) => /^(.*node_modules\/@tensorflow\/tfjs-core)\//.exec(input)?.[1]).filter(Boolean),
+  );
+  if (tfjsCopies.size > 1) problems.push(`the browser bundle holds ${tfjsCopies.size} tfjs-core: ${[...tfjsCopies]}`);
+  return problems;
 }
 
 let esbuildPath = '';
@@ -432,8 +445,7 @@ async function userInstall(manager, pkg, registry, { nodeOnly }) {
     );
   }
   if (manager === 'npm' && !nodeOnly.has(name)) {
-    const builtins = await builtinsInBrowserEntry(folder, name);
-    if (builtins.length) problems.push(`the browser entry reaches Node built-ins: ${builtins.join(', ')}`);
+    problems.push(...(await browserBundleProblems(folder, name)));
   }
   for (const dep of packages.filter((p) => p.startsWith('@deformjs/'))) {
     const code = `const m = require('${dep}'); if (!Object.keys(m).length) throw new Error('empty CommonJS exports');`;
