@@ -173,7 +173,13 @@ function freePort() {
 async function startRegistry() {
   const port = await freePort();
   // The uplink for everything but @deformjs: the registry npm is configured with here (CI may use a mirror).
-  const uplink = (await run('npm', ['config', 'get', 'registry'], { cwd: repo, env: process.env })).trim();
+  // Only the URL line: under pnpm, npm warns about pnpm's npm_config_* variables, and run() merges stderr in.
+  const npmOutput = await run('npm', ['config', 'get', 'registry'], { cwd: repo, env: process.env });
+  const uplink = npmOutput
+    .split('\n')
+    .find((line) => /^https?:\/\/\S+$/.test(line.trim()))
+    ?.trim();
+  if (!uplink) throw new Error(`npm config get registry printed no registry URL:\n${npmOutput}`);
   const dir = join(work, 'registry');
   mkdirSync(dir);
   writeFileSync(
