@@ -18,6 +18,7 @@ import type * as NodeFs from 'node:fs';
 import type * as NodeOs from 'node:os';
 import type * as NodePath from 'node:path';
 import type { TransferListItem, Worker } from 'node:worker_threads';
+import { gatePoolBySize } from './wasm_pool_gate';
 
 /** The tfjs-backend-wasm version whose internals the threaded start relies on (pinned in package.json). */
 export const THREADED_WASM_VERSION = '4.22.0';
@@ -111,16 +112,28 @@ export async function setWasmBackendWithThreads(request: ThreadRequest): Promise
   // require('worker_threads').Worker as the global Worker while it starts. Both are restored right after.
   os.cpus = () => Array(2 * request.count).fill(realCpus.call(os)[0]);
   workerThreads.Worker = PthreadWorker;
+  let started: boolean;
   try {
-    return await tf.setBackend('wasm');
+    started = await tf.setBackend('wasm');
   } finally {
     os.cpus = realCpus;
     workerThreads.Worker = StockWorker;
   }
+  if (started) {
+    await tf.ready();
+    const module = (tf.backend() as unknown as { wasm: Parameters<typeof gatePoolBySize>[0] }).wasm;
+    if (!gatePoolBySize(module, threaded.fs.readFileSync(threaded.wasmFile))) {
+      console.warn('deformjs: small wasm kernels could not be kept off the thread pool; they will wake its threads');
+    }
+  }
+  return started;
 }
 
 interface ThreadedBuild {
   os: typeof NodeOs;
+  fs: typeof NodeFs;
+  /** The threaded build's module, whose bytes locate the pool pointer (see wasm_pool_gate.ts). */
+  wasmFile: string;
   workerThreads: { Worker: typeof Worker };
   PthreadWorker: typeof Worker;
 }
@@ -183,7 +196,8 @@ async function threadedBuild(loadedVersion: string): Promise<ThreadedBuild | str
       super.postMessage(message, transferList);
     }
   }
-  return { os, workerThreads, PthreadWorker };
+  const wasmFile = path.join(packageDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.wasm');
+  return { os, fs, wasmFile, workerThreads, PthreadWorker };
 }
 
 /**

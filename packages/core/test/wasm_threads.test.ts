@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, wasmThreads } from '../src/index';
 import { checkWasmVersion, requestedThreads } from '../src/wasm_threads';
+import { kernelWork, poolPointerAddress, usesPool } from '../src/wasm_pool_gate';
 import { tfjsGradients } from '../tfjs_gradients_plugin';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -43,6 +45,8 @@ console.log(JSON.stringify({
   backend,
   threads: wasmThreads(),
   matMul: bits(tf.matMul(a, b)),
+  smallMatMul: bits(tf.matMul(tf.slice(a, [0, 0], [30, 500]), b)),
+  elementwise: bits(tf.tanh(tf.add(tf.mul(a, a), 0.5))),
   conv2d: bits(tf.conv2d(x, w, 1, 'same')),
   fusedMatMul: bits(tf.fused.matMul({ a, b, bias, activation: 'relu' })),
   fusedConv2d: bits(tf.fused.conv2d({ x, filter: w, strides: 2, pad: 'same', bias: seeded([48], 6), activation: 'relu' })),
@@ -109,11 +113,56 @@ describe('wasm threads in Node', () => {
     const y = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
     expect(Array.from(y.dataSync().slice(0, 3))).toEqual([64, 64, 64]);
     tf.dispose(y);
+    // The pool gate found the C++ backend's pool pointer: clearing it makes the backend report no pool (-1).
+    const module = (tf.backend() as unknown as { wasm: { HEAP32: Int32Array; _get_threads_count(): number } }).wasm;
+    const require = createRequire(import.meta.url);
+    const wasmFile = join(
+      dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+      'wasm-out',
+      'tfjs-backend-wasm-threaded-simd.wasm',
+    );
+    const address = poolPointerAddress(readFileSync(wasmFile));
+    expect(address).not.toBeNull();
+    const pool = module.HEAP32[address! / 4];
+    expect(pool).not.toBe(0);
+    module.HEAP32[address! / 4] = 0;
+    expect(module._get_threads_count()).toBe(-1);
+    module.HEAP32[address! / 4] = pool;
+    expect(module._get_threads_count()).toBe(2);
     // The count is fixed at the first start: asking for another one says so; DEFORMJS_THREADS (1 in the test
     // config) and the default take the running backend as it is.
     await expect(initBackend('wasm', { threads: 1 })).rejects.toThrow(/already runs 2 thread\(s\) and 1 were asked/);
     expect(await initBackend('wasm')).toBe('wasm');
     expect(wasmThreads()).toBe(2);
+  });
+});
+
+describe('the pool gate', () => {
+  const info = (shape: number[]) => ({ dataId: {}, shape, dtype: 'float32' as const });
+
+  it('counts multiply-adds of dense kernels and elements of the others', () => {
+    expect(kernelWork('BatchMatMul', { a: info([2, 30, 40]), b: info([2, 40, 50]) }, {})).toEqual({
+      dense: true,
+      work: 2 * 30 * 40 * 50,
+    });
+    expect(
+      kernelWork('BatchMatMul', { a: info([1, 40, 30]), b: info([1, 40, 50]) }, { transposeA: true }).work,
+    ).toBe(30 * 40 * 50);
+    expect(kernelWork('Conv2D', { x: info([1, 8, 8, 16]), filter: info([3, 3, 16, 32]) }, {}).work).toBe(
+      64 * 9 * 16 * 32,
+    );
+    expect(kernelWork('Add', { a: info([10, 10]), b: info([10]) }, {})).toEqual({ dense: false, work: 110 });
+  });
+
+  it('gives the pool to large calls only', () => {
+    expect(usesPool('BatchMatMul', { a: info([1, 256, 256]), b: info([1, 256, 256]) }, {})).toBe(true);
+    expect(usesPool('BatchMatMul', { a: info([1, 100, 256]), b: info([1, 256, 64]) }, {})).toBe(false);
+    expect(usesPool('Multiply', { a: info([256, 256]), b: info([256, 256]) }, {})).toBe(false);
+    expect(usesPool('Relu', { x: info([4, 256, 256, 8]) }, {})).toBe(true);
+  });
+
+  it('finds no pool pointer in a module without the expected function', () => {
+    expect(poolPointerAddress(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0))).toBeNull();
   });
 });
 
