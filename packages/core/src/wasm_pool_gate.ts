@@ -54,7 +54,7 @@ export function kernelWork(
     return { dense: true, work: (sizeOf(a) * sizeOf(b)) / Math.max(batch * k, 1) };
   }
   // Convolutions: every input pixel meets every filter tap of its channel (stride 1; less with strides).
-  const x = (kernelName === "Conv2DBackpropInput" ? inputs.dy : inputs.x) as TensorInfo;
+  const x = (kernelName === 'Conv2DBackpropInput' ? inputs.dy : inputs.x) as TensorInfo;
   const filter = inputs.filter as TensorInfo;
   const inChannels = filter.shape[2];
   return { dense: true, work: (sizeOf(x) * sizeOf(filter)) / Math.max(inChannels, 1) };

@@ -145,9 +145,9 @@ describe('the pool gate', () => {
       dense: true,
       work: 2 * 30 * 40 * 50,
     });
-    expect(
-      kernelWork('BatchMatMul', { a: info([1, 40, 30]), b: info([1, 40, 50]) }, { transposeA: true }).work,
-    ).toBe(30 * 40 * 50);
+    expect(kernelWork('BatchMatMul', { a: info([1, 40, 30]), b: info([1, 40, 50]) }, { transposeA: true }).work).toBe(
+      30 * 40 * 50,
+    );
     expect(kernelWork('Conv2D', { x: info([1, 8, 8, 16]), filter: info([3, 3, 16, 32]) }, {}).work).toBe(
       64 * 9 * 16 * 32,
     );
