@@ -14,6 +14,7 @@ const BOUNDS: Record<string, [number, number]> = {
   roiSize: [1, 32],
   geometryDim: [1, 1024],
   visualDim: [1, 8192],
+  regionFeatureDim: [0, 65536],
 };
 
 /**

@@ -23,7 +23,15 @@ export interface ImageItem {
   image: Float32Array;
   boxes: number[][];
   classes: number[];
+  /** The generator's precomputed feature of each box (`REGION_FEATURE_DIM` wide; see `regionFeatureDim`). */
+  features: number[][];
 }
+
+/**
+ * Width of the generator's precomputed region features: one-hot shape and colour, box geometry and mean colour
+ * plus noise, standing for a fixed detector's pooled RoI feature (what upstream's runs read from files).
+ */
+export const REGION_FEATURE_DIM = 64;
 export type CaptionItem = ImageItem & { caption: string };
 export type VqaItem = ImageItem & {
   questionId: number;
@@ -70,11 +78,16 @@ function prepare(rgb: RgbImage, regions: CaptionRegions, size: number): ImageIte
     for (let c = 0; c < 3; c++) image[3 * p + c] = (resized[3 * p + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
   const [sx, sy] = [size / rgb.width, size / rgb.height];
   const boxes: number[][] = [];
+  const features: number[][] = [];
+  const D = regions.featureDim;
+  if (D !== REGION_FEATURE_DIM)
+    throw new Error(`region features are ${D} wide, expected ${REGION_FEATURE_DIM} (regenerate the data)`);
   for (let i = 0; i < regions.boxes.length; i += 4) {
     const b = regions.boxes;
     boxes.push([b[i] * sx, b[i + 1] * sy, b[i + 2] * sx, b[i + 3] * sy]);
+    features.push(Array.from(regions.features.subarray((i / 4) * D, (i / 4 + 1) * D)));
   }
-  return { image, boxes, classes: Array.from(regions.classes ?? []) };
+  return { image, boxes, classes: Array.from(regions.classes ?? []), features };
 }
 
 /** Decodes each image once however many records share it. */
@@ -96,7 +109,13 @@ async function ensure(dir: string, generate: () => Promise<unknown>): Promise<vo
 
 /** Generates (once) and loads the captions, VQA and referring-expression sets into memory. */
 export async function loadData(o: DataOptions): Promise<VLData> {
-  const common = { seed: o.seed, count: o.count, valCount: Math.max(2, Math.round(o.count / 5)), size: o.size };
+  const common = {
+    seed: o.seed,
+    count: o.count,
+    valCount: Math.max(2, Math.round(o.count / 5)),
+    size: o.size,
+    featureDim: REGION_FEATURE_DIM,
+  };
   // One folder per generator setting, so other options never reuse data generated for these.
   const root = join(o.dir, `shapes-seed${o.seed}-count${o.count}-size${o.size}`);
   const dirs = {

@@ -4,7 +4,7 @@ import { BACKEND_NAMES, initBackend } from '@deformjs/core';
 import { UsageError, lineChartSvg, runCli, writeFileAtomic, type Flags } from '@deformjs/core/node';
 import { syntheticWorldTokenizer, type VLBertConfig, type WordPieceTokenizer } from '@deformjs/vl-bert';
 import { RunFolder } from '@deformjs/weights/node';
-import { loadData, type DataOptions, type VLData } from './data';
+import { REGION_FEATURE_DIM, loadData, type DataOptions, type VLData } from './data';
 import { loadTrainedModel } from './checkpoint';
 import { RESULTS_JSON, RESULTS_MD, readCompareRuns, resultsTable, updateReadme } from './report';
 import { TASKS, evaluateTask, ownedByTrainer, runTask, type RunOptions, type RunRecord, type Task } from './train';
@@ -28,8 +28,12 @@ const USAGE = `vl-bert: VL-BERT pre-training, fine-tuning and evaluation on the 
 data     --data runs/data (generated once)  --count 300 (training images per set)  --size 64 (generated side)
          --image-size 48 (model input side)  --data-seed 0
 model    --hidden 64  --layers 2  --heads 4  --backbone-width 8  --frozen-backbone
+         --region-features (RoI appearance: the generator's precomputed region features, standing for a fixed
+         detector's, instead of the ResNet + RoIAlign)  --visual-scale-init 0 (initial gain of the visual
+         LayerNorms; upstream's 0 starts the visual feature embedding at zero)
 training --steps 300 (per task; compare: --pretrain-steps for the pre-training run)  --batch 16  --lr 5e-4
          --warmup 30  --text-only-every 4  --max-text 24  --checkpoint-every 50  --seed 0
+         --finetune-items 0 (fine-tuning: train on the first n questions/expressions only; 0 all)
          --fresh (discard the run in --out; refused if --out holds files the trainer did not write)
 common   --backend wasm|cpu|auto (default wasm)  -h, --help  --version
 exit     0 done, 1 runtime error, 2 usage error
@@ -53,6 +57,9 @@ const OPTIONS = {
   heads: { type: 'string', default: '4' },
   'backbone-width': { type: 'string', default: '8' },
   'frozen-backbone': { type: 'boolean', default: false },
+  'region-features': { type: 'boolean', default: false },
+  'finetune-items': { type: 'string', default: '0' },
+  'visual-scale-init': { type: 'string', default: '0' },
   steps: { type: 'string', default: '300' },
   'pretrain-steps': { type: 'string' },
   batch: { type: 'string', default: '16' },
@@ -80,7 +87,12 @@ function dataOptions(flags: Flags, dir: string): DataOptions {
 }
 
 /** The model for the synthetic-world tokenizer; `seed` varies per compared seed. */
-function modelConfig(flags: Flags, frozen: boolean, tokenizer: WordPieceTokenizer, seed: number): VLBertConfig {
+function modelConfig(
+  flags: Flags,
+  visual: { frozen: boolean; regionFeatures: boolean },
+  tokenizer: WordPieceTokenizer,
+  seed: number,
+): VLBertConfig {
   const hidden = flags.int('hidden', 8, 4096);
   return {
     vocabSize: tokenizer.vocabSize,
@@ -90,7 +102,9 @@ function modelConfig(flags: Flags, frozen: boolean, tokenizer: WordPieceTokenize
     intermediateSize: 2 * hidden,
     maxPositionEmbeddings: flags.int('max-text', 4, 512) + 2,
     backbone: { depth: 18, width: flags.int('backbone-width', 1, 256), feature: 'C3' },
-    trainBackbone: !frozen,
+    trainBackbone: !visual.frozen,
+    regionFeatureDim: visual.regionFeatures ? REGION_FEATURE_DIM : 0,
+    visualScaleInit: flags.number('visual-scale-init', 0, 10),
     roiSize: 2,
     geometryDim: 8,
     visualDim: hidden,
@@ -180,7 +194,9 @@ export function main(argv: string[], hooks: Hooks = {}): Promise<number> {
       const data = dataOptions(flags, values.data);
       const tokenizer = syntheticWorldTokenizer();
       const seed = flags.int('seed');
-      const model = modelConfig(flags, values['frozen-backbone'], tokenizer, seed);
+      const visual = { frozen: values['frozen-backbone'], regionFeatures: values['region-features'] };
+      const model = modelConfig(flags, visual, tokenizer, seed);
+      const finetuneItems = flags.int('finetune-items', 0, 1_000_000_000);
       const training = trainingOptions(flags);
       const loadAll = async () => {
         await initBackend(backend);
@@ -212,7 +228,16 @@ export function main(argv: string[], hooks: Hooks = {}): Promise<number> {
           task = flags.oneOf('task', FINETUNE_TASKS);
         } else if (values.init !== undefined) throw new UsageError('vl-bert pretrain: --init is for finetune');
         const out = values.out ?? join('runs', task);
-        const options: RunOptions = { task, out, model, ...training, seed, label: label(task, seed, values.init) };
+        const trainItems = task === 'pretrain' ? 0 : finetuneItems;
+        const options: RunOptions = {
+          task,
+          out,
+          model,
+          ...training,
+          trainItems,
+          seed,
+          label: label(task, seed, values.init),
+        };
         if (values.init) options.init = values.init;
         await train(loadAll, tokenizer, options, values.fresh, hooks);
         return;
@@ -236,7 +261,7 @@ export function main(argv: string[], hooks: Hooks = {}): Promise<number> {
             out: join(root, `seed${s}`, name),
             model: config,
             ...training,
-            ...(task === 'pretrain' ? { steps: pretrainSteps } : {}),
+            ...(task === 'pretrain' ? { steps: pretrainSteps, trainItems: 0 } : { trainItems: finetuneItems }),
             seed: s,
             label: label(task, s, init),
             ...(init ? { init } : {}),

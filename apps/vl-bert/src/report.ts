@@ -16,7 +16,16 @@ export interface CompareRun {
   batch: number;
   lr: number;
   warmup: number;
-  model: { hiddenSize: number; numHiddenLayers: number; numAttentionHeads: number; backbone?: { width?: number } };
+  /** Training items the run drew from (0: all; absent in older records). */
+  trainItems: number;
+  model: {
+    hiddenSize: number;
+    numHiddenLayers: number;
+    numAttentionHeads: number;
+    backbone?: { width?: number };
+    regionFeatureDim?: number;
+    visualScaleInit?: number;
+  };
   evaluation: Record<string, unknown>;
 }
 
@@ -53,6 +62,7 @@ export function readCompareRuns(root: string): CompareResults {
         batch: o.batch as number,
         lr: o.lr as number,
         warmup: o.warmup as number,
+        trainItems: (o.trainItems as number | undefined) ?? 0,
         model: o.model as CompareRun['model'],
         evaluation: record.evaluation,
       });
@@ -96,11 +106,16 @@ export function resultsTable(results: CompareResults): string {
   const pretrain = runs('pretrain', null);
   const finetune = results.runs.filter((r) => r.init !== null);
   const m = results.runs[0].model;
+  const appearance = m.regionFeatureDim
+    ? `the generator's precomputed ${m.regionFeatureDim}-wide region features`
+    : `ResNet-18 width ${m.backbone?.width ?? '?'} + RoIAlign`;
+  const items = distinct(finetune.map((r) => r.trainItems));
   const lines = [
     `Seeds ${seeds.join(', ')}; mean ± std (sample, n - 1) in %, validation split. Model: hidden ${m.hiddenSize}, ` +
-      `${m.numHiddenLayers} layers, ${m.numAttentionHeads} heads, ResNet-18 width ${m.backbone?.width ?? '?'}. ` +
-      `Pre-training ${distinct(pretrain.map((r) => r.steps))} steps, fine-tuning ${distinct(finetune.map((r) => r.steps))} ` +
-      `steps (each task), batch ${distinct(results.runs.map((r) => r.batch))}, lr ${distinct(results.runs.map((r) => r.lr))}, ` +
+      `${m.numHiddenLayers} layers, ${m.numAttentionHeads} heads; RoI appearance: ${appearance}; visual LayerNorm ` +
+      `gain at init ${m.visualScaleInit ?? 0}. Pre-training ${distinct(pretrain.map((r) => r.steps))} steps, fine-tuning ` +
+      `${distinct(finetune.map((r) => r.steps))} steps (each task) on ${items === '0' ? 'all' : `the first ${items}`} ` +
+      `training items, batch ${distinct(results.runs.map((r) => r.batch))}, lr ${distinct(results.runs.map((r) => r.lr))}, ` +
       `warmup ${distinct(results.runs.map((r) => r.warmup))}.`,
     '',
     ...markdownTable(

@@ -29,7 +29,7 @@ import {
 import { decodeCheckpoint, loadWeights, readCheckpointInfo, readSafetensors } from '@deformjs/weights';
 import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
-import type { CaptionItem, RefItem, VLData, VcrItem, VqaItem } from './data';
+import type { CaptionItem, ImageItem, RefItem, VLData, VcrItem, VqaItem } from './data';
 
 export const TASKS = ['pretrain', 'vqa', 'grounding', 'vcr'] as const;
 export type Task = (typeof TASKS)[number];
@@ -46,6 +46,8 @@ export interface RunOptions {
   textOnlyEvery: number;
   /** Fine-tuning: start from this pre-training checkpoint (else from scratch). */
   init?: string;
+  /** Train on the first n items (images, questions or expressions) of the task's training set only (0: all). */
+  trainItems: number;
   maxText: number;
   checkpointEvery: number;
   seed: number;
@@ -96,6 +98,15 @@ function initFromPretrained(model: VLBert, path: string): void {
     );
 }
 
+/**
+ * The item's precomputed region features when the model reads them (else none: the backbone sees the pixels);
+ * a masked RoI's row is zeroed, as its pixels are, so its label cannot leak.
+ */
+function regionRows(item: ImageItem, o: Pick<RunOptions, 'model'>, masked?: boolean[]): Partial<VLExample> {
+  if (!o.model.regionFeatureDim) return {};
+  return { roiFeatures: item.features.map((f, r) => (masked?.[r] ? f.map(() => 0) : f)) };
+}
+
 function pretrainExample(
   rng: Rng,
   item: CaptionItem,
@@ -106,7 +117,10 @@ function pretrainExample(
 ): VLExample {
   const text = tokenizer.encode(item.caption, null, o.maxText);
   const { ids, labels } = maskWords(rng, text, tokenizer);
-  if (textOnly) return { image: item.image, boxes: [], ids, segmentIds: text.segmentIds, textLabels: labels };
+  if (textOnly) {
+    const none = o.model.regionFeatureDim ? { roiFeatures: [] } : {};
+    return { image: item.image, boxes: [], ...none, ids, segmentIds: text.segmentIds, textLabels: labels };
+  }
   // 15% of RoIs masked: their pixels zeroed before the backbone sees them, their class the target.
   const masked = item.boxes.map(() => rng.next() < 0.15);
   const image = item.image.slice();
@@ -116,7 +130,8 @@ function pretrainExample(
     item.boxes.filter((_, r) => masked[r]),
   );
   const roiLabels = item.classes.map((c, r) => (masked[r] ? c : IGNORE));
-  return { image, boxes: item.boxes, ids, segmentIds: text.segmentIds, textLabels: labels, roiLabels };
+  const rows = regionRows(item, o, masked);
+  return { image, boxes: item.boxes, ...rows, ids, segmentIds: text.segmentIds, textLabels: labels, roiLabels };
 }
 
 /** VQA's soft score of each answer: min(1, annotators who gave it / 3). */
@@ -127,28 +142,34 @@ function vqaScores(item: VqaItem, answers: readonly string[]): number[] {
 function vqaExample(
   item: VqaItem,
   tokenizer: WordPieceTokenizer,
-  o: Pick<RunOptions, 'maxText'>,
+  o: Pick<RunOptions, 'maxText' | 'model'>,
 ): VLExample & { mask: number } {
   const text = tokenizer.encode(item.question, '[MASK]', o.maxText);
   return {
     image: item.image,
     boxes: item.boxes,
+    ...regionRows(item, o),
     ids: text.ids,
     segmentIds: text.segmentIds,
     mask: text.ids.indexOf(tokenizer.id('[MASK]')),
   };
 }
 
-function refExample(item: RefItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample {
+function refExample(item: RefItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText' | 'model'>): VLExample {
   const text = tokenizer.encode(item.sentence, null, o.maxText);
-  return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds };
+  const rows = regionRows(item, o);
+  return { image: item.image, boxes: item.boxes, ...rows, ids: text.ids, segmentIds: text.segmentIds };
 }
 
 /**
  * A VCR question's 8 sequences, as upstream scores them: Q->A `[CLS] question [SEP] answer_i [SEP]` for the 4
  * answers, then QA->R `[CLS] question answer [SEP] rationale_i [SEP]` (the right answer) for the 4 rationales.
  */
-function vcrExamples(item: VcrItem, tokenizer: WordPieceTokenizer, o: Pick<RunOptions, 'maxText'>): VLExample[] {
+function vcrExamples(
+  item: VcrItem,
+  tokenizer: WordPieceTokenizer,
+  o: Pick<RunOptions, 'maxText' | 'model'>,
+): VLExample[] {
   const answer = item.answerChoices[item.answerLabel];
   const pairs = [
     ...item.answerChoices.map((a) => [item.question, a]),
@@ -156,14 +177,18 @@ function vcrExamples(item: VcrItem, tokenizer: WordPieceTokenizer, o: Pick<RunOp
   ];
   return pairs.map(([a, b]) => {
     const text = tokenizer.encode(a, b, o.maxText);
-    return { image: item.image, boxes: item.boxes, ids: text.ids, segmentIds: text.segmentIds };
+    const rows = regionRows(item, o);
+    return { image: item.image, boxes: item.boxes, ...rows, ids: text.ids, segmentIds: text.segmentIds };
   });
 }
 
 /** The loss of one training step for the task, on examples drawn with `rng`. */
 function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o: RunOptions, rng: Rng, step: number) {
   const pad = tokenizer.id('[PAD]');
-  const draw = <T>(items: T[]) => Array.from({ length: o.batch }, () => items[rng.int(items.length)]);
+  const draw = <T>(all: T[]) => {
+    const items = o.trainItems > 0 ? all.slice(0, o.trainItems) : all;
+    return Array.from({ length: o.batch }, () => items[rng.int(items.length)]);
+  };
   if (o.task === 'pretrain') {
     const textOnly = o.textOnlyEvery > 0 && step % o.textOnlyEvery === o.textOnlyEvery - 1;
     const batch = collate(
@@ -322,8 +347,8 @@ export async function runTask(
 
 /** What a resumed run must match: the task, model, data, batch composition, initialisation and seed. */
 function runFingerprint(o: RunOptions, data: VLData) {
-  const { task, model, batch, textOnlyEvery, maxText, seed, init } = o;
-  return { task, model, data: data.fingerprint, batch, textOnlyEvery, maxText, seed, init: init ?? null };
+  const { task, model, batch, textOnlyEvery, maxText, seed, init, trainItems } = o;
+  return { task, model, data: data.fingerprint, batch, textOnlyEvery, maxText, seed, init: init ?? null, trainItems };
 }
 
 /** run.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
@@ -356,7 +381,7 @@ export function evaluateTask(
   model: VLBert,
   data: VLData,
   tokenizer: WordPieceTokenizer,
-  o: Pick<RunOptions, 'task' | 'maxText' | 'batch'>,
+  o: Pick<RunOptions, 'task' | 'maxText' | 'batch' | 'model'>,
 ): Record<string, unknown> {
   model.eval();
   const pad = tokenizer.id('[PAD]');
@@ -374,7 +399,9 @@ export function evaluateTask(
           const examples = items.map((item) => {
             const text = tokenizer.encode(item.caption, null, o.maxText);
             const { ids, labels } = maskSelectedWords(text, tokenizer, (w) => words.has(w));
-            return { image: item.image, boxes: item.boxes, ids, segmentIds: text.segmentIds, textLabels: labels };
+            const rows = regionRows(item, o);
+            const { image, boxes } = item;
+            return { image, boxes, ...rows, ids, segmentIds: text.segmentIds, textLabels: labels };
           });
           const batch = collate(examples, data.imageSize, pad);
           const predicted = tf.tidy(() => {

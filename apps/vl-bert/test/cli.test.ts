@@ -183,9 +183,23 @@ describe('compare and report', SLOW, () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('compare trains every run per seed and writes the table, whose cells are mean ± std over seeds', async () => {
-    const { out } = capture();
+    const { out, err } = capture();
     const root = join(dir, 'compare');
-    const argv = ['compare', '--seeds', '0,1', '--out', root, ...tiny, '--steps', '1', '--pretrain-steps', '2'];
+    // Here on precomputed region features, fine-tuning on the first 3 items of each set (the low-data regime).
+    const lowData = ['--region-features', '--finetune-items', '3', '--visual-scale-init', '0.5'];
+    const argv = [
+      'compare',
+      '--seeds',
+      '0,1',
+      '--out',
+      root,
+      ...tiny,
+      ...lowData,
+      '--steps',
+      '1',
+      '--pretrain-steps',
+      '2',
+    ];
     expect(await main(argv)).toBe(0);
     expect(readdirSync(root).sort()).toEqual([
       'grounding-loss.svg',
@@ -204,7 +218,18 @@ describe('compare and report', SLOW, () => {
     const std = Math.abs(overall[0] - overall[1]) / Math.SQRT2;
     const table = readFileSync(join(root, 'results.md'), 'utf8');
     expect(table).toContain(`| pre-trained     | ${(100 * mean).toFixed(1)} ± ${(100 * std).toFixed(1)}`);
-    expect(table).toContain('Pre-training 2 steps, fine-tuning 1 steps');
+    expect(table).toContain('Pre-training 2 steps, fine-tuning 1 steps (each task) on the first 3 training items');
+    expect(table).toContain("RoI appearance: the generator's precomputed 64-wide region features");
+    expect(table).toContain('visual LayerNorm gain at init 0.5');
+    const pretrained = record(join(root, 'seed0', 'vqa-pretrained'));
+    expect(pretrained.options.trainItems).toBe(3);
+    expect(record(join(root, 'seed0', 'pretrain')).options.trainItems).toBe(0);
+    const names = Object.keys(checkpointTensors(join(root, 'seed0', 'vqa-pretrained')));
+    expect(names.some((n) => n.includes('backbone'))).toBe(false);
+    const vqaOut = join(root, 'seed0', 'vqa-scratch');
+    const again = ['finetune', '--task', 'vqa', '--out', vqaOut, ...tiny, ...lowData, '--steps', '1'];
+    expect(await main([...again, '--finetune-items', '2'])).toBe(1);
+    expect(err.join('\n')).toContain('trainItems: 3 in the checkpoint, 2 now');
     expect(table).toContain('| fine-tuned from | VCR Q->A');
     expect(out.join('\n')).toContain(table);
 

@@ -56,6 +56,8 @@ export function maskSelectedWords(
 export interface VLExample {
   image: Float32Array;
   boxes: readonly (readonly number[])[];
+  /** Precomputed features of the boxes (one row each), for a model with `regionFeatureDim`. */
+  roiFeatures?: readonly (readonly number[])[];
   ids: readonly number[];
   segmentIds: readonly number[];
   /** Per text token: the word id to predict or IGNORE. */
@@ -89,6 +91,8 @@ export function collate(examples: readonly VLExample[], imageSize: number, padId
   const B = examples.length;
   const T = Math.max(...examples.map((e) => e.ids.length));
   const R = Math.max(1, ...examples.map((e) => e.boxes.length));
+  const D = examples.find((e) => e.roiFeatures?.length)?.roiFeatures?.[0].length ?? 0;
+  const roiFeatures = examples[0].roiFeatures ? new Float32Array(B * R * D) : undefined;
   const images = new Float32Array(B * imageSize * imageSize * 3);
   const boxes = new Float32Array(B * R * 4);
   const roiMask = new Float32Array(B * R);
@@ -103,6 +107,23 @@ export function collate(examples: readonly VLExample[], imageSize: number, padId
     if (e.segmentIds.length !== e.ids.length)
       throw argumentError(op, `examples[${b}].segmentIds`, `${e.ids.length} ids`, e.segmentIds.length);
     images.set(e.image, b * imageSize * imageSize * 3);
+    if (roiFeatures) {
+      const rows = e.roiFeatures;
+      if (!rows || rows.length !== e.boxes.length || rows.some((f) => f.length !== D))
+        throw argumentError(
+          op,
+          `examples[${b}].roiFeatures`,
+          `${e.boxes.length} rows of ${D} features (as the others)`,
+          rows ? `${rows.length} rows` : 'none',
+        );
+      rows.forEach((f, r) => roiFeatures.set(f, (b * R + r) * D));
+    } else if (e.roiFeatures)
+      throw argumentError(
+        op,
+        `examples[${b}].roiFeatures`,
+        'none (examples[0] has none)',
+        `${e.roiFeatures.length} rows`,
+      );
     for (let r = 0; r < R; r++) {
       const box = r < e.boxes.length ? e.boxes[r] : [0, 0, imageSize, imageSize];
       boxes.set(box, 4 * (b * R + r));
@@ -125,11 +146,13 @@ export function collate(examples: readonly VLExample[], imageSize: number, padId
     textMask: tf.tensor2d(textMask, [B, T]),
     textLabels,
     roiLabels,
+    ...(roiFeatures ? { roiFeatures: tf.tensor3d(roiFeatures, [B, R, D]) } : {}),
   };
 }
 
 export function disposeBatch(batch: VLBertInputs): void {
   tf.dispose([batch.images, batch.boxes, batch.roiMask, batch.textIds, batch.textSegments, batch.textMask]);
+  if (batch.roiFeatures) batch.roiFeatures.dispose();
 }
 
 /** Rows of a [B, L, H] tensor at the flat positions whose label is not IGNORE, with those labels. */

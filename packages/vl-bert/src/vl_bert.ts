@@ -20,6 +20,12 @@ export interface VLBertConfig extends Omit<BertConfig, 'typeVocabSize'> {
   backbone?: { depth?: 18 | 34; width?: number; feature?: FeatureName };
   /** Train the backbone end to end (default) or keep it frozen (its variables are left out of training). */
   trainBackbone?: boolean;
+  /**
+   * When > 0, the RoI appearance feature is a given precomputed region feature of this width (a fixed detector's
+   * pooled feature, as upstream's VQA and RefCOCO+ runs read from files: `inputs.roiFeatures`) instead of backbone +
+   * RoIAlign, and no backbone is built; the whole image's appearance is then the mean of its RoIs'. Default 0.
+   */
+  regionFeatureDim?: number;
   /** RoIAlign output side (default 4); the appearance feature is the flattened pooled map. */
   roiSize?: number;
   /** Sine/cosine frequencies per box coordinate (upstream 256: 4 x 2 x 256 = 2048); default 16. */
@@ -73,6 +79,8 @@ export function boxGeometryEmbedding(boxes: tf.Tensor, imageSize: [number, numbe
 export interface VLBertInputs {
   /** Normalised images [B, S, S, 3] (a masked RoI's pixels already zeroed). */
   images: tf.Tensor;
+  /** Precomputed region features [B, R, regionFeatureDim] (a masked RoI's already zeroed); needed iff the config has them. */
+  roiFeatures?: tf.Tensor;
   /** Candidate regions [B, R, 4], xyxy in image pixels (padding rows anything inside the image). */
   boxes: tf.Tensor;
   /** [B, R]: 1 for a real RoI, 0 for padding. */
@@ -112,7 +120,8 @@ export class VLBert extends Module {
       backbone: Required<NonNullable<VLBertConfig['backbone']>>;
     };
   readonly bert: BertModel;
-  readonly backbone: ResNet;
+  /** null when the model reads precomputed region features. */
+  readonly backbone: ResNet | null;
   readonly obj_downsample: Sequential;
   readonly visual_1x1_text: Linear;
   readonly visual_1x1_object: Linear;
@@ -134,6 +143,7 @@ export class VLBert extends Module {
     const c = {
       ...this.bert.config,
       trainBackbone: true,
+      regionFeatureDim: 0,
       roiSize: 4,
       geometryDim: 16,
       visualDim: 128,
@@ -151,22 +161,30 @@ export class VLBert extends Module {
     this.config = c as VLBert['config'];
     for (const name of ['roiSize', 'geometryDim', 'visualDim', 'numRoiClasses'] as const)
       assertInteger(op, `config.${name}`, c[name], 1);
+    assertInteger(op, 'config.regionFeatureDim', c.regionFeatureDim, 0);
     assertInteger(op, 'config.numAnswers', c.numAnswers, 0);
     assertInteger(op, 'config.imgTokenId', c.imgTokenId, 0, c.vocabSize - 1);
     assertInteger(op, 'config.endTokenId', c.endTokenId, 0, c.vocabSize - 1);
     assertOneOf(op, 'config.backbone.feature', backbone.feature, ['C2', 'C3', 'C4', 'C5']);
     const rng = new Rng(c.seed).fork().fork();
-    this.backbone = this.addModule(
-      'backbone',
-      new ResNet({
-        depth: backbone.depth,
-        width: backbone.width,
-        returnFeatures: [backbone.feature],
-        seed: rng.int(2 ** 30),
-      }),
-    );
-    this.stride = this.backbone.strides[backbone.feature];
-    this.appearanceDim = c.roiSize * c.roiSize * this.backbone.channels[backbone.feature];
+    const backboneSeed = rng.int(2 ** 30);
+    if (c.regionFeatureDim > 0) {
+      this.backbone = null;
+      this.stride = 1;
+      this.appearanceDim = c.regionFeatureDim;
+    } else {
+      this.backbone = this.addModule(
+        'backbone',
+        new ResNet({
+          depth: backbone.depth,
+          width: backbone.width,
+          returnFeatures: [backbone.feature],
+          seed: backboneSeed,
+        }),
+      );
+      this.stride = this.backbone.strides[backbone.feature];
+      this.appearanceDim = c.roiSize * c.roiSize * this.backbone.channels[backbone.feature];
+    }
     const H = c.hiddenSize;
     this.obj_downsample = this.addModule(
       'obj_downsample',
@@ -193,23 +211,22 @@ export class VLBert extends Module {
       .map(([, p]) => p.variable);
   }
 
-  /** Visual feature embeddings of the whole image [B, V] and of every RoI [B, R, V] (before the 1x1 projections). */
-  visualFeatures(images: tf.Tensor, boxes: tf.Tensor): { image: tf.Tensor; rois: tf.Tensor } {
+  /**
+   * Visual feature embeddings of the whole image [B, V] and of every RoI [B, R, V] (before the 1x1 projections).
+   * `regions` (the precomputed features [B, R, D] and the RoI mask [B, R]) are required iff `regionFeatureDim > 0`.
+   */
+  visualFeatures(
+    images: tf.Tensor,
+    boxes: tf.Tensor,
+    regions?: { features: tf.Tensor; roiMask: tf.Tensor },
+  ): { image: tf.Tensor; rois: tf.Tensor } {
     return tf.tidy(() => {
       const [B, S1, S2] = images.shape;
       const R = boxes.shape[1]!;
-      const features = this.backbone.forward(images)[this.config.backbone.feature]!;
       // Row 0 of every image is the whole image (the text tokens' visual feature), then its RoIs.
       const whole = tf.tile(tf.tensor3d([[[0, 0, S2!, S1!]]]), [B, 1, 1]);
       const all = tf.concat([whole, boxes], 1);
-      const batchIndex = tf.reshape(tf.tile(tf.reshape(tf.range(0, B), [B, 1, 1]), [1, R + 1, 1]), [B, R + 1, 1]);
-      const rows = tf.reshape(tf.concat([batchIndex, all], 2), [B * (R + 1), 5]);
-      const pooled = roiAlign(features, rows, this.config.roiSize, {
-        spatialScale: 1 / this.stride,
-        samplingRatio: 2,
-        aligned: true,
-      });
-      const appearance = tf.reshape(pooled, [B, R + 1, this.appearanceDim]);
+      const appearance = this.backbone ? this.pooledAppearance(images, all) : this.regionAppearance(B, R, regions);
       const geometry = boxGeometryEmbedding(all, [S1!, S2!], this.config.geometryDim);
       const v = this.obj_downsample.forward(tf.concat([appearance, geometry], -1));
       const [image, rois] = tf.split(v, [1, R], 1);
@@ -217,9 +234,35 @@ export class VLBert extends Module {
     });
   }
 
+  /** Backbone + RoIAlign over the rows [B, R + 1, 4] (whole image, then RoIs) -> [B, R + 1, appearanceDim]. */
+  private pooledAppearance(images: tf.Tensor, all: tf.Tensor): tf.Tensor {
+    const [B, R1] = all.shape;
+    const features = this.backbone!.forward(images)[this.config.backbone.feature]!;
+    const batchIndex = tf.reshape(tf.tile(tf.reshape(tf.range(0, B), [B!, 1, 1]), [1, R1!, 1]), [B!, R1!, 1]);
+    const rows = tf.reshape(tf.concat([batchIndex, all], 2), [B! * R1!, 5]);
+    const pooled = roiAlign(features, rows, this.config.roiSize, {
+      spatialScale: 1 / this.stride,
+      samplingRatio: 2,
+      aligned: true,
+    });
+    return tf.reshape(pooled, [B!, R1!, this.appearanceDim]);
+  }
+
+  /** Precomputed region features, the whole image's being the mean over its real RoIs -> [B, R + 1, D]. */
+  private regionAppearance(B: number, R: number, regions?: { features: tf.Tensor; roiMask: tf.Tensor }): tf.Tensor {
+    const op = 'VLBert.visualFeatures';
+    if (!regions)
+      throw argumentError(op, 'roiFeatures', `[B, R, ${this.appearanceDim}] precomputed region features`, 'none');
+    checkShapes(op, [{ name: 'roiFeatures', shape: regions.features.shape, expected: [B, R, this.appearanceDim] }]);
+    const mask = tf.expandDims(tf.cast(regions.roiMask, 'float32'), -1);
+    const sum = tf.sum(tf.mul(regions.features, mask), 1, true);
+    const mean = tf.div(sum, tf.maximum(tf.sum(mask, 1, true), 1));
+    return tf.concat([mean, regions.features], 1);
+  }
+
   forward(inputs: VLBertInputs): VLBertOutputs {
     const op = 'VLBert.forward';
-    const { images, boxes, roiMask, textIds, textSegments, textMask, visual = 'real' } = inputs;
+    const { images, boxes, roiMask, textIds, textSegments, textMask, roiFeatures, visual = 'real' } = inputs;
     const { B, T, R } = checkShapes(op, [
       { name: 'images', shape: images.shape, expected: ['B', null, null, 3] },
       { name: 'boxes', shape: boxes.shape, expected: ['B', 'R', 4] },
@@ -241,7 +284,7 @@ export class VLBert extends Module {
       let textVisual: tf.Tensor;
       let roiVisual: tf.Tensor;
       if (visual === 'real') {
-        const v = this.visualFeatures(images, boxes);
+        const v = this.visualFeatures(images, boxes, roiFeatures && { features: roiFeatures, roiMask });
         textVisual = this.visual_ln_text.forward(this.visual_1x1_text.forward(v.image));
         roiVisual = this.visual_ln_object.forward(this.visual_1x1_object.forward(v.rois));
       } else {

@@ -216,6 +216,89 @@ describe('a frozen backbone', () => {
   });
 });
 
+describe('precomputed region features', () => {
+  /** The tiny examples with a feature row per box (a masked RoI's zeroed, as the app does). */
+  const withRegions = (seed = 0, D = 6) =>
+    tinyExamples(seed).map((e, b) => ({
+      ...e,
+      roiFeatures: e.boxes.map((_, r) => Array.from({ length: D }, (_, d) => (b + 1) * (r + 1) + d / 10)),
+    }));
+
+  it('replace backbone + RoIAlign: no backbone, the whole image is the mean of the real RoIs, padding ignored', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ regionFeatureDim: 6 });
+    model.eval();
+    expect(model.backbone).toBeNull();
+    expect(model.namedParameters().some(([n]) => n.startsWith('backbone.'))).toBe(false);
+    const batch = collate(withRegions(), SIZE, tokenizer.id('[PAD]'));
+    expect(batch.roiFeatures!.shape).toEqual([2, 3, 6]);
+    // Example 1 has one real RoI and two padding rows (zeros): its whole-image feature is its RoI's.
+    const v = model.visualFeatures(batch.images, batch.boxes, { features: batch.roiFeatures!, roiMask: batch.roiMask });
+    const expected = tf.tidy(() => {
+      const rows = tf.concat([
+        tf.mean(tf.slice(batch.roiFeatures!, [0, 0, 0], [1, 3, 6]), 1),
+        tf.reshape(tf.slice(batch.roiFeatures!, [1, 0, 0], [1, 1, 6]), [1, 6]),
+      ]);
+      const geometry = boxGeometryEmbedding(
+        tf.tensor2d([
+          [0, 0, SIZE, SIZE],
+          [0, 0, SIZE, SIZE],
+        ]),
+        [SIZE, SIZE],
+        TINY.geometryDim!,
+      );
+      return model.obj_downsample.forward(tf.concat([rows, geometry], -1));
+    });
+    assertAllClose(v.image, await expected.data(), { atol: 1e-5, name: 'whole image = mean of real RoIs' });
+    // The pixels no longer matter; the features do.
+    const other = { ...batch, images: tf.randomNormal([2, SIZE, SIZE, 3], 0, 1, 'float32', 7) };
+    const changed = collate(
+      withRegions(0, 6).map((e) => ({ ...e, roiFeatures: e.roiFeatures.map((f) => f.map((x) => -x)) })),
+      SIZE,
+      tokenizer.id('[PAD]'),
+    );
+    const text = (b: typeof batch) => tf.tidy(() => model.forward(b).text);
+    const [a, p, f] = [text(batch), text(other), text(changed)];
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, p))).dataSync()[0])).toBe(0);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, f))).dataSync()[0])).toBeGreaterThan(1e-3);
+    tf.dispose([v.image, v.rois, expected, other.images, a, p, f]);
+    disposeBatch(batch);
+    disposeBatch(changed);
+    model.dispose();
+  });
+
+  it('train with a flat tensor count; errors name roiFeatures', async () => {
+    await initBackend('cpu');
+    const model = tinyModel({ regionFeatureDim: 6 });
+    const batch = collate(withRegions(), SIZE, tokenizer.id('[PAD]'));
+    const optimizer = new AdamW(model.trainingVariables(), { lr: 1e-2 });
+    const losses = [trainStep(model, optimizer, () => pretrainingLosses(model, batch).loss).loss];
+    await assertNoTensorLeak(() => {
+      for (let i = 0; i < 3; i++)
+        losses.push(trainStep(model, optimizer, () => pretrainingLosses(model, batch).loss).loss);
+    });
+    expect(losses[3]).toBeLessThan(losses[0]);
+    const plain = tinyBatch();
+    expect(() => model.forward(plain)).toThrow(/VLBert\.visualFeatures.*roiFeatures.*none/);
+    expect(() => model.forward({ ...plain, roiFeatures: tf.zeros([2, 3, 5]) })).toThrow(/roiFeatures/);
+    const [first, second] = withRegions();
+    expect(() => collate([first, { ...second, roiFeatures: undefined }], SIZE, 0)).toThrow(
+      /examples\[1\]\.roiFeatures.*none/,
+    );
+    expect(() => collate([first, { ...second, roiFeatures: [[1, 2]] }], SIZE, 0)).toThrow(
+      /examples\[1\]\.roiFeatures.*1 rows of 6/,
+    );
+    expect(() => collate([tinyExamples()[0], second], SIZE, 0)).toThrow(
+      /examples\[1\]\.roiFeatures.*none \(examples\[0\]/,
+    );
+    expect(() => tinyModel({ regionFeatureDim: -1 })).toThrow(/config\.regionFeatureDim/);
+    optimizer.dispose();
+    disposeBatch(batch);
+    disposeBatch(plain);
+    model.dispose();
+  });
+});
+
 describe('errors name the argument', () => {
   it('config and inputs', async () => {
     await initBackend('cpu');
