@@ -65,7 +65,7 @@ function checkStored<C>(op: string, config: unknown, bounds: Record<string, [num
  * The loader batch as DETR's inputs: NHWC images, the padding mask (true at padding) and the targets without
  * crowd regions (DETR trains on iscrowd = 0 only; the evaluator still sees them).
  */
-function detrInputs(batch: Batch): { images: tf.Tensor4D; mask: tf.Tensor3D; targets: DetectionTarget[] } {
+export function detrInputs(batch: Batch): { images: tf.Tensor4D; mask: tf.Tensor3D; targets: DetectionTarget[] } {
   const { batchSize: b, height: h, width: w } = batch;
   const images = tf.tensor4d(batch.images, [b, h, w, 3]);
   const mask = tf.tensor3d(
