@@ -275,16 +275,33 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
           const out = values.out ?? 'runs/backbone.safetensors';
           await initBackend(backend);
           const loaded = await loadDetectionData(data);
-          const result = await pretrainBackbone(loaded.train, loaded.trainTransforms, {
-            backbone: kind.backbone.shape(configFor(loaded.categoryIds.length)),
-            out,
-            steps,
-            batchSize: values.batch === undefined ? 8 : batchSize,
-            lr: values.lr === undefined ? 2e-3 : options.lr,
-            warmupSteps: values.warmup === undefined ? 20 : options.warmupSteps,
-            seed: options.seed,
-            workers,
-          });
+          const result = await pretrainBackbone(
+            loaded.train,
+            loaded.trainTransforms,
+            {
+              backbone: kind.backbone.shape(configFor(loaded.categoryIds.length)),
+              out,
+              steps,
+              batchSize: values.batch === undefined ? 8 : batchSize,
+              lr: values.lr === undefined ? 2e-3 : options.lr,
+              warmupSteps: values.warmup === undefined ? 20 : options.warmupSteps,
+              seed: options.seed,
+              workers,
+            },
+            { val: loaded.val, transforms: loaded.evalTransforms },
+          );
+          for (const [size, a] of Object.entries(result.accuracy ?? {}))
+            console.log(
+              `${a.objects} ${size} validation objects, the cell under the box centre (${Object.keys(a.right).join(' / ')}): their class ${Object.values(
+                a.right,
+              )
+                .map((v) => v.toFixed(3))
+                .join(' / ')}, not background ${Object.values(a.found)
+                .map((v) => v.toFixed(3))
+                .join(' / ')}, their class among the classes alone ${Object.values(a.shape)
+                .map((v) => v.toFixed(3))
+                .join(' / ')}`,
+            );
           console.log(
             `backbone pretrained in ${result.seconds.toFixed(0)} s (dense cell loss ${result.firstLoss.toFixed(3)} -> ${result.finalLoss.toFixed(3)}): ${out}`,
           );

@@ -81,6 +81,76 @@ function cellLoss(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
 }
 
 /**
+ * Per object size (small: < 32^2 px, or larger) and level, the shares of the validation objects whose
+ * centre cell's best label is their class (`right`), is not background (`found`), and whose class is the
+ * best of the class logits alone (`shape`: what the features say about the shape once an object is there;
+ * chance is 1 / classes).
+ */
+export type CellAccuracy = Record<
+  'small' | 'larger',
+  { objects: number } & Record<'right' | 'found' | 'shape', Record<string, number>>
+>;
+
+/**
+ * Whether the pretrained features tell the classes apart where the detectors read them: on held-out images
+ * (eval mode, the running statistics the detectors keep), what each level's 1x1 head says about the cell
+ * under each non-crowd object's box centre. Reading only: the saved weights are those training left.
+ */
+async function cellAccuracy(
+  model: DenseClassifier,
+  val: CocoDataset,
+  transforms: TransformSpec[],
+  workers: number,
+): Promise<CellAccuracy> {
+  model.eval();
+  const perLevel = () => Object.fromEntries(LEVELS.map((f) => [f, 0]));
+  const tally = [0, 1].map(() => ({ objects: 0, right: perLevel(), found: perLevel(), shape: perLevel() }));
+  const loader = new DataLoader(val.records, { batchSize: 8, transforms, seed: 0, shuffle: false, workers });
+  try {
+    for await (const batch of loader.batches({ untilEpoch: 1 })) {
+      const logits = tf.tidy(() => {
+        const images = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+        const features = model.body.forward(images);
+        return LEVELS.map((f, l) => model.heads[l].forward(features[f]!));
+      });
+      const maps = logits.map((t) => ({ data: t.dataSync(), h: t.shape[1]!, w: t.shape[2]!, c: t.shape[3]! }));
+      tf.dispose(logits);
+      batch.targets.forEach((t, b) => {
+        t.labels.forEach((label, k) => {
+          if (t.iscrowd[k]) return;
+          const [x1, y1, x2, y2] = t.boxesXyxy.subarray(4 * k, 4 * k + 4);
+          const s = tally[(x2 - x1) * (y2 - y1) < 32 * 32 ? 0 : 1];
+          s.objects += 1;
+          LEVELS.forEach((f, l) => {
+            const { data, h, w, c } = maps[l];
+            const stride = model.body.strides[f];
+            const x = Math.min(w - 1, Math.floor((x1 + x2) / 2 / stride));
+            const y = Math.min(h - 1, Math.floor((y1 + y2) / 2 / stride));
+            const cell = Array.from(data.subarray(((b * h + y) * w + x) * c, ((b * h + y) * w + x + 1) * c));
+            const best = cell.indexOf(Math.max(...cell));
+            if (best === 1 + label) s.right[f] += 1;
+            if (best > 0) s.found[f] += 1;
+            if (cell.indexOf(Math.max(...cell.slice(1)), 1) === 1 + label) s.shape[f] += 1;
+          });
+        });
+      });
+    }
+  } finally {
+    await loader.close();
+  }
+  const shares = ({ objects, ...counts }: (typeof tally)[number]) => ({
+    objects,
+    ...(Object.fromEntries(
+      Object.entries(counts).map(([name, byLevel]) => [
+        name,
+        Object.fromEntries(Object.entries(byLevel).map(([f, n]) => [f, n / Math.max(1, objects)])),
+      ]),
+    ) as Record<'right' | 'found' | 'shape', Record<string, number>>),
+  });
+  return { small: shares(tally[0]), larger: shares(tally[1]) };
+}
+
+/**
  * Trains the dense classifier and saves its ResNet as a backbone state_dict (torchvision names and layouts,
  * float16; the running statistics are kept for FrozenBatchNorm2d, num_batches_tracked dropped).
  */
@@ -88,7 +158,8 @@ export async function pretrainBackbone(
   train: CocoDataset,
   transforms: TransformSpec[],
   o: PretrainOptions,
-): Promise<{ path: string; firstLoss: number; finalLoss: number; seconds: number }> {
+  validation?: { val: CocoDataset; transforms: TransformSpec[] },
+): Promise<{ path: string; firstLoss: number; finalLoss: number; seconds: number; accuracy?: CellAccuracy }> {
   const numClasses = train.categories.length;
   const model = new DenseClassifier(o.backbone, numClasses, o.seed);
   const variables = [...new Set(model.trainableVariables())];
@@ -134,18 +205,19 @@ export async function pretrainBackbone(
     }
     progress.done();
     const seconds = (performance.now() - started) / 1000;
+    const accuracy = validation && (await cellAccuracy(model, validation.val, validation.transforms, o.workers));
     const state = model.body.stateDict({ torchLayout: true });
     const kept = Object.fromEntries(Object.entries(state).filter(([k]) => !k.endsWith('num_batches_tracked')));
     writeFileAtomic(
       o.out,
       writeSafetensors(
         kept,
-        { [METADATA_KEY]: JSON.stringify({ ...o, firstLoss, finalLoss, seconds }) },
+        { [METADATA_KEY]: JSON.stringify({ ...o, firstLoss, finalLoss, seconds, accuracy }) },
         { floatDtype: 'F16' },
       ),
     );
     tf.dispose(Object.values(state));
-    return { path: o.out, firstLoss, finalLoss, seconds };
+    return { path: o.out, firstLoss, finalLoss, seconds, accuracy };
   } finally {
     await loader.close();
     optimizer.dispose();
