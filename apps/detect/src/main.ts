@@ -24,7 +24,9 @@ const USAGE = `detect: train, evaluate, compare and run object detectors (Tensor
   detect compare [--models ${DETECTORS.map((d) => d.name).join(',')}] [--epochs 12] [--out runs/compare]
                  every detector with the same data and budget, AP after every epoch: table.md and ap.svg
   detect pretrain-backbone [--model M] [--preset P] [--steps 150] [--out runs/backbone.safetensors]
-                 the detector's ResNet (batch norm) learns dense cell classes on the training images;
+                 [--box-loss 0]
+                 the detector's ResNet (batch norm) learns dense cell classes on the training images
+                 (and, with --box-loss > 0, to name each object from a grid over its box);
                  load it with train --backbone-weights <file> (batch 8, lr 2e-3, warmup 20 unless given)
 
 models   ${DETECTORS.map((d) => `${d.name} (presets ${d.presets.join(', ')}; variants ${d.variants.join(', ')})`).join('\n         ')}
@@ -79,6 +81,7 @@ const OPTIONS = {
   set: { type: 'string' },
   'backbone-weights': { type: 'string' },
   steps: { type: 'string', default: '150' },
+  'box-loss': { type: 'string', default: '0' },
 } as const;
 
 const COMMANDS = ['train', 'eval', 'detect', 'compare', 'pretrain-backbone'] as const;
@@ -272,6 +275,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
         if (command === 'pretrain-backbone') {
           if (!kind.backbone) throw new UsageError(`detect: ${kind.label} has no backbone to pretrain`);
           const steps = flags.int('steps', 1, 1_000_000);
+          const boxLoss = flags.number('box-loss', 0, 100);
           const out = values.out ?? 'runs/backbone.safetensors';
           await initBackend(backend);
           const loaded = await loadDetectionData(data);
@@ -287,6 +291,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
               warmupSteps: values.warmup === undefined ? 20 : options.warmupSteps,
               seed: options.seed,
               workers,
+              boxLoss,
             },
             { val: loaded.val, transforms: loaded.evalTransforms },
           );
@@ -300,10 +305,10 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
                 .map((v) => v.toFixed(3))
                 .join(' / ')}, their class among the classes alone ${Object.values(a.shape)
                 .map((v) => v.toFixed(3))
-                .join(' / ')}`,
+                .join(' / ')}${a.box === undefined ? '' : `; the box classifier names ${a.box.toFixed(3)}`}`,
             );
           console.log(
-            `backbone pretrained in ${result.seconds.toFixed(0)} s (dense cell loss ${result.firstLoss.toFixed(3)} -> ${result.finalLoss.toFixed(3)}): ${out}`,
+            `backbone pretrained in ${result.seconds.toFixed(0)} s (loss ${result.firstLoss.toFixed(3)} -> ${result.finalLoss.toFixed(3)}): ${out}`,
           );
           return;
         }

@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Conv2d, Module, Rng } from '@deformjs/core';
+import { Conv2d, Linear, Module, Rng } from '@deformjs/core';
 import { createProgress, writeFileAtomic } from '@deformjs/core/node';
 import { DataLoader, type Batch, type CocoDataset, type TransformSpec } from '@deformjs/datasets';
-import { AdamW, ResNet, cosineSchedule, linearWarmup, optimizationStep, type FeatureName } from '@deformjs/nn';
+import {
+  AdamW,
+  ResNet,
+  cosineSchedule,
+  linearWarmup,
+  optimizationStep,
+  roiAlign,
+  type FeatureName,
+} from '@deformjs/nn';
 import type { BackboneConfig } from '@deformjs/deformable-detr';
 import { readSafetensors, toTensor, writeSafetensors } from '@deformjs/weights';
 
@@ -16,27 +24,52 @@ export interface PretrainOptions {
   warmupSteps: number;
   seed: number;
   workers: number;
+  /** Weight of the box classifier's loss (naming each object from a grid over its box); 0: cells only. */
+  boxLoss: number;
 }
 
 const LEVELS: FeatureName[] = ['C3', 'C4', 'C5'];
+/** Levels the box classifier reads, and its RoIAlign grid per side. */
+const BOX_LEVELS: FeatureName[] = ['C3', 'C4'];
+const BOX_GRID = 3;
 const METADATA_KEY = 'deformjs.backbone';
 
 /**
  * The shapes world's stand-in for ImageNet pretraining: a ResNet with trainable batch norm learns to label
  * every cell of C3, C4 and C5 with the class of the smallest object whose box contains the cell's centre (or
- * background), one 1x1 classifier per level. Dense labels teach the stages both what and where, which is
- * what DETR's frozen-batch-norm backbone expects to be given.
+ * background), one 1x1 classifier per level. Dense labels teach the stages where objects are; they teach the
+ * shapes slowly (a cell inside a large shape sees no outline, and objects are a few percent of the cells).
+ * With `boxClassifier`, a linear classifier also names each object from a 3 x 3 RoIAlign grid of C3 and C4
+ * over its box: how the detectors read the features, sampled across the box.
  */
 class DenseClassifier extends Module {
   readonly body: ResNet;
   readonly heads: Conv2d[];
-  constructor(backbone: BackboneConfig, numClasses: number, seed: number) {
+  readonly boxHead: Linear | null;
+  constructor(backbone: BackboneConfig, numClasses: number, seed: number, boxClassifier: boolean) {
     super();
     this.body = this.addModule('body', new ResNet({ ...backbone, norm: 'batch', returnFeatures: LEVELS, seed }));
     const rng = new Rng(seed + 1);
     this.heads = LEVELS.map((f) =>
       this.addModule(`head_${f}`, new Conv2d(rng, this.body.channels[f], numClasses + 1, 1)),
     );
+    const pooled = BOX_LEVELS.reduce((sum, f) => sum + BOX_GRID * BOX_GRID * this.body.channels[f], 0);
+    this.boxHead = boxClassifier ? this.addModule('box_head', new Linear(rng, pooled, numClasses)) : null;
+  }
+
+  /** Class logits [K, numClasses] of the boxes `rois` (rows: batch index, x1, y1, x2, y2 in pixels). */
+  boxLogits(features: Partial<Record<FeatureName, tf.Tensor>>, rois: tf.Tensor2D): tf.Tensor {
+    const grids = BOX_LEVELS.map((f) =>
+      tf.reshape(
+        roiAlign(features[f]!, rois, BOX_GRID, {
+          spatialScale: 1 / this.body.strides[f],
+          samplingRatio: 2,
+          aligned: true,
+        }),
+        [rois.shape[0], -1],
+      ),
+    );
+    return this.boxHead!.forward(tf.concat(grids, 1));
   }
 }
 
@@ -65,9 +98,9 @@ export function cellLabels(batch: Batch, stride: number, h: number, w: number): 
   return labels;
 }
 
-/** Mean cross-entropy over the valid cells of one level. */
-function cellLoss(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
-  const c = logits.shape[3]!;
+/** Mean cross-entropy of logits [..., C] against labels, one per row (-1: not counted). */
+function meanCrossEntropy(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
+  const c = logits.shape[logits.rank - 1]!;
   const valid = tf.tensor1d(Float32Array.from(labels, (v) => (v >= 0 ? 1 : 0)));
   const onehot = tf.oneHot(
     tf.tensor1d(
@@ -80,6 +113,20 @@ function cellLoss(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
   return tf.div(tf.sum(tf.mul(nll, valid)), tf.maximum(tf.sum(valid), 1));
 }
 
+/** The non-crowd objects of a batch: RoIAlign rows (batch index, x1, y1, x2, y2 in pixels) and classes. */
+function boxRows(batch: Batch): { rois: tf.Tensor2D; labels: Int32Array } {
+  const rows: number[] = [];
+  const labels: number[] = [];
+  batch.targets.forEach((t, b) => {
+    t.labels.forEach((label, k) => {
+      if (t.iscrowd[k]) return;
+      rows.push(b, ...t.boxesXyxy.subarray(4 * k, 4 * k + 4));
+      labels.push(label);
+    });
+  });
+  return { rois: tf.tensor2d(rows, [labels.length, 5]), labels: Int32Array.from(labels) };
+}
+
 /**
  * Per object size (small: < 32^2 px, or larger) and level, the shares of the validation objects whose
  * centre cell's best label is their class (`right`), is not background (`found`), and whose class is the
@@ -88,7 +135,10 @@ function cellLoss(logits: tf.Tensor, labels: Int32Array): tf.Scalar {
  */
 export type CellAccuracy = Record<
   'small' | 'larger',
-  { objects: number } & Record<'right' | 'found' | 'shape', Record<string, number>>
+  { objects: number } & Record<'right' | 'found' | 'shape', Record<string, number>> & {
+      /** With the box classifier: the share it names right. */
+      box?: number;
+    }
 >;
 
 /**
@@ -104,23 +154,33 @@ async function cellAccuracy(
 ): Promise<CellAccuracy> {
   model.eval();
   const perLevel = () => Object.fromEntries(LEVELS.map((f) => [f, 0]));
-  const tally = [0, 1].map(() => ({ objects: 0, right: perLevel(), found: perLevel(), shape: perLevel() }));
+  const tally = [0, 1].map(() => ({ objects: 0, box: 0, right: perLevel(), found: perLevel(), shape: perLevel() }));
   const loader = new DataLoader(val.records, { batchSize: 8, transforms, seed: 0, shuffle: false, workers });
   try {
     for await (const batch of loader.batches({ untilEpoch: 1 })) {
-      const logits = tf.tidy(() => {
+      const boxes = boxRows(batch);
+      const { logits, named } = tf.tidy(() => {
         const images = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
         const features = model.body.forward(images);
-        return LEVELS.map((f, l) => model.heads[l].forward(features[f]!));
+        return {
+          logits: LEVELS.map((f, l) => model.heads[l].forward(features[f]!)),
+          named:
+            model.boxHead && boxes.labels.length > 0
+              ? tf.argMax(model.boxLogits(features, boxes.rois), 1)
+              : tf.zeros([0], 'int32'),
+        };
       });
       const maps = logits.map((t) => ({ data: t.dataSync(), h: t.shape[1]!, w: t.shape[2]!, c: t.shape[3]! }));
-      tf.dispose(logits);
+      const namedLabels = named.dataSync();
+      tf.dispose([...logits, named, boxes.rois]);
+      let row = 0;
       batch.targets.forEach((t, b) => {
         t.labels.forEach((label, k) => {
           if (t.iscrowd[k]) return;
           const [x1, y1, x2, y2] = t.boxesXyxy.subarray(4 * k, 4 * k + 4);
           const s = tally[(x2 - x1) * (y2 - y1) < 32 * 32 ? 0 : 1];
           s.objects += 1;
+          if (row < namedLabels.length && namedLabels[row++] === label) s.box += 1;
           LEVELS.forEach((f, l) => {
             const { data, h, w, c } = maps[l];
             const stride = model.body.strides[f];
@@ -138,8 +198,9 @@ async function cellAccuracy(
   } finally {
     await loader.close();
   }
-  const shares = ({ objects, ...counts }: (typeof tally)[number]) => ({
+  const shares = ({ objects, box, ...counts }: (typeof tally)[number]) => ({
     objects,
+    ...(model.boxHead ? { box: box / Math.max(1, objects) } : {}),
     ...(Object.fromEntries(
       Object.entries(counts).map(([name, byLevel]) => [
         name,
@@ -161,7 +222,7 @@ export async function pretrainBackbone(
   validation?: { val: CocoDataset; transforms: TransformSpec[] },
 ): Promise<{ path: string; firstLoss: number; finalLoss: number; seconds: number; accuracy?: CellAccuracy }> {
   const numClasses = train.categories.length;
-  const model = new DenseClassifier(o.backbone, numClasses, o.seed);
+  const model = new DenseClassifier(o.backbone, numClasses, o.seed, o.boxLoss > 0);
   const variables = [...new Set(model.trainableVariables())];
   const optimizer = new AdamW(variables, { lr: o.lr, weightDecay: 1e-4 });
   const schedule = linearWarmup(cosineSchedule(o.lr, Math.max(1, o.steps - o.warmupSteps)), o.warmupSteps);
@@ -182,21 +243,24 @@ export async function pretrainBackbone(
       if (step >= o.steps) break;
       optimizer.lr = schedule(step);
       const images = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+      const boxes = boxRows(batch);
       const { loss } = optimizationStep(
         () => {
           const features = model.body.forward(images);
           const losses = LEVELS.map((f, l) => {
             const logits = model.heads[l].forward(features[f]!);
             const [, h, w] = logits.shape;
-            return cellLoss(logits, cellLabels(batch, model.body.strides[f], h!, w!));
+            return meanCrossEntropy(logits, cellLabels(batch, model.body.strides[f], h!, w!));
           });
+          if (model.boxHead && boxes.labels.length > 0)
+            losses.push(tf.mul(meanCrossEntropy(model.boxLogits(features, boxes.rois), boxes.labels), o.boxLoss));
           return { loss: tf.addN(losses) as tf.Scalar, components: {} };
         },
         variables,
         optimizer,
         0,
       );
-      images.dispose();
+      tf.dispose([images, boxes.rois]);
       if (!Number.isFinite(loss)) throw new Error(`backbone pretraining diverged at step ${step + 1} (loss ${loss})`);
       if (step === 0) firstLoss = loss;
       finalLoss = loss;

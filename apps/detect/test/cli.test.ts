@@ -49,6 +49,7 @@ describe('detect CLI errors', () => {
       `--backbone-weights ${join(dir, 'none.safetensors')} is not a file`,
     ],
     [['pretrain-backbone', '--model', 'faster-rcnn'], 'Faster R-CNN has no backbone to pretrain'],
+    [['pretrain-backbone', '--box-loss', '1000'], '--box-loss expects a number in [0, 100], got "1000"'],
     [[], 'expected one command'],
     [['detect', '--images', dir], '--checkpoint <file> is required'],
     [

@@ -106,7 +106,22 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(backbone)));
     expect(Object.keys(tensors)).toContain('layer4.1.bn2.running_var');
     expect(Object.keys(tensors).some((k) => k.startsWith('head') || k.endsWith('num_batches_tracked'))).toBe(false);
-    expect(JSON.parse(metadata['deformjs.backbone']).backbone).toEqual({ depth: 18, width: 4 });
+    const saved = JSON.parse(metadata['deformjs.backbone']);
+    expect(saved.backbone).toEqual({ depth: 18, width: 4 });
+    // What the cell classifiers say about the validation objects: shares, and no box classifier without --box-loss.
+    expect(saved.accuracy.small.objects + saved.accuracy.larger.objects).toBeGreaterThan(0);
+    for (const share of [saved.accuracy.small.right.C3, saved.accuracy.larger.shape.C5]) {
+      expect(share).toBeGreaterThanOrEqual(0);
+      expect(share).toBeLessThanOrEqual(1);
+    }
+    expect(saved.accuracy.small.box).toBeUndefined();
+
+    const boxed = join(dir, 'backbone-box.safetensors');
+    expect(await main([...pretrain.slice(0, 2), boxed, ...pretrain.slice(3), '--box-loss', '1'])).toBe(0);
+    const withBoxes = readSafetensors(new Uint8Array(readFileSync(boxed)));
+    expect(Object.keys(withBoxes.tensors).sort()).toEqual(Object.keys(tensors).sort());
+    const boxShares = JSON.parse(withBoxes.metadata['deformjs.backbone']).accuracy;
+    expect(boxShares.small.box ?? boxShares.larger.box).toBeGreaterThanOrEqual(0);
 
     const out = join(dir, 'pretrained');
     expect(await main(['train', '--out', out, ...run, ...fast, '--epochs', '1', '--backbone-weights', backbone])).toBe(
