@@ -244,7 +244,7 @@ describe('compare and report', SLOW, () => {
 
   it("the app README's results table is what report writes from the committed runs", () => {
     const here = fileURLToPath(new URL('..', import.meta.url));
-    const table = resultsTable(readCompareRuns(join(here, 'results', 'toy-150-100')));
+    const table = resultsTable(readCompareRuns(join(here, 'results', 'low-data')));
     const readme = readFileSync(join(here, 'README.md'), 'utf8');
     expect(readme).toContain(`${README_START}\n\n${table}\n${README_END}`);
   });
