@@ -1,4 +1,10 @@
-export { deformKernelDepthwise, deformKernelConv2d, globalDeformKernelDepthwise } from './ops';
+export {
+  deformKernelDepthwise,
+  deformKernelDepthwiseComposed,
+  deformKernelConv2d,
+  globalDeformKernelDepthwise,
+} from './ops';
+export { LOCAL_DEFORM_KERNEL, LOCAL_DEFORM_KERNEL_GRAD } from './kernels';
 export { LocalDeformKernel2d, DeformKernel2d, GlobalDeformKernel2d, DeformKernelConv2d } from './layers';
 export type { DeformKernelLayerOptions, LocalDeformKernelOptions } from './layers';
 export { resolveGeometry } from './geometry';

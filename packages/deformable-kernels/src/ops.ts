@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertDtype, checkShapes } from '@deformjs/core';
+import { argumentError, assertDtype, checkShapes, hasFusedKernels, runFused } from '@deformjs/core';
 import { checkDeltas, resolveGeometry, type DeformKernelGeometry, type DeformKernelOptions } from './geometry';
+import { LOCAL_DEFORM_KERNEL, registerLocalDeformKernels, type LocalDeformKernelAttrs } from './kernels';
 import { clampDeltasToScope, contractTaps, imageColumns, resampleKernel } from './resampling';
 
 /**
@@ -28,7 +29,31 @@ export function deformKernelDepthwise(
   const op = 'deformKernelDepthwise';
   const g = resolveGeometry(op, input, weight, options);
   const groups = checkDeltas(op, 'deltas', deltas, g);
-  return deformedKernelConv(input, weight, null, deltas, groups, g);
+  if (!hasFusedKernels()) return deformedKernelConv(input, weight, null, deltas, groups, g);
+  // One pass: each position's kernel is resampled and applied without a kernel or column tensor in between.
+  registerLocalDeformKernels();
+  const attrs: LocalDeformKernelAttrs = {
+    kernel: g.kernel,
+    stride: g.stride,
+    padding: g.padding,
+    dilation: g.dilation,
+  };
+  return runFused(LOCAL_DEFORM_KERNEL, { input, weight, deltas }, attrs)[0] as tf.Tensor4D;
+}
+
+/**
+ * deformKernelDepthwise composed from two reads through the sampling core (the path of backends without fused
+ * kernels), on every backend: the check of the fused kernel.
+ */
+export function deformKernelDepthwiseComposed(
+  input: tf.Tensor,
+  weight: tf.Tensor,
+  deltas: tf.Tensor,
+  options: DeformKernelOptions,
+): tf.Tensor4D {
+  const op = 'deformKernelDepthwiseComposed';
+  const g = resolveGeometry(op, input, weight, options);
+  return deformedKernelConv(input, weight, null, deltas, checkDeltas(op, 'deltas', deltas, g), g);
 }
 
 /**

@@ -33,7 +33,7 @@ export interface GatherFlags {
  * index of a corner inside (there always is one when -1 < y < H and -1 < x < W), so the channel loops need no
  * branches and never read out of bounds.
  */
-class Corners {
+export class Corners {
   i00 = 0;
   i01 = 0;
   i10 = 0;

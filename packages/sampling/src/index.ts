@@ -10,3 +10,5 @@ export type {
   SpatialShapesLike,
 } from './validate';
 export { BILINEAR_GATHER, BILINEAR_GATHER_GRAD } from './kernels';
+/** The bilinear corner arithmetic of the sampling core, for other fused kernels that read a map bilinearly. */
+export { Corners } from './bilinear_gather_impl';
