@@ -18,6 +18,8 @@ export type { Dim, ShapeCheck } from '@deformjs/validate';
 export { Rng, rngOption, xavierUniform, torchDefaultUniform, kaimingNormalFanOut } from './random';
 export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from './fused';
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';
+export { runSplit, splitThreads } from './thread_split';
+export type { SplitKernel } from './thread_split';
 export { registerTrainingKernels } from './kernels/register';
 export { Module, fromTorchLayout, toTorchLayout } from './module';
 export type { Parameter, TorchLayout, Layer } from './module';

@@ -19,6 +19,17 @@ export interface GatherDims {
   P: number;
 }
 
+/**
+ * A range [first, end) of work units, unit b * G + g being image b's group g. Units write disjoint parts of every
+ * output (and of the value gradient), so any split of the units among threads gives the single-thread result bit
+ * for bit: each unit's sums run in the same order whoever runs it.
+ */
+export type UnitRange = [number, number];
+
+export function allUnits(dims: GatherDims): UnitRange {
+  return [0, dims.B * dims.G];
+}
+
 export interface GatherFlags {
   /** Locations in [0, 1] with align_corners=False (pixel = u * W - 0.5) rather than pixel coordinates. */
   normalized: boolean;
@@ -131,8 +142,9 @@ export function bilinearGatherForwardImpl(
   out: Float32Array,
   dims: GatherDims,
   flags: GatherFlags,
+  units: UnitRange = allUnits(dims),
 ): void {
-  const { B, S, G, C, Q, L, P } = dims;
+  const { S, G, C, Q, L, P } = dims;
   const { normalized, weighted } = flags;
   const sum = flags.reduce === 'sum';
   const GC = G * C;
@@ -140,59 +152,50 @@ export function bilinearGatherForwardImpl(
   const corners = new Corners();
   // Queries innermost but one: all samples of one (group, level) run together, so the part of value (and of
   // its gradient) they touch stays in cache.
-  for (let b = 0; b < B; b++) {
-    for (let g = 0; g < G; g++) {
-      for (let l = 0; l < L; l++) {
-        const H = shapes[2 * l];
-        const W = shapes[2 * l + 1];
-        const levelBase = (b * S + starts[l]) * GC + g * C;
-        const rowStride = W * GC;
-        for (let q = 0; q < Q; q++) {
-          const bqg = (b * Q + q) * G + g;
-          const sampleBase = bqg * LP + l * P;
-          for (let p = 0; p < P; p++) {
-            const s = sampleBase + p;
-            const a = weighted ? weights[s] : 1;
-            let x = locations[2 * s];
-            let y = locations[2 * s + 1];
-            if (normalized) {
-              x = x * W - 0.5;
-              y = y * H - 0.5;
-            }
-            if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
-            const { i00, i01, i10, i11 } = corners;
-            const w00 = corners.w00 * a;
-            const w01 = corners.w01 * a;
-            const w10 = corners.w10 * a;
-            const w11 = corners.w11 * a;
-            const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
-            // Four channels per step: fewer loop checks, and the loads of one step are independent.
-            let c = 0;
-            for (; c + 4 <= C; c += 4) {
-              const v0 = w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
-              const v1 =
-                w00 * value[i00 + c + 1] +
-                w01 * value[i01 + c + 1] +
-                w10 * value[i10 + c + 1] +
-                w11 * value[i11 + c + 1];
-              const v2 =
-                w00 * value[i00 + c + 2] +
-                w01 * value[i01 + c + 2] +
-                w10 * value[i10 + c + 2] +
-                w11 * value[i11 + c + 2];
-              const v3 =
-                w00 * value[i00 + c + 3] +
-                w01 * value[i01 + c + 3] +
-                w10 * value[i10 + c + 3] +
-                w11 * value[i11 + c + 3];
-              out[o + c] += v0;
-              out[o + c + 1] += v1;
-              out[o + c + 2] += v2;
-              out[o + c + 3] += v3;
-            }
-            for (; c < C; c++) {
-              out[o + c] += w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
-            }
+  for (let unit = units[0]; unit < units[1]; unit++) {
+    const b = Math.floor(unit / G);
+    const g = unit % G;
+    for (let l = 0; l < L; l++) {
+      const H = shapes[2 * l];
+      const W = shapes[2 * l + 1];
+      const levelBase = (b * S + starts[l]) * GC + g * C;
+      const rowStride = W * GC;
+      for (let q = 0; q < Q; q++) {
+        const bqg = (b * Q + q) * G + g;
+        const sampleBase = bqg * LP + l * P;
+        for (let p = 0; p < P; p++) {
+          const s = sampleBase + p;
+          const a = weighted ? weights[s] : 1;
+          let x = locations[2 * s];
+          let y = locations[2 * s + 1];
+          if (normalized) {
+            x = x * W - 0.5;
+            y = y * H - 0.5;
+          }
+          if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
+          const { i00, i01, i10, i11 } = corners;
+          const w00 = corners.w00 * a;
+          const w01 = corners.w01 * a;
+          const w10 = corners.w10 * a;
+          const w11 = corners.w11 * a;
+          const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
+          // Four channels per step: fewer loop checks, and the loads of one step are independent.
+          let c = 0;
+          for (; c + 4 <= C; c += 4) {
+            const v0 = w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
+            const v1 =
+              w00 * value[i00 + c + 1] + w01 * value[i01 + c + 1] + w10 * value[i10 + c + 1] + w11 * value[i11 + c + 1];
+            const v2 =
+              w00 * value[i00 + c + 2] + w01 * value[i01 + c + 2] + w10 * value[i10 + c + 2] + w11 * value[i11 + c + 2];
+            const v3 =
+              w00 * value[i00 + c + 3] + w01 * value[i01 + c + 3] + w10 * value[i10 + c + 3] + w11 * value[i11 + c + 3];
+            out[o + c] += v0;
+            out[o + c + 1] += v1;
+            out[o + c + 2] += v2;
+            out[o + c + 3] += v3;
+          }
+          for (; c < C; c++) {
+            out[o + c] += w00 * value[i00 + c] + w01 * value[i01 + c] + w10 * value[i10 + c] + w11 * value[i11 + c];
           }
         }
       }
@@ -216,8 +219,9 @@ export function bilinearGatherBackwardImpl(
   gradWeights: Float32Array,
   dims: GatherDims,
   flags: GatherFlags,
+  units: UnitRange = allUnits(dims),
 ): void {
-  const { B, S, G, C, Q, L, P } = dims;
+  const { S, G, C, Q, L, P } = dims;
   const { normalized, weighted } = flags;
   const sum = flags.reduce === 'sum';
   const GC = G * C;
@@ -225,65 +229,65 @@ export function bilinearGatherBackwardImpl(
   const corners = new Corners();
   // Queries innermost but one: all samples of one (group, level) run together, so the part of value (and of
   // its gradient) they touch stays in cache.
-  for (let b = 0; b < B; b++) {
-    for (let g = 0; g < G; g++) {
-      for (let l = 0; l < L; l++) {
-        const H = shapes[2 * l];
-        const W = shapes[2 * l + 1];
-        const levelBase = (b * S + starts[l]) * GC + g * C;
-        const rowStride = W * GC;
-        for (let q = 0; q < Q; q++) {
-          const bqg = (b * Q + q) * G + g;
-          const sampleBase = bqg * LP + l * P;
-          for (let p = 0; p < P; p++) {
-            const s = sampleBase + p;
-            const a = weighted ? weights[s] : 1;
-            let x = locations[2 * s];
-            let y = locations[2 * s + 1];
-            if (normalized) {
-              x = x * W - 0.5;
-              y = y * H - 0.5;
-            }
-            if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
-            const { i00, i01, i10, i11, lx, ly } = corners;
-            const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
-            // Dot products of the output gradient with each corner's channels, then scatter a * w * g.
-            let d00 = 0;
-            let d01 = 0;
-            let d10 = 0;
-            let d11 = 0;
-            const s00 = corners.w00 * a;
-            const s01 = corners.w01 * a;
-            const s10 = corners.w10 * a;
-            const s11 = corners.w11 * a;
-            for (let c = 0; c < C; c++) {
-              const go = gradOut[o + c];
-              d00 += go * value[i00 + c];
-              d01 += go * value[i01 + c];
-              d10 += go * value[i10 + c];
-              d11 += go * value[i11 + c];
-              gradValue[i00 + c] += s00 * go;
-              gradValue[i01 + c] += s01 * go;
-              gradValue[i10 + c] += s10 * go;
-              gradValue[i11 + c] += s11 * go;
-            }
-            // Corners outside the map are zero padding: they read as 0 in the weight derivatives.
-            if (!corners.valid00) d00 = 0;
-            if (!corners.valid01) d01 = 0;
-            if (!corners.valid10) d10 = 0;
-            if (!corners.valid11) d11 = 0;
-            const hx = 1 - lx;
-            const hy = 1 - ly;
-            if (weighted) gradWeights[s] = hy * hx * d00 + hy * lx * d01 + ly * hx * d10 + ly * lx * d11;
-            let gx = a * (hy * (d01 - d00) + ly * (d11 - d10));
-            let gy = a * (hx * (d10 - d00) + lx * (d11 - d01));
-            if (normalized) {
-              gx *= W;
-              gy *= H;
-            }
-            gradLocations[2 * s] = gx;
-            gradLocations[2 * s + 1] = gy;
+  for (let unit = units[0]; unit < units[1]; unit++) {
+    const b = Math.floor(unit / G);
+    const g = unit % G;
+    for (let l = 0; l < L; l++) {
+      const H = shapes[2 * l];
+      const W = shapes[2 * l + 1];
+      const levelBase = (b * S + starts[l]) * GC + g * C;
+      const rowStride = W * GC;
+      for (let q = 0; q < Q; q++) {
+        const bqg = (b * Q + q) * G + g;
+        const sampleBase = bqg * LP + l * P;
+        for (let p = 0; p < P; p++) {
+          const s = sampleBase + p;
+          const a = weighted ? weights[s] : 1;
+          let x = locations[2 * s];
+          let y = locations[2 * s + 1];
+          if (normalized) {
+            x = x * W - 0.5;
+            y = y * H - 0.5;
           }
+          if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
+          const { i00, i01, i10, i11, lx, ly } = corners;
+          const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
+          // Dot products of the output gradient with each corner's channels, then scatter a * w * g.
+          let d00 = 0;
+          let d01 = 0;
+          let d10 = 0;
+          let d11 = 0;
+          const s00 = corners.w00 * a;
+          const s01 = corners.w01 * a;
+          const s10 = corners.w10 * a;
+          const s11 = corners.w11 * a;
+          for (let c = 0; c < C; c++) {
+            const go = gradOut[o + c];
+            d00 += go * value[i00 + c];
+            d01 += go * value[i01 + c];
+            d10 += go * value[i10 + c];
+            d11 += go * value[i11 + c];
+            gradValue[i00 + c] += s00 * go;
+            gradValue[i01 + c] += s01 * go;
+            gradValue[i10 + c] += s10 * go;
+            gradValue[i11 + c] += s11 * go;
+          }
+          // Corners outside the map are zero padding: they read as 0 in the weight derivatives.
+          if (!corners.valid00) d00 = 0;
+          if (!corners.valid01) d01 = 0;
+          if (!corners.valid10) d10 = 0;
+          if (!corners.valid11) d11 = 0;
+          const hx = 1 - lx;
+          const hy = 1 - ly;
+          if (weighted) gradWeights[s] = hy * hx * d00 + hy * lx * d01 + ly * hx * d10 + ly * lx * d11;
+          let gx = a * (hy * (d01 - d00) + ly * (d11 - d10));
+          let gy = a * (hx * (d10 - d00) + lx * (d11 - d01));
+          if (normalized) {
+            gx *= W;
+            gy *= H;
+          }
+          gradLocations[2 * s] = gx;
+          gradLocations[2 * s + 1] = gy;
         }
       }
     }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedKernel, runFused } from '@deformjs/core';
-import type { KernelArray } from '@deformjs/core';
-import { bilinearGatherBackwardImpl, bilinearGatherForwardImpl } from './bilinear_gather_impl';
+import { registerFusedKernel, runFused, runSplit } from '@deformjs/core';
+import type { KernelArray, SplitKernel } from '@deformjs/core';
+import { Corners, bilinearGatherBackwardImpl, bilinearGatherForwardImpl } from './bilinear_gather_impl';
 import type { GatherDims, GatherFlags } from './bilinear_gather_impl';
 import { name, version } from '../package.json';
 
@@ -22,6 +22,17 @@ function outputShape(d: GatherDims, reduce: GatherFlags['reduce']): number[] {
   return reduce === 'sum' ? [d.B, d.Q, d.G, d.C] : [d.B, d.Q, d.L * d.P, d.G, d.C];
 }
 
+/**
+ * Both passes split over (image, group) units across the wasm threads (see core's runSplit): units write disjoint
+ * outputs and value-gradient rows, so the result is the single-thread one bit for bit.
+ */
+const FORWARD: SplitKernel = { name: 'bilinearGatherForward', run: bilinearGatherForwardImpl, uses: [Corners] };
+const BACKWARD: SplitKernel = { name: 'bilinearGatherBackward', run: bilinearGatherBackwardImpl, uses: [Corners] };
+/** About a millisecond of one thread: below it a worker's wake-up costs more than it saves. */
+const MIN_SPLIT_WORK = 2 ** 20;
+const units = (d: GatherDims) => d.B * d.G;
+const worthSplitting = (d: GatherDims) => d.B * d.Q * d.G * d.L * d.P * d.C >= MIN_SPLIT_WORK;
+
 let registered = false;
 
 /** Registers the forward and backward kernels on cpu and wasm and the gradient; idempotent. */
@@ -31,37 +42,20 @@ export function registerBilinearGatherKernels(): void {
     kernelName: BILINEAR_GATHER,
     owner: `${name}@${version}`,
     outputs: (shapes, attrs) => [{ shape: outputShape(dimsOf(shapes), attrs.reduce) }],
-    compute: ([value, spatialShapes, starts, locations, weights], [out], shapes, attrs) =>
-      bilinearGatherForwardImpl(
-        value as Float32Array,
-        spatialShapes as Int32Array,
-        starts as Int32Array,
-        locations as Float32Array,
-        weights as Float32Array,
-        out as Float32Array,
-        dimsOf(shapes),
-        attrs,
-      ),
+    compute: (inputs, [out], shapes, attrs) => {
+      const dims = dimsOf(shapes);
+      const flags = { normalized: attrs.normalized, reduce: attrs.reduce, weighted: attrs.weighted };
+      runSplit(FORWARD, [...inputs.slice(0, 5), out, dims, flags], units(dims), worthSplitting(dims));
+    },
   });
   registerFusedKernel<GatherAttrs>({
     kernelName: BILINEAR_GATHER_GRAD,
     owner: `${name}@${version}`,
     outputs: (shapes) => [{ shape: shapes[0] }, { shape: shapes[3] }, { shape: shapes[4] }],
-    compute: (inputs: KernelArray[], [gradValue, gradLocations, gradWeights], shapes, attrs) => {
-      const [value, spatialShapes, starts, locations, weights, gradOut] = inputs;
-      bilinearGatherBackwardImpl(
-        value as Float32Array,
-        spatialShapes as Int32Array,
-        starts as Int32Array,
-        locations as Float32Array,
-        weights as Float32Array,
-        gradOut as Float32Array,
-        gradValue as Float32Array,
-        gradLocations as Float32Array,
-        gradWeights as Float32Array,
-        dimsOf(shapes),
-        attrs,
-      );
+    compute: (inputs: KernelArray[], outputs, shapes, attrs) => {
+      const dims = dimsOf(shapes);
+      const flags = { normalized: attrs.normalized, reduce: attrs.reduce, weighted: attrs.weighted };
+      runSplit(BACKWARD, [...inputs.slice(0, 6), ...outputs, dims, flags], units(dims), worthSplitting(dims));
     },
   });
   tf.registerGradient({
