@@ -21,9 +21,10 @@ const CASES = [
 ] as const;
 
 describe.each(TEST_BACKENDS)('the fused local Deformable Kernels kernel on %s', (backend) => {
+  // The first test of a file also loads every module: minutes on a loaded machine.
   it('starts the backend', async () => {
     expect(await initBackend(backend)).toBe(backend);
-  });
+  }, 300_000);
 
   it.each(CASES.map((c) => [c.name, c] as const))(
     'matches the composed path, forward and the three gradients: %s',

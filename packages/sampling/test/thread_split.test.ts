@@ -24,7 +24,8 @@ describe('the sampling core on two wasm threads', () => {
     expect(splitThreads([new Float32Array(new SharedArrayBuffer(16))])).toBe(2);
     // Arrays outside shared memory (the cpu backend's, the single-threaded build's) stay on the calling thread.
     expect(splitThreads([new Float32Array(4)])).toBe(1);
-  });
+    // The first test of a file also loads every module: minutes on a loaded machine.
+  }, 300_000);
 
   it.each([
     { normalized: true, reduce: 'sum' as const },
