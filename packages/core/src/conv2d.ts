@@ -76,6 +76,9 @@ export class Conv2d extends Module implements Layer {
  * A differentiable 2-d convolution with symmetric padding, for any dilation. A dilated conv with a stride
  * computes the stride-1 output and keeps every stride-th position (exact, but stride^2 the work): tfjs has no
  * trainable dilated strided conv, and the layers that need one (a deformable conv's offset branch) are small.
+ * `depthwise`: the filter is [kh, kw, C, multiplier] and each channel is convolved alone (tf.depthwiseConv2d,
+ * PyTorch's groups = C), through the same space-to-batch route when dilated (tfjs's depthwise gradient
+ * refuses dilation > 1 too).
  */
 export function conv2dNhwc(
   x: tf.Tensor4D,
@@ -83,7 +86,9 @@ export function conv2dNhwc(
   stride: [number, number],
   padding: [number, number],
   dilation: [number, number],
+  depthwise = false,
 ): tf.Tensor4D {
+  const conv = depthwise ? tf.depthwiseConv2d : tf.conv2d;
   return tf.tidy(() => {
     const [dh, dw] = dilation;
     const [ph, pw] = padding;
@@ -97,7 +102,7 @@ export function conv2dNhwc(
               [pw, pw],
               [0, 0],
             ] as Parameters<typeof tf.conv2d>[3]);
-      return tf.conv2d(x, filter, stride, pad);
+      return conv(x, filter, stride, pad);
     }
     const [, h, w] = x.shape;
     const [kh, kw] = filter.shape;
@@ -113,7 +118,7 @@ export function conv2dNhwc(
         [pw, pw + extraW],
       ],
     );
-    const y = tf.conv2d(phases as tf.Tensor4D, filter, 1, 'valid');
+    const y = conv(phases as tf.Tensor4D, filter, 1, 'valid');
     const dense = tf.batchToSpaceND(
       y,
       [dh, dw],

@@ -14,6 +14,8 @@ export {
   conv2dNhwc,
   convNorm,
 } from './layers';
+export { DepthwiseConv2d, ConvTranspose2d } from './conv';
+export type { DepthwiseConv2dOptions, ConvTranspose2dOptions } from './conv';
 export { resizeBilinear } from './interpolate';
 export type { ResizeBilinearOptions } from './interpolate';
 export type { Layer, Conv2dOptions } from './layers';

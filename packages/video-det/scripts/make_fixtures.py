@@ -43,17 +43,3 @@ path = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'warp.j
 with open(path, 'w') as f:
     json.dump(fixture, f)
 print(f'wrote {path} ({os.path.getsize(path)} bytes)')
-
-# ConvTranspose2d(3, 2, 4, stride 2, padding 1), FlowNet's upsampling layer: weight (in, out, kh, kw).
-deconv = torch.nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1).double()
-y = torch.randn(1, 3, 3, 4, dtype=torch.float64)
-deconv_fixture = {
-    'weight': [round(v, 12) for v in deconv.weight.detach().reshape(-1).tolist()],
-    'bias': [round(v, 12) for v in deconv.bias.detach().tolist()],
-    'input': nhwc(y),
-    'out': nhwc(deconv(y)),
-}
-path = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'conv_transpose.json')
-with open(path, 'w') as f:
-    json.dump(deconv_fixture, f)
-print(f'wrote {path} ({os.path.getsize(path)} bytes)')

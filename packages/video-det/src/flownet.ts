@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertInteger, checkShapes, Conv2d, Module, Rng } from '@deformjs/core';
-import { ConvTranspose2d } from './layers';
+import { ConvTranspose2d } from '@deformjs/nn';
 
 /** FlowNet predicts flow divided by 20 (FlowNet's `div_flow`), so its outputs stay near unit scale. */
 export const FLOW_DIV = 20;
@@ -34,7 +34,10 @@ class FlowDeconv extends Module {
   readonly deconv: ConvTranspose2d;
   constructor(rng: Rng, inChannels: number, outChannels: number) {
     super();
-    this.deconv = this.addModule('0', new ConvTranspose2d(rng, inChannels, outChannels, { bias: false }));
+    this.deconv = this.addModule(
+      '0',
+      new ConvTranspose2d(rng, inChannels, outChannels, 4, { stride: 2, padding: 1, bias: false }),
+    );
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => tf.leakyRelu(this.deconv.forward(x), 0.1));
@@ -101,7 +104,10 @@ export class FlowNetS extends Module {
       this.addModule(`predict_flow${6 - i}`, new Conv2d(rng, channels, 2, 3, { padding: 1 })),
     );
     this.upsampledFlows = [6, 5, 4, 3].map((level) =>
-      this.addModule(`upsampled_flow${level}_to_${level - 1}`, new ConvTranspose2d(rng, 2, 2, { bias: false })),
+      this.addModule(
+        `upsampled_flow${level}_to_${level - 1}`,
+        new ConvTranspose2d(rng, 2, 2, 4, { stride: 2, padding: 1, bias: false }),
+      ),
     );
     this.featureChannels = concatIn[4];
   }

@@ -3,7 +3,6 @@ export { warpPyramid } from './flow_levels';
 export { FlowNetS, FLOW_DIV, FLOWNET_STRIDE } from './flownet';
 export type { FlowNetSConfig, FlowNetSOutput } from './flownet';
 export { multiScaleEpeLoss } from './flow_loss';
-export { ConvTranspose2d } from './layers';
 export type { FrameDetector } from './detector';
 export { DFF } from './dff';
 export type { DffConfig } from './dff';
