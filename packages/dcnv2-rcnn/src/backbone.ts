@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, plainConv3x3 } from '@deformjs/core';
 import { deformConv3x3 } from '@deformjs/dcn';
-import { FPN, ResNet } from '@deformjs/nn';
+import { FPN, MobileNet, ResNet } from '@deformjs/nn';
 import type { FasterRcnnConfig } from './config';
 
 /** FPN level strides of P2..P6 ('0', '1', '2', '3', 'pool' in torchvision). */
@@ -10,10 +10,11 @@ export const LEVEL_STRIDES = [4, 8, 16, 32, 64];
 /**
  * torchvision's BackboneWithFPN (resnet_fpn_backbone): the ResNet under `body` returning C2..C5, and `fpn` with
  * LastLevelMaxPool, giving P2..P6 with `fpnChannels` channels. DCN stages swap the 3x3 convs of layer2..layer4
- * for deformable ones (mmdet's keys: `body.layer2.0.conv2.conv_offset.weight`).
+ * for deformable ones (mmdet's keys: `body.layer2.0.conv2.conv_offset.weight`). `backbone.arch` 'mobilenet' puts
+ * a MobileNet v1 under `body` instead (the same C2..C5 interface).
  */
 export class BackboneWithFPN extends Module {
-  readonly body: ResNet;
+  readonly body: ResNet | MobileNet;
   readonly fpn: FPN;
 
   constructor(config: FasterRcnnConfig) {
@@ -25,7 +26,9 @@ export class BackboneWithFPN extends Module {
         : deformConv3x3({ stages: ['C3', 'C4', 'C5'], version: dcn.version, deformGroups: dcn.deformGroups });
     this.body = this.addModule(
       'body',
-      new ResNet({ depth: backbone.depth, width: backbone.width, norm: backbone.norm, conv3x3, seed }),
+      backbone.arch === 'mobilenet'
+        ? new MobileNet({ width: backbone.width, norm: backbone.norm, seed })
+        : new ResNet({ depth: backbone.depth, width: backbone.width, norm: backbone.norm, conv3x3, seed }),
     );
     const channels = (['C2', 'C3', 'C4', 'C5'] as const).map((f) => this.body.channels[f]);
     this.fpn = this.addModule('fpn', new FPN(channels, config.fpnChannels, { lastLevelMaxPool: true, seed: seed + 1 }));

@@ -4,8 +4,12 @@ import { argumentError, assertInteger, assertOneOf } from '@deformjs/core';
 export type DcnStages = 'none' | 'c3-c5';
 
 export interface FasterRcnnConfig {
-  /** torchvision's ResNet: `width` 64 is the real one; 'frozen' batch norm as torchvision's detection backbones. */
-  backbone: { depth: 18 | 34 | 50 | 101; width: number; norm: 'frozen' | 'batch' };
+  /**
+   * `arch` 'resnet' (the default): torchvision's ResNet, `width` 64 is the real one; 'frozen' batch norm as
+   * torchvision's detection backbones. 'mobilenet': @deformjs/nn's MobileNet v1 with `width` stem channels (32 is
+   * the real one; `depth` is not used), the light feature network of the mobile video detector (arXiv 1804.05830).
+   */
+  backbone: { arch?: 'resnet' | 'mobilenet'; depth: 18 | 34 | 50 | 101; width: number; norm: 'frozen' | 'batch' };
   /** Deformable convs in the backbone: stages, v1 (DeformConv2d) or v2 (modulated), deformable groups. */
   dcn: { stages: DcnStages; version: 1 | 2; deformGroups: 1 | 4 };
   fpnChannels: number;
@@ -160,6 +164,15 @@ export const FASTER_RCNN_TINY: FasterRcnnConfig = {
   },
 };
 
+/**
+ * FASTER_RCNN_TINY with a MobileNet v1 backbone of stem width 4 (C2..C5 of 16, 32, 64, 128 channels): the light
+ * feature network of the mobile video detector at toy size.
+ */
+export const FASTER_RCNN_MOBILE_TINY: FasterRcnnConfig = {
+  ...FASTER_RCNN_TINY,
+  backbone: { arch: 'mobilenet', depth: 18, width: 4, norm: 'batch' },
+};
+
 /** DCNv2's ablation rows (the paper's Table 1 at our scale): name -> label. */
 export const ABLATION_VARIANTS = {
   plain: 'plain (RoIAlign)',
@@ -200,7 +213,15 @@ export function validateFasterRcnnConfig(config: FasterRcnnConfig): FasterRcnnCo
   for (const [name, value] of Object.entries({ backbone, dcn, rpn, roi })) {
     if (value === null || typeof value !== 'object') throw argumentError(op, `config.${name}`, 'an object', value);
   }
-  assertOneOf(op, 'config.backbone.depth', backbone.depth, [18, 34, 50, 101]);
+  const arch = assertOneOf(op, 'config.backbone.arch', backbone.arch ?? 'resnet', ['resnet', 'mobilenet']);
+  if (arch === 'resnet') assertOneOf(op, 'config.backbone.depth', backbone.depth, [18, 34, 50, 101]);
+  if (arch === 'mobilenet' && dcn.stages !== 'none')
+    throw argumentError(
+      op,
+      'config.dcn.stages',
+      "'none' with the MobileNet backbone (no 3x3 convs to deform)",
+      dcn.stages,
+    );
   assertInteger(op, 'config.backbone.width', backbone.width, 1);
   assertOneOf(op, 'config.backbone.norm', backbone.norm, ['frozen', 'batch']);
   assertOneOf(op, 'config.dcn.stages', dcn.stages, ['none', 'c3-c5']);

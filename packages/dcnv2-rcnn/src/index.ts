@@ -3,6 +3,7 @@ export {
   FASTER_RCNN_R50_FPN,
   FASTER_RCNN_SMALL,
   FASTER_RCNN_TINY,
+  FASTER_RCNN_MOBILE_TINY,
   validateFasterRcnnConfig,
   withAblationVariant,
 } from './config';

@@ -46,18 +46,18 @@ function iou(a: readonly number[], b: readonly number[]): number {
   return inter / (a[2] * a[3] + b[2] * b[3] - inter);
 }
 
-function checkBoxes(list: unknown, name: string): MotBox[] {
+function checkBoxes(list: unknown, name: string, op = OP): MotBox[] {
   const ids = new Set<number | string>();
-  return requireArray(OP, name, list).map((value, n) => {
-    const box = requireRecord(OP, `${name}[${n}]`, value);
+  return requireArray(op, name, list).map((value, n) => {
+    const box = requireRecord(op, `${name}[${n}]`, value);
     const id = box.id as number | string;
     if (typeof id !== 'number' && typeof id !== 'string')
-      throw argumentError(OP, `${name}[${n}].id`, 'a number or a string', id);
-    if (ids.has(id)) throw argumentError(OP, `${name}[${n}] (id ${id}).id`, 'an id used once per frame', id);
+      throw argumentError(op, `${name}[${n}].id`, 'a number or a string', id);
+    if (ids.has(id)) throw argumentError(op, `${name}[${n}] (id ${id}).id`, 'an id used once per frame', id);
     ids.add(id);
     const b = box.bbox;
     if (!isFiniteNumbers(b, 4) || b[2] < 0 || b[3] < 0) {
-      throw argumentError(OP, `${name}[${n}] (id ${id}).bbox`, '[x, y, w, h] of finite numbers with w, h >= 0', b);
+      throw argumentError(op, `${name}[${n}] (id ${id}).bbox`, '[x, y, w, h] of finite numbers with w, h >= 0', b);
     }
     return box as unknown as MotBox;
   });
@@ -135,5 +135,86 @@ export function clearMot(frames: readonly MotFrame[], options: MotOptions = {}):
     idSwitches: switches,
     matches,
     groundTruth: total,
+  };
+}
+
+export interface IdentityResult {
+  /** 2 IDTP / (2 IDTP + IDFP + IDFN); NaN when there are no boxes at all. */
+  idf1: number;
+  /** IDTP / (IDTP + IDFP). */
+  idPrecision: number;
+  /** IDTP / (IDTP + IDFN). */
+  idRecall: number;
+  idTruePositives: number;
+  idFalsePositives: number;
+  idFalseNegatives: number;
+}
+
+/**
+ * Identity scores (Ristani et al. 2016, IDF1) as py-motmetrics computes them: every ground-truth trajectory is
+ * matched to at most one hypothesis trajectory for the whole sequence, by a minimum-cost assignment where the
+ * cost of a pair is the number of frames in which the two are not within `iouThreshold` (either box missing
+ * counts); IDTP are the frames a matched pair agrees, IDFN the other ground-truth boxes, IDFP the other
+ * hypothesis boxes. Boxes [x, y, w, h], as `clearMot`.
+ */
+export function identityF1(frames: readonly MotFrame[], options: { iouThreshold?: number } = {}): IdentityResult {
+  const op = 'identityF1';
+  const threshold = options.iouThreshold ?? 0.5;
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1))
+    throw argumentError(op, 'options.iouThreshold', 'a number in (0, 1]', threshold);
+  const gtIndex = new Map<number | string, number>();
+  const hypIndex = new Map<number | string, number>();
+  const gtCount: number[] = [];
+  const hypCount: number[] = [];
+  // Frames in which a (ground truth, hypothesis) pair is within the threshold, keyed g * 2^20 + h.
+  const agree = new Map<number, number>();
+  const index = (map: Map<number | string, number>, counts: number[], id: number | string) => {
+    let i = map.get(id);
+    if (i === undefined) {
+      i = counts.length;
+      map.set(id, i);
+      counts.push(0);
+    }
+    counts[i]++;
+    return i;
+  };
+  requireArray(op, 'frames', frames).forEach((value, f) => {
+    const frame = requireRecord(op, `frames[${f}]`, value);
+    const gts = checkBoxes(frame.groundTruth, `frames[${f}].groundTruth`, op);
+    const hyps = checkBoxes(frame.hypotheses, `frames[${f}].hypotheses`, op);
+    const g = gts.map((b) => index(gtIndex, gtCount, b.id));
+    const h = hyps.map((b) => index(hypIndex, hypCount, b.id));
+    gts.forEach((gt, i) =>
+      hyps.forEach((hyp, j) => {
+        if (iou(gt.bbox, hyp.bbox) >= threshold) {
+          const key = g[i] * 2 ** 20 + h[j];
+          agree.set(key, (agree.get(key) ?? 0) + 1);
+        }
+      }),
+    );
+  });
+  const G = gtCount.length;
+  const H = hypCount.length;
+  if (G >= 2 ** 20 || H >= 2 ** 20) throw argumentError(op, 'frames', 'fewer than 2^20 trajectories', [G, H]);
+  // Pair (g, h): misses gtCount[g] + hypCount[h] - 2 * agree. Unmatched g costs gtCount[g], unmatched h
+  // hypCount[h]: maximising total agreement over the pairs minimises the total, so assign on -agree.
+  const cost = new Float64Array(G * H);
+  for (const [key, n] of agree) cost[Math.floor(key / 2 ** 20) * H + (key % 2 ** 20)] = -n;
+  let idtp = 0;
+  if (G > 0 && H > 0) {
+    const { rowIndices, colIndices } = linearSumAssignment(cost, G, H);
+    rowIndices.forEach((g, n) => (idtp -= cost[g * H + colIndices[n]]));
+  }
+  const totalGt = gtCount.reduce((a, b) => a + b, 0);
+  const totalHyp = hypCount.reduce((a, b) => a + b, 0);
+  const idfn = totalGt - idtp;
+  const idfp = totalHyp - idtp;
+  return {
+    idf1: totalGt + totalHyp > 0 ? (2 * idtp) / (totalGt + totalHyp) : NaN,
+    idPrecision: totalHyp > 0 ? idtp / totalHyp : NaN,
+    idRecall: totalGt > 0 ? idtp / totalGt : NaN,
+    idTruePositives: idtp,
+    idFalsePositives: idfp,
+    idFalseNegatives: idfn,
   };
 }

@@ -1,50 +1,53 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { clearMot, flowEndPointError, type MotFrame } from '../src';
+import { clearMot, flowEndPointError, identityF1, type MotFrame } from '../src';
 
 const box = (x: number, w = 10): number[] => [x, 0, w, 10];
 
+/** Two objects, hypotheses that swap them, a false positive and a frame with nothing tracked. */
+const SWAP_FRAMES: MotFrame[] = [
+  {
+    groundTruth: [
+      { id: 'a', bbox: box(0) },
+      { id: 'b', bbox: box(50) },
+    ],
+    hypotheses: [
+      { id: 1, bbox: box(0) },
+      { id: 2, bbox: box(50) },
+    ],
+  },
+  // The hypotheses swap objects: two switches.
+  {
+    groundTruth: [
+      { id: 'a', bbox: box(0) },
+      { id: 'b', bbox: box(50) },
+    ],
+    hypotheses: [
+      { id: 1, bbox: box(50) },
+      { id: 2, bbox: box(0) },
+    ],
+  },
+  // 'a' continues with 2; hypothesis 3 is a false positive.
+  {
+    groundTruth: [{ id: 'a', bbox: box(0) }],
+    hypotheses: [
+      { id: 2, bbox: box(1) },
+      { id: 3, bbox: box(200) },
+    ],
+  },
+  // Nothing tracked: two misses.
+  {
+    groundTruth: [
+      { id: 'a', bbox: box(0) },
+      { id: 'b', bbox: box(50) },
+    ],
+    hypotheses: [],
+  },
+];
+
 describe('CLEAR MOT', () => {
   it('counts FP, FN and ID switches (hand-computed)', () => {
-    const frames: MotFrame[] = [
-      {
-        groundTruth: [
-          { id: 'a', bbox: box(0) },
-          { id: 'b', bbox: box(50) },
-        ],
-        hypotheses: [
-          { id: 1, bbox: box(0) },
-          { id: 2, bbox: box(50) },
-        ],
-      },
-      // The hypotheses swap objects: two switches.
-      {
-        groundTruth: [
-          { id: 'a', bbox: box(0) },
-          { id: 'b', bbox: box(50) },
-        ],
-        hypotheses: [
-          { id: 1, bbox: box(50) },
-          { id: 2, bbox: box(0) },
-        ],
-      },
-      // 'a' continues with 2; hypothesis 3 is a false positive.
-      {
-        groundTruth: [{ id: 'a', bbox: box(0) }],
-        hypotheses: [
-          { id: 2, bbox: box(1) },
-          { id: 3, bbox: box(200) },
-        ],
-      },
-      // Nothing tracked: two misses.
-      {
-        groundTruth: [
-          { id: 'a', bbox: box(0) },
-          { id: 'b', bbox: box(50) },
-        ],
-        hypotheses: [],
-      },
-    ];
+    const frames = SWAP_FRAMES;
     const r = clearMot(frames);
     expect([r.groundTruth, r.matches, r.falseNegatives, r.falsePositives, r.idSwitches]).toEqual([7, 5, 2, 1, 2]);
     expect(r.mota).toBeCloseTo(1 - 5 / 7, 15);
@@ -120,6 +123,31 @@ describe('CLEAR MOT', () => {
         },
       ]),
     ).toThrow(/frames\[0\]\.hypotheses\[1\] \(id 1\)\.id' expected an id used once per frame/);
+  });
+});
+
+describe('IDF1', () => {
+  it('matches whole trajectories once (hand-computed): the swap costs identity, not only one frame', () => {
+    // SWAP_FRAMES: a (4 boxes) agrees with 1 in frame 0 and with 2 in frames 1 and 2; b (3 boxes)
+    // with 2 in frame 0 and with 1 in frame 1. Best: a-2 (2 frames) + b-1 (1 frame) = 3 of 7 truths, 6 hypotheses.
+    const frames = SWAP_FRAMES;
+    const r = identityF1(frames);
+    expect([r.idTruePositives, r.idFalsePositives, r.idFalseNegatives]).toEqual([3, 3, 4]);
+    expect(r.idf1).toBeCloseTo(6 / 13, 15);
+    expect(r.idPrecision).toBeCloseTo(3 / 6, 15);
+    expect(r.idRecall).toBeCloseTo(3 / 7, 15);
+    // A perfect tracker scores 1; nothing at all is NaN; an empty hypothesis set scores 0.
+    const perfect = frames.map((f) => ({ groundTruth: f.groundTruth, hypotheses: f.groundTruth }));
+    expect(identityF1(perfect).idf1).toBe(1);
+    expect(identityF1([{ groundTruth: [], hypotheses: [] }]).idf1).toBeNaN();
+    expect(identityF1(frames.map((f) => ({ ...f, hypotheses: [] }))).idf1).toBe(0);
+  });
+
+  it('errors name identityF1 and the argument', () => {
+    expect(() => identityF1([{ groundTruth: [{ id: 'a', bbox: [0, 0, -1, 1] }], hypotheses: [] }])).toThrow(
+      /identityF1.*frames\[0\].groundTruth\[0\] \(id a\).bbox/,
+    );
+    expect(() => identityF1([], { iouThreshold: 0 })).toThrow(/identityF1.*options.iouThreshold/);
   });
 });
 

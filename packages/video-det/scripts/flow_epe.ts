@@ -1,8 +1,9 @@
 /**
- * FlowNet-S end-point error on shapes-world videos against their ground-truth flow: zero flow, the untrained
- * network and the network after a short training (multi-scale EPE loss, AdamW), per seed; prints a JSON record.
+ * Flow networks' end-point error on shapes-world videos against their ground-truth flow: zero flow, and each
+ * network of `--nets` (FlowNet-S, Light Flow) untrained and after a short training (multi-scale EPE loss, AdamW),
+ * per seed, on the same pairs and batches; prints a JSON record.
  *
- *   npx tsx scripts/flow_epe.ts --seeds 0,1 --steps 150 --out /tmp/flow-epe.json
+ *   npx tsx scripts/flow_epe.ts --seeds 0,1 --steps 150 --nets flownet,lightflow --out /tmp/flow-epe.json
  *
  * Frames are 64 px on the long side (the short side is padded to 64 with zeros, flow there not counted); pairs
  * are (t, t - d) for d in 1..3 (the backward flow to an earlier frame, as DFF warps a key frame); EPE is over
@@ -10,20 +11,21 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@deformjs/core';
 import { decodeImage, generateVideo, loadGroundTruthFlow } from '@deformjs/datasets';
 import { flowEndPointError } from '@deformjs/metrics';
 import { AdamW, optimizationStep, resizeBilinear } from '@deformjs/nn';
-import { FlowNetS, multiScaleEpeLoss } from '../src/index';
+import { FlowNetS, LightFlow, multiScaleEpeLoss } from '../src/index';
 
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '0,1' },
     steps: { type: 'string', default: '150' },
     width: { type: 'string', default: '8' },
+    nets: { type: 'string', default: 'flownet' },
     lr: { type: 'string', default: '1e-3' },
     batch: { type: 'string', default: '4' },
     out: { type: 'string', default: join(tmpdir(), 'flow-epe.json') },
@@ -34,6 +36,12 @@ const steps = Number(values.steps);
 const batchSize = Number(values.batch);
 const SIZE = 64;
 const OFFSETS = [-1, -2, -3];
+const NETS = { flownet: FlowNetS, lightflow: LightFlow } as const;
+type NetName = keyof typeof NETS;
+const nets = values.nets!.split(',') as NetName[];
+for (const name of nets)
+  if (!(name in NETS))
+    throw new Error(`flow_epe: --nets expected names from [${Object.keys(NETS).join(', ')}], got '${name}'`);
 
 interface Pair {
   current: Float32Array;
@@ -109,19 +117,20 @@ function evaluate(
 }
 
 type Pixels = 'all' | 'moving';
-const METHODS = ['zero', 'untrained', 'trained'] as const;
+const METHODS = ['zero', ...nets.flatMap((n) => [`untrained ${n}`, `trained ${n}`])];
 
 await initBackend('wasm');
 interface Run {
   seed: number;
   trainPairs: number;
   valPairs: number;
-  zero: Record<Pixels, number>;
-  untrained: Record<Pixels, number>;
-  trained: Record<Pixels, number>;
-  trainSeconds: number;
-  firstLoss: number;
-  lastLoss: number;
+  epe: Record<string, Record<Pixels, number>>;
+  trainSeconds: Record<string, number>;
+  firstLoss: Record<string, number>;
+  lastLoss: Record<string, number>;
+  /** Trainable parameters, and milliseconds per val pair of the trained network's evaluation (forward + EPE). */
+  parameters: Record<string, number>;
+  msPerPair: Record<string, number>;
 }
 const runs: Run[] = [];
 for (const seed of seeds) {
@@ -144,71 +153,84 @@ for (const seed of seeds) {
     data.videos.filter((v) => v.split === 'val'),
     8,
   );
-  const net = new FlowNetS({ width: Number(values.width), seed });
-  const predict = (current: tf.Tensor4D, reference: tf.Tensor4D) => {
-    const { flow, features, predictions } = net.forward(current, reference);
-    const full = resizeBilinear(flow, [SIZE, SIZE]);
-    tf.dispose([flow, features, ...predictions]);
-    return full;
-  };
-  const zero = evaluate(val, () => tf.zeros([1, SIZE, SIZE, 2]));
-  const untrained = evaluate(val, predict);
-  const optimizer = new AdamW([{ params: net.trainableVariables() }], { lr: Number(values.lr), weightDecay: 0 });
-  const rng = new Rng(seed);
-  const start = performance.now();
-  const losses: number[] = [];
-  for (let step = 0; step < steps; step++) {
-    const batch = Array.from({ length: batchSize }, () => train[rng.int(train.length)]);
-    const [current, reference, flow] = [
-      stack(batch, 'current', 3),
-      stack(batch, 'reference', 3),
-      stack(batch, 'flow', 2),
-    ];
-    const { loss } = optimizationStep(
-      () => {
-        const out = net.forward(current, reference);
-        const l = multiScaleEpeLoss(out.predictions, flow);
-        tf.dispose([out.flow, out.features, ...out.predictions]);
-        return { loss: l, components: { epe: l } };
-      },
-      net.trainableVariables(),
-      optimizer,
-      10,
-    );
-    losses.push(loss);
-    tf.dispose([current, reference, flow]);
-  }
-  const trainSeconds = (performance.now() - start) / 1000;
-  const trained = evaluate(val, predict);
-  const run = {
+  const run: Run = {
     seed,
     trainPairs: train.length,
     valPairs: val.length,
-    zero,
-    untrained,
-    trained,
-    steps,
-    trainSeconds,
-    firstLoss: losses[0],
-    lastLoss: losses[losses.length - 1],
+    epe: { zero: evaluate(val, () => tf.zeros([1, SIZE, SIZE, 2])) },
+    trainSeconds: {},
+    firstLoss: {},
+    lastLoss: {},
+    parameters: {},
+    msPerPair: {},
   };
+  for (const name of nets) {
+    const net = new NETS[name]({ width: Number(values.width), seed });
+    const predict = (current: tf.Tensor4D, reference: tf.Tensor4D) => {
+      net.eval();
+      const { flow, features, predictions } = net.forward(current, reference);
+      const full = resizeBilinear(flow, [SIZE, SIZE]);
+      tf.dispose([flow, features, ...predictions]);
+      return full;
+    };
+    run.epe[`untrained ${name}`] = evaluate(val, predict);
+    const optimizer = new AdamW([{ params: net.trainableVariables() }], { lr: Number(values.lr), weightDecay: 0 });
+    // The same batches for every network.
+    const rng = new Rng(seed);
+    const start = performance.now();
+    const losses: number[] = [];
+    for (let step = 0; step < steps; step++) {
+      const batch = Array.from({ length: batchSize }, () => train[rng.int(train.length)]);
+      const [current, reference, flow] = [
+        stack(batch, 'current', 3),
+        stack(batch, 'reference', 3),
+        stack(batch, 'flow', 2),
+      ];
+      net.train();
+      const { loss } = optimizationStep(
+        () => {
+          const out = net.forward(current, reference);
+          const l = multiScaleEpeLoss(out.predictions, flow);
+          tf.dispose([out.flow, out.features, ...out.predictions]);
+          return { loss: l, components: { epe: l } };
+        },
+        net.trainableVariables(),
+        optimizer,
+        10,
+      );
+      losses.push(loss);
+      tf.dispose([current, reference, flow]);
+    }
+    run.trainSeconds[name] = (performance.now() - start) / 1000;
+    const evalStart = performance.now();
+    run.epe[`trained ${name}`] = evaluate(val, predict);
+    run.msPerPair[name] = (performance.now() - evalStart) / val.length;
+    run.parameters[name] = net.trainableVariables().reduce((n, v) => n + v.size, 0);
+    run.firstLoss[name] = losses[0];
+    run.lastLoss[name] = losses[losses.length - 1];
+    optimizer.dispose();
+    net.dispose();
+  }
   console.log(JSON.stringify(run));
   runs.push(run);
-  optimizer.dispose();
-  net.dispose();
 }
-const stat = (method: (typeof METHODS)[number], pixels: Pixels) => {
-  const v = runs.map((r) => r[method][pixels]);
+const stat = (method: string, pixels: Pixels) => {
+  const v = runs.map((r) => r.epe[method][pixels]);
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, v.length - 1));
   return { mean, std };
 };
 const summary = Object.fromEntries(METHODS.map((m) => [m, { all: stat(m, 'all'), moving: stat(m, 'moving') }]));
-const record = { command: process.argv.slice(1).join(' '), width: Number(values.width), steps, runs, summary };
+const record = {
+  command: ['npx tsx', relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' '),
+  width: Number(values.width),
+  steps,
+  nets,
+  runs,
+  summary,
+};
 writeFileSync(values.out!, JSON.stringify(record, null, 2));
-const show = (m: (typeof METHODS)[number], p: Pixels) =>
-  `${summary[m][p].mean.toFixed(3)} +- ${summary[m][p].std.toFixed(3)}`;
+const show = (m: string, p: Pixels) => `${summary[m][p].mean.toFixed(3)} +- ${summary[m][p].std.toFixed(3)}`;
 console.log(`EPE in px, mean +- std over seeds ${seeds.join(', ')} (valid pixels | valid moving pixels):`);
-console.log(`  zero flow            ${show('zero', 'all')} | ${show('zero', 'moving')}`);
-console.log(`  untrained FlowNet-S  ${show('untrained', 'all')} | ${show('untrained', 'moving')}`);
-console.log(`  after ${steps} steps      ${show('trained', 'all')} | ${show('trained', 'moving')}`);
+const label = (m: string) => (m.startsWith('trained') ? `${m} (${steps} steps)` : m);
+for (const m of METHODS) console.log(`  ${label(m).padEnd(30)} ${show(m, 'all')} | ${show(m, 'moving')}`);

@@ -113,18 +113,7 @@ export class FlowNetS extends Module {
   }
 
   forward(current: tf.Tensor, reference: tf.Tensor): FlowNetSOutput {
-    const op = 'FlowNetS';
-    for (const [name, t] of [
-      ['current', current],
-      ['reference', reference],
-    ] as const)
-      if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a [N, H, W, 3] tensor', t);
-    const { H, W } = checkShapes(op, [
-      { name: 'current', shape: current.shape, expected: ['N', 'H', 'W', 3] },
-      { name: 'reference', shape: reference.shape, expected: ['N', 'H', 'W', 3] },
-    ]);
-    if (H % FLOWNET_STRIDE !== 0 || W % FLOWNET_STRIDE !== 0)
-      throw argumentError(op, 'current', `height and width that are multiples of ${FLOWNET_STRIDE}`, [H, W]);
+    checkFramePair('FlowNetS', current, reference);
     return tf.tidy(() => {
       const conv2 = this.conv2.forward(this.conv1.forward(tf.concat([current, reference], 3)));
       const conv3 = this.conv3_1.forward(this.conv3.forward(conv2));
@@ -147,4 +136,19 @@ export class FlowNetS extends Module {
       };
     });
   }
+}
+
+/** A flow network's two input frames: [N, H, W, 3] tensors of one shape, H and W multiples of FLOWNET_STRIDE. */
+export function checkFramePair(op: string, current: tf.Tensor, reference: tf.Tensor): void {
+  for (const [name, t] of [
+    ['current', current],
+    ['reference', reference],
+  ] as const)
+    if (!(t instanceof tf.Tensor)) throw argumentError(op, name, 'a [N, H, W, 3] tensor', t);
+  const { H, W } = checkShapes(op, [
+    { name: 'current', shape: current.shape, expected: ['N', 'H', 'W', 3] },
+    { name: 'reference', shape: reference.shape, expected: ['N', 'H', 'W', 3] },
+  ]);
+  if (H % FLOWNET_STRIDE !== 0 || W % FLOWNET_STRIDE !== 0)
+    throw argumentError(op, 'current', `height and width that are multiples of ${FLOWNET_STRIDE}`, [H, W]);
 }
