@@ -37,6 +37,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { browserBundleProblems, nodeOnlyPackages, workspacePackages } from './browser-bundle.mjs';
 import { installedPackages, readmeBlocks, runnableFile } from './readme-blocks.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -52,9 +53,6 @@ let finished = false;
 
 // Generous: a shared 2-core machine under load installs 60 MB of tfjs an order of magnitude slower than idle.
 const INSTALL_TIMEOUT = 400_000;
-
-// Packages for Node alone (files, sharp, worker threads); a package depending on one is Node-only too.
-const NODE_ONLY_ROOTS = new Set(['@deformjs/datasets']);
 
 function parseOptions(args) {
   const value = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
@@ -264,29 +262,6 @@ async function scratchCopy() {
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
-function workspacePackages(root) {
-  return readdirSync(join(root, 'packages'))
-    .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
-    .map((dir) => ({ dir: join(root, 'packages', dir), json: readJson(join(root, 'packages', dir, 'package.json')) }))
-    .filter((p) => !p.json.private);
-}
-
-/** Node-only packages: the roots and every package depending on one (directly or through another). */
-function nodeOnlyPackages(packages) {
-  const nodeOnly = new Set(NODE_ONLY_ROOTS);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of packages) {
-      const deps = Object.keys(p.json.dependencies ?? {});
-      if (!nodeOnly.has(p.json.name) && deps.some((d) => nodeOnly.has(d))) {
-        nodeOnly.add(p.json.name);
-        grew = true;
-      }
-    }
-  }
-  return nodeOnly;
-}
-
 async function publishAll(scratch, registry) {
   // The workspace's own dependencies, from the pnpm store (the same lockfile the repository installed).
   await run('pnpm', ['install', '--frozen-lockfile', '--offline'], { cwd: scratch, timeout: 300_000 }).catch(() =>
@@ -371,34 +346,6 @@ function diskUsage(path) {
   return bytes;
 }
 
-/**
- * A package's browser entry ("." import condition) bundled for the browser with everything it imports: problems
- * are Node built-ins or imports that do not resolve, and tfjs-core modules from more than one copy.
- */
-async function browserBundleProblems(folder, name) {
-  const { build } = await import(esbuildPath);
-  const result = await build({
-    stdin: { contents: `export * from '${name}';`, resolveDir: folder },
-    bundle: true,
-    platform: 'browser',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  }).catch((error) => ({ errors: error.errors }));
-  if (result.errors?.length) {
-    return [`the browser entry does not bundle: ${[...new Set(result.errors.map((e) => e.text))].join('; ')}`];
-  }
-  const inputs = Object.keys(result.metafile.inputs);
-  const problems = [];
-  const builtins = inputs.filter((input) => input.startsWith('node:'));
-  if (builtins.length) problems.push(`the browser entry reaches Node built-ins: ${builtins.join(', ')}`);
-  const tfjsCopies = new Set(
-    inputs.map((input) => /^(.*node_modules\/@tensorflow\/tfjs-core)\//.exec(input)?.[1]).filter(Boolean),
-  );
-  if (tfjsCopies.size > 1) problems.push(`the browser bundle holds ${tfjsCopies.size} tfjs-core: ${[...tfjsCopies]}`);
-  return problems;
-}
-
 let esbuildPath = '';
 
 function usesTfjs(json) {
@@ -451,7 +398,8 @@ async function userInstall(manager, pkg, registry, { nodeOnly }) {
     );
   }
   if (manager === 'npm' && !nodeOnly.has(name)) {
-    problems.push(...(await browserBundleProblems(folder, name)));
+    const { build } = await import(esbuildPath);
+    problems.push(...(await browserBundleProblems(build, folder, name)));
   }
   for (const dep of packages.filter((p) => p.startsWith('@deformjs/'))) {
     const code = `const m = require('${dep}'); if (!Object.keys(m).length) throw new Error('empty CommonJS exports');`;

@@ -1,5 +1,7 @@
+import type * as NodePath from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerTrainingKernels } from './kernels/register';
+import { nodeBuiltin, nodeRequire } from './node_builtins';
 import { requestedThreads, setWasmBackendWithThreads, THREADS_ENV, WasmThreadsError } from './wasm_threads';
 
 export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -12,10 +14,13 @@ export const WASM_PATHS_ENV = 'DEFORMJS_WASM_PATHS';
 
 export interface InitBackendOptions {
   /**
-   * Where the wasm backend finds `tfjs-backend-wasm*.wasm`: a folder path or URL ending in `/`. In Node it is
-   * found from the installed package, so bundled code starts too; in a browser bundle, pass it.
+   * Where the wasm backend finds its `.wasm` files: a folder path or URL (a `/` is added if missing), or an object
+   * mapping each file name (`tfjs-backend-wasm.wasm`, `tfjs-backend-wasm-simd.wasm`,
+   * `tfjs-backend-wasm-threaded-simd.wasm`) to its URL, as a bundler's asset imports give them (tfjs's
+   * `setWasmPaths`). In Node they are found from the installed package, so bundled code starts too; in a browser,
+   * without it, tfjs looks beside the page's script. Default: the environment variable `DEFORMJS_WASM_PATHS`.
    */
-  wasmPaths?: string;
+  wasmPaths?: string | Record<string, string>;
   /**
    * The wasm backend's thread count in Node (XNNPACK's pool: matMul, conv2d and the other dense kernels), from 1
    * to 8. Default: the environment variable `DEFORMJS_THREADS`, else every available core (at most 8). `1` opts
@@ -27,12 +32,22 @@ export interface InitBackendOptions {
 
 /** The optional native backends, in the order `auto` tries them. */
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+/** The package that registers each optional backend when it is imported. */
+const OPTIONAL_PACKAGES = {
+  webgl: '@tensorflow/tfjs-backend-webgl',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
+} as const;
 
 /**
  * Chooses and starts a tfjs backend, registers tfjs's op gradients (which tfjs-core alone leaves out in
  * Node) and deformjs's extra training kernels.
  * `auto` takes tfjs-node-gpu, then tfjs-node when they load, else wasm, else cpu. An explicit name either
  * starts that backend or throws: it never falls back silently. Returns the name of the active backend.
+ *
+ * cpu and wasm come with core. webgl, webgpu and tensorflow come from optional packages: a backend their import
+ * has registered is used as it is (in a bundle, `import '@tensorflow/tfjs-backend-webgl'` before calling this:
+ * bundlers cannot follow an import of a package that may be missing), else core imports the package itself
+ * (unbundled Node).
  */
 export async function initBackend(name?: BackendName, options: InitBackendOptions = {}): Promise<string> {
   const requested = name ?? envBackend();
@@ -56,6 +71,7 @@ function envBackend(): string {
 }
 
 async function startAuto(options: InitBackendOptions): Promise<string> {
+  if (tf.findBackendFactory('tensorflow') && (await tf.setBackend('tensorflow'))) return 'tensorflow';
   for (const pkg of NATIVE_PACKAGES) {
     if (await tryImport(pkg)) {
       if (await tf.setBackend('tensorflow')) return 'tensorflow';
@@ -78,13 +94,11 @@ async function startNamed(name: Exclude<BackendName, 'auto'>, options: InitBacke
       await prepareWasm(options);
       return startWasm(options);
     case 'tensorflow':
-      await importNative();
+      if (!tf.findBackendFactory(name)) await importNative();
       break;
     case 'webgl':
-      await importOptional('@tensorflow/tfjs-backend-webgl', 'webgl');
-      break;
     case 'webgpu':
-      await importOptional('@tensorflow/tfjs-backend-webgpu', 'webgpu');
+      if (!tf.findBackendFactory(name)) await importOptional(OPTIONAL_PACKAGES[name], name);
       break;
   }
   if (!(await tf.setBackend(name))) {
@@ -109,25 +123,21 @@ async function startWasm(options: InitBackendOptions): Promise<string> {
 async function prepareWasm(options: InitBackendOptions): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const paths =
-    options.wasmPaths ??
-    (typeof process !== 'undefined' ? process.env?.[WASM_PATHS_ENV] : undefined) ??
-    (await nodeWasmDir());
+    options.wasmPaths ?? (typeof process !== 'undefined' ? process.env?.[WASM_PATHS_ENV] : undefined) ?? nodeWasmDir();
   // setWasmPaths is only allowed before the backend is first initialised.
   if (paths && !wasmStarted) {
-    wasm.setWasmPaths(paths.endsWith('/') ? paths : `${paths}/`);
+    wasm.setWasmPaths(typeof paths !== 'string' || paths.endsWith('/') ? paths : `${paths}/`);
   }
   wasmStarted = true;
 }
 let wasmStarted = false;
 
 /** The folder of the installed tfjs-backend-wasm, so that bundled Node code still finds its .wasm files. */
-async function nodeWasmDir(): Promise<string | undefined> {
-  if (typeof process === 'undefined' || !process.versions?.node) return undefined;
+function nodeWasmDir(): string | undefined {
+  const path = nodeBuiltin<typeof NodePath>('node:path');
   try {
-    const { createRequire } = await import('node:module');
-    const path = await import('node:path');
-    const require = createRequire(import.meta.url);
-    return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep;
+    const wasmFile = nodeRequire()?.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm');
+    return path && wasmFile ? path.dirname(wasmFile) + path.sep : undefined;
   } catch {
     return undefined;
   }
@@ -147,14 +157,17 @@ async function importNative(): Promise<void> {
 async function importOptional(pkg: string, backend: string): Promise<void> {
   if (!(await tryImport(pkg))) {
     throw new Error(
-      `initBackend: backend '${backend}' needs the optional package ${pkg}: install it with \`npm install ${pkg}\`.`,
+      `initBackend: backend '${backend}' needs the optional package ${pkg}: install it with ` +
+        `\`npm install ${pkg}\`, and in a bundle import it before initBackend (\`import '${pkg}';\`): bundlers ` +
+        `cannot follow core's import of an optional package.`,
     );
   }
 }
 
 async function tryImport(pkg: string): Promise<boolean> {
   try {
-    // A computed specifier keeps bundlers from trying to resolve optional peers at build time.
+    // A computed specifier keeps bundlers from trying to resolve optional peers at build time (so in a bundle this
+    // fails, and the backend must have been registered by the user's own import).
     await import(/* @vite-ignore */ pkg);
     return true;
   } catch {

@@ -18,6 +18,7 @@ import type * as NodeFs from 'node:fs';
 import type * as NodeOs from 'node:os';
 import type * as NodePath from 'node:path';
 import type { TransferListItem, Worker } from 'node:worker_threads';
+import { nodeBuiltin, nodeRequire } from './node_builtins';
 import { gatePoolBySize } from './wasm_pool_gate';
 
 /** The tfjs-backend-wasm version whose internals the threaded start relies on (pinned in package.json). */
@@ -59,13 +60,8 @@ function checkCount(count: number, name: string, given: unknown): number {
 }
 
 async function availableCores(): Promise<number> {
-  // Node modules are imported inside try blocks so that browser bundlers leave them out instead of failing.
-  try {
-    const os = await import('node:os');
-    return os.availableParallelism?.() ?? os.cpus().length;
-  } catch {
-    return 1;
-  }
+  const os = nodeBuiltin<typeof NodeOs>('node:os');
+  return os ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
 }
 
 export function isNode(): boolean {
@@ -154,12 +150,12 @@ export function checkWasmVersion(version: string): void {
 async function threadedBuild(loadedVersion: string): Promise<ThreadedBuild | string> {
   checkWasmVersion(loadedVersion);
   if (typeof SharedArrayBuffer !== 'function') return 'this Node has no SharedArrayBuffer';
-  let require: NodeRequire, path: typeof NodePath, fs: typeof NodeFs, packageDir: string;
+  const require = nodeRequire();
+  const path = nodeBuiltin<typeof NodePath>('node:path');
+  const fs = nodeBuiltin<typeof NodeFs>('node:fs');
+  if (!require || !path || !fs) return 'this Node has no process.getBuiltinModule (Node >= 20.16 has it)';
+  let packageDir: string;
   try {
-    // Inside a try block, so that browser bundlers leave these Node modules out instead of failing.
-    require = (await import('node:module')).createRequire(import.meta.url);
-    path = await import('node:path');
-    fs = await import('node:fs');
     packageDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   } catch {
     return 'the installed @tensorflow/tfjs-backend-wasm package was not found (a bundle without node_modules?)';

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { build } from 'tsup';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../src/index';
@@ -33,6 +34,19 @@ describe('initBackend', () => {
       /@tensorflow\/tfjs-node.*npm install @tensorflow\/tfjs-node/s,
     );
     await expect(initBackend('webgpu')).rejects.toThrow(/@tensorflow\/tfjs-backend-webgpu/);
+  });
+
+  it('uses an optional backend that an import has registered, without importing its package', async () => {
+    // What a bundle does: \`import '@tensorflow/tfjs-backend-webgpu'\` registers the backend, and core's own import
+    // of the package (which bundlers cannot follow) must not be needed. A cpu backend stands in for it here.
+    tf.registerBackend('webgpu', () => new MathBackendCPU());
+    try {
+      expect(await initBackend('webgpu')).toBe('webgpu');
+      expect(tf.getBackend()).toBe('webgpu');
+    } finally {
+      tf.removeBackend('webgpu');
+      await initBackend('cpu');
+    }
   });
 
   it('rejects unknown names', async () => {
