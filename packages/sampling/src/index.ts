@@ -1,5 +1,7 @@
 export { bilinearGather, bilinearGatherChecked } from './bilinear_gather';
 export { bilinearGatherComposed } from './composed';
+export { gridSample } from './grid_sample';
+export type { GridSampleOptions } from './grid_sample';
 export { checkGatherArguments, checkGatherArgumentsResolved, resolveLevels, GATHER_ARGUMENT_NAMES } from './validate';
 export type {
   BilinearGatherOptions,
