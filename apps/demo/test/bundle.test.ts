@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { build as viteBuild, createLogger } from 'vite';
 import type { Rollup } from 'vite';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without types
 import {
   browserBundleProblems,
   nodeImportsIn,
@@ -17,9 +16,8 @@ import {
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const rootDir = join(appDir, '../..');
-type WorkspacePackage = { json: { name: string; dependencies?: Record<string, string> } };
-const packages = workspacePackages(rootDir) as WorkspacePackage[];
-const nodeOnly = nodeOnlyPackages(packages) as Set<string>;
+const packages = workspacePackages(rootDir);
+const nodeOnly = nodeOnlyPackages(packages);
 const browserPackages = packages.map((p) => p.json.name).filter((name) => !nodeOnly.has(name));
 
 describe('browser bundles of every browser package', () => {

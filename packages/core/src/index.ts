@@ -20,6 +20,8 @@ export { registerFusedKernel, hasFusedKernels, runFused, FUSED_BACKENDS } from '
 export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { runSplit, splitThreads } from './thread_split';
 export type { SplitKernel } from './thread_split';
+export { registerWebGLKernel } from './webgl_kernels';
+export type { RunWebGLProgram, WebGLKernel, WebGLProgram } from './webgl_kernels';
 export { registerTrainingKernels } from './kernels/register';
 export { Module, fromTorchLayout, toTorchLayout } from './module';
 export type { Parameter, TorchLayout, Layer } from './module';

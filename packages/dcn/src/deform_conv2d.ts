@@ -211,8 +211,8 @@ function deformableColumns(
   const K = kh * kw;
   const Q = Ho * Wo;
   const value = tf.reshape(input, [N, H * W, G, C / G]);
-  // Offsets come as (dy, dx) per tap; the gather takes (x, y).
-  const shift = tf.reverse(tf.reshape(offset, [N, Q, G, K, 2]), 4);
+  // Offsets come as (dy, dx) per tap; the gather takes (x, y). Reversed as rows of 2: webgl reverses rank <= 4 only.
+  const shift = tf.reshape(tf.reverse(tf.reshape(offset, [N * Q * G * K, 2]), 1), [N, Q, G, K, 2]);
   const grid = tf.tensor(convTapGrid(geometry), [1, Q, 1, K, 2]);
   const locations = tf.reshape(tf.add(shift, grid), [N, Q, G, 1, K, 2]);
   const weights = mask ? tf.reshape(mask, [N, Q, G, 1, K]) : null;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hasFusedKernels, runFused } from '@deformjs/core';
+import { runFused } from '@deformjs/core';
 import { composedGather } from './composed';
-import { BILINEAR_GATHER, registerBilinearGatherKernels } from './kernels';
+import { BILINEAR_GATHER, GATHER_KERNEL_BACKENDS, registerBilinearGatherKernels } from './kernels';
 import { checkGatherArguments } from './validate';
 import type { BilinearGatherOptions, CheckedGather, LevelStartIndexLike, SpatialShapesLike } from './validate';
 
@@ -14,8 +14,8 @@ import type { BilinearGatherOptions, CheckedGather, LevelStartIndexLike, Spatial
  * value [B, S, G, Cg] (levels concatenated, each row-major); spatialShapes [L, 2] rows (H, W);
  * levelStartIndex [L]; locations [B, Q, G, L, P, 2] as (x, y); weights [B, Q, G, L, P] or null (all ones).
  *
- * On cpu and wasm this runs one fused kernel forward and one backward; on other backends a composition of
- * tf ops (`bilinearGatherComposed`).
+ * On cpu and wasm this runs one fused kernel forward and one backward, on webgl shader programs (forward, and one
+ * per gradient); on other backends a composition of tf ops (`bilinearGatherComposed`).
  */
 export function bilinearGather(
   value: tf.Tensor,
@@ -39,7 +39,7 @@ export function bilinearGather(
 
 /**
  * `bilinearGather` on arguments already validated by `checkGatherArguments`, for ops built on it that check
- * with their own names: the fused kernels on cpu and wasm, the composed path elsewhere.
+ * with their own names: the kernels on cpu, wasm and webgl, the composed path elsewhere.
  */
 export function bilinearGatherChecked(
   value: tf.Tensor,
@@ -47,7 +47,7 @@ export function bilinearGatherChecked(
   weights: tf.Tensor | null,
   checked: CheckedGather,
 ): tf.Tensor {
-  return hasFusedKernels()
+  return GATHER_KERNEL_BACKENDS.includes(tf.getBackend())
     ? fusedGather(value, locations, weights, checked)
     : composedGather(value, locations, weights, checked);
 }

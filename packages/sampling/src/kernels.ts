@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedKernel, runFused, runSplit } from '@deformjs/core';
+import { registerFusedKernel, registerWebGLKernel, runFused, runSplit } from '@deformjs/core';
 import type { KernelArray, SplitKernel } from '@deformjs/core';
 import { Corners, bilinearGatherBackwardImpl, bilinearGatherForwardImpl } from './bilinear_gather_impl';
+import { forwardProgram, locationsGradProgram, valueGradProgram, weightsGradProgram } from './bilinear_gather_webgl';
 import type { GatherDims, GatherFlags } from './bilinear_gather_impl';
 import { name, version } from '../package.json';
 
@@ -35,7 +36,10 @@ const worthSplitting = (d: GatherDims) => d.B * d.Q * d.G * d.L * d.P * d.C >= M
 
 let registered = false;
 
-/** Registers the forward and backward kernels on cpu and wasm and the gradient; idempotent. */
+/** The backends with this package's kernels: cpu and wasm (array code) and webgl (shader programs). */
+export const GATHER_KERNEL_BACKENDS = ['cpu', 'wasm', 'webgl'];
+
+/** Registers the forward and backward kernels on cpu, wasm and webgl and the gradient; idempotent. */
 export function registerBilinearGatherKernels(): void {
   if (registered) return;
   registerFusedKernel<GatherAttrs>({
@@ -56,6 +60,32 @@ export function registerBilinearGatherKernels(): void {
       const dims = dimsOf(shapes);
       const flags = { normalized: attrs.normalized, reduce: attrs.reduce, weighted: attrs.weighted };
       runSplit(BACKWARD, [...inputs.slice(0, 6), ...outputs, dims, flags], units(dims), worthSplitting(dims));
+    },
+  });
+  registerWebGLKernel<GatherAttrs>({
+    kernelName: BILINEAR_GATHER,
+    run: (inputs, attrs, runProgram) => {
+      const dims = dimsOf(inputs.map((t) => t.shape));
+      return [runProgram(forwardProgram(dims, attrs), attrs.weighted ? inputs : inputs.slice(0, 4))];
+    },
+  });
+  registerWebGLKernel<GatherAttrs>({
+    kernelName: BILINEAR_GATHER_GRAD,
+    run: (inputs, attrs, runProgram) => {
+      const dims = dimsOf(inputs.map((t) => t.shape));
+      // [value, spatialShapes, starts, locations, weights?, dy], as the programs' variableNames list them.
+      const used = attrs.weighted ? inputs : [...inputs.slice(0, 4), inputs[5]];
+      const gradWeights = attrs.weighted
+        ? runProgram(weightsGradProgram(dims, attrs), used)
+        : runProgram(
+            { variableNames: [], outputShape: inputs[4].shape, userCode: 'void main() { setOutput(0.0); }' },
+            [],
+          );
+      return [
+        runProgram(valueGradProgram(dims, attrs), used),
+        runProgram(locationsGradProgram(dims, attrs), used),
+        gradWeights,
+      ];
     },
   });
   tf.registerGradient({

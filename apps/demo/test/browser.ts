@@ -1,0 +1,81 @@
+// Bundles a page for the browser (esbuild, as an app would), serves it on 127.0.0.1 and opens it in the system's
+// Chromium through playwright-core. Headless Chromium renders WebGL2 with SwiftShader (no GPU needed).
+import { build } from 'esbuild';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+export interface OpenPage {
+  page: Page;
+  /** Messages the page logged as errors. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** Bundles `entry` into a temporary folder with an index.html, serves it and opens it in headless Chromium. */
+export async function openPage(entry: string): Promise<OpenPage> {
+  const dir = mkdtempSync(join(appDir, '.page-'));
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  try {
+    const result = await build({
+      entryPoints: { page: entry },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outdir: dir,
+      loader: { '.wasm': 'file' },
+      logLevel: 'silent',
+    });
+    if (result.warnings.length) throw new Error(`bundling ${entry} warned: ${result.warnings.map((w) => w.text)}`);
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="page.js"></script>',
+    );
+    server = createServer((request, response) => {
+      const file = join(dir, normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
+      try {
+        const body = readFileSync(file.endsWith('/') ? join(file, 'index.html') : file);
+        response.writeHead(200, { 'content-type': TYPES[extname(file) || '.html'] ?? 'application/octet-stream' });
+        response.end(body);
+      } catch {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const opened = { browser, server };
+    return {
+      page,
+      errors,
+      close: async () => {
+        await opened.browser.close();
+        await new Promise((resolve) => opened.server.close(resolve));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await browser?.close();
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
