@@ -3,8 +3,6 @@ export interface WorkspacePackage {
   dir: string;
   json: { name: string; private?: boolean; dependencies?: Record<string, string> };
 }
-export const NODE_IMPORT: RegExp;
 export function workspacePackages(root: string): WorkspacePackage[];
 export function nodeOnlyPackages(packages: WorkspacePackage[]): Set<string>;
-export function nodeImportsIn(code: string): string[];
 export function browserBundleProblems(build: unknown, resolveDir: string, name: string): Promise<string[]>;

@@ -32,22 +32,26 @@ export function nodeOnlyPackages(packages) {
   return nodeOnly;
 }
 
-/** An import or require of a `node:` module that a bundler left in its output (esbuild keeps `await import('node:os')`
- * inside try/catch as it is, silently). */
-export const NODE_IMPORT = /\b(?:import|require)\(\s*["'](node:[^"']+)["']\s*\)/g;
-
-/** The `node:` modules that bundled code still imports at run time. */
-export function nodeImportsIn(code) {
-  return [...new Set([...code.matchAll(NODE_IMPORT)].map((m) => m[1]))];
-}
-
 /**
  * A package's browser entry ("." import condition) bundled by esbuild (`build`, the caller's copy) for the browser
  * with everything it imports, from `resolveDir`. Problems: errors or warnings, Node built-ins reached, and tfjs-core
  * modules from more than one copy.
  */
 export async function browserBundleProblems(build, resolveDir, name) {
+  // Every `node:` import esbuild meets in code (a string holding one is no import), kept or not: esbuild leaves
+  // `await import('node:os')` inside try/catch in the output silently.
+  const nodeImports = new Set();
+  const recordNodeImports = {
+    name: 'record-node-imports',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => {
+        nodeImports.add(args.path);
+        return { path: args.path, external: true };
+      });
+    },
+  };
   const result = await build({
+    plugins: [recordNodeImports],
     stdin: { contents: `export * from '${name}';`, resolveDir },
     bundle: true,
     format: 'esm',
@@ -63,8 +67,7 @@ export async function browserBundleProblems(build, resolveDir, name) {
   const inputs = Object.keys(result.metafile.inputs);
   const builtins = inputs.filter((input) => input.startsWith('node:'));
   if (builtins.length) problems.push(`the browser entry reaches Node built-ins: ${builtins.join(', ')}`);
-  const kept = nodeImportsIn(result.outputFiles[0].text);
-  if (kept.length) problems.push(`the browser bundle imports Node built-ins at run time: ${kept.join(', ')}`);
+  if (nodeImports.size) problems.push(`the browser entry imports Node built-ins: ${[...nodeImports].join(', ')}`);
   const tfjsCopies = new Set(
     inputs.map((input) => /^(.*node_modules\/@tensorflow\/tfjs-core)\//.exec(input)?.[1]).filter(Boolean),
   );
