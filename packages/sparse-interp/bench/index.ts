@@ -1,114 +1,89 @@
 /**
- * Sparse against dense on wasm, in one run: a 3x3 conv (1x64x64x256 -> 256, padding 1) at densities 100%,
- * 50%, 25%, 10% of randomly chosen output positions, relative to the dense tf.conv2d; and a whole sparse
- * bottleneck in evaluation (mask prediction, Gumbel sampling, sparse convs and interpolation, masks sampled at
- * about the given density) against the dense ResNet bottleneck (conv1, conv2, conv3 with folded norms,
- * shortcut), at layer1's and layer3's shapes. Ratios below 1 mean faster.
- *
- * The machine is shared, so the sparse and dense runs alternate and each ratio is the median of the per-pair
- * ratios (wall clock and process CPU time): a load spike then hits both sides of a pair.
- * Run with `flock /tmp/deformjs-bench.lock pnpm bench` from this package.
+ * Sparse against dense on wasm (one thread), interleaved round by round by @deformjs/core's interleavedBench: a
+ * 3x3 conv (1x64x64x256 -> 256, padding 1) at 50%, 25% and 10% of randomly chosen output positions against the
+ * dense tf.conv2d; and a whole sparse bottleneck in evaluation (mask prediction, Gumbel sampling, sparse conv1
+ * and conv2, two interpolations, dense conv3 and shortcut) against the dense ResNet bottleneck (conv1, conv2,
+ * conv3 with folded norms, shortcut), at layer1's shape (64x64x256, planes 64) and layer3's (32x32x1024,
+ * planes 256), masks sampled at about 50%, 25% and 10%. No PyTorch side: the ratios sparse / dense are those of
+ * the medians over the rounds, which alternate the cases, so load changes hit both. Run from this package with
+ * `flock /tmp/deformjs-bench.lock pnpm bench`; writes bench-results/sparse-interp.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
-import { reportBench } from '@deformjs/core/node';
+import { interleavedBench, type BenchCase } from '@deformjs/core/bench';
 import { convNorm } from '@deformjs/nn';
 import { SparseBottleneck, sparseConv2d } from '../src/index';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 9);
-const WARMUP = 2;
-const backend = await initBackend('wasm');
-const rng = new Rng(0);
-const densities = [1, 0.5, 0.25, 0.1];
+const DENSITIES = [0.5, 0.25, 0.1];
+const BLOCKS = [
+  { size: 64, channels: 256, planes: 64 },
+  { size: 32, channels: 1024, planes: 256 },
+];
+const percent = (d: number) => `${Math.round(d * 100)}%`;
+const convCase = (d: number | null) => `conv3x3 1x64x64x256 -> 256 ${d === null ? 'dense' : `sparse ${percent(d)}`}`;
+const blockCase = (b: (typeof BLOCKS)[number], d: number | null) =>
+  `bottleneck 1x${b.size}x${b.size}x${b.channels}, planes ${b.planes} ${d === null ? 'dense' : `sparse ${percent(d)}`}`;
 
-/** Runs `f`, waits for its result and frees it; returns [wall ms, process CPU ms]. */
-function timed(f: () => tf.Tensor): [number, number] {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
+/** Runs `f`, reads its result back and frees it. */
+const run = (f: () => tf.Tensor) => () => {
   const out = f();
   out.dataSync();
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
   out.dispose();
-  return [wall, (cpu.user + cpu.system) / 1000];
-}
+};
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+async function ours(): Promise<Record<string, BenchCase>> {
+  await initBackend('wasm');
+  const rng = new Rng(0);
+  const cases: Record<string, BenchCase> = {};
 
-const rows: object[] = [];
-function paired(name: string, density: number, sparse: () => tf.Tensor, dense: () => tf.Tensor): void {
-  for (let i = 0; i < WARMUP; i++) [sparse, dense].forEach(timed);
-  const s: Array<[number, number]> = [];
-  const d: Array<[number, number]> = [];
-  for (let i = 0; i < RUNS; i++) {
-    s.push(timed(sparse));
-    d.push(timed(dense));
-  }
-  const ratio = (k: 0 | 1) => median(s.map((x, i) => x[k] / d[i][k]));
-  const round = (v: number) => Math.round(v * 1000) / 1000;
-  rows.push({
-    case: name,
-    density,
-    sparseMs: round(median(s.map((x) => x[0]))),
-    denseMs: round(median(d.map((x) => x[0]))),
-    ratio: round(ratio(0)),
-    cpuRatio: round(ratio(1)),
-  });
-  console.log(JSON.stringify(rows[rows.length - 1]));
-}
-
-/** `density` of `size` distinct positions, increasing. */
-function randomPositions(size: number, density: number): Int32Array {
-  const all = rng.shuffle(Array.from({ length: size }, (_, i) => i));
-  return Int32Array.from(all.slice(0, Math.round(size * density)).sort((a, b) => a - b));
-}
-
-const x = rng.uniformTensor([1, 64, 64, 256], -1, 1) as tf.Tensor4D;
-const weight = rng.uniformTensor([3, 3, 256, 256], -0.02, 0.02) as tf.Tensor4D;
-for (const d of densities) {
-  const indices = tf.tensor1d(randomPositions(64 * 64, d), 'int32');
-  paired(
-    'conv3x3 1x64x64x256 -> 256',
-    d,
-    () => sparseConv2d(x, weight, indices, { pad: 1 }),
-    () => tf.conv2d(x, weight, 1, 'same'),
-  );
-  indices.dispose();
-}
-
-// layer1's shape (thin convs: mask convs, interpolations and the dense conv3 weigh most) and layer3's (where a
-// ResNet-101 spends most of its time: the sampled convs dominate). The mask convs' bias set to logit(density)
-// (weight 0) makes the sampled masks about that dense, plus the grid prior.
-for (const [size, channels, planes] of [
-  [64, 256, 64],
-  [32, 1024, 256],
-]) {
-  const input = rng.uniformTensor([1, size, size, channels], -1, 1);
-  const block = new SparseBottleneck(new Rng(1), channels, planes).eval();
-  const dense = () =>
-    tf.tidy(() => {
-      let out = convNorm(block.conv1, block.bn1, input, true);
-      out = convNorm(block.conv2, block.bn2, out, true);
-      out = convNorm(block.conv3, block.bn3, out, false);
-      return tf.relu(tf.add(out, input));
-    });
-  for (const d of densities) {
-    const logit = d === 1 ? 30 : Math.log(d / (1 - d));
-    for (const conv of [block.conv1_mask, block.conv2_mask]) tf.tidy(() => conv.bias!.assign(tf.fill([1], logit)));
-    const masks = block.sampleMasks(input);
-    const sampled = tf.tidy(
-      () => tf.mean(tf.cast(tf.greater(tf.concat([masks.mask1, masks.mask2], 3), 0), 'float32')).dataSync()[0],
+  const x = rng.uniformTensor([1, 64, 64, 256], -1, 1);
+  const weight = rng.uniformTensor([3, 3, 256, 256], -0.02, 0.02);
+  cases[convCase(null)] = run(() => tf.conv2d(x as tf.Tensor4D, weight as tf.Tensor4D, 1, 'same'));
+  for (const d of DENSITIES) {
+    const all = rng.shuffle(Array.from({ length: 64 * 64 }, (_, i) => i));
+    const indices = tf.tensor1d(
+      all.slice(0, Math.round(64 * 64 * d)).sort((a, b) => a - b),
+      'int32',
     );
-    tf.dispose(Object.values(masks));
-    paired(
-      `bottleneck 1x${size}x${size}x${channels}, planes ${planes} (sampled ${sampled.toFixed(3)})`,
-      d,
-      () => block.forward(input),
-      dense,
-    );
+    cases[convCase(d)] = run(() => sparseConv2d(x, weight, indices, { pad: 1 }));
   }
-  block.dispose();
-  input.dispose();
+
+  for (const b of BLOCKS) {
+    const input = rng.uniformTensor([1, b.size, b.size, b.channels], -1, 1);
+    // One block per density: the mask convs' bias logit(d) (weight 0) samples about d of the positions, plus the
+    // grid prior.
+    const block = (d: number) => {
+      const m = new SparseBottleneck(new Rng(1), b.channels, b.planes).eval();
+      for (const conv of [m.conv1_mask, m.conv2_mask])
+        tf.tidy(() => conv.bias!.assign(tf.fill([1], Math.log(d / (1 - d)))));
+      return m;
+    };
+    const reference = block(0.5);
+    cases[blockCase(b, null)] = run(() =>
+      tf.tidy(() => {
+        let out = convNorm(reference.conv1, reference.bn1, input, true);
+        out = convNorm(reference.conv2, reference.bn2, out, true);
+        out = convNorm(reference.conv3, reference.bn3, out, false);
+        return tf.relu(tf.add(out, input));
+      }),
+    );
+    for (const d of DENSITIES) {
+      const sparse = block(d);
+      cases[blockCase(b, d)] = run(() => sparse.forward(input));
+    }
+  }
+  return cases;
 }
-console.log(`backend ${backend}, ${RUNS} pairs per row`);
-reportBench('sparse-interp', rows);
+
+await interleavedBench({
+  file: 'sparse-interp',
+  title: 'sparse-interp on wasm: sparse conv and sparse bottleneck against dense, same process, interleaved',
+  cases: [
+    convCase(null),
+    ...DENSITIES.map(convCase),
+    ...BLOCKS.flatMap((b) => [blockCase(b, null), ...DENSITIES.map((d) => blockCase(b, d))]),
+  ],
+  ours,
+  oursThreads: [1],
+  rounds: Number(process.env.BENCH_ROUNDS ?? 7),
+});

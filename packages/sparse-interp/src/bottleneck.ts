@@ -10,8 +10,8 @@ import {
   convGeometry,
 } from '@deformjs/core';
 import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, Sequential, convNorm, type Layer } from '@deformjs/nn';
-import { interpolate, interpolateSampled } from './interpolate';
-import { tapSum } from './kernels';
+import { gaussianKernel, interpolate, interpolateSampled } from './interpolate';
+import { gatherRows, im2colRows, interpolateRows, tapSum } from './kernels';
 import { GumbelSigmoid, applyGridPrior, sampleEvalMask } from './mask';
 import { activeIndices, sparseConv2d } from './sparse_conv';
 
@@ -196,6 +196,7 @@ export class SparseBottleneck extends Module implements Layer {
       Wo,
     });
     return tf.tidy(() => {
+      if (!this.training && hasFusedKernels()) return this.forwardSampled(x, mask1, mask2);
       const k = this.gaussianKernel;
       let out = this.training
         ? convNorm(this.conv1, this.bn1, x, true)
@@ -210,6 +211,49 @@ export class SparseBottleneck extends Module implements Layer {
       const identity = this.downsample ? convNorm(this.downsample.layers[0], this.downsample.layers[1], x, false) : x;
       return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
     });
+  }
+
+  /**
+   * Evaluation on cpu and wasm, computing only what the masks sample: conv1 (1x1) on the input pixels at mask1's
+   * positions and conv2 at mask2's, each with its norm folded in and the relu fused into the matMul; each
+   * interpolation reads those rows directly (no scattered map). conv3 stays dense on the interpolated map, as
+   * in the reference. Computing it on conv2's rows and interpolating its 4x wider output instead (exact too:
+   * the interpolation commutes with a 1x1 conv) was slower at both of the bench's shapes: the interpolation is a
+   * scalar loop, the dense 1x1 conv the backend's SIMD matMul.
+   */
+  private forwardSampled(x: tf.Tensor, mask1: tf.Tensor, mask2: tf.Tensor): tf.Tensor4D {
+    const [N, H, W, C] = x.shape;
+    const k = this.gaussianKernel;
+    const folded = (conv: Conv2d, norm: NormLayer) => {
+      const { scale, shift } = norm.affine();
+      const [kh, kw, i, o] = conv.weight.shape;
+      return { weight: tf.reshape(tf.mul(conv.weight, scale), [kh * kw * i, o]) as tf.Tensor2D, shift };
+    };
+    const conv1 = folded(this.conv1, this.bn1);
+    const pixels = gatherRows(tf.reshape(x, [N * H * W, C]), tf.tensor1d(activeIndices(mask1), 'int32'));
+    const rows1 = tf.fused.matMul({ a: pixels, b: conv1.weight, bias: conv1.shift, activation: 'relu' });
+    const out1 = interpolateRows(rows1, mask1, gaussianKernel(tf.reshape(this.conv1_sigma, []), k));
+
+    const conv2 = folded(this.conv2, this.bn2);
+    const geometry = convGeometry(
+      'SparseBottleneck',
+      out1.shape,
+      { kernel: [3, 3], outChannels: this.planes, arg: 'x' },
+      { stride: this.conv2.stride, padding: this.conv2.padding, dilation: this.conv2.dilation },
+    );
+    const columns = im2colRows(out1, tf.tensor1d(activeIndices(mask2), 'int32'), geometry);
+    const rows2 = tf.fused.matMul({ a: columns, b: conv2.weight, bias: conv2.shift, activation: 'relu' });
+
+    const out2 = interpolateRows(rows2, mask2, gaussianKernel(tf.reshape(this.conv2_sigma, []), k));
+    const [, Ho, Wo] = out2.shape;
+    const conv3 = folded(this.conv3, this.bn3);
+    const out3 = tf.fused.matMul({
+      a: tf.reshape(out2, [N * Ho * Wo, this.planes]),
+      b: conv3.weight,
+      bias: conv3.shift,
+    });
+    const identity = this.downsample ? convNorm(this.downsample.layers[0], this.downsample.layers[1], x, false) : x;
+    return tf.relu(tf.add(tf.reshape(out3, identity.shape), identity)) as tf.Tensor4D;
   }
 
   private checkInput(x: tf.Tensor): Record<string, number> {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertInteger, hasFusedKernels } from '@deformjs/core';
 import { composedInterpolate } from './composed';
-import { interpolateSampledKernel } from './kernels';
+import { interpolateRows } from './kernels';
 import { checkInterpolateArguments } from './validate';
 
 /**
@@ -49,8 +49,8 @@ export function interpolateSampled(
   checkInterpolateArguments('interpolateSampled', features, mask, sigma);
   return tf.tidy(() => {
     const kernel = gaussianKernel(tf.reshape(sigma, []), kernelSize);
-    return hasFusedKernels()
-      ? interpolateSampledKernel(features, mask, kernel)
-      : composedInterpolate(features, mask, kernel);
+    if (!hasFusedKernels()) return composedInterpolate(features, mask, kernel);
+    const [N, H, W, C] = features.shape;
+    return interpolateRows(tf.reshape(features, [N * H * W, C]), mask, kernel);
   });
 }

@@ -6,13 +6,18 @@
 const NEGLIGIBLE_TAP = 1e-14;
 
 /**
- * The Gaussian interpolation at inference, reading only sampled neighbours: out = m*f + (1-m) * num / (den + 1e-5)
- * with num = sum_q G(p-q) m(q) f(q), den = sum_q G(p-q) m(q) over the k x k window (zero padding). Positions
- * with m = 1 copy f; neighbours with m = 0 are skipped, so the cost follows the density.
- * features, out [N, H, W, C]; mask [N, H, W]; kernel [k, k].
+ * The Gaussian interpolation at inference, reading only sampled neighbours:
+ * out = m*f + (1-m) * num / (den + 1e-5) with num = sum_q G(p-q) m(q) f(q), den = sum_q G(p-q) m(q) over the
+ * k x k window (zero padding). Neighbours with m = 0 are skipped and positions with m = 1 copy f, so the cost
+ * follows the density.
+ *
+ * `rows` holds f at the sampled positions only: either every position ([N*H*W, C], a whole map) or, compact,
+ * the positions where the mask is nonzero in increasing order ([A, C], A = their count; what a sparse conv
+ * computes), so the map never has to be scattered first. mask [N, H, W]; kernel [k, k]; out [N, H, W, C]
+ * (zero-filled on entry).
  */
-export function interpolateImpl(
-  features: Float32Array,
+export function interpolateRowsImpl(
+  rows: Float32Array,
   mask: Float32Array,
   kernel: Float32Array,
   out: Float32Array,
@@ -22,46 +27,64 @@ export function interpolateImpl(
   C: number,
   k: number,
 ): void {
+  const size = N * H * W;
+  const compact = rows.length !== size * C;
+  // The row of f at each position (-1 where the mask is 0).
+  const rowOf = new Int32Array(size);
+  let sampled = 0;
+  for (let p = 0; p < size; p++) rowOf[p] = mask[p] === 0 ? -1 : compact ? sampled++ : p;
+  if (compact && sampled * C !== rows.length)
+    throw new Error(
+      `interpolateRows: rows must hold one row per nonzero mask position (${sampled}) or per position (${size}), got ${rows.length / C}`,
+    );
+
   const s = (k - 1) >> 1;
-  const tapRow: number[] = [];
-  const tapCol: number[] = [];
+  const tapH: number[] = [];
+  const tapW: number[] = [];
   const tapWeight: number[] = [];
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < k; j++) {
       if (Math.abs(kernel[i * k + j]) < NEGLIGIBLE_TAP) continue;
-      tapRow.push(i - s);
-      tapCol.push(j - s);
+      tapH.push(i - s);
+      tapW.push(j - s);
       tapWeight.push(kernel[i * k + j]);
     }
   }
   const taps = tapWeight.length;
-  const acc = new Float32Array(C);
+  const num = new Float32Array(C);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
       for (let w = 0; w < W; w++) {
         const p = (n * H + h) * W + w;
         const m = mask[p];
+        let scale = 0;
+        if (m !== 1) {
+          num.fill(0);
+          let den = 0;
+          for (let t = 0; t < taps; t++) {
+            const hh = h + tapH[t];
+            const ww = w + tapW[t];
+            if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
+            const q = (n * H + hh) * W + ww;
+            const row = rowOf[q];
+            if (row < 0) continue;
+            const g = tapWeight[t] * mask[q];
+            den += g;
+            const src = row * C;
+            for (let c = 0; c < C; c++) num[c] += g * rows[src + c];
+          }
+          scale = (1 - m) / (den + 1e-5);
+        }
+        const row = rowOf[p];
         const base = p * C;
         if (m === 1) {
-          out.set(features.subarray(base, base + C), base);
-          continue;
+          out.set(rows.subarray(row * C, row * C + C), base);
+        } else if (row < 0) {
+          for (let c = 0; c < C; c++) out[base + c] = scale * num[c];
+        } else {
+          const src = row * C;
+          for (let c = 0; c < C; c++) out[base + c] = m * rows[src + c] + scale * num[c];
         }
-        acc.fill(0);
-        let den = 0;
-        for (let t = 0; t < taps; t++) {
-          const hh = h + tapRow[t];
-          const ww = w + tapCol[t];
-          if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
-          const q = (n * H + hh) * W + ww;
-          const mq = mask[q];
-          if (mq === 0) continue;
-          const weight = tapWeight[t] * mq;
-          den += weight;
-          const qBase = q * C;
-          for (let c = 0; c < C; c++) acc[c] += weight * features[qBase + c];
-        }
-        const scale = (1 - m) / (den + 1e-5);
-        for (let c = 0; c < C; c++) out[base + c] = m * features[base + c] + scale * acc[c];
       }
     }
   }

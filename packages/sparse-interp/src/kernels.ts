@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel, runFused, type ConvGeometry } from '@deformjs/core';
-import { interpolateImpl } from './interpolate_impl';
+import { interpolateRowsImpl } from './interpolate_impl';
 import { name, version } from '../package.json';
 import { sampleEvalMaskImpl } from './mask_impl';
 import { col2imRowsImpl, gatherRowsImpl, im2colRowsImpl, scatterRowsImpl, tapSumImpl } from './sparse_impl';
@@ -9,7 +9,7 @@ export const SPARSE_IM2COL = 'DeformjsSparseIm2col';
 export const SPARSE_COL2IM = 'DeformjsSparseCol2im';
 export const SCATTER_ROWS = 'DeformjsScatterRows';
 export const GATHER_ROWS = 'DeformjsGatherRows';
-export const INTERPOLATE_SAMPLED = 'DeformjsInterpolateSampled';
+export const INTERPOLATE_ROWS = 'DeformjsInterpolateRows';
 export const TAP_SUM = 'DeformjsTapSum';
 export const SAMPLE_EVAL_MASK = 'DeformjsSampleEvalMask';
 
@@ -95,12 +95,12 @@ export function registerSparseKernels(): void {
       ),
   });
   registerFusedKernel<object>({
-    kernelName: INTERPOLATE_SAMPLED,
+    kernelName: INTERPOLATE_ROWS,
     owner: `${name}@${version}`,
-    outputs: ([shape]) => [{ shape }],
-    compute: ([features, mask, kernel], [out], [[N, H, W, C], , [k]]) =>
-      interpolateImpl(
-        features as Float32Array,
+    outputs: ([[, C], maskShape]) => [{ shape: [...maskShape.slice(0, 3), C] }],
+    compute: ([rows, mask, kernel], [out], [[, C], [N, H, W], [k]]) =>
+      interpolateRowsImpl(
+        rows as Float32Array,
         mask as Float32Array,
         kernel as Float32Array,
         out as Float32Array,
@@ -137,10 +137,14 @@ export function gatherRows(source: tf.Tensor, indices: tf.Tensor): tf.Tensor2D {
   return runFused(GATHER_ROWS, { source, indices }, {})[0] as tf.Tensor2D;
 }
 
-/** The Gaussian interpolation of features [N, H, W, C] under mask [N, H, W, 1] with kernel [k, k], reading only sampled neighbours. Not differentiable. */
-export function interpolateSampledKernel(features: tf.Tensor, mask: tf.Tensor, kernel: tf.Tensor): tf.Tensor4D {
+/**
+ * The Gaussian interpolation at inference from the sampled rows (`interpolateRowsImpl`): rows [N*H*W, C] (a
+ * whole map) or [A, C] (the mask's A nonzero positions in increasing order), mask [N, H, W, 1], kernel [k, k].
+ * Returns [N, H, W, C]. Not differentiable.
+ */
+export function interpolateRows(rows: tf.Tensor, mask: tf.Tensor, kernel: tf.Tensor): tf.Tensor4D {
   registerSparseKernels();
-  return runFused(INTERPOLATE_SAMPLED, { features, mask, kernel }, {})[0] as tf.Tensor4D;
+  return runFused(INTERPOLATE_ROWS, { rows, mask, kernel }, {})[0] as tf.Tensor4D;
 }
 
 /** Sums per-tap products [N, H, W, P] (columns offset..offset + kh*kw) into a one-channel conv output [N, Ho, Wo, 1]. Not differentiable. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, initBackend } from '@deformjs/core';
+import { Rng, hasFusedKernels, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak, numericalGradient } from '@deformjs/core/testing';
 import {
   GumbelSigmoid,
@@ -13,7 +13,9 @@ import {
   interpolate,
   interpolateSampled,
   sparsityLoss,
+  activeIndices,
 } from '../src/index';
+import { gatherRows, interpolateRows } from '../src/kernels';
 
 interface Entry {
   shape: number[];
@@ -76,6 +78,20 @@ for (const backend of TEST_BACKENDS) {
         assertAllClose(sampled, tf.mul(f, m), { atol: 0, rtol: 0, name: 'sampled positions' });
         assertAllClose(out, interpolate(f, m, tf.scalar(3)), { atol: 1e-5, name: 'whole map' });
       }
+    });
+
+    it('inference kernel: compact rows (the sampled positions only) give the whole-map result; a wrong row count is refused', async () => {
+      if (!hasFusedKernels()) return;
+      const c = fixture.binary;
+      const [f, m] = [t(c.features), t(c.mask)];
+      const [N, H, W, C] = f.shape;
+      const kernel = gaussianKernel(tf.scalar(c.sigma));
+      const rows = gatherRows(tf.reshape(f, [N * H * W, C]), tf.tensor1d(activeIndices(m), 'int32'));
+      assertAllClose(interpolateRows(rows, m, kernel), c.out.data, { atol: 1e-5, name: 'compact rows' });
+      expect(() => interpolateRows(tf.slice(rows, 0, rows.shape[0] - 1), m, kernel)).toThrow(
+        /interpolateRows: rows must hold one row per nonzero mask position/,
+      );
+      await assertNoTensorLeak(() => interpolateRows(rows, m, kernel).dispose());
     });
 
     it('gradient in sigma agrees with finite differences', () => {
