@@ -9,7 +9,18 @@ export interface FasterRcnnConfig {
    * torchvision's detection backbones. 'mobilenet': @deformjs/nn's MobileNet v1 with `width` stem channels (32 is
    * the real one; `depth` is not used), the light feature network of the mobile video detector (arXiv 1804.05830).
    */
-  backbone: { arch?: 'resnet' | 'mobilenet'; depth: 18 | 34 | 50 | 101; width: number; norm: 'frozen' | 'batch' };
+  backbone: {
+    arch?: 'resnet' | 'mobilenet';
+    depth: 18 | 34 | 50 | 101;
+    width: number;
+    norm: 'frozen' | 'batch';
+    /**
+     * Spatially adaptive inference (arXiv 2003.08866): a SparseResNet (depth 50 or 101) whose bottlenecks sample
+     * where conv1 and conv2 are computed, trained with its sparsity loss times `lossWeight` (the reference's
+     * sparse_loss_weight). Absent or null: the dense ResNet.
+     */
+    sparse?: { lossWeight: number } | null;
+  };
   /** Deformable convs in the backbone: stages, v1 (DeformConv2d) or v2 (modulated), deformable groups. */
   dcn: { stages: DcnStages; version: 1 | 2; deformGroups: 1 | 4 };
   fpnChannels: number;
@@ -184,6 +195,31 @@ export const ABLATION_VARIANTS = {
 export type AblationVariant = keyof typeof ABLATION_VARIANTS;
 
 /**
+ * Spatially adaptive inference (arXiv 2003.08866) at our scale: the dense bottleneck ResNet-50 and SparseResNet-50
+ * at several sparsity-loss weights (higher: sparser), at width 8 (as wide as the small preset's ResNet-18 at its
+ * last stage): name -> label.
+ */
+export const SPARSE_VARIANTS = {
+  'r50-dense': 'ResNet-50 dense',
+  'sparse-w0.1': 'SparseResNet-50, w 0.1',
+  'sparse-w0.5': 'SparseResNet-50, w 0.5',
+  'sparse-w2': 'SparseResNet-50, w 2',
+} as const;
+export type SparseVariant = keyof typeof SPARSE_VARIANTS;
+
+/** `base` with the backbone of a `SPARSE_VARIANTS` row (dense or sparse ResNet-50 at width 8, plain convs). */
+export function withSparseVariant(base: FasterRcnnConfig, variant: SparseVariant): FasterRcnnConfig {
+  if (!(variant in SPARSE_VARIANTS))
+    throw argumentError('withSparseVariant', 'variant', `one of ${Object.keys(SPARSE_VARIANTS).join(', ')}`, variant);
+  const lossWeight = variant === 'r50-dense' ? null : Number(variant.slice('sparse-w'.length));
+  return {
+    ...base,
+    backbone: { ...base.backbone, depth: 50, width: 8, sparse: lossWeight === null ? null : { lossWeight } },
+    dcn: { ...base.dcn, stages: 'none' },
+  };
+}
+
+/**
  * `base` turned into an ablation row: deformable convs (v1 or v2, one deformable group) in every 3x3 conv of
  * conv3-conv5, mdpool in the box head, R-CNN feature mimicking with 64 px crops (see the README for why 64).
  */
@@ -224,6 +260,19 @@ export function validateFasterRcnnConfig(config: FasterRcnnConfig): FasterRcnnCo
     );
   assertInteger(op, 'config.backbone.width', backbone.width, 1);
   assertOneOf(op, 'config.backbone.norm', backbone.norm, ['frozen', 'batch']);
+  if (backbone.sparse != null) {
+    if (typeof backbone.sparse !== 'object' || !(backbone.sparse.lossWeight >= 0))
+      throw argumentError(
+        op,
+        'config.backbone.sparse',
+        'null or { lossWeight: a number >= 0 }',
+        JSON.stringify(backbone.sparse),
+      );
+    assertOneOf(op, 'config.backbone.arch (sparse backbones are bottleneck ResNets)', arch, ['resnet']);
+    assertOneOf(op, 'config.backbone.depth (sparse backbones are bottleneck ResNets)', backbone.depth, [50, 101]);
+    if (dcn.stages !== 'none')
+      throw argumentError(op, 'config.dcn.stages', "'none' with a sparse backbone", dcn.stages);
+  }
   assertOneOf(op, 'config.dcn.stages', dcn.stages, ['none', 'c3-c5']);
   assertOneOf(op, 'config.dcn.version', dcn.version, [1, 2]);
   assertOneOf(op, 'config.dcn.deformGroups', dcn.deformGroups, [1, 4]);

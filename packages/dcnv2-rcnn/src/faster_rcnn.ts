@@ -18,7 +18,13 @@ export interface FasterRcnnTarget extends DetectionTarget {
 
 /** The loss terms by torchvision's names (plus the mimicking terms when configured). */
 export type FasterRcnnLosses = Record<
-  'loss_objectness' | 'loss_rpn_box_reg' | 'loss_classifier' | 'loss_box_reg' | 'loss_mimic' | 'loss_rcnn_cls',
+  | 'loss_objectness'
+  | 'loss_rpn_box_reg'
+  | 'loss_classifier'
+  | 'loss_box_reg'
+  | 'loss_mimic'
+  | 'loss_rcnn_cls'
+  | 'loss_sparsity',
   tf.Scalar
 >;
 
@@ -58,13 +64,24 @@ export class FasterRCNN extends Module {
 
   /** Pads to a multiple of 32 and runs backbone + FPN: P2..P6 and the padded size. */
   features(images: tf.Tensor): { features: tf.Tensor[]; paddedSize: [number, number] } {
+    const { features, paddedSize, sparsityLoss } = this.featuresWithLoss(images);
+    sparsityLoss.dispose();
+    return { features, paddedSize };
+  }
+
+  /** `features` and the backbone's sparsity loss (0 unless the backbone is sparse). */
+  private featuresWithLoss(images: tf.Tensor): {
+    features: tf.Tensor[];
+    paddedSize: [number, number];
+    sparsityLoss: tf.Scalar;
+  } {
     const { H, W } = checkShapes('FasterRCNN', [{ name: 'images', shape: images.shape, expected: ['N', 'H', 'W', 3] }]);
     const paddedSize: [number, number] = [
       Math.ceil(H / SIZE_DIVISIBLE) * SIZE_DIVISIBLE,
       Math.ceil(W / SIZE_DIVISIBLE) * SIZE_DIVISIBLE,
     ];
-    const features = tf.tidy(() =>
-      this.backbone.forward(
+    const { features, sparsityLoss } = tf.tidy(() =>
+      this.backbone.forwardWithLoss(
         tf.pad(images, [
           [0, 0],
           [0, paddedSize[0] - H],
@@ -73,7 +90,7 @@ export class FasterRCNN extends Module {
         ]),
       ),
     );
-    return { features, paddedSize };
+    return { features, paddedSize, sparsityLoss };
   }
 
   /** Training losses on a batch (call inside tf.variableGrads; the caller sums and disposes the terms). */
@@ -83,11 +100,11 @@ export class FasterRCNN extends Module {
     targets: readonly FasterRcnnTarget[],
   ): FasterRcnnLosses {
     const cleanTargets = this.checkInputs('FasterRCNN.loss', images, imageSizes, targets);
-    const { features, paddedSize } = this.features(images);
+    const { features, paddedSize, sparsityLoss } = this.featuresWithLoss(images);
     const { losses, sample, boxFeatures } = this.headLosses(features, paddedSize, imageSizes, cleanTargets);
     const mimic = this.mimicLosses(images, sample, boxFeatures);
     tf.dispose([...features, boxFeatures]);
-    return { ...losses, ...mimic };
+    return { ...losses, ...mimic, loss_sparsity: sparsityLoss };
   }
 
   /**

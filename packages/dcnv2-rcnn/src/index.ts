@@ -4,10 +4,12 @@ export {
   FASTER_RCNN_SMALL,
   FASTER_RCNN_TINY,
   FASTER_RCNN_MOBILE_TINY,
+  SPARSE_VARIANTS,
   validateFasterRcnnConfig,
   withAblationVariant,
+  withSparseVariant,
 } from './config';
-export type { AblationVariant, FasterRcnnConfig, DcnStages } from './config';
+export type { AblationVariant, FasterRcnnConfig, DcnStages, SparseVariant } from './config';
 export { BackboneWithFPN, LEVEL_STRIDES } from './backbone';
 export { RPNHead, RegionProposalNetwork } from './rpn';
 export type { DetectionTarget } from './rpn';

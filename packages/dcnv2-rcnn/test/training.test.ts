@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { assertNoTensorLeak } from '@deformjs/core/testing';
 import { AdamW } from '@deformjs/nn';
+import { SparseResNet } from '@deformjs/sparse-interp';
 import { FASTER_RCNN_R50_FPN, FasterRCNN, trainStep, validateFasterRcnnConfig } from '../src/index';
 import { tinyConfig, toyBatch } from './helpers';
 
@@ -32,6 +33,39 @@ describe('FasterRCNN training and inference', () => {
       model.eval();
       model.detect(batch.images, batch.imageSizes);
     });
+    tf.dispose(batch.images);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('sparse backbone: the sparsity loss joins the losses and reaches the mask convs; detection samples; the tensor count stays flat', async () => {
+    const model = new FasterRCNN(
+      tinyConfig({ backbone: { depth: 50, width: 4, norm: 'batch', sparse: { lossWeight: 0.5 } } }),
+    );
+    const optimizer = new AdamW([{ params: model.trainableVariables() }], { lr: 1e-3, weightDecay: 0 });
+    const batch = toyBatch(new Rng(5));
+    const body = model.backbone.body;
+    if (!(body instanceof SparseResNet)) throw new Error('expected a SparseResNet backbone');
+    const maskBias = body.stages[0].blocks[0].conv1_mask.bias!;
+    trainStep(model, optimizer, batch);
+    await assertNoTensorLeak(() => {
+      const r = trainStep(model, optimizer, batch, { clipMaxNorm: 10 });
+      // At the start every mask is ~sigmoid(3) = 0.95 dense: loss = w * (0.25 + 0.75) * 0.95 (summed, / blocks).
+      expect(r.components.loss_sparsity).toBeGreaterThan(0.4);
+      expect(r.components.loss_sparsity).toBeLessThan(0.5);
+      model.eval();
+      model.detect(batch.images, batch.imageSizes);
+      model.train();
+    });
+    // The sparsity term alone pushes the sampling probability down: its gradient in a mask conv's bias is positive.
+    const gradient = tf.tidy(() => {
+      const { grads } = tf.variableGrads(
+        () => model.loss(batch.images, batch.imageSizes, batch.targets).loss_sparsity,
+        [maskBias],
+      );
+      return grads[maskBias.name].dataSync()[0];
+    });
+    expect(gradient).toBeGreaterThan(0);
     tf.dispose(batch.images);
     optimizer.dispose();
     model.dispose();

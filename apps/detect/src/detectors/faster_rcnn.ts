@@ -7,10 +7,13 @@ import {
   FASTER_RCNN_SMALL,
   FASTER_RCNN_TINY,
   FasterRCNN,
+  SPARSE_VARIANTS,
   validateFasterRcnnConfig,
   withAblationVariant,
+  withSparseVariant,
   type AblationVariant,
   type FasterRcnnConfig,
+  type SparseVariant,
 } from '@deformjs/dcnv2-rcnn';
 import { checkBounds, type Detector, type DetectorKind } from '../detector';
 
@@ -56,11 +59,13 @@ export const fasterRcnn: DetectorKind<FasterRcnnConfig> = {
   name: 'faster-rcnn',
   label: 'Faster R-CNN',
   presets: ['small', 'r50', 'tiny'],
-  variants: Object.keys(ABLATION_VARIANTS),
+  variants: [...Object.keys(ABLATION_VARIANTS), ...Object.keys(SPARSE_VARIANTS)],
   defaults: { lr: 1e-3, lrBackbone: 1, clip: 10 },
   config: ({ preset, variant, numClasses, seed }) => {
     const base = { r50: FASTER_RCNN_R50_FPN, tiny: FASTER_RCNN_TINY }[preset] ?? FASTER_RCNN_SMALL;
-    return withAblationVariant({ ...base, numClasses, seed }, variant as AblationVariant);
+    return variant in SPARSE_VARIANTS
+      ? withSparseVariant({ ...base, numClasses, seed }, variant as SparseVariant)
+      : withAblationVariant({ ...base, numClasses, seed }, variant as AblationVariant);
   },
   validate: (config, source) => {
     if (config === null || typeof config !== 'object' || Array.isArray(config))
