@@ -11,7 +11,7 @@ DATA="--size 64 --train-count 100 --val-count 80 --cache runs/data"
 TRAIN="--batch 2 --epochs 4 --lr-drop 3 --lr 2e-3 --warmup 50 --draw 0 --workers 1"
 mkdir -p $OUT
 for seed in ${*:-0 1}; do
-  for variant in r50-dense sparse-w0.1 sparse-w0.5 sparse-w2; do
+  for variant in r50-dense sparse-w0.5 sparse-w2 sparse-w0.1; do
     run=$OUT/$variant-s$seed
     if ! grep -q '"final"' $run/metrics.json 2>/dev/null; then
       echo "$(date -u +%T) train $run (load $(cut -d' ' -f1-3 /proc/loadavg))"

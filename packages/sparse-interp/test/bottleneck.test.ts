@@ -45,9 +45,10 @@ function randomMask(rng: Rng, shape: [number, number, number, number], density: 
 
 for (const backend of TEST_BACKENDS) {
   describe(`SparseBottleneck on ${backend}`, () => {
+    // Starting a backend took over two minutes beside the session's trainings (load average 20).
     beforeAll(async () => {
       await initBackend(backend);
-    });
+    }, 600_000);
     afterAll(() => tf.disposeVariables());
 
     it('has torchvision Bottleneck names plus the reference mask convs, samplers and sigmas', () => {
