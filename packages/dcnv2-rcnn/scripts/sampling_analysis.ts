@@ -20,18 +20,9 @@ import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch, type 
 import { DeformConv2d, ModulatedDeformConv2d } from '@deformjs/dcn';
 import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
 import { FasterRCNN, validateFasterRcnnConfig, type FasterRcnnConfig } from '../src/index';
+import { DATA_OPTIONS } from './shapes_run';
 
-const { values } = parseArgs({
-  options: {
-    run: { type: 'string' },
-    size: { type: 'string', default: '64' },
-    'train-count': { type: 'string', default: '100' },
-    'val-count': { type: 'string', default: '80' },
-    'data-seed': { type: 'string', default: '0' },
-    cache: { type: 'string', default: 'runs/data' },
-    batch: { type: 'string', default: '2' },
-  },
-});
+const { values } = parseArgs({ options: { run: { type: 'string' }, ...DATA_OPTIONS } });
 
 const LOSS_BATCHES = 10;
 

@@ -8,28 +8,15 @@
  * `<run>/sparse.json`. Usage (the data flags of the run):
  *   npx tsx scripts/sparse_analysis.ts --run runs/sparse/sparse-w0.5-s0 --size 64 --train-count 100 --val-count 80
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
-import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco } from '@deformjs/datasets';
 import { SparseBottleneck, SparseResNet } from '@deformjs/sparse-interp';
-import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
-import { FasterRCNN, validateFasterRcnnConfig, type FasterRcnnConfig } from '../src/index';
+import { DATA_OPTIONS, loadRunModel, shapesLoader } from './shapes_run';
 
-const { values } = parseArgs({
-  options: {
-    run: { type: 'string' },
-    size: { type: 'string', default: '64' },
-    'train-count': { type: 'string', default: '100' },
-    'val-count': { type: 'string', default: '80' },
-    'data-seed': { type: 'string', default: '0' },
-    cache: { type: 'string', default: 'runs/data' },
-    batch: { type: 'string', default: '2' },
-  },
-});
+const { values } = parseArgs({ options: { run: { type: 'string' }, ...DATA_OPTIONS } });
 
 /** A bottleneck's multiply-adds on an H x W input, conv1 computed at `d1` of the positions, conv2 and conv3 at `d2`. */
 export function bottleneckMacs(block: SparseBottleneck, H: number, W: number, d1: number, d2: number, sparse: boolean) {
@@ -44,14 +31,8 @@ export function bottleneckMacs(block: SparseBottleneck, H: number, W: number, d1
 async function main() {
   if (!values.run) throw new Error('--run: the run folder (holding checkpoint.safetensors) is required');
   await initBackend('wasm');
-  const path = join(values.run, 'checkpoint.safetensors');
-  const bytes = new Uint8Array(readFileSync(path));
-  const saved = readCheckpointInfo(bytes, path).config as { detector: string; config: FasterRcnnConfig } | null;
-  if (saved?.detector !== 'faster-rcnn') throw new Error(`${path}: not a Faster R-CNN checkpoint of apps/detect`);
-  const config = validateFasterRcnnConfig(saved.config);
-  const model = new FasterRCNN(config);
-  decodeCheckpoint(bytes, { model }, path);
-  model.eval();
+  const model = loadRunModel(values.run);
+  const { config } = model;
   const body = model.backbone.body;
   const sparse = body instanceof SparseResNet;
   // The dense model has the same bottlenecks: a SparseResNet of its shape counts them (every position computed).
@@ -77,19 +58,7 @@ async function main() {
     });
   }
 
-  const root = await ensureShapesDataset('detection', values.cache!, {
-    seed: Number(values['data-seed']),
-    count: Number(values['train-count']),
-    valCount: Number(values['val-count']),
-    size: Number(values.size),
-  });
-  const loader = new DataLoader(loadCoco(cocoPaths(root, 'val')).records, {
-    batchSize: Number(values.batch),
-    transforms: [{ type: 'normalize' }],
-    seed: 0,
-    shuffle: false,
-    workers: 1,
-  });
+  const loader = await shapesLoader(values, 'val');
   let inputSize: [number, number] = [0, 0];
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
     const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);

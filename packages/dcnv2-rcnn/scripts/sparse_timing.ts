@@ -5,44 +5,21 @@
  * their convs at the sampled positions only). Writes bench-results/sparse-detector.json; then
  * scripts/sparse_report.ts. Usage: npx tsx scripts/sparse_timing.ts --size 64 --train-count 100 --val-count 80
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@deformjs/core';
 import { interleavedBench, type BenchCase } from '@deformjs/core/bench';
-import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch } from '@deformjs/datasets';
-import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
-import { FasterRCNN, SPARSE_VARIANTS, validateFasterRcnnConfig, type FasterRcnnConfig } from '../src/index';
+import type { Batch } from '@deformjs/datasets';
+import { SPARSE_VARIANTS } from '../src/index';
+import { DATA_OPTIONS, loadRunModel, shapesLoader } from './shapes_run';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: 'runs/sparse' },
-    size: { type: 'string', default: '64' },
-    'train-count': { type: 'string', default: '100' },
-    'val-count': { type: 'string', default: '80' },
-    'data-seed': { type: 'string', default: '0' },
-    cache: { type: 'string', default: 'runs/data' },
-    batch: { type: 'string', default: '2' },
-  },
-});
+const { values } = parseArgs({ options: { runs: { type: 'string', default: 'runs/sparse' }, ...DATA_OPTIONS } });
 const VARIANTS = Object.keys(SPARSE_VARIANTS);
 
 async function ours(): Promise<Record<string, BenchCase>> {
   await initBackend('wasm');
-  const root = await ensureShapesDataset('detection', values.cache!, {
-    seed: Number(values['data-seed']),
-    count: Number(values['train-count']),
-    valCount: Number(values['val-count']),
-    size: Number(values.size),
-  });
-  const loader = new DataLoader(loadCoco(cocoPaths(root, 'val')).records, {
-    batchSize: Number(values.batch),
-    transforms: [{ type: 'normalize' }],
-    seed: 0,
-    shuffle: false,
-    workers: 1,
-  });
+  const loader = await shapesLoader(values, 'val');
   let first: Batch | undefined;
   for await (const batch of loader.batches({ untilEpoch: 1 })) {
     first = batch;
@@ -54,12 +31,7 @@ async function ours(): Promise<Record<string, BenchCase>> {
   const sizes = first.targets.map((t) => t.size);
   const cases: Record<string, BenchCase> = {};
   for (const variant of VARIANTS) {
-    const path = join(values.runs!, `${variant}-s0`, 'checkpoint.safetensors');
-    const bytes = new Uint8Array(readFileSync(path));
-    const saved = readCheckpointInfo(bytes, path).config as { config: FasterRcnnConfig };
-    const model = new FasterRCNN(validateFasterRcnnConfig(saved.config));
-    decodeCheckpoint(bytes, { model }, path);
-    model.eval();
+    const model = loadRunModel(join(values.runs!, `${variant}-s0`));
     cases[`${variant} backbone`] = () => {
       const features = model.features(images).features;
       features.forEach((f) => f.dataSync());
