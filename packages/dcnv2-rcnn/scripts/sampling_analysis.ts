@@ -20,6 +20,7 @@ import { DataLoader, cocoPaths, ensureShapesDataset, loadCoco, type Batch, type 
 import { DeformConv2d, ModulatedDeformConv2d } from '@deformjs/dcn';
 import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
 import { FasterRCNN, validateFasterRcnnConfig, type FasterRcnnConfig } from '../src/index';
+import { ResNet } from '@deformjs/nn';
 import { DATA_OPTIONS } from './shapes_run';
 
 const { values } = parseArgs({ options: { run: { type: 'string' }, ...DATA_OPTIONS } });
@@ -41,8 +42,10 @@ interface Share {
 function samplingOffsets(model: FasterRCNN, images: tf.Tensor4D): { data: Float32Array; shape: number[] }[] {
   const captured: { data: Float32Array; shape: number[] }[] = [];
   const restore: (() => void)[] = [];
+  const body = model.backbone.body;
+  if (!(body instanceof ResNet)) throw new Error('the sampling analysis needs a ResNet backbone with deformable convs');
   for (const stage of STAGES) {
-    const blocks = model.backbone.body.stages[stage.layer].blocks;
+    const blocks = body.stages[stage.layer].blocks;
     const conv = blocks[blocks.length - 1].conv2;
     if (!(conv instanceof DeformConv2d || conv instanceof ModulatedDeformConv2d))
       throw new Error(`${stage.name}: the last block's conv2 is not deformable`);
