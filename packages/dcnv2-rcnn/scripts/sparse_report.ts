@@ -69,7 +69,7 @@ function collect(): Collected {
   };
 }
 
-if (existsSync(RUNS)) writeFileAtomic(DATA, `${JSON.stringify(collect(), null, 1)}\n`);
+if (existsSync(RUNS)) writeFileAtomic(DATA, `${JSON.stringify(collect(), null, 2)}\n`);
 const data = JSON.parse(readFileSync(DATA, 'utf8')) as Collected;
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
