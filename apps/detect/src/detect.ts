@@ -2,12 +2,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { Rng } from '@deformjs/core';
 import { createProgress, writeFileAtomic } from '@deformjs/core/node';
-import { applyTransforms, collate, decodeImage, encodeImage, type Sample } from '@deformjs/datasets';
+import { applyTransforms, collate, decodeImage, drawBoxes, encodeImage, type Sample } from '@deformjs/datasets';
 import { toCocoResults } from '@deformjs/deformable-detr';
 import { RunFolder } from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import type { Detector } from './detector';
-import { drawBoxes } from './evaluate';
 
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 export const RESULTS = 'results.json';

@@ -3,9 +3,9 @@ import { writeFileAtomic } from '@deformjs/core/node';
 import {
   DataLoader,
   decodeImage,
+  drawBoxes,
   encodeImage,
   type ImageRecord,
-  type RgbImage,
   type TransformSpec,
 } from '@deformjs/datasets';
 import { evaluateCoco, type CocoDataset, type CocoDetection, type CocoEvalResult } from '@deformjs/metrics';
@@ -45,47 +45,6 @@ export async function evaluate(
   }
   await loader.close();
   return { result: evaluateCoco(o.groundTruth, results), detections };
-}
-
-const PALETTE: [number, number, number][] = [
-  [230, 25, 75],
-  [60, 180, 75],
-  [255, 225, 25],
-  [0, 130, 200],
-  [245, 130, 48],
-  [145, 30, 180],
-  [70, 240, 240],
-  [240, 50, 230],
-];
-
-function drawBox(image: RgbImage, [x1, y1, x2, y2]: number[], color: [number, number, number], thickness = 2): void {
-  const { width, height, data } = image;
-  const clampX = (v: number) => Math.max(0, Math.min(width - 1, Math.round(v)));
-  const clampY = (v: number) => Math.max(0, Math.min(height - 1, Math.round(v)));
-  const [a, b, c, d] = [clampX(x1), clampY(y1), clampX(x2), clampY(y2)];
-  const paint = (x: number, y: number) => data.set(color, (y * width + x) * 3);
-  for (let t = 0; t < thickness; t++) {
-    for (let x = a; x <= c; x++) {
-      paint(x, Math.min(height - 1, b + t));
-      paint(x, Math.max(0, d - t));
-    }
-    for (let y = b; y <= d; y++) {
-      paint(Math.min(width - 1, a + t), y);
-      paint(Math.max(0, c - t), y);
-    }
-  }
-}
-
-/**
- * Draws on `image` the detections scoring at least `threshold`, and at least the `minBoxes` best (a young
- * model scores low), colour by class.
- */
-export function drawBoxes(image: RgbImage, det: Detections, threshold = 0.5, minBoxes = 3): void {
-  const floor = [...det.scores].sort((a, b) => b - a)[Math.min(minBoxes, det.scores.length) - 1] ?? Infinity;
-  det.scores.forEach((score, i) => {
-    if (score >= Math.min(threshold, floor))
-      drawBox(image, Array.from(det.boxes.subarray(4 * i, 4 * i + 4)), PALETTE[det.labels[i] % PALETTE.length]);
-  });
 }
 
 /** Draws detections on the first `count` records' images, as `detections-<id>.png` in `dir`. */

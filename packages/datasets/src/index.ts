@@ -3,6 +3,8 @@ export type { ImageRecord, Sample, RgbImage, LabelMapEncoding } from './types';
 export { loadSample } from './sample';
 export type { LoadSampleOptions } from './sample';
 export { decodeImage, encodeImage } from './image';
+export { drawBoxes } from './draw';
+export type { DrawnDetections } from './draw';
 
 export { loadCoco, cocoPaths } from './coco';
 export type { CocoCategory, CocoDataset, CocoLoadOptions, ImageDataset } from './coco';

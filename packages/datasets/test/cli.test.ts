@@ -122,6 +122,13 @@ describe('ensureShapesDataset', () => {
       'segmentation-seed1-n3-s48',
       'segmentation-seed2-n3-s48',
     ]);
+
+    // A kind's own options name their own copy: 8 frames never reuse the 4-frame videos.
+    const short = await ensureShapesDataset('video', cache, { seed: 1, count: 1, valCount: 1, size: 48, frames: 4 });
+    expect(short).toBe(join(cache, 'video-seed1-n1-s48-v1-frames4'));
+    const long = await ensureShapesDataset('video', cache, { seed: 1, count: 1, valCount: 1, size: 48, frames: 8 });
+    expect(long).toBe(join(cache, 'video-seed1-n1-s48-v1-frames8'));
+    expect(readdirSync(join(long, 'Data', 'VID', 'train', 'shapes_train_00000000')).length).toBe(8);
     await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(
       /ensureShapesDataset: argument 'kind' expected one of "detection", "segmentation"/,
     );

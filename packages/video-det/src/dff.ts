@@ -3,6 +3,7 @@ import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/cor
 import type { FrameDetector } from './detector';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { warpPyramid } from './flow_levels';
+import { untimed, type Timer } from './timing';
 
 export interface DffConfig {
   flownet: FlowNetSConfig;
@@ -41,11 +42,16 @@ export class DFF<Target, Detection> extends Module {
     inputSize: readonly [number, number],
     current: tf.Tensor,
     key: tf.Tensor,
+    timer: Timer = untimed,
   ): tf.Tensor[] {
-    const { flow, features, predictions } = this.flownet.forward(current, key);
-    const scale = this.scale.forward(features);
-    const out = warpPyramid(keyFeatures, flow, inputSize, scale);
-    tf.dispose([flow, features, scale, ...predictions]);
+    const { flow, scale } = timer('flow', () => {
+      const { flow, features, predictions } = this.flownet.forward(current, key);
+      const scale = this.scale.forward(features);
+      tf.dispose([features, ...predictions]);
+      return { flow, scale };
+    });
+    const out = timer('warp', () => warpPyramid(keyFeatures, flow, inputSize, scale));
+    tf.dispose([flow, scale]);
     return out;
   }
 
@@ -65,9 +71,14 @@ export class DFF<Target, Detection> extends Module {
 
   /**
    * Detections for every frame of a clip (frames [1, H, W, 3] in order): frames 0, k, 2k, ... are key frames
-   * that run the feature network; the others propagate from the last key frame.
+   * that run the feature network; the others propagate from the last key frame. `timer` measures the components.
    */
-  detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], keyInterval: number): Detection[] {
+  detectVideo(
+    frames: readonly tf.Tensor[],
+    imageSize: readonly [number, number],
+    keyInterval: number,
+    timer: Timer = untimed,
+  ): Detection[] {
     assertInteger('DFF.detectVideo', 'keyInterval', keyInterval, 1);
     if (!Array.isArray(frames) || frames.length === 0)
       throw argumentError('DFF.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
@@ -76,12 +87,13 @@ export class DFF<Target, Detection> extends Module {
     frames.forEach((frame, t) => {
       if (t % keyInterval === 0) {
         if (key) tf.dispose(key.features);
-        key = { frame, ...this.detector.features(frame) };
-        detections.push(...this.detector.detectFromFeatures(key.features, key.paddedSize, [imageSize]));
+        key = { frame, ...timer('features', () => this.detector.features(frame)) };
+        const { features, paddedSize } = key;
+        detections.push(...timer('task', () => this.detector.detectFromFeatures(features, paddedSize, [imageSize])));
       } else {
         const { features, paddedSize } = key!;
-        const propagated = this.propagate(features, paddedSize, frame, key!.frame);
-        detections.push(...this.detector.detectFromFeatures(propagated, paddedSize, [imageSize]));
+        const propagated = this.propagate(features, paddedSize, frame, key!.frame, timer);
+        detections.push(...timer('task', () => this.detector.detectFromFeatures(propagated, paddedSize, [imageSize])));
         tf.dispose(propagated);
       }
     });

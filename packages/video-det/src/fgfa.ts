@@ -3,6 +3,7 @@ import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/cor
 import type { FrameDetector } from './detector';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { warpPyramid } from './flow_levels';
+import { untimed, type Timer } from './timing';
 
 export interface FgfaConfig {
   flownet: FlowNetSConfig;
@@ -87,14 +88,19 @@ export class FGFA<Target, Detection> extends Module {
     current: tf.Tensor,
     own: { features: tf.Tensor[]; paddedSize: [number, number] },
     neighbours: readonly { frame: tf.Tensor; features: tf.Tensor[] }[],
+    timer: Timer = untimed,
   ): tf.Tensor[] {
     const warped = neighbours.map(({ frame, features }) => {
-      const { flow, features: flowFeatures, predictions } = this.flownet.forward(current, frame);
-      const out = warpPyramid(features, flow, own.paddedSize);
-      tf.dispose([flow, flowFeatures, ...predictions]);
+      const flow = timer('flow', () => {
+        const { flow, features: flowFeatures, predictions } = this.flownet.forward(current, frame);
+        tf.dispose([flowFeatures, ...predictions]);
+        return flow;
+      });
+      const out = timer('warp', () => warpPyramid(features, flow, own.paddedSize));
+      flow.dispose();
       return out;
     });
-    const { features, weights } = this.aggregate(own.features, warped);
+    const { features, weights } = timer('aggregate', () => this.aggregate(own.features, warped));
     tf.dispose([...warped.flat(), ...weights]);
     return features;
   }
@@ -114,16 +120,24 @@ export class FGFA<Target, Detection> extends Module {
     return losses;
   }
 
-  /** Detections for every frame of a clip (frames [1, H, W, 3] in order), each aggregated over +-`radius` frames. */
-  detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], radius: number): Detection[] {
+  /**
+   * Detections for every frame of a clip (frames [1, H, W, 3] in order), each aggregated over +-`radius` frames;
+   * `timer` measures the components.
+   */
+  detectVideo(
+    frames: readonly tf.Tensor[],
+    imageSize: readonly [number, number],
+    radius: number,
+    timer: Timer = untimed,
+  ): Detection[] {
     assertInteger('FGFA.detectVideo', 'radius', radius, 0);
     if (!Array.isArray(frames) || frames.length === 0)
       throw argumentError('FGFA.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
-    const perFrame = frames.map((frame) => ({ frame, ...this.detector.features(frame) }));
+    const perFrame = frames.map((frame) => ({ frame, ...timer('features', () => this.detector.features(frame)) }));
     const detections = perFrame.map((own, t) => {
       const neighbours = perFrame.filter((_, j) => j !== t && Math.abs(j - t) <= radius);
-      const aggregated = this.aggregateFrames(own.frame, own, neighbours);
-      const [result] = this.detector.detectFromFeatures(aggregated, own.paddedSize, [imageSize]);
+      const aggregated = this.aggregateFrames(own.frame, own, neighbours, timer);
+      const [result] = timer('task', () => this.detector.detectFromFeatures(aggregated, own.paddedSize, [imageSize]));
       tf.dispose(aggregated);
       return result;
     });

@@ -16,3 +16,6 @@ export { Tracker, DEFAULT_TRACKER, associationWeights, conditionedScore } from '
 export type { TrackerConfig, FrameDetections, Tracklet, TrackedBox } from './tracklets';
 export { EmbeddingHead, associationLoss } from './embedding';
 export type { EmbeddingHeadConfig } from './embedding';
+export { untimed } from './timing';
+export type { Timer } from './timing';
+export { PerFrame } from './per_frame';

@@ -34,23 +34,33 @@ let stagingCount = 0;
 
 /**
  * A trainer's default dataset: generates `kind` into `<cacheDir>/<kind>-seed<seed>-n<count>-s<size>` unless a
- * complete copy is already there, and returns the folder. The set is written into a private temporary folder
+ * complete copy is already there, and returns the folder. A kind's own options (video `frames`, `motionBlur`)
+ * are part of the folder's name and stamp, so another setting never reuses the data of the first. The set is written into a private temporary folder
  * that is renamed into place when complete, so an interrupted run leaves no half dataset and two processes
  * generating at once do not mix their files.
  */
 export async function ensureShapesDataset(
   kind: ShapesKind,
   cacheDir: string,
-  options: Omit<GenerateOptions, 'out'> = {},
+  options: Omit<GenerateOptions, 'out'> & Record<string, number | boolean> = {},
 ): Promise<string> {
   assertOneOf('ensureShapesDataset', 'kind', kind, SHAPES_KINDS);
-  const { seed = 0, count = 200, size = 256 } = options;
+  const { seed = 0, count = 200, size = 256, valCount, ...own } = options;
+  const ownNames = Object.keys(own).sort();
   const out = join(
     cacheDir,
-    `${kind}-seed${seed}-n${count}-s${size}${options.valCount === undefined ? '' : `-v${options.valCount}`}`,
+    `${kind}-seed${seed}-n${count}-s${size}${valCount === undefined ? '' : `-v${valCount}`}` +
+      ownNames.map((name) => `-${name}${own[name]}`).join(''),
   );
   const stamp = join(out, STAMP);
-  const wanted = { kind, seed, count, size, valCount: options.valCount ?? null };
+  const wanted = {
+    kind,
+    seed,
+    count,
+    size,
+    valCount: valCount ?? null,
+    ...Object.fromEntries(ownNames.map((n) => [n, own[n]])),
+  };
   const complete = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === JSON.stringify(wanted);
   if (complete()) return out;
   const staging = `${out}.partial-${process.pid}-${Date.now()}-${stagingCount++}`;

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@deformjs/core';
+import {
+  applyTransforms,
+  ensureShapesDataset,
+  loadImagenetVid,
+  SHAPE_CLASSES,
+  type Sample,
+  type TransformSpec,
+  type VidDataset,
+} from '@deformjs/datasets';
+import { FLOWNET_STRIDE } from '@deformjs/video-det';
+
+export interface DataOptions {
+  /** An ILSVRC folder (Annotations/VID, Data/VID) with shape-class names; default: the shapes videos. */
+  vid?: string;
+  /** Where the shapes videos are generated on first use. */
+  cache: string;
+  /** Shapes: longest frame side. */
+  size: number;
+  /** Shapes: training and validation videos, frames per video. */
+  trainCount: number;
+  valCount: number;
+  frames: number;
+  dataSeed: number;
+  /** Shapes: motion blur exposure in [0, 1] (fast tracks smear). */
+  motionBlur: number;
+}
+
+export interface VideoData {
+  train: VidDataset;
+  val: VidDataset;
+  classes: string[];
+  /** What identifies the training data: a resumed run must see the same. */
+  fingerprint: Record<string, unknown>;
+}
+
+export const TRAIN_TRANSFORMS: TransformSpec[] = [{ type: 'horizontalFlip', p: 0.5 }, { type: 'normalize' }];
+export const EVAL_TRANSFORMS: TransformSpec[] = [{ type: 'normalize' }];
+
+export async function loadVideoData(o: DataOptions): Promise<VideoData> {
+  const root =
+    o.vid ??
+    (await ensureShapesDataset('video', o.cache, {
+      seed: o.dataSeed,
+      count: o.trainCount,
+      valCount: o.valCount,
+      size: o.size,
+      frames: o.frames,
+      motionBlur: o.motionBlur,
+    }));
+  const classes = [...SHAPE_CLASSES];
+  const train = loadImagenetVid({ root, split: 'train', classes });
+  const val = loadImagenetVid({ root, split: 'val', classes });
+  const source = o.vid
+    ? { vid: o.vid }
+    : {
+        shapes: {
+          size: o.size,
+          trainCount: o.trainCount,
+          frames: o.frames,
+          dataSeed: o.dataSeed,
+          motionBlur: o.motionBlur,
+        },
+      };
+  return { train, val, classes, fingerprint: { ...source, trainFrames: train.records.length, classes } };
+}
+
+/** Height and width rounded up to FlowNet's stride: every frame of a video is zero-padded to it. */
+export function paddedSizeOf(height: number, width: number): [number, number] {
+  return [Math.ceil(height / FLOWNET_STRIDE) * FLOWNET_STRIDE, Math.ceil(width / FLOWNET_STRIDE) * FLOWNET_STRIDE];
+}
+
+/** A normalised sample as a [1, H, W, 3] tensor zero-padded at the bottom and right to `padded`. */
+export function frameTensor(sample: Sample, padded: [number, number]): tf.Tensor4D {
+  const [H, W] = padded;
+  const data = new Float32Array(H * W * 3);
+  for (let y = 0; y < sample.height; y++)
+    data.set(sample.image.subarray(y * sample.width * 3, (y + 1) * sample.width * 3), y * W * 3);
+  return tf.tensor4d(data, [1, H, W, 3]);
+}
+
+/** Every frame of video `v` of `dataset`, normalised as for evaluation, with its size before padding. */
+export async function loadVideoFrames(
+  dataset: VidDataset,
+  v: number,
+): Promise<{ samples: Sample[]; frames: tf.Tensor4D[]; imageSize: [number, number] }> {
+  const rng = new Rng(0);
+  const samples = await Promise.all(
+    dataset.videos[v].frames.map(async (i) => applyTransforms(await dataset.get(i), EVAL_TRANSFORMS, rng)),
+  );
+  const { height, width } = samples[0];
+  const padded = paddedSizeOf(height, width);
+  return { samples, frames: samples.map((s) => frameTensor(s, padded)), imageSize: [height, width] };
+}

@@ -1,0 +1,155 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Linear, Rng, initBackend } from '@deformjs/core';
+import { FASTER_RCNN_TINY } from '@deformjs/dcnv2-rcnn';
+import { encodeCheckpoint, readSafetensors } from '@deformjs/weights';
+import { main } from '../src/main';
+import type { EvalReport } from '../src/evaluate';
+import type { Metrics } from '../src/train';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((text: string) => void out.push(String(text)));
+  vi.spyOn(console, 'error').mockImplementation((text: string) => void err.push(String(text)));
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  return { out, err };
+}
+
+const record = (out: string) => JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
+
+function modelTensors(out: string): Record<string, number[]> {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+  return Object.fromEntries(
+    Object.entries(tensors)
+      .filter(([name]) => name.startsWith('model.'))
+      .map(([name, t]) => [name, Array.from(t.values as Float32Array)]),
+  );
+}
+
+describe('video-det CLI errors', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const dir = mkdtempSync(join(tmpdir(), 'deformjs-video-det-cli-'));
+  const paths = ['--out', join(dir, 'out'), '--cache', join(dir, 'data')];
+
+  it('-h and --version exit 0', async () => {
+    const { out } = capture();
+    expect(await main(['--help'])).toBe(0);
+    expect(out[0]).toContain('video-det train --design per-frame|dff|fgfa');
+    expect(out[0]).toContain('keyInterval=10');
+    expect(await main(['--version'])).toBe(0);
+    expect(out[1]).toBe('video-det 0.0.0');
+  });
+
+  it.each([
+    [['train', '--steps', 'abc'], '--steps expects an integer in [1, 10000000], got "abc"'],
+    [['train', '--design', 'yolo'], '--design expects one of per-frame, dff, fgfa'],
+    [['train', '--preset', 'huge'], '--preset expects one of tiny, small, got "huge"'],
+    [['train', '--motion-blur', '2'], '--motion-blur expects a number in [0, 1], got "2"'],
+    [['train', '--init', join(dir, 'none.safetensors')], `--init ${join(dir, 'none.safetensors')} is not a file`],
+    [['train', '--backend', 'gpu'], '--backend expects one of'],
+    [['train', '--frobnicate'], "Unknown option '--frobnicate'"],
+    [['fly'], 'expected one command (train, eval, run), got ["fly"]'],
+    [[], 'expected one command'],
+    [['eval'], 'video-det eval: --checkpoint <file> is required'],
+    [['run', '--checkpoint', 'x'], 'video-det run: --frames <folder> is required'],
+    [['eval', '--checkpoint', join(dir, 'none')], `--checkpoint ${join(dir, 'none')} is not a file`],
+  ])('%j: usage error (exit 2) before any work', async (argv, message) => {
+    const { err } = capture();
+    expect(await main([...argv, ...paths])).toBe(2);
+    expect(err.join('\n')).toContain(message);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a checkpoint whose configuration is out of bounds before building the model', async () => {
+    await initBackend('cpu');
+    const crafted = join(dir, 'crafted.safetensors');
+    const model = new Linear(new Rng(0), 2, 2);
+    const config = {
+      detector: { ...FASTER_RCNN_TINY, numClasses: 3, fpnChannels: 3e6 },
+      flownet: { width: 8, seed: 1 },
+      seed: 2,
+    };
+    writeFileSync(
+      crafted,
+      encodeCheckpoint({ model, step: 0, epoch: 0, config: { design: 'dff', config, classes: ['a', 'b', 'c'] } }),
+    );
+    model.dispose();
+    const { err } = capture();
+    expect(await main(['run', '--checkpoint', crafted, '--frames', dir, '--backend', 'cpu'])).toBe(1);
+    expect(err.join('\n')).toContain('detector.fpnChannels');
+    expect(err.join('\n')).toContain('3000000');
+  });
+});
+
+describe('video-det train, eval, run', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const dir = mkdtempSync(join(tmpdir(), 'deformjs-video-det-train-'));
+  const data = ['--cache', join(dir, 'data'), '--size', '64', '--train-count', '2', '--val-count', '1'];
+  const common = [...data, '--video-frames', '6', '--backend', 'wasm', '--warmup', '0'];
+
+  it('a resumed run continues exactly; eval and run write their reports; --init carries the detector', async () => {
+    const { err } = capture();
+    const straight = join(dir, 'straight');
+    const resumed = join(dir, 'resumed');
+    expect(await main(['train', '--steps', '3', '--out', straight, '--no-eval', ...common]), err.join('\n')).toBe(0);
+    expect(await main(['train', '--steps', '2', '--out', resumed, '--no-eval', ...common])).toBe(0);
+    expect(await main(['train', '--steps', '3', '--out', resumed, '--no-eval', ...common]), err.join('\n')).toBe(0);
+    expect(record(resumed).loss).toEqual(record(straight).loss);
+    expect(record(resumed).segments.map((s) => s.fromStep)).toEqual([0, 2]);
+    expect(modelTensors(resumed)).toEqual(modelTensors(straight));
+    // Another design in the same folder is refused, naming the difference.
+    expect(await main(['train', '--design', 'dff', '--steps', '3', '--out', straight, ...common])).toBe(1);
+    expect(err.join('\n')).toContain('was trained on something else');
+
+    // DFF initialised from the per-frame run: its detector starts as the per-frame one.
+    const dff = join(dir, 'dff');
+    const init = join(straight, 'checkpoint.safetensors');
+    expect(
+      await main(['train', '--design', 'dff', '--steps', '1', '--lr', '0', '--out', dff, '--init', init, ...common]),
+    ).toBe(0);
+    const perFrame = modelTensors(straight);
+    const carried = modelTensors(dff);
+    const rpnConv = 'model.detector.rpn.head.conv.0.0.weight';
+    expect(perFrame[rpnConv]).toBeDefined();
+    expect(carried[rpnConv]).toEqual(perFrame[rpnConv]);
+    expect(Object.keys(carried).some((name) => name.startsWith('model.flownet.'))).toBe(true);
+    const final = record(dff).final!;
+    expect(final.ranges.map((r) => r.label)).toEqual(['all', 'fast', 'medium', 'slow']);
+    expect(final.frames).toBe(6);
+    expect(final.keyFrameFraction).toBeCloseTo(1 / 6);
+    expect(Object.keys(final.components).sort()).toEqual(['features', 'flow', 'task', 'warp']);
+
+    const checkpoint = join(dff, 'checkpoint.safetensors');
+    const report = join(dir, 'reports', 'dff-k2.json');
+    expect(
+      await main(['eval', '--checkpoint', checkpoint, '--infer', 'keyInterval=2', '--report', report, ...common]),
+    ).toBe(0);
+    const evaluated = JSON.parse(readFileSync(report, 'utf8')) as EvalReport;
+    expect(evaluated.inference).toEqual({ keyInterval: 2 });
+    expect(evaluated.keyFrameFraction).toBe(0.5);
+
+    const frames = join(dir, 'data', readdirSync(join(dir, 'data'))[0], 'Data', 'VID', 'val', 'shapes_val_00000000');
+    const out = join(dir, 'run');
+    expect(
+      await main(['run', '--checkpoint', checkpoint, '--frames', frames, '--out', out, '--infer', 'keyInterval=3']),
+    ).toBe(0);
+    const written = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8'));
+    expect(written.perFrame.map((f: { keyFrame: boolean }) => f.keyFrame)).toEqual([
+      true,
+      false,
+      false,
+      true,
+      false,
+      false,
+    ]);
+    expect(readdirSync(out).filter((f) => f.startsWith('frame-')).length).toBe(6);
+    expect(await main(['run', '--checkpoint', checkpoint, '--frames', frames, '--out', frames])).toBe(1);
+    expect(err.join('\n')).toContain('--out must differ from --frames');
+    expect(await main(['run', '--checkpoint', checkpoint, '--frames', frames, '--infer', 'radius=2'])).toBe(2);
+    expect(err.join('\n')).toContain("argument 'radius' expected one of keyInterval");
+    expect(existsSync(join(frames, 'detections.json'))).toBe(false);
+  }, 600_000);
+});
