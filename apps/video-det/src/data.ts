@@ -4,7 +4,9 @@ import {
   applyTransforms,
   ensureShapesDataset,
   loadImagenetVid,
+  loadVideoMotion,
   SHAPE_CLASSES,
+  speedBin,
   type Sample,
   type TransformSpec,
   type VidDataset,
@@ -31,9 +33,13 @@ export interface VideoData {
   train: VidDataset;
   val: VidDataset;
   classes: string[];
+  /** Shapes videos: each validation track's speed bin as the generator drew it (video -> track id -> bin). */
+  valSpeeds?: SpeedBins;
   /** What identifies the training data: a resumed run must see the same. */
   fingerprint: Record<string, unknown>;
 }
+
+export type SpeedBins = Map<string, Map<number, 'slow' | 'medium' | 'fast'>>;
 
 export const TRAIN_TRANSFORMS: TransformSpec[] = [{ type: 'horizontalFlip', p: 0.5 }, { type: 'normalize' }];
 export const EVAL_TRANSFORMS: TransformSpec[] = [{ type: 'normalize' }];
@@ -63,7 +69,27 @@ export async function loadVideoData(o: DataOptions): Promise<VideoData> {
           motionBlur: o.motionBlur,
         },
       };
-  return { train, val, classes, fingerprint: { ...source, trainFrames: train.records.length, classes } };
+  const valSpeeds = o.vid ? undefined : trackSpeeds(root, 'val', val, o.size);
+  return { train, val, classes, valSpeeds, fingerprint: { ...source, trainFrames: train.records.length, classes } };
+}
+
+/**
+ * Every track's speed bin from the poses the generator recorded: its centre's speed is the longest step between
+ * frames (bounces off the borders only shorten a step), binned as the generator drew it (`speedBin`).
+ */
+function trackSpeeds(root: string, split: string, dataset: VidDataset, size: number): SpeedBins {
+  return new Map(
+    dataset.videos.map((video) => {
+      const { poses } = loadVideoMotion(root, split, video.name);
+      const bins = poses[0].map((_, track) => {
+        const steps = poses
+          .slice(1)
+          .map((frame, f) => Math.hypot(frame[track].cx - poses[f][track].cx, frame[track].cy - poses[f][track].cy));
+        return [track, speedBin(Math.max(0, ...steps), size)] as const;
+      });
+      return [video.name, new Map(bins)];
+    }),
+  );
 }
 
 /** Height and width rounded up to FlowNet's stride: every frame of a video is zero-padded to it. */

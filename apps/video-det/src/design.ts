@@ -19,6 +19,8 @@ export interface TrainingClip {
 export interface VideoDetections {
   detections: Detections[];
   keyFrames: boolean[];
+  /** Per frame, the fraction of positions whose features were recomputed (partial updating designs). */
+  updated?: number[];
 }
 
 /**

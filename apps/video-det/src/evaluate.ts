@@ -2,10 +2,9 @@ import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { createProgress } from '@deformjs/core/node';
 import type { VidDataset } from '@deformjs/datasets';
-import type { Detections } from '@deformjs/dcnv2-rcnn';
 import { evaluateVid, type VidDetection, type VidFrame } from '@deformjs/metrics';
 import type { Timer } from '@deformjs/video-det';
-import { loadVideoFrames } from './data';
+import { loadVideoFrames, type SpeedBins } from './data';
 import { inferenceSettings, type VideoDesign, type VideoDesignKind } from './design';
 
 /** The validation numbers of one design at one inference setting. */
@@ -14,6 +13,11 @@ export interface EvalReport {
   inference: Record<string, number>;
   /** VID mAP over all objects and by motion speed (FGFA's motion-IoU bins), with the ground truth in each. */
   ranges: { label: string; mAP: number; positives: number }[];
+  /**
+   * Shapes videos: the same mAP split by the speed the generator gave each track (slow, medium, fast), for toy
+   * videos whose small, quick shapes put almost every object in the motion-IoU "fast" bin.
+   */
+  speedRanges?: { label: string; mAP: number; positives: number }[];
   videos: number;
   frames: number;
   /** Frames per second and milliseconds per frame of the design's inference (decoding left out). */
@@ -23,6 +27,8 @@ export interface EvalReport {
   components: Record<string, number>;
   /** The fraction of frames that ran the whole feature network. */
   keyFrameFraction: number;
+  /** Partial updating designs: the mean fraction of positions recomputed per frame. */
+  updatedFraction?: number;
   /** Process CPU seconds of inference and the 1-minute load average at the end: wall times need both. */
   cpuSeconds: number;
   loadAverage: number;
@@ -57,7 +63,7 @@ export async function evaluateDesign(
   val: VidDataset,
   given: Record<string, number>,
   numClasses: number,
-  onVideo?: (v: number, samples: readonly { id: number | string }[], result: { detections: Detections[] }) => void,
+  speeds?: SpeedBins,
 ): Promise<EvalReport> {
   const inference = inferenceSettings(kind, given);
   design.model.eval();
@@ -66,6 +72,7 @@ export async function evaluateDesign(
   const detections: VidDetection[] = [];
   let milliseconds = 0;
   let keyFrames = 0;
+  let updated: number | undefined;
   const cpuStart = process.cpuUsage();
   const progress = createProgress({ total: val.videos.length, label: `eval ${kind.label}` });
   for (const [v, video] of val.videos.entries()) {
@@ -75,6 +82,7 @@ export async function evaluateDesign(
     milliseconds += performance.now() - start;
     tf.dispose(loaded.frames);
     keyFrames += result.keyFrames.filter(Boolean).length;
+    if (result.updated) updated = (updated ?? 0) + result.updated.reduce((a, b) => a + b, 0);
     video.frames.forEach((record, position) => {
       const r = val.records[record];
       frames.push({
@@ -97,22 +105,40 @@ export async function evaluateDesign(
         }),
       );
     });
-    onVideo?.(v, loaded.samples, result);
     progress.update(v + 1, { frames: frames.length });
   }
   progress.done();
   const cpu = process.cpuUsage(cpuStart);
   const scored = evaluateVid(frames, detections, { numClasses });
+  const ranges = (result: ReturnType<typeof evaluateVid>) =>
+    result.ranges.map((r) => ({ label: r.label, mAP: r.mAP, positives: r.positives }));
+  // The generator's bins passed as motion IoUs inside VID's slow [0.9, 1], medium [0.7, 0.9] and fast [0, 0.7].
+  const speedIou = { slow: 1, medium: 0.8, fast: 0 };
+  const bySpeed =
+    speeds &&
+    evaluateVid(
+      frames.map((frame) => ({
+        ...frame,
+        objects: frame.objects.map((o) => ({
+          ...o,
+          motionIou: speedIou[speeds.get(String(frame.videoId))!.get(Number(o.trackId))!],
+        })),
+      })),
+      detections,
+      { numClasses },
+    );
   return {
     design: kind.name,
     inference,
-    ranges: scored.ranges.map((r) => ({ label: r.label, mAP: r.mAP, positives: r.positives })),
+    ranges: ranges(scored),
+    ...(bySpeed ? { speedRanges: ranges(bySpeed) } : {}),
     videos: val.videos.length,
     frames: frames.length,
     fps: frames.length / (milliseconds / 1000),
     msPerFrame: milliseconds / frames.length,
     components: Object.fromEntries(Object.entries(components).map(([name, ms]) => [name, ms / frames.length])),
     keyFrameFraction: keyFrames / frames.length,
+    ...(updated === undefined ? {} : { updatedFraction: updated / frames.length }),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage: loadavg()[0],
   };
@@ -127,8 +153,10 @@ export function formatReport(report: EvalReport): string {
   const parts = Object.entries(report.components)
     .map(([k, v]) => `${k} ${v.toFixed(1)}`)
     .join(', ');
+  const speeds = report.speedRanges?.map((r) => `${r.label} ${r.mAP.toFixed(4)} (${r.positives} gt)`).join(', ');
   return [
     `${report.design}${settings ? ` (${settings})` : ''}: VID mAP ${ranges}`,
-    `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%, load ${report.loadAverage.toFixed(1)}`,
+    ...(speeds ? [`  by generator speed: ${speeds}`] : []),
+    `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%${report.updatedFraction === undefined ? '' : `, recomputed ${(100 * report.updatedFraction).toFixed(0)}%`}, load ${report.loadAverage.toFixed(1)}`,
   ].join('\n');
 }

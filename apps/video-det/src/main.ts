@@ -149,7 +149,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
             throw new Error(
               `${values.checkpoint} detects ${saved.classes.length} classes, the data has ${loaded.classes.length}`,
             );
-          const report = await evaluateDesign(design, kind, loaded.val, given, loaded.classes.length);
+          const report = await evaluateDesign(design, kind, loaded.val, given, loaded.classes.length, loaded.valSpeeds);
           console.log(formatReport(report));
           const settings = Object.entries(report.inference).map(([k, v]) => `-${k}${v}`);
           const file = values.report ?? join(values.checkpoint, '..', `eval-${kind.name}${settings.join('')}.json`);

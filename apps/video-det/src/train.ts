@@ -212,7 +212,7 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
     stopClock();
     progress.done();
     if (run.evaluate) {
-      metrics.final = await evaluateDesign(design, kind, data.val, {}, data.classes.length);
+      metrics.final = await evaluateDesign(design, kind, data.val, {}, data.classes.length, data.valSpeeds);
       save();
     }
     return metrics;

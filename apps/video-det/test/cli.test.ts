@@ -118,6 +118,10 @@ describe('video-det train, eval, run', () => {
     expect(Object.keys(carried).some((name) => name.startsWith('model.flownet.'))).toBe(true);
     const final = record(dff).final!;
     expect(final.ranges.map((r) => r.label)).toEqual(['all', 'fast', 'medium', 'slow']);
+    // By the generator's speed: every ground-truth object falls in exactly one bin.
+    const [all, ...bins] = final.speedRanges!.map((r) => r.positives);
+    expect(all).toBeGreaterThan(0);
+    expect(bins.reduce((a, b) => a + b, 0)).toBe(all);
     expect(final.frames).toBe(6);
     expect(final.keyFrameFraction).toBeCloseTo(1 / 6);
     expect(Object.keys(final.components).sort()).toEqual(['features', 'flow', 'task', 'warp']);
@@ -151,5 +155,31 @@ describe('video-det train, eval, run', () => {
     expect(await main(['run', '--checkpoint', checkpoint, '--frames', frames, '--infer', 'radius=2'])).toBe(2);
     expect(err.join('\n')).toContain("argument 'radius' expected one of keyInterval");
     expect(existsSync(join(frames, 'detections.json'))).toBe(false);
+
+    // The unified design: adaptive keys from its quality map, the recomputed fraction reported.
+    const unified = join(dir, 'unified');
+    expect(
+      await main([
+        'train',
+        '--design',
+        'unified',
+        '--steps',
+        '1',
+        '--out',
+        unified,
+        '--no-eval',
+        '--init',
+        init,
+        ...common,
+      ]),
+    ).toBe(0);
+    const adaptive = join(dir, 'reports', 'unified-adaptive.json');
+    const argv = ['--checkpoint', join(unified, 'checkpoint.safetensors'), '--report', adaptive, ...common];
+    expect(await main(['eval', ...argv, '--infer', 'adaptive=1,gamma=1'])).toBe(0);
+    const never = JSON.parse(readFileSync(adaptive, 'utf8')) as EvalReport;
+    expect(never.keyFrameFraction).toBeCloseTo(1 / 6);
+    expect(never.updatedFraction).toBeGreaterThanOrEqual(0);
+    expect(await main(['eval', ...argv, '--infer', 'adaptive=1,gamma=0,tau=1e9'])).toBe(0);
+    expect((JSON.parse(readFileSync(adaptive, 'utf8')) as EvalReport).keyFrameFraction).toBe(1);
   }, 600_000);
 });

@@ -65,7 +65,7 @@ export { generateDetection, SHAPE_CATEGORIES } from './shapes/detection';
 export type { DetectionDatasetFiles, DetectionGenerateOptions } from './shapes/detection';
 export { generateCityscapes, generateSegmentation, SHAPE_SEGMENTATION_CLASSES } from './shapes/segmentation';
 export type { CityscapesDatasetFiles, SegmentationGenerateOptions, VocDatasetFiles } from './shapes/segmentation';
-export { generateVideo } from './shapes/video';
+export { generateVideo, speedBin } from './shapes/video';
 export type { VidDatasetFiles, VideoGenerateOptions, VideoMotion, VideoTrack } from './shapes/video';
 export { groundTruthFlow } from './shapes/flow';
 export type { FlowFrame, GroundTruthFlow } from './shapes/flow';

@@ -6,7 +6,7 @@ import { decodeFlo, encodeFlo } from '../src/formats/flo';
 import { loadGroundTruthFlow, loadVideoMotion } from '../src/motion';
 import { polygonsToMask } from '../src/formats/mask';
 import { clipPolygon, shapePolygon } from '../src/shapes/raster';
-import { generateVideo, type VidDatasetFiles } from '../src/shapes/video';
+import { generateVideo, speedBin, type VidDatasetFiles } from '../src/shapes/video';
 import { tempDir, thrown } from './helpers';
 
 const dir = tempDir('motion');
@@ -82,6 +82,9 @@ describe('shapes video motion: poses, ground-truth flow, motion blur', () => {
     const bins = { slow: [] as number[], fast: [] as number[], medium: [] as number[] };
     sharp.tracks.forEach((t) => bins[t.speed].push(t.pixelsPerFrame));
     for (const v of bins.slow) for (const w of bins.fast) expect(w).toBeGreaterThan(v);
+    // The bin is recoverable from the speed alone (what evaluations read from the recorded poses).
+    sharp.tracks.forEach((t) => expect(speedBin(t.pixelsPerFrame, 96)).toBe(t.speed));
+    expect(new Set(sharp.tracks.map((t) => t.speed)).size).toBeGreaterThan(1);
   });
 
   it('is byte-identical for the same seed, with blur and flow', async () => {

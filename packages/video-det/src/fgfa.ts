@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
+import { argumentError, assertInteger, Module, Rng } from '@deformjs/core';
+import { aggregateByEmbedding, Embedding } from './aggregation';
 import type { FrameDetector } from './detector';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { warpPyramid } from './flow_levels';
@@ -10,22 +11,6 @@ export interface FgfaConfig {
   /** Width of the embedding network: 1x1 to `embedChannels`, 3x3, 1x1 to 4 x `embedChannels` (512, 512, 2048). */
   embedChannels: number;
   seed: number;
-}
-
-/** FGFA's embedding network: 1x1, ReLU, 3x3, ReLU, 1x1 (no activation on the embedding itself). */
-class Embedding extends Module {
-  readonly conv1: Conv2d;
-  readonly conv2: Conv2d;
-  readonly conv3: Conv2d;
-  constructor(rng: Rng, inChannels: number, channels: number) {
-    super();
-    this.conv1 = this.addModule('conv1', new Conv2d(rng, inChannels, channels, 1));
-    this.conv2 = this.addModule('conv2', new Conv2d(rng, channels, channels, 3, { padding: 1 }));
-    this.conv3 = this.addModule('conv3', new Conv2d(rng, channels, 4 * channels, 1));
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.conv3.forward(tf.relu(this.conv2.forward(tf.relu(this.conv1.forward(x))))));
-  }
 }
 
 /**
@@ -61,26 +46,7 @@ export class FGFA<Target, Detection> extends Module {
     current: readonly tf.Tensor[],
     warped: readonly (readonly tf.Tensor[])[],
   ): { features: tf.Tensor[]; weights: tf.Tensor[] } {
-    const features: tf.Tensor[] = [];
-    const weights: tf.Tensor[] = [];
-    current.forEach((own, level) =>
-      tf.tidy(() => {
-        const candidates = [own, ...warped.map((w) => w[level])];
-        const embeddings = candidates.map((c) => {
-          const e = this.embed.forward(c);
-          return tf.div(e, tf.add(tf.norm(e, 'euclidean', 3, true), 1e-12));
-        });
-        const similarity = tf.concat(
-          embeddings.map((e) => tf.sum(tf.mul(e, embeddings[0]), 3, true)),
-          3,
-        );
-        const w = tf.softmax(similarity);
-        const sum = tf.addN(candidates.map((c, j) => tf.mul(tf.slice(w, [0, 0, 0, j], [-1, -1, -1, 1]), c)));
-        features.push(tf.keep(sum));
-        weights.push(tf.keep(w));
-      }),
-    );
-    return { features, weights };
+    return aggregateByEmbedding(this.embed, current, warped);
   }
 
   /** `current`'s features aggregated with those of `neighbours` (frames [N, H, W, 3]). */

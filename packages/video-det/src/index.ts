@@ -19,3 +19,6 @@ export type { EmbeddingHeadConfig } from './embedding';
 export { untimed } from './timing';
 export type { Timer } from './timing';
 export { PerFrame } from './per_frame';
+export { UnifiedVOD } from './unified';
+export type { UnifiedConfig, UnifiedInference, UnifiedVideo } from './unified';
+export { aggregateByEmbedding, Embedding } from './aggregation';

@@ -98,6 +98,19 @@ interface Track {
 /** Pixels per frame at a 256 px long side, by motion kind (VID's slow/medium/fast split by motion IoU). */
 const SPEEDS = { slow: [0.3, 1.5], medium: [2, 4], fast: [6, 11] } as const;
 
+/**
+ * The speed bin the generator gave a track moving `pixelsPerFrame` (its centre's speed) in videos of longest side
+ * `size`: the ranges above scaled by size / 256, split halfway between them (slow below 1.75, fast from 5).
+ */
+export function speedBin(pixelsPerFrame: number, size: number): 'slow' | 'medium' | 'fast' {
+  const v = (pixelsPerFrame * 256) / size;
+  return v < (SPEEDS.slow[1] + SPEEDS.medium[0]) / 2
+    ? 'slow'
+    : v < (SPEEDS.medium[1] + SPEEDS.fast[0]) / 2
+      ? 'medium'
+      : 'fast';
+}
+
 function sampleTrack(rng: Rng, width: number, height: number, scale: number): Track {
   const short = Math.min(width, height);
   const speed = (['slow', 'medium', 'fast'] as const)[rng.int(3)];
