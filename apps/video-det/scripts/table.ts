@@ -19,6 +19,9 @@ const ROWS: [string, string][] = [
   ['fgfa-r9', 'FGFA, +-9 frames'],
   ['unified-k10', 'unified, fixed keys (10)'],
   ['unified-adaptive', 'unified, adaptive keys'],
+  ['unified-adaptive-tau0.6', 'unified, adaptive keys'],
+  ['unified-adaptive-tau0.4', 'unified, adaptive keys'],
+  ['unified-adaptive-tau0.2', 'unified, adaptive keys'],
 ];
 const BINS = ['all', 'slow', 'medium', 'fast'];
 
