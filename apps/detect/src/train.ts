@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
 import { DataLoader, type Batch } from '@deformjs/datasets';
 import { formatCocoSummary } from '@deformjs/metrics';
 import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
-import { decodeCheckpoint, readCheckpointInfo } from '@deformjs/weights';
-import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import { decodeCheckpoint } from '@deformjs/weights';
+import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import type { DetectionData } from './data';
 import type { Detector, DetectorKind } from './detector';
@@ -115,17 +114,9 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
     cpuSecondsTraining: 0,
     epochSeconds: [],
   };
-  let bytes: Uint8Array | undefined;
-  if (existsSync(checkpointPath)) {
-    bytes = new Uint8Array(readFileSync(checkpointPath));
-    const saved = readCheckpointInfo(bytes, checkpointPath).record as Metrics | null;
-    const differences = saved ? fingerprintDifferences(saved.fingerprint, fingerprint) : ['no training record'];
-    if (differences.length > 0)
-      throw new Error(
-        `${checkpointPath} was trained on something else:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
-      );
-    metrics = saved!;
-  }
+  const resumed = readResumableCheckpoint<Metrics>(checkpointPath, fingerprint);
+  const bytes = resumed?.bytes;
+  if (resumed) metrics = resumed.record;
 
   const detector = kind.build(run.config);
   const groups = detector.paramGroups(o);

@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
 import { ClipSampler } from '@deformjs/datasets';
 import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
-import { decodeCheckpoint, loadWeights, readCheckpointInfo, readSafetensors } from '@deformjs/weights';
-import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import { frameTensor, paddedSizeOf, TRAIN_TRANSFORMS, type VideoData } from './data';
 import type { TrainingClip, VideoDesignKind } from './design';
@@ -112,17 +112,9 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
     cpuSecondsTraining: 0,
     loadAverage: [],
   };
-  let bytes: Uint8Array | undefined;
-  if (existsSync(checkpointPath)) {
-    bytes = new Uint8Array(readFileSync(checkpointPath));
-    const saved = readCheckpointInfo(bytes, checkpointPath).record as Metrics | null;
-    const differences = saved ? fingerprintDifferences(saved.fingerprint, fingerprint) : ['no training record'];
-    if (differences.length > 0)
-      throw new Error(
-        `${checkpointPath} was trained on something else:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
-      );
-    metrics = saved!;
-  }
+  const resumed = readResumableCheckpoint<Metrics>(checkpointPath, fingerprint);
+  const bytes = resumed?.bytes;
+  if (resumed) metrics = resumed.record;
 
   const design = kind.build(run.config);
   const variables = design.model.trainableVariables();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@deformjs/core';
 import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
@@ -26,8 +26,8 @@ import {
   type VLExample,
   type WordPieceTokenizer,
 } from '@deformjs/vl-bert';
-import { decodeCheckpoint, loadWeights, readCheckpointInfo, readSafetensors } from '@deformjs/weights';
-import { fingerprintDifferences, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
 import type { CaptionItem, ImageItem, RefItem, VLData, VcrItem, VqaItem } from './data';
 
@@ -280,17 +280,9 @@ export async function runTask(
     secondsTraining: 0,
     cpuSecondsTraining: 0,
   };
-  let bytes: Uint8Array | undefined;
-  if (existsSync(checkpointPath)) {
-    bytes = new Uint8Array(readFileSync(checkpointPath));
-    const saved = readCheckpointInfo(bytes, checkpointPath).record as RunRecord | null;
-    const differences = saved ? fingerprintDifferences(saved.fingerprint, fingerprint) : ['no training record'];
-    if (differences.length > 0)
-      throw new Error(
-        `${checkpointPath} belongs to another run:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
-      );
-    record = { ...saved!, options: o };
-  }
+  const resumed = readResumableCheckpoint<RunRecord>(checkpointPath, fingerprint);
+  const bytes = resumed?.bytes;
+  if (resumed) record = { ...resumed.record, options: o };
   const model = buildModel(o, data);
   const optimizer = new AdamW(model.trainingVariables(), { lr: o.lr, weightDecay: 0.01 });
   try {

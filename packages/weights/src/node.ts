@@ -61,5 +61,5 @@ export function loadCheckpoint(
   return decodeCheckpoint(read(path), target, basename(path));
 }
 
-export { RunFolder, fingerprintDifferences } from './run_folder';
+export { RunFolder, fingerprintDifferences, readResumableCheckpoint } from './run_folder';
 export type { RunFolderOptions } from './run_folder';

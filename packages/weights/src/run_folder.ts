@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isAtomicTemp } from '@deformjs/core/node';
+import { readCheckpointInfo } from './checkpoint';
 
 /**
  * A training run's output folder, the one place a trainer writes: a pid lock so two trainers never share it,
@@ -119,6 +120,26 @@ function takeLock(lockPath: string, program: string, dir: string): void {
     rmSync(lockPath, { force: true });
   }
   throw new Error(`${program}: could not lock ${dir} (another trainer is starting there)`);
+}
+
+/**
+ * The checkpoint a run resumes from, with the training record it holds, or undefined when `checkpointPath` does
+ * not exist yet. A checkpoint without a record, or whose record's fingerprint differs from `fingerprint`
+ * (another model, data or seed), is refused with the differences listed: resuming it would silently mix runs.
+ */
+export function readResumableCheckpoint<R extends { fingerprint: unknown }>(
+  checkpointPath: string,
+  fingerprint: unknown,
+): { bytes: Uint8Array; record: R } | undefined {
+  if (statSync(checkpointPath, { throwIfNoEntry: false }) === undefined) return undefined;
+  const bytes = new Uint8Array(readFileSync(checkpointPath));
+  const record = readCheckpointInfo(bytes, checkpointPath).record as R | null;
+  const differences = record ? fingerprintDifferences(record.fingerprint, fingerprint) : ['no training record'];
+  if (differences.length > 0)
+    throw new Error(
+      `${checkpointPath} was trained on something else:\n  ${differences.join('\n  ')}\npass --fresh to start over, or another --out`,
+    );
+  return { bytes, record: record! };
 }
 
 /**

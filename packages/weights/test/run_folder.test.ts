@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Linear, Rng, initBackend } from '@deformjs/core';
 import { decodeCheckpoint, encodeCheckpoint, readCheckpointInfo } from '../src';
-import { RunFolder, fingerprintDifferences } from '../src/node';
+import { RunFolder, fingerprintDifferences, readResumableCheckpoint } from '../src/node';
 
 const owns = (name: string) => ['checkpoint.safetensors', 'metrics.json'].includes(name) || name.startsWith('plot-');
 const fresh = () => mkdtempSync(join(tmpdir(), 'deformjs-run-'));
@@ -79,6 +79,27 @@ describe('fingerprintDifferences', () => {
         'extra: nothing in the checkpoint, 1 now',
       ],
     );
+  });
+});
+
+describe('readResumableCheckpoint', () => {
+  it('returns nothing before the first checkpoint, the record of a matching one, and refuses the others', async () => {
+    await initBackend('cpu');
+    const model = new Linear(new Rng(0), 3, 2);
+    const path = join(fresh(), 'checkpoint.safetensors');
+    const fingerprint = { data: { seed: 0 }, width: 3 };
+    expect(readResumableCheckpoint(path, fingerprint)).toBeUndefined();
+    const record = { fingerprint, loss: [[1, 0.5]] };
+    const bytes = encodeCheckpoint({ model, step: 1, epoch: 0, record });
+    writeFileSync(path, bytes);
+    const resumed = readResumableCheckpoint<typeof record>(path, structuredClone(fingerprint));
+    expect(resumed?.record).toEqual(record);
+    expect(resumed?.bytes).toEqual(bytes);
+    expect(() => readResumableCheckpoint(path, { data: { seed: 5 }, width: 3 })).toThrow(
+      `${path} was trained on something else:\n  data.seed: 0 in the checkpoint, 5 now\npass --fresh`,
+    );
+    writeFileSync(path, encodeCheckpoint({ model, step: 1, epoch: 0 }));
+    expect(() => readResumableCheckpoint(path, fingerprint)).toThrow('no training record');
   });
 });
 
