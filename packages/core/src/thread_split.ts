@@ -15,6 +15,7 @@
  */
 import type * as NodeWorkerThreads from 'node:worker_threads';
 import type { KernelArray } from './fused';
+import { nodeBuiltin } from './node_builtins';
 import { isNode, wasmThreads } from './wasm_threads';
 
 /** A kernel written as `run(...args, [firstUnit, endUnit])`, the last argument the range of units it does. */
@@ -108,10 +109,8 @@ function threadPool(): Pool | null {
   pool = null;
   const threads = wasmThreads() ?? 1;
   if (threads < 2 || !isNode() || typeof SharedArrayBuffer !== 'function') return pool;
-  // A synchronous require: kernels are synchronous. In Node, process.getBuiltinModule (Node >= 20.16) or the
-  // CommonJS require reaches worker_threads without an import a browser bundler would try to resolve.
-  const load = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const workerThreads = load?.('node:worker_threads') as typeof NodeWorkerThreads | undefined;
+  // Reached synchronously (kernels are synchronous) and without an import a browser bundler would resolve.
+  const workerThreads = nodeBuiltin<typeof NodeWorkerThreads>('node:worker_threads');
   if (!workerThreads) return pool;
   const control = new SharedArrayBuffer(HEADER_BYTES);
   const call = new SharedArrayBuffer(CALL_BYTES);
