@@ -109,7 +109,7 @@ export function localDeformKernelBackwardImpl(
   const { C, groups } = d;
   const corners = new Corners();
   forEachTap(d, deltas, corners, (outBase, inBase, deltaIndex, g) => {
-    const { i00, i01, i10, i11, w00, w01, w10, w11, lx, ly } = corners;
+    const { i00, i01, i10, i11, w00, w01, w10, w11 } = corners;
     // Dot products of (output gradient x input) with each corner's weights, for the position gradient.
     let d00 = 0;
     let d01 = 0;
@@ -133,14 +133,9 @@ export function localDeformKernelBackwardImpl(
       gradWeight[i10 + c] += w10 * gx;
       gradWeight[i11 + c] += w11 * gx;
     }
-    // Corners outside the scope are zero padding: they read as 0 in the position derivatives.
-    if (!corners.valid00) d00 = 0;
-    if (!corners.valid01) d01 = 0;
-    if (!corners.valid10) d10 = 0;
-    if (!corners.valid11) d11 = 0;
-    const hx = 1 - lx;
-    const hy = 1 - ly;
-    gradDeltas[deltaIndex] += hx * (d10 - d00) + lx * (d11 - d01);
-    gradDeltas[deltaIndex + 1] += hy * (d01 - d00) + ly * (d11 - d10);
+    // Deltas are (dh, dw): the kernel position's y, then x.
+    corners.derivatives(d00, d01, d10, d11);
+    gradDeltas[deltaIndex] += corners.dy;
+    gradDeltas[deltaIndex + 1] += corners.dx;
   });
 }

@@ -60,6 +60,9 @@ export class Corners {
   valid01 = false;
   valid10 = false;
   valid11 = false;
+  /** The derivatives along x and y that `derivatives` computes. */
+  dx = 0;
+  dy = 0;
 
   /** Returns false when the point lies outside (-1, W) x (-1, H) and is not sampled at all. */
   locate(
@@ -130,6 +133,21 @@ export class Corners {
     this.w10 = w10;
     this.w11 = w11;
     return true;
+  }
+
+  /**
+   * From the products of one gradient with each corner's value (d00..d11), the derivatives of the interpolated
+   * value along x and y at the located point, into `dx` and `dy`. Corners outside the map are zero padding:
+   * they read as 0, whatever value their clamped index holds.
+   */
+  derivatives(d00: number, d01: number, d10: number, d11: number): void {
+    if (!this.valid00) d00 = 0;
+    if (!this.valid01) d01 = 0;
+    if (!this.valid10) d10 = 0;
+    if (!this.valid11) d11 = 0;
+    const { lx, ly } = this;
+    this.dx = (1 - ly) * (d01 - d00) + ly * (d11 - d10);
+    this.dy = (1 - lx) * (d10 - d00) + lx * (d11 - d01);
   }
 }
 
@@ -250,7 +268,7 @@ export function bilinearGatherBackwardImpl(
             y = y * H - 0.5;
           }
           if (!corners.locate(x, y, H, W, levelBase, rowStride, GC)) continue;
-          const { i00, i01, i10, i11, lx, ly } = corners;
+          const { i00, i01, i10, i11 } = corners;
           const o = sum ? bqg * C : (((b * Q + q) * LP + l * P + p) * G + g) * C;
           // Dot products of the output gradient with each corner's channels, then scatter a * w * g.
           let d00 = 0;
@@ -272,16 +290,11 @@ export function bilinearGatherBackwardImpl(
             gradValue[i10 + c] += s10 * go;
             gradValue[i11 + c] += s11 * go;
           }
-          // Corners outside the map are zero padding: they read as 0 in the weight derivatives.
-          if (!corners.valid00) d00 = 0;
-          if (!corners.valid01) d01 = 0;
-          if (!corners.valid10) d10 = 0;
-          if (!corners.valid11) d11 = 0;
-          const hx = 1 - lx;
-          const hy = 1 - ly;
-          if (weighted) gradWeights[s] = hy * hx * d00 + hy * lx * d01 + ly * hx * d10 + ly * lx * d11;
-          let gx = a * (hy * (d01 - d00) + ly * (d11 - d10));
-          let gy = a * (hx * (d10 - d00) + lx * (d11 - d01));
+          // The corner weights are 0 outside the map, so the weight gradient reads those corners as 0 too.
+          if (weighted) gradWeights[s] = corners.w00 * d00 + corners.w01 * d01 + corners.w10 * d10 + corners.w11 * d11;
+          corners.derivatives(d00, d01, d10, d11);
+          let gx = a * corners.dx;
+          let gy = a * corners.dy;
           if (normalized) {
             gx *= W;
             gy *= H;
