@@ -1,6 +1,6 @@
 /**
  * The spatially adaptive inference experiment's README section (between `sparse:begin` and `sparse:end`) and
- * docs/sparse.svg. When runs/sparse exists (scripts/run_sparse.sh), first collects what the section needs from
+ * docs/sparse.svg. When runs/sparse exists (scripts/run_study.sh sparse), first collects what the section needs from
  * each run (metrics.json of the trainer, sparse.json of scripts/sparse_analysis.ts) and the timing bench
  * (bench-results/sparse-detector.json of scripts/sparse_timing.ts) into docs/sparse-runs.json, which is
  * committed; the section is written from that file. Usage: npx tsx scripts/sparse_report.ts

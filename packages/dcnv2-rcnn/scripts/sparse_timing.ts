@@ -1,5 +1,5 @@
 /**
- * Inference time of the trained detectors of scripts/run_sparse.sh against each other, interleaved round by round
+ * Inference time of the trained detectors of `scripts/run_study.sh sparse` against each other, interleaved round by round
  * by @deformjs/core's interleavedBench (one wasm thread): per variant (its seed-0 run), the backbone + FPN alone
  * and the whole detector (`detect`) on the first validation batch, in evaluation (the sparse backbones compute
  * their convs at the sampled positions only). Writes bench-results/sparse-detector.json; then
