@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@deformjs/core/node';
+import { writeMarkedSection } from '@deformjs/core/node';
 
 export const RESULTS_JSON = 'results.json';
 export const RESULTS_MD = 'results.md';
@@ -165,10 +165,5 @@ export const README_END = '<!-- results:end -->';
 
 /** Replaces what stands between the README's results markers with `table`. */
 export function updateReadme(path: string, table: string): void {
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start)
-    throw new Error(`report: ${path} has no results markers (${README_START} ... ${README_END})`);
-  writeFileAtomic(path, `${text.slice(0, start + README_START.length)}\n\n${table}\n${text.slice(end)}`);
+  writeMarkedSection(path, README_START, README_END, table);
 }

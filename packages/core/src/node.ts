@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
 /**
@@ -23,6 +23,23 @@ export function writeFileAtomic(
     rmSync(tmp, { force: true });
     throw error;
   }
+}
+
+/**
+ * Replaces the text between the lines `begin` and `end` of a file (a README section that a script writes from run
+ * outputs) with `body`, one blank line on each side, atomically; the markers and everything around them stay.
+ * Throws naming the file and both markers when either is missing or `end` does not follow `begin`.
+ */
+export function writeMarkedSection(path: string, begin: string, end: string, body: string): void {
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(begin);
+  const stop = start < 0 ? -1 : text.indexOf(end, start + begin.length);
+  if (stop < 0)
+    throw new Error(
+      `${path}: expected a section between the markers ${begin} and ${end}, ` +
+        (start < 0 ? 'found no first marker' : 'found no second marker after the first'),
+    );
+  writeFileAtomic(path, `${text.slice(0, start + begin.length)}\n\n${body.trim()}\n\n${text.slice(stop)}`);
 }
 
 /** Whether a file name is one of `writeFileAtomic`'s temporaries (left behind only by a killed process). */

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { lineChartSvg, writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
 import { ABLATION_VARIANTS } from '../src/index';
 
 interface Run {
@@ -147,8 +147,6 @@ if (grid.C3)
   shareLines.push(`| regular 3x3 grid (no offsets) | - | ${cell(grid.C3)} | ${cell(grid.C4)} | ${cell(grid.C5)} |`);
 
 const section = [
-  '<!-- ablation:begin (written by scripts/ablation_report.ts from runs/ablation; do not edit by hand) -->',
-  '',
   ...lines,
   '',
   'Share of the sampling weight inside the object mask, % (mean ± std over seeds; modulation-weighted for v2, every point weighs 1 for v1):',
@@ -160,16 +158,13 @@ const section = [
   ...termLines,
   '',
   '![training loss of the ablation](https://github.com/deformjs/deformjs/raw/main/packages/dcnv2-rcnn/docs/ablation.svg)',
-  '',
-  '<!-- ablation:end -->',
 ].join('\n');
-
-const readme = readFileSync('README.md', 'utf8');
-const begin = readme.indexOf('<!-- ablation:begin');
-const end = readme.indexOf('<!-- ablation:end -->');
-if (begin < 0 || end < begin)
-  throw new Error('README.md: no <!-- ablation:begin --> ... <!-- ablation:end --> section');
-writeFileAtomic('README.md', readme.slice(0, begin) + section + readme.slice(end + '<!-- ablation:end -->'.length));
+writeMarkedSection(
+  'README.md',
+  '<!-- ablation:begin (written by scripts/ablation_report.ts from runs/ablation; do not edit by hand) -->',
+  '<!-- ablation:end -->',
+  section,
+);
 writeFileAtomic(
   'docs/ablation.svg',
   lineChartSvg({

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { lineChartSvg, writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
 import { SPARSE_VARIANTS } from '../src/index';
 
 interface RunRecord {
@@ -131,16 +131,11 @@ const lines = [
   '![AP against counted multiply-adds and measured backbone time](https://github.com/deformjs/deformjs/raw/main/packages/dcnv2-rcnn/docs/sparse.svg)',
 ];
 
-const readme = readFileSync('README.md', 'utf8');
-const begin =
-  '<!-- sparse:begin (written by scripts/sparse_report.ts from docs/sparse-runs.json; do not edit by hand) -->';
-const end = '<!-- sparse:end -->';
-const start = readme.indexOf(begin);
-const stop = readme.indexOf(end);
-if (start < 0 || stop < 0) throw new Error(`README.md: the markers ${begin} and ${end} are missing`);
-writeFileAtomic(
+writeMarkedSection(
   'README.md',
-  `${readme.slice(0, start + begin.length)}\n\n${lines.join('\n')}\n\n${readme.slice(stop)}`,
+  '<!-- sparse:begin (written by scripts/sparse_report.ts from docs/sparse-runs.json; do not edit by hand) -->',
+  '<!-- sparse:end -->',
+  lines.join('\n'),
 );
 
 // The paper's trade-off curve at our scale: AP (mean over seeds) against multiply-adds and against backbone time.

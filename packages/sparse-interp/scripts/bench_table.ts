@@ -4,7 +4,7 @@
  * Usage: npx tsx scripts/bench_table.ts
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '@deformjs/core/node';
+import { writeMarkedSection } from '@deformjs/core/node';
 
 interface Row {
   case: string;
@@ -36,15 +36,9 @@ for (const row of bench.rows) {
     `| ${match[1]} | ${match[2]} | ${row.oursMs.toFixed(1)} | ${dense.oursMs.toFixed(1)} | ${(row.oursMs / dense.oursMs).toFixed(2)} |`,
   );
 }
-const readme = readFileSync('README.md', 'utf8');
-const [begin, end] = [
+writeMarkedSection(
+  'README.md',
   '<!-- bench:begin (written by scripts/bench_table.ts; do not edit by hand) -->',
   '<!-- bench:end -->',
-];
-const start = readme.indexOf(begin);
-const stop = readme.indexOf(end);
-if (start < 0 || stop < 0) throw new Error(`README.md: the markers ${begin} and ${end} are missing`);
-writeFileAtomic(
-  'README.md',
-  `${readme.slice(0, start + begin.length)}\n\n${lines.join('\n')}\n\n${readme.slice(stop)}`,
+  lines.join('\n'),
 );
