@@ -2,8 +2,8 @@
 import { UsageError, runCli } from '@deformjs/core/node';
 import { generateShapes, SHAPES_KINDS, type ShapesKind } from './shapes/generate';
 
-const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--motion-blur E] [--flow-offsets D,D]
-                       [--format jpeg|png]
+const USAGE = `usage: deformjs-shapes <kind> --out DIR [--seed N] [--count N] [--size N] [--val-count N] [--frames N] [--motion-blur E] [--defocus R]
+                       [--flow-offsets D,D] [--format jpeg|png]
 
 Writes a synthetic shapes-world dataset in a real dataset's format:
   detection     COCO (annotations/instances_{train,val}.json, train/, val/)
@@ -19,6 +19,8 @@ Writes a synthetic shapes-world dataset in a real dataset's format:
   --size       longest image side in pixels (default 256)
   --frames     frames per video (video only, default 16)
   --motion-blur   exposure as a fraction of the frame interval, 0..1 (video only, default 0: sharp)
+  --defocus       largest blur-disk radius of focus events, pixels at 256 px, 0..16 (video only, default 0:
+               always in focus; events are more frequent in videos with fast tracks)
   --flow-offsets  comma-separated frame offsets d: ground-truth flow from every frame t to t + d, written
                to Motion/VID/<split>/<video>/<t>_<t+d>.flo with a valid-mask PNG (video only; write --flow-offsets=-1,5 when the first is negative)
   --format     image encoding (detection only, default jpeg)
@@ -34,6 +36,7 @@ const OPTIONS = {
   size: { type: 'string' },
   frames: { type: 'string' },
   'motion-blur': { type: 'string' },
+  defocus: { type: 'string' },
   'flow-offsets': { type: 'string' },
   format: { type: 'string' },
 } as const;
@@ -52,7 +55,7 @@ runCli(SPEC, process.argv.slice(2), async ({ values, positionals, flags }) => {
       `deformjs-shapes: expected one kind (${SHAPES_KINDS.join(', ')}), got ${JSON.stringify(positionals)}`,
     );
   if (!values.out) throw new UsageError('deformjs-shapes: --out DIR is required');
-  for (const flag of ['frames', 'motion-blur', 'flow-offsets'] as const)
+  for (const flag of ['frames', 'motion-blur', 'defocus', 'flow-offsets'] as const)
     if (values[flag] !== undefined && kind !== 'video')
       throw new UsageError(`deformjs-shapes: --${flag} applies to 'video' only, not ${JSON.stringify(kind)}`);
   const flowOffsets = values['flow-offsets']?.split(',').map((d) => {
@@ -72,6 +75,7 @@ runCli(SPEC, process.argv.slice(2), async ({ values, positionals, flags }) => {
     size: flags.optionalInt('size', 32, 8192),
     frames: flags.optionalInt('frames', 1),
     motionBlur: values['motion-blur'] === undefined ? undefined : flags.number('motion-blur', 0, 1),
+    defocus: values.defocus === undefined ? undefined : flags.number('defocus', 0, 16),
     flowOffsets,
     format: values.format === undefined ? undefined : flags.oneOf('format', ['jpeg', 'png'] as const),
   };

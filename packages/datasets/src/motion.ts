@@ -23,7 +23,8 @@ function readBytes(file: string, what: string): Uint8Array {
 
 /**
  * Reads the poses the shapes-video generator recorded for one video (`Motion/VID/<split>/<video>/poses.json`):
- * its size and `poses[frame][trackId]` (centre, circumradius, rotation). Every field is checked.
+ * its size, `poses[frame][trackId]` (centre, circumradius, rotation) and, generated with defocus, each frame's
+ * blur-disk radius. Every field is checked.
  */
 export function loadVideoMotion(root: string, split: string, video: string): VideoMotion {
   const file = join(motionDir(root, split, video), 'poses.json');
@@ -56,12 +57,23 @@ export function loadVideoMotion(root: string, split: string, video: string): Vid
       return { shape, cx, cy, radius, angle };
     });
   });
+  const { defocus } = json;
+  if (
+    defocus !== undefined &&
+    !(
+      Array.isArray(defocus) &&
+      defocus.length === frames.length &&
+      defocus.every((r) => typeof r === 'number' && Number.isFinite(r) && r >= 0)
+    )
+  )
+    fail('defocus', `expected one finite radius >= 0 per frame (${frames.length}), got ${JSON.stringify(defocus)}`);
   return {
     split: split as VideoMotion['split'],
     video,
     width: width as number,
     height: height as number,
     poses: frames,
+    ...(defocus === undefined ? {} : { defocus: defocus as number[] }),
   };
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cocoPaths, loadCoco } from '../src/coco';
 import { ensureShapesDataset } from '../src/shapes/generate';
+import { loadVideoMotion } from '../src/motion';
 import { loadImagenetVid } from '../src/vid';
 import { SHAPE_CLASSES } from '../src/shapes/raster';
 import { tempDir } from './helpers';
@@ -46,7 +47,7 @@ describe('deformjs-shapes CLI', () => {
       cli(
         'video',
         ...['--out', video, '--count', '1', '--val-count', '0', '--frames', '3', '--size', '48'],
-        ...['--motion-blur', '0.5', '--flow-offsets=-1,2'],
+        ...['--motion-blur', '0.5', '--defocus', '4', '--flow-offsets=-1,2'],
       ).status,
     ).toBe(0);
     const vid = loadImagenetVid({ root: video, split: 'train', classes: SHAPE_CLASSES });
@@ -55,7 +56,16 @@ describe('deformjs-shapes CLI', () => {
     expect(readdirSync(motion).sort()).toEqual(
       ['000000_000002', '000001_000000', '000002_000001'].flatMap((n) => [`${n}.flo`, `${n}.png`]).concat('poses.json'),
     );
+    expect(loadVideoMotion(video, 'train', vid.videos[0].name).defocus?.length).toBe(3);
   });
+
+  // Each check spawns the CLI (seconds under load): split over two tests to stay inside the per-test budget.
+  const usage = (...args: string[]) => {
+    const run = cli(...args);
+    expect(run.status).toBe(2);
+    return run.stderr;
+  };
+  const untouched = join(dir, 'untouched');
 
   it('explains bad usage with exit code 2, before writing anything', () => {
     const unknown = cli('pictures', '--out', dir);
@@ -64,12 +74,6 @@ describe('deformjs-shapes CLI', () => {
       /deformjs-shapes: expected one kind \(detection, segmentation, cityscapes, video, vqa, captions\), got \["pictures"\]/,
     );
     expect(unknown.stderr).toContain('deformjs-shapes --help shows the usage');
-    const usage = (...args: string[]) => {
-      const run = cli(...args);
-      expect(run.status).toBe(2);
-      return run.stderr;
-    };
-    const untouched = join(dir, 'untouched');
     expect(usage('detection', '--out', untouched, '--count', 'many')).toMatch(
       /--count expects an integer >= 1, got "many"/,
     );
@@ -77,17 +81,25 @@ describe('deformjs-shapes CLI', () => {
       /--size expects an integer in \[32, 8192\], got "8"/,
     );
     expect(usage('detection')).toMatch(/--out DIR is required/);
-    expect(usage('detection', '--out', untouched, '--frames', '3')).toMatch(/--frames applies to 'video' only/);
-    expect(usage('video', '--out', untouched, '--motion-blur', '2')).toMatch(
-      /--motion-blur expects a number in \[0, 1\], got "2"/,
-    );
-    expect(usage('video', '--out', untouched, '--flow-offsets', '1,0')).toMatch(
-      /--flow-offsets expects non-zero integers like -1,5, got "1,0"/,
-    );
     expect(usage('detection', '--out', untouched, '--format', 'gif')).toMatch(
       /--format expects one of jpeg, png, got "gif"/,
     );
     expect(usage('detection', '--out', untouched, '--colour')).toMatch(/Unknown option '--colour'/);
+    expect(readdirSync(dir)).not.toContain('untouched');
+  });
+
+  it('explains bad video options with exit code 2, before writing anything', () => {
+    expect(usage('detection', '--out', untouched, '--frames', '3')).toMatch(/--frames applies to 'video' only/);
+    expect(usage('video', '--out', untouched, '--motion-blur', '2')).toMatch(
+      /--motion-blur expects a number in \[0, 1\], got "2"/,
+    );
+    expect(usage('video', '--out', untouched, '--defocus', '20')).toMatch(
+      /--defocus expects a number in \[0, 16\], got "20"/,
+    );
+    expect(usage('detection', '--out', untouched, '--defocus', '2')).toMatch(/--defocus applies to 'video' only/);
+    expect(usage('video', '--out', untouched, '--flow-offsets', '1,0')).toMatch(
+      /--flow-offsets expects non-zero integers like -1,5, got "1,0"/,
+    );
     expect(readdirSync(dir)).not.toContain('untouched');
   });
 
@@ -129,6 +141,11 @@ describe('ensureShapesDataset', () => {
     const long = await ensureShapesDataset('video', cache, { seed: 1, count: 1, valCount: 1, size: 48, frames: 8 });
     expect(long).toBe(join(cache, 'video-seed1-n1-s48-v1-frames8'));
     expect(readdirSync(join(long, 'Data', 'VID', 'train', 'shapes_train_00000000')).length).toBe(8);
+    const opts = { seed: 1, count: 1, valCount: 1, size: 48, frames: 4 };
+    const defocused = await ensureShapesDataset('video', cache, { ...opts, defocus: 6 });
+    expect(defocused).toBe(join(cache, 'video-seed1-n1-s48-v1-defocus6-frames4'));
+    expect(loadVideoMotion(defocused, 'train', 'shapes_train_00000000').defocus?.length).toBe(4);
+    expect(loadVideoMotion(short, 'train', 'shapes_train_00000000').defocus).toBeUndefined();
     await expect(ensureShapesDataset('pictures' as never, cache)).rejects.toThrow(
       /ensureShapesDataset: argument 'kind' expected one of "detection", "segmentation"/,
     );

@@ -5,7 +5,7 @@ import { decodeImage } from '../src/image';
 import { decodeFlo, encodeFlo } from '../src/formats/flo';
 import { loadGroundTruthFlow, loadVideoMotion } from '../src/motion';
 import { polygonsToMask } from '../src/formats/mask';
-import { clipPolygon, shapePolygon } from '../src/shapes/raster';
+import { clipPolygon, diskBlur, shapePolygon } from '../src/shapes/raster';
 import { generateVideo, speedBin, type VidDatasetFiles } from '../src/shapes/video';
 import { tempDir, thrown } from './helpers';
 
@@ -88,7 +88,10 @@ describe('shapes video motion: poses, ground-truth flow, motion blur', () => {
   });
 
   it('is byte-identical for the same seed, with blur and flow', async () => {
-    const options = { seed: 4, count: 1, valCount: 1, size: 64, frames: 5, motionBlur: 0.8, flowOffsets: [-2] };
+    const options = {
+      ...{ seed: 4, count: 1, valCount: 1, size: 64, frames: 5 },
+      ...{ motionBlur: 0.8, defocus: 8, flowOffsets: [-2] },
+    };
     const a = join(dir, 'same-a');
     const b = join(dir, 'same-b');
     await generateVideo({ out: a, ...options });
@@ -205,6 +208,81 @@ describe('shapes video motion: poses, ground-truth flow, motion blur', () => {
     expect(Object.values(change).every((v) => v.length > 0)).toBe(true);
     expect(mean(change.medium)).toBeGreaterThan(mean(change.slow));
     expect(mean(change.fast)).toBeGreaterThan(2 * mean(change.slow));
+  });
+});
+
+describe('shapes video defocus', () => {
+  const frame = (root: string, split: string, video: string, f: number) =>
+    join(root, 'Data', 'VID', split, video, `${String(f).padStart(6, '0')}.JPEG`);
+
+  it('blurs the frames of focus events, more with a larger radius, annotations unchanged', async () => {
+    const options = { seed: 11, count: 3, valCount: 1, size: 96, frames: 10, flowOffsets: OFFSETS };
+    const [small, large] = await Promise.all(
+      [2, 4].map((defocus) => generateVideo({ out: join(dir, `defocus-${defocus}`), ...options, defocus })),
+    );
+    for (const blurred of [small, large]) {
+      expect(blurred.images).toEqual(sharp.images);
+      expect(blurred.tracks).toEqual(sharp.tracks);
+      expect(blurred.videos.map((v) => ({ ...v, defocus: undefined }))).toEqual(sharp.videos);
+      for (const video of blurred.videos) {
+        expect(loadVideoMotion(blurred.root, video.split, video.video)).toEqual(video);
+        const { flow } = loadGroundTruthFlow(blurred.root, video.split, video.video, 4, 3, video);
+        expect(flow).toEqual(loadGroundTruthFlow(sharp.root, video.split, video.video, 4, 3, video).flow);
+      }
+    }
+    // The same events at every setting, radii scaled by it (pixels at 256 px: 2 and 4 are 0.75 and 1.5 here).
+    const radii = (files: VidDatasetFiles) => files.videos.flatMap((v) => v.defocus ?? []);
+    expect(radii(small).length).toBe(4 * 10);
+    radii(large).forEach((r, i) => expect(r).toBeCloseTo(2 * radii(small)[i], 12));
+    expect(Math.max(...radii(large))).toBeLessThanOrEqual(1.5);
+    const events = radii(large).filter((r) => r > 0.5).length;
+    expect(events).toBeGreaterThan(0);
+    expect(events).toBeLessThan(40);
+    // Frames in focus are the sharp frames byte for byte; a defocused one differs, more at the larger radius.
+    let changedSmall = 0;
+    let changedLarge = 0;
+    for (const video of sharp.videos) {
+      const r = large.videos.find((v) => v.video === video.video)!.defocus!;
+      for (let f = 0; f < 10; f++) {
+        const read = (root: string) => readFileSync(frame(root, video.split, video.video, f));
+        if (r[f] === 0) {
+          expect(read(large.root).equals(read(sharp.root))).toBe(true);
+          continue;
+        }
+        const [a, b, c] = await Promise.all(
+          [sharp.root, small.root, large.root].map((root) => decodeImage(frame(root, video.split, video.video, f))),
+        );
+        const change = (x: Uint8Array) => x.reduce((s, v, i) => s + Math.abs(v - a.data[i]), 0) / x.length;
+        changedSmall += change(b.data);
+        changedLarge += change(c.data);
+      }
+    }
+    console.log(
+      `defocus: summed mean |change| (of 255) over the ${events} frames of events, defocus 2: ${changedSmall.toFixed(1)}, 4: ${changedLarge.toFixed(1)}`,
+    );
+    expect(changedLarge).toBeGreaterThan(1.2 * changedSmall);
+  });
+
+  it('diskBlur is the identity below half a pixel and keeps a flat image flat', () => {
+    const image = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 37) % 256);
+    expect(diskBlur(image, 5, 4, 0.4)).toEqual(image);
+    const flat = new Uint8Array(6 * 6 * 3).fill(90);
+    expect(diskBlur(flat, 6, 6, 3.3)).toEqual(flat);
+    // A single bright pixel spreads over the disk, total brightness kept up to rounding.
+    const dot = new Uint8Array(9 * 9 * 3);
+    dot.fill(255, 3 * (4 * 9 + 4), 3 * (4 * 9 + 4) + 3);
+    const spread = diskBlur(dot, 9, 9, 1.5);
+    expect(spread[3 * (4 * 9 + 4)]).toBeLessThan(255);
+    expect(spread[3 * (4 * 9 + 5)]).toBeGreaterThan(0);
+    expect(spread[3 * (4 * 9 + 7)]).toBe(0);
+    expect(Math.abs(spread.reduce((s, v) => s + v, 0) - 3 * 255)).toBeLessThan(3 * 15);
+  });
+
+  it('refuses a radius outside [0, 16]', async () => {
+    for (const defocus of [-1, 17, Number.NaN])
+      expect(
+        (await thrown(() => generateVideo({ out: join(dir, 'never'), seed: 0, count: 1, defocus }))).message,
+      ).toMatch(/generateVideo: argument 'defocus' expected a blur-disk radius in \[0, 16\] pixels \(at 256 px\), got/);
   });
 });
 

@@ -34,7 +34,7 @@ let stagingCount = 0;
 
 /**
  * A trainer's default dataset: generates `kind` into `<cacheDir>/<kind>-seed<seed>-n<count>-s<size>` unless a
- * complete copy is already there, and returns the folder. A kind's own options (video `frames`, `motionBlur`)
+ * complete copy is already there, and returns the folder. A kind's own options (video `frames`, `motionBlur`, `defocus`)
  * are part of the folder's name and stamp, so another setting never reuses the data of the first. The set is written into a private temporary folder
  * that is renamed into place when complete, so an interrupted run leaves no half dataset and two processes
  * generating at once do not mix their files.

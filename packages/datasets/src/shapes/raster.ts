@@ -240,3 +240,40 @@ export function paintPolygon(
     }
   }
 }
+
+/**
+ * Defocus: every pixel becomes the mean of the disk of `radius` pixels around it (a lens's circle of confusion).
+ * Pixels on the rim count by how much of them the disk covers, so the blur grows smoothly with the radius (below
+ * half a pixel it is the identity); outside the image the border pixels repeat.
+ */
+export function diskBlur(image: Uint8Array, width: number, height: number, radius: number): Uint8Array {
+  const reach = Math.ceil(radius + 0.5);
+  const taps: [number, number, number][] = [];
+  let total = 0;
+  for (let dy = -reach; dy <= reach; dy++)
+    for (let dx = -reach; dx <= reach; dx++) {
+      const weight = Math.min(1, Math.max(0, radius + 0.5 - Math.hypot(dx, dy)));
+      if (weight > 0) {
+        taps.push([dx, dy, weight]);
+        total += weight;
+      }
+    }
+  const out = new Uint8Array(image.length);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (const [dx, dy, weight] of taps) {
+        const i = 3 * (Math.min(height - 1, Math.max(0, y + dy)) * width + Math.min(width - 1, Math.max(0, x + dx)));
+        r += weight * image[i];
+        g += weight * image[i + 1];
+        b += weight * image[i + 2];
+      }
+      const o = 3 * (y * width + x);
+      out[o] = Math.round(r / total);
+      out[o + 1] = Math.round(g / total);
+      out[o + 2] = Math.round(b / total);
+    }
+  return out;
+}

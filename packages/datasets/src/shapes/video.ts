@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '@deformjs/core/node';
 import { join } from 'node:path';
-import { argumentError, assertInteger, type Rng } from '@deformjs/core';
+import { argumentError, assertInteger, Rng } from '@deformjs/core';
 import { encodeFlo } from '../formats/flo';
 import { encodeLabelPng } from '../formats/png';
 import { el, writeXml } from '../formats/xml';
@@ -18,6 +18,7 @@ import {
 import {
   BACKGROUND_TONES,
   clipPolygon,
+  diskBlur,
   paintBackground,
   sampleStyle,
   SHAPE_CLASSES,
@@ -42,6 +43,17 @@ export interface VideoGenerateOptions extends GenerateOptions {
    */
   motionBlur?: number;
   /**
+   * Defocus: the largest blur-disk radius in pixels at a 256 px long side (scaled with `size`; 0 = always in
+   * focus, the default; at most 16). Now and then the camera loses focus and finds it again: a focus event blurs
+   * 3 to 6 consecutive frames with a disk whose radius rises and falls (`diskBlur`; peak 0.5 to 1 x `defocus`).
+   * Events start more often in videos with fast tracks (autofocus loses fast objects): in each frame outside an
+   * event with probability 0.05 + 0.3 x min(1, v / 11), v the fastest track's centre speed in pixels per frame
+   * at 256 px. Each frame's radius is recorded (`videos[i].defocus`, poses.json). The events come from a
+   * generator of their own: shapes, textures, annotations, owner maps and flow are those of the same seed
+   * without defocus, and a larger `defocus` scales every radius of the same events.
+   */
+  defocus?: number;
+  /**
    * Ground-truth flow files to write: for every frame t and offset d with t + d inside the video, the backward
    * flow from frame t to frame t + d (`groundTruthFlow`) as `Motion/VID/<split>/<video>/<t>_<t+d>.flo` and its
    * valid mask as `<t>_<t+d>.png`. Default none.
@@ -56,6 +68,8 @@ export interface VideoMotion {
   width: number;
   height: number;
   poses: ShapePose[][];
+  /** Generated with `defocus`: each frame's blur-disk radius in pixels (0 = in focus). */
+  defocus?: number[];
 }
 
 export interface VidDatasetFiles {
@@ -191,6 +205,26 @@ function blurredImage(
   return Uint8Array.from(sum, (v) => Math.round(v / renders));
 }
 
+/**
+ * Each frame's blur-disk radius for a video: focus events of 3 to 6 frames, radius rising and falling to a peak
+ * of 0.5 to 1 x `peak`, starting with probability `chance` in each frame outside an event.
+ */
+function focusSchedule(rng: Rng, frames: number, chance: number, peak: number): number[] {
+  const radius = new Array<number>(frames).fill(0);
+  for (let f = 0; f < frames;) {
+    if (rng.next() >= chance) {
+      f++;
+      continue;
+    }
+    const length = 3 + rng.int(4);
+    const top = peak * rng.uniform(0.5, 1);
+    for (let i = 0; i < length && f + i < frames; i++)
+      radius[f + i] = top * Math.sin((Math.PI * (i + 1)) / (length + 1));
+    f += length;
+  }
+  return radius;
+}
+
 /** Moves a track one frame, bouncing off the image borders. */
 function step(track: Track, width: number, height: number): void {
   track.cx += track.vx;
@@ -212,11 +246,11 @@ function step(track: Track, width: number, height: number): void {
  * bouncing off the borders, occluding each other, with stable track ids; an object is annotated in a frame
  * while at least a fifth of it (and 16 pixels) is visible. Every video's poses go to
  * Motion/VID/{split}/<video>/poses.json, with the ground-truth flow of `flowOffsets` beside them; `motionBlur`
- * smears each frame over its exposure.
+ * smears each frame over its exposure, `defocus` blurs the frames of focus events.
  */
 export async function generateVideo(options: VideoGenerateOptions): Promise<VidDatasetFiles> {
   const { out, seed, count, valCount, size } = resolveOptions('generateVideo', options);
-  const { frames = 16, maxObjects = 3, motionBlur = 0, flowOffsets = [] } = options;
+  const { frames = 16, maxObjects = 3, motionBlur = 0, defocus = 0, flowOffsets = [] } = options;
   assertInteger('generateVideo', 'frames', frames, 1);
   if (!(typeof motionBlur === 'number' && motionBlur >= 0 && motionBlur <= 1))
     throw argumentError(
@@ -225,6 +259,8 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
       'an exposure in [0, 1] (fraction of the frame interval)',
       motionBlur,
     );
+  if (!(typeof defocus === 'number' && defocus >= 0 && defocus <= 16))
+    throw argumentError('generateVideo', 'defocus', 'a blur-disk radius in [0, 16] pixels (at 256 px)', defocus);
   if (!Array.isArray(flowOffsets) || flowOffsets.some((d) => !Number.isInteger(d) || d === 0))
     throw argumentError('generateVideo', 'flowOffsets', 'an array of non-zero integer frame offsets', flowOffsets);
   const rngs = splitRngs(seed);
@@ -249,14 +285,22 @@ export async function generateVideo(options: VideoGenerateOptions): Promise<VidD
         tracks.push({ video, trackId, shape: t.shape, speed: t.speed, pixelsPerFrame: Math.hypot(t.vx, t.vy) }),
       );
       const recorded: VideoMotion = { split, video, width, height, poses: [] };
+      if (defocus > 0) {
+        // A copy of the video's generator forks the events' own, so the video's draws are those without defocus.
+        const fastest = Math.max(...motion.map((m) => Math.hypot(m.vx, m.vy))) / (size / 256);
+        const chance = 0.05 + 0.3 * Math.min(1, fastest / SPEEDS.fast[1]);
+        recorded.defocus = focusSchedule(new Rng(videoRng.state()).fork(), frames, chance, (defocus * size) / 256);
+      }
       const flowFrames: FlowFrame[] = [];
       for (let f = 0; f < frames; f++) {
         const poses = motion.map((track) => poseAt(track, f));
         const sharp = renderScene(videoRng, width, height, background, sceneObjects(motion, poses, width, height));
-        const scene =
+        const exposed =
           motionBlur > 0
             ? { ...sharp, image: blurredImage(videoRng, motion, f, motionBlur, width, height, background) }
             : sharp;
+        const radius = recorded.defocus?.[f] ?? 0;
+        const scene = radius > 0 ? { ...exposed, image: diskBlur(exposed.image, width, height, radius) } : exposed;
         recorded.poses.push(poses);
         flowFrames.push({ poses, owner: scene.owner });
         const annotated = scene.objects.filter((o) => o.area >= 16 && o.area >= 0.2 * o.fullArea);
