@@ -29,10 +29,25 @@ export interface EvalReport {
   keyFrameFraction: number;
   /** Partial updating designs: the mean fraction of positions recomputed per frame. */
   updatedFraction?: number;
+  /**
+   * Shapes videos, grouped by the speed bin of each video's fastest track: videos, frames, the fraction of key
+   * frames and of recomputed positions (partial updating), to see whether adaptive key frames follow the speed.
+   */
+  videoSpeeds?: VideoSpeedRow[];
   /** Process CPU seconds of inference and the 1-minute load average at the end: wall times need both. */
   cpuSeconds: number;
   loadAverage: number;
 }
+
+export interface VideoSpeedRow {
+  label: 'slow' | 'medium' | 'fast';
+  videos: number;
+  frames: number;
+  keyFrameFraction: number;
+  updatedFraction?: number;
+}
+
+const SPEED_ORDER = ['slow', 'medium', 'fast'] as const;
 
 /** A timer that adds each component's milliseconds into `components`. */
 export function componentTimer(): { timer: Timer; components: Record<string, number> } {
@@ -73,6 +88,7 @@ export async function evaluateDesign(
   let milliseconds = 0;
   let keyFrames = 0;
   let updated: number | undefined;
+  const videoSpeeds = new Map<VideoSpeedRow['label'], VideoSpeedRow>();
   const cpuStart = process.cpuUsage();
   const progress = createProgress({ total: val.videos.length, label: `eval ${kind.label}` });
   for (const [v, video] of val.videos.entries()) {
@@ -82,7 +98,19 @@ export async function evaluateDesign(
     milliseconds += performance.now() - start;
     tf.dispose(loaded.frames);
     keyFrames += result.keyFrames.filter(Boolean).length;
-    if (result.updated) updated = (updated ?? 0) + result.updated.reduce((a, b) => a + b, 0);
+    const videoUpdated = result.updated?.reduce((a, b) => a + b, 0);
+    if (videoUpdated !== undefined) updated = (updated ?? 0) + videoUpdated;
+    const tracks = speeds?.get(video.name);
+    if (tracks) {
+      const label = SPEED_ORDER[Math.max(...[...tracks.values()].map((bin) => SPEED_ORDER.indexOf(bin)))];
+      const row = videoSpeeds.get(label) ?? { label, videos: 0, frames: 0, keyFrameFraction: 0 };
+      // Sums for now: divided by the frames below.
+      row.videos++;
+      row.frames += result.keyFrames.length;
+      row.keyFrameFraction += result.keyFrames.filter(Boolean).length;
+      if (videoUpdated !== undefined) row.updatedFraction = (row.updatedFraction ?? 0) + videoUpdated;
+      videoSpeeds.set(label, row);
+    }
     video.frames.forEach((record, position) => {
       const r = val.records[record];
       frames.push({
@@ -139,6 +167,18 @@ export async function evaluateDesign(
     components: Object.fromEntries(Object.entries(components).map(([name, ms]) => [name, ms / frames.length])),
     keyFrameFraction: keyFrames / frames.length,
     ...(updated === undefined ? {} : { updatedFraction: updated / frames.length }),
+    ...(speeds
+      ? {
+          videoSpeeds: SPEED_ORDER.filter((label) => videoSpeeds.has(label)).map((label) => {
+            const row = videoSpeeds.get(label)!;
+            return {
+              ...row,
+              keyFrameFraction: row.keyFrameFraction / row.frames,
+              ...(row.updatedFraction === undefined ? {} : { updatedFraction: row.updatedFraction / row.frames }),
+            };
+          }),
+        }
+      : {}),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage: loadavg()[0],
   };
@@ -154,9 +194,16 @@ export function formatReport(report: EvalReport): string {
     .map(([k, v]) => `${k} ${v.toFixed(1)}`)
     .join(', ');
   const speeds = report.speedRanges?.map((r) => `${r.label} ${r.mAP.toFixed(4)} (${r.positives} gt)`).join(', ');
+  const keys = report.videoSpeeds
+    ?.map(
+      (r) =>
+        `${r.label} ${(100 * r.keyFrameFraction).toFixed(0)}%${r.updatedFraction === undefined ? '' : ` (recomputed ${(100 * r.updatedFraction).toFixed(0)}%)`} of ${r.frames} frames in ${r.videos} videos`,
+    )
+    .join(', ');
   return [
     `${report.design}${settings ? ` (${settings})` : ''}: VID mAP ${ranges}`,
     ...(speeds ? [`  by generator speed: ${speeds}`] : []),
+    ...(keys ? [`  key frames by the speed of each video's fastest track: ${keys}`] : []),
     `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%${report.updatedFraction === undefined ? '' : `, recomputed ${(100 * report.updatedFraction).toFixed(0)}%`}, load ${report.loadAverage.toFixed(1)}`,
   ].join('\n');
 }

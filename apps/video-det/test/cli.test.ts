@@ -134,6 +134,9 @@ describe('video-det train, eval, run', () => {
     const evaluated = JSON.parse(readFileSync(report, 'utf8')) as EvalReport;
     expect(evaluated.inference).toEqual({ keyInterval: 2 });
     expect(evaluated.keyFrameFraction).toBe(0.5);
+    // The one validation video, binned by its fastest track.
+    expect(evaluated.videoSpeeds).toHaveLength(1);
+    expect(evaluated.videoSpeeds![0]).toMatchObject({ videos: 1, frames: 6, keyFrameFraction: 0.5 });
 
     const frames = join(dir, 'data', readdirSync(join(dir, 'data'))[0], 'Data', 'VID', 'val', 'shapes_val_00000000');
     const out = join(dir, 'run');
@@ -179,6 +182,7 @@ describe('video-det train, eval, run', () => {
     const never = JSON.parse(readFileSync(adaptive, 'utf8')) as EvalReport;
     expect(never.keyFrameFraction).toBeCloseTo(1 / 6);
     expect(never.updatedFraction).toBeGreaterThanOrEqual(0);
+    expect(never.videoSpeeds![0].updatedFraction).toBeCloseTo(never.updatedFraction!, 12);
     expect(await main(['eval', ...argv, '--infer', 'adaptive=1,gamma=0,tau=1e9'])).toBe(0);
     expect((JSON.parse(readFileSync(adaptive, 'utf8')) as EvalReport).keyFrameFraction).toBe(1);
   }, 600_000);
