@@ -85,6 +85,18 @@ function resolve(op: string, options: DeformKernelLayerOptions): Resolved {
   return resolved;
 }
 
+/**
+ * The zero-initialised k x k conv (with the layer's stride, padding and dilation) that predicts `groups` sets of
+ * k*k (dh, dw) pairs per output position: kernel deltas (`rotation_conv`, groups = R) or image offsets
+ * (`offset_conv`, one group).
+ */
+function deltaPredictor(rng: Rng, config: Resolved, groups: number): Conv2d {
+  const { channels, kernel, stride, padding, dilation } = config;
+  return zeroed(
+    new Conv2d(rng, channels, groups * kernel[0] * kernel[1] * 2, kernel, { stride, padding, dilation, bias: true }),
+  );
+}
+
 /** The official modules' `inner_conv`: just the scope kernel, so state_dict keys read `inner_conv.weight`. */
 class ScopeKernel extends Module {
   readonly weight: tf.Variable;
@@ -119,18 +131,7 @@ export class LocalDeformKernel2d extends Module implements Layer {
     }
     this.config = { ...base, rotationGroups, rotationClip: clip };
     const rng = rngOption(op, options.rng);
-    const [kh, kw] = base.kernel;
-    this.rotationConv = this.addModule(
-      'rotation_conv',
-      zeroed(
-        new Conv2d(rng, base.channels, rotationGroups * kh * kw * 2, base.kernel, {
-          stride: base.stride,
-          padding: base.padding,
-          dilation: base.dilation,
-          bias: true,
-        }),
-      ),
-    );
+    this.rotationConv = this.addModule('rotation_conv', deltaPredictor(rng, base, rotationGroups));
     this.innerConv = this.addModule(
       'inner_conv',
       new ScopeKernel(scopeKernelInit(rng, base.scope, base.channels, base.kernel)),
@@ -191,26 +192,42 @@ export class GlobalDeformKernel2d extends Module implements Layer {
   }
 }
 
+export interface DeformKernelConvOptions extends DeformKernelLayerOptions {
+  /**
+   * null (default, the official module): the scope kernel is read at its undeformed taps. R: a `rotation_conv`
+   * as LocalDeformKernel2d's (R rotation groups, zero-initialised) also predicts kernel deltas, so the layer
+   * deforms the image sampling (DCN) and the kernel (DK) together: the paper's DK + DCN.
+   */
+  rotationGroups?: number | null;
+}
+
 /**
  * DeformKernelConv2d: image-space offsets (DCN style) from `offset_conv` (k x k conv, C -> k*k*2, zero-initialised,
  * its output times the dilation, as the official module does), sampled bilinearly, times the scope kernel
- * `inner_conv.weight` read at the undeformed taps (deformKernelConv2d with deltas null).
- * forward(x [N, H, W, C]) -> [N, Ho, Wo, C].
+ * `inner_conv.weight` read at the undeformed taps (deformKernelConv2d with deltas null), or, with
+ * `rotationGroups`, at the kernel deltas of `rotation_conv`. With scope = kernelSize and no rotation it is the
+ * official depthwise DCN (`DeformConv2d` of hangg7/deformable-kernels). forward(x [N, H, W, C]) -> [N, Ho, Wo, C].
  */
 export class DeformKernelConv2d extends Module implements Layer {
-  readonly config: Resolved;
+  readonly config: Resolved & { rotationGroups: number | null };
   readonly offsetConv: Conv2d;
+  readonly rotationConv: Conv2d | null;
   readonly innerConv: ScopeKernel;
 
-  constructor(options: DeformKernelLayerOptions) {
+  constructor(options: DeformKernelConvOptions) {
     super();
-    this.config = resolve('DeformKernelConv2d', options);
-    const rng = rngOption('DeformKernelConv2d', options.rng);
-    const { channels, scope, kernel, stride, padding, dilation } = this.config;
-    this.offsetConv = this.addModule(
-      'offset_conv',
-      zeroed(new Conv2d(rng, channels, kernel[0] * kernel[1] * 2, kernel, { stride, padding, dilation, bias: true })),
-    );
+    const op = 'DeformKernelConv2d';
+    const base = resolve(op, options);
+    const rotationGroups =
+      options.rotationGroups == null ? null : assertInteger(op, 'rotationGroups', options.rotationGroups, 1);
+    if (rotationGroups !== null && base.channels % rotationGroups !== 0)
+      throw argumentError(op, 'rotationGroups', `a divisor of channels = ${base.channels}`, rotationGroups);
+    this.config = { ...base, rotationGroups };
+    const rng = rngOption(op, options.rng);
+    const { channels, scope, kernel } = base;
+    this.offsetConv = this.addModule('offset_conv', deltaPredictor(rng, base, 1));
+    this.rotationConv =
+      rotationGroups === null ? null : this.addModule('rotation_conv', deltaPredictor(rng, base, rotationGroups));
     this.innerConv = this.addModule('inner_conv', new ScopeKernel(scopeKernelInit(rng, scope, channels, kernel)));
   }
 
@@ -221,7 +238,8 @@ export class DeformKernelConv2d extends Module implements Layer {
       const scale =
         dilation[0] === dilation[1] ? tf.scalar(dilation[0]) : tf.tile(tf.tensor1d(dilation), [kernel[0] * kernel[1]]);
       const offsets = tf.mul(this.offsetConv.forward(x), scale);
-      return deformKernelConv2d(x, this.innerConv.weight, offsets, null, {
+      const deltas = this.rotationConv ? this.rotationConv.forward(x) : null;
+      return deformKernelConv2d(x, this.innerConv.weight, offsets, deltas, {
         kernelSize: kernel,
         stride,
         padding,

@@ -8,6 +8,7 @@ import {
   DeformKernelConv2d,
   GlobalDeformKernel2d,
   LocalDeformKernel2d,
+  deformKernelConv2d,
   deformKernelDepthwise,
 } from '../src/index';
 
@@ -42,7 +43,9 @@ const fixtures: { layers: LayerCase[] } = JSON.parse(
 
 type AnyLayer = LocalDeformKernel2d | GlobalDeformKernel2d | DeformKernelConv2d;
 
-function build(kind: LayerCase['kind'], config: LayerCase['config'], seed = 1): AnyLayer {
+type Kind = LayerCase['kind'] | 'dk+dcn';
+
+function build(kind: Kind, config: LayerCase['config'], seed = 1): AnyLayer {
   const options = {
     channels: config.channels,
     scope: config.scope,
@@ -54,6 +57,7 @@ function build(kind: LayerCase['kind'], config: LayerCase['config'], seed = 1): 
   };
   if (kind === 'local') return new LocalDeformKernel2d({ ...options, rotationGroups: config.rotationGroups });
   if (kind === 'global') return new GlobalDeformKernel2d(options);
+  if (kind === 'dk+dcn') return new DeformKernelConv2d({ ...options, rotationGroups: config.rotationGroups });
   return new DeformKernelConv2d(options);
 }
 
@@ -113,7 +117,7 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
     },
   );
 
-  it.each(['local', 'global', 'conv'] as const)(
+  it.each(['local', 'global', 'conv', 'dk+dcn'] as const)(
     'a new %s layer is the depthwise conv with the centre crop of its scope kernel',
     (kind) => {
       const config = {
@@ -167,7 +171,7 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
 
   it('construction and dispose leave the tensor count flat', async () => {
     await assertNoTensorLeak(() => {
-      for (const kind of ['local', 'global', 'conv'] as const) {
+      for (const kind of ['local', 'global', 'conv', 'dk+dcn'] as const) {
         build(kind, {
           channels: 4,
           kernelSize: [3, 3],
@@ -179,6 +183,45 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
         }).dispose();
       }
     });
+  });
+
+  it('DK + DCN (rotationGroups) moves the image taps by offset_conv and the kernel taps by rotation_conv', () => {
+    const layer = new DeformKernelConv2d({
+      channels: 4,
+      scope: 4,
+      kernelSize: 3,
+      padding: 1,
+      rotationGroups: 2,
+      rng: 5,
+    });
+    const keys = layer.namedParameters().map(([name]) => name);
+    expect(keys).toEqual([
+      'offset_conv.weight',
+      'offset_conv.bias',
+      'rotation_conv.weight',
+      'rotation_conv.bias',
+      'inner_conv.weight',
+    ]);
+    tf.tidy(() => {
+      const rng = new Rng(9);
+      for (const conv of [layer.offsetConv, layer.rotationConv!]) {
+        conv.weight.assign(rng.uniformTensor(conv.weight.shape, -0.2, 0.2));
+        conv.bias!.assign(rng.uniformTensor(conv.bias!.shape, -0.6, 0.6));
+      }
+      const x = rng.normalTensor([2, 5, 6, 4]) as tf.Tensor4D;
+      const expected = deformKernelConv2d(
+        x,
+        layer.innerConv.weight,
+        layer.offsetConv.forward(x),
+        layer.rotationConv!.forward(x),
+        { kernelSize: 3, padding: 1 },
+      );
+      assertAllClose(layer.forward(x), expected, { atol: 1e-6, name: 'dk+dcn' });
+    });
+    expect(() => new DeformKernelConv2d({ channels: 6, scope: 4, kernelSize: 3, rotationGroups: 4 })).toThrow(
+      /DeformKernelConv2d: argument 'rotationGroups' expected a divisor of channels = 6, got 4/,
+    );
+    layer.dispose();
   });
 
   it("rotationClip 'scope' keeps every tap inside the scope", () => {
@@ -203,7 +246,7 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
     layer.dispose();
   });
 
-  it.each(['local', 'global', 'conv'] as const)(
+  it.each(['local', 'global', 'conv', 'dk+dcn'] as const)(
     '%s: a few SGD steps fit a deformed target, with a flat tensor count',
     async (kind) => {
       // The target is the same layer type with a displaced predictor; the student starts undeformed.
@@ -225,6 +268,10 @@ describe.each(TEST_BACKENDS)('Deformable Kernels layers on %s', (backend) => {
             ? teacher.fc
             : teacher.offsetConv;
       predictor.bias!.assign(tf.tidy(() => new Rng(5).uniformTensor(predictor.bias!.shape, -0.6, 0.6)));
+      if (teacher instanceof DeformKernelConv2d && teacher.rotationConv) {
+        const bias = teacher.rotationConv.bias!;
+        bias.assign(tf.tidy(() => new Rng(8).uniformTensor(bias.shape, -0.6, 0.6)));
+      }
       const rng = new Rng(6);
       const x = rng.normalTensor([2, 6, 6, 4]);
       const target = teacher.forward(x);

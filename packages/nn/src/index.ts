@@ -16,8 +16,8 @@ export {
 } from './layers';
 export { DepthwiseConv2d, ConvTranspose2d } from './conv';
 export type { DepthwiseConv2dOptions, ConvTranspose2dOptions } from './conv';
-export { MobileNet, DepthwiseSeparableConv } from './mobilenet';
-export type { MobileNetOptions } from './mobilenet';
+export { MobileNet, DepthwiseSeparableConv, plainDepthwise3x3 } from './mobilenet';
+export type { MobileNetOptions, Depthwise3x3Factory } from './mobilenet';
 export { resizeBilinear } from './interpolate';
 export type { ResizeBilinearOptions } from './interpolate';
 export type { Layer, Conv2dOptions } from './layers';

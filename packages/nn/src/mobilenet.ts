@@ -11,18 +11,36 @@ function makeNorm(kind: NormKind, channels: number): Layer {
 }
 
 /**
+ * Makes the depthwise 3x3 of a depthwise-separable block (channels in = out, padding 1, the block's stride), so a
+ * block can take another depthwise layer, such as a Deformable Kernel, in place of the plain one.
+ */
+export type Depthwise3x3Factory = (rng: Rng, channels: number, stride: number) => Module & Layer;
+
+/** MobileNet's plain depthwise 3x3, without bias (a norm follows). */
+export const plainDepthwise3x3: Depthwise3x3Factory = (rng, channels, stride) =>
+  new DepthwiseConv2d(rng, channels, 3, { stride, padding: 1, bias: false });
+
+/**
  * MobileNet's depthwise-separable conv: depthwise 3x3 (stride, padding 1) -> norm -> ReLU -> pointwise 1x1 ->
  * norm -> ReLU, registered as nn.Sequential(dw, bn, ReLU, pw, bn, ReLU) would name them: `0`, `1`, `3`, `4`.
+ * `depthwise` makes the first layer (default the plain depthwise conv).
  */
 export class DepthwiseSeparableConv extends Module implements Layer {
-  readonly depthwise: DepthwiseConv2d;
+  readonly depthwise: Module & Layer;
   readonly depthwiseNorm: Layer;
   readonly pointwise: Conv2d;
   readonly pointwiseNorm: Layer;
 
-  constructor(rng: Rng, inChannels: number, outChannels: number, stride = 1, norm: NormKind = 'batch') {
+  constructor(
+    rng: Rng,
+    inChannels: number,
+    outChannels: number,
+    stride = 1,
+    norm: NormKind = 'batch',
+    depthwise: Depthwise3x3Factory = plainDepthwise3x3,
+  ) {
     super();
-    this.depthwise = this.addModule('0', new DepthwiseConv2d(rng, inChannels, 3, { stride, padding: 1, bias: false }));
+    this.depthwise = this.addModule('0', depthwise(rng, inChannels, stride));
     this.depthwiseNorm = this.addModule('1', makeNorm(norm, inChannels));
     this.pointwise = this.addModule('3', new Conv2d(rng, inChannels, outChannels, 1, { bias: false }));
     this.pointwiseNorm = this.addModule('4', makeNorm(norm, outChannels));

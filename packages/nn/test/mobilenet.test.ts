@@ -3,7 +3,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@deformjs/core';
 import { assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
-import { AdamW, DepthwiseSeparableConv, FPN, MobileNet, optimizationStep } from '../src/index';
+import {
+  AdamW,
+  DepthwiseConv2d,
+  DepthwiseSeparableConv,
+  FPN,
+  MobileNet,
+  optimizationStep,
+  type Depthwise3x3Factory,
+} from '../src/index';
 
 describe('MobileNet', () => {
   it('returns C2..C5 at strides 4..32 with the block widths of MobileNet v1, names under features.i', async () => {
@@ -40,7 +48,7 @@ describe('MobileNet', () => {
     block.eval();
     const x = tf.randomNormal([1, 7, 6, 3], 0, 1, 'float32', 2);
     const expected = tf.tidy(() => {
-      const dw = tf.depthwiseConv2d(x as tf.Tensor4D, block.depthwise.weight as tf.Tensor4D, 2, 1);
+      const dw = tf.depthwiseConv2d(x as tf.Tensor4D, (block.depthwise as DepthwiseConv2d).weight as tf.Tensor4D, 2, 1);
       const h = tf.relu(block.depthwiseNorm.forward(dw));
       return tf.relu(
         block.pointwiseNorm.forward(tf.conv2d(h as tf.Tensor4D, block.pointwise.weight as tf.Tensor4D, 1, 0)),
@@ -62,6 +70,24 @@ describe('MobileNet', () => {
       '4.num_batches_tracked',
     ]);
     tf.dispose([x, expected]);
+    block.dispose();
+  });
+
+  it('a block takes its depthwise 3x3 from a factory, called with the channels and the stride', async () => {
+    await initBackend('wasm');
+    const calls: Array<[number, number]> = [];
+    // A depthwise conv with a bias: a layer the default factory never makes, so its key shows it was used.
+    const withBias: Depthwise3x3Factory = (rng, channels, stride) => {
+      calls.push([channels, stride]);
+      return new DepthwiseConv2d(rng, channels, 3, { stride, padding: 1 });
+    };
+    const block = new DepthwiseSeparableConv(new Rng(0), 3, 5, 2, 'batch', withBias);
+    expect(calls).toEqual([[3, 2]]);
+    expect(Object.keys(block.stateDict()).slice(0, 2)).toEqual(['0.weight', '0.bias']);
+    const x = tf.randomNormal([1, 7, 6, 3], 0, 1, 'float32', 2);
+    const y = block.forward(x);
+    expect(y.shape).toEqual([1, 4, 3, 5]);
+    tf.dispose([x, y]);
     block.dispose();
   });
 
