@@ -1,6 +1,6 @@
 /**
  * Trains ShapesClassifier with one depthwise variant on shapes-world crops (scripts/shape_crops.ts), evaluates
- * it, and measures its effective receptive field (Gao et al., Sec. 5: the gradient of the central unit of the
+ * it, and measures its effective receptive field (as Gao et al. draw it: the gradient of the central unit of the
  * last feature map with respect to the input, in absolute value, averaged over validation images). Writes
  * `<out>/<variant>-s<seed>.json` atomically. scripts/run_network.sh runs every variant and seed;
  * scripts/network_report.ts makes the README table and the ERF images.
