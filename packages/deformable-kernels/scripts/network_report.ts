@@ -1,6 +1,6 @@
 /**
  * The Deformable Kernels experiment's README section (between `network:begin` and `network:end`), its effective
- * receptive field images (docs/erf-<variant>.png, the ERF of scripts/train_classifier.ts averaged over the seeds)
+ * receptive field images (docs/erf-<variant>.png, dk+dcn as dk-dcn, the ERF of scripts/train_classifier.ts averaged over the seeds)
  * and its training curves (docs/network-loss.svg), from the run outputs in results/network/.
  * Usage (in packages/deformable-kernels, after scripts/run_network.sh): npx tsx scripts/network_report.ts
  */
@@ -83,10 +83,13 @@ async function erfPng(group: Run[], zoom: number): Promise<Uint8Array> {
   return encodeImage({ data, width: w * zoom, height: h * zoom }, 'png');
 }
 
+/** The ERF image of a variant: docs/erf-<variant>.png, '+' spelled '-' so the name is a plain URL. */
+const erfFile = (variant: string) => `docs/erf-${variant.replace('+', '-')}.png`;
+
 const rows = [];
 for (const variant of variants) {
   const group = runs.filter((r) => r.variant === variant).sort((a, b) => a.seed - b.seed);
-  writeFileAtomic(`docs/erf-${variant}.png`, await erfPng(group, 4));
+  writeFileAtomic(erfFile(variant), await erfPng(group, 4));
   rows.push(
     `| ${variant} | ${group.map((r) => r.seed).join(', ')} | ${group[0].parameters} | ` +
       `${pm(
