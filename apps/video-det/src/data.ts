@@ -27,6 +27,8 @@ export interface DataOptions {
   dataSeed: number;
   /** Shapes: motion blur exposure in [0, 1] (fast tracks smear). */
   motionBlur: number;
+  /** Shapes: the largest blur-disk radius of focus events (px at 256 px; 0: always in focus). */
+  defocus: number;
 }
 
 export interface VideoData {
@@ -54,6 +56,8 @@ export async function loadVideoData(o: DataOptions): Promise<VideoData> {
       size: o.size,
       frames: o.frames,
       motionBlur: o.motionBlur,
+      // Named only when used, so the data and runs made before the option keep their cache folder and fingerprint.
+      ...(o.defocus > 0 ? { defocus: o.defocus } : {}),
     }));
   const classes = [...SHAPE_CLASSES];
   const train = loadImagenetVid({ root, split: 'train', classes });
@@ -67,6 +71,7 @@ export async function loadVideoData(o: DataOptions): Promise<VideoData> {
           frames: o.frames,
           dataSeed: o.dataSeed,
           motionBlur: o.motionBlur,
+          ...(o.defocus > 0 ? { defocus: o.defocus } : {}),
         },
       };
   const valSpeeds = o.vid ? undefined : trackSpeeds(root, 'val', val, o.size);

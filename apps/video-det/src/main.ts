@@ -30,7 +30,8 @@ designs  ${designHelp}
 model    --preset ${DETECTOR_PRESETS.join('|')} (Faster R-CNN R18-FPN)  --flow-width 8 (FlowNet-S conv1 channels)
 data     --vid <ILSVRC root with shape-class names> (default: generated shapes videos)
          --size 128 (longest side)  --train-count 24  --val-count 6 (videos)  --video-frames 20
-         --motion-blur 0 (exposure in [0, 1])  --data-seed 0  --cache runs/data
+         --motion-blur 0 (exposure in [0, 1])  --defocus 0 (focus events' blur radius, px at 256 px, [0, 16])
+         --data-seed 0  --cache runs/data
 training --steps 300  --lr 1e-3  --weight-decay 1e-4  --clip 10  --warmup 50 (steps)
          --lr-drop <step> (default 4/5 of --steps)  --checkpoint-every 50  --seed 0
          --init <checkpoint,...> (matching weights, e.g. a per-frame detector for DFF; not on resume)
@@ -54,6 +55,7 @@ const OPTIONS = {
   'val-count': { type: 'string', default: '6' },
   'video-frames': { type: 'string', default: '20' },
   'motion-blur': { type: 'string', default: '0' },
+  defocus: { type: 'string', default: '0' },
   'data-seed': { type: 'string', default: '0' },
   cache: { type: 'string', default: 'runs/data' },
   steps: { type: 'string', default: '300' },
@@ -82,6 +84,7 @@ function dataOptions(flags: Flags, values: { vid?: string; cache: string }): Dat
     frames: flags.int('video-frames', 2, 10_000),
     dataSeed: flags.int('data-seed'),
     motionBlur: flags.number('motion-blur', 0, 1),
+    defocus: flags.number('defocus', 0, 16),
   };
 }
 

@@ -48,6 +48,7 @@ describe('video-det CLI errors', () => {
     [['train', '--design', 'yolo'], '--design expects one of per-frame, dff, fgfa'],
     [['train', '--preset', 'huge'], '--preset expects one of tiny, small, got "huge"'],
     [['train', '--motion-blur', '2'], '--motion-blur expects a number in [0, 1], got "2"'],
+    [['train', '--defocus', '20'], '--defocus expects a number in [0, 16], got "20"'],
     [['train', '--init', join(dir, 'none.safetensors')], `--init ${join(dir, 'none.safetensors')} is not a file`],
     [['train', '--backend', 'gpu'], '--backend expects one of'],
     [['train', '--frobnicate'], "Unknown option '--frobnicate'"],
