@@ -2,7 +2,7 @@
 # The Deformable Kernels experiment: every depthwise variant for each seed given (default 0 1), one run at a time,
 # the same budget for all (scripts/train_classifier.ts with the flags below), seed by seed so that a partial sweep
 # covers every variant; a finished run is not repeated. Then: npx tsx scripts/network_report.ts
-# Usage (in packages/deformable-kernels, after pnpm build at the root): sh scripts/run_network.sh 0 1
+# Usage (in packages/deformable-kernels, after pnpm build at the root): sh scripts/run_network.sh 0 1 2
 OUT=results/network
 mkdir -p $OUT
 for seed in ${*:-0 1}; do
