@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The toy-scale speed/accuracy table, one seed: trains the per-frame detector, then DFF, FGFA and the unified
-# design initialised from it, and evaluates each at the table's inference settings. Eval reports (JSON) go to
-# results/toy/seed<SEED>/, checkpoints to runs/toy/seed<SEED>/ (not committed). README's table is written from the
-# reports by scripts/table.ts. Run from apps/video-det after `pnpm build`:
+# The toy-scale speed/accuracy tables, one seed. Part 1 (default): trains the per-frame detector, then DFF, FGFA and
+# the unified design initialised from it, and evaluates each at the table's inference settings. `mobile`: the mobile
+# design at two widths on the same data and budget, each from its own per-frame MobileNet detector, evaluated at
+# several key intervals with one wasm thread (the mAP-vs-fps table). Eval reports (JSON) go to results/toy/seed<SEED>/,
+# checkpoints to runs/toy/seed<SEED>/ (not committed). README's tables are written from the reports by
+# scripts/table.ts. Run from apps/video-det after `pnpm build`:
 #
 #   nice -n 5 scripts/toy_tables.sh 0 && nice -n 5 scripts/toy_tables.sh 1 && npx tsx scripts/table.ts
+#   nice -n 5 scripts/toy_tables.sh 0 mobile && nice -n 5 scripts/toy_tables.sh 1 mobile && npx tsx scripts/table.ts
 set -euo pipefail
-SEED=${1:?usage: toy_tables.sh SEED}
+SEED=${1:?usage: toy_tables.sh SEED [part1|mobile]}
+PART=${2:-part1}
 RUNS=runs/toy/seed$SEED
 RESULTS=results/toy/seed$SEED
 # 24 training and 6 validation videos of 20 frames, 128 px, motion blur 0.5 (fast shapes smear).
@@ -17,13 +21,34 @@ video_det() { node dist/cli.js "$@"; }
 evaluate() { # design, report name, inference settings
   video_det eval --checkpoint "$RUNS/$1/checkpoint.safetensors" --report "$RESULTS/$2.json" ${3:+--infer "$3"} "${DATA[@]}"
 }
-video_det train --design per-frame --steps 300 --out "$RUNS/per-frame" "${TRAIN[@]}" "${DATA[@]}"
-evaluate per-frame per-frame
-for design in dff fgfa unified; do
-  video_det train --design $design --steps 150 --warmup 10 --init "$RUNS/per-frame/checkpoint.safetensors" \
-    --out "$RUNS/$design" "${TRAIN[@]}" "${DATA[@]}"
-done
-for k in 2 5 10; do evaluate dff "dff-k$k" "keyInterval=$k"; done
-for r in 2 9; do evaluate fgfa "fgfa-r$r" "radius=$r"; done
-evaluate unified unified-k10 "keyInterval=10"
-evaluate unified unified-adaptive "adaptive=1"
+case $PART in
+part1)
+  video_det train --design per-frame --steps 300 --out "$RUNS/per-frame" "${TRAIN[@]}" "${DATA[@]}"
+  evaluate per-frame per-frame
+  for design in dff fgfa unified; do
+    video_det train --design $design --steps 150 --warmup 10 --init "$RUNS/per-frame/checkpoint.safetensors" \
+      --out "$RUNS/$design" "${TRAIN[@]}" "${DATA[@]}"
+  done
+  for k in 2 5 10; do evaluate dff "dff-k$k" "keyInterval=$k"; done
+  for r in 2 9; do evaluate fgfa "fgfa-r$r" "radius=$r"; done
+  evaluate unified unified-k10 "keyInterval=10"
+  evaluate unified unified-adaptive "adaptive=1"
+  ;;
+mobile)
+  # MobileNet v1 stem width and Light Flow conv1 width w (4: half, 8: the toy "1.0"); as part 1, the per-frame
+  # detector 300 steps from scratch, then the video design 150 steps from it. Timed with one wasm thread.
+  export DEFORMJS_THREADS=1
+  for w in 4 8; do
+    MODEL=(--width $w --flow-width $w)
+    video_det train --preset mobile --steps 300 --out "$RUNS/per-frame-mobile-w$w" "${MODEL[@]}" "${TRAIN[@]}" "${DATA[@]}"
+    evaluate "per-frame-mobile-w$w" "per-frame-mobile-w$w"
+    video_det train --design mobile --steps 150 --warmup 10 --init "$RUNS/per-frame-mobile-w$w/checkpoint.safetensors" \
+      --out "$RUNS/mobile-w$w" "${MODEL[@]}" "${TRAIN[@]}" "${DATA[@]}"
+    for k in 1 2 5 10; do evaluate "mobile-w$w" "mobile-w$w-k$k" "keyInterval=$k"; done
+  done
+  ;;
+*)
+  echo "toy_tables.sh: part must be part1 or mobile, got $PART" >&2
+  exit 2
+  ;;
+esac

@@ -58,9 +58,11 @@ export interface InferenceOption {
 
 /** The settings every design turns into its own configuration. */
 export interface ConfigOptions {
-  /** Detector preset (`--preset`): Faster R-CNN tiny or small. */
-  preset: string;
-  /** FlowNet-S width (`--flow-width`: channels of conv1). */
+  /** Detector preset (`--preset`: tiny, small or mobile); a design picks its own when not given. */
+  preset?: string;
+  /** Backbone width (`--width`: ResNet width or MobileNet stem channels); the preset's when not given. */
+  width?: number;
+  /** Flow network width (`--flow-width`: channels of FlowNet-S's or Light Flow's conv1). */
   flowWidth: number;
   numClasses: number;
   seed: number;

@@ -1,5 +1,6 @@
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmThreads } from '@deformjs/core';
 import { createProgress } from '@deformjs/core/node';
 import type { VidDataset } from '@deformjs/datasets';
 import { evaluateVid, type VidDetection, type VidFrame } from '@deformjs/metrics';
@@ -37,6 +38,9 @@ export interface EvalReport {
   /** Process CPU seconds of inference and the 1-minute load average at the end: wall times need both. */
   cpuSeconds: number;
   loadAverage: number;
+  /** The backend the times were taken on, and its thread count (wasm; null on other backends). */
+  backend: string;
+  threads: number | null;
 }
 
 export interface VideoSpeedRow {
@@ -63,9 +67,12 @@ export function componentTimer(): { timer: Timer; components: Record<string, num
   return { timer, components };
 }
 
-/** Continuous xyxy (a box over pixel columns 3..5 is [3, 6)) to the inclusive corners VID's metric uses. */
+/**
+ * Continuous xyxy (a box over pixel columns 3..5 is [3, 6)) to the inclusive corners VID's metric uses; a box
+ * narrower than a pixel becomes one of zero inclusive width (a young detector predicts some).
+ */
 function inclusive(box: ArrayLike<number>): number[] {
-  return [box[0], box[1], box[2] - 1, box[3] - 1];
+  return [box[0], box[1], Math.max(box[0], box[2] - 1), Math.max(box[1], box[3] - 1)];
 }
 
 /**
@@ -181,6 +188,8 @@ export async function evaluateDesign(
       : {}),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage: loadavg()[0],
+    backend: tf.getBackend(),
+    threads: tf.getBackend() === 'wasm' ? wasmThreads() : null,
   };
 }
 
@@ -204,6 +213,6 @@ export function formatReport(report: EvalReport): string {
     `${report.design}${settings ? ` (${settings})` : ''}: VID mAP ${ranges}`,
     ...(speeds ? [`  by generator speed: ${speeds}`] : []),
     ...(keys ? [`  key frames by the speed of each video's fastest track: ${keys}`] : []),
-    `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%${report.updatedFraction === undefined ? '' : `, recomputed ${(100 * report.updatedFraction).toFixed(0)}%`}, load ${report.loadAverage.toFixed(1)}`,
+    `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%${report.updatedFraction === undefined ? '' : `, recomputed ${(100 * report.updatedFraction).toFixed(0)}%`}, ${report.backend}${report.threads === null ? '' : ` ${report.threads} thread(s)`}, load ${report.loadAverage.toFixed(1)}`,
   ].join('\n');
 }

@@ -27,7 +27,9 @@ const USAGE = `video-det: train, evaluate and run video object detectors (Tensor
                   annotated frames (frame-<name>.png) and ${DETECTIONS}, fps and ms per component
 
 designs  ${designHelp}
-model    --preset ${DETECTOR_PRESETS.join('|')} (Faster R-CNN R18-FPN)  --flow-width 8 (FlowNet-S conv1 channels)
+model    --preset ${DETECTOR_PRESETS.join('|')} (Faster R-CNN R18-FPN or MobileNet-FPN; default tiny, mobile for
+         the mobile design)  --width <backbone width> (default the preset's)
+         --flow-width 8 (conv1 channels of FlowNet-S, or of Light Flow in the mobile design)
 data     --vid <ILSVRC root with shape-class names> (default: generated shapes videos)
          --size 128 (longest side)  --train-count 24  --val-count 6 (videos)  --video-frames 20
          --motion-blur 0 (exposure in [0, 1])  --defocus 0 (focus events' blur radius, px at 256 px, [0, 16])
@@ -42,7 +44,8 @@ exit     0 done, 1 runtime error, 2 usage error`;
 
 const OPTIONS = {
   design: { type: 'string' },
-  preset: { type: 'string', default: 'tiny' },
+  preset: { type: 'string' },
+  width: { type: 'string' },
   'flow-width': { type: 'string', default: '8' },
   out: { type: 'string' },
   checkpoint: { type: 'string' },
@@ -194,7 +197,8 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
         if (!statSync(file, { throwIfNoEntry: false })?.isFile())
           throw new UsageError(`video-det: --init ${file} is not a file`);
       const choice = {
-        preset: flags.oneOf('preset', DETECTOR_PRESETS),
+        preset: values.preset === undefined ? undefined : flags.oneOf('preset', DETECTOR_PRESETS),
+        width: flags.optionalInt('width', 1, 512),
         flowWidth: flags.int('flow-width', 1, 256),
         seed: options.seed,
       };

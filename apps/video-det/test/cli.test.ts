@@ -8,6 +8,7 @@ import { encodeCheckpoint, readSafetensors } from '@deformjs/weights';
 import { main } from '../src/main';
 import type { EvalReport } from '../src/evaluate';
 import type { Metrics } from '../src/train';
+import type { DesignConfig } from '../src/designs/common';
 
 function capture() {
   const out: string[] = [];
@@ -46,7 +47,8 @@ describe('video-det CLI errors', () => {
   it.each([
     [['train', '--steps', 'abc'], '--steps expects an integer in [1, 10000000], got "abc"'],
     [['train', '--design', 'yolo'], '--design expects one of per-frame, dff, fgfa'],
-    [['train', '--preset', 'huge'], '--preset expects one of tiny, small, got "huge"'],
+    [['train', '--preset', 'huge'], '--preset expects one of tiny, small, mobile, got "huge"'],
+    [['train', '--width', '0'], '--width expects an integer in [1, 512], got "0"'],
     [['train', '--motion-blur', '2'], '--motion-blur expects a number in [0, 1], got "2"'],
     [['train', '--defocus', '20'], '--defocus expects a number in [0, 16], got "20"'],
     [['train', '--init', join(dir, 'none.safetensors')], `--init ${join(dir, 'none.safetensors')} is not a file`],
@@ -186,5 +188,61 @@ describe('video-det train, eval, run', () => {
     expect(never.videoSpeeds![0].updatedFraction).toBeCloseTo(never.updatedFraction!, 12);
     expect(await main(['eval', ...argv, '--infer', 'adaptive=1,gamma=0,tau=1e9'])).toBe(0);
     expect((JSON.parse(readFileSync(adaptive, 'utf8')) as EvalReport).keyFrameFraction).toBe(1);
+  }, 600_000);
+
+  it('the mobile design: a MobileNet per-frame detector, then Light Flow + GRU initialised from it', async () => {
+    const { err } = capture();
+    const perFrame = join(dir, 'mobile-per-frame');
+    const width = ['--width', '8', '--flow-width', '4'];
+    expect(
+      await main(['train', '--preset', 'mobile', ...width, '--steps', '1', '--out', perFrame, '--no-eval', ...common]),
+      err.join('\n'),
+    ).toBe(0);
+    expect((record(perFrame).config as DesignConfig).detector.backbone).toMatchObject({ arch: 'mobilenet', width: 8 });
+    const mobile = join(dir, 'mobile');
+    const init = ['--init', join(perFrame, 'checkpoint.safetensors')];
+    expect(
+      await main([
+        'train',
+        '--design',
+        'mobile',
+        ...width,
+        '--steps',
+        '2',
+        '--lr',
+        '0',
+        '--out',
+        mobile,
+        ...init,
+        ...common,
+      ]),
+      err.join('\n'),
+    ).toBe(0);
+    // The design picks the MobileNet preset itself; the detector's parameters start as the per-frame ones (batch-norm
+    // statistics move in train mode even at learning rate 0).
+    expect((record(mobile).config as DesignConfig).detector.backbone).toMatchObject({ arch: 'mobilenet', width: 8 });
+    const carried = modelTensors(mobile);
+    const stem = Object.keys(modelTensors(perFrame)).filter(
+      (name) => name.startsWith('model.detector.') && /\.(weight|bias)$/.test(name),
+    );
+    expect(stem.length).toBeGreaterThan(0);
+    for (const name of stem) expect(carried[name], name).toEqual(modelTensors(perFrame)[name]);
+    expect(Object.keys(carried).some((name) => name.startsWith('model.flownet.encoder.'))).toBe(true);
+    expect(Object.keys(carried).some((name) => name.startsWith('model.gru.gates.'))).toBe(true);
+    expect(record(mobile).loss.length).toBe(2);
+    // Default key interval 10: one key frame in 6, so the GRU never runs.
+    const final = record(mobile).final!;
+    expect(final.keyFrameFraction).toBeCloseTo(1 / 6);
+    expect(Object.keys(final.components).sort()).toEqual(['features', 'flow', 'task', 'warp']);
+    const report = join(dir, 'reports', 'mobile-k2.json');
+    const checkpoint = join(mobile, 'checkpoint.safetensors');
+    expect(
+      await main(['eval', '--checkpoint', checkpoint, '--infer', 'keyInterval=2', '--report', report, ...common]),
+    ).toBe(0);
+    const evaluated = JSON.parse(readFileSync(report, 'utf8')) as EvalReport;
+    expect(evaluated.keyFrameFraction).toBe(0.5);
+    expect(Object.keys(evaluated.components).sort()).toEqual(['aggregate', 'features', 'flow', 'task', 'warp']);
+    expect(await main(['eval', '--checkpoint', checkpoint, '--design', 'dff', ...common])).toBe(1);
+    expect(err.join('\n')).toContain('holds a mobile (Light Flow + GRU) model (mobile), not the dff asked for');
   }, 600_000);
 });

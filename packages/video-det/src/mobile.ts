@@ -4,6 +4,7 @@ import { DepthwiseConv2d } from '@deformjs/nn';
 import type { FrameDetector } from './detector';
 import { LightFlow, type LightFlowConfig } from './light_flow';
 import { warpPyramid } from './flow_levels';
+import { untimed, type Timer } from './timing';
 
 /** A depthwise 3x3 then a pointwise 1x1 conv, no norm or activation: the GRU's W* and U* convolutions. */
 class SeparableConv extends Module {
@@ -89,19 +90,23 @@ export class MobileVOD<Target, Detection> extends Module {
   }
 
   /** Features of `target` warped from `source`'s: per level, warp(features, Light Flow target -> source). */
-  propagate(source: KeyState, target: tf.Tensor): tf.Tensor[] {
-    const { flow, features, predictions } = this.lightFlow.forward(target, source.frame);
-    const out = warpPyramid(source.features, flow, source.paddedSize);
-    tf.dispose([flow, features, ...predictions]);
+  propagate(source: KeyState, target: tf.Tensor, timer: Timer = untimed): tf.Tensor[] {
+    const flow = timer('flow', () => {
+      const { flow, features, predictions } = this.lightFlow.forward(target, source.frame);
+      tf.dispose([features, ...predictions]);
+      return flow;
+    });
+    const out = timer('warp', () => warpPyramid(source.features, flow, source.paddedSize));
+    flow.dispose();
     return out;
   }
 
   /** The state at key frame `frame`: its own features, merged by the GRU with `previous` warped to it (if any). */
-  keyFrame(frame: tf.Tensor, previous: KeyState | null): KeyState {
-    const { features, paddedSize } = this.detector.features(frame);
+  keyFrame(frame: tf.Tensor, previous: KeyState | null, timer: Timer = untimed): KeyState {
+    const { features, paddedSize } = timer('features', () => this.detector.features(frame));
     if (!previous) return { frame, features, paddedSize };
-    const warped = this.propagate(previous, frame);
-    const merged = features.map((f, level) => this.gru.forward(f, warped[level]));
+    const warped = this.propagate(previous, frame, timer);
+    const merged = timer('aggregate', () => features.map((f, level) => this.gru.forward(f, warped[level])));
     tf.dispose([...features, ...warped]);
     return { frame, features: merged, paddedSize };
   }
@@ -134,9 +139,14 @@ export class MobileVOD<Target, Detection> extends Module {
 
   /**
    * Detections for every frame of a clip (frames [1, H, W, 3] in order): frames 0, k, 2k, ... are key frames
-   * (feature network + GRU), the others propagate from the last key frame.
+   * (feature network + GRU), the others propagate from the last key frame. `timer` measures the components.
    */
-  detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], keyInterval: number): Detection[] {
+  detectVideo(
+    frames: readonly tf.Tensor[],
+    imageSize: readonly [number, number],
+    keyInterval: number,
+    timer: Timer = untimed,
+  ): Detection[] {
     assertInteger('MobileVOD.detectVideo', 'keyInterval', keyInterval, 1);
     if (!Array.isArray(frames) || frames.length === 0)
       throw argumentError('MobileVOD.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
@@ -144,13 +154,16 @@ export class MobileVOD<Target, Detection> extends Module {
     const detections: Detection[] = [];
     frames.forEach((frame, t) => {
       if (t % keyInterval === 0) {
-        const next = this.keyFrame(frame, state);
+        const next = this.keyFrame(frame, state, timer);
         if (state) tf.dispose(state.features);
         state = next;
-        detections.push(...this.detector.detectFromFeatures(next.features, next.paddedSize, [imageSize]));
+        detections.push(
+          ...timer('task', () => this.detector.detectFromFeatures(next.features, next.paddedSize, [imageSize])),
+        );
       } else {
-        const propagated = this.propagate(state!, frame);
-        detections.push(...this.detector.detectFromFeatures(propagated, state!.paddedSize, [imageSize]));
+        const propagated = this.propagate(state!, frame, timer);
+        const { paddedSize } = state!;
+        detections.push(...timer('task', () => this.detector.detectFromFeatures(propagated, paddedSize, [imageSize])));
         tf.dispose(propagated);
       }
     });

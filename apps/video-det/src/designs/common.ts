@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, Rng } from '@deformjs/core';
 import {
+  FASTER_RCNN_MOBILE_TINY,
   FASTER_RCNN_SMALL,
   FASTER_RCNN_TINY,
   validateFasterRcnnConfig,
@@ -10,7 +11,9 @@ import {
 import type { FlowNetSConfig } from '@deformjs/video-det';
 import type { ConfigOptions, TrainingClip, VideoDesign } from '../design';
 
-export const DETECTOR_PRESETS = ['tiny', 'small'] as const;
+/** `--preset`: Faster R-CNN with ResNet-18 (tiny, small) or MobileNet v1 (mobile) backbones. */
+const PRESETS = { tiny: FASTER_RCNN_TINY, small: FASTER_RCNN_SMALL, mobile: FASTER_RCNN_MOBILE_TINY };
+export const DETECTOR_PRESETS = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
 
 /** What every design's configuration holds: the per-frame detector, and the flow network when it has one. */
 export interface DesignConfig {
@@ -19,9 +22,14 @@ export interface DesignConfig {
   seed: number;
 }
 
-export function designConfig({ preset, flowWidth, numClasses, seed }: ConfigOptions): DesignConfig {
-  const base = preset === 'small' ? FASTER_RCNN_SMALL : FASTER_RCNN_TINY;
-  return { detector: { ...base, numClasses, seed }, flownet: { width: flowWidth, seed: seed + 1 }, seed: seed + 2 };
+export function designConfig({ preset = 'tiny', width, flowWidth, numClasses, seed }: ConfigOptions): DesignConfig {
+  const base = PRESETS[preset as keyof typeof PRESETS];
+  const backbone = width === undefined ? base.backbone : { ...base.backbone, width };
+  return {
+    detector: { ...base, backbone, numClasses, seed },
+    flownet: { width: flowWidth, seed: seed + 1 },
+    seed: seed + 2,
+  };
 }
 
 /** Checks that each named field of `object` is an integer within [min, max] (the fields that size tensors). */
