@@ -13,6 +13,8 @@ export interface TrainingClip {
   imageSize: [number, number];
   /** The anchor's boxes (xyxy pixels) and labels. */
   target: FasterRcnnTarget;
+  /** Every frame's annotated boxes (xyxy pixels, augmented as the frames) and track ids, in `frames` order. */
+  objects: { boxes: Float32Array; trackIds?: Int32Array }[];
 }
 
 /** A video's detections frame by frame, and which frames ran the whole feature network (key frames). */
@@ -21,6 +23,8 @@ export interface VideoDetections {
   keyFrames: boolean[];
   /** Per frame, the fraction of positions whose features were recomputed (partial updating designs). */
   updated?: number[];
+  /** Tracking designs: per frame, the track id of each detection. */
+  trackIds?: Int32Array[];
 }
 
 /**

@@ -3,7 +3,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { wasmThreads } from '@deformjs/core';
 import { createProgress } from '@deformjs/core/node';
 import type { VidDataset } from '@deformjs/datasets';
-import { evaluateVid, type VidDetection, type VidFrame } from '@deformjs/metrics';
+import {
+  clearMot,
+  evaluateVid,
+  identityF1,
+  trackJitter,
+  type MotFrame,
+  type VidDetection,
+  type VidFrame,
+} from '@deformjs/metrics';
 import type { Timer } from '@deformjs/video-det';
 import { loadVideoFrames, type SpeedBins } from './data';
 import { inferenceSettings, type VideoDesign, type VideoDesignKind } from './design';
@@ -35,6 +43,19 @@ export interface EvalReport {
    * frames and of recomputed positions (partial updating), to see whether adaptive key frames follow the speed.
    */
   videoSpeeds?: VideoSpeedRow[];
+  /**
+   * Tracking designs, against the ground-truth tracks (IoU 0.5): CLEAR MOT's MOTA, ID switches, false positives
+   * and negatives, IDF1, and box jitter (@deformjs/metrics `trackJitter`, with the number of frame pairs it averages).
+   */
+  tracking?: {
+    mota: number;
+    idf1: number;
+    idSwitches: number;
+    falsePositives: number;
+    falseNegatives: number;
+    jitter: number;
+    jitterPairs: number;
+  };
   /** Process CPU seconds of inference and the 1-minute load average at the end: wall times need both. */
   cpuSeconds: number;
   loadAverage: number;
@@ -67,6 +88,12 @@ export function componentTimer(): { timer: Timer; components: Record<string, num
   return { timer, components };
 }
 
+/** Box k of continuous xyxy `boxes` as the [x, y, w, h] of CLEAR MOT. */
+function xywh(boxes: Float32Array, k: number): number[] {
+  const [x1, y1, x2, y2] = boxes.subarray(4 * k, 4 * k + 4);
+  return [x1, y1, x2 - x1, y2 - y1];
+}
+
 /**
  * Continuous xyxy (a box over pixel columns 3..5 is [3, 6)) to the inclusive corners VID's metric uses; a box
  * narrower than a pixel becomes one of zero inclusive width (a young detector predicts some).
@@ -96,6 +123,7 @@ export async function evaluateDesign(
   let keyFrames = 0;
   let updated: number | undefined;
   const videoSpeeds = new Map<VideoSpeedRow['label'], VideoSpeedRow>();
+  const tracks: MotFrame[] = [];
   const cpuStart = process.cpuUsage();
   const progress = createProgress({ total: val.videos.length, label: `eval ${kind.label}` });
   for (const [v, video] of val.videos.entries()) {
@@ -131,6 +159,12 @@ export async function evaluateDesign(
         })),
       });
       const d = result.detections[position];
+      const trackIds = result.trackIds?.[position];
+      if (trackIds)
+        tracks.push({
+          groundTruth: Array.from(r.trackIds!, (id, k) => ({ id: `${video.name}/${id}`, bbox: xywh(r.boxes, k) })),
+          hypotheses: Array.from(trackIds, (id, k) => ({ id: `${video.name}/${id}`, bbox: xywh(d.boxes, k) })),
+        });
       d.scores.forEach((score, k) =>
         detections.push({
           frameId: r.id,
@@ -186,10 +220,25 @@ export async function evaluateDesign(
           }),
         }
       : {}),
+    ...(tracks.length > 0 ? { tracking: trackingScores(tracks) } : {}),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage: loadavg()[0],
     backend: tf.getBackend(),
     threads: tf.getBackend() === 'wasm' ? wasmThreads() : null,
+  };
+}
+
+function trackingScores(frames: MotFrame[]): EvalReport['tracking'] {
+  const mot = clearMot(frames);
+  const { jitter, pairs } = trackJitter(frames);
+  return {
+    mota: mot.mota,
+    idf1: identityF1(frames).idf1,
+    idSwitches: mot.idSwitches,
+    falsePositives: mot.falsePositives,
+    falseNegatives: mot.falseNegatives,
+    jitter,
+    jitterPairs: pairs,
   };
 }
 
@@ -209,10 +258,16 @@ export function formatReport(report: EvalReport): string {
         `${r.label} ${(100 * r.keyFrameFraction).toFixed(0)}%${r.updatedFraction === undefined ? '' : ` (recomputed ${(100 * r.updatedFraction).toFixed(0)}%)`} of ${r.frames} frames in ${r.videos} videos`,
     )
     .join(', ');
+  const t = report.tracking;
   return [
     `${report.design}${settings ? ` (${settings})` : ''}: VID mAP ${ranges}`,
     ...(speeds ? [`  by generator speed: ${speeds}`] : []),
     ...(keys ? [`  key frames by the speed of each video's fastest track: ${keys}`] : []),
+    ...(t
+      ? [
+          `  tracking: MOTA ${t.mota.toFixed(3)}, IDF1 ${t.idf1.toFixed(3)}, ID switches ${t.idSwitches}, FP ${t.falsePositives}, FN ${t.falseNegatives}, jitter ${t.jitter.toFixed(4)} (${t.jitterPairs} pairs)`,
+        ]
+      : []),
     `  ${report.frames} frames of ${report.videos} videos: ${report.fps.toFixed(2)} fps, ${report.msPerFrame.toFixed(1)} ms/frame (${parts}), key frames ${(100 * report.keyFrameFraction).toFixed(0)}%${report.updatedFraction === undefined ? '' : `, recomputed ${(100 * report.updatedFraction).toFixed(0)}%`}, ${report.backend}${report.threads === null ? '' : ` ${report.threads} thread(s)`}, load ${report.loadAverage.toFixed(1)}`,
   ].join('\n');
 }

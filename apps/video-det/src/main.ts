@@ -146,7 +146,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
             const out = values.out ?? 'runs/run';
             const report = await runOnFrames(design, kind, saved.classes, values.frames!, out, given);
             console.log(
-              `${kind.label}: ${report.detections} detections on ${report.frames} frames (${report.keyFrames} key frames), ${report.fps.toFixed(2)} fps, in ${join(out, DETECTIONS)}`,
+              `${kind.label}: ${report.detections} detections${report.tracks === undefined ? '' : ` in ${report.tracks} tracks`} on ${report.frames} frames (${report.keyFrames} key frames), ${report.fps.toFixed(2)} fps, in ${join(out, DETECTIONS)}`,
             );
             return;
           }

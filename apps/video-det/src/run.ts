@@ -24,12 +24,15 @@ export interface RunReport {
   msPerFrame: number;
   components: Record<string, number>;
   keyFrames: number;
+  /** Tracking designs: the number of distinct track ids reported. */
+  tracks?: number;
 }
 
 /**
  * Runs a trained design over a folder of frames (JPEG/PNG, in file-name order, all of one size): writes
  * `frame-<name>.png` with the detections drawn and `detections.json` (per frame: file, key frame or not, boxes
- * xyxy in pixels, scores, labels and class names; the timing), atomically, into `out`.
+ * xyxy in pixels, scores, labels and class names, and track ids for a tracking design, whose frames show every
+ * reported box coloured by track; the timing), atomically, into `out`.
  */
 export async function runOnFrames(
   design: VideoDesign,
@@ -92,10 +95,14 @@ export async function runOnFrames(
         scores: Array.from(d.scores),
         labels: Array.from(d.labels),
         classes: Array.from(d.labels, (label) => classes[label]),
+        ...(result.trackIds ? { trackIds: Array.from(result.trackIds[i]) } : {}),
       };
     });
     for (const [i, image] of images.entries()) {
-      drawBoxes(image, result.detections[i]);
+      // Tracks: every reported box, coloured by its track id; detections: the confident ones by class.
+      const trackIds = result.trackIds?.[i];
+      if (trackIds) drawBoxes(image, { ...result.detections[i], labels: trackIds }, 0);
+      else drawBoxes(image, result.detections[i]);
       writeFileAtomic(folder.path(`frame-${files[i]}.png`), await encodeImage(image, 'png'));
     }
     const report: RunReport = {
@@ -105,6 +112,7 @@ export async function runOnFrames(
       msPerFrame: milliseconds / files.length,
       components: Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v / files.length])),
       keyFrames: result.keyFrames.filter(Boolean).length,
+      ...(result.trackIds ? { tracks: new Set(result.trackIds.flatMap((ids) => Array.from(ids))).size } : {}),
     };
     writeFileAtomic(
       folder.path(DETECTIONS),

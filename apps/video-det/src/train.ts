@@ -180,6 +180,7 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
         offsets: clip.offsets,
         imageSize: [height, width],
         target: { boxes: anchor.boxes, labels: anchor.labels, iscrowd: anchor.iscrowd },
+        objects: clip.samples.map((s) => ({ boxes: s.boxes, trackIds: s.trackIds })),
       };
       optimizer.lr = schedule(step);
       step += 1;

@@ -245,4 +245,44 @@ describe('video-det train, eval, run', () => {
     expect(await main(['eval', '--checkpoint', checkpoint, '--design', 'dff', ...common])).toBe(1);
     expect(err.join('\n')).toContain('holds a mobile (Light Flow + GRU) model (mobile), not the dff asked for');
   }, 600_000);
+
+  it('tracklet-conditioned detection: trains with the detector, reports CLEAR MOT, IDF1 and jitter, draws tracks', async () => {
+    const { err } = capture();
+    const out = join(dir, 'tracking');
+    expect(
+      await main(['train', '--design', 'tracking', '--steps', '2', '--out', out, '--no-eval', ...common]),
+      err.join('\n'),
+    ).toBe(0);
+    expect(record(out).loss.length).toBe(2);
+    expect(Object.keys(modelTensors(out)).some((name) => name.startsWith('model.embedding.fc1.'))).toBe(true);
+    const checkpoint = join(out, 'checkpoint.safetensors');
+    // An untrained detector scores low: every detection starts or joins a track and is reported.
+    const open = 'birthScore=0,outputScore=0';
+    const evaluated: EvalReport[] = [];
+    for (const condition of [0, 1]) {
+      const report = join(dir, 'reports', `tracking-condition${condition}.json`);
+      const argv = ['eval', '--checkpoint', checkpoint, '--infer', `condition=${condition},${open}`];
+      expect(await main([...argv, '--report', report, ...common]), err.join('\n')).toBe(0);
+      evaluated.push(JSON.parse(readFileSync(report, 'utf8')) as EvalReport);
+    }
+    const [plain, conditioned] = evaluated.map((r) => r.tracking!);
+    expect(plain.falseNegatives).toBeLessThanOrEqual(evaluated[0].ranges[0].positives);
+    expect(plain.mota).toBeLessThanOrEqual(1);
+    expect(plain.falsePositives + plain.falseNegatives).toBeGreaterThan(0);
+    // With every detection reported, conditioning changes the scores, never the boxes or the identities.
+    for (const key of ['mota', 'idf1', 'idSwitches', 'falsePositives', 'falseNegatives', 'jitter'] as const)
+      expect(conditioned[key], key).toBe(plain[key]);
+    expect(Object.keys(evaluated[1].components).sort()).toEqual(['embed', 'features', 'task', 'track']);
+
+    const frames = join(dir, 'data', readdirSync(join(dir, 'data'))[0], 'Data', 'VID', 'val', 'shapes_val_00000000');
+    const run = join(dir, 'run-tracking');
+    expect(await main(['run', '--checkpoint', checkpoint, '--frames', frames, '--out', run, '--infer', open])).toBe(0);
+    const written = JSON.parse(readFileSync(join(run, 'detections.json'), 'utf8'));
+    const perFrame = written.perFrame as { scores: number[]; trackIds: number[] }[];
+    expect(perFrame.length).toBe(6);
+    for (const frame of perFrame) expect(frame.trackIds.length).toBe(frame.scores.length);
+    expect(written.tracks).toBe(new Set(perFrame.flatMap((f) => f.trackIds)).size);
+    expect(written.tracks).toBeGreaterThan(0);
+    expect(readdirSync(run).filter((f) => f.startsWith('frame-')).length).toBe(6);
+  }, 600_000);
 });

@@ -39,8 +39,8 @@ export {
   vcrAccuracy,
 } from './vqa';
 export type { VqaQuestion, VqaPrediction, VqaEvalResult, VcrPrediction, VcrLabel, VcrAccuracy } from './vqa';
-export { clearMot, identityF1 } from './mot';
-export type { MotBox, MotFrame, MotOptions, MotResult, IdentityResult } from './mot';
+export { clearMot, identityF1, trackJitter } from './mot';
+export type { MotBox, MotFrame, MotOptions, MotResult, IdentityResult, JitterResult } from './mot';
 export { flowEndPointError } from './flow';
 export type { FlowErrorResult } from './flow';
 export { linearSumAssignment } from './assignment';

@@ -218,3 +218,50 @@ export function identityF1(frames: readonly MotFrame[], options: { iouThreshold?
     idFalseNegatives: idfn,
   };
 }
+
+export interface JitterResult {
+  /** Mean over `pairs` of the frame-to-frame change of a track's relative box error; NaN without pairs. */
+  jitter: number;
+  pairs: number;
+}
+
+/**
+ * Box jitter against the ground truth (the stability measure of tracklet-conditioned detection, arXiv 1811.11167):
+ * a hypothesis's error is (hypothesis - truth) [x, y, w, h] divided by the truth's [w, h, w, h], against the
+ * ground-truth box it overlaps most (IoU >= `iouThreshold`); for a hypothesis present in consecutive frames on
+ * the same ground-truth object, the mean absolute change of its 4 error values between the frames is one pair.
+ * Boxes [x, y, w, h], as `clearMot`; ids must be unique across sequences when several are concatenated.
+ */
+export function trackJitter(frames: readonly MotFrame[], options: { iouThreshold?: number } = {}): JitterResult {
+  const op = 'trackJitter';
+  const threshold = options.iouThreshold ?? 0.5;
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1))
+    throw argumentError(op, 'options.iouThreshold', 'a number in (0, 1]', threshold);
+  let last = new Map<number | string, { truth: number | string; error: number[] }>();
+  let sum = 0;
+  let pairs = 0;
+  requireArray(op, 'frames', frames).forEach((value, f) => {
+    const frame = requireRecord(op, `frames[${f}]`, value);
+    const truths = checkBoxes(frame.groundTruth, `frames[${f}].groundTruth`, op);
+    const now = new Map<number | string, { truth: number | string; error: number[] }>();
+    for (const hypothesis of checkBoxes(frame.hypotheses, `frames[${f}].hypotheses`, op)) {
+      let best: MotBox | null = null;
+      let bestIou = threshold;
+      for (const truth of truths) {
+        const overlap = iou(hypothesis.bbox, truth.bbox);
+        if (overlap >= bestIou) [best, bestIou] = [truth, overlap];
+      }
+      if (!best) continue;
+      const { bbox } = best;
+      const error = hypothesis.bbox.map((v, i) => (v - bbox[i]) / bbox[2 + (i % 2)]);
+      now.set(hypothesis.id, { truth: best.id, error });
+      const before = last.get(hypothesis.id);
+      if (before && before.truth === best.id) {
+        sum += error.reduce((s, e, i) => s + Math.abs(e - before.error[i]), 0) / 4;
+        pairs++;
+      }
+    }
+    last = now;
+  });
+  return { jitter: pairs > 0 ? sum / pairs : NaN, pairs };
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { clearMot, flowEndPointError, identityF1, type MotFrame } from '../src';
+import { clearMot, flowEndPointError, identityF1, trackJitter, type MotFrame } from '../src';
 
 const box = (x: number, w = 10): number[] => [x, 0, w, 10];
 
@@ -200,5 +200,45 @@ describe('clearMot agrees with py-motmetrics (fixture from scripts/make_mot_fixt
       expect(r.mota).toBeCloseTo(expected.mota, 14);
       expect(r.motp).toBeCloseTo(expected.motp, 12);
     });
+  });
+});
+
+describe('trackJitter', () => {
+  it('averages the change of relative box error of each hypothesis on the same object (hand-computed)', () => {
+    // Truth a is 10 x 20. Hypothesis 1 is exact, then 1 px right (error x 0.1), then 1 px right and 2 px taller
+    // (errors x 0.1, h 0.1): pair changes (0.1 + 0 + 0 + 0) / 4 and (0 + 0 + 0 + 0.1) / 4. Hypothesis 2 sits on
+    // truth b in frame 1 and on nothing in frame 2: no pair. Hypothesis 3 jumps from b to a: not the same object.
+    const a = (x: number, h = 20) => [x, 0, 10, h];
+    const b = [50, 50, 10, 10];
+    const frames: MotFrame[] = [
+      { groundTruth: [{ id: 'a', bbox: a(0) }], hypotheses: [{ id: 1, bbox: a(0) }] },
+      {
+        groundTruth: [
+          { id: 'a', bbox: a(0) },
+          { id: 'b', bbox: b },
+        ],
+        hypotheses: [
+          { id: 1, bbox: a(1) },
+          { id: 2, bbox: b },
+          { id: 3, bbox: b },
+        ],
+      },
+      {
+        groundTruth: [{ id: 'a', bbox: a(0) }],
+        hypotheses: [
+          { id: 1, bbox: a(1, 22) },
+          { id: 2, bbox: [90, 90, 5, 5] },
+          { id: 3, bbox: a(0) },
+        ],
+      },
+    ];
+    const result = trackJitter(frames);
+    expect(result.pairs).toBe(2);
+    expect(result.jitter).toBeCloseTo((0.1 / 4 + 0.1 / 4) / 2, 12);
+    expect(trackJitter([{ groundTruth: [], hypotheses: [] }]).jitter).toBeNaN();
+    expect(() => trackJitter(frames, { iouThreshold: 2 })).toThrow(/trackJitter.*options.iouThreshold/);
+    expect(() => trackJitter([{ groundTruth: [{ id: 'a', bbox: [0, 0, 1] }], hypotheses: [] }])).toThrow(
+      /trackJitter.*frames\[0\].groundTruth\[0\] \(id a\).bbox/,
+    );
   });
 });

@@ -16,6 +16,8 @@ export { Tracker, DEFAULT_TRACKER, associationWeights, conditionedScore } from '
 export type { TrackerConfig, FrameDetections, Tracklet, TrackedBox } from './tracklets';
 export { EmbeddingHead, associationLoss } from './embedding';
 export type { EmbeddingHeadConfig } from './embedding';
+export { TrackletConditionedDetector } from './tracklet_detector';
+export type { BoxDetections, TrackedObjects, TrackedVideo } from './tracklet_detector';
 export { untimed } from './timing';
 export type { Timer } from './timing';
 export { PerFrame } from './per_frame';
