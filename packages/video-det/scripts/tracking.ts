@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@deformjs/core';
 import { decodeImage, generateVideo, loadImagenetVid, type VidDataset } from '@deformjs/datasets';
 import { FASTER_RCNN_TINY, FasterRCNN } from '@deformjs/dcnv2-rcnn';
-import { clearMot, identityF1, type MotFrame } from '@deformjs/metrics';
+import { clearMot, identityF1, trackJitter, type MotFrame } from '@deformjs/metrics';
 import { AdamW, optimizationStep } from '@deformjs/nn';
 import { associationLoss, DEFAULT_TRACKER, EmbeddingHead, Tracker, type TrackedBox } from '../src/index';
 
@@ -111,46 +111,6 @@ const xywh = (b: ArrayLike<number>, k: number) => [
   b[4 * k + 3] - b[4 * k + 1],
 ];
 
-function iou(a: number[], b: number[]): number {
-  const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
-  const h = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
-  return w <= 0 || h <= 0 ? 0 : (w * h) / (a[2] * a[3] + b[2] * b[3] - w * h);
-}
-
-/**
- * Box jitter against the ground truth: for a hypothesis track present in consecutive frames and overlapping the
- * same ground-truth object in both (IoU >= 0.5, its best match), the change of its error (hypothesis - truth,
- * [x, y, w, h] divided by the true width and height) between the frames, mean absolute over the 4 values.
- */
-function jitter(video: MotFrame[]): { sum: number; pairs: number } {
-  const last = new Map<number | string, { gt: number | string; error: number[] }>();
-  let sum = 0;
-  let pairs = 0;
-  for (const frame of video) {
-    const now = new Map<number | string, { gt: number | string; error: number[] }>();
-    for (const h of frame.hypotheses) {
-      let best: (typeof frame.groundTruth)[number] | null = null;
-      let bestIou = 0.5;
-      for (const g of frame.groundTruth) {
-        const v = iou(h.bbox as number[], g.bbox as number[]);
-        if (v >= bestIou) [best, bestIou] = [g, v];
-      }
-      if (!best) continue;
-      const [gw, gh] = [best.bbox[2], best.bbox[3]];
-      const error = h.bbox.map((v, i) => (v - best!.bbox[i]) / (i % 2 === 0 ? gw : gh));
-      now.set(h.id, { gt: best.id, error });
-      const before = last.get(h.id);
-      if (before && before.gt === best.id) {
-        sum += error.reduce((s, e, i) => s + Math.abs(e - before.error[i]), 0) / 4;
-        pairs++;
-      }
-    }
-    last.clear();
-    for (const [k, v] of now) last.set(k, v);
-  }
-  return { sum, pairs };
-}
-
 await initBackend('wasm');
 const MODES = ['conditioned', 'plain'] as const;
 type Mode = (typeof MODES)[number];
@@ -214,8 +174,6 @@ for (const seed of seeds) {
     // The same simulated detections for both modes: one stream per seed.
     const detections = new Rng(1000 + seed);
     const motFrames: MotFrame[] = [];
-    let jitterSum = 0;
-    let jitterPairs = 0;
     for (const [v, video] of val.entries()) {
       const tracker = new Tracker({ condition: mode === 'conditioned' });
       const videoFrames: MotFrame[] = video.map((frame) => {
@@ -233,9 +191,6 @@ for (const seed of seeds) {
           hypotheses: tracked.map((b) => ({ id: `${v}/${b.trackId}`, bbox: xywh(b.box, 0) })),
         };
       });
-      const j = jitter(videoFrames);
-      jitterSum += j.sum;
-      jitterPairs += j.pairs;
       motFrames.push(...videoFrames);
     }
     const mot = clearMot(motFrames);
@@ -246,7 +201,7 @@ for (const seed of seeds) {
       idSwitches: mot.idSwitches,
       falsePositives: mot.falsePositives,
       falseNegatives: mot.falseNegatives,
-      jitter: jitterSum / jitterPairs,
+      jitter: trackJitter(motFrames).jitter,
     };
   }
   const run = { seed, steps, firstLoss: losses[0], lastLoss: losses[losses.length - 1], trainSeconds, ...result };
