@@ -1,13 +1,15 @@
 /**
- * Writes the toy-scale speed/accuracy table into README.md (between the toy-table markers) from the eval reports
- * that scripts/toy_tables.sh committed under results/toy/seed<N>/: mean +- std over the seeds of VID mAP (all, and
- * by motion-IoU bin and by the generator's speed bin, with the ground-truth count of each), fps, milliseconds per
- * frame and per component, key frames and recomputed positions.
+ * Writes the toy-scale tables into README.md from the eval reports that scripts/toy_tables.sh committed under
+ * results/toy/seed<N>/, mean +- std over the seeds: part 1's speed/accuracy table (between the toy-table markers:
+ * VID mAP all, by motion-IoU bin and by the generator's speed bin with the ground-truth count of each, fps,
+ * milliseconds per frame and per component, key frames and recomputed positions) and the mAP-vs-fps table of the
+ * mobile design against part 1's designs (between the mobile-table markers), with its plot results/toy/map_vs_fps.svg.
  *
  *   npx tsx scripts/table.ts
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lineChartSvg, writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
 import type { EvalReport } from '../src/evaluate';
 
 const ROWS: [string, string][] = [
@@ -116,12 +118,112 @@ lines.push(
   `Seeds ${seeds.map((s) => s.slice(4)).join(', ')}; times are wall milliseconds on the wasm backend at 1-minute load ${Math.min(...loads).toFixed(0)}-${Math.max(...loads).toFixed(0)} on 2 shared cores (compare rows, not absolute values).`,
 );
 const readme = join(dir, 'README.md');
-const text = readFileSync(readme, 'utf8');
-const start = '<!-- toy-table:start -->';
-const end = '<!-- toy-table:end -->';
-if (!text.includes(start) || !text.includes(end)) throw new Error(`${readme} has no ${start} ... ${end} markers`);
-writeFileSync(
-  readme,
-  text.slice(0, text.indexOf(start) + start.length) + '\n' + lines.join('\n') + '\n' + text.slice(text.indexOf(end)),
-);
+writeMarkedSection(readme, '<!-- toy-table:start -->', '<!-- toy-table:end -->', lines.join('\n'));
 console.log(lines.join('\n'));
+
+// The mAP-vs-fps table: the mobile design at key intervals 1, 2, 5, 10 and two widths, its per-frame MobileNet
+// detectors, and part 1's designs on the same data and budget.
+const R18 = 'ResNet-18 w4, FlowNet-S w8';
+const SPEED_ROWS: { name: string; label: string; model: string; series: string }[] = [
+  { name: 'per-frame', label: 'per-frame', model: 'ResNet-18 w4', series: 'per-frame R18' },
+  ...[2, 5, 10].map((k) => ({ name: `dff-k${k}`, label: `DFF, key interval ${k}`, model: R18, series: 'DFF' })),
+  { name: 'fgfa-r2', label: 'FGFA, +-2 frames', model: R18, series: 'FGFA' },
+  { name: 'unified-k10', label: 'unified, fixed keys (10)', model: R18, series: 'unified' },
+  { name: 'unified-adaptive', label: 'unified, adaptive keys (tau 0.8)', model: R18, series: 'unified' },
+  ...[4, 8].flatMap((w) => [
+    {
+      name: `per-frame-mobile-w${w}`,
+      label: 'per-frame',
+      model: `MobileNet w${w}`,
+      series: `per-frame MobileNet w${w}`,
+    },
+    ...[1, 2, 5, 10].map((k) => ({
+      name: `mobile-w${w}-k${k}`,
+      label: `mobile, key interval ${k}`,
+      model: `MobileNet w${w}, Light Flow w${w}`,
+      series: `mobile w${w}`,
+    })),
+  ]),
+];
+const threads = (runs: EvalReport[]) => {
+  const counts = [...new Set(runs.map((r) => r.threads ?? 'not recorded'))];
+  return counts.join(', ');
+};
+const speedLines = [
+  '| design | networks | seeds | mAP all | fps | ms / frame | ms by component | wasm threads | load |',
+  '|---|---|---|---|---|---|---|---|---|',
+];
+const points = new Map<string, [number, number][]>();
+const speedLoads: number[] = [];
+for (const row of SPEED_ROWS) {
+  const runs = reports(row.name);
+  if (runs.length === 0) continue;
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const maps = runs.map((r) => mAP(r, 'ranges', 'all'));
+  const fps = runs.map((r) => r.fps);
+  const loadsOfRow = runs.map((r) => r.loadAverage);
+  speedLoads.push(...loadsOfRow);
+  const components = Object.keys(runs[0].components)
+    .map(
+      (c) =>
+        `${c} ${stat(
+          runs.map((r) => r.components[c]),
+          0,
+        )}`,
+    )
+    .join(', ');
+  speedLines.push(
+    `| ${row.label} | ${row.model} | ${runs.length} | ${stat(maps, 3)} | ${stat(fps, 2)} | ${stat(
+      runs.map((r) => r.msPerFrame),
+      0,
+    )} | ${components} | ${threads(runs)} | ${Math.min(...loadsOfRow).toFixed(0)}-${Math.max(...loadsOfRow).toFixed(0)} |`,
+  );
+  points.set(row.series, [...(points.get(row.series) ?? []), [mean(fps), mean(maps)]]);
+}
+speedLines.push(
+  '',
+  `Seeds ${seeds.map((s) => s.slice(4)).join(', ')}; mAP and fps are means over the seeds (the plot's points), wall times on the wasm backend at 1-minute load ${Math.min(...speedLoads).toFixed(0)}-${Math.max(...speedLoads).toFixed(0)} on 2 shared cores.`,
+);
+writeMarkedSection(readme, '<!-- mobile-table:start -->', '<!-- mobile-table:end -->', speedLines.join('\n'));
+writeFileAtomic(
+  join(root, 'map_vs_fps.svg'),
+  lineChartSvg({
+    title: 'Toy shapes videos: VID mAP against frames per second',
+    xLabel: 'frames per second (wasm, Node)',
+    yLabel: 'VID mAP (all)',
+    series: [...points].map(([name, p]) => ({ name, points: p.sort((a, b) => a[0] - b[0]) })),
+  }),
+);
+console.log(speedLines.join('\n'));
+
+// Tracking with the trained per-frame detector: tracklet-conditioned scores against plain ones, the same association.
+const TRACKING_ROWS: [string, string][] = [
+  ['tracking-condition1', 'conditioned, default thresholds'],
+  ['tracking-condition0', 'plain, default thresholds'],
+  ['tracking-condition1-low', 'conditioned, low thresholds'],
+  ['tracking-condition0-low', 'plain, low thresholds'],
+];
+const trackingLines = [
+  '| scores (tracker thresholds) | seeds | MOTA | IDF1 | ID switches | false positives | false negatives | jitter | VID mAP all | settings |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+];
+for (const [name, label] of TRACKING_ROWS) {
+  const runs = reports(name).filter((r) => r.tracking);
+  if (runs.length === 0) continue;
+  const of = (key: keyof NonNullable<EvalReport['tracking']>, digits: number) =>
+    stat(
+      runs.map((r) => r.tracking![key]),
+      digits,
+    );
+  const settings = Object.entries(runs[0].inference)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  trackingLines.push(
+    `| ${label} | ${runs.length} | ${of('mota', 3)} | ${of('idf1', 3)} | ${of('idSwitches', 1)} | ${of('falsePositives', 0)} | ${of('falseNegatives', 0)} | ${of('jitter', 4)} | ${stat(
+      runs.map((r) => mAP(r, 'ranges', 'all')),
+      3,
+    )} | \`${settings}\` |`,
+  );
+}
+writeMarkedSection(readme, '<!-- tracking-table:start -->', '<!-- tracking-table:end -->', trackingLines.join('\n'));
+console.log(trackingLines.join('\n'));
