@@ -48,6 +48,18 @@ function stat(values: number[], digits: number): string {
   return values.length > 1 ? `${mean.toFixed(digits)} ± ${std.toFixed(digits)}` : mean.toFixed(digits);
 }
 
+/** Milliseconds per frame of each component, mean +- std over the runs. */
+const componentTimes = (runs: EvalReport[]) =>
+  Object.keys(runs[0].components)
+    .map(
+      (c) =>
+        `${c} ${stat(
+          runs.map((r) => r.components[c]),
+          0,
+        )}`,
+    )
+    .join(', ');
+
 /** mAP of one bin; a bin without ground truth (-1) is left out. */
 const mAP = (r: EvalReport, key: 'ranges' | 'speedRanges', label: string) =>
   r[key]?.find((b) => b.label === label)?.mAP ?? -1;
@@ -77,15 +89,7 @@ for (const [name, label] of ROWS) {
       runs.map((r) => mAP(r, key, b)).filter((v) => v >= 0),
       3,
     );
-  const components = Object.keys(runs[0].components)
-    .map(
-      (c) =>
-        `${c} ${stat(
-          runs.map((r) => r.components[c]),
-          0,
-        )}`,
-    )
-    .join(', ');
+  const components = componentTimes(runs);
   const settings = Object.entries(runs[0].inference)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -163,15 +167,7 @@ for (const row of SPEED_ROWS) {
   const fps = runs.map((r) => r.fps);
   const loadsOfRow = runs.map((r) => r.loadAverage);
   speedLoads.push(...loadsOfRow);
-  const components = Object.keys(runs[0].components)
-    .map(
-      (c) =>
-        `${c} ${stat(
-          runs.map((r) => r.components[c]),
-          0,
-        )}`,
-    )
-    .join(', ');
+  const components = componentTimes(runs);
   speedLines.push(
     `| ${row.label} | ${row.model} | ${runs.length} | ${stat(maps, 3)} | ${stat(fps, 2)} | ${stat(
       runs.map((r) => r.msPerFrame),
@@ -212,7 +208,8 @@ for (const [name, label] of TRACKING_ROWS) {
   if (runs.length === 0) continue;
   const of = (key: keyof NonNullable<EvalReport['tracking']>, digits: number) =>
     stat(
-      runs.map((r) => r.tracking![key]),
+      // A NaN (jitter without any pair) is stored as null: left out.
+      runs.map((r) => r.tracking![key]).filter((v) => typeof v === 'number' && Number.isFinite(v)),
       digits,
     );
   const settings = Object.entries(runs[0].inference)
