@@ -123,7 +123,7 @@ export async function evaluateDesign(
   let keyFrames = 0;
   let updated: number | undefined;
   const videoSpeeds = new Map<VideoSpeedRow['label'], VideoSpeedRow>();
-  const tracks: MotFrame[] = [];
+  const tracked: MotFrame[] = [];
   const cpuStart = process.cpuUsage();
   const progress = createProgress({ total: val.videos.length, label: `eval ${kind.label}` });
   for (const [v, video] of val.videos.entries()) {
@@ -161,7 +161,7 @@ export async function evaluateDesign(
       const d = result.detections[position];
       const trackIds = result.trackIds?.[position];
       if (trackIds)
-        tracks.push({
+        tracked.push({
           groundTruth: Array.from(r.trackIds!, (id, k) => ({ id: `${video.name}/${id}`, bbox: xywh(r.boxes, k) })),
           hypotheses: Array.from(trackIds, (id, k) => ({ id: `${video.name}/${id}`, bbox: xywh(d.boxes, k) })),
         });
@@ -220,7 +220,7 @@ export async function evaluateDesign(
           }),
         }
       : {}),
-    ...(tracks.length > 0 ? { tracking: trackingScores(tracks) } : {}),
+    ...(tracked.length > 0 ? { tracking: trackingScores(tracked) } : {}),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage: loadavg()[0],
     backend: tf.getBackend(),

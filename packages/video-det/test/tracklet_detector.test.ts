@@ -30,7 +30,7 @@ describe('TrackletConditionedDetector', () => {
     assertNoTensorLeak(() => {
       const { value, grads } = tf.variableGrads(lossOf, variables);
       // The association loss reaches the embedding head, the detector's loss the detector.
-      const named = (prefix: string) => Object.keys(model.namedParameters()).filter((n) => n.startsWith(prefix));
+      const named = (prefix: string) => model.namedParameters().filter(([n]) => n.startsWith(prefix));
       expect(named('embedding.').length).toBeGreaterThan(0);
       expect(Object.keys(grads)).toEqual(expect.arrayContaining([model.embedding.fc1.weight.name]));
       expect(Object.keys(grads).length).toBeGreaterThan(named('embedding.').length);
