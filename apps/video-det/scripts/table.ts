@@ -198,6 +198,10 @@ const TRACKING_ROWS: [string, string][] = [
   ['tracking-condition0', 'plain, default thresholds'],
   ['tracking-condition1-low', 'conditioned, low thresholds'],
   ['tracking-condition0-low', 'plain, low thresholds'],
+  ['tracking-long-condition1', 'conditioned, default thresholds, 1500 + 300 steps'],
+  ['tracking-long-condition0', 'plain, default thresholds, 1500 + 300 steps'],
+  ['tracking-long-condition1-low', 'conditioned, low thresholds, 1500 + 300 steps'],
+  ['tracking-long-condition0-low', 'plain, low thresholds, 1500 + 300 steps'],
 ];
 const trackingLines = [
   '| scores (tracker thresholds) | seeds | MOTA | IDF1 | ID switches | false positives | false negatives | jitter | VID mAP all | settings |',
@@ -206,12 +210,12 @@ const trackingLines = [
 for (const [name, label] of TRACKING_ROWS) {
   const runs = reports(name).filter((r) => r.tracking);
   if (runs.length === 0) continue;
-  const of = (key: keyof NonNullable<EvalReport['tracking']>, digits: number) =>
-    stat(
-      // A NaN (jitter without any pair) is stored as null: left out.
-      runs.map((r) => r.tracking![key]).filter((v) => typeof v === 'number' && Number.isFinite(v)),
-      digits,
-    );
+  const of = (key: keyof NonNullable<EvalReport['tracking']>, digits: number) => {
+    // A NaN (jitter without any pair) is stored as null: left out, and the seeds that had one are named.
+    const values = runs.map((r) => r.tracking![key]).filter((v) => typeof v === 'number' && Number.isFinite(v));
+    const partial = values.length > 0 && values.length < runs.length;
+    return `${stat(values, digits)}${partial ? ` (${values.length} of ${runs.length} seeds)` : ''}`;
+  };
   const settings = Object.entries(runs[0].inference)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
