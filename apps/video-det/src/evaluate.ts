@@ -98,7 +98,7 @@ function xywh(boxes: Float32Array, k: number): number[] {
  * Continuous xyxy (a box over pixel columns 3..5 is [3, 6)) to the inclusive corners VID's metric uses; a box
  * narrower than a pixel becomes one of zero inclusive width (a young detector predicts some).
  */
-function inclusive(box: ArrayLike<number>): number[] {
+export function inclusiveVidBox(box: ArrayLike<number>): number[] {
   return [box[0], box[1], Math.max(box[0], box[2] - 1), Math.max(box[1], box[3] - 1)];
 }
 
@@ -155,7 +155,7 @@ export async function evaluateDesign(
         objects: Array.from(r.labels, (label, k) => ({
           trackId: r.trackIds[k],
           label,
-          bbox: inclusive(r.boxes.subarray(4 * k, 4 * k + 4)),
+          bbox: inclusiveVidBox(r.boxes.subarray(4 * k, 4 * k + 4)),
         })),
       });
       const d = result.detections[position];
@@ -170,7 +170,7 @@ export async function evaluateDesign(
           frameId: r.id,
           label: d.labels[k],
           score,
-          bbox: inclusive(d.boxes.subarray(4 * k, 4 * k + 4)),
+          bbox: inclusiveVidBox(d.boxes.subarray(4 * k, 4 * k + 4)),
         }),
       );
     });
