@@ -92,21 +92,32 @@ export const OP_CASES: Record<string, OpCase> = {
 
 export const OP_NAMES = Object.keys(OP_CASES);
 
-/** Runs one case on the active backend: the output and the gradient of sum(output * dy) for each input. */
-export function runOpCase(name: string, seed = 0): OpResult {
+/**
+ * Runs one case on the active backend: the output and the gradient of sum(output * dy) for each input. Reads the
+ * results asynchronously: tfjs's synchronous read on webgpu goes through a canvas, and in headless Chromium with
+ * SwiftShader it returns zeros and loses the device.
+ */
+export async function runOpCase(name: string, seed = 0): Promise<OpResult> {
   const opCase = OP_CASES[name];
   if (!opCase) throw new Error(`runOpCase: no op case ${JSON.stringify(name)}; cases: ${OP_NAMES.join(', ')}`);
-  return tf.tidy(() => {
-    const rng = new Rng(seed);
+  const rng = new Rng(seed);
+  const names: string[] = [];
+  const results = tf.tidy(() => {
     const inputs = opCase.inputs(rng);
-    const names = Object.keys(inputs);
+    names.push(...Object.keys(inputs));
     const output = opCase.apply(inputs);
     const dy = rng.normalTensor(output.shape);
     const grads = tf.grads((...xs: tf.Tensor[]) =>
       tf.sum(tf.mul(opCase.apply(Object.fromEntries(names.map((n, i) => [n, xs[i]]))), dy)),
     )(names.map((n) => inputs[n]));
-    const outputs: Record<string, number[]> = { output: Array.from(output.dataSync()) };
-    names.forEach((n, i) => (outputs[`gradient of ${n}`] = Array.from(grads[i].dataSync())));
-    return { outputs };
+    return [output, ...grads];
   });
+  try {
+    const [output, ...grads] = await Promise.all(results.map((t) => t.data()));
+    const outputs: Record<string, number[]> = { output: Array.from(output) };
+    names.forEach((n, i) => (outputs[`gradient of ${n}`] = Array.from(grads[i])));
+    return { outputs };
+  } finally {
+    tf.dispose(results);
+  }
 }

@@ -1,5 +1,6 @@
 // Bundles a page for the browser (esbuild, as an app would), serves it on 127.0.0.1 and opens it in the system's
-// Chromium through playwright-core. Headless Chromium renders WebGL2 with SwiftShader (no GPU needed).
+// Chromium through playwright-core. Headless Chromium renders WebGL2 with SwiftShader (no GPU needed), and with
+// --enable-unsafe-webgpu (Linux ships WebGPU behind it) gives a SwiftShader WebGPU adapter to this 127.0.0.1 page.
 import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -55,7 +56,7 @@ export async function openPage(entry: string): Promise<OpenPage> {
     const { port } = server.address() as AddressInfo;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+      args: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'],
     });
     const page = await browser.newPage();
     const errors: string[] = [];

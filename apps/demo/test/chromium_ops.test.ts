@@ -14,7 +14,7 @@ const node: Record<string, OpResult> = {};
 
 beforeAll(async () => {
   await initBackend('wasm');
-  for (const name of OP_NAMES) node[name] = runOpCase(name);
+  for (const name of OP_NAMES) node[name] = await runOpCase(name);
   opened = await openPage(new URL('./pages/ops.ts', import.meta.url).pathname);
   await opened.page.waitForFunction(() => 'deformjsOps' in globalThis);
 }, 400_000); // Generous: bundling, Node's runs and Chromium's start on a loaded 2-core machine.
@@ -50,5 +50,14 @@ describe('the ops in headless Chromium', () => {
 
   it('webgl: every op and its gradients match Node wasm to 1e-4', async () => {
     compare(await runInPage('webgl'), 1e-4);
+  });
+
+  // Headless Chromium here gets SwiftShader's WebGPU adapter; no adapter fails this test rather than skipping it.
+  it('webgpu: every op and its gradients match Node wasm to 1e-4', async () => {
+    const adapter = await opened.page.evaluate(() =>
+      (globalThis as unknown as { deformjsOps: { webgpuAdapter(): Promise<string> } }).deformjsOps.webgpuAdapter(),
+    );
+    expect(adapter, 'WebGPU in headless Chromium').toMatch(/^adapter /);
+    compare(await runInPage('webgpu'), 1e-4);
   });
 });

@@ -21,6 +21,8 @@ export type { FusedKernel, KernelArray, OutputSpec } from './fused';
 export { runSplit, splitThreads } from './thread_split';
 export type { SplitKernel } from './thread_split';
 export { registerWebGLKernel } from './webgl_kernels';
+export { registerWebGPUKernel, zerosWebGPUProgram } from './webgpu_kernels';
+export type { RunWebGPUProgram, WebGPUKernel, WebGPUProgram } from './webgpu_kernels';
 export type { RunWebGLProgram, WebGLKernel, WebGLProgram } from './webgl_kernels';
 export { registerTrainingKernels } from './kernels/register';
 export { Module, fromTorchLayout, toTorchLayout } from './module';

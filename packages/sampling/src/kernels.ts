@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedKernel, registerWebGLKernel, runFused, runSplit } from '@deformjs/core';
+import {
+  registerFusedKernel,
+  registerWebGLKernel,
+  registerWebGPUKernel,
+  runFused,
+  runSplit,
+  zerosWebGPUProgram,
+} from '@deformjs/core';
 import type { KernelArray, SplitKernel } from '@deformjs/core';
 import { Corners, bilinearGatherBackwardImpl, bilinearGatherForwardImpl } from './bilinear_gather_impl';
 import { forwardProgram, locationsGradProgram, valueGradProgram, weightsGradProgram } from './bilinear_gather_webgl';
+import * as webgpu from './bilinear_gather_webgpu';
 import type { GatherDims, GatherFlags } from './bilinear_gather_impl';
 import { name, version } from '../package.json';
 
@@ -36,10 +44,10 @@ const worthSplitting = (d: GatherDims) => d.B * d.Q * d.G * d.L * d.P * d.C >= M
 
 let registered = false;
 
-/** The backends with this package's kernels: cpu and wasm (array code) and webgl (shader programs). */
-export const GATHER_KERNEL_BACKENDS = ['cpu', 'wasm', 'webgl'];
+/** The backends with this package's kernels: cpu and wasm (array code), webgl and webgpu (shader programs). */
+export const GATHER_KERNEL_BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'];
 
-/** Registers the forward and backward kernels on cpu, wasm and webgl and the gradient; idempotent. */
+/** Registers the forward and backward kernels on cpu, wasm, webgl and webgpu and the gradient; idempotent. */
 export function registerBilinearGatherKernels(): void {
   if (registered) return;
   registerFusedKernel<GatherAttrs>({
@@ -85,6 +93,28 @@ export function registerBilinearGatherKernels(): void {
         runProgram(valueGradProgram(dims, attrs), used),
         runProgram(locationsGradProgram(dims, attrs), used),
         gradWeights,
+      ];
+    },
+  });
+  registerWebGPUKernel<GatherAttrs>({
+    kernelName: BILINEAR_GATHER,
+    run: (inputs, attrs, runProgram) => {
+      const dims = dimsOf([inputs.value.shape, [], [], inputs.locations.shape]);
+      return [runProgram(webgpu.forwardProgram(outputShape(dims, attrs.reduce), attrs), inputs)];
+    },
+  });
+  registerWebGPUKernel<GatherAttrs>({
+    kernelName: BILINEAR_GATHER_GRAD,
+    run: (inputs, attrs, runProgram) => {
+      const { value, locations, weights } = inputs;
+      const samples = tf.util.sizeFromShape(locations.shape) / 2;
+      return [
+        runProgram(webgpu.valueGradProgram(value.shape, samples, attrs), inputs),
+        runProgram(webgpu.locationsGradProgram(locations.shape, attrs), inputs),
+        runProgram(
+          attrs.weighted ? webgpu.weightsGradProgram(weights.shape, attrs) : zerosWebGPUProgram(weights.shape),
+          inputs,
+        ),
       ];
     },
   });
