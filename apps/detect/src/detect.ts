@@ -1,11 +1,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { Rng } from '@deformjs/core';
 import { createProgress, writeFileAtomic } from '@deformjs/core/node';
-import { applyTransforms, collate, decodeImage, drawBoxes, encodeImage, type Sample } from '@deformjs/datasets';
+import { decodeImage, drawBoxes, encodeImage } from '@deformjs/datasets';
 import { toCocoResults } from '@deformjs/deformable-detr';
 import { RunFolder } from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
+import { detectImage } from './inference';
 import type { Detector } from './detector';
 
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
@@ -41,26 +41,13 @@ export async function detectImages(
   const folder = RunFolder.open(out, { program: 'detect', owns: ownedByDetect, fresh: true });
   try {
     detector.model.eval();
-    const rng = new Rng(0);
     const results: ReturnType<typeof toCocoResults> = [];
     const images: { id: number; file_name: string; width: number; height: number }[] = [];
     const progress = createProgress({ total: files.length, label: 'detect' });
     for (const [i, file] of files.entries()) {
       const id = i + 1;
       const image = await decodeImage(join(imagesDir, file), file);
-      const sample: Sample = {
-        id,
-        image: image.data,
-        width: image.width,
-        height: image.height,
-        origWidth: image.width,
-        origHeight: image.height,
-        boxes: new Float32Array(0),
-        labels: new Int32Array(0),
-        iscrowd: new Uint8Array(0),
-        area: new Float32Array(0),
-      };
-      const [detections] = detector.detect(collate([applyTransforms(sample, saved.detectTransforms, rng)]));
+      const detections = detectImage(detector, saved, image, id);
       results.push(...toCocoResults(detections, id, saved.categoryIds));
       images.push({ id, file_name: file, width: image.width, height: image.height });
       if (i < drawCount) {

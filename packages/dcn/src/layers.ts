@@ -175,13 +175,24 @@ export class ModulatedDeformConv2d extends DeformConvLayer {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const { offset, mask } = this.offsetAndMask(x);
+      return this.convolve(x, offset, mask);
+    });
+  }
+
+  /**
+   * The offset-and-mask branch alone: offset [N, Ho, Wo, 2*G*kh*kw] ((dy, dx) per tap, deformConv2d's order) and
+   * mask [N, Ho, Wo, G*kh*kw] in (0, 1). What a view of the layer's sampling points reads.
+   */
+  offsetAndMask(x: tf.Tensor4D): { offset: tf.Tensor4D; mask: tf.Tensor4D } {
     this.checkInput(x);
     return tf.tidy(() => {
       const offsetAndMask = this.convOffset.forward(x) as tf.Tensor4D;
       const gk = offsetAndMask.shape[3] / 3;
       const [offset, logits] = tf.split(offsetAndMask, [2 * gk, gk], 3);
-      return this.convolve(x, offset, tf.sigmoid(logits));
-    });
+      return { offset, mask: tf.sigmoid(logits) };
+    }) as { offset: tf.Tensor4D; mask: tf.Tensor4D };
   }
 }
 

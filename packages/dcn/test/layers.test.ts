@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
-import { DeformConv2d, ModulatedDeformConv2d, type DeformConvLayerOptions } from '../src/index';
+import { DeformConv2d, ModulatedDeformConv2d, deformConv2d, type DeformConvLayerOptions } from '../src/index';
 import { loadFixture, toTensor } from './helpers';
 
 const shapes = (layer: DeformConv2d | ModulatedDeformConv2d) =>
@@ -24,6 +24,24 @@ describe.each(TEST_BACKENDS)('deformable conv layers on %s', (backend) => {
       for (const [, p] of offsetWeights) expect(Array.from(p.variable.dataSync()).every((v) => v === 0)).toBe(true);
       layer.dispose();
     }
+  });
+
+  it('offsetAndMask is the branch forward convolves with: (dy, dx) offsets and a sigmoid mask; no leak', async () => {
+    const rng = new Rng(4);
+    const layer = new ModulatedDeformConv2d(rng, 3, 5, 3, { padding: 2, dilation: 2 });
+    tf.tidy(() => layer.convOffset.weight.assign(rng.normalTensor(layer.convOffset.weight.shape, 0, 0.5)));
+    const x = rng.normalTensor([1, 6, 7, 3]) as tf.Tensor4D;
+    const { offset, mask } = await assertNoTensorLeak(() => layer.offsetAndMask(x));
+    expect([offset.shape, mask.shape]).toEqual([
+      [1, 6, 7, 18],
+      [1, 6, 7, 9],
+    ]);
+    expect(Array.from(mask.dataSync()).every((m) => m > 0 && m < 1)).toBe(true);
+    const expected = deformConv2d(x, offset, layer.weight, { mask, bias: layer.bias, pad: 2, dilations: 2 });
+    const got = layer.forward(x);
+    assertAllClose(got.dataSync(), expected.dataSync(), { atol: 1e-6, rtol: 1e-6 });
+    tf.dispose([x, offset, mask, expected, got]);
+    layer.dispose();
   });
 
   it.each([
