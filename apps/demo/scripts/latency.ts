@@ -2,11 +2,10 @@
 // state per stage, in Node on wasm and in headless Chromium on wasm and webgl (the demo page built by Vite and driven
 // as the tests drive it). Writes docs/latency.json and the README's latency table.
 // Run after `pnpm build`: cd apps/demo && DEFORMJS_THREADS=1 npx tsx scripts/latency.ts [steady calls, default 12]
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '@deformjs/core';
-import { writeFileAtomic } from '@deformjs/core/node';
+import { writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
 import { decodeImage } from '@deformjs/datasets';
 import { loadDemoDetector, medianTimes, seededCheckpoint, STAGES, type StageTimes } from '../src/detection';
 import type { DemoState } from '../src/main';
@@ -109,12 +108,5 @@ const table = [
   '',
   `Load average ${loadBefore.map((v) => v.toFixed(1)).join(' ')} before, ${loadAfter.map((v) => v.toFixed(1)).join(' ')} after (2 shared cores). ${report.image}. From \`docs/latency.json\`.`,
 ].join('\n');
-const readme = readFileSync(readmePath, 'utf8');
-const [start, end] = ['<!-- latency:start -->', '<!-- latency:end -->'];
-if (!readme.includes(start) || !readme.includes(end))
-  throw new Error(`${readmePath} has no ${start} ... ${end} section`);
-writeFileAtomic(
-  readmePath,
-  readme.slice(0, readme.indexOf(start) + start.length) + '\n' + table + '\n' + readme.slice(readme.indexOf(end)),
-);
+writeMarkedSection(readmePath, '<!-- latency:start -->', '<!-- latency:end -->', table);
 console.log(table);
