@@ -2,7 +2,8 @@
  * AP against training time for a set of `train` runs: reads each run's metrics.json (written by the trainer
  * with `--eval-every-epoch`) and writes a markdown table (configuration, wall and CPU seconds per epoch, it/s,
  * load average, AP / AP50 after every evaluated epoch with the training CPU seconds at that point, the final
- * COCO stats) and two SVG plots (AP and AP50 against training CPU seconds).
+ * COCO stats; runs labelled `<name> seed <n>` also as mean +- std over their seeds) and two SVG plots (AP and
+ * AP50 against training CPU seconds).
  *
  *   npx tsx scripts/ap_curve.ts --out docs/start <label>=<run folder> [<label>=<run folder> ...]
  *
@@ -80,8 +81,42 @@ const table = [
   ...rows,
 ].join('\n');
 
+/**
+ * Runs labelled `<name> seed <n>` are one configuration trained from several seeds: their final COCO stats as
+ * mean +- sample standard deviation, with the training CPU seconds.
+ */
+function seedSummary(): string {
+  const groups = new Map<string, Metrics[]>();
+  for (const { label, metrics } of runs) {
+    const name = /^(.*) seed \d+$/.exec(label)?.[1];
+    if (name !== undefined && metrics.final) groups.set(name, [...(groups.get(name) ?? []), metrics]);
+  }
+  const meanStd = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+    return { mean, std };
+  };
+  const rows = [...groups]
+    .filter(([, ms]) => ms.length >= 2)
+    .map(([name, ms]) => {
+      const stats = STATS.map((_, i) => meanStd(ms.map((m) => m.final!.stats[i])));
+      const cpu = meanStd(ms.map((m) => m.cpuSecondsTraining));
+      return `| ${name} | ${ms.length} | ${stats.map(({ mean, std }) => `${f3(mean)} +- ${f3(std)}`).join(' | ')} | ${cpu.mean.toFixed(0)} +- ${cpu.std.toFixed(0)} |`;
+    });
+  if (rows.length === 0) return '';
+  return [
+    '',
+    'Over seeds (mean +- sample standard deviation of the final evaluation):',
+    '',
+    `| configuration | seeds | ${STATS.join(' | ')} | training CPU s |`,
+    `|---|---|${STATS.map(() => '---').join('|')}|---|`,
+    ...rows,
+  ].join('\n');
+}
+
+const summary = seedSummary();
 mkdirSync(values.out!, { recursive: true });
-writeFileSync(join(values.out!, 'curve.md'), table + '\n');
+writeFileSync(join(values.out!, 'curve.md'), table + '\n' + (summary ? summary + '\n' : ''));
 for (const [index, name] of [
   [1, 'AP'],
   [2, 'AP50'],
@@ -99,4 +134,4 @@ for (const [index, name] of [
     }),
   );
 }
-console.log(`${table}\n\nwrote ${join(values.out!, 'curve.md')}, ap.svg, ap50.svg`);
+console.log(`${table}\n${summary}\n\nwrote ${join(values.out!, 'curve.md')}, ap.svg, ap50.svg`);

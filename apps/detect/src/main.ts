@@ -15,8 +15,8 @@ import { ownedByTrainer, runTraining, type Metrics, type TrainOptions, type Writ
 
 const USAGE = `detect: train, evaluate, compare and run object detectors (TensorFlow.js)
 
-  pnpm start                  8 epochs of the small two-stage Deformable DETR from scratch on the synthetic
-                              shapes world, then its COCO AP (apps/detect/runs/start)
+  pnpm start                  11 epochs of the small two-stage Deformable DETR on the synthetic shapes world,
+                              from the committed shapes-pretrained backbone, then its COCO AP (runs/start)
   detect train   [--model ${DETECTORS.map((d) => d.name).join('|')}] [--preset P] [--variant V]
                  [--epochs 12] [--out runs/train] [--fresh] ...   (run again to resume)
   detect eval    --checkpoint runs/train/checkpoint.safetensors [--draw 8]   (on the validation split)
@@ -27,7 +27,7 @@ const USAGE = `detect: train, evaluate, compare and run object detectors (Tensor
                  [--box-loss 0]
                  the detector's ResNet (batch norm) learns dense cell classes on the training images
                  (and, with --box-loss > 0, to name each object from a grid over its box);
-                 load it with train --backbone-weights <file> (batch 8, lr 2e-3, warmup 20 unless given)
+                 load it with train --backbone-weights <file> (--batch as for train, lr 2e-3, warmup 20 unless given)
 
 models   ${DETECTORS.map((d) => `${d.name} (presets ${d.presets.join(', ')}; variants ${d.variants.join(', ')})`).join('\n         ')}
 data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>/; default: shapes world)
@@ -286,7 +286,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
               backbone: kind.backbone.shape(configFor(loaded.categoryIds.length)),
               out,
               steps,
-              batchSize: values.batch === undefined ? 8 : batchSize,
+              batchSize,
               lr: values.lr === undefined ? 2e-3 : options.lr,
               warmupSteps: values.warmup === undefined ? 20 : options.warmupSteps,
               seed: options.seed,
