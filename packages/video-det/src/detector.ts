@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Module } from '@deformjs/core';
+import { argumentError, type Module } from '@deformjs/core';
 
 /**
  * A per-frame detector split as DFF splits it: a feature network (`features`, run on key frames) and a task
@@ -27,4 +27,10 @@ export interface FrameDetector<Target, Detection> extends Module {
     paddedSize: [number, number],
     imageSizes: ReadonlyArray<readonly [number, number]>,
   ): Detection[];
+}
+
+/** The check every design's `detectVideo` makes of its clip: a non-empty array of frames. */
+export function checkFrames(op: string, frames: readonly tf.Tensor[]): void {
+  if (!Array.isArray(frames) || frames.length === 0)
+    throw argumentError(op, 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
 }

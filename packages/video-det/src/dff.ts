@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
-import type { FrameDetector } from './detector';
+import { assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
+import { checkFrames, type FrameDetector } from './detector';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { warpPyramid } from './flow_levels';
 import { untimed, type Timer } from './timing';
@@ -80,8 +80,7 @@ export class DFF<Target, Detection> extends Module {
     timer: Timer = untimed,
   ): Detection[] {
     assertInteger('DFF.detectVideo', 'keyInterval', keyInterval, 1);
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError('DFF.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    checkFrames('DFF.detectVideo', frames);
     let key: { frame: tf.Tensor; features: tf.Tensor[]; paddedSize: [number, number] } | null = null;
     const detections: Detection[] = [];
     frames.forEach((frame, t) => {

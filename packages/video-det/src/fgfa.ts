@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, assertInteger, Module, Rng } from '@deformjs/core';
+import { assertInteger, Module, Rng } from '@deformjs/core';
 import { aggregateByEmbedding, Embedding } from './aggregation';
-import type { FrameDetector } from './detector';
+import { checkFrames, type FrameDetector } from './detector';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { warpPyramid } from './flow_levels';
 import { untimed, type Timer } from './timing';
@@ -97,8 +97,7 @@ export class FGFA<Target, Detection> extends Module {
     timer: Timer = untimed,
   ): Detection[] {
     assertInteger('FGFA.detectVideo', 'radius', radius, 0);
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError('FGFA.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    checkFrames('FGFA.detectVideo', frames);
     const perFrame = frames.map((frame) => ({ frame, ...timer('features', () => this.detector.features(frame)) }));
     const detections = perFrame.map((own, t) => {
       const neighbours = perFrame.filter((_, j) => j !== t && Math.abs(j - t) <= radius);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
 import { DepthwiseConv2d } from '@deformjs/nn';
-import type { FrameDetector } from './detector';
+import { checkFrames, type FrameDetector } from './detector';
 import { LightFlow, type LightFlowConfig } from './light_flow';
 import { warpPyramid } from './flow_levels';
 import { untimed, type Timer } from './timing';
@@ -148,8 +148,7 @@ export class MobileVOD<Target, Detection> extends Module {
     timer: Timer = untimed,
   ): Detection[] {
     assertInteger('MobileVOD.detectVideo', 'keyInterval', keyInterval, 1);
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError('MobileVOD.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    checkFrames('MobileVOD.detectVideo', frames);
     let state: KeyState | null = null;
     const detections: Detection[] = [];
     frames.forEach((frame, t) => {

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { argumentError, Module } from '@deformjs/core';
-import type { FrameDetector } from './detector';
+import { Module } from '@deformjs/core';
+import { checkFrames, type FrameDetector } from './detector';
 import { untimed, type Timer } from './timing';
 
 /**
@@ -28,8 +28,7 @@ export class PerFrame<Target, Detection> extends Module {
 
   /** Detections for every frame of a clip (frames [1, H, W, 3]); `timer` measures the two networks. */
   detectVideo(frames: readonly tf.Tensor[], imageSize: readonly [number, number], timer: Timer = untimed): Detection[] {
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError('PerFrame.detectVideo', 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    checkFrames('PerFrame.detectVideo', frames);
     return frames.map((frame) => {
       const { features, paddedSize } = timer('features', () => this.detector.features(frame));
       const [detections] = timer('task', () => this.detector.detectFromFeatures(features, paddedSize, [imageSize]));

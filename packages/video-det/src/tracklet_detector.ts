@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentError, Module } from '@deformjs/core';
-import type { FrameDetector } from './detector';
+import { Module } from '@deformjs/core';
+import { checkFrames, type FrameDetector } from './detector';
 import { associationLoss, EmbeddingHead, type EmbeddingHeadConfig } from './embedding';
 import { untimed, type Timer } from './timing';
 import { Tracker, type TrackerConfig } from './tracklets';
@@ -98,13 +98,7 @@ export class TrackletConditionedDetector<Target, Detection extends BoxDetections
     tracker: Partial<TrackerConfig>,
     timer: Timer = untimed,
   ): TrackedVideo {
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError(
-        'TrackletConditionedDetector.detectVideo',
-        'frames',
-        'a non-empty array of [1, H, W, 3] frames',
-        frames,
-      );
+    checkFrames('TrackletConditionedDetector.detectVideo', frames);
     const online = new Tracker(tracker);
     const video: TrackedVideo = { detections: [], trackIds: [] };
     for (const frame of frames) {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { argumentError, assertInteger, Conv2d, Module, Rng, stopGradient } from '@deformjs/core';
 import { resizeBilinear } from '@deformjs/nn';
 import { aggregateByEmbedding, Embedding } from './aggregation';
-import type { FrameDetector } from './detector';
+import { checkFrames, type FrameDetector } from './detector';
 import { warpPyramid } from './flow_levels';
 import { FlowNetS, type FlowNetSConfig } from './flownet';
 import { untimed, type Timer } from './timing';
@@ -158,8 +158,7 @@ export class UnifiedVOD<Target, Detection> extends Module {
     for (const name of ['tau', 'gamma'] as const)
       if (!Number.isFinite(inference[name]))
         throw argumentError(op, `inference.${name}`, 'a finite number', inference[name]);
-    if (!Array.isArray(frames) || frames.length === 0)
-      throw argumentError(op, 'frames', 'a non-empty array of [1, H, W, 3] frames', frames);
+    checkFrames(op, frames);
     const { tau, gamma } = inference;
     const video: UnifiedVideo<Detection> = { detections: [], keyFrames: [], updated: [] };
     const task = (features: tf.Tensor[], paddedSize: [number, number]) =>
