@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, type Rng, argumentError, assertInteger, checkShapes, rngOption } from '@deformjs/core';
-import { Conv2d, Linear, resizeBilinear, type Layer } from '@deformjs/nn';
+import { Conv2d, type Linear, resizeBilinear, type Layer } from '@deformjs/nn';
 import { rangeMaskBias, relativePositionEncoding } from './position';
+import { type AttentionTerms, kaimingLinear, kaimingUniformA1, parseAttentionType, replace, termBias } from './terms';
 
 const OP = 'GeneralizedAttention';
 
@@ -52,7 +53,7 @@ export class GeneralizedAttention extends Module implements Layer {
   readonly positionEmbeddingDim: number;
   readonly positionMagnitude: number;
   /** E1..E4 as booleans. */
-  readonly terms: readonly [boolean, boolean, boolean, boolean];
+  readonly terms: AttentionTerms;
   /** Query/key (and value) dims per head: inChannels / numHeads, floored. */
   readonly headDim: number;
 
@@ -96,17 +97,20 @@ export class GeneralizedAttention extends Module implements Layer {
     const rng = rngOption(OP, options.rng);
 
     // Registration order follows mmcv's state_dict: own parameters first, then the convs and linears.
-    const stdv = 1 / Math.sqrt(this.headDim * 2);
-    this.apprBias = e3 ? this.addParameter('appr_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
-    this.geomBias = e4 ? this.addParameter('geom_bias', rng.uniformTensor([width], -stdv, stdv)) : null;
+    this.apprBias = e3 ? this.addParameter('appr_bias', termBias(rng, this.numHeads, this.headDim)) : null;
+    this.geomBias = e4 ? this.addParameter('geom_bias', termBias(rng, this.numHeads, this.headDim)) : null;
     this.gamma = this.addParameter('gamma', tf.zeros([1]));
     this.queryConv = e1 || e2 ? this.addModule('query_conv', conv1x1(rng, inChannels, width, false)) : null;
     this.keyConv = e1 || e3 ? this.addModule('key_conv', conv1x1(rng, inChannels, width, false)) : null;
     this.valueConv = this.addModule('value_conv', conv1x1(rng, inChannels, width, false));
     this.apprGeomFcX =
-      e2 || e4 ? this.addModule('appr_geom_fc_x', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+      e2 || e4
+        ? this.addModule('appr_geom_fc_x', kaimingLinear(rng, this.positionEmbeddingDim / 2, width, false))
+        : null;
     this.apprGeomFcY =
-      e2 || e4 ? this.addModule('appr_geom_fc_y', linearNoBias(rng, this.positionEmbeddingDim / 2, width)) : null;
+      e2 || e4
+        ? this.addModule('appr_geom_fc_y', kaimingLinear(rng, this.positionEmbeddingDim / 2, width, false))
+        : null;
     this.projConv = this.addModule('proj_conv', conv1x1(rng, width, inChannels, true));
   }
 
@@ -303,19 +307,6 @@ export class GeneralizedAttention extends Module implements Layer {
   }
 }
 
-/** '1010' -> [true, false, true, false]; four 0/1 characters, at least one 1. */
-export function parseAttentionType(type: unknown): [boolean, boolean, boolean, boolean] {
-  if (typeof type !== 'string' || !/^[01]{4}$/.test(type) || type === '0000') {
-    throw argumentError(
-      OP,
-      'attentionType',
-      "four 0/1 flags for E1..E4 with at least one set, such as '1111' or '0010'",
-      type,
-    );
-  }
-  return [type[0] === '1', type[1] === '1', type[2] === '1', type[3] === '1'];
-}
-
 /**
  * Every stride-th row and column from the first: what mmcv's AvgPool2d(kernel_size=1, stride) computes. Built
  * from pad, reshape and a rank-4 slice, which have gradients and fast wasm kernels (StridedSlice has no gradient).
@@ -348,29 +339,10 @@ function toHeads(t: tf.Tensor4D, heads: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(t, [n, h * w, heads, c / heads]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
-/** mmcv's kaiming_init(mode='fan_in', nonlinearity='leaky_relu', a=1, distribution='uniform'): U(+-sqrt(3 / fanIn)). */
-function kaimingUniformA1(rng: Rng, shape: number[], fanIn: number): tf.Tensor {
-  const bound = Math.sqrt(3 / fanIn);
-  return rng.uniformTensor(shape, -bound, bound);
-}
-
 /** nn.Conv2d(in, out, 1) with mmcv's kaiming init (bias 0). */
 function conv1x1(rng: Rng, inChannels: number, outChannels: number, bias: boolean): Conv2d {
   const conv = new Conv2d(rng, inChannels, outChannels, 1, { bias });
   replace(conv.weight, kaimingUniformA1(rng, [1, 1, inChannels, outChannels], inChannels));
   if (conv.bias) replace(conv.bias, tf.zerosLike(conv.bias));
   return conv;
-}
-
-/** nn.Linear(in, out, bias=False) with mmcv's kaiming init. */
-function linearNoBias(rng: Rng, inFeatures: number, outFeatures: number): Linear {
-  const linear = new Linear(rng, inFeatures, outFeatures, { bias: false });
-  replace(linear.weight, kaimingUniformA1(rng, [inFeatures, outFeatures], inFeatures));
-  return linear;
-}
-
-/** Assigns a new value to a variable and frees the value's own handle. */
-function replace(variable: tf.Variable, value: tf.Tensor): void {
-  variable.assign(value);
-  value.dispose();
 }
