@@ -1,11 +1,18 @@
 import { loadavg } from 'node:os';
-import * as tf from '@tensorflow/tfjs-core';
-import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { createProgress } from '@deformjs/core/node';
 import { DataLoader, type Batch } from '@deformjs/datasets';
 import { formatCocoSummary } from '@deformjs/metrics';
-import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
+import { AdamW, linearWarmup, optimizationStep, stepSchedule, type OptimizationStep } from '@deformjs/nn';
 import { decodeCheckpoint } from '@deformjs/weights';
-import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import {
+  LOSS_PLOT,
+  TrainingClock,
+  readResumableCheckpoint,
+  saveTrainingCheckpoint,
+  writeRunRecord,
+  type RunFolder,
+  type WritePoint,
+} from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import type { DetectionData } from './data';
 import type { Detector, DetectorKind } from './detector';
@@ -46,7 +53,7 @@ export interface RunOptions {
   onWritePoint?: (point: WritePoint) => void;
 }
 
-export type WritePoint = 'before-temp-write' | 'after-temp-write' | 'after-rename' | 'after-record-write';
+export type { WritePoint };
 
 /** The training record: saved inside every checkpoint (one atomic unit) and mirrored to metrics.json. */
 export interface Metrics {
@@ -75,7 +82,6 @@ export interface Metrics {
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const METRICS = 'metrics.json';
-const LOSS_PLOT = 'loss.svg';
 
 /** The files `train` writes in `--out` (what `--fresh` may discard). */
 export function ownedByTrainer(name: string): boolean {
@@ -150,9 +156,8 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
       batchSize: o.batchSize,
       workers: o.workers,
     };
-    const save = () => {
-      run.onWritePoint?.('before-temp-write');
-      saveCheckpoint(
+    const save = () =>
+      saveTrainingCheckpoint(
         checkpointPath,
         {
           model: detector.model,
@@ -169,29 +174,15 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
           } satisfies CheckpointConfig,
           record: metrics,
         },
-        { afterTempWrite: () => run.onWritePoint?.('after-temp-write') },
+        () => writeRecord(folder, metrics, kind.label),
+        run.onWritePoint,
       );
-      run.onWritePoint?.('after-rename');
-      writeRecord(folder, metrics, kind.label);
-      run.onWritePoint?.('after-record-write');
-    };
 
     console.log(
       `${kind.label}: ${data.train.records.length} training images, ${stepsPerEpoch} steps/epoch x ${o.epochs} epochs, batch ${o.batchSize}`,
     );
     const progress = createProgress({ total: totalSteps, label: kind.label });
-    let started = performance.now();
-    let cpuStarted = process.cpuUsage();
-    // Training time only: evaluation and checkpoint writes are left out of both clocks.
-    const stopClock = () => {
-      metrics.secondsTraining += (performance.now() - started) / 1000;
-      const cpu = process.cpuUsage(cpuStarted);
-      metrics.cpuSecondsTraining += (cpu.user + cpu.system) / 1e6;
-    };
-    const startClock = () => {
-      started = performance.now();
-      cpuStarted = process.cpuUsage();
-    };
+    const clock = new TrainingClock(metrics);
     if (step < totalSteps) {
       for await (const batch of loader.batches({
         epoch: Math.floor(step / stepsPerEpoch),
@@ -201,33 +192,21 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
         optimizer.lr = schedule(step);
         step += 1;
         detector.model.train();
-        let loss = NaN;
-        let grads: Record<string, tf.Tensor>;
+        let result: OptimizationStep;
         try {
-          const result = tf.variableGrads(() => {
-            const out = detector.loss(batch);
-            return out.loss;
-          }, variables);
-          loss = result.value.dataSync()[0];
-          result.value.dispose();
-          grads = result.grads;
+          result = optimizationStep(() => detector.loss(batch), variables, optimizer, o.clipMaxNorm);
         } catch (error) {
           // A diverged model's NaN predictions fail inside the loss (the Hungarian matcher refuses NaN costs).
           if (predictsNaN(detector, batch)) diverged(step);
           throw error;
         }
-        const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
-        if (!Number.isFinite(loss) || (clipped && !Number.isFinite(clipped.totalNorm))) {
-          tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
-          diverged(step, loss);
-        }
-        optimizer.step(clipped ? clipped.grads : grads);
-        tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
+        const { loss } = result;
+        if (!result.applied) diverged(step, loss);
         metrics.loss.push([step, loss]);
         progress.update(step, { loss, lr: optimizer.lr });
         const epochEnd = step % stepsPerEpoch === 0;
         if (epochEnd && o.evalEveryEpoch) {
-          stopClock();
+          clock.stop();
           const { result } = await evaluate(detector, evalOptions);
           metrics.ap.push([step / stepsPerEpoch, result.stats[0], result.stats[1]]);
           metrics.epochSeconds.push([step / stepsPerEpoch, metrics.secondsTraining]);
@@ -236,12 +215,12 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
           process.stderr.write(
             `\n${kind.label} epoch ${step / stepsPerEpoch}: AP ${result.stats[0].toFixed(4)} AP50 ${result.stats[1].toFixed(4)}\n`,
           );
-          startClock();
+          clock.start();
         }
         if (epochEnd || step % o.checkpointEvery === 0) {
-          stopClock();
+          clock.stop();
           save();
-          startClock();
+          clock.start();
         }
       }
     }
@@ -276,15 +255,5 @@ function diverged(step: number, loss = NaN): never {
 
 /** metrics.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
 function writeRecord(folder: RunFolder, metrics: Metrics, label: string): void {
-  writeFileAtomic(folder.path(METRICS), JSON.stringify(metrics, null, 1) + '\n');
-  writeFileAtomic(
-    folder.path(LOSS_PLOT),
-    lineChartSvg({
-      title: `${label}: training loss`,
-      xLabel: 'step',
-      yLabel: 'loss',
-      series: [{ name: 'loss', points: metrics.loss }],
-      logY: true,
-    }),
-  );
+  writeRunRecord(folder, METRICS, metrics, { title: `${label}: training loss`, series: 'loss', points: metrics.loss });
 }

@@ -2,11 +2,19 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '@deformjs/core';
-import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { createProgress } from '@deformjs/core/node';
 import { ClipSampler } from '@deformjs/datasets';
-import { AdamW, clipGradNorm, linearWarmup, stepSchedule } from '@deformjs/nn';
+import { AdamW, linearWarmup, optimizationStep, stepSchedule } from '@deformjs/nn';
 import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
-import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import {
+  LOSS_PLOT,
+  TrainingClock,
+  readResumableCheckpoint,
+  saveTrainingCheckpoint,
+  writeRunRecord,
+  type RunFolder,
+  type WritePoint,
+} from '@deformjs/weights/node';
 import type { CheckpointConfig } from './checkpoint';
 import { frameTensor, paddedSizeOf, TRAIN_TRANSFORMS, type VideoData } from './data';
 import type { TrainingClip, VideoDesignKind } from './design';
@@ -37,7 +45,7 @@ export interface RunOptions {
   onWritePoint?: (point: WritePoint) => void;
 }
 
-export type WritePoint = 'before-temp-write' | 'after-temp-write' | 'after-rename' | 'after-record-write';
+export type { WritePoint };
 
 /** The training record: saved inside every checkpoint (one atomic unit) and mirrored to metrics.json. */
 export interface Metrics {
@@ -60,7 +68,6 @@ export interface Metrics {
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const METRICS = 'metrics.json';
-const LOSS_PLOT = 'loss.svg';
 
 /** The files `train` writes in `--out` (what `--fresh` may discard). */
 export function ownedByTrainer(name: string): boolean {
@@ -134,8 +141,7 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
     const schedule = linearWarmup(stepSchedule(o.lr, [Math.max(0, o.lrDropStep - o.warmupSteps)]), o.warmupSteps);
     const save = () => {
       metrics.loadAverage.push([step, loadavg()[0]]);
-      run.onWritePoint?.('before-temp-write');
-      saveCheckpoint(
+      saveTrainingCheckpoint(
         checkpointPath,
         {
           model: design.model,
@@ -146,28 +152,16 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
           config: { design: kind.name, config: run.config, classes: data.classes } satisfies CheckpointConfig,
           record: metrics,
         },
-        { afterTempWrite: () => run.onWritePoint?.('after-temp-write') },
+        () => writeRecord(folder, metrics, kind.label),
+        run.onWritePoint,
       );
-      run.onWritePoint?.('after-rename');
-      writeRecord(folder, metrics, kind.label);
-      run.onWritePoint?.('after-record-write');
     };
 
     console.log(
       `${kind.label}: ${clipsPerEpoch} training frames in ${data.train.videos.length} videos, ${o.steps} steps of one clip (${kind.clip.references} references in [${kind.clip.range.join(', ')}])`,
     );
     const progress = createProgress({ total: o.steps, label: kind.label });
-    let started = performance.now();
-    let cpuStarted = process.cpuUsage();
-    const stopClock = () => {
-      metrics.secondsTraining += (performance.now() - started) / 1000;
-      const cpu = process.cpuUsage(cpuStarted);
-      metrics.cpuSecondsTraining += (cpu.user + cpu.system) / 1e6;
-    };
-    const startClock = () => {
-      started = performance.now();
-      cpuStarted = process.cpuUsage();
-    };
+    const clock = new TrainingClock(metrics);
     while (step < o.steps) {
       const epoch = Math.floor(step / clipsPerEpoch);
       const spec = sampler.clips(epoch)[step % clipsPerEpoch];
@@ -185,24 +179,23 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
       optimizer.lr = schedule(step);
       step += 1;
       design.model.train();
-      const { value, grads } = tf.variableGrads(() => design.loss(input).loss, variables);
-      const loss = value.dataSync()[0];
-      value.dispose();
-      tf.dispose(input.frames);
-      const clipped = o.clipMaxNorm > 0 ? clipGradNorm(grads, o.clipMaxNorm) : null;
-      const finite = Number.isFinite(loss) && (!clipped || Number.isFinite(clipped.totalNorm));
-      if (finite) optimizer.step(clipped ? clipped.grads : grads);
-      tf.dispose([...Object.values(grads), ...Object.values(clipped?.grads ?? {})]);
-      if (!finite) throw new Error(`training diverged at step ${step} (loss ${loss})`);
+      let result;
+      try {
+        result = optimizationStep(() => design.loss(input), variables, optimizer, o.clipMaxNorm);
+      } finally {
+        tf.dispose(input.frames);
+      }
+      const { loss } = result;
+      if (!result.applied) throw new Error(`training diverged at step ${step} (loss ${loss})`);
       metrics.loss.push([step, loss]);
       progress.update(step, { loss, lr: optimizer.lr });
       if (step % o.checkpointEvery === 0 || step === o.steps) {
-        stopClock();
+        clock.stop();
         save();
-        startClock();
+        clock.start();
       }
     }
-    stopClock();
+    clock.stop();
     progress.done();
     if (run.evaluate) {
       metrics.final = await evaluateDesign(design, kind, data.val, {}, data.classes.length, data.valSpeeds);
@@ -217,15 +210,5 @@ export async function runTraining(data: VideoData, o: TrainOptions, run: RunOpti
 
 /** metrics.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
 function writeRecord(folder: RunFolder, metrics: Metrics, label: string): void {
-  writeFileAtomic(folder.path(METRICS), JSON.stringify(metrics, null, 1) + '\n');
-  writeFileAtomic(
-    folder.path(LOSS_PLOT),
-    lineChartSvg({
-      title: `${label}: training loss`,
-      xLabel: 'step',
-      yLabel: 'loss',
-      series: [{ name: 'loss', points: metrics.loss }],
-      logY: true,
-    }),
-  );
+  writeRunRecord(folder, METRICS, metrics, { title: `${label}: training loss`, series: 'loss', points: metrics.loss });
 }

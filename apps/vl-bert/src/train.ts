@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@deformjs/core';
-import { createProgress, lineChartSvg, writeFileAtomic } from '@deformjs/core/node';
+import { createProgress } from '@deformjs/core/node';
 import { evaluateVqa, vcrAccuracy, type VcrPrediction } from '@deformjs/metrics';
 import { AdamW, cosineSchedule, linearWarmup } from '@deformjs/nn';
 import {
@@ -27,7 +27,14 @@ import {
   type WordPieceTokenizer,
 } from '@deformjs/vl-bert';
 import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
-import { readResumableCheckpoint, saveCheckpoint, type RunFolder } from '@deformjs/weights/node';
+import {
+  LOSS_PLOT,
+  TrainingClock,
+  readResumableCheckpoint,
+  saveTrainingCheckpoint,
+  writeRunRecord,
+  type RunFolder,
+} from '@deformjs/weights/node';
 import { SHAPE_CLASSES, SHAPE_COLORS } from '@deformjs/datasets';
 import type { CaptionItem, ImageItem, RefItem, VLData, VcrItem, VqaItem } from './data';
 
@@ -243,7 +250,6 @@ function stepLoss(model: VLBert, data: VLData, tokenizer: WordPieceTokenizer, o:
 /** The files a trainer writes in its run folder (what `--fresh` may discard). */
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const RECORD = 'run.json';
-const LOSS_PLOT = 'loss.svg';
 export function ownedByTrainer(name: string): boolean {
   return [CHECKPOINT, RECORD, LOSS_PLOT].includes(name);
 }
@@ -303,13 +309,13 @@ export async function runTask(
     const save = () => {
       const config: CheckpointConfig = { task: o.task, model: o.model, label: o.label, maxText: o.maxText };
       const rngs = { data: rng, noise: model.bert.noise.rng };
-      saveCheckpoint(checkpointPath, { model, optimizer, step, epoch: 0, rngs, config, record });
-      writeRecord(folder, record);
+      saveTrainingCheckpoint(checkpointPath, { model, optimizer, step, epoch: 0, rngs, config, record }, () =>
+        writeRecord(folder, record),
+      );
       hooks.onCheckpoint?.(step);
     };
     const progress = createProgress({ total: o.steps, label: o.label });
-    const started = performance.now();
-    const cpuStarted = process.cpuUsage();
+    const clock = new TrainingClock(record);
     while (step < o.steps) {
       optimizer.lr = schedule(step);
       const { batch, loss } = stepLoss(model, data, tokenizer, o, rng, step);
@@ -320,14 +326,13 @@ export async function runTask(
         disposeBatch(batch);
       }
       step += 1;
+      if (!result.applied) throw new Error(`training diverged at step ${step} (loss ${result.loss})`);
       record.loss.push([step, result.loss]);
       progress.update(step, { loss: result.loss, lr: optimizer.lr });
       if (step % o.checkpointEvery === 0 && step < o.steps) save();
     }
     progress.done();
-    record.secondsTraining += (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuStarted);
-    record.cpuSecondsTraining += (cpu.user + cpu.system) / 1e6;
+    clock.stop();
     record.evaluation = evaluateTask(model, data, tokenizer, o);
     save();
     return record;
@@ -345,17 +350,11 @@ function runFingerprint(o: RunOptions, data: VLData) {
 
 /** run.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
 function writeRecord(folder: RunFolder, record: RunRecord): void {
-  writeFileAtomic(folder.path(RECORD), JSON.stringify(record, null, 1) + '\n');
-  writeFileAtomic(
-    folder.path(LOSS_PLOT),
-    lineChartSvg({
-      title: `${record.options.label}: training loss`,
-      xLabel: 'step',
-      yLabel: 'loss',
-      series: [{ name: record.options.task, points: record.loss }],
-      logY: true,
-    }),
-  );
+  writeRunRecord(folder, RECORD, record, {
+    title: `${record.options.label}: training loss`,
+    series: record.options.task,
+    points: record.loss,
+  });
 }
 
 /** Evaluation batches of the validation split, in order. */

@@ -194,12 +194,16 @@ export interface OptimizationStep {
   components: Record<string, number>;
   /** NaN when no clipping was asked for (the norm is then not computed). */
   gradNorm: number;
+  /** False when the loss (or, with clipping, the gradient norm) was not finite: the optimizer was then not stepped. */
+  applied: boolean;
 }
 
 /**
  * One optimisation step, the same for every trainer: gradients of `computeLosses().loss` with respect to
- * `variables`, clipped to `clipMaxNorm` (0 = no clipping), then `optimizer.step`. The reported terms are kept
- * past the gradient scope to be read; every tensor the step made is released.
+ * `variables`, clipped to `clipMaxNorm` (0 = no clipping), then `optimizer.step`, unless the loss or the gradient
+ * norm is not finite: one such update would write NaN into every weight and both AdamW moments, so the step is
+ * skipped and `applied` says so (trainers stop on it, naming the step). The reported terms are kept past the
+ * gradient scope to be read; every tensor the step made is released.
  */
 export function optimizationStep(
   computeLosses: () => { loss: tf.Scalar; components: Record<string, tf.Scalar> },
@@ -215,22 +219,23 @@ export function optimizationStep(
     return result.loss;
   }, variables);
   let gradNorm = NaN;
-  let applied = grads;
+  let update = grads;
   if (clipMaxNorm > 0) {
     const clipped = clipGradNorm(grads, clipMaxNorm);
     gradNorm = clipped.totalNorm;
-    applied = clipped.grads;
+    update = clipped.grads;
   }
-  optimizer.step(applied);
   const loss = value.dataSync()[0];
+  const finite = Number.isFinite(loss) && (clipMaxNorm <= 0 || Number.isFinite(gradNorm));
+  if (finite) optimizer.step(update);
   const numbers = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v.dataSync()[0]]));
   tf.dispose([
     value,
     ...Object.values(grads),
-    ...(applied === grads ? [] : Object.values(applied)),
+    ...(update === grads ? [] : Object.values(update)),
     ...Object.values(components),
   ]);
-  return { loss, components: numbers, gradNorm };
+  return { loss, components: numbers, gradNorm, applied: finite };
 }
 
 /** A learning rate as a function of the (0-based) step. */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '@deformjs/core';
 import { TEST_BACKENDS, assertAllClose, assertNoTensorLeak } from '@deformjs/core/testing';
-import { AdamW, clipGradNorm, cosineSchedule, linearWarmup, stepSchedule } from '../src/index';
+import { AdamW, clipGradNorm, cosineSchedule, linearWarmup, optimizationStep, stepSchedule } from '../src/index';
 import { fixture } from './helpers';
 
 const fx = fixture('adamw.json');
@@ -95,5 +95,39 @@ describe('AdamW state', () => {
     const warm = linearWarmup(() => 1, 4, 0.2);
     [0.2, 0.6, 1].forEach((v, i) => expect(warm(2 * i)).toBeCloseTo(v, 12));
     expect(() => clipGradNorm({}, 0)).toThrow(/clipGradNorm: argument 'maxNorm' expected a finite number > 0, got 0/);
+  });
+});
+
+describe('optimizationStep', () => {
+  it('steps on a finite loss and skips (weights and moments untouched) on a non-finite loss or gradient', async () => {
+    await initBackend('cpu');
+    const w = tf.variable(tf.tensor1d([1, -2]));
+    const optimizer = new AdamW([{ params: [w] }], { lr: 0.1 });
+    const lossOf = (scale: number) => () => ({
+      loss: tf.mul(tf.sum(tf.square(w)), scale) as tf.Scalar,
+      components: {},
+    });
+    // The first step creates AdamW's two moments; later ones leave the count flat.
+    const first = optimizationStep(lossOf(1), [w], optimizer, 1);
+    expect(first.applied).toBe(true);
+    expect(first.loss).toBeCloseTo(5, 6);
+    const afterFirst = Array.from(w.dataSync());
+    const moments = optimizer.saveState();
+    for (const [scale, clip] of [
+      [NaN, 0],
+      [Infinity, 0],
+      [1e37, 1], // a finite loss (5e37) whose gradient norm overflows float32
+    ] as const) {
+      await assertNoTensorLeak(() => {
+        expect(optimizationStep(lossOf(scale), [w], optimizer, clip).applied).toBe(false);
+      });
+      expect(Array.from(w.dataSync())).toEqual(afterFirst);
+    }
+    const after = optimizer.saveState();
+    expect(after.meta).toEqual(moments.meta);
+    for (const name of Object.keys(moments.tensors))
+      expect(Array.from(after.tensors[name].dataSync())).toEqual(Array.from(moments.tensors[name].dataSync()));
+    tf.dispose([w, ...Object.values(moments.tensors), ...Object.values(after.tensors)]);
+    optimizer.dispose();
   });
 });

@@ -63,3 +63,5 @@ export function loadCheckpoint(
 
 export { RunFolder, fingerprintDifferences, readResumableCheckpoint } from './run_folder';
 export type { RunFolderOptions } from './run_folder';
+export { LOSS_PLOT, TrainingClock, saveTrainingCheckpoint, writeRunRecord } from './training_run';
+export type { TrainingTime, WritePoint } from './training_run';
