@@ -128,6 +128,25 @@ export class SequenceGeneralizedAttention extends Module {
     });
   }
 
+  /**
+   * Multiply-adds of one forward over `batch` sequences of `lq` queries and `lk` keys, by part: the projections
+   * (query, key, value, output and the position features, for the terms that need them) and the attention
+   * (each term's energy and the weighted sum of values; additions, the softmax and E3's bias sum are left out).
+   */
+  multiplyAdds(batch: number, lq: number, lk: number): number {
+    const [e1, e2, e3, e4] = this.terms;
+    const E = this.embedDim;
+    let count = batch * (lq + lk) * E * E; // value and output projections
+    if (e1 || e2) count += batch * lq * E * E;
+    if (e1 || e3) count += batch * lk * E * E;
+    if (e2 || e4) count += lq * lk * this.positionEmbeddingDim * E;
+    if (e1) count += batch * lq * lk * E;
+    else if (e3) count += batch * lk * E; // one row per sequence
+    if (e2) count += batch * lq * lk * E;
+    else if (e4) count += lq * lk * E; // one map for the batch
+    return count + batch * lq * lk * E; // the weighted sum of values
+  }
+
   /** appr_geom_fc of the encoded offsets i - j, per head: [H, Lq, Lk, d]. */
   private relativePositions(lq: number, lk: number): tf.Tensor {
     const dim = this.positionEmbeddingDim;

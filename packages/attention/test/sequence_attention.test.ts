@@ -234,3 +234,25 @@ describe.each(TEST_BACKENDS)('SequenceGeneralizedAttention on %s', (backend) => 
     module.dispose();
   });
 });
+
+describe('SequenceGeneralizedAttention.multiplyAdds', () => {
+  it('counts the projections and terms each combination computes', () => {
+    const count = (type: string) => {
+      const module = new SequenceGeneralizedAttention({
+        embedDim: 8,
+        numHeads: 2,
+        attentionType: type,
+        positionEmbeddingDim: 4,
+      });
+      const n = module.multiplyAdds(2, 3, 5);
+      module.dispose();
+      return n;
+    };
+    const [b, lq, lk, e, p] = [2, 3, 5, 8, 4];
+    const valueOut = b * (lq + lk) * e * e + b * lq * lk * e;
+    expect(count('1000')).toBe(valueOut + b * lq * e * e + b * lk * e * e + b * lq * lk * e);
+    expect(count('0010')).toBe(valueOut + b * lk * e * e + b * lk * e);
+    expect(count('0001')).toBe(valueOut + lq * lk * p * e + lq * lk * e);
+    expect(count('1111')).toBe(valueOut + b * lq * e * e + b * lk * e * e + lq * lk * p * e + 2 * b * lq * lk * e);
+  });
+});

@@ -80,3 +80,5 @@ export type {
 } from './shapes/language';
 export { ensureShapesDataset, SHAPES_KINDS } from './shapes/generate';
 export type { ShapesKind } from './shapes/generate';
+export { shapeCrops } from './shapes/crops';
+export type { CropDataOptions, CropSet } from './shapes/crops';

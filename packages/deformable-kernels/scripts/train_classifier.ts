@@ -1,5 +1,5 @@
 /**
- * Trains ShapesClassifier with one depthwise variant on shapes-world crops (scripts/shape_crops.ts), evaluates
+ * Trains ShapesClassifier with one depthwise variant on shapes-world crops (`shapeCrops` of @deformjs/datasets), evaluates
  * it, and measures its effective receptive field (as Gao et al. draw it: the gradient of the central unit of the
  * last feature map with respect to the input, in absolute value, averaged over validation images). Writes
  * `<out>/<variant>-s<seed>.json` atomically. scripts/run_network.sh runs every variant and seed;
@@ -14,9 +14,9 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, initBackend } from '@deformjs/core';
 import { writeFileAtomic } from '@deformjs/core/node';
+import { shapeCrops, type CropSet } from '@deformjs/datasets';
 import { AdamW, cosineSchedule, optimizationStep } from '@deformjs/nn';
 import { DEPTHWISE_VARIANTS, ShapesClassifier, type DepthwiseVariant } from './network';
-import { shapeCrops, type CropSet } from './shape_crops';
 
 const { values } = parseArgs({
   options: {

@@ -5,7 +5,8 @@
  * their neighbours, which the classifier has to look past.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cocoPaths, ensureShapesDataset, loadCoco } from '@deformjs/datasets';
+import { cocoPaths, loadCoco } from '../coco';
+import { ensureShapesDataset } from './generate';
 
 export interface CropSet {
   /** [N, size, size, 3], pixel values / 255 - 0.5. */
@@ -26,6 +27,7 @@ export interface CropDataOptions {
   size: number;
 }
 
+/** The crops of one split of the shapes detection set (generated once into `cacheDir`, seed 0). */
 export async function shapeCrops(options: CropDataOptions, split: 'train' | 'val'): Promise<CropSet> {
   const root = await ensureShapesDataset('detection', options.cacheDir, {
     count: options.count,
