@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { readSafetensors } from '@deformjs/weights';
+import { readCheckpointModel } from '@deformjs/weights';
 import type { Metrics } from '../src/train';
 
 /** Silences the CLI's output and progress; returns the lines it printed as errors. */
@@ -17,12 +17,8 @@ export function quiet(): string[] {
 /** The run's training record (metrics.json). */
 export const record = (out: string) => JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
 
-/** The model's tensors in the run's checkpoint, by state_dict name (with the checkpoint's `model.` prefix). */
+/** The model's tensors in the run's checkpoint, by state_dict name. */
 export function modelTensors(out: string): Record<string, number[]> {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
-  return Object.fromEntries(
-    Object.entries(tensors)
-      .filter(([name]) => name.startsWith('model.'))
-      .map(([name, t]) => [name, Array.from(t.values as Float32Array)]),
-  );
+  const tensors = readCheckpointModel(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, Array.from(t.values as Float32Array)]));
 }

@@ -129,7 +129,7 @@ describe('detect train, resume, eval and detect on a tiny shapes set', () => {
     );
     expect(record(out).segments[0].options.backboneWeights).toBe(backbone);
     // Frozen batch norm's statistics are never trained: the checkpoint still holds the file's.
-    expect(modelTensors(out)['model.backbone.0.body.bn1.running_var']).toEqual(
+    expect(modelTensors(out)['backbone.0.body.bn1.running_var']).toEqual(
       Array.from(tensors['bn1.running_var'].values as Float32Array),
     );
     const wider = ['train', '--out', join(dir, 'wider'), ...run, ...fast, '--set', 'backbone.width=8'];

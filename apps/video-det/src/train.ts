@@ -5,7 +5,7 @@ import type { Module } from '@deformjs/core';
 import { createProgress } from '@deformjs/core/node';
 import { ClipSampler } from '@deformjs/datasets';
 import { AdamW, linearWarmup, optimizationStep, stepSchedule } from '@deformjs/nn';
-import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { decodeCheckpoint, loadWeights, readCheckpointModel } from '@deformjs/weights';
 import {
   LOSS_PLOT,
   TrainingClock,
@@ -80,12 +80,7 @@ export function ownedByTrainer(name: string): boolean {
  */
 export function initialiseFrom(model: Module, files: string[]): string[] {
   return files.map((file) => {
-    const { tensors } = readSafetensors(new Uint8Array(readFileSync(file)), file);
-    const weights = Object.fromEntries(
-      Object.entries(tensors)
-        .filter(([name]) => name.startsWith('model.'))
-        .map(([name, t]) => [name.slice('model.'.length), t]),
-    );
+    const weights = readCheckpointModel(new Uint8Array(readFileSync(file)), file);
     const report = loadWeights(model, weights, { torchLayout: false });
     if (report.loaded.length === 0) throw new Error(`--init ${file}: none of its weights belong to this model`);
     return `${file}: ${report.loaded.length} tensors (${report.missing.length} of the model's left at their initial values)`;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Linear, Rng, initBackend } from '@deformjs/core';
 import { FASTER_RCNN_TINY } from '@deformjs/dcnv2-rcnn';
-import { encodeCheckpoint, readSafetensors } from '@deformjs/weights';
+import { encodeCheckpoint, readCheckpointModel } from '@deformjs/weights';
 import { main } from '../src/main';
 import type { EvalReport } from '../src/evaluate';
 import type { Metrics } from '../src/train';
@@ -22,12 +22,8 @@ function capture() {
 const record = (out: string) => JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
 
 function modelTensors(out: string): Record<string, number[]> {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
-  return Object.fromEntries(
-    Object.entries(tensors)
-      .filter(([name]) => name.startsWith('model.'))
-      .map(([name, t]) => [name, Array.from(t.values as Float32Array)]),
-  );
+  const tensors = readCheckpointModel(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, Array.from(t.values as Float32Array)]));
 }
 
 describe('video-det CLI errors', () => {
@@ -115,10 +111,10 @@ describe('video-det train, eval, run', () => {
     ).toBe(0);
     const perFrame = modelTensors(straight);
     const carried = modelTensors(dff);
-    const rpnConv = 'model.detector.rpn.head.conv.0.0.weight';
+    const rpnConv = 'detector.rpn.head.conv.0.0.weight';
     expect(perFrame[rpnConv]).toBeDefined();
     expect(carried[rpnConv]).toEqual(perFrame[rpnConv]);
-    expect(Object.keys(carried).some((name) => name.startsWith('model.flownet.'))).toBe(true);
+    expect(Object.keys(carried).some((name) => name.startsWith('flownet.'))).toBe(true);
     const final = record(dff).final!;
     expect(final.ranges.map((r) => r.label)).toEqual(['all', 'fast', 'medium', 'slow']);
     // By the generator's speed: every ground-truth object falls in exactly one bin.
@@ -223,12 +219,12 @@ describe('video-det train, eval, run', () => {
     expect((record(mobile).config as DesignConfig).detector.backbone).toMatchObject({ arch: 'mobilenet', width: 8 });
     const carried = modelTensors(mobile);
     const stem = Object.keys(modelTensors(perFrame)).filter(
-      (name) => name.startsWith('model.detector.') && /\.(weight|bias)$/.test(name),
+      (name) => name.startsWith('detector.') && /\.(weight|bias)$/.test(name),
     );
     expect(stem.length).toBeGreaterThan(0);
     for (const name of stem) expect(carried[name], name).toEqual(modelTensors(perFrame)[name]);
-    expect(Object.keys(carried).some((name) => name.startsWith('model.flownet.encoder.'))).toBe(true);
-    expect(Object.keys(carried).some((name) => name.startsWith('model.gru.gates.'))).toBe(true);
+    expect(Object.keys(carried).some((name) => name.startsWith('flownet.encoder.'))).toBe(true);
+    expect(Object.keys(carried).some((name) => name.startsWith('gru.gates.'))).toBe(true);
     expect(record(mobile).loss.length).toBe(2);
     // Default key interval 10: one key frame in 6, so the GRU never runs.
     const final = record(mobile).final!;
@@ -254,7 +250,7 @@ describe('video-det train, eval, run', () => {
       err.join('\n'),
     ).toBe(0);
     expect(record(out).loss.length).toBe(2);
-    expect(Object.keys(modelTensors(out)).some((name) => name.startsWith('model.embedding.fc1.'))).toBe(true);
+    expect(Object.keys(modelTensors(out)).some((name) => name.startsWith('embedding.fc1.'))).toBe(true);
     const checkpoint = join(out, 'checkpoint.safetensors');
     // An untrained detector scores low: every detection starts or joins a track and is reported.
     const open = 'birthScore=0,outputScore=0';

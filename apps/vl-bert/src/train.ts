@@ -26,7 +26,7 @@ import {
   type VLExample,
   type WordPieceTokenizer,
 } from '@deformjs/vl-bert';
-import { decodeCheckpoint, loadWeights, readSafetensors } from '@deformjs/weights';
+import { decodeCheckpoint, loadWeights, readCheckpointModel } from '@deformjs/weights';
 import {
   LOSS_PLOT,
   TrainingClock,
@@ -91,12 +91,7 @@ export function buildModel(o: Pick<RunOptions, 'task' | 'model'>, data: VLData):
 
 /** Loads the encoder, embeddings, backbone and pre-training heads of a pre-training checkpoint. */
 function initFromPretrained(model: VLBert, path: string): void {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(path)), path);
-  const weights = Object.fromEntries(
-    Object.entries(tensors)
-      .filter(([k]) => k.startsWith('model.'))
-      .map(([k, v]) => [k.slice('model.'.length), v]),
-  );
+  const weights = readCheckpointModel(new Uint8Array(readFileSync(path)), path);
   const report = loadWeights(model, weights, { torchLayout: false });
   const unexpectedMissing = report.missing.filter((k) => !/^(vqa_head|grounding_head|vcr_head)\./.test(k));
   if (unexpectedMissing.length > 0 || report.unexpected.length > 0)

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, Rng } from '@deformjs/core';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import { emptyRecord, toTensors } from './tensor_data';
+import { emptyRecord, toTensors, type TensorData } from './tensor_data';
 
 /** An optimizer's state for a checkpoint: its tensors (moments) and JSON-serialisable rest (step counts, hyper-parameters). */
 export interface OptimizerState {
@@ -110,14 +110,7 @@ export function decodeCheckpoint(
 ): RestoredState {
   const { tensors, metadata } = readSafetensors(bytes, fileName);
   const meta = parseMeta(metadata, fileName);
-  const pick = (prefix: string) => {
-    const out = emptyRecord<tf.Tensor>();
-    for (const [k, v] of Object.entries(
-      toTensors(Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)))),
-    ))
-      out[k.slice(prefix.length)] = v;
-    return out;
-  };
+  const pick = (prefix: string) => toTensors(withPrefix(tensors, prefix));
   const model = pick('model.');
   try {
     target.model.loadStateDict(model, { strict: true });
@@ -135,4 +128,22 @@ export function decodeCheckpoint(
   }
   const { step, epoch, rngStates, config, record } = meta;
   return { step, epoch, rngStates, config, record };
+}
+
+/**
+ * The model's tensors of a checkpoint by state_dict name, not loaded anywhere: for initialising another model
+ * from the weights the two share (`loadWeights`), where `decodeCheckpoint` restores the same model strictly.
+ */
+export function readCheckpointModel(bytes: Uint8Array, fileName = 'checkpoint'): Record<string, TensorData> {
+  const { tensors, metadata } = readSafetensors(bytes, fileName);
+  parseMeta(metadata, fileName);
+  return withPrefix(tensors, 'model.');
+}
+
+/** The entries whose name starts with `prefix`, renamed without it. */
+function withPrefix<T>(entries: Record<string, T>, prefix: string): Record<string, T> {
+  const out = emptyRecord<T>();
+  for (const [name, value] of Object.entries(entries))
+    if (name.startsWith(prefix)) out[name.slice(prefix.length)] = value;
+  return out;
 }

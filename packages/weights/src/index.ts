@@ -7,7 +7,7 @@ export { unpickle, GlobalRef, isDict } from './pickle';
 export type { PickleValue, PickleDict, AllowedGlobal, UnpickleOptions } from './pickle';
 export { renameKeys, loadWeights, STRIP_MODULE_PREFIX } from './rename';
 export type { RenameRule, LoadWeightsOptions, LoadReport } from './rename';
-export { encodeCheckpoint, decodeCheckpoint, readCheckpointInfo } from './checkpoint';
+export { encodeCheckpoint, decodeCheckpoint, readCheckpointInfo, readCheckpointModel } from './checkpoint';
 export type { OptimizerState, CheckpointableOptimizer, TrainingState, RestoredState } from './checkpoint';
 export { toTensor, toTensors, isTensorData } from './tensor_data';
 export type { TensorData } from './tensor_data';

@@ -7,6 +7,7 @@ import { initBackend, Module, Rng } from '@deformjs/core';
 import { assertNoTensorLeak } from '@deformjs/core/testing';
 import {
   decodeCheckpoint,
+  readCheckpointModel,
   encodeCheckpoint,
   isDict,
   loadWeights,
@@ -371,6 +372,16 @@ describe('training checkpoint', () => {
         decodeCheckpoint(writeSafetensors({ a: tf.zeros([1]) }), { model: restoredNet }, 'plain.st'),
       ).toThrow(/plain\.st: not a deformjs training checkpoint/);
       expect(existsSync(path)).toBe(true);
+
+      // The model's tensors alone, by state_dict name (no optimizer tensors, no prefix), for partial initialisation.
+      const modelOnly = readCheckpointModel(new Uint8Array(readFileSync(path)), 'ckpt');
+      const stateDict = net.stateDict();
+      expect(Object.keys(modelOnly).sort()).toEqual(Object.keys(stateDict).sort());
+      tf.dispose(Object.values(stateDict));
+      expect(Array.from(modelOnly['bn.running_mean'].values as Float32Array)).toEqual([1, 2, 3, 4]);
+      expect(() => readCheckpointModel(writeSafetensors({ a: tf.zeros([1]) }), 'plain.st')).toThrow(
+        /plain\.st: not a deformjs training checkpoint/,
+      );
       net.dispose();
       restoredNet.dispose();
     } finally {
