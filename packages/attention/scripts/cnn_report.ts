@@ -27,13 +27,15 @@ interface RunRecord {
 
 const RUNS = 'runs/cnn';
 const DATA = 'docs/cnn-runs.json';
-const VARIANTS: Record<string, string> = {
-  plain: 'plain',
-  '0010': "attention '0010'",
-  '1111': "attention '1111'",
-  dcn: 'DCN',
-  '0010+dcn': "DCN + attention '0010'",
-};
+/** Variants in table order (an array: object keys such as '1111' would be listed first). */
+const VARIANTS: [string, string][] = [
+  ['plain', 'plain'],
+  ['0010', "attention '0010'"],
+  ['1111', "attention '1111'"],
+  ['dcn', 'DCN'],
+  ['0010+dcn', "DCN + attention '0010'"],
+];
+const label = (variant: string) => VARIANTS.find(([v]) => v === variant)![1];
 const WINDOW = 10;
 
 if (existsSync(RUNS)) {
@@ -57,7 +59,7 @@ function windowMeans(loss: [number, number][]): [number, number][] {
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
-const groups = Object.keys(VARIANTS)
+const groups = VARIANTS.map(([variant]) => variant)
   .map((variant) => runs.filter((r) => r.variant === variant))
   .filter((g) => g.length > 0);
 const plainCpu = mean(groups[0].map((r) => r.cpuSecondsTraining / r.steps));
@@ -80,7 +82,7 @@ const lines = [
     const ms = mean(g.map((r) => r.msPerCrop));
     const acc = g.map((r) => r.accuracy * 100);
     return (
-      `| ${VARIANTS[g[0].variant]} | ${g.map((r) => r.seed).join(', ')} | ${mean(acc).toFixed(1)} ± ${std(acc).toFixed(1)} | ` +
+      `| ${label(g[0].variant)} | ${g.map((r) => r.seed).join(', ')} | ${mean(acc).toFixed(1)} ± ${std(acc).toFixed(1)} | ` +
       `${g[0].parameters.toLocaleString('en-US')} | ${cpu.toFixed(2)} (${(cpu / plainCpu).toFixed(2)}x) | ` +
       `${ms.toFixed(1)} (${(ms / plainMs).toFixed(2)}x) |`
     );
@@ -96,7 +98,7 @@ writeFileAtomic(
     xLabel: 'step',
     yLabel: 'cross-entropy',
     series: groups.map((g) => ({
-      name: VARIANTS[g[0].variant],
+      name: label(g[0].variant),
       points: g[0].loss.map(([step], i) => [step, mean(g.map((r) => r.loss[i][1]))] as const),
     })),
   }),

@@ -6,7 +6,9 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { initBackend } from '@deformjs/core';
 import { lineChartSvg, writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
+import { SequenceGeneralizedAttention } from '../src/index';
 
 interface RunRecord {
   name: string;
@@ -16,7 +18,7 @@ interface RunRecord {
   steps: number;
   batch: number;
   length: number;
-  multiplyAdds: Record<string, number>;
+  config: { width: number; heads: number; layers: number };
   loadBefore: number[];
   loadAfter: number[];
   curve: [number, number][];
@@ -33,6 +35,8 @@ const PLACEMENT_NAMES: Record<string, string> = {
   encoderDecoder: 'encoder-decoder attention',
   decoderSelf: 'decoder self-attention',
 };
+/** Row order: all terms, the Transformer's E1+E2, then single terms. */
+const TYPES = ['1111', '1100', '1000', '0100', '0010', '0001'];
 const TERM_NAMES = ['query & key content', 'query content & rel. position', 'key content', 'rel. position'];
 
 if (existsSync(RUNS)) {
@@ -57,10 +61,26 @@ const terms = (type: string) =>
 /** Teacher-forced accuracy at `step`, averaged over the runs. */
 const at = (rs: RunRecord[], step: number) => rs.map((r) => r.curve.find(([s]) => s === step)?.[1] ?? NaN);
 
-const baseline = runs.filter((r) => r.placement === 'all');
-const baseMacs = baseline[0].multiplyAdds;
+const typeOf = (r: RunRecord) => (r.placement === 'all' ? '1111' : r.attentionType);
 const names = [...new Set(runs.map((r) => r.name))];
-const groups = names.map((name) => runs.filter((r) => r.name === name));
+const groups = names
+  .map((name) => runs.filter((r) => r.name === name))
+  .sort((a, b) => TYPES.indexOf(typeOf(a[0])) - TYPES.indexOf(typeOf(b[0])));
+
+// The attention cost of a type: its modules' multiply-adds per sentence pair in a training batch (the position
+// features are shared by the batch), counted by the module itself.
+await initBackend('cpu');
+const { batch, length, config } = runs[0];
+const macs = (type: string) => {
+  const module = new SequenceGeneralizedAttention({
+    embedDim: config.width,
+    numHeads: config.heads,
+    attentionType: type,
+  });
+  const count = (config.layers * module.multiplyAdds(batch, length, length)) / batch;
+  module.dispose();
+  return count;
+};
 const steps = [...new Set(runs.map((r) => r.steps))].join(', ');
 const early = Math.round(Number(steps) / 2 / 50) * 50;
 const loads = runs.flatMap((r) => [...r.loadBefore.slice(0, 1), ...r.loadAfter.slice(0, 1)]);
@@ -70,13 +90,12 @@ const rowsFor = (placement: string) =>
     .filter((g) => g[0].placement === placement || g[0].placement === 'all')
     .map((g) => {
       const r0 = g[0];
-      const type = r0.placement === 'all' ? '1111' : r0.attentionType;
-      const macs = r0.multiplyAdds[placement] / baseMacs[placement];
+      const type = typeOf(r0);
       const cpuMsPerStep = mean(g.map((r) => (1000 * r.cpuSecondsTraining) / r.steps));
       return (
         `| ${PLACEMENT_NAMES[placement]} | \`${type}\` ${terms(type)}${r0.placement === 'all' ? ' (baseline)' : ''} | ` +
         `${g.map((r) => r.seed).join(', ')} | ${pm(g.map((r) => r.final.tokenAccuracy))} | ` +
-        `${pm(g.map((r) => r.final.sentenceAccuracy))} | ${pm(at(g, early))} | ${macs.toFixed(2)} | ${cpuMsPerStep.toFixed(0)} |`
+        `${pm(g.map((r) => r.final.sentenceAccuracy))} | ${pm(at(g, early))} | ${(macs(type) / macs('1111')).toFixed(2)} | ${cpuMsPerStep.toFixed(0)} |`
       );
     });
 
@@ -85,8 +104,9 @@ const lines = [
     'mean ± std over the seeds listed. Greedy: the decoder reads its own outputs, on 256 fixed validation ' +
     `sentences; token and whole-sentence accuracy in %. Teacher-forced @${early}: token accuracy half-way through ` +
     "training (how fast a configuration learns). Attention multiply-adds: the placement's attention modules " +
-    '(projections, terms, weighted sum; `SequenceGeneralizedAttention.multiplyAdds`) for one sentence pair, ' +
-    'relative to all four terms. CPU ms / step: training CPU time (both placements and everything else) over ' +
+    '(projections, terms, weighted sum; `SequenceGeneralizedAttention.multiplyAdds`) per sentence pair in a batch ' +
+    `of ${batch} (the position features are shared by the batch), relative to all four terms ` +
+    `(${(macs('1111') / 1e6).toFixed(2)} M). CPU ms / step: training CPU time (all placements and everything else) over ` +
     `the steps, at a load average (1 min) of ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ` +
     `2 cores. The other two placements keep \`1111\`. Terms: E1 ${TERM_NAMES[0]}, E2 ${TERM_NAMES[1]}, ` +
     `E3 ${TERM_NAMES[2]}, E4 ${TERM_NAMES[3]}.`,
@@ -106,7 +126,7 @@ for (const placement of PLACEMENTS) {
   const series = groups
     .filter((g) => g[0].placement === placement || g[0].placement === 'all')
     .map((g) => {
-      const type = g[0].placement === 'all' ? '1111' : g[0].attentionType;
+      const type = typeOf(g[0]);
       const points = g[0].curve.map(([step]) => [step, mean(at(g, step))] as const);
       return { name: type, points };
     });

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module, Rng } from '@deformjs/core';
-import { AdamW, Embedding, LayerNorm, Linear, ModuleList, optimizationStep } from '@deformjs/nn';
+import { AdamW, Embedding, LayerNorm, Linear, MLP, ModuleList, optimizationStep } from '@deformjs/nn';
 import { SequenceGeneralizedAttention } from '../src/index';
 
 // ---------------------------------------------------------------------------------------------------- task
@@ -78,31 +78,18 @@ export const DEFAULT_MODEL: TranslationConfig = {
   absolutePositions: true,
 };
 
-class FeedForward extends Module {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  constructor(rng: Rng, width: number, hidden: number) {
-    super();
-    this.fc1 = this.addModule('fc1', new Linear(rng, width, hidden));
-    this.fc2 = this.addModule('fc2', new Linear(rng, hidden, width));
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    return this.fc2.forward(tf.relu(this.fc1.forward(x)));
-  }
-}
-
 /** Pre-norm encoder layer: x + self_attn(ln(x)), then x + ffn(ln(x)). */
 class EncoderLayer extends Module {
   readonly norm1: LayerNorm;
   readonly selfAttn: SequenceGeneralizedAttention;
   readonly norm2: LayerNorm;
-  readonly ffn: FeedForward;
+  readonly ffn: MLP;
   constructor(rng: Rng, c: TranslationConfig) {
     super();
     this.norm1 = this.addModule('norm1', new LayerNorm(c.width));
     this.selfAttn = this.addModule('self_attn', attention(rng, c, c.encoderSelf));
     this.norm2 = this.addModule('norm2', new LayerNorm(c.width));
-    this.ffn = this.addModule('ffn', new FeedForward(rng, c.width, c.feedforward));
+    this.ffn = this.addModule('ffn', new MLP(rng, c.width, c.feedforward, c.width, 2));
   }
   forward(x: tf.Tensor): tf.Tensor {
     const h = this.norm1.forward(x);
@@ -118,7 +105,7 @@ class DecoderLayer extends Module {
   readonly norm2: LayerNorm;
   readonly crossAttn: SequenceGeneralizedAttention;
   readonly norm3: LayerNorm;
-  readonly ffn: FeedForward;
+  readonly ffn: MLP;
   constructor(rng: Rng, c: TranslationConfig) {
     super();
     this.norm1 = this.addModule('norm1', new LayerNorm(c.width));
@@ -126,7 +113,7 @@ class DecoderLayer extends Module {
     this.norm2 = this.addModule('norm2', new LayerNorm(c.width));
     this.crossAttn = this.addModule('cross_attn', attention(rng, c, c.encoderDecoder));
     this.norm3 = this.addModule('norm3', new LayerNorm(c.width));
-    this.ffn = this.addModule('ffn', new FeedForward(rng, c.width, c.feedforward));
+    this.ffn = this.addModule('ffn', new MLP(rng, c.width, c.feedforward, c.width, 2));
   }
   forward(x: tf.Tensor, memory: tf.Tensor): tf.Tensor {
     const h = this.norm1.forward(x);
