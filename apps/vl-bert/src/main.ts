@@ -32,7 +32,8 @@ model    --hidden 64  --layers 2  --heads 4  --backbone-width 8  --frozen-backbo
          detector's, instead of the ResNet + RoIAlign)  --visual-scale-init 0 (initial gain of the visual
          LayerNorms; upstream's 0 starts the visual feature embedding at zero)
 training --steps 300 (per task; compare: --pretrain-steps for the pre-training run)  --batch 16  --lr 5e-4
-         --warmup 30  --text-only-every 4  --max-text 24  --checkpoint-every 50  --seed 0
+         --warmup 30  --text-only-every 4  --max-text 32 (the longest caption is 29 tokens)  --checkpoint-every 50
+         --seed 0  --content-mask 0.15 (pre-training: masking probability of colour and shape words; others 0.15)
          --finetune-items 0 (fine-tuning: train on the first n questions/expressions only; 0 all)
          --fresh (discard the run in --out; refused if --out holds files the trainer did not write)
 common   --backend wasm|cpu|auto (default wasm)  -h, --help  --version
@@ -66,7 +67,8 @@ const OPTIONS = {
   lr: { type: 'string', default: '5e-4' },
   warmup: { type: 'string', default: '30' },
   'text-only-every': { type: 'string', default: '4' },
-  'max-text': { type: 'string', default: '24' },
+  'max-text': { type: 'string', default: '32' },
+  'content-mask': { type: 'string', default: '0.15' },
   'checkpoint-every': { type: 'string', default: '50' },
   seed: { type: 'string', default: '0' },
   fresh: { type: 'boolean', default: false },
@@ -122,6 +124,7 @@ function trainingOptions(flags: Flags) {
     lr: flags.number('lr'),
     warmup: flags.int('warmup'),
     textOnlyEvery: flags.int('text-only-every'),
+    contentMask: flags.number('content-mask', 0, 1),
     maxText: flags.int('max-text', 4, 512),
     checkpointEvery: flags.int('checkpoint-every', 1),
   };

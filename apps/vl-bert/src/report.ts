@@ -18,6 +18,9 @@ export interface CompareRun {
   warmup: number;
   /** Training items the run drew from (0: all; absent in older records). */
   trainItems: number;
+  /** Pre-training's masking probability of colour and shape words (0.15, BERT's, in older records). */
+  contentMask: number;
+  maxText: number;
   model: {
     hiddenSize: number;
     numHiddenLayers: number;
@@ -63,6 +66,8 @@ export function readCompareRuns(root: string): CompareResults {
         lr: o.lr as number,
         warmup: o.warmup as number,
         trainItems: (o.trainItems as number | undefined) ?? 0,
+        contentMask: (o.contentMask as number | undefined) ?? 0.15,
+        maxText: o.maxText as number,
         model: o.model as CompareRun['model'],
         evaluation: record.evaluation,
       });
@@ -106,6 +111,8 @@ export function resultsTable(results: CompareResults): string {
   const pretrain = runs('pretrain', null);
   const finetune = results.runs.filter((r) => r.init !== null);
   const m = results.runs[0].model;
+  // Records older than the words-the-image-settles split have no such rows.
+  const settled = pretrain.some((r) => 'color_settled_real' in r.evaluation);
   const appearance = m.regionFeatureDim
     ? `the generator's precomputed ${m.regionFeatureDim}-wide region features`
     : `ResNet-18 width ${m.backbone?.width ?? '?'} + RoIAlign`;
@@ -113,7 +120,9 @@ export function resultsTable(results: CompareResults): string {
   const lines = [
     `Seeds ${seeds.join(', ')}; mean ± std (sample, n - 1) in %, validation split. Model: hidden ${m.hiddenSize}, ` +
       `${m.numHiddenLayers} layers, ${m.numAttentionHeads} heads; RoI appearance: ${appearance}; visual LayerNorm ` +
-      `gain at init ${m.visualScaleInit ?? 0}. Pre-training ${distinct(pretrain.map((r) => r.steps))} steps, fine-tuning ` +
+      `gain at init ${m.visualScaleInit ?? 0}; text up to ${distinct(results.runs.map((r) => r.maxText))} tokens. ` +
+      `Pre-training ${distinct(pretrain.map((r) => r.steps))} steps, colour and shape words masked with probability ` +
+      `${distinct(pretrain.map((r) => r.contentMask))} (other words 0.15), fine-tuning ` +
       `${distinct(finetune.map((r) => r.steps))} steps (each task) on ${items === '0' ? 'all' : `the first ${items}`} ` +
       `training items, batch ${distinct(results.runs.map((r) => r.batch))}, lr ${distinct(results.runs.map((r) => r.lr))}, ` +
       `warmup ${distinct(results.runs.map((r) => r.warmup))}.`,
@@ -148,12 +157,14 @@ export function resultsTable(results: CompareResults): string {
     '',
     ...markdownTable(
       ['masked words, after pre-training', 'real visual features', 'zeroed visual features', 'runs'],
-      (['color', 'shape'] as const).map((w) => [
-        `${w === 'color' ? 'colour' : 'shape'} words`,
-        cell(metric('pretrain', null, (e) => e[`${w}_real`])),
-        cell(metric('pretrain', null, (e) => e[`${w}_zeroed`])),
-        String(pretrain.length),
-      ]),
+      (settled ? (['color', 'color_settled', 'shape', 'shape_settled'] as const) : (['color', 'shape'] as const)).map(
+        (w) => [
+          `${w.startsWith('color') ? 'colour' : 'shape'} words${w.endsWith('settled') ? ' the image settles' : ''}`,
+          cell(metric('pretrain', null, (e) => e[`${w}_real`])),
+          cell(metric('pretrain', null, (e) => e[`${w}_zeroed`])),
+          String(pretrain.length),
+        ],
+      ),
     ),
     '',
   ];

@@ -51,6 +51,11 @@ export interface RunOptions {
   warmup: number;
   /** Pre-training: every n-th step is a text-only MLM batch (0: never). */
   textOnlyEvery: number;
+  /**
+   * Pre-training: masking probability of colour and shape words (every other word: BERT's 0.15). Upstream masks
+   * every word at 0.15; here the colour and shape words are the ones the image can tell.
+   */
+  contentMask: number;
   /** Fine-tuning: start from this pre-training checkpoint (else from scratch). */
   init?: string;
   /** Train on the first n items (images, questions or expressions) of the task's training set only (0: all). */
@@ -78,6 +83,27 @@ export interface RunRecord {
 
 const COLOR_WORDS = new Set<string>(SHAPE_COLORS.map((c) => c.name));
 const SHAPE_WORDS = new Set<string>(SHAPE_CLASSES.flatMap((s) => [s, s.endsWith('s') ? `${s}es` : `${s}s`]));
+const shapeOf = (word: string) => SHAPE_CLASSES.findIndex((s) => word === s || word === `${s}s` || word === `${s}es`);
+const colorOf = (word: string) => SHAPE_COLORS.findIndex((c) => c.name === word);
+
+/**
+ * Whether the image alone settles the masked word at `i` of a caption ("a [MASK] circle": the image's circles all
+ * have one colour; "a red [MASK]": its red objects all have one shape), reading each RoI's shape and colour off the
+ * generator's region feature (one-hot shape, then one-hot colour). Where it does not, even a model that reads every
+ * RoI perfectly has to guess between the candidates.
+ */
+function settledByImage(item: ImageItem, words: string[], i: number, kind: 'color' | 'shape'): boolean {
+  const argMax = (xs: number[]) => xs.indexOf(Math.max(...xs));
+  const objects = item.features.map((f) => ({
+    shape: argMax(f.slice(0, SHAPE_CLASSES.length)),
+    color: argMax(f.slice(SHAPE_CLASSES.length, SHAPE_CLASSES.length + SHAPE_COLORS.length)),
+  }));
+  const candidates =
+    kind === 'color'
+      ? objects.filter((o) => o.shape === shapeOf(words[i + 1] ?? '')).map((o) => o.color)
+      : objects.filter((o) => o.color === colorOf(words[i - 1] ?? '')).map((o) => o.shape);
+  return new Set(candidates).size === 1;
+}
 
 /** The model of a task: pre-training heads always, the task's head when fine-tuning. */
 export function buildModel(o: Pick<RunOptions, 'task' | 'model'>, data: VLData): VLBert {
@@ -118,7 +144,9 @@ function pretrainExample(
   textOnly: boolean,
 ): VLExample {
   const text = tokenizer.encode(item.caption, null, o.maxText);
-  const { ids, labels } = maskWords(rng, text, tokenizer);
+  const { ids, labels } = maskWords(rng, text, tokenizer, (word) =>
+    COLOR_WORDS.has(word) || SHAPE_WORDS.has(word) ? o.contentMask : 0.15,
+  );
   if (textOnly) {
     const none = o.model.regionFeatureDim ? { roiFeatures: [] } : {};
     return { image: item.image, boxes: [], ...none, ids, segmentIds: text.segmentIds, textLabels: labels };
@@ -339,8 +367,9 @@ export async function runTask(
 
 /** What a resumed run must match: the task, model, data, batch composition, initialisation and seed. */
 function runFingerprint(o: RunOptions, data: VLData) {
-  const { task, model, batch, textOnlyEvery, maxText, seed, init, trainItems } = o;
-  return { task, model, data: data.fingerprint, batch, textOnlyEvery, maxText, seed, init: init ?? null, trainItems };
+  const { task, model, batch, textOnlyEvery, contentMask, maxText, seed, init, trainItems } = o;
+  const common = { task, model, data: data.fingerprint, batch, textOnlyEvery, maxText, seed, init: init ?? null };
+  return { ...common, trainItems, contentMask };
 }
 
 /** run.json and the loss curve: views of the record, rebuilt from the checkpoint whenever they lag. */
@@ -359,7 +388,8 @@ function* chunks<T>(items: T[], size: number): Generator<T[]> {
 
 /**
  * Validation metrics of a task. Pre-training: accuracy of masked colour and shape words (every such word of a
- * caption masked at once) with real vs zeroed visual features. VQA: VQA accuracy overall and per answer type.
+ * caption masked at once) with real vs zeroed visual features, over all of them and over those the image settles
+ * (`settledByImage`). VQA: VQA accuracy overall and per answer type.
  * Grounding: the share of expressions whose best-scored RoI overlaps the referred box at IoU > 0.5. VCR:
  * @deformjs/metrics' `vcrAccuracy` (Q->A, QA->R given the right answer, and Q->AR: both right).
  */
@@ -379,31 +409,41 @@ export function evaluateTask(
       ['shape', SHAPE_WORDS],
     ] as const) {
       for (const visual of ['real', 'zeroed'] as const) {
-        let correct = 0;
-        let total = 0;
+        const all = { correct: 0, total: 0 };
+        const settled = { correct: 0, total: 0 };
         for (const items of chunks(data.captions.val, size)) {
-          const examples = items.map((item) => {
-            const text = tokenizer.encode(item.caption, null, o.maxText);
-            const { ids, labels } = maskSelectedWords(text, tokenizer, (w) => words.has(w));
+          const texts = items.map((item) => tokenizer.encode(item.caption, null, o.maxText));
+          const examples = items.map((item, b) => {
+            const { ids, labels } = maskSelectedWords(texts[b], tokenizer, (w) => words.has(w));
             const rows = regionRows(item, o);
             const { image, boxes } = item;
-            return { image, boxes, ...rows, ids, segmentIds: text.segmentIds, textLabels: labels };
+            return { image, boxes, ...rows, ids, segmentIds: texts[b].segmentIds, textLabels: labels };
           });
           const batch = collate(examples, data.imageSize, pad);
+          const T = batch.textIds.shape[1]!;
           const predicted = tf.tidy(() => {
             const out = model.forward({ ...batch, visual });
-            const [B, T, H] = out.text.shape;
+            const [B, , H] = out.text.shape;
             return tf.argMax(model.cls.predictions.forward(tf.reshape(out.text, [B * T, H])), -1).dataSync();
           });
           batch.textLabels.forEach((label, i) => {
             if (label === IGNORE) return;
-            total++;
-            if (predicted[i] === label) correct++;
+            const [b, t] = [Math.floor(i / T), i % T];
+            const counts = [all];
+            if (settledByImage(items[b], texts[b].ids.map(tokenizer.token.bind(tokenizer)), t, name))
+              counts.push(settled);
+            for (const c of counts) {
+              c.total++;
+              if (predicted[i] === label) c.correct++;
+            }
           });
           disposeBatch(batch);
         }
-        result[`${name}_${visual}`] = total > 0 ? correct / total : NaN;
-        result[`${name}_count`] = total;
+        const rate = (c: typeof all) => (c.total > 0 ? c.correct / c.total : NaN);
+        result[`${name}_${visual}`] = rate(all);
+        result[`${name}_count`] = all.total;
+        result[`${name}_settled_${visual}`] = rate(settled);
+        result[`${name}_settled_count`] = settled.total;
       }
     }
     return result;

@@ -95,7 +95,11 @@ describe('vl-bert pretrain, resume, finetune, evaluate and report on a tiny worl
     expect(r.loss.every(([, loss]) => Number.isFinite(loss) && loss > 0)).toBe(true);
     expect(r.segments).toEqual([{ fromStep: 0, options: { steps: 3, lr: 1e-3, warmup: 1, checkpointEvery: 1 } }]);
     expect(Object.keys(r.evaluation!).sort()).toEqual(
-      ['color_count', 'color_real', 'color_zeroed', 'shape_count', 'shape_real', 'shape_zeroed'].sort(),
+      ['color', 'shape']
+        .flatMap((w) =>
+          ['count', 'real', 'zeroed', 'settled_count', 'settled_real', 'settled_zeroed'].map((k) => `${w}_${k}`),
+        )
+        .sort(),
     );
     expect(readdirSync(reference).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'run.json']);
     const metadata = readSafetensors(new Uint8Array(readFileSync(join(reference, 'checkpoint.safetensors')))).metadata;

@@ -4,7 +4,8 @@ import { checkShapes } from '@deformjs/core';
 /**
  * Soft cross-entropy -sum_c targets_c log softmax(logits)_c, averaged over the rows (masked RoI
  * classification against a detector's class scores; one-hot targets make it the ordinary cross-entropy).
- * logits and targets [N, C]; N = 0 gives 0.
+ * logits and targets [N, C]. N = 0 gives 0 still connected to `logits` (zero gradients), so a training step over a
+ * batch where nothing is masked runs instead of failing for a loss that no variable reaches.
  */
 export function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const { N } = checkShapes('softCrossEntropy', [
@@ -12,7 +13,7 @@ export function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scal
     { name: 'targets', shape: targets.shape, expected: ['N', 'C'] },
   ]);
   return tf.tidy(() =>
-    N === 0 ? tf.scalar(0) : tf.neg(tf.div(tf.sum(tf.mul(targets, tf.logSoftmax(logits))), N)),
+    N === 0 ? tf.mul(tf.sum(logits), 0) : tf.neg(tf.div(tf.sum(tf.mul(targets, tf.logSoftmax(logits))), N)),
   ) as tf.Scalar;
 }
 

@@ -8,17 +8,21 @@ import { crossEntropy } from './losses';
 export const IGNORE = -1;
 
 /**
- * BERT's masking by whole words: each word is chosen with probability `probability`; each of its pieces then
- * becomes [MASK] (80%), a random non-special token (10%) or stays (10%), and is labelled with its own id.
+ * BERT's masking by whole words: each word is chosen with probability `probability` (a number, or a function of
+ * the word's first piece, to mask some words more often); each of its pieces then becomes [MASK] (80%), a random
+ * non-special token (10%) or stays (10%), and is labelled with its own id.
  */
 export function maskWords(
   rng: Rng,
   text: EncodedText,
   tokenizer: WordPieceTokenizer,
-  probability = 0.15,
+  probability: number | ((word: string) => number) = 0.15,
 ): { ids: number[]; labels: number[] } {
+  const probabilityOf = typeof probability === 'number' ? () => probability : probability;
   const chosen = new Map<number, boolean>();
-  for (const w of text.wordIds) if (w >= 0 && !chosen.has(w)) chosen.set(w, rng.next() < probability);
+  text.wordIds.forEach((w, i) => {
+    if (w >= 0 && !chosen.has(w)) chosen.set(w, rng.next() < probabilityOf(tokenizer.token(text.ids[i])));
+  });
   const specials = new Set(SPECIAL_TOKENS.map((t) => tokenizer.id(t)));
   const ids = text.ids.slice();
   const labels = text.ids.map(() => IGNORE);

@@ -198,4 +198,15 @@ describe('whole-word masking', () => {
     expect(counts.random / pieces).toBeGreaterThan(0.07);
     expect(counts.random / pieces).toBeLessThan(0.13);
   });
+
+  it('takes a per-word probability: the chosen words always, the others never', () => {
+    const t = syntheticWorldTokenizer();
+    const text = t.encode('a red circle and two red squares on a grey background', null, 32);
+    const rng = new Rng(2);
+    for (let trial = 0; trial < 50; trial++) {
+      const { labels } = maskWords(rng, text, t, (word) => (word === 'red' ? 1 : 0));
+      const labelled = text.ids.filter((_, i) => labels[i] !== IGNORE).map((id) => t.token(id));
+      expect(labelled).toEqual(['red', 'red']);
+    }
+  });
 });

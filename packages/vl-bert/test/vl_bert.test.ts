@@ -198,6 +198,25 @@ describe('VCR-style choice', () => {
   });
 });
 
+describe('a batch where nothing is masked', () => {
+  it('trains a step with zero loss instead of failing for a loss no variable reaches, leaking nothing', async () => {
+    await initBackend('cpu');
+    const model = tinyModel();
+    const optimizer = new AdamW(model.trainingVariables(), { lr: 1e-2 });
+    // BERT's 15% per word leaves short captions unmasked often (a 3-word caption: 0.85^3 = 61% of the time).
+    const unmasked = tinyExamples().map((e) => ({ ...e, textLabels: e.ids.map(() => -1), roiLabels: undefined }));
+    const batch = collate(unmasked, SIZE, tokenizer.id('[PAD]'));
+    trainStep(model, optimizer, () => pretrainingLosses(model, batch).loss);
+    await assertNoTensorLeak(() => {
+      const result = trainStep(model, optimizer, () => pretrainingLosses(model, batch).loss);
+      expect(result.loss).toBe(0);
+    });
+    disposeBatch(batch);
+    optimizer.dispose();
+    model.dispose();
+  });
+});
+
 describe('a frozen backbone', () => {
   it('is left out of training and stays unchanged by a step', async () => {
     await initBackend('cpu');
