@@ -222,7 +222,11 @@ describe('compare and report', SLOW, () => {
     const std = Math.abs(overall[0] - overall[1]) / Math.SQRT2;
     const table = readFileSync(join(root, 'results.md'), 'utf8');
     expect(table).toContain(`| pre-trained     | ${(100 * mean).toFixed(1)} ± ${(100 * std).toFixed(1)}`);
-    expect(table).toContain('Pre-training 2 steps, fine-tuning 1 steps (each task) on the first 3 training items');
+    expect(table).toContain('text up to 20 tokens. Pre-training 2 steps, colour and shape words masked with');
+    expect(table).toContain(
+      'probability 0.15 (other words 0.15), fine-tuning 1 steps (each task) on the first 3 training items',
+    );
+    expect(table).toContain('| colour words the image settles   |');
     expect(table).toContain("RoI appearance: the generator's precomputed 64-wide region features");
     expect(table).toContain('visual LayerNorm gain at init 0.5');
     const pretrained = record(join(root, 'seed0', 'vqa-pretrained'));
@@ -248,7 +252,7 @@ describe('compare and report', SLOW, () => {
 
   it("the app README's results table is what report writes from the committed runs", () => {
     const here = fileURLToPath(new URL('..', import.meta.url));
-    const table = resultsTable(readCompareRuns(join(here, 'results', 'low-data')));
+    const table = resultsTable(readCompareRuns(join(here, 'results', 'content-mask')));
     const readme = readFileSync(join(here, 'README.md'), 'utf8');
     expect(readme).toContain(`${README_START}\n\n${table}\n${README_END}`);
   });
