@@ -33,8 +33,8 @@ models   ${DETECTORS.map((d) => `${d.name} (presets ${d.presets.join(', ')}; var
 data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>/; default: shapes world)
          --train-split train  --val-split val  --resize 0 (shorter side; 0 = as stored)  --max-size 1333
          --size 128 (shapes: longest side)  --train-count 400  --val-count 80  --data-seed 0  --cache runs/data
-training --batch 4  --lr 1e-3  --lr-backbone 0.1  --lr-linear-proj 0.1 (multipliers; a detector's own
-         recipe may change these defaults)  --freeze-stem  --weight-decay 1e-4  --clip 0.1  --warmup 50 (steps)
+training --batch 4  --lr 1e-3  --lr-backbone 0.1  --lr-linear-proj 0.1 (multipliers; --lr-backbone 0 freezes
+         the backbone: no backward pass through it; a detector's own recipe may change these defaults)  --freeze-stem  --weight-decay 1e-4  --clip 0.1  --warmup 50 (steps)
          --lr-drop <epoch> (default: 4/5 of --epochs)  --checkpoint-every 200  --eval-every-epoch  --seed 0
          --fresh (discard the run in --out; refused if --out holds files the trainer did not write)
          --backbone-weights <file> (from pretrain-backbone)

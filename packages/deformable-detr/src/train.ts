@@ -13,7 +13,10 @@ export interface DetectionModel extends Module {
 }
 
 export interface ParamGroupOptions {
-  /** Learning-rate multiplier of `backbone.0.*` (upstream: lr_backbone / lr = 0.1). */
+  /**
+   * Learning-rate multiplier of `backbone.0.*` (upstream: lr_backbone / lr = 0.1). 0 freezes the backbone, as
+   * upstream's `train_backbone = lr_backbone > 0`: it is left out of the groups, so no gradient flows into it.
+   */
   backbone?: number;
   /** Multiplier of `sampling_offsets` and `reference_points` (upstream: lr_linear_proj_mult = 0.1). */
   linearProj?: number;
@@ -33,7 +36,8 @@ export function paramGroups(model: DetectionModel, options: ParamGroupOptions = 
     if (!p.trainable || seen.has(p.variable)) continue;
     seen.add(p.variable);
     if (name.startsWith('backbone.0.')) {
-      if (!(freezeBackboneStem && !/^backbone\.0\.body\.layer[234]\./.test(name))) groups.backbone.push(p.variable);
+      if (backbone > 0 && !(freezeBackboneStem && !/^backbone\.0\.body\.layer[234]\./.test(name)))
+        groups.backbone.push(p.variable);
     } else if (/(^|\.)(sampling_offsets|reference_points)\./.test(name)) groups.linearProj.push(p.variable);
     else groups.main.push(p.variable);
   }

@@ -103,6 +103,11 @@ describe('training (wasm)', () => {
     expect(all).toContain(stem);
     expect(frozen.flatMap((g) => g.params)).not.toContain(stem);
     expect(frozen[1].params.length).toBeLessThan(groups[1].params.length);
+    const noBackbone = paramGroups(model, { backbone: 0 });
+    expect(noBackbone.map((g) => g.params.length)).toEqual([groups[0].params.length, groups[2].params.length]);
+    const backbone = [...model.namedParameters()].filter(([name]) => name.startsWith('backbone.0.'));
+    expect(backbone.length).toBeGreaterThan(0);
+    expect(noBackbone.flatMap((g) => g.params).filter((v) => backbone.some(([, p]) => p.variable === v))).toEqual([]);
     const criterion = new SetCriterion({ numClasses: 2 });
     const optimizer = new AdamW(groups, { lr: 1e-4 });
     const batch = toyBatch(new Rng(4));
