@@ -15,6 +15,10 @@ const NEGLIGIBLE_TAP = 1e-14;
  * the positions where the mask is nonzero in increasing order ([A, C], A = their count; what a sparse conv
  * computes), so the map never has to be scattered first. mask [N, H, W]; kernel [k, k]; out [N, H, W, C]
  * (zero-filled on entry).
+ *
+ * Each position first lists its sampled neighbours with their final weights (the normalisation folded in), then
+ * sums the rows four channels at a time in local variables: one store per output value instead of one per
+ * neighbour and channel, which made this loop about twice as fast as accumulating into an array.
  */
 export function interpolateRowsImpl(
   rows: Float32Array,
@@ -51,39 +55,62 @@ export function interpolateRowsImpl(
     }
   }
   const taps = tapWeight.length;
-  const num = new Float32Array(C);
+  // A position's terms: the start of each contributing row and its weight (its own row last, weight m).
+  const termStart = new Int32Array(taps + 1);
+  const termWeight = new Float64Array(taps + 1);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
       for (let w = 0; w < W; w++) {
         const p = (n * H + h) * W + w;
         const m = mask[p];
-        let scale = 0;
-        if (m !== 1) {
-          num.fill(0);
-          let den = 0;
-          for (let t = 0; t < taps; t++) {
-            const hh = h + tapH[t];
-            const ww = w + tapW[t];
-            if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
-            const q = (n * H + hh) * W + ww;
-            const row = rowOf[q];
-            if (row < 0) continue;
-            const g = tapWeight[t] * mask[q];
-            den += g;
-            const src = row * C;
-            for (let c = 0; c < C; c++) num[c] += g * rows[src + c];
-          }
-          scale = (1 - m) / (den + 1e-5);
-        }
-        const row = rowOf[p];
+        const own = rowOf[p];
         const base = p * C;
         if (m === 1) {
-          out.set(rows.subarray(row * C, row * C + C), base);
-        } else if (row < 0) {
-          for (let c = 0; c < C; c++) out[base + c] = scale * num[c];
-        } else {
-          const src = row * C;
-          for (let c = 0; c < C; c++) out[base + c] = m * rows[src + c] + scale * num[c];
+          out.set(rows.subarray(own * C, own * C + C), base);
+          continue;
+        }
+        let terms = 0;
+        let den = 0;
+        for (let t = 0; t < taps; t++) {
+          const hh = h + tapH[t];
+          const ww = w + tapW[t];
+          if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
+          const row = rowOf[(n * H + hh) * W + ww];
+          if (row < 0) continue;
+          const g = tapWeight[t] * mask[(n * H + hh) * W + ww];
+          den += g;
+          termStart[terms] = row * C;
+          termWeight[terms++] = g;
+        }
+        const scale = (1 - m) / (den + 1e-5);
+        for (let a = 0; a < terms; a++) termWeight[a] *= scale;
+        if (own >= 0) {
+          termStart[terms] = own * C;
+          termWeight[terms++] = m;
+        }
+        let c = 0;
+        for (; c + 4 <= C; c += 4) {
+          let v0 = 0;
+          let v1 = 0;
+          let v2 = 0;
+          let v3 = 0;
+          for (let a = 0; a < terms; a++) {
+            const g = termWeight[a];
+            const src = termStart[a] + c;
+            v0 += g * rows[src];
+            v1 += g * rows[src + 1];
+            v2 += g * rows[src + 2];
+            v3 += g * rows[src + 3];
+          }
+          out[base + c] = v0;
+          out[base + c + 1] = v1;
+          out[base + c + 2] = v2;
+          out[base + c + 3] = v3;
+        }
+        for (; c < C; c++) {
+          let v = 0;
+          for (let a = 0; a < terms; a++) v += termWeight[a] * rows[termStart[a] + c];
+          out[base + c] = v;
         }
       }
     }
