@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedKernel, runFused, type ConvGeometry } from '@deformjs/core';
+import { registerFusedKernel, runFused, runSplit, type ConvGeometry, type SplitKernel } from '@deformjs/core';
 import { interpolateRowsImpl } from './interpolate_impl';
 import { name, version } from '../package.json';
 import { sampleEvalMaskImpl } from './mask_impl';
@@ -19,6 +19,17 @@ type TapSumAttrs = {
 };
 
 type GeometryAttrs = { geometry: ConvGeometry };
+
+/**
+ * The row kernels split across the wasm threads (core's runSplit; one thread elsewhere): their units write
+ * disjoint rows, so the result is the single-thread one bit for bit.
+ */
+const IM2COL: SplitKernel = { name: 'sparseIm2colRows', run: im2colRowsImpl };
+const COL2IM: SplitKernel = { name: 'sparseCol2imRows', run: col2imRowsImpl };
+const SCATTER: SplitKernel = { name: 'sparseScatterRows', run: scatterRowsImpl };
+const GATHER: SplitKernel = { name: 'sparseGatherRows', run: gatherRowsImpl };
+/** Values copied or summed below which a worker's wake-up (about 0.5 ms under load) costs more than it saves. */
+const MIN_SPLIT_VALUES = 2 ** 20;
 type WidthAttrs = { rows: number };
 
 let registered = false;
@@ -32,28 +43,28 @@ export function registerSparseKernels(): void {
     owner: `${name}@${version}`,
     outputs: ([, [A]], { geometry: g }) => [{ shape: [A, g.kernel[0] * g.kernel[1] * g.inChannels] }],
     compute: ([x, indices], [columns], _shapes, { geometry }) =>
-      im2colRowsImpl(x as Float32Array, indices as Int32Array, columns as Float32Array, geometry),
+      runSplit(IM2COL, [x, indices, columns, geometry], indices.length, columns.length >= MIN_SPLIT_VALUES),
   });
   registerFusedKernel<GeometryAttrs>({
     kernelName: SPARSE_COL2IM,
     owner: `${name}@${version}`,
     outputs: (_shapes, { geometry: g }) => [{ shape: [g.batch, g.inHeight, g.inWidth, g.inChannels] }],
-    compute: ([columns, indices], [dx], _shapes, { geometry }) =>
-      col2imRowsImpl(columns as Float32Array, indices as Int32Array, dx as Float32Array, geometry),
+    compute: ([columns, indices], [dx], _shapes, { geometry: g }) =>
+      runSplit(COL2IM, [columns, indices, dx, g], g.batch * g.inHeight, columns.length >= MIN_SPLIT_VALUES),
   });
   registerFusedKernel<WidthAttrs>({
     kernelName: SCATTER_ROWS,
     owner: `${name}@${version}`,
     outputs: ([[, width]], { rows }) => [{ shape: [rows, width] }],
     compute: ([rows, indices], [out], [[, width]]) =>
-      scatterRowsImpl(rows as Float32Array, indices as Int32Array, out as Float32Array, width),
+      runSplit(SCATTER, [rows, indices, out, width], indices.length, rows.length >= MIN_SPLIT_VALUES),
   });
   registerFusedKernel<object>({
     kernelName: GATHER_ROWS,
     owner: `${name}@${version}`,
     outputs: ([[, width], [A]]) => [{ shape: [A, width] }],
     compute: ([source, indices], [out], [[, width]]) =>
-      gatherRowsImpl(source as Float32Array, indices as Int32Array, out as Float32Array, width),
+      runSplit(GATHER, [source, indices, out, width], indices.length, out.length >= MIN_SPLIT_VALUES),
   });
   tf.registerGradient({
     kernelName: SPARSE_IM2COL,
