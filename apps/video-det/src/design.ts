@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { argumentError, type Module, type Rng } from '@deformjs/core';
 import type { Detections, FasterRcnnTarget } from '@deformjs/dcnv2-rcnn';
+import type { NormKind } from '@deformjs/nn';
 import type { Timer } from '@deformjs/video-det';
 
 /** One training clip as the trainer hands it to a design: the anchor frame first, then its references. */
@@ -66,6 +67,8 @@ export interface ConfigOptions {
   preset?: string;
   /** Backbone width (`--width`: ResNet width or MobileNet stem channels); the preset's when not given. */
   width?: number;
+  /** Backbone norm (`--norm`: batch, frozen or instance, @deformjs/nn's `NormKind`); the preset's when not given. */
+  norm?: NormKind;
   /** Flow network width (`--flow-width`: channels of FlowNet-S's or Light Flow's conv1). */
   flowWidth: number;
   numClasses: number;

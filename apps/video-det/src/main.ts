@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKEND_NAMES, initBackend } from '@deformjs/core';
+import { NORM_KINDS } from '@deformjs/nn';
 import { UsageError, runCli, writeFileAtomic, type Flags } from '@deformjs/core/node';
 import { RunFolder } from '@deformjs/weights/node';
 import { loadDesign } from './checkpoint';
@@ -29,6 +30,8 @@ const USAGE = `video-det: train, evaluate and run video object detectors (Tensor
 designs  ${designHelp}
 model    --preset ${DETECTOR_PRESETS.join('|')} (Faster R-CNN R18-FPN or MobileNet-FPN; default tiny, mobile for
          the mobile design)  --width <backbone width> (default the preset's)
+         --norm ${NORM_KINDS.join('|')} (backbone norm, default the preset's; instance: per-image statistics
+         in training and evaluation, what batch norm trains with on one image per step)
          --flow-width 8 (conv1 channels of FlowNet-S, or of Light Flow in the mobile design)
 data     --vid <ILSVRC root with shape-class names> (default: generated shapes videos)
          --size 128 (longest side)  --train-count 24  --val-count 6 (videos)  --video-frames 20
@@ -46,6 +49,7 @@ const OPTIONS = {
   design: { type: 'string' },
   preset: { type: 'string' },
   width: { type: 'string' },
+  norm: { type: 'string' },
   'flow-width': { type: 'string', default: '8' },
   out: { type: 'string' },
   checkpoint: { type: 'string' },
@@ -199,6 +203,7 @@ export function main(argv: string[], hooks: { onWritePoint?: (point: WritePoint)
       const choice = {
         preset: values.preset === undefined ? undefined : flags.oneOf('preset', DETECTOR_PRESETS),
         width: flags.optionalInt('width', 1, 512),
+        norm: values.norm === undefined ? undefined : flags.oneOf('norm', NORM_KINDS),
         flowWidth: flags.int('flow-width', 1, 256),
         seed: options.seed,
       };

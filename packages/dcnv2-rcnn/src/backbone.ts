@@ -33,7 +33,13 @@ export class BackboneWithFPN extends Module {
       backbone.arch === 'mobilenet'
         ? new MobileNet({ width, norm, seed })
         : sparse
-          ? new SparseResNet({ depth: depth as 50 | 101, width, norm, sparseLossWeight: sparse.lossWeight, seed })
+          ? new SparseResNet({
+              depth: depth as 50 | 101,
+              width,
+              norm: norm as 'batch' | 'frozen',
+              sparseLossWeight: sparse.lossWeight,
+              seed,
+            })
           : new ResNet({ depth, width, norm, conv3x3, seed }),
     );
     const channels = sparse

@@ -1,4 +1,5 @@
 import { argumentError, assertInteger, assertOneOf } from '@deformjs/core';
+import { NORM_KINDS, type NormKind } from '@deformjs/nn';
 
 /** Where DCNv2's ablation puts deformable convs: nowhere, or every 3x3 conv of conv3-conv5 (layer2..layer4). */
 export type DcnStages = 'none' | 'c3-c5';
@@ -13,7 +14,8 @@ export interface FasterRcnnConfig {
     arch?: 'resnet' | 'mobilenet';
     depth: 18 | 34 | 50 | 101;
     width: number;
-    norm: 'frozen' | 'batch';
+    /** @deformjs/nn's `NormKind`: 'batch', 'frozen' or 'instance' (the sparse backbone: 'batch' or 'frozen'). */
+    norm: NormKind;
     /**
      * Spatially adaptive inference (arXiv 2003.08866): a SparseResNet (depth 50 or 101) whose bottlenecks sample
      * where conv1 and conv2 are computed, trained with its sparsity loss times `lossWeight` (the reference's
@@ -177,11 +179,14 @@ export const FASTER_RCNN_TINY: FasterRcnnConfig = {
 
 /**
  * FASTER_RCNN_TINY with a MobileNet v1 backbone of stem width 4 (C2..C5 of 16, 32, 64, 128 channels): the light
- * feature network of the mobile video detector at toy size.
+ * feature network of the mobile video detector at toy size. Its norm is 'instance' (per-image statistics in
+ * training and evaluation): trained from scratch one image per step, batch norm learns with one image's statistics
+ * and is then evaluated with running averages, which cost MobileNet's deep stack of 27 norms most of its accuracy
+ * (apps/video-det's README has the measurement).
  */
 export const FASTER_RCNN_MOBILE_TINY: FasterRcnnConfig = {
   ...FASTER_RCNN_TINY,
-  backbone: { arch: 'mobilenet', depth: 18, width: 4, norm: 'batch' },
+  backbone: { arch: 'mobilenet', depth: 18, width: 4, norm: 'instance' },
 };
 
 /** DCNv2's ablation rows (the paper's Table 1 at our scale): name -> label. */
@@ -259,7 +264,7 @@ export function validateFasterRcnnConfig(config: FasterRcnnConfig): FasterRcnnCo
       dcn.stages,
     );
   assertInteger(op, 'config.backbone.width', backbone.width, 1);
-  assertOneOf(op, 'config.backbone.norm', backbone.norm, ['frozen', 'batch']);
+  assertOneOf(op, 'config.backbone.norm', backbone.norm, backbone.sparse != null ? ['frozen', 'batch'] : NORM_KINDS);
   if (backbone.sparse != null) {
     if (typeof backbone.sparse !== 'object' || !(backbone.sparse.lossWeight >= 0))
       throw argumentError(

@@ -12,6 +12,9 @@ describe('Faster R-CNN with the MobileNet backbone', () => {
     expect(names).toContain('backbone.body.features.0.0.weight');
     expect(names).toContain('backbone.body.features.13.3.weight');
     expect(names.some((n) => n.includes('layer1'))).toBe(false);
+    // The preset's instance norm keeps no running statistics.
+    expect(names).toContain('backbone.body.features.13.4.weight');
+    expect(names.some((n) => n.startsWith('backbone.body.') && n.includes('running_'))).toBe(false);
     const images = tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 1);
     const { features, paddedSize } = model.features(images);
     expect(features.map((f) => f.shape)).toEqual([
@@ -36,6 +39,12 @@ describe('Faster R-CNN with the MobileNet backbone', () => {
         backbone: { ...FASTER_RCNN_MOBILE_TINY.backbone, arch: 'vgg' as 'resnet' },
       }),
     ).toThrow(/FasterRCNN.*config.backbone.arch/);
+    expect(() =>
+      validateFasterRcnnConfig({
+        ...FASTER_RCNN_MOBILE_TINY,
+        backbone: { arch: 'resnet', depth: 50, width: 8, norm: 'instance', sparse: { lossWeight: 1 } },
+      }),
+    ).toThrow(/FasterRCNN.*config.backbone.norm.*frozen.*batch.*instance/);
     tf.dispose([images, loss, ...features]);
     model.dispose();
   });

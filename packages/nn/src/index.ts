@@ -22,6 +22,8 @@ export { resizeBilinear } from './interpolate';
 export type { ResizeBilinearOptions } from './interpolate';
 export type { Layer, Conv2dOptions } from './layers';
 export { GroupNorm } from './group_norm';
+export { NORM_KINDS, makeNorm, normKind } from './norms';
+export type { NormKind } from './norms';
 export { ResNet, resnet, plainConv3x3 } from './resnet';
 export type { ResNetOptions, Conv3x3Context, Conv3x3Factory, FeatureName } from './resnet';
 export { AdamW, clipGradNorm, optimizationStep, stepSchedule, cosineSchedule, linearWarmup } from './optim';

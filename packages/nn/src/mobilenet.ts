@@ -1,14 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Conv2d, Module, Rng, argumentError, assertInteger, assertOneOf, type Layer } from '@deformjs/core';
+import { Conv2d, Module, Rng, argumentError, assertInteger, type Layer } from '@deformjs/core';
 import { DepthwiseConv2d } from './conv';
-import { BatchNorm2d, FrozenBatchNorm2d, ModuleList, convNorm } from './layers';
+import { ModuleList, convNorm } from './layers';
+import { makeNorm, normKind, type NormKind } from './norms';
 import type { FeatureName } from './resnet';
-
-type NormKind = 'batch' | 'frozen';
-
-function makeNorm(kind: NormKind, channels: number): Layer {
-  return kind === 'batch' ? new BatchNorm2d(channels) : new FrozenBatchNorm2d(channels);
-}
 
 /**
  * Makes the depthwise 3x3 of a depthwise-separable block (channels in = out, padding 1, the block's stride), so a
@@ -77,7 +72,7 @@ export interface MobileNetOptions {
   width?: number;
   /** How many stride-1 blocks of 16 x width channels at stride 16 (MobileNet: 5). */
   middleBlocks?: number;
-  /** 'batch' (trainable BatchNorm2d, default) or 'frozen'. */
+  /** 'batch' (trainable BatchNorm2d, default), 'frozen' or 'instance' (see `NormKind`). */
   norm?: NormKind;
   seed?: number;
 }
@@ -102,7 +97,7 @@ export class MobileNet extends Module {
     const width = options.width ?? 32;
     if (!Number.isInteger(width) || width < 1) throw argumentError('MobileNet', 'width', 'a positive integer', width);
     const middle = assertInteger('MobileNet', 'middleBlocks', options.middleBlocks ?? 5, 0);
-    const norm = assertOneOf('MobileNet', 'norm', options.norm ?? 'batch', ['batch', 'frozen']);
+    const norm = normKind('MobileNet', options.norm);
     const rng = new Rng(options.seed ?? 0);
     // (channels as multiples of width, stride) of each depthwise-separable block.
     const plan: Array<[number, number]> = [

@@ -10,7 +10,8 @@ import {
   type Conv3x3Factory,
   type Layer,
 } from '@deformjs/core';
-import { BatchNorm2d, FrozenBatchNorm2d, Sequential, convNorm } from './layers';
+import { Sequential, convNorm } from './layers';
+import { makeNorm, normKind, type NormKind } from './norms';
 
 /** The 3x3-conv extension point is core's, so the packages that plug into it (dcn) need not depend on nn. */
 export { plainConv3x3 };
@@ -22,8 +23,8 @@ export interface ResNetOptions {
   depth?: 18 | 34 | 50 | 101;
   /** Channels of the stem and of layer1's 3x3 convs (torchvision: 64). Stages use width x 1, 2, 4, 8. */
   width?: number;
-  /** 'batch' (trainable BatchNorm2d, default) or 'frozen' (FrozenBatchNorm2d: DETR's backbones). */
-  norm?: 'batch' | 'frozen';
+  /** 'batch' (trainable BatchNorm2d, default), 'frozen' (FrozenBatchNorm2d: DETR's backbones) or 'instance' (`NormKind`). */
+  norm?: NormKind;
   /** Which feature maps `forward` returns (default all four). */
   returnFeatures?: FeatureName[];
   /** Replaces layer4's stride by dilation 2 (output stride 16, as DeepLab); torchvision's replace_stride_with_dilation[2]. */
@@ -162,8 +163,8 @@ export class ResNet extends Module {
     const depth = assertOneOf('ResNet', 'depth', options.depth ?? 50, [18, 34, 50, 101]);
     const width = options.width ?? 64;
     if (!Number.isInteger(width) || width < 1) throw argumentError('ResNet', 'width', 'a positive integer', width);
-    const normKind = assertOneOf('ResNet', 'norm', options.norm ?? 'batch', ['batch', 'frozen']);
-    const norm: NormFactory = (c) => (normKind === 'batch' ? new BatchNorm2d(c) : new FrozenBatchNorm2d(c));
+    const kind = normKind('ResNet', options.norm);
+    const norm: NormFactory = (c) => makeNorm(kind, c);
     const conv3x3 = options.conv3x3 ?? plainConv3x3;
     this.returnFeatures = options.returnFeatures ?? ['C2', 'C3', 'C4', 'C5'];
     for (const f of this.returnFeatures) assertOneOf('ResNet', 'returnFeatures', f, ['C2', 'C3', 'C4', 'C5']);

@@ -9,6 +9,7 @@ import {
   DepthwiseSeparableConv,
   FPN,
   MobileNet,
+  ResNet,
   optimizationStep,
   type Depthwise3x3Factory,
 } from '../src/index';
@@ -119,4 +120,60 @@ describe('MobileNet', () => {
     optimizer.dispose();
     net.dispose();
   });
+
+  for (const backbone of ['MobileNet', 'ResNet'] as const) {
+    it(`${backbone} norm 'instance': in evaluation what 'batch' computes in training on one image, with gradients`, async () => {
+      await initBackend('wasm');
+      const build = (norm: 'batch' | 'instance') =>
+        backbone === 'MobileNet'
+          ? new MobileNet({ width: 4, middleBlocks: 1, norm, seed: 5 })
+          : new ResNet({ depth: 18, width: 4, norm, seed: 5 });
+      const batch = build('batch');
+      const instance = build('instance');
+      // Same convs, and the norms' weights and biases made non-trivial: only the statistics may differ.
+      const rng = new Rng(7);
+      const weights = Object.fromEntries(
+        batch
+          .namedParameters()
+          .map(([name, p]) => [
+            name,
+            name.endsWith('.weight') && p.variable.rank === 1
+              ? rng.uniformTensor(p.variable.shape, 0.5, 1.5)
+              : tf.clone(p.variable),
+          ]),
+      );
+      batch.loadStateDict(weights);
+      const { missing, unexpected } = instance.loadStateDict(weights, { strict: false });
+      expect(missing).toEqual([]);
+      expect(unexpected.length).toBeGreaterThan(0);
+      expect(unexpected.every((k) => /running_mean|running_var|num_batches_tracked/.test(k))).toBe(true);
+      const x = tf.add(tf.mul(tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 8), 2), 0.5);
+      const trained = batch.train().forward(x);
+      const evaluated = instance.eval().forward(x);
+      for (const f of ['C2', 'C3', 'C4', 'C5'] as const)
+        assertAllClose(evaluated[f]!, trained[f]!, { atol: 1e-3, rtol: 1e-3, name: f });
+      // Evaluation with running statistics is not that: the check above can fail.
+      const running = batch.eval().forward(x);
+      expect(tf.max(tf.abs(tf.sub(running.C5!, trained.C5!))).dataSync()[0]).toBeGreaterThan(1e-2);
+      await assertNoTensorLeak(() => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.mean(tf.square(instance.forward(x).C5!)) as tf.Scalar,
+          instance.trainableVariables(),
+        );
+        const sizes = tf.tidy(() => Object.values(grads).map((g) => tf.sum(tf.abs(g)).dataSync()[0]));
+        expect(sizes.every((size) => Number.isFinite(size)) && sizes.some((size) => size > 0)).toBe(true);
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      expect(() => build('group' as 'batch')).toThrow(/norm.*batch.*frozen.*instance.*group/);
+      tf.dispose([
+        x,
+        ...Object.values(weights),
+        ...Object.values(trained),
+        ...Object.values(evaluated),
+        ...Object.values(running),
+      ]);
+      batch.dispose();
+      instance.dispose();
+    });
+  }
 });

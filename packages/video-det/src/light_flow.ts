@@ -1,12 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, Conv2d, Module, Rng } from '@deformjs/core';
-import { DepthwiseSeparableConv, ModuleList, resizeBilinear } from '@deformjs/nn';
+import { DepthwiseSeparableConv, ModuleList, normKind, resizeBilinear, type NormKind } from '@deformjs/nn';
 import { checkFramePair, FLOW_DIV, type FlowNetSOutput } from './flownet';
 
 export interface LightFlowConfig {
   /** Channels of conv1; the encoder widens 1, 2, 4, 8, 8, 16, 16, 32, 32 times it (32 in the paper). */
   width: number;
   seed: number;
+  /**
+   * The norm of every depthwise-separable conv (@deformjs/nn's `NormKind`, default 'batch'). 'instance' keeps the
+   * statistics training on one clip per step uses (the mobile design's choice, as its MobileNet's).
+   */
+  norm?: NormKind;
 }
 
 /** Encoder (channels as multiples of width, stride): the paper's 32/2, 64/2, 128/2, 256/2, 256, 512/2, 512, 1024/2, 1024. */
@@ -51,17 +56,18 @@ export class LightFlow extends Module {
     assertInteger('LightFlow', 'config.width', config.width, 1);
     const rng = new Rng(config.seed);
     const c = config.width;
+    const norm = normKind('LightFlow', config.norm, 'config.norm');
     const encoder = this.addModule('encoder', new ModuleList());
     let inChannels = 6;
     this.encoder = ENCODER.map(([multiple, stride], i) => {
-      const layer = encoder.add(String(i), new DepthwiseSeparableConv(rng, inChannels, multiple * c, stride));
+      const layer = encoder.add(String(i), new DepthwiseSeparableConv(rng, inChannels, multiple * c, stride, norm));
       inChannels = multiple * c;
       return layer;
     });
     const decoder = this.addModule('decoder', new ModuleList());
     this.decoder = DECODER.map((multiple, i) => {
       const skip = ENCODER[SKIPS[i]][0] * c;
-      const layer = decoder.add(String(i), new DepthwiseSeparableConv(rng, inChannels + skip, multiple * c));
+      const layer = decoder.add(String(i), new DepthwiseSeparableConv(rng, inChannels + skip, multiple * c, 1, norm));
       inChannels = multiple * c;
       return layer;
     });

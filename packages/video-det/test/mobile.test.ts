@@ -45,8 +45,23 @@ describe('Light Flow', () => {
     );
     expect(() => net.forward(a, tf.zeros([2, 64, 128, 1]))).toThrow(/LightFlow.*reference/);
     expect(() => new LightFlow({ width: 0, seed: 0 })).toThrow(/LightFlow.*config.width/);
+    expect(() => new LightFlow({ ...LIGHT_FLOW, norm: 'layer' as 'batch' })).toThrow(/LightFlow.*config.norm.*layer/);
     tf.dispose([a, b, out.flow, out.features, ...out.predictions, biases, constant.flow, constant.features]);
     tf.dispose([...constant.predictions, expected]);
+    net.dispose();
+  });
+
+  it("norm 'instance': per-image statistics, the same flow in evaluation as in training", async () => {
+    const net = new LightFlow({ ...LIGHT_FLOW, norm: 'instance' });
+    const names = Object.keys(net.stateDict());
+    expect(names).toContain('encoder.8.4.weight');
+    expect(names.some((name) => name.includes('running_'))).toBe(false);
+    const a = tf.randomNormal([1, 64, 128, 3], 0, 1, 'float32', 3);
+    const b = tf.randomNormal([1, 64, 128, 3], 0, 1, 'float32', 4);
+    const trained = net.train().forward(a, b);
+    const evaluated = await assertNoTensorLeak(() => net.eval().forward(a, b));
+    assertAllClose(evaluated.flow, trained.flow, { atol: 1e-5, name: 'flow' });
+    tf.dispose([a, b, ...Object.values(trained).flat(), ...Object.values(evaluated).flat()]);
     net.dispose();
   });
 

@@ -8,7 +8,7 @@ import {
   type FasterRCNN,
   type FasterRcnnConfig,
 } from '@deformjs/dcnv2-rcnn';
-import type { FlowNetSConfig } from '@deformjs/video-det';
+import type { FlowNetSConfig, LightFlowConfig } from '@deformjs/video-det';
 import type { ConfigOptions, TrainingClip, VideoDesign } from '../design';
 
 /** `--preset`: Faster R-CNN with ResNet-18 (tiny, small) or MobileNet v1 (mobile) backbones. */
@@ -18,13 +18,21 @@ export const DETECTOR_PRESETS = Object.keys(PRESETS) as (keyof typeof PRESETS)[]
 /** What every design's configuration holds: the per-frame detector, and the flow network when it has one. */
 export interface DesignConfig {
   detector: FasterRcnnConfig;
-  flownet: FlowNetSConfig;
+  /** FlowNet-S's, or Light Flow's in the mobile design (`norm` is Light Flow's only). */
+  flownet: FlowNetSConfig & Pick<LightFlowConfig, 'norm'>;
   seed: number;
 }
 
-export function designConfig({ preset = 'tiny', width, flowWidth, numClasses, seed }: ConfigOptions): DesignConfig {
+export function designConfig({
+  preset = 'tiny',
+  width,
+  norm,
+  flowWidth,
+  numClasses,
+  seed,
+}: ConfigOptions): DesignConfig {
   const base = PRESETS[preset as keyof typeof PRESETS];
-  const backbone = width === undefined ? base.backbone : { ...base.backbone, width };
+  const backbone = { ...base.backbone, width: width ?? base.backbone.width, norm: norm ?? base.backbone.norm };
   return {
     detector: { ...base, backbone, numClasses, seed },
     flownet: { width: flowWidth, seed: seed + 1 },

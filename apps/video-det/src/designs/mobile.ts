@@ -18,7 +18,11 @@ export const mobile: VideoDesignKind<DesignConfig> = {
   inference: {
     keyInterval: { default: 10, min: 1, max: 1000, integer: true, help: 'a key frame every k frames (paper: 10)' },
   },
-  config: (options) => designConfig({ ...options, preset: options.preset ?? 'mobile' }),
+  config(options) {
+    const config = designConfig({ ...options, preset: options.preset ?? 'mobile' });
+    // Light Flow's depthwise-separable convs take the backbone's norm (the mobile preset: per-image statistics).
+    return { ...config, flownet: { ...config.flownet, norm: config.detector.backbone.norm } };
+  },
   validate: validateDesignConfig,
   numClasses: (config) => config.detector.numClasses,
   build(config) {
