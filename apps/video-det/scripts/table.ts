@@ -134,17 +134,24 @@ const SPEED_ROWS: { name: string; label: string; model: string; series: string }
   { name: 'fgfa-r2', label: 'FGFA, +-2 frames', model: R18, series: 'FGFA' },
   { name: 'unified-k10', label: 'unified, fixed keys (10)', model: R18, series: 'unified' },
   { name: 'unified-adaptive', label: 'unified, adaptive keys (tau 0.8)', model: R18, series: 'unified' },
+  { name: 'per-frame-instance', label: 'per-frame', model: 'ResNet-18 w4 (instance norm)', series: 'per-frame R18 IN' },
+  ...[2, 5, 10].map((k) => ({
+    name: `dff-instance-k${k}`,
+    label: `DFF, key interval ${k}`,
+    model: `${R18} (instance norm)`,
+    series: 'DFF IN',
+  })),
   ...[4, 8].flatMap((w) => [
     {
       name: `per-frame-mobile-w${w}`,
       label: 'per-frame',
-      model: `MobileNet w${w}`,
+      model: `MobileNet w${w} (instance norm)`,
       series: `per-frame MobileNet w${w}`,
     },
     ...[1, 2, 5, 10].map((k) => ({
       name: `mobile-w${w}-k${k}`,
       label: `mobile, key interval ${k}`,
-      model: `MobileNet w${w}, Light Flow w${w}`,
+      model: `MobileNet w${w}, Light Flow w${w} (instance norm)`,
       series: `mobile w${w}`,
     })),
   ]),
