@@ -8,6 +8,47 @@ import { wasmThreads } from './wasm_threads';
 /** Set in the processes `interleavedBench` starts for our side; they serve timings instead of coordinating. */
 const WORKER_ENV = 'DEFORMJS_BENCH_WORKER';
 
+/**
+ * A selection of a bench file's cases, given by whoever starts it (the repository's `bench:targets` runs several
+ * packages' benches this way): `DEFORMJS_BENCH_CASES`, a JSON array of case names (the file's other cases are
+ * skipped; names it lacks are ignored), `DEFORMJS_BENCH_ROUNDS` and `DEFORMJS_BENCH_WARMUP`, and
+ * `DEFORMJS_BENCH_DIR`, the folder whose `bench-results/` receives the JSON instead of the package's own.
+ */
+export function benchSelection(
+  spec: Pick<InterleavedBenchSpec, 'cases' | 'rounds' | 'warmup'>,
+  env: Record<string, string | undefined> = process.env,
+): { cases: string[]; rounds: number; warmup: number; dir: string } {
+  const count = (name: string, fallback: number, least: number) => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < least) {
+      throw new Error(`interleavedBench: ${name} must be an integer >= ${least}, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  };
+  let cases = spec.cases;
+  const selected = env.DEFORMJS_BENCH_CASES;
+  if (selected) {
+    let names: unknown;
+    try {
+      names = JSON.parse(selected);
+    } catch {
+      names = null;
+    }
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+      throw new Error(`interleavedBench: DEFORMJS_BENCH_CASES must be a JSON array of case names, got ${selected}`);
+    }
+    cases = spec.cases.filter((c) => names.includes(c));
+  }
+  return {
+    cases,
+    rounds: count('DEFORMJS_BENCH_ROUNDS', spec.rounds ?? 7, 1),
+    warmup: count('DEFORMJS_BENCH_WARMUP', spec.warmup ?? 2, 0),
+    dir: env.DEFORMJS_BENCH_DIR || process.cwd(),
+  };
+}
+
 /** One case of a side: runs the work once and returns when it is done (results read back). */
 export type BenchCase = () => unknown | Promise<unknown>;
 
@@ -63,11 +104,14 @@ interface Side {
  */
 export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void> {
   if (process.env[WORKER_ENV]) return serveOurs(spec);
+  const { cases, rounds, warmup, dir } = benchSelection(spec);
+  if (cases.length === 0) {
+    console.log(`${spec.title}: no case selected by DEFORMJS_BENCH_CASES`);
+    return;
+  }
   const cores = availableParallelism();
   const oursThreads = spec.oursThreads ?? distinct([1, cores]);
   const referenceThreads = spec.referenceThreads ?? distinct([1, cores]);
-  const rounds = spec.rounds ?? 7;
-  const warmup = spec.warmup ?? 2;
   const sides: Side[] = [];
   try {
     for (const threads of oursThreads) sides.push(await startOurs(threads));
@@ -87,7 +131,7 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
       const shift = (((round + warmup) % sides.length) + sides.length) % sides.length;
       const order = [...sides.slice(shift), ...sides.slice(0, shift)];
       const line: string[] = [];
-      for (const caseName of spec.cases) {
+      for (const caseName of cases) {
         for (const side of order) {
           if (!side.cases.has(caseName)) continue;
           const timing = await side.run(caseName);
@@ -105,7 +149,7 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
     }
 
     const rows: object[] = [];
-    for (const caseName of spec.cases) {
+    for (const caseName of cases) {
       const ours = sides.filter((s) => s.kind === 'ours' && s.cases.has(caseName));
       const references = sides.filter((s) => s.kind === 'reference' && s.cases.has(caseName));
       const summary = (side: Side) => {
@@ -155,7 +199,7 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
       }
     }
     console.log('ratio = ours / PyTorch, median of the per-round ratios (min-max); cpuPerWall = CPU time / wall time');
-    reportBench(spec.file, rows, process.cwd(), {
+    reportBench(spec.file, rows, dir, {
       title: spec.title,
       rounds,
       warmupRounds: warmup,

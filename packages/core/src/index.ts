@@ -25,6 +25,7 @@ export { registerWebGPUKernel, zerosWebGPUProgram } from './webgpu_kernels';
 export type { RunWebGPUProgram, WebGPUKernel, WebGPUProgram } from './webgpu_kernels';
 export type { RunWebGLProgram, WebGLKernel, WebGLProgram } from './webgl_kernels';
 export { registerTrainingKernels } from './kernels/register';
+export { inputGradientRoute } from './kernels/conv2d_backprop';
 export { Module, fromTorchLayout, toTorchLayout } from './module';
 export type { Parameter, TorchLayout, Layer } from './module';
 export { Linear } from './linear';

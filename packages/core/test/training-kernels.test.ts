@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend, registerTrainingKernels, Rng } from '../src/index';
 import { assertAllClose, assertNoTensorLeak, numericalGradient } from '../src/testing';
 import { TRAINING_KERNELS } from '../src/kernels/register';
-import { im2colLimits } from '../src/kernels/conv2d_backprop';
+import { im2colLimits, inputGradientRoute } from '../src/kernels/conv2d_backprop';
 import convFixtures from './fixtures/conv-grads.json';
 
 type Shape4 = [number, number, number, number];
@@ -33,6 +33,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   im2colLimits.maxColumnElements = 1 << 24;
+  inputGradientRoute.route = 'auto';
 });
 
 /** Runs a kernel function directly on the active backend (a stock one we captured) and wraps its output. */
@@ -276,6 +277,13 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
       im2colLimits.maxColumnElements = 1;
       const chunkedDx = await runOn('wasm', 'Conv2DBackpropInput', { dy, filter }, inputAttrs);
       assertAllClose(chunkedDx.values, expectedDx.values, { atol: 1e-4, rtol: 1e-4, name: 'wasm chunked dx' });
+      im2colLimits.maxColumnElements = 1 << 24;
+      // Both routes of the input gradient, whichever 'auto' took (the conv route applies to stride 1 only).
+      for (const route of ['conv', 'product'] as const) {
+        inputGradientRoute.route = route;
+        const routed = await runOn('wasm', 'Conv2DBackpropInput', { dy, filter }, inputAttrs);
+        assertAllClose(routed.values, expectedDx.values, { atol: 1e-4, rtol: 1e-4, name: `wasm dx by ${route}` });
+      }
     });
   }
 

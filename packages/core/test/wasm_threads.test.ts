@@ -20,7 +20,7 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const APP = `
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
-import { initBackend, wasmThreads } from '@deformjs/core';
+import { initBackend, transpose2d, wasmThreads } from '@deformjs/core';
 
 function seeded(shape: number[], seed: number): tf.Tensor {
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -41,6 +41,15 @@ const x = seeded([2, 20, 20, 32], 4) as tf.Tensor4D;
 const w = seeded([3, 3, 32, 48], 5) as tf.Tensor4D;
 const convGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'));
 const [dx, dw] = convGrads([x, w]);
+// Shapes above the thresholds at which core splits the training kernels' array loops over worker threads (runSplit):
+// the NHWC-to-planes transpose and im2col of the filter gradient, col2im of a strided input gradient, the flipped
+// filter of a stride-1 one, MaxPoolGrad over channels, and the 2-d transpose kernel.
+const gradsOf = (strides: number) =>
+  tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, strides, 'same'));
+const [, splitFilterGradient] = gradsOf(1)([seeded([2, 48, 48, 128], 7), seeded([3, 3, 128, 32], 8)]);
+const [stridedInputGradient] = gradsOf(2)([seeded([1, 64, 64, 64], 9), seeded([3, 3, 64, 64], 10)]);
+const [flippedInputGradient] = gradsOf(1)([seeded([1, 24, 24, 256], 11), seeded([3, 3, 256, 256], 12)]);
+const pool = tf.grad((p: tf.Tensor) => tf.maxPool(p as tf.Tensor4D, 3, 2, 'same'));
 console.log(JSON.stringify({
   backend,
   threads: wasmThreads(),
@@ -52,6 +61,11 @@ console.log(JSON.stringify({
   fusedConv2d: bits(tf.fused.conv2d({ x, filter: w, strides: 2, pad: 'same', bias: seeded([48], 6), activation: 'relu' })),
   conv2dInputGradient: bits(dx),
   conv2dFilterGradient: bits(dw),
+  splitFilterGradient: bits(splitFilterGradient),
+  stridedInputGradient: bits(stridedInputGradient),
+  flippedInputGradient: bits(flippedInputGradient),
+  maxPoolGradient: bits(pool(tf.round(tf.mul(seeded([2, 64, 64, 64], 13), 8)))),
+  transpose: bits(transpose2d(seeded([1024, 600], 14) as tf.Tensor2D)),
 }));
 `;
 

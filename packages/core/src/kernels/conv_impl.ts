@@ -32,11 +32,12 @@ export function imageStrides(
 }
 
 /**
- * Writes the transposed im2col matrix of images [n0, n1): `colsT[k][p]` with k = (i * filterWidth + j) *
- * inChannels + c (the row order of a [filterHeight, filterWidth, inChannels, outChannels] filter flattened to
- * [K, outChannels]) and p = ((n - n0) * outHeight + oh) * outWidth + ow. Zero padding becomes zeros; every element
- * of `colsT` is written. `planes` holds those images channel-major ([n1 - n0, C, H, W], see `toPlanes`), so each
- * row of `colsT` is a shifted copy of one channel plane: contiguous runs, no scatter.
+ * Writes rows [firstRow, endRow) of the transposed im2col matrix of images [n0, n1): `colsT[k][p]` with k = (i *
+ * filterWidth + j) * inChannels + c (the row order of a [filterHeight, filterWidth, inChannels, outChannels] filter
+ * flattened to [K, outChannels]) and p = ((n - n0) * outHeight + oh) * outWidth + ow. Zero padding becomes zeros;
+ * every element of those rows is written. `planes` holds those images channel-major ([n1 - n0, C, H, W], see
+ * `toPlanes`), so each row of `colsT` is a shifted copy of one channel plane: contiguous runs, no scatter. Rows are
+ * independent: any split of [0, K) into ranges gives the same matrix (core's runSplit).
  */
 export function im2colTransposed(
   planes: Float32Array,
@@ -44,40 +45,40 @@ export function im2colTransposed(
   n0: number,
   n1: number,
   colsT: Float32Array,
+  [firstRow, endRow]: [number, number],
 ): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth } = g;
-  const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
-    loopScalars(g);
+  const { filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } = loopScalars(g);
   const plane = inHeight * inWidth;
   const columns = (n1 - n0) * outHeight * outWidth;
-  for (let i = 0; i < filterHeight; i++) {
-    for (let j = 0; j < filterWidth; j++) {
-      // The output columns whose input column lies inside the image: [owLo, owHi).
-      const wOffset = j * dilationWidth - padLeft;
-      const owLo = Math.min(outWidth, Math.max(0, Math.ceil(-wOffset / strideWidth)));
-      const owHi = Math.max(owLo, Math.min(outWidth, Math.ceil((inWidth - wOffset) / strideWidth)));
-      for (let c = 0; c < inChannels; c++) {
-        const row = ((i * filterWidth + j) * inChannels + c) * columns;
-        for (let n = n0; n < n1; n++) {
-          const planeBase = ((n - n0) * inChannels + c) * plane;
-          for (let oh = 0; oh < outHeight; oh++) {
-            const h = oh * strideHeight - padTop + i * dilationHeight;
-            const start = row + ((n - n0) * outHeight + oh) * outWidth;
-            if (h < 0 || h >= inHeight) {
-              for (let dst = start; dst < start + outWidth; dst++) colsT[dst] = 0;
-              continue;
-            }
-            // Plain loops: a typed-array fill call per short run costs more than the run itself.
-            for (let dst = start; dst < start + owLo; dst++) colsT[dst] = 0;
-            for (let dst = start + owHi; dst < start + outWidth; dst++) colsT[dst] = 0;
-            let src = planeBase + h * inWidth + owLo * strideWidth + wOffset;
-            const end = start + owHi;
-            if (strideWidth === 1) {
-              for (let dst = start + owLo; dst < end; dst++, src++) colsT[dst] = planes[src];
-            } else {
-              for (let dst = start + owLo; dst < end; dst++, src += strideWidth) colsT[dst] = planes[src];
-            }
-          }
+  for (let k = firstRow; k < endRow; k++) {
+    const c = k % inChannels;
+    const tap = (k - c) / inChannels;
+    const j = tap % filterWidth;
+    const i = (tap - j) / filterWidth;
+    // The output columns whose input column lies inside the image: [owLo, owHi).
+    const wOffset = j * dilationWidth - padLeft;
+    const owLo = Math.min(outWidth, Math.max(0, Math.ceil(-wOffset / strideWidth)));
+    const owHi = Math.max(owLo, Math.min(outWidth, Math.ceil((inWidth - wOffset) / strideWidth)));
+    const row = k * columns;
+    for (let n = n0; n < n1; n++) {
+      const planeBase = ((n - n0) * inChannels + c) * plane;
+      for (let oh = 0; oh < outHeight; oh++) {
+        const h = oh * strideHeight - padTop + i * dilationHeight;
+        const start = row + ((n - n0) * outHeight + oh) * outWidth;
+        if (h < 0 || h >= inHeight) {
+          for (let dst = start; dst < start + outWidth; dst++) colsT[dst] = 0;
+          continue;
+        }
+        // Plain loops: a typed-array fill call per short run costs more than the run itself.
+        for (let dst = start; dst < start + owLo; dst++) colsT[dst] = 0;
+        for (let dst = start + owHi; dst < start + outWidth; dst++) colsT[dst] = 0;
+        let src = planeBase + h * inWidth + owLo * strideWidth + wOffset;
+        const end = start + owHi;
+        if (strideWidth === 1) {
+          for (let dst = start + owLo; dst < end; dst++, src++) colsT[dst] = planes[src];
+        } else {
+          for (let dst = start + owLo; dst < end; dst++, src += strideWidth) colsT[dst] = planes[src];
         }
       }
     }
@@ -85,54 +86,65 @@ export function im2colTransposed(
 }
 
 /**
- * Images [n0, n1) of `x` channel-major ([n1 - n0, C, H, W]), as `im2colTransposed` reads them: a transpose per
- * image for NHWC, a view (no copy) for NCHW.
+ * Pixels [first, end) of images [n0, n1) of the NHWC `x` (pixel p of image n is unit (n - n0) * H * W + p) written
+ * channel-major into `planes` ([n1 - n0, C, H, W]), as `im2colTransposed` reads them. Units write disjoint values.
  */
-export function toPlanes(x: Float32Array, g: ConvKernelGeometry, n0: number, n1: number): Float32Array {
-  const image = g.inHeight * g.inWidth * g.inChannels;
-  if (!g.channelsLast) return x.subarray(n0 * image, n1 * image);
-  const planes = new Float32Array((n1 - n0) * image);
+export function toPlanes(
+  x: Float32Array,
+  g: ConvKernelGeometry,
+  n0: number,
+  n1: number,
+  planes: Float32Array,
+  [first, end]: [number, number],
+): void {
+  const pixels = g.inHeight * g.inWidth;
+  const image = pixels * g.inChannels;
   for (let n = n0; n < n1; n++) {
-    transpose2d(
-      x.subarray(n * image, (n + 1) * image),
-      g.inHeight * g.inWidth,
-      g.inChannels,
-      planes.subarray((n - n0) * image, (n - n0 + 1) * image),
-    );
+    const base = (n - n0) * pixels;
+    const lo = Math.max(first - base, 0);
+    const hi = Math.min(end - base, pixels);
+    if (lo >= hi) continue;
+    const out = planes.subarray((n - n0) * image, (n - n0 + 1) * image);
+    transposeRows(x.subarray(n * image, (n + 1) * image), pixels, g.inChannels, out, [lo, hi]);
   }
-  return planes;
 }
 
 /**
- * Adds the im2col matrix `cols` ([P, K], rows and columns ordered as in `im2colTransposed`) of images [n0, n1)
- * back onto the image `dx`: the adjoint of im2col. `dx` must hold zeros (or what is to be accumulated onto).
+ * Adds channels [firstChannel, endChannel) of the transposed im2col matrix `colsT` ([K, P], rows and columns ordered
+ * as `im2colTransposed` writes them) of images [n0, n1) back onto the image `dx`: the adjoint of
+ * `im2colTransposed`. `dx` must hold zeros (or what is to be accumulated onto). Each value's sum runs over the taps in
+ * the same order whatever the range, and channels are independent: any split of [0, inChannels) gives the same image
+ * bit for bit (core's runSplit).
  */
-export function col2imAdd(cols: Float32Array, g: ConvKernelGeometry, n0: number, n1: number, dx: Float32Array): void {
+export function col2imTransposedAdd(
+  colsT: Float32Array,
+  g: ConvKernelGeometry,
+  n0: number,
+  n1: number,
+  dx: Float32Array,
+  [firstChannel, endChannel]: [number, number],
+): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth } = g;
   const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
     loopScalars(g);
   const [sN, sH, sW, sC] = imageStrides(inHeight, inWidth, inChannels, g.channelsLast);
-  const K = filterHeight * filterWidth * inChannels;
-  for (let n = n0; n < n1; n++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      const hBase = oh * strideHeight - padTop;
-      for (let ow = 0; ow < outWidth; ow++) {
-        const wBase = ow * strideWidth - padLeft;
-        const pBase = (((n - n0) * outHeight + oh) * outWidth + ow) * K;
-        for (let i = 0; i < filterHeight; i++) {
-          const h = hBase + i * dilationHeight;
-          if (h < 0 || h >= inHeight) continue;
-          for (let j = 0; j < filterWidth; j++) {
-            const w = wBase + j * dilationWidth;
-            if (w < 0 || w >= inWidth) continue;
-            let src = pBase + (i * filterWidth + j) * inChannels;
-            let dst = n * sN + h * sH + w * sW;
-            if (sC === 1) {
-              const end = src + inChannels;
-              for (; src < end; src++, dst++) dx[dst] += cols[src];
-            } else {
-              for (let c = 0; c < inChannels; c++, src++, dst += sC) dx[dst] += cols[src];
-            }
+  const columns = (n1 - n0) * outHeight * outWidth;
+  const step = strideWidth * sW;
+  for (let c = firstChannel; c < endChannel; c++) {
+    for (let i = 0; i < filterHeight; i++) {
+      for (let j = 0; j < filterWidth; j++) {
+        // The output columns whose input column lies inside the image: [owLo, owHi).
+        const wOffset = j * dilationWidth - padLeft;
+        const owLo = Math.min(outWidth, Math.max(0, Math.ceil(-wOffset / strideWidth)));
+        const owHi = Math.max(owLo, Math.min(outWidth, Math.ceil((inWidth - wOffset) / strideWidth)));
+        const row = ((i * filterWidth + j) * inChannels + c) * columns;
+        for (let n = n0; n < n1; n++) {
+          for (let oh = 0; oh < outHeight; oh++) {
+            const h = oh * strideHeight - padTop + i * dilationHeight;
+            if (h < 0 || h >= inHeight) continue;
+            let src = row + ((n - n0) * outHeight + oh) * outWidth + owLo;
+            let dst = n * sN + h * sH + (owLo * strideWidth + wOffset) * sW + c * sC;
+            for (let ow = owLo; ow < owHi; ow++, src++, dst += step) dx[dst] += colsT[src];
           }
         }
       }
@@ -166,11 +178,20 @@ export function gradientRows(
   }
 }
 
-/** `out` = transpose of the row-major [rows, cols] matrix `a`, tiled so both sides stay in cache. */
-export function transpose2d(a: Float32Array, rows: number, cols: number, out: Float32Array): void {
+/**
+ * Rows [firstRow, endRow) of the row-major [rows, cols] matrix `a` written as columns of `out` ([cols, rows]),
+ * tiled so both sides stay in cache. Row ranges write disjoint values (core's runSplit).
+ */
+export function transposeRows(
+  a: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  [firstRow, endRow]: [number, number],
+): void {
   const TILE = 32;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
+  for (let r0 = firstRow; r0 < endRow; r0 += TILE) {
+    const r1 = Math.min(endRow, r0 + TILE);
     for (let c0 = 0; c0 < cols; c0 += TILE) {
       const c1 = Math.min(cols, c0 + TILE);
       for (let r = r0; r < r1; r++) {
@@ -181,24 +202,26 @@ export function transpose2d(a: Float32Array, rows: number, cols: number, out: Fl
 }
 
 /**
- * The filter of the stride-1 input gradient written as a convolution of dy: W'[i, j, co, c] =
- * W[fh - 1 - i, fw - 1 - j, c, co] (spatially flipped, in and out channels swapped).
+ * Taps [firstTap, endTap) (tap t = i * filterWidth + j) of the filter of the stride-1 input gradient written as a
+ * convolution of dy: W'[i, j, co, c] = W[fh - 1 - i, fw - 1 - j, c, co] (spatially flipped, in and out channels
+ * swapped). Taps write disjoint values (core's runSplit).
  */
 export function flipFilterForInputGradient(
   w: Float32Array,
-  filterHeight: number,
-  filterWidth: number,
-  inChannels: number,
-  outChannels: number,
+  dims: { filterHeight: number; filterWidth: number; inChannels: number; outChannels: number },
   out: Float32Array,
+  [firstTap, endTap]: [number, number],
 ): void {
+  const { filterHeight, filterWidth, inChannels, outChannels } = dims;
   const tap = inChannels * outChannels;
-  for (let i = 0; i < filterHeight; i++) {
-    for (let j = 0; j < filterWidth; j++) {
-      const src = ((filterHeight - 1 - i) * filterWidth + (filterWidth - 1 - j)) * tap;
-      const dst = (i * filterWidth + j) * tap;
-      transpose2d(w.subarray(src, src + tap), inChannels, outChannels, out.subarray(dst, dst + tap));
-    }
+  for (let t = firstTap; t < endTap; t++) {
+    const j = t % filterWidth;
+    const i = (t - j) / filterWidth;
+    const src = ((filterHeight - 1 - i) * filterWidth + (filterWidth - 1 - j)) * tap;
+    transposeRows(w.subarray(src, src + tap), inChannels, outChannels, out.subarray(t * tap, (t + 1) * tap), [
+      0,
+      inChannels,
+    ]);
   }
 }
 

@@ -4,9 +4,17 @@ import { loopScalars } from './conv_impl';
 /**
  * The gradient of a 2-d max pool as plain array code: each output's gradient goes to the first maximum of its
  * window in row-major order (tfjs's cpu rule), padding excluded. Gradient mass is conserved, ties included.
- * Layouts NHWC: x [B, H, W, C], dy and the pooled output [B, Ho, Wo, C], dx [B, H, W, C] (zero-filled).
+ * Layouts NHWC: x [B, H, W, C], dy and the pooled output [B, Ho, Wo, C], dx [B, H, W, C] (zero-filled). Does channels
+ * [firstChannel, endChannel): channels write disjoint values, so any split of [0, C) gives the same dx (core's
+ * runSplit).
  */
-export function maxPoolGradImpl(x: Float32Array, dy: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+export function maxPoolGradImpl(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  g: ConvGeometry,
+  [firstChannel, endChannel]: [number, number],
+): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = g;
   const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padTop, padLeft } =
     loopScalars(g);
@@ -17,7 +25,7 @@ export function maxPoolGradImpl(x: Float32Array, dy: Float32Array, dx: Float32Ar
       for (let ow = 0; ow < Wo; ow++) {
         const left = ow * strideWidth - padLeft;
         const dyBase = ((b * Ho + oh) * Wo + ow) * C;
-        for (let c = 0; c < C; c++) {
+        for (let c = firstChannel; c < endChannel; c++) {
           let best = -Infinity;
           let bestIndex = -1;
           for (let i = 0; i < filterHeight; i++) {

@@ -9,7 +9,7 @@ import { wasmMaxPoolGrad } from './wasm/MaxPoolGrad';
 import { wasmUnsortedSegmentSum } from './wasm/UnsortedSegmentSum';
 import { guardMatMulCache, isGuardedMatMul, isMatMulGuard } from './wasm/matmul_cache_guard';
 import { registerFusedKernel } from '../fused';
-import { transpose2d } from './conv_impl';
+import { transposeOnThreads } from './conv2d_backprop';
 import { name, version } from '../../package.json';
 
 export const TRANSPOSE_2D = 'DeformjsTranspose2d';
@@ -26,7 +26,7 @@ export function registerCoreKernels(): void {
     kernelName: TRANSPOSE_2D,
     owner: `${name}@${version}`,
     outputs: ([[M, N]]) => [{ shape: [N, M] }],
-    compute: ([values], [out], [[M, N]]) => transpose2d(values as Float32Array, M, N, out as Float32Array),
+    compute: ([values], [out], [[M, N]]) => transposeOnThreads(values as Float32Array, M, N, out as Float32Array),
   });
   registered = true;
 }

@@ -1,8 +1,15 @@
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { wasmArrays } from '../../backend_arrays';
+import { runSplit, type SplitKernel } from '../../thread_split';
 import { geometryFromConvInfo } from '../conv_info';
+import { loopScalars } from '../conv_impl';
 import { maxPoolGradImpl } from '../max_pool_grad_impl';
+
+/** Split over channels across the wasm threads (core's runSplit): bit-identical to one thread. */
+const MAX_POOL_GRAD: SplitKernel = { name: 'maxPoolGrad', run: maxPoolGradImpl, uses: [loopScalars] };
+/** Window reads below which a worker's wake-up costs more than it saves. */
+const MIN_SPLIT_READS = 2 ** 20;
 
 interface MaxPoolGradAttrs {
   filterSize: number | [number, number];
@@ -28,7 +35,9 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const dx = arrays.alloc([...input.shape]);
   const dxValues = arrays.view(dx);
   dxValues.fill(0);
-  maxPoolGradImpl(arrays.view(input), arrays.view(dy), dxValues, geometryFromConvInfo(info));
+  const g = geometryFromConvInfo(info);
+  const reads = dy.shape.reduce((a, b) => a * b, 1) * g.kernel[0] * g.kernel[1];
+  runSplit(MAX_POOL_GRAD, [arrays.view(input), arrays.view(dy), dxValues, g], g.inChannels, reads >= MIN_SPLIT_READS);
   return dx;
 };
 
