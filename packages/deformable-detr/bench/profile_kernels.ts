@@ -1,9 +1,12 @@
 /**
  * Per-kernel time of Deformable DETR small's training step at one wasm thread count (DEFORMJS_THREADS), from
- * tf.profile: which kernels gain or lose with threads. Prints JSON (kernel name -> calls, ms per step).
+ * tf.profile: which kernels gain or lose with threads. Prints JSON (kernel name -> calls, ms per step), and the
+ * SHA-256 of every parameter after the run's steps (the same seed and steps at another thread count must give the
+ * same digest where the kernels are deterministic).
  * Run after `pnpm build`: DEFORMJS_THREADS=2 npx tsx bench/profile_kernels.ts [size] [batch] [steps]
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
 import { initBackend, Rng, wasmThreads } from '@deformjs/core';
 import { AdamW } from '@deformjs/nn';
 import { DEFORMABLE_DETR_SMALL, DeformableDETR, SetCriterion, paramGroups, trainStep } from '../src/index';
@@ -55,6 +58,11 @@ const kernels = Object.fromEntries(
     .sort((a, b) => b[1].ms - a[1].ms)
     .map(([name, e]) => [name, { calls: e.calls / steps, ms: Math.round((e.ms / steps) * 100) / 100 }]),
 );
+const weights = createHash('sha256');
+for (const v of model.trainableVariables()) {
+  const values = v.dataSync() as Float32Array;
+  weights.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
 const kernelMs = [...byKernel.values()].reduce((a, e) => a + e.ms, 0) / steps;
 console.log(
   JSON.stringify({
@@ -69,6 +77,7 @@ console.log(
     profiledCpuPerWall: Math.round((cpu / wall) * 100) / 100,
     kernelMs: Math.round(kernelMs * 10) / 10,
     load: (await import('node:os')).loadavg()[0],
+    weightsSha256: weights.digest('hex'),
     kernels,
   }),
 );
