@@ -2,11 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+const appsDir = fileURLToPath(new URL('./apps/', import.meta.url));
 
 // Tests import sibling packages from source, so `pnpm test` needs no build first.
 export default defineConfig({
   resolve: {
     alias: [
+      // The one app entry another app imports (apps/demo runs apps/detect's inference code in the page).
+      { find: /^@deformjs\/detect-app\/browser$/, replacement: `${appsDir}detect/src/browser.ts` },
       {
         find: /^@deformjs\/([a-z0-9-]+)\/([a-z0-9-]+)$/,
         replacement: `${packagesDir}$1/src/$2.ts`,

@@ -5,9 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SHAPE_CLASSES, type RgbImage, type TransformSpec } from '@deformjs/datasets/browser';
 import type { DeformableDETR } from '@deformjs/deformable-detr';
 import { encodeCheckpoint } from '@deformjs/weights';
-import type { Detections, Detector } from '../../detect/src/detector';
-import { deformableDetr } from '../../detect/src/detectors/detr';
-import { detectImage, detectorFromCheckpoint, type CheckpointConfig } from '../../detect/src/inference';
+import {
+  deformableDetr,
+  detectImage,
+  detectorFromCheckpoint,
+  type CheckpointConfig,
+  type Detections,
+  type Detector,
+} from '@deformjs/detect-app/browser';
 
 export const STAGES = ['backbone', 'encoder', 'decoder', 'post-process'] as const;
 export type Stage = (typeof STAGES)[number];

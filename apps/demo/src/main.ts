@@ -6,8 +6,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '@deformjs/core';
 import type { RgbImage } from '@deformjs/datasets/browser';
-import { prepareImage } from '../../detect/src/inference';
-import type { Detections } from '../../detect/src/detector';
+import { prepareImage, type Detections } from '@deformjs/detect-app/browser';
 import {
   loadDemoDetector,
   medianTimes,

@@ -88,6 +88,8 @@ interface Side {
   label: string;
   kind: 'ours' | 'reference';
   threads: number;
+  /** The OpenMP settings a PyTorch worker saw in its own environment (they decide whether waiting threads spin). */
+  openmp?: { OMP_WAIT_POLICY: string | null; OMP_NUM_THREADS: string | null };
   cases: Set<string>;
   run(caseName: string): Promise<Timing>;
   close(): void;
@@ -98,8 +100,8 @@ interface Side {
  * wasm thread count, PyTorch at each thread count with `OMP_WAIT_POLICY=PASSIVE`, so waiting threads do not spin
  * on a shared machine), one at a time, case by case, with the order of the sides rotating round by round. Every
  * round yields one ratio ours / PyTorch per pair of sides; the report gives their median with min-max, each
- * side's median time and CPU time / wall time (how many cores it kept busy), the threads of each side, and the
- * 1-minute load average of every round. The bench file calls this once; in our worker processes (the same file,
+ * side's median time and CPU time / wall time (how many cores it kept busy), the threads of each side, the
+ * OpenMP settings each PyTorch worker saw, and the 1-minute load average of every round. The bench file calls this once; in our worker processes (the same file,
  * started again) the call serves timings and never returns.
  */
 export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void> {
@@ -207,6 +209,7 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
       cores,
       loadAverage1mPerRound: loads.map(round2),
       sides: sides.map((s) => s.label),
+      referenceOpenmp: Object.fromEntries(sides.filter((s) => s.openmp).map((s) => [s.label, s.openmp])),
     });
     const sorted = [...loads].sort((a, b) => a - b);
     console.log(
@@ -286,7 +289,8 @@ if torch.get_num_threads() != threads:
 def send(message):
     protocol.write(json.dumps(message) + '\\n')
     protocol.flush()
-send({'ready': True, 'threads': torch.get_num_threads(), 'torch': torch.__version__, 'cases': list(cases)})
+openmp = {name: os.environ.get(name) for name in ('OMP_WAIT_POLICY', 'OMP_NUM_THREADS')}
+send({'ready': True, 'threads': torch.get_num_threads(), 'torch': torch.__version__, 'openmp': openmp, 'cases': list(cases)})
 for line in sys.stdin:
     fn = cases[line.strip()]
     cpu, start = time.process_time(), time.perf_counter()
@@ -311,11 +315,12 @@ async function startReference(reference: { script: string; args?: string[] }, th
     if (done) throw new Error(`${reference.script} (${threads} threads) exited`);
     return JSON.parse(value) as Record<string, unknown>;
   };
-  const hello = (await next()) as { threads: number; torch: string; cases: string[] };
+  const hello = (await next()) as { threads: number; torch: string; openmp: Side['openmp']; cases: string[] };
   return {
     label: `torch ${hello.torch.split('+')[0]} ${hello.threads}t`,
     kind: 'reference',
     threads: hello.threads,
+    openmp: hello.openmp,
     cases: new Set(hello.cases),
     run: async (caseName) => {
       child.stdin!.write(`${caseName}\n`);
