@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
+import { markdownTable, writeFileAtomic, writeMarkedSection } from '@deformjs/core/node';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -163,12 +163,27 @@ const lines = [
   `(1 or 2, \`OMP_WAIT_POLICY=PASSIVE\`), median of ${rounds} interleaved rounds (min-max); load = 1-minute load`,
   `average over the rounds. Results: \`bench-results/*.json\`.`,
   '',
-  '| work | target | PyTorch best (ms) | ours 1 / 2 wasm threads (ms) | ratio, ours 1 thread | ratio, ours 2 threads | met | load |',
-  '|---|---|---|---|---|---|---|---|',
-  ...summary.map(
-    (s) =>
-      `| ${s.label} | <= ${s.target.toFixed(2)} | ${s.referenceMs} (${s.referenceBest.split(' ').pop()}) | ${s.ours1tMs} / ${s.ours2tMs} | ` +
-      `${ratio(s.ratio1t)} | ${ratio(s.ratio2t)} | ${s.met ? 'yes' : 'no'} | ${s.load[0].toFixed(1)}-${s.load[1].toFixed(1)} |`,
+  markdownTable(
+    [
+      'work',
+      'target',
+      'PyTorch best (ms)',
+      'ours 1 / 2 wasm threads (ms)',
+      'ratio, ours 1 thread',
+      'ratio, ours 2 threads',
+      'met',
+      'load',
+    ],
+    summary.map((s) => [
+      s.label,
+      `<= ${s.target.toFixed(2)}`,
+      `${s.referenceMs} (${s.referenceBest.split(' ').pop()})`,
+      `${s.ours1tMs} / ${s.ours2tMs}`,
+      ratio(s.ratio1t),
+      ratio(s.ratio2t),
+      s.met ? 'yes' : 'no',
+      `${s.load[0].toFixed(1)}-${s.load[1].toFixed(1)}`,
+    ]),
   ),
   '',
   `The training step's CPU time / wall time (cores kept busy): ${training.cpuPerWall1t} on 1 wasm thread,`,

@@ -37,6 +37,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markdownTable } from '@deformjs/core/node';
 import { browserBundleProblems, nodeOnlyPackages, workspacePackages } from './browser-bundle.mjs';
 import { installedPackages, readmeBlocks, runnableFile } from './readme-blocks.mjs';
 
@@ -510,11 +511,13 @@ function sizeTable(names) {
     };
     return [`\`${name}\``, ...cell('npm'), ...cell('pnpm')];
   });
-  return [
-    '| package | npm size | npm packages | pnpm size | pnpm packages |',
-    '|---|--:|--:|--:|--:|',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  return markdownTable(['package', 'npm size', 'npm packages', 'pnpm size', 'pnpm packages'], rows, [
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]);
 }
 
 async function writeSizes(file, names) {

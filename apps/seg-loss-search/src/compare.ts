@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createProgress, writeFileAtomic } from '@deformjs/core/node';
+import { createProgress, markdownTable, writeFileAtomic } from '@deformjs/core/node';
 import type { TargetMetric } from '@deformjs/auto-seg-loss';
 import type { ShapesData } from './data';
 import { evaluateSegmenter, reportedMetrics, trainSegmenter, type LossSpec, type TrainOptions } from './train';
@@ -90,8 +90,6 @@ export async function runComparison(
 
 /** Mean +- sample standard deviation over seeds, in percent, one row per loss. */
 export function comparisonTable(config: CompareConfig, runs: readonly Run[]): string {
-  const header = `| loss | ${REPORTED_METRICS.join(' | ')} | seconds/run |`;
-  const rule = `|---|${REPORTED_METRICS.map(() => '---').join('|')}|---|`;
   const rows = config.losses.map((loss) => {
     const mine = runs.filter((r) => r.loss === loss);
     const cells = REPORTED_METRICS.map((m) => {
@@ -107,7 +105,7 @@ export function comparisonTable(config: CompareConfig, runs: readonly Run[]): st
         : loss === 'asl'
           ? `ASL-${config.metric} (${config.source})`
           : `CE + ASL-${config.metric} (${config.source})`;
-    return `| ${name} | ${cells.join(' | ')} | ${seconds.toFixed(0)} |`;
+    return [name, ...cells, seconds.toFixed(0)];
   });
-  return [header, rule, ...rows].join('\n') + '\n';
+  return markdownTable(['loss', ...REPORTED_METRICS, 'seconds/run'], rows) + '\n';
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeMarkedSection } from '@deformjs/core/node';
+import { markdownTable, writeMarkedSection } from '@deformjs/core/node';
 
 export const RESULTS_JSON = 'results.json';
 export const RESULTS_MD = 'results.md';
@@ -85,12 +85,6 @@ const std = (xs: number[]) =>
 const cell = (xs: number[]) =>
   xs.length === 0 ? '-' : `${(100 * mean(xs)).toFixed(1)} ± ${(100 * std(xs)).toFixed(1)}`;
 
-/** A markdown table with padded columns, as Prettier formats it (so `pnpm format` leaves the README alone). */
-function markdownTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => `| ${cells.map((x, c) => x.padEnd(widths[c])).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
 const distinct = (xs: unknown[]) => [...new Set(xs.map((x) => JSON.stringify(x)))].join(' / ');
 
 /**
@@ -127,7 +121,7 @@ export function resultsTable(results: CompareResults): string {
       `training items, batch ${distinct(results.runs.map((r) => r.batch))}, lr ${distinct(results.runs.map((r) => r.lr))}, ` +
       `warmup ${distinct(results.runs.map((r) => r.warmup))}.`,
     '',
-    ...markdownTable(
+    markdownTable(
       ['fine-tuned from', 'VQA overall', 'yes/no', 'number', 'other', 'grounding (IoU > 0.5)', 'runs'],
       (['pre-trained', 'scratch'] as const).map((init) => [
         init,
@@ -143,7 +137,7 @@ export function resultsTable(results: CompareResults): string {
       ? []
       : [
           '',
-          ...markdownTable(
+          markdownTable(
             ['fine-tuned from', 'VCR Q->A', 'QA->R', 'Q->AR', 'runs'],
             (['pre-trained', 'scratch'] as const).map((init) => [
               init,
@@ -155,7 +149,7 @@ export function resultsTable(results: CompareResults): string {
           ),
         ]),
     '',
-    ...markdownTable(
+    markdownTable(
       ['masked words, after pre-training', 'real visual features', 'zeroed visual features', 'runs'],
       (settled ? (['color', 'color_settled', 'shape', 'shape_settled'] as const) : (['color', 'shape'] as const)).map(
         (w) => [

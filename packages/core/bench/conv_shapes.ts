@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, inputGradientRoute, Rng, wasmThreads } from '@deformjs/core';
-import { reportBench, writeMarkedSection } from '@deformjs/core/node';
+import { markdownTable, reportBench, writeMarkedSection } from '@deformjs/core/node';
 
 const [runs = 5] = process.argv.slice(2).map(Number);
 await initBackend('wasm');
@@ -117,12 +117,28 @@ const table = [
   `GFLOP/s on ${threads} wasm thread(s), load average ${load.toFixed(1)}; XNNPACK's 1024^3 matMul: ${ceiling.toFixed(1)}.`,
   `Written by \`bench/conv_shapes.ts\` (\`bench-results/conv-shapes.json\`) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   '',
-  '| 3x3 conv (batch 1) | forward | forward, fresh filter | input gradient | by flipped conv | filter gradient | its matMul alone |',
-  '|---|---|---|---|---|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.shape} | ${cell(r.forward)} | ${cell(r.forwardFreshFilter)} | ${cell(r.inputGradient)} | ` +
-      `${cell(r.inputGradientByFlippedConv)} | ${cell(r.filterGradient)} | ${cell(r.filterProductAlone)} |`,
+  markdownTable(
+    [
+      '3x3 conv (batch 1)',
+      'forward',
+      'forward, fresh filter',
+      'input gradient',
+      'by flipped conv',
+      'filter gradient',
+      'its matMul alone',
+    ],
+    rows.map((r) => [
+      r.shape,
+      ...[
+        r.forward,
+        r.forwardFreshFilter,
+        r.inputGradient,
+        r.inputGradientByFlippedConv,
+        r.filterGradient,
+        r.filterProductAlone,
+      ].map(cell),
+    ]),
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
   ),
 ].join('\n');
 writeMarkedSection(join(packageDir, 'README.md'), '<!-- conv-shapes:begin -->', '<!-- conv-shapes:end -->', table);

@@ -172,7 +172,7 @@ export function runReferenceScript(script: string, args: string[] = [], env: Rec
   return JSON.parse(lines[lines.length - 1]);
 }
 
-export { createProgress, lineChartSvg } from './report';
+export { createProgress, lineChartSvg, markdownTable } from './report';
 export type { Progress, ProgressOptions, ChartOptions, ChartSeries } from './report';
 
 /**

@@ -154,3 +154,25 @@ function tick(v: number): string {
   if (a !== 0 && (a < 1e-2 || a >= 1e5)) return v.toExponential(1);
   return Number(v.toPrecision(3)).toString();
 }
+
+/**
+ * A markdown table with every column padded to its widest cell (as Prettier lays out a table that fits its print
+ * width), so that a README section a script writes reads as a table in plain text too. `align` marks right-aligned
+ * columns (numbers); the default is left. Every row must have as many cells as the header.
+ */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  align: readonly ('left' | 'right')[] = [],
+): string {
+  rows.forEach((row, i) => {
+    if (row.length !== header.length)
+      throw new Error(`markdownTable: rows[${i}] must have ${header.length} cells (the header's), got ${row.length}`);
+  });
+  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((row) => row[c].length)));
+  const right = (c: number) => align[c] === 'right';
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((x, c) => (right(c) ? x.padStart(widths[c]) : x.padEnd(widths[c]))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (right(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, lineChartSvg } from '../src/report';
+import { createProgress, lineChartSvg, markdownTable } from '../src/report';
 
 describe('createProgress', () => {
   it('prints steps, rate and values as lines on a non-TTY stream', () => {
@@ -51,5 +51,33 @@ describe('lineChartSvg', () => {
     expect(svg).toContain('>deformable</text>');
     // The zero in a log-scale series is skipped, not drawn at -Infinity.
     expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+});
+
+describe('markdownTable', () => {
+  it('pads every column to its widest cell, right-aligning the columns asked for', () => {
+    const table = markdownTable(
+      ['run', 'AP', 'note'],
+      [
+        ['seed 0', '0.156', ''],
+        ['mean +- std', '0.18 +- 0.03', 'two seeds'],
+      ],
+      ['left', 'right'],
+    );
+    expect(table).toBe(
+      [
+        '| run         |           AP | note      |',
+        '| ----------- | -----------: | --------- |',
+        '| seed 0      |        0.156 |           |',
+        '| mean +- std | 0.18 +- 0.03 | two seeds |',
+      ].join('\n'),
+    );
+    expect(markdownTable(['a'], [])).toBe('| a   |\n| --- |');
+  });
+
+  it('refuses a row with another number of cells than the header, naming the row', () => {
+    expect(() => markdownTable(['a', 'b'], [['1', '2'], ['3']])).toThrow(
+      "markdownTable: rows[1] must have 2 cells (the header's), got 1",
+    );
   });
 });
