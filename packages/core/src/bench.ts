@@ -1,9 +1,56 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { getBackend } from '@tensorflow/tfjs-core';
+import { getBackend, profile } from '@tensorflow/tfjs-core';
 import { REFERENCE_PYTHON, hasTorch, reportBench } from './node';
 import { wasmThreads } from './wasm_threads';
+
+/** What `profileKernels` measured, per step. */
+export interface KernelProfile {
+  /** Wall and CPU milliseconds of a step under the profiler (CPU: this process, all threads). */
+  profiledMs: number;
+  profiledCpuMs: number;
+  /** The kernels' own milliseconds, summed. */
+  kernelMs: number;
+  /** Each kernel's calls and milliseconds per step, slowest first. */
+  kernels: Record<string, { calls: number; ms: number }>;
+}
+
+/**
+ * Where a step's time goes: runs `step` `steps` times under tf.profile and adds up each kernel's calls and time.
+ * Warm the step up first (the first calls compile and allocate). The profiler waits for every kernel, so the
+ * profiled step is slower than a plain one: time that separately.
+ */
+export async function profileKernels(step: () => void, steps: number): Promise<KernelProfile> {
+  const byKernel = new Map<string, { calls: number; ms: number }>();
+  let wall = 0;
+  let cpu = 0;
+  for (let s = 0; s < steps; s++) {
+    const cpuStart = process.cpuUsage();
+    const start = performance.now();
+    const info = await profile(step);
+    wall += performance.now() - start;
+    const used = process.cpuUsage(cpuStart);
+    cpu += (used.user + used.system) / 1000;
+    for (const kernel of info.kernels) {
+      const entry = byKernel.get(kernel.name) ?? { calls: 0, ms: 0 };
+      entry.calls++;
+      entry.ms += (await kernel.kernelTimeMs) as number;
+      byKernel.set(kernel.name, entry);
+    }
+  }
+  const kernelMs = [...byKernel.values()].reduce((a, e) => a + e.ms, 0);
+  return {
+    profiledMs: round2(wall / steps),
+    profiledCpuMs: round2(cpu / steps),
+    kernelMs: round2(kernelMs / steps),
+    kernels: Object.fromEntries(
+      [...byKernel.entries()]
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .map(([name, e]) => [name, { calls: e.calls / steps, ms: round2(e.ms / steps) }]),
+    ),
+  };
+}
 
 /** Set in the processes `interleavedBench` starts for our side; they serve timings instead of coordinating. */
 const WORKER_ENV = 'DEFORMJS_BENCH_WORKER';

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { initBackend, Rng, wasmThreads } from '@deformjs/core';
+import { profileKernels } from '@deformjs/core/bench';
 import { AdamW } from '@deformjs/nn';
 import { DEFORMABLE_DETR_SMALL, DeformableDETR, SetCriterion, paramGroups, trainStep } from '../src/index';
 
@@ -27,25 +28,9 @@ const batch = {
 };
 for (let i = 0; i < 3; i++) trainStep(model, criterion, optimizer, batch);
 
-const byKernel = new Map<string, { calls: number; ms: number }>();
-let wall = 0;
-let cpu = 0;
-for (let s = 0; s < steps; s++) {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const info = await tf.profile(() => {
-    trainStep(model, criterion, optimizer, batch);
-  });
-  wall += performance.now() - t0;
-  const c = process.cpuUsage(cpu0);
-  cpu += (c.user + c.system) / 1000;
-  for (const k of info.kernels) {
-    const e = byKernel.get(k.name) ?? { calls: 0, ms: 0 };
-    e.calls++;
-    e.ms += (await k.kernelTimeMs) as number;
-    byKernel.set(k.name, e);
-  }
-}
+const profiled = await profileKernels(() => {
+  trainStep(model, criterion, optimizer, batch);
+}, steps);
 // The step again without the profiler, for its own wall and CPU time.
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
@@ -53,17 +38,11 @@ for (let s = 0; s < steps; s++) trainStep(model, criterion, optimizer, batch);
 const plainWall = (performance.now() - t0) / steps;
 const c = process.cpuUsage(cpu0);
 const plainCpu = (c.user + c.system) / 1000 / steps;
-const kernels = Object.fromEntries(
-  [...byKernel.entries()]
-    .sort((a, b) => b[1].ms - a[1].ms)
-    .map(([name, e]) => [name, { calls: e.calls / steps, ms: Math.round((e.ms / steps) * 100) / 100 }]),
-);
 const weights = createHash('sha256');
 for (const v of model.trainableVariables()) {
   const values = v.dataSync() as Float32Array;
   weights.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
-const kernelMs = [...byKernel.values()].reduce((a, e) => a + e.ms, 0) / steps;
 console.log(
   JSON.stringify({
     threads: wasmThreads(),
@@ -73,11 +52,11 @@ console.log(
     stepMs: Math.round(plainWall * 10) / 10,
     stepCpuMs: Math.round(plainCpu * 10) / 10,
     cpuPerWall: Math.round((plainCpu / plainWall) * 100) / 100,
-    profiledStepMs: Math.round((wall / steps) * 10) / 10,
-    profiledCpuPerWall: Math.round((cpu / wall) * 100) / 100,
-    kernelMs: Math.round(kernelMs * 10) / 10,
+    profiledStepMs: profiled.profiledMs,
+    profiledCpuPerWall: Math.round((profiled.profiledCpuMs / profiled.profiledMs) * 100) / 100,
+    kernelMs: profiled.kernelMs,
     load: (await import('node:os')).loadavg()[0],
     weightsSha256: weights.digest('hex'),
-    kernels,
+    kernels: profiled.kernels,
   }),
 );

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadavg } from 'node:os';
 import { initBackend, Rng, wasmThreads } from '@deformjs/core';
+import { profileKernels } from '@deformjs/core/bench';
 import { resnet } from '../src/index';
 
 const [size = 320, steps = 3] = process.argv.slice(2).map(Number);
@@ -24,16 +25,7 @@ const step = () => {
 };
 for (let i = 0; i < 2; i++) step();
 
-const byKernel = new Map<string, { calls: number; ms: number }>();
-for (let s = 0; s < steps; s++) {
-  const info = await tf.profile(step);
-  for (const k of info.kernels) {
-    const e = byKernel.get(k.name) ?? { calls: 0, ms: 0 };
-    e.calls++;
-    e.ms += (await k.kernelTimeMs) as number;
-    byKernel.set(k.name, e);
-  }
-}
+const profiled = await profileKernels(step, steps);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 for (let s = 0; s < steps; s++) step();
@@ -49,11 +41,7 @@ console.log(
     stepMs: round(wall),
     cpuPerWall: Math.round((cpu / wall) * 100) / 100,
     load: loadavg()[0],
-    kernelMs: round([...byKernel.values()].reduce((a, e) => a + e.ms, 0) / steps),
-    kernels: Object.fromEntries(
-      [...byKernel.entries()]
-        .sort((a, b) => b[1].ms - a[1].ms)
-        .map(([name, e]) => [name, { calls: e.calls / steps, ms: round(e.ms / steps) }]),
-    ),
+    kernelMs: profiled.kernelMs,
+    kernels: profiled.kernels,
   }),
 );
