@@ -121,8 +121,28 @@ describe('flow-guided GRU', () => {
     const candidate = tf.tidy(() => tf.relu(gru.candidate.forward(tf.concat([f, h], 3))));
     assertAllClose(gru.forward(f, h), candidate, { atol: 1e-5, name: 'z = 1' });
     expect(() => new FlowGuidedGru(new Rng(0), 0)).toThrow(/FlowGuidedGru.*channels/);
+    expect(() => new FlowGuidedGru(new Rng(0), 3, 'tanh' as 'relu')).toThrow(
+      `FlowGuidedGru: argument 'candidateActivation' expected one of "relu", "none", got "tanh"`,
+    );
     tf.dispose([f, h, candidate]);
     gru.dispose();
+  });
+
+  it("starts as the current features: H = 0.88 F + 0.12 warp(H) (ReLU(F) with the paper's candidate)", () => {
+    const f = tf.randomNormal([1, 4, 5, 3], 0, 1, 'float32', 5);
+    const h = tf.randomNormal([1, 4, 5, 3], 0, 1, 'float32', 6);
+    const z = 1 / (1 + Math.exp(-2));
+    for (const activation of ['none', 'relu'] as const) {
+      const gru = new FlowGuidedGru(new Rng(1), 3, activation);
+      const expected = tf.tidy(() => tf.add(tf.mul(activation === 'relu' ? tf.relu(f) : f, z), tf.mul(h, 1 - z)));
+      const before = tf.memory().numTensors;
+      const out = gru.forward(f, h);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      assertAllClose(out, expected, { atol: 1e-5, name: activation });
+      tf.dispose([out, expected]);
+      gru.dispose();
+    }
+    tf.dispose([f, h]);
   });
 });
 
@@ -150,6 +170,25 @@ describe('MobileVOD around Faster R-CNN', () => {
     expect(() => vod.loss([], frames[0], [SIZE], [])).toThrow(/MobileVOD.loss.*keys/);
     tf.dispose([...frames, ...first.features, ...second.features, ...propagated, flow, features]);
     tf.dispose([...predictions, ...warped]);
+    vod.dispose();
+  });
+
+  it('a fresh design at a key frame keeps the per-frame features: 0.88 F + 0.12 of the warped state', () => {
+    const detector = tinyDetector();
+    const vod = new MobileVOD(detector, { lightFlow: LIGHT_FLOW, seed: 3 });
+    vod.eval();
+    const { frames } = movingSquareClip(3);
+    const first = vod.keyFrame(frames[0], null);
+    const second = vod.keyFrame(frames[2], first);
+    const own = detector.features(frames[2]).features;
+    const warped = vod.propagate(first, frames[2]);
+    const z = 1 / (1 + Math.exp(-2));
+    second.features.forEach((merged, l) => {
+      const expected = tf.tidy(() => tf.add(tf.mul(own[l], z), tf.mul(warped[l], 1 - z)));
+      assertAllClose(merged, expected, { atol: 1e-5, name: `level ${l}` });
+      expected.dispose();
+    });
+    tf.dispose([...frames, ...first.features, ...second.features, ...own, ...warped]);
     vod.dispose();
   });
 
