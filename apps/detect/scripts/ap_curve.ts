@@ -46,6 +46,8 @@ function describe(m: Metrics): string {
     o.backboneWeights ? 'pretrained backbone' : 'backbone from scratch',
     `b${o.batchSize} lr ${o.lr} bb x${o.lrBackbone}`,
     `warm ${o.warmupSteps} drop ${o.lrDropEpoch}/${o.epochs}`,
+    // Records from before --cls-loss-coef existed trained with the detector's own weight.
+    o.clsLossCoef === undefined || o.clsLossCoef === null ? '' : `cls x${o.clsLossCoef}`,
   ]
     .filter(Boolean)
     .join(', ');

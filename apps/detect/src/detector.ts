@@ -21,6 +21,12 @@ export interface GroupOptions {
   freezeStem: boolean;
 }
 
+/** Weights of the training loss that `train` can change; absent fields keep the detector's own. */
+export interface LossOptions {
+  /** Weight of the classification loss (upstream DETRs' `cls_loss_coef`; the matching cost keeps its own). */
+  clsLossCoef?: number;
+}
+
 /**
  * A built detector, as the trainer sees it. The trainer owns the loop (optimizer, schedule, clipping,
  * checkpoints, evaluation); the detector owns everything model-specific.
@@ -66,6 +72,8 @@ export interface DetectorKind<Config = unknown> {
   variants: readonly string[];
   /** Training defaults that differ from the app's (the detector's published recipe); flags override them. */
   defaults?: Partial<Record<'lr' | 'lrBackbone' | 'lrLinearProj' | 'weightDecay' | 'clip' | 'warmup', number>>;
+  /** The classification-loss weight of the detector's published recipe; absent: `--cls-loss-coef` is refused. */
+  clsLossCoef?: number;
   config(options: ConfigOptions): Config;
   /**
    * Where the detector keeps a torchvision ResNet that `pretrain-backbone` files load into (`--backbone-weights`):
@@ -78,7 +86,8 @@ export interface DetectorKind<Config = unknown> {
    */
   validate(config: unknown, source: string): Config;
   numClasses(config: Config): number;
-  build(config: Config): Detector;
+  /** The detector of `config`; `loss` reweights its training loss (inference ignores it). */
+  build(config: Config, loss?: LossOptions): Detector;
 }
 
 /**

@@ -35,6 +35,7 @@ data     --coco <root> (COCO layout: annotations/instances_<split>.json, <split>
          --size 128 (shapes: longest side)  --train-count 400  --val-count 80  --data-seed 0  --cache runs/data
 training --batch 4  --lr 1e-3  --lr-backbone 0.1  --lr-linear-proj 0.1 (multipliers; --lr-backbone 0 freezes
          the backbone: no backward pass through it; a detector's own recipe may change these defaults)  --freeze-stem  --weight-decay 1e-4  --clip 0.1  --warmup 50 (steps)
+         --cls-loss-coef (classification loss weight; default the detector's: Deformable DETR 2, DETR 1)
          --lr-drop <epoch> (default: 4/5 of --epochs)  --checkpoint-every 200  --eval-every-epoch  --seed 0
          --fresh (discard the run in --out; refused if --out holds files the trainer did not write)
          --backbone-weights <file> (from pretrain-backbone)
@@ -70,6 +71,7 @@ const OPTIONS = {
   'freeze-stem': { type: 'boolean', default: false },
   clip: { type: 'string' },
   warmup: { type: 'string' },
+  'cls-loss-coef': { type: 'string' },
   'lr-drop': { type: 'string' },
   'checkpoint-every': { type: 'string', default: '200' },
   'eval-every-epoch': { type: 'boolean', default: false },
@@ -122,6 +124,7 @@ function trainOptions(flags: Flags, values: Record<string, unknown>, kind: Detec
     weightDecay: num('weight-decay', 'weightDecay'),
     clipMaxNorm: num('clip', 'clip'),
     warmupSteps: num('warmup', 'warmup', true),
+    clsLossCoef: clsLossCoef(flags, values, kind),
     lrDropEpoch: flags.optionalInt('lr-drop') ?? Math.max(1, Math.round((epochs * 4) / 5)),
     checkpointEvery: flags.int('checkpoint-every', 1),
     evalEveryEpoch: values['eval-every-epoch'] as boolean,
@@ -130,6 +133,13 @@ function trainOptions(flags: Flags, values: Record<string, unknown>, kind: Detec
     seed: flags.int('seed'),
     backboneWeights: (values['backbone-weights'] as string | undefined) ?? null,
   };
+}
+
+/** `--cls-loss-coef`, else the detector's own weight; refused for a detector whose loss it cannot reweight. */
+function clsLossCoef(flags: Flags, values: Record<string, unknown>, kind: DetectorKind): number | null {
+  if (values['cls-loss-coef'] === undefined) return kind.clsLossCoef ?? null;
+  if (kind.clsLossCoef === undefined) throw new UsageError(`detect: ${kind.label} takes no --cls-loss-coef`);
+  return flags.number('cls-loss-coef', 0, 100);
 }
 
 /**

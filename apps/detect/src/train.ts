@@ -30,6 +30,8 @@ export interface TrainOptions {
   weightDecay: number;
   clipMaxNorm: number;
   warmupSteps: number;
+  /** Weight of the classification loss (`--cls-loss-coef`; the detector's own unless given); null: not reweightable. */
+  clsLossCoef: number | null;
   /** Epoch at whose start the learning rate drops 10x (paper: 40 of 50). */
   lrDropEpoch: number;
   checkpointEvery: number;
@@ -124,7 +126,7 @@ export async function runTraining(data: DetectionData, o: TrainOptions, run: Run
   const bytes = resumed?.bytes;
   if (resumed) metrics = resumed.record;
 
-  const detector = kind.build(run.config);
+  const detector = kind.build(run.config, { clsLossCoef: o.clsLossCoef ?? undefined });
   const groups = detector.paramGroups(o);
   const variables = groups.flatMap((g) => g.params);
   const optimizer = new AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay });

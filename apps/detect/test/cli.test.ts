@@ -49,6 +49,8 @@ describe('detect CLI errors', () => {
       `--backbone-weights ${join(dir, 'none.safetensors')} is not a file`,
     ],
     [['pretrain-backbone', '--model', 'faster-rcnn'], 'Faster R-CNN has no backbone to pretrain'],
+    [['train', '--cls-loss-coef', '1000'], '--cls-loss-coef expects a number in [0, 100], got "1000"'],
+    [['train', '--model', 'faster-rcnn', '--cls-loss-coef', '4'], 'Faster R-CNN takes no --cls-loss-coef'],
     [['pretrain-backbone', '--box-loss', '1000'], '--box-loss expects a number in [0, 100], got "1000"'],
     [[], 'expected one command'],
     [['detect', '--images', dir], '--checkpoint <file> is required'],

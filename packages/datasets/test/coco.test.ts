@@ -106,6 +106,28 @@ describe('COCO loader on the shapes detection set', () => {
       ),
     ).toBe(true);
   });
+
+  it('a larger count appends training images: the first ones and the validation split stay the same', async () => {
+    // apps/detect pretrains its backbone on more images of the start's training split, never on its validation.
+    const more = await generateDetection({
+      out: join(dir, 'more'),
+      seed: 7,
+      count: 30,
+      valCount: 6,
+      size: 96,
+      crowdProbability: 0.4,
+    });
+    const json = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as EditableJson;
+    const [first, larger] = [json(files.train.annotationFile), json(more.train.annotationFile)];
+    expect(larger.images.slice(0, 24)).toEqual(first.images);
+    expect(larger.annotations.filter((a: { image_id: number }) => a.image_id <= 24)).toEqual(first.annotations);
+    expect(readFileSync(more.val.annotationFile, 'utf8')).toBe(readFileSync(files.val.annotationFile, 'utf8'));
+    expect(
+      readFileSync(join(more.train.imageDir, '000000000024.jpg')).equals(
+        readFileSync(join(files.train.imageDir, '000000000024.jpg')),
+      ),
+    ).toBe(true);
+  });
 });
 
 describe('COCO loader errors name the file and the record', () => {

@@ -19,7 +19,7 @@ import {
   type DetectionTarget,
   type DetrConfig,
 } from '@deformjs/deformable-detr';
-import { checkBounds, type Detector, type DetectorKind } from '../detector';
+import { checkBounds, type Detector, type DetectorKind, type LossOptions } from '../detector';
 
 /**
  * Sizes far above any published configuration (R50: d 256, 6+6 layers, 300 queries, 91 classes) but small
@@ -89,8 +89,22 @@ const DETR_BACKBONE = {
   shape: (config: { backbone: BackboneConfig }) => config.backbone,
 };
 
-function detrDetector(model: DeformableDETR | DETR, numClasses: number, kind: ClassificationKind): Detector {
-  const criterion = new SetCriterion({ numClasses, kind });
+/** Upstream's cls_loss_coef and set_cost_class: 2 with Deformable DETR's focal loss, 1 with DETR's softmax. */
+const CLS_COEF = { focal: 2, softmax: 1 } as const;
+
+function detrDetector(
+  model: DeformableDETR | DETR,
+  numClasses: number,
+  kind: ClassificationKind,
+  loss: LossOptions = {},
+): Detector {
+  // As upstream, the loss weight and the matching cost are separate: --cls-loss-coef changes only the loss.
+  const criterion = new SetCriterion({
+    numClasses,
+    kind,
+    weightCe: loss.clsLossCoef ?? CLS_COEF[kind],
+    matcher: { costClass: CLS_COEF[kind] },
+  });
   return {
     model,
     rngs: () => ({ noise: model.noise.rng }),
@@ -141,9 +155,10 @@ export const deformableDetr: DetectorKind<DeformableDetrConfig> = {
     validateDeformableDetrConfig(
       checkStored(`DeformableDETR (${source})`, config, { ...BOUNDS, ...DEFORMABLE_BOUNDS }),
     ),
+  clsLossCoef: CLS_COEF.focal,
   backbone: DETR_BACKBONE,
   numClasses: (config) => config.numClasses,
-  build: (config) => detrDetector(new DeformableDETR(config), config.numClasses, 'focal'),
+  build: (config, loss) => detrDetector(new DeformableDETR(config), config.numClasses, 'focal', loss),
 };
 
 export const detr: DetectorKind<DetrConfig> = {
@@ -157,7 +172,8 @@ export const detr: DetectorKind<DetrConfig> = {
     seed,
   }),
   validate: (config, source) => validateDetrConfig(checkStored(`DETR (${source})`, config, BOUNDS)),
+  clsLossCoef: CLS_COEF.softmax,
   backbone: DETR_BACKBONE,
   numClasses: (config) => config.numClasses,
-  build: (config) => detrDetector(new DETR(config), config.numClasses, 'softmax'),
+  build: (config, loss) => detrDetector(new DETR(config), config.numClasses, 'softmax', loss),
 };
