@@ -120,6 +120,13 @@ export interface InterleavedBenchSpec {
   oursThreads?: number[];
   /** PyTorch's thread counts; default 1 and every core. */
   referenceThreads?: number[];
+  /**
+   * Ratios between two of our own cases, [numerator, denominator] (a part of a computation against the whole, a
+   * cheap variant against a full one): per our side, the median of the per-round ratios with min-max, stored as
+   * `caseRatios`. Both cases run in every round, so load that slows a round slows both. Pairs with a case not
+   * selected are skipped.
+   */
+  caseRatios?: ReadonlyArray<readonly [string, string]>;
   /** Timed rounds (default 7) after warm-up rounds (default 2). */
   rounds?: number;
   warmup?: number;
@@ -231,16 +238,17 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
           const r = summary(reference);
           const mineTimes = times.get(key(mine, caseName))!;
           const theirTimes = times.get(key(reference, caseName))!;
-          const ratios = mineTimes.map((t, i) => t.ms / theirTimes[i].ms);
+          const ratios = roundRatios(
+            mineTimes.map((t) => t.ms),
+            theirTimes.map((t) => t.ms),
+          );
           rows.push({
             case: caseName,
             ours: mine.label,
             reference: reference.label + (reference === bestReference ? ' (best)' : ''),
             oursMs: round2(m.ms),
             referenceMs: round2(r.ms),
-            ratio: round3(median(ratios)),
-            ratioMin: round3(Math.min(...ratios)),
-            ratioMax: round3(Math.max(...ratios)),
+            ...ratios,
             oursCpuPerWall: round2(m.cpuPerWall),
             referenceCpuPerWall: round2(r.cpuPerWall),
           });
@@ -257,6 +265,21 @@ export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void
       loadAverage1mPerRound: loads.map(round2),
       sides: sides.map((s) => s.label),
       referenceOpenmp: Object.fromEntries(sides.filter((s) => s.openmp).map((s) => [s.label, s.openmp])),
+      caseRatios: (spec.caseRatios ?? [])
+        .filter((pair) => pair.every((c) => cases.includes(c)))
+        .flatMap(([numerator, denominator]) =>
+          sides
+            .filter((s) => s.kind === 'ours')
+            .map((side) => ({
+              numerator,
+              denominator,
+              side: side.label,
+              ...roundRatios(
+                times.get(key(side, numerator))!.map((t) => t.ms),
+                times.get(key(side, denominator))!.map((t) => t.ms),
+              ),
+            })),
+        ),
     });
     const sorted = [...loads].sort((a, b) => a - b);
     console.log(
@@ -384,6 +407,24 @@ function closeChild(child: ChildProcess): void {
 
 function distinct(values: number[]): number[] {
   return [...new Set(values)];
+}
+
+/**
+ * Times of two sides (or cases) measured in the same rounds -> the median of the per-round ratios a / b with
+ * their min and max, to 3 decimals.
+ */
+export function roundRatios(
+  a: readonly number[],
+  b: readonly number[],
+): { ratio: number; ratioMin: number; ratioMax: number } {
+  if (a.length === 0 || a.length !== b.length)
+    throw new Error(`roundRatios: expected two equally long non-empty lists of times, got ${a.length} and ${b.length}`);
+  const ratios = a.map((t, i) => t / b[i]);
+  return {
+    ratio: round3(median(ratios)),
+    ratioMin: round3(Math.min(...ratios)),
+    ratioMax: round3(Math.max(...ratios)),
+  };
 }
 
 function median(values: number[]): number {
