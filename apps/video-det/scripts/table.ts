@@ -154,6 +154,13 @@ const SPEED_ROWS: { name: string; label: string; model: string; series: string }
       model: `MobileNet w${w}, Light Flow w${w} (instance norm)`,
       series: `mobile w${w}`,
     })),
+    // The same design before its training (toy_tables.sh mobile-init): what the design steps add or take away.
+    ...[1, 10].map((k) => ({
+      name: `mobile-init-w${w}-k${k}`,
+      label: `mobile untrained, key interval ${k}`,
+      model: `MobileNet w${w}, Light Flow w${w} (instance norm)`,
+      series: `mobile w${w} untrained`,
+    })),
   ]),
 ];
 const threads = (runs: EvalReport[]) => {

@@ -11,10 +11,11 @@
 #
 #   nice -n 5 scripts/toy_tables.sh 0 && nice -n 5 scripts/toy_tables.sh 1 && npx tsx scripts/table.ts
 #   nice -n 5 scripts/toy_tables.sh 0 mobile && nice -n 5 scripts/toy_tables.sh 1 mobile && npx tsx scripts/table.ts
+#   nice -n 5 scripts/toy_tables.sh 0 mobile-init && nice -n 5 scripts/toy_tables.sh 1 mobile-init   (after mobile)
 #   nice -n 5 scripts/toy_tables.sh 0 tracking && nice -n 5 scripts/toy_tables.sh 1 tracking && npx tsx scripts/table.ts
 #   nice -n 5 scripts/toy_tables.sh 0 tracking-long && nice -n 5 scripts/toy_tables.sh 1 tracking-long
 set -euo pipefail
-SEED=${1:?usage: toy_tables.sh SEED [part1|mobile|tracking|tracking-long]}
+SEED=${1:?usage: toy_tables.sh SEED [part1|mobile|mobile-init|tracking|tracking-long]}
 PART=${2:-part1}
 RUNS=runs/toy/seed$SEED
 RESULTS=results/toy/seed$SEED
@@ -59,6 +60,18 @@ mobile)
     --init "$RUNS/per-frame-instance/checkpoint.safetensors" --out "$RUNS/dff-instance" "${TRAIN[@]}" "${DATA[@]}"
   for k in 2 5 10; do evaluate dff-instance "dff-instance-k$k" "keyInterval=$k"; done
   ;;
+mobile-init)
+  # The mobile design as initialised from `mobile`'s per-frame MobileNet detectors, before design training (one
+  # step at lr 1e-12: the CLI takes at least one step): the GRU starts as the current frame's features, Light Flow
+  # untrained. Run after `mobile`.
+  export DEFORMJS_THREADS=1
+  for w in 4 8; do
+    video_det train --design mobile --steps 1 --lr 1e-12 --warmup 1 --lr-drop 1 \
+      --init "$RUNS/per-frame-mobile-w$w/checkpoint.safetensors" --out "$RUNS/mobile-init-w$w" --width $w --flow-width $w \
+      "${TRAIN[@]}" "${DATA[@]}"
+    for k in 1 10; do evaluate "mobile-init-w$w" "mobile-init-w$w-k$k" "keyInterval=$k"; done
+  done
+  ;;
 tracking | tracking-long)
   # part 1's budget (300 + 150 steps), or 5x the detector's and 2x the tracking steps.
   if [ "$PART" = tracking ]; then STEPS=(300 150); NAME=tracking; else STEPS=(1500 300); NAME=tracking-long; fi
@@ -73,7 +86,7 @@ tracking | tracking-long)
   done
   ;;
 *)
-  echo "toy_tables.sh: part must be part1, mobile, tracking or tracking-long, got $PART" >&2
+  echo "toy_tables.sh: part must be part1, mobile, mobile-init, tracking or tracking-long, got $PART" >&2
   exit 2
   ;;
 esac
