@@ -161,6 +161,13 @@ const SPEED_ROWS: { name: string; label: string; model: string; series: string }
       model: `MobileNet w${w}, Light Flow w${w} (instance norm)`,
       series: `mobile w${w} untrained`,
     })),
+    // Width 4 only: the design's 150 steps at lr 1e-4 instead of 1e-3 (toy_tables.sh mobile-lr).
+    ...(w === 4 ? [1, 10] : []).map((k) => ({
+      name: `mobile-lr1e-4-w${w}-k${k}`,
+      label: `mobile, lr 1e-4, key interval ${k}`,
+      model: `MobileNet w${w}, Light Flow w${w} (instance norm)`,
+      series: `mobile w${w} lr 1e-4`,
+    })),
   ]),
 ];
 const threads = (runs: EvalReport[]) => {
