@@ -155,8 +155,9 @@ interface Side {
  * on a shared machine), one at a time, case by case, with the order of the sides rotating round by round. Every
  * round yields one ratio ours / PyTorch per pair of sides; the report gives their median with min-max, each
  * side's median time and CPU time / wall time (how many cores it kept busy), the threads of each side, the
- * OpenMP settings each PyTorch worker saw, and the 1-minute load average of every round. The bench file calls this once; in our worker processes (the same file,
- * started again) the call serves timings and never returns.
+ * OpenMP settings each PyTorch worker saw, the 1-minute load average of every round, and `caseRatios` between
+ * our own cases. The bench file calls this once; in our worker processes (the same file, started again) the call
+ * serves timings and never returns.
  */
 export async function interleavedBench(spec: InterleavedBenchSpec): Promise<void> {
   if (process.env[WORKER_ENV]) return serveOurs(spec);
